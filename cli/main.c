@@ -1,0 +1,101 @@
+/* mqchat: the admin tool (users) and, later, the terminal client. Parses the
+ * global options and dispatches to a subcommand. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/redis_url.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mqchat [--redis URL] [--prefix PREFIX] COMMAND ...\n"
+            "\n"
+            "commands:\n"
+            "  user add NAME --password-stdin   create a user (password read from stdin)\n"
+            "  user passwd NAME --password-stdin  change a user's password\n"
+            "  user del NAME                    delete a user\n"
+            "  user list                        list users\n"
+            "\n"
+            "URL: redis://[:password@]host[:port][/db] or unix:///path[?db=N]\n"
+            "     (default redis://127.0.0.1:6379/0, or $MQCHAT_REDIS)\n"
+            "PREFIX: Redis key prefix (default mqchat:, or $MQCHAT_PREFIX)\n");
+}
+
+struct mqc_store *mqc_cli_store(const struct mqc_cli *cli)
+{
+    struct mqc_redis_url u;
+    if (mqc_redis_url_parse(cli->redis_url, &u) != MQC_OK) {
+        fprintf(stderr, "mqchat: bad Redis URL '%s' (want redis://host:port/db or unix:///path)\n",
+                cli->redis_url);
+        return NULL;
+    }
+    struct mqc_store_opts o = {
+        .host = u.host,
+        .port = u.port,
+        .unix_path = u.unix_path,
+        .password = u.password,
+        .db = u.db,
+        .prefix = cli->prefix,
+        .timeout_ms = 5000,
+        .retry_ms = 1,
+    };
+    struct mqc_store *s = mqc_store_new(&o);
+    mqc_redis_url_cleanup(&u);
+    if (!s) {
+        fprintf(stderr, "mqchat: out of memory\n");
+        return NULL;
+    }
+    if (mqc_store_ensure(s, mqc_clock_mono_ms()) != MQC_OK) {
+        fprintf(stderr, "mqchat: cannot reach Redis at %s: %s\n", cli->redis_url,
+                mqc_store_last_error(s));
+        mqc_store_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* The CLI reports failures itself, in its own words; store log lines would
+ * only repeat them. */
+static void quiet_sink(enum mqc_log_level level, const char *line)
+{
+    (void)level;
+    (void)line;
+}
+
+int main(int argc, char **argv)
+{
+    mqc_log_set_sink(quiet_sink);
+    struct mqc_cli cli = {
+        .redis_url = getenv("MQCHAT_REDIS") ? getenv("MQCHAT_REDIS") : "redis://127.0.0.1:6379/0",
+        .prefix = getenv("MQCHAT_PREFIX") ? getenv("MQCHAT_PREFIX") : "mqchat:",
+    };
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--redis") && i + 1 < argc) {
+            cli.redis_url = argv[++i];
+        } else if (!strcmp(argv[i], "--prefix") && i + 1 < argc) {
+            cli.prefix = argv[++i];
+        } else {
+            fprintf(stderr, "mqchat: unknown or incomplete option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[i], "user"))
+        return mqc_cli_user(&cli, argc - i, argv + i);
+    fprintf(stderr, "mqchat: unknown command '%s'\n", argv[i]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,118 @@
+/* `mqchat user add|passwd|del|list`: user administration straight against
+ * Redis. Passwords come from stdin only (never argv, which other users can
+ * see in ps), are hashed with argon2id here and never stored or printed. */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/id.h"
+#include "core/password.h"
+
+/* Read one password line from stdin into buf; strips the trailing newline. */
+static int read_password(char *buf, size_t size)
+{
+    if (!fgets(buf, (int)size, stdin)) {
+        fprintf(stderr, "mqchat: no password on stdin\n");
+        return MQC_EBADREQ;
+    }
+    size_t len = strcspn(buf, "\r\n");
+    if (buf[len] == '\0' && len == size - 1) {
+        fprintf(stderr, "mqchat: password longer than %d bytes\n", MQC_PASSWORD_MAX);
+        return MQC_EBADREQ;
+    }
+    buf[len] = '\0';
+    if (len == 0) {
+        fprintf(stderr, "mqchat: empty password\n");
+        return MQC_EBADREQ;
+    }
+    return MQC_OK;
+}
+
+static int check_name(const char *name)
+{
+    if (mqc_id_valid_str(name))
+        return MQC_OK;
+    fprintf(stderr,
+            "mqchat: invalid user name '%s': use 1-64 characters of A-Z a-z 0-9 _ . -\n", name);
+    return MQC_EBADREQ;
+}
+
+static int report(int rc, const char *what, const char *name, struct mqc_store *s)
+{
+    switch (rc) {
+    case MQC_OK: printf("%s %s\n", what, name); return 0;
+    case MQC_EEXIST: fprintf(stderr, "mqchat: user '%s' already exists\n", name); return 1;
+    case MQC_ENOTFOUND: fprintf(stderr, "mqchat: no such user '%s'\n", name); return 1;
+    case MQC_EUNAVAIL:
+        fprintf(stderr, "mqchat: Redis failed: %s\n", mqc_store_last_error(s));
+        return 1;
+    default: fprintf(stderr, "mqchat: %s\n", mqc_err_str(rc)); return 1;
+    }
+}
+
+/* add and passwd: name, --password-stdin, hash, store. */
+static int set_password(const struct mqc_cli *cli, int argc, char **argv, int adding)
+{
+    if (argc != 4 || strcmp(argv[3], "--password-stdin") != 0) {
+        fprintf(stderr, "usage: mqchat user %s NAME --password-stdin\n", argv[1]);
+        return 2;
+    }
+    const char *name = argv[2];
+    char pw[MQC_PASSWORD_MAX + 2], hash[MQC_PASSWORD_HASH_MAX];
+    if (check_name(name) != MQC_OK || read_password(pw, sizeof pw) != MQC_OK)
+        return 2;
+    if (mqc_password_init() != MQC_OK ||
+        mqc_password_hash(pw, strlen(pw), hash, sizeof hash) != MQC_OK) {
+        sodium_memzero(pw, sizeof pw);
+        fprintf(stderr, "mqchat: cannot hash the password\n");
+        return 1;
+    }
+    sodium_memzero(pw, sizeof pw);
+    struct mqc_store *s = mqc_cli_store(cli);
+    if (!s)
+        return 1;
+    int rc = adding ? mqc_store_user_add(s, name, hash, mqc_clock_wall_ms())
+                    : mqc_store_user_passwd(s, name, hash);
+    int code = report(rc, adding ? "added user" : "changed password of", name, s);
+    mqc_store_free(s);
+    return code;
+}
+
+static void print_user(const char *user, void *ctx)
+{
+    (void)ctx;
+    printf("%s\n", user);
+}
+
+int mqc_cli_user(const struct mqc_cli *cli, int argc, char **argv)
+{
+    const char *sub = argc > 1 ? argv[1] : "";
+    if (!strcmp(sub, "add") || !strcmp(sub, "passwd"))
+        return set_password(cli, argc, argv, !strcmp(sub, "add"));
+    if (!strcmp(sub, "del") && argc == 3) {
+        if (check_name(argv[2]) != MQC_OK)
+            return 2;
+        struct mqc_store *s = mqc_cli_store(cli);
+        if (!s)
+            return 1;
+        int code = report(mqc_store_user_del(s, argv[2]), "deleted user", argv[2], s);
+        mqc_store_free(s);
+        return code;
+    }
+    if (!strcmp(sub, "list") && argc == 2) {
+        struct mqc_store *s = mqc_cli_store(cli);
+        if (!s)
+            return 1;
+        int rc = mqc_store_user_list(s, print_user, NULL);
+        int code = rc == MQC_OK ? 0 : report(rc, "", "", s);
+        mqc_store_free(s);
+        return code;
+    }
+    fprintf(stderr, "usage: mqchat user add NAME --password-stdin | user passwd NAME "
+                    "--password-stdin | user del NAME | user list\n");
+    return 2;
+}

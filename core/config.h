@@ -1,0 +1,48 @@
+/* The plugin's configuration: one table of options (name, type, bounds,
+ * default, validator), parsed from mosquitto's plugin_opt_* pairs. Every
+ * value is checked at start; a bad one names the option and the value. */
+#ifndef MQC_CONFIG_H
+#define MQC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/filter.h"
+
+struct mqc_config {
+    char *redis_host;
+    long redis_port;
+    char *redis_unix;     /* NULL = use host/port */
+    char *redis_password; /* NULL = no AUTH */
+    long redis_db;
+    char *key_prefix;
+    char *node_id; /* default: host name */
+    long max_message_bytes;
+    char *jwt_secret;
+    char *jwt_public_key;
+    long retention_days;
+    bool push_preview;
+    char *other_topics;
+    long auth_cache_seconds;
+    long redis_timeout_ms;
+    long redis_retry_ms;
+    struct mqc_filter_list other_filters; /* parsed other_topics */
+};
+
+/* Fill *cfg with defaults. Returns MQC_OK or MQC_ENOMEM. */
+int mqc_config_init(struct mqc_config *cfg);
+/* Set option key (without the plugin_opt_ prefix) to value (both borrowed).
+ * Unknown keys and bad values return MQC_EBADREQ with a reason in err. */
+int mqc_config_set(struct mqc_config *cfg, const char *key, const char *value, char *err,
+                   size_t errlen);
+/* Cross-option checks and derived values, once all options are set. */
+int mqc_config_finish(struct mqc_config *cfg, char *err, size_t errlen);
+void mqc_config_cleanup(struct mqc_config *cfg);
+
+/* For docs and `--help`: the option table as "name default description" rows. */
+struct mqc_config_doc {
+    const char *name, *def, *help;
+};
+const struct mqc_config_doc *mqc_config_docs(size_t *count);
+
+#endif

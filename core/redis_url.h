@@ -1,0 +1,18 @@
+/* Redis addresses as the admin tool takes them: redis://[:password@]host[:port][/db]
+ * or unix:///path/to/socket[?db=N]. Pure parsing, no connection. */
+#ifndef MQC_REDIS_URL_H
+#define MQC_REDIS_URL_H
+
+struct mqc_redis_url {
+    char *host;     /* owned; NULL for unix */
+    int port;       /* default 6379 */
+    char *unix_path; /* owned; NULL for tcp */
+    char *password; /* owned; NULL = none */
+    int db;
+};
+
+/* Parse url (borrowed) into *out. Returns MQC_OK or MQC_EBADREQ. */
+int mqc_redis_url_parse(const char *url, struct mqc_redis_url *out);
+void mqc_redis_url_cleanup(struct mqc_redis_url *u);
+
+#endif

@@ -1,0 +1,140 @@
+/* Plugin entry points: version negotiation, init (options -> config table,
+ * store, caches, callbacks) and cleanup. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/password.h"
+#include "plugin/plugin.h"
+
+#define AUTH_CACHE_SLOTS 32768
+
+static void log_sink(enum mqc_log_level level, const char *line)
+{
+    static const int map[] = {MOSQ_LOG_DEBUG, MOSQ_LOG_INFO, MOSQ_LOG_NOTICE, MOSQ_LOG_WARNING,
+                              MOSQ_LOG_ERR};
+    mosquitto_log_printf(map[level], "mqchat: %s", line);
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+    for (int i = 0; i < supported_version_count; i++) {
+        if (supported_versions[i] == 5)
+            return 5;
+    }
+    return -1;
+}
+
+static int load_config(struct mqc_plugin *p, struct mosquitto_opt *opts, int count)
+{
+    char err[512];
+    if (mqc_config_init(&p->cfg) != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "config: out of memory");
+        return MQC_ENOMEM;
+    }
+    for (int i = 0; i < count; i++) {
+        if (mqc_config_set(&p->cfg, opts[i].key, opts[i].value, err, sizeof err) != MQC_OK) {
+            mqc_log(MQC_LOG_ERR, "config: %s", err);
+            return MQC_EBADREQ;
+        }
+    }
+    if (mqc_config_finish(&p->cfg, err, sizeof err) != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "config: %s", err);
+        return MQC_EBADREQ;
+    }
+    return MQC_OK;
+}
+
+static void plugin_free(struct mqc_plugin *p)
+{
+    if (!p)
+        return;
+    mqc_store_free(p->store);
+    mqc_authcache_free(p->auth);
+    mqc_config_cleanup(&p->cfg);
+    free(p);
+}
+
+static int register_all(struct mqc_plugin *p)
+{
+    int rc = mosquitto_callback_register(p->id, MOSQ_EVT_BASIC_AUTH, mqc_plugin_on_basic_auth,
+                                         NULL, p);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_callback_register(p->id, MOSQ_EVT_ACL_CHECK, mqc_plugin_on_acl_check,
+                                         NULL, p);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_callback_register(p->id, MOSQ_EVT_MESSAGE, mqc_plugin_on_message, NULL,
+                                         p);
+    return rc;
+}
+
+static void unregister_all(struct mqc_plugin *p)
+{
+    mosquitto_callback_unregister(p->id, MOSQ_EVT_BASIC_AUTH, mqc_plugin_on_basic_auth, NULL);
+    mosquitto_callback_unregister(p->id, MOSQ_EVT_ACL_CHECK, mqc_plugin_on_acl_check, NULL);
+    mosquitto_callback_unregister(p->id, MOSQ_EVT_MESSAGE, mqc_plugin_on_message, NULL);
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mosquitto_opt *opts,
+                          int count)
+{
+    mqc_log_set_sink(log_sink);
+    if (mqc_password_init() != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "plugin: libsodium failed to initialise");
+        return MOSQ_ERR_UNKNOWN;
+    }
+    struct mqc_plugin *p = calloc(1, sizeof *p);
+    if (!p)
+        return MOSQ_ERR_NOMEM;
+    p->id = id;
+    if (load_config(p, opts, count) != MQC_OK) {
+        plugin_free(p);
+        return MOSQ_ERR_INVAL;
+    }
+    struct mqc_store_opts so = {
+        .host = p->cfg.redis_host,
+        .port = (int)p->cfg.redis_port,
+        .unix_path = p->cfg.redis_unix,
+        .password = p->cfg.redis_password,
+        .db = (int)p->cfg.redis_db,
+        .prefix = p->cfg.key_prefix,
+        .timeout_ms = (int)p->cfg.redis_timeout_ms,
+        .retry_ms = (int)p->cfg.redis_retry_ms,
+    };
+    p->store = mqc_store_new(&so);
+    p->auth = mqc_authcache_new(AUTH_CACHE_SLOTS, p->cfg.auth_cache_seconds * 1000);
+    if (!p->store || !p->auth) {
+        plugin_free(p);
+        return MOSQ_ERR_NOMEM;
+    }
+    p->acl.other = &p->cfg.other_filters;
+    mqc_plugin__members_init(p);
+    /* Redis may be down at start: the broker still starts, refuses logins and
+     * reconnects when Redis returns. */
+    mqc_store_ensure(p->store, mqc_clock_mono_ms());
+    if (register_all(p) != MOSQ_ERR_SUCCESS) {
+        mqc_log(MQC_LOG_ERR, "plugin: cannot register callbacks");
+        unregister_all(p);
+        plugin_free(p);
+        return MOSQ_ERR_UNKNOWN;
+    }
+    mqc_log(MQC_LOG_NOTICE, "plugin: started (node=%s prefix=%s)", p->cfg.node_id,
+            p->cfg.key_prefix);
+    *userdata = p;
+    return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int count)
+{
+    (void)opts;
+    (void)count;
+    struct mqc_plugin *p = userdata;
+    if (p) {
+        unregister_all(p);
+        plugin_free(p);
+    }
+    return MOSQ_ERR_SUCCESS;
+}

@@ -1,0 +1,170 @@
+/* The Redis connection: connect with timeouts, AUTH/SELECT, drop on error and
+ * reconnect lazily with a minimum interval, so that a dead Redis costs callers
+ * one failed attempt per retry interval and nothing in between. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/internal.h"
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+struct mqc_store *mqc_store_new(const struct mqc_store_opts *o)
+{
+    struct mqc_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->host = dup_or_null(o->host ? o->host : "127.0.0.1");
+    s->unix_path = dup_or_null(o->unix_path);
+    s->password = dup_or_null(o->password);
+    s->prefix = dup_or_null(o->prefix ? o->prefix : "mqchat:");
+    s->port = o->port ? o->port : 6379;
+    s->db = o->db;
+    s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 1000;
+    s->retry_ms = o->retry_ms > 0 ? o->retry_ms : 500;
+    if (!s->host || !s->prefix || (o->unix_path && !s->unix_path) ||
+        (o->password && !s->password)) {
+        mqc_store_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void mqc_store_free(struct mqc_store *s)
+{
+    if (!s)
+        return;
+    if (s->ctx)
+        redisFree(s->ctx);
+    free(s->host);
+    free(s->unix_path);
+    free(s->prefix);
+    if (s->password) {
+        memset(s->password, 0, strlen(s->password));
+        free(s->password);
+    }
+    free(s);
+}
+
+static const char *where(const struct mqc_store *s, char *buf, size_t size)
+{
+    if (s->unix_path)
+        snprintf(buf, size, "unix=%s", s->unix_path);
+    else
+        snprintf(buf, size, "host=%s port=%d", s->host, s->port);
+    return buf;
+}
+
+void mqc_store__drop(struct mqc_store *s, const char *why)
+{
+    char w[160];
+    snprintf(s->last_error, sizeof s->last_error, "%s", why ? why : "unknown error");
+    if (s->ctx) {
+        redisFree(s->ctx);
+        s->ctx = NULL;
+    }
+    if (s->was_up)
+        mqc_log(MQC_LOG_ERR, "store: redis connection lost: %s (%s)", s->last_error,
+                where(s, w, sizeof w));
+    s->was_up = false;
+}
+
+/* Run a setup command (AUTH/SELECT) on a fresh connection. */
+static int setup(struct mqc_store *s, int argc, const char **argv)
+{
+    redisReply *r = redisCommandArgv(s->ctx, argc, argv, NULL);
+    if (!r) {
+        mqc_store__drop(s, s->ctx->errstr[0] ? s->ctx->errstr : "setup failed");
+        return MQC_EUNAVAIL;
+    }
+    int bad = r->type == REDIS_REPLY_ERROR;
+    if (bad)
+        snprintf(s->last_error, sizeof s->last_error, "%s: %s", argv[0], r->str);
+    freeReplyObject(r);
+    if (bad) {
+        char why[160];
+        snprintf(why, sizeof why, "%s", s->last_error);
+        mqc_store__drop(s, why);
+        return MQC_EUNAVAIL;
+    }
+    return MQC_OK;
+}
+
+static int connect_now(struct mqc_store *s)
+{
+    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
+    char w[160];
+    s->ctx = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, tv)
+                          : redisConnectWithTimeout(s->host, s->port, tv);
+    if (!s->ctx || s->ctx->err) {
+        snprintf(s->last_error, sizeof s->last_error, "%s",
+                 s->ctx ? s->ctx->errstr : "out of memory");
+        if (s->ctx)
+            redisFree(s->ctx);
+        s->ctx = NULL;
+        if (s->was_up || !s->ever_attempted)
+            mqc_log(MQC_LOG_ERR, "store: cannot connect to redis: %s (%s)", s->last_error,
+                    where(s, w, sizeof w));
+        s->ever_attempted = true;
+        s->was_up = false;
+        return MQC_EUNAVAIL;
+    }
+    s->ever_attempted = true;
+    redisSetTimeout(s->ctx, tv);
+    if (s->password) {
+        const char *argv[] = {"AUTH", s->password};
+        if (setup(s, 2, argv) != MQC_OK)
+            return MQC_EUNAVAIL;
+    }
+    if (s->db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", s->db);
+        const char *argv[] = {"SELECT", db};
+        if (setup(s, 2, argv) != MQC_OK)
+            return MQC_EUNAVAIL;
+    }
+    mqc_log(MQC_LOG_NOTICE, "store: connected to redis (%s)", where(s, w, sizeof w));
+    s->was_up = true;
+    s->last_error[0] = '\0';
+    return MQC_OK;
+}
+
+int mqc_store_ensure(struct mqc_store *s, int64_t now)
+{
+    if (s->ctx)
+        return MQC_OK;
+    if (s->ever_attempted && now - s->last_attempt_ms < s->retry_ms)
+        return MQC_EUNAVAIL;
+    s->last_attempt_ms = now;
+    return connect_now(s);
+}
+
+bool mqc_store_is_up(const struct mqc_store *s)
+{
+    return s && s->ctx;
+}
+
+const char *mqc_store_last_error(const struct mqc_store *s)
+{
+    return s ? s->last_error : "";
+}
+
+redisReply *mqc_store__argv(struct mqc_store *s, int argc, const char **argv, const size_t *lens)
+{
+    if (!s->ctx)
+        return NULL;
+    redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
+    if (!r)
+        mqc_store__drop(s, s->ctx->errstr[0] ? s->ctx->errstr : "no reply");
+    return r;
+}
+
+redisReply *mqc_store__cmd(struct mqc_store *s, int argc, const char **argv)
+{
+    return mqc_store__argv(s, argc, argv, NULL);
+}

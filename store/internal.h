@@ -1,0 +1,30 @@
+/* Shared between the files of store/: the connection struct and the command
+ * helpers. Not for use outside store/. */
+#ifndef MQC_STORE_INTERNAL_H
+#define MQC_STORE_INTERNAL_H
+
+#include <hiredis/hiredis.h>
+
+#include "store/store.h"
+
+struct mqc_store {
+    redisContext *ctx; /* NULL while down */
+    char *host, *unix_path, *password, *prefix;
+    int port, db, timeout_ms, retry_ms;
+    int64_t last_attempt_ms;
+    bool ever_attempted;
+    bool was_up; /* for logging transitions once */
+    char last_error[160];
+};
+
+/* Run one command given as argv. Returns the reply (caller frees with
+ * freeReplyObject) or NULL when the connection failed, in which case the
+ * connection is dropped and the store reports down until reconnected. A Redis
+ * error reply (REDIS_REPLY_ERROR) is returned as a reply. */
+redisReply *mqc_store__argv(struct mqc_store *s, int argc, const char **argv, const size_t *lens);
+/* Convenience over __argv for NUL-terminated string arguments. */
+redisReply *mqc_store__cmd(struct mqc_store *s, int argc, const char **argv);
+/* Drop the connection after an I/O or protocol error (logs why). */
+void mqc_store__drop(struct mqc_store *s, const char *why);
+
+#endif

@@ -1,0 +1,144 @@
+/* User accounts in Redis: the password hash per user and the set of all
+ * users. Creation and password change are small Lua scripts so that they are
+ * atomic (no half-created user). */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/id.h"
+#include "store/internal.h"
+#include "store/keys.h"
+
+static const char *ADD_LUA =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'pw', ARGV[1], 'created', ARGV[2])\n"
+    "redis.call('SADD', KEYS[2], ARGV[3])\n"
+    "return 1\n";
+
+static const char *PASSWD_LUA =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'pw', ARGV[1])\n"
+    "return 1\n";
+
+static const char *DEL_LUA =
+    "local n = redis.call('DEL', KEYS[1])\n"
+    "redis.call('SREM', KEYS[2], ARGV[1])\n"
+    "return n\n";
+
+/* Build the user and users keys; MQC_EBADREQ for a bad id. */
+static int user_keys(struct mqc_store *s, const char *user, char *ukey, char *skey)
+{
+    int rc = mqc_key_user(s->prefix, user, ukey, MQC_KEY_MAX);
+    if (rc == MQC_OK)
+        rc = mqc_key_users(s->prefix, skey, MQC_KEY_MAX);
+    return rc;
+}
+
+/* Run a script returning an integer; maps the reply to *out. */
+static int eval_int(struct mqc_store *s, const char *lua, int nkeys, const char **kv, int nkv,
+                    long long *out)
+{
+    const char *argv[8];
+    char nk[8];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    argv[0] = "EVAL";
+    argv[1] = lua;
+    argv[2] = nk;
+    for (int i = 0; i < nkv && i < 5; i++)
+        argv[3 + i] = kv[i];
+    redisReply *r = mqc_store__cmd(s, 3 + nkv, argv);
+    if (!r)
+        return MQC_EUNAVAIL;
+    int rc = MQC_OK;
+    if (r->type == REDIS_REPLY_INTEGER)
+        *out = r->integer;
+    else
+        rc = MQC_EUNAVAIL; /* e.g. LOADING, OOM, READONLY */
+    freeReplyObject(r);
+    return rc;
+}
+
+int mqc_store_user_hash(struct mqc_store *s, const char *user, char *out, size_t size)
+{
+    char ukey[MQC_KEY_MAX];
+    if (mqc_key_user(s->prefix, user, ukey, sizeof ukey) != MQC_OK)
+        return MQC_ENOTFOUND;
+    const char *argv[] = {"HGET", ukey, "pw"};
+    redisReply *r = mqc_store__cmd(s, 3, argv);
+    if (!r)
+        return MQC_EUNAVAIL;
+    int rc;
+    if (r->type == REDIS_REPLY_NIL)
+        rc = MQC_ENOTFOUND;
+    else if (r->type != REDIS_REPLY_STRING)
+        rc = MQC_EUNAVAIL;
+    else if (r->len >= size)
+        rc = MQC_EINTERNAL;
+    else {
+        memcpy(out, r->str, r->len);
+        out[r->len] = '\0';
+        rc = MQC_OK;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int mqc_store_user_add(struct mqc_store *s, const char *user, const char *hash, int64_t now_ms)
+{
+    char ukey[MQC_KEY_MAX], skey[MQC_KEY_MAX], ts[24];
+    int rc = user_keys(s, user, ukey, skey);
+    if (rc != MQC_OK)
+        return rc;
+    snprintf(ts, sizeof ts, "%lld", (long long)now_ms);
+    const char *kv[] = {ukey, skey, hash, ts, user};
+    long long n = 0;
+    if ((rc = eval_int(s, ADD_LUA, 2, kv, 5, &n)) != MQC_OK)
+        return rc;
+    return n == 1 ? MQC_OK : MQC_EEXIST;
+}
+
+int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *hash)
+{
+    char ukey[MQC_KEY_MAX];
+    int rc = mqc_key_user(s->prefix, user, ukey, sizeof ukey);
+    if (rc != MQC_OK)
+        return rc;
+    const char *kv[] = {ukey, hash};
+    long long n = 0;
+    if ((rc = eval_int(s, PASSWD_LUA, 1, kv, 2, &n)) != MQC_OK)
+        return rc;
+    return n == 1 ? MQC_OK : MQC_ENOTFOUND;
+}
+
+int mqc_store_user_del(struct mqc_store *s, const char *user)
+{
+    char ukey[MQC_KEY_MAX], skey[MQC_KEY_MAX];
+    int rc = user_keys(s, user, ukey, skey);
+    if (rc != MQC_OK)
+        return rc;
+    const char *kv[] = {ukey, skey, user};
+    long long n = 0;
+    if ((rc = eval_int(s, DEL_LUA, 2, kv, 3, &n)) != MQC_OK)
+        return rc;
+    return n == 1 ? MQC_OK : MQC_ENOTFOUND;
+}
+
+int mqc_store_user_list(struct mqc_store *s, void (*fn)(const char *user, void *ctx), void *ctx)
+{
+    char skey[MQC_KEY_MAX];
+    if (mqc_key_users(s->prefix, skey, sizeof skey) != MQC_OK)
+        return MQC_EINTERNAL;
+    const char *argv[] = {"SORT", skey, "ALPHA"};
+    redisReply *r = mqc_store__cmd(s, 3, argv);
+    if (!r)
+        return MQC_EUNAVAIL;
+    int rc = MQC_OK;
+    if (r->type != REDIS_REPLY_ARRAY)
+        rc = MQC_EUNAVAIL;
+    for (size_t i = 0; rc == MQC_OK && i < r->elements; i++) {
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            fn(r->element[i]->str, ctx);
+    }
+    freeReplyObject(r);
+    return rc;
+}
