@@ -1,0 +1,376 @@
+"""Integration test harness: a real redis-server and a real mosquitto loading
+the mqchat plugin, on free loopback ports in a temporary directory, driven by
+real MQTT clients (Debian's python3-paho-mqtt). Everything is torn down
+whatever the outcome. No fixed sleeps: every wait is a condition with a
+deadline.
+
+Paths come from the environment (set by ctest): MQCHAT_PLUGIN, MQCHAT_CLI,
+MQCHAT_SANITIZE (ON when the plugin is built with ASan/UBSan; the broker is
+then started with the sanitizer runtimes preloaded)."""
+
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import paho.mqtt.client as mqtt
+
+PLUGIN = os.environ.get("MQCHAT_PLUGIN", "")
+CLI = os.environ.get("MQCHAT_CLI", "")
+SANITIZE = os.environ.get("MQCHAT_SANITIZE", "OFF") == "ON"
+DEFAULT_TIMEOUT = 10.0 * (3 if SANITIZE else 1)
+
+V311 = mqtt.MQTTv311
+V5 = mqtt.MQTTv5
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout=DEFAULT_TIMEOUT, what="condition", interval=0.01):
+    """Poll cond() until it returns a truthy value; fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def sanitizer_env():
+    env = dict(os.environ)
+    if SANITIZE:
+        libs = []
+        for name in ("libasan.so", "libubsan.so"):
+            out = subprocess.run(["gcc", "-print-file-name=" + name], capture_output=True,
+                                 text=True).stdout.strip()
+            if out and os.path.exists(out):
+                libs.append(out)
+        env["LD_PRELOAD"] = " ".join(libs)
+        # mosquitto's own allocations at exit are not ours to judge.
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    return env
+
+
+class Redis:
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        log = open(os.path.join(self.dir, "redis.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.dir, "--appendonly", "yes", "--appendfsync", "always",
+             "--save", "", "--protected-mode", "yes"],
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_for(self.ping, what="redis to answer PING")
+
+    def ping(self):
+        if self.proc and self.proc.poll() is not None:
+            raise AssertionError("redis-server exited: see %s/redis.log" % self.dir)
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+
+class Broker:
+    def __init__(self, workdir, redis_port, options=None, name="broker"):
+        self.dir = workdir
+        self.name = name
+        self.port = free_port()
+        self.redis_port = redis_port
+        self.options = dict(options or {})
+        self.proc = None
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.conf_path = os.path.join(workdir, name + ".conf")
+
+    def write_conf(self):
+        lines = [
+            "listener %d 127.0.0.1" % self.port,
+            "allow_anonymous false",
+            "user root",
+            "set_tcp_nodelay true",
+            "persistence false",
+            "log_dest stderr",
+            "log_type all",
+            "plugin " + PLUGIN,
+            "plugin_opt_redis_port %d" % self.redis_port,
+            "plugin_opt_redis_timeout_ms 500",
+            "plugin_opt_redis_retry_ms 100",
+        ]
+        for k, v in self.options.items():
+            lines.append("plugin_opt_%s %s" % (k, v))
+        with open(self.conf_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self, wait=True):
+        self.write_conf()
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf_path], stdout=log,
+                                     stderr=subprocess.STDOUT, env=sanitizer_env())
+        log.close()
+        if wait:
+            wait_for(lambda: self.alive_or_raise() and port_open(self.port),
+                     what="mosquitto to listen")
+
+    def alive_or_raise(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("mosquitto exited with %s:\n%s" % (self.proc.returncode,
+                                                                    self.log_tail()))
+        return True
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def log_tail(self, n=40):
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+    def check_sanitizers(self):
+        text = self.log_text()
+        for bad in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+            if bad in text:
+                raise AssertionError("sanitizer report in broker log:\n" + self.log_tail(80))
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Client:
+    """A paho client running its network loop in a thread. Every wait has a
+    deadline; received messages are queued."""
+
+    def __init__(self, port, user=None, password=None, protocol=V311, client_id=None,
+                 clean=True):
+        self.port = port
+        self.protocol = protocol
+        cid = client_id or "t-%s-%d-%d" % (user or "anon", os.getpid(), id(self))
+        kwargs = {"client_id": cid, "protocol": protocol}
+        if protocol != V5:
+            kwargs["clean_session"] = clean
+        self.c = mqtt.Client(**kwargs)
+        if user is not None:
+            self.c.username_pw_set(user, password)
+        self.messages = queue.Queue()
+        self.connack = None
+        self.disconnected = threading.Event()
+        self.subacks = {}
+        self.pubacks = {}
+        self.lock = threading.Lock()
+        self.c.on_connect = self._on_connect
+        self.c.on_disconnect = self._on_disconnect
+        self.c.on_message = lambda c, u, m: self.messages.put(m)
+        self.c.on_subscribe = self._on_subscribe
+        self.c.on_publish = self._on_publish
+        self.client_id = cid
+        self.running = False
+
+    def _on_connect(self, c, u, flags, rc, props=None):
+        self.connack = rc if isinstance(rc, int) else rc.value
+
+    def _on_disconnect(self, c, u, rc, props=None):
+        self.disconnected.set()
+
+    def _on_subscribe(self, c, u, mid, granted, props=None):
+        codes = [g if isinstance(g, int) else g.value for g in granted]
+        with self.lock:
+            self.subacks[mid] = codes
+
+    def _on_publish(self, c, u, mid, *rest):
+        with self.lock:
+            self.pubacks[mid] = True
+
+    def connect(self, timeout=DEFAULT_TIMEOUT, keepalive=30):
+        """Returns the CONNACK code (0 = accepted), or None if the server
+        closed the connection without a CONNACK."""
+        self.disconnected.clear()
+        try:
+            self.c.connect("127.0.0.1", self.port, keepalive=keepalive)
+        except OSError:
+            return None
+        # Drive the network loop by hand until CONNACK: paho's loop thread
+        # sleeps a whole reconnect delay after a refusal before it can stop.
+        deadline = time.monotonic() + timeout
+        while self.connack is None and not self.disconnected.is_set():
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out waiting for CONNACK")
+            if self.c.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
+                break
+        if self.connack == 0:
+            self.c.loop_start()
+            self.running = True
+        return self.connack
+
+    def subscribe(self, topic, qos=1, timeout=DEFAULT_TIMEOUT):
+        """Returns the list of SUBACK codes (granted QoS, or >= 0x80 = refused)."""
+        rc, mid = self.c.subscribe(topic, qos)
+        assert rc == mqtt.MQTT_ERR_SUCCESS, rc
+        return wait_for(lambda: self.subacks.get(mid), timeout, "SUBACK for " + topic)
+
+    def publish(self, topic, payload, qos=1, retain=False, timeout=DEFAULT_TIMEOUT):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        info = self.c.publish(topic, payload, qos=qos, retain=retain)
+        if qos > 0:
+            wait_for(lambda: self.pubacks.get(info.mid) or info.is_published(), timeout,
+                     "PUBACK for " + topic)
+        return info
+
+    def expect(self, pred=lambda m: True, timeout=DEFAULT_TIMEOUT, what="a message"):
+        """Return the first queued message matching pred; the non-matching
+        ones received before it are left in self.skipped."""
+        deadline = time.monotonic() + timeout
+        skipped = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("timed out waiting for %s; got instead: %r" %
+                                     (what, [(m.topic, m.payload[:200]) for m in skipped]))
+            try:
+                m = self.messages.get(timeout=left)
+            except queue.Empty:
+                continue
+            if pred(m):
+                self.skipped = skipped
+                return m
+            skipped.append(m)
+
+    def drain(self):
+        out = []
+        while True:
+            try:
+                out.append(self.messages.get_nowait())
+            except queue.Empty:
+                return out
+
+    def close(self):
+        try:
+            self.c.disconnect()
+        except Exception:
+            pass
+        if self.running:
+            self.c.loop_stop()
+            self.running = False
+
+
+class Stack:
+    """redis + one broker with the plugin in a temp dir."""
+
+    def __init__(self, options=None):
+        self.dir = tempfile.mkdtemp(prefix="mqchat-it-")
+        self.redis = Redis(self.dir)
+        self.options = options
+        self.broker = None
+        self.clients = []
+
+    def __enter__(self):
+        try:
+            self.redis.start()
+            self.broker = Broker(self.dir, self.redis.port, self.options)
+            self.broker.start()
+        except BaseException:
+            self.close(failed=True)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(failed=exc_type is not None)
+        return False
+
+    def close(self, failed=False):
+        for c in self.clients:
+            c.close()
+        broker_log = ""
+        if self.broker:
+            broker_log = self.broker.log_text()
+            sanitizer_error = None
+            try:
+                self.broker.check_sanitizers()
+            except AssertionError as e:
+                sanitizer_error = e
+            self.broker.stop()
+        self.redis.stop()
+        if failed or os.environ.get("MQCHAT_KEEP"):
+            sys.stderr.write("--- broker log (%s) ---\n%s\n" % (self.dir, broker_log[-6000:]))
+        if not os.environ.get("MQCHAT_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if self.broker and sanitizer_error:
+            raise sanitizer_error
+
+    def cli(self, *args, input=None):
+        return subprocess.run([CLI, "--redis", self.redis.url()] + list(args), input=input,
+                              capture_output=True, text=True, timeout=60)
+
+    def add_user(self, name, password):
+        r = self.cli("user", "add", name, "--password-stdin", input=password + "\n")
+        assert r.returncode == 0, r.stderr
+        return password
+
+    def client(self, user=None, password=None, protocol=V311, client_id=None, connect=True,
+               clean=True):
+        c = Client(self.broker.port, user, password, protocol, client_id, clean)
+        self.clients.append(c)
+        if connect:
+            rc = c.connect()
+            assert rc == 0, "connect as %s refused: %r\n%s" % (user, rc,
+                                                             self.broker.log_tail())
+        return c
+
+
+def main():
+    if not PLUGIN or not CLI:
+        sys.exit("MQCHAT_PLUGIN and MQCHAT_CLI must be set (run through ctest)")
+    unittest.main(verbosity=2)
