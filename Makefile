@@ -3,6 +3,8 @@
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc)
+MQTT_PORT ?= 1883
+REDIS_PORT ?= 6379
 
 .PHONY: all build run test test-asan deps clean
 
@@ -16,9 +18,9 @@ deps:
 	bash scripts/deps.sh
 
 run: deps build
-	bash scripts/run.sh
+	MQTT_PORT=$(MQTT_PORT) REDIS_PORT=$(REDIS_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
-test: build
+test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j 2
 
 test-asan:

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages mqchat needs to build, run and test.
+# Used by `make run`/`make deps` (installs only what is missing; as non-root it
+# prints the apt-get line and stops) and by CI (`--ci`: always apt-get update
+# then install).
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config
+  mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
+  redis-server libhiredis-dev libcjson-dev libsodium-dev libssl-dev
+  libcurl4-openssl-dev
+  python3 python3-paho-mqtt
+)
+
+ci=0
+[ "${1:-}" = "--ci" ] && ci=1
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "$ci" = 0 ] && [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+  echo "mqchat needs these Debian packages: ${missing[*]}" >&2
+  echo "install them with:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "deps: installing ${missing[*]:-${PKGS[*]}}"
+apt-get update
+if [ "$ci" = 1 ]; then
+  apt-get install -y --no-install-recommends "${PKGS[@]}"
+else
+  apt-get install -y --no-install-recommends "${missing[@]}"
+fi
