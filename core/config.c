@@ -25,6 +25,12 @@ struct opt {
     const char *help;
 };
 
+/* Options whose values are never echoed in errors or logs. */
+static bool is_secret(const struct opt *o)
+{
+    return !strcmp(o->name, "redis_password") || !strcmp(o->name, "jwt_secret");
+}
+
 static const char *v_prefix(const char *v)
 {
     for (const char *p = v; *p; p++) {
@@ -129,7 +135,8 @@ static int apply(struct mqc_config *cfg, const struct opt *o, const char *value,
     else if (o->validate)
         why = o->validate(value);
     if (why) {
-        snprintf(err, errlen, "plugin_opt_%s: '%s' %s", o->name, value, why);
+        snprintf(err, errlen, "plugin_opt_%s: '%s' %s", o->name, is_secret(o) ? "(hidden)" : value,
+                 why);
         return MQC_EBADREQ;
     }
     char *copy = strdup(value);

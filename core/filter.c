@@ -150,7 +150,8 @@ int mqc_filter_list_parse(const char *text, struct mqc_filter_list *out, char *e
         }
         memcpy(tmp, p, len);
         tmp[len] = '\0';
-        /* Validate with a maximal-length user so %u cannot overflow later. */
+        /* Validate with a one-character user; at check time a filter whose
+         * expansion does not fit simply matches nothing. */
         if (!substitute(tmp, "x", probe, sizeof probe) || !mqc_filter_valid(probe)) {
             snprintf(err, errlen, "'%s' is not a valid topic filter", tmp);
             goto fail;
