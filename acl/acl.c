@@ -65,7 +65,7 @@ static enum mqc_acl_verdict check_write(const struct mqc_acl *acl, const char *u
     case MQC_TOPIC_REQ:
         return (!retain && strcmp(t.id, user) == 0) ? MQC_ACL_ALLOW : MQC_ACL_DENY;
     case MQC_TOPIC_CONV:
-        return retain ? MQC_ACL_DENY : MQC_ACL_ALLOW; /* membership: mqc_acl_may_post */
+        return retain ? MQC_ACL_DENY : MQC_ACL_ALLOW; /* membership: see acl.h */
     case MQC_TOPIC_PRESENCE:
         return strcmp(t.id, user) == 0 ? MQC_ACL_ALLOW : MQC_ACL_DENY;
     default: /* inboxes are written by the server only; everything else is refused */
@@ -108,11 +108,4 @@ enum mqc_acl_verdict mqc_acl_check(const struct mqc_acl *acl, enum mqc_acl_acces
         return check_read(acl, user, topic);
     }
     return MQC_ACL_DENY;
-}
-
-bool mqc_acl_may_post(const struct mqc_acl *acl, const char *user, const char *conv)
-{
-    if (!acl || !mqc_id_valid_str(user) || !mqc_id_valid_str(conv) || !acl->members.is_member)
-        return false;
-    return acl->members.is_member(acl->members.ctx, user, conv);
 }

@@ -2,11 +2,12 @@
  * over the topic grammar, the operator's extra filters and a small membership
  * interface that the plugin answers from memory. No I/O.
  *
- * Membership for posting into a conversation (send/receipt/typing) is decided
- * by mqc_acl_may_post(), called from the message path: that path must answer a
- * non-member with a `not_member` err event carrying the client's id, which an
- * ACL refusal cannot do. The WRITE check therefore only vets the topic's shape
- * for conversation topics. */
+ * Membership for posting into a conversation (send/receipt/typing) is checked
+ * by the message path, atomically in Redis with the write it guards (so a
+ * member removed on another broker cannot slip through a stale cache), and a
+ * non-member gets a `not_member` err event carrying the client's id, which an
+ * ACL refusal cannot do. The WRITE check therefore only vets the shape of
+ * conversation topics. */
 #ifndef MQC_ACL_H
 #define MQC_ACL_H
 
@@ -21,8 +22,6 @@ struct mqc_acl_membership {
     void *ctx;
     /* Does user share at least one conversation with other? Must not block. */
     bool (*shares_conv)(void *ctx, const char *user, const char *other);
-    /* Is user a member of conv? Must not block. */
-    bool (*is_member)(void *ctx, const char *user, const char *conv);
 };
 
 struct mqc_acl {
@@ -35,8 +34,5 @@ struct mqc_acl {
  * retain is the publish's retain flag (WRITE only). */
 enum mqc_acl_verdict mqc_acl_check(const struct mqc_acl *acl, enum mqc_acl_access access,
                                    const char *user, const char *topic, bool retain);
-
-/* May user post (send, receipt, typing) into conv? */
-bool mqc_acl_may_post(const struct mqc_acl *acl, const char *user, const char *conv);
 
 #endif

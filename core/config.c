@@ -64,6 +64,8 @@ static const struct opt opts[] = {
     {"node_id", OPT_STR, F(node_id), 1, 64, NULL, v_id, "this broker's name (default: host name)"},
     {"max_message_bytes", OPT_INT, F(max_message_bytes), 256, 16777216, "65536", NULL,
      "largest send payload in bytes"},
+    {"max_group_members", OPT_INT, F(max_group_members), 2, 100000, "5000", NULL,
+     "largest group, creator included"},
     {"jwt_secret", OPT_STR, F(jwt_secret), 1, 4096, NULL, v_unsupported,
      "HS256 secret for JWT passwords"},
     {"jwt_public_key", OPT_STR, F(jwt_public_key), 1, 4096, NULL, v_unsupported,

@@ -18,6 +18,7 @@ struct mqc_config {
     char *key_prefix;
     char *node_id; /* default: host name */
     long max_message_bytes;
+    long max_group_members;
     char *jwt_secret;
     char *jwt_public_key;
     long retention_days;

@@ -1,10 +1,12 @@
 /* MOSQ_EVT_MESSAGE: every client publish that passed the ACL WRITE check.
- * chat/ publishes are consumed here and answered on the sender's inbox;
- * other topics (plugin_opt_other_topics) pass through untouched. Returning
- * MOSQ_ERR_ACL_DENIED drops a publish (MQTT 5 senders see 0x87); any other
- * error would disconnect the sender, so it is never returned for bad input. */
+ * chat/ publishes are parsed here (common checks: size, UTF-8, JSON object)
+ * and handed to post.c or request.c; other topics (plugin_opt_other_topics)
+ * and presence pass through untouched. Returning MOSQ_ERR_ACL_DENIED drops a
+ * publish (MQTT 5 senders see 0x87); any other error would disconnect the
+ * sender, so it is never returned for bad input. */
 #include <string.h>
 
+#include "core/envelope.h"
 #include "core/err.h"
 #include "core/topic.h"
 #include "plugin/plugin.h"
@@ -15,23 +17,27 @@ int mqc_plugin_on_message(int event, void *event_data, void *userdata)
     struct mosquitto_evt_message *ed = event_data;
     struct mqc_plugin *p = userdata;
     struct mqc_topic t;
-    const char *user = mosquitto_client_username(ed->client);
-    const char *cid = mosquitto_client_id(ed->client);
+    struct mqc_sender from = {
+        .user = mosquitto_client_username(ed->client),
+        .client_id = mosquitto_client_id(ed->client),
+    };
 
-    switch (mqc_topic_parse(ed->topic, &t)) {
-    case MQC_TOPIC_OTHER:
-    case MQC_TOPIC_PRESENCE:
+    enum mqc_topic_kind kind = mqc_topic_parse(ed->topic, &t);
+    if (kind == MQC_TOPIC_OTHER || kind == MQC_TOPIC_PRESENCE)
         return MOSQ_ERR_SUCCESS;
-    case MQC_TOPIC_CONV:
-        if (!mqc_acl_may_post(&p->acl, user, t.id)) {
-            mqc_plugin__send_err(cid, user, NULL, NULL, MQC_ENOTMEMBER, NULL);
-            return MOSQ_ERR_ACL_DENIED;
-        }
-        return MOSQ_ERR_ACL_DENIED;
-    case MQC_TOPIC_REQ:
-        mqc_plugin__send_err(cid, user, NULL, NULL, MQC_EBADREQ, "unknown op");
-        return MOSQ_ERR_ACL_DENIED;
-    default:
+    if ((kind != MQC_TOPIC_CONV && kind != MQC_TOPIC_REQ) || !from.user)
+        return MOSQ_ERR_ACL_DENIED; /* the ACL already refused these */
+
+    cJSON *root = NULL;
+    int rc = mqc_envelope_parse(ed->payload, ed->payloadlen, (size_t)p->cfg.max_message_bytes,
+                                &root);
+    if (rc != MQC_OK) {
+        const char *msg = rc == MQC_ETOOLARGE ? "payload larger than max_message_bytes"
+                                              : "payload must be a UTF-8 JSON object";
+        mqc_plugin__send_err(from.client_id, from.user, NULL, NULL, rc, msg);
         return MOSQ_ERR_ACL_DENIED;
     }
+    if (kind == MQC_TOPIC_CONV)
+        return mqc_plugin__post(p, &from, &t, root);
+    return mqc_plugin__request(p, &from, root);
 }

@@ -11,6 +11,8 @@
 #include "plugin/plugin.h"
 
 #define AUTH_CACHE_SLOTS 32768
+#define TYPING_SLOTS 65536
+#define TYPING_PER_SECOND 4
 
 static void log_sink(enum mqc_log_level level, const char *line)
 {
@@ -54,6 +56,8 @@ static void plugin_free(struct mqc_plugin *p)
         return;
     mqc_store_free(p->store);
     mqc_authcache_free(p->auth);
+    mqc_members_free(p->members);
+    mqc_ratelimit_free(p->typing);
     mqc_config_cleanup(&p->cfg);
     free(p);
 }
@@ -68,6 +72,8 @@ static int register_all(struct mqc_plugin *p)
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_callback_register(p->id, MOSQ_EVT_MESSAGE, mqc_plugin_on_message, NULL,
                                          p);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_callback_register(p->id, MOSQ_EVT_TICK, mqc_plugin_on_tick, NULL, p);
     return rc;
 }
 
@@ -76,6 +82,7 @@ static void unregister_all(struct mqc_plugin *p)
     mosquitto_callback_unregister(p->id, MOSQ_EVT_BASIC_AUTH, mqc_plugin_on_basic_auth, NULL);
     mosquitto_callback_unregister(p->id, MOSQ_EVT_ACL_CHECK, mqc_plugin_on_acl_check, NULL);
     mosquitto_callback_unregister(p->id, MOSQ_EVT_MESSAGE, mqc_plugin_on_message, NULL);
+    mosquitto_callback_unregister(p->id, MOSQ_EVT_TICK, mqc_plugin_on_tick, NULL);
 }
 
 int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mosquitto_opt *opts,
@@ -106,7 +113,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
     };
     p->store = mqc_store_new(&so);
     p->auth = mqc_authcache_new(AUTH_CACHE_SLOTS, p->cfg.auth_cache_seconds * 1000);
-    if (!p->store || !p->auth) {
+    p->members = mqc_members_new();
+    p->typing = mqc_ratelimit_new(TYPING_SLOTS, TYPING_PER_SECOND, 1000);
+    if (!p->store || !p->auth || !p->members || !p->typing) {
         plugin_free(p);
         return MOSQ_ERR_NOMEM;
     }
@@ -134,6 +143,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int cou
     struct mqc_plugin *p = userdata;
     if (p) {
         unregister_all(p);
+        /* Finish what the last pass queued rather than drop it. */
+        mqc_store_flush(p->store, mqc_clock_mono_ms());
         plugin_free(p);
     }
     return MOSQ_ERR_SUCCESS;

@@ -11,22 +11,71 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include <cjson/cJSON.h>
+
 #include "acl/acl.h"
 #include "core/authcache.h"
 #include "core/config.h"
+#include "core/members.h"
+#include "core/ratelimit.h"
+#include "core/topic.h"
 #include "store/store.h"
 
 struct mqc_plugin {
     mosquitto_plugin_id_t *id;
     struct mqc_config cfg;
-    struct mqc_store *store;      /* owned */
-    struct mqc_authcache *auth;   /* owned */
-    struct mqc_acl acl;           /* borrows cfg.other_filters */
+    struct mqc_store *store;        /* owned */
+    struct mqc_authcache *auth;     /* owned */
+    struct mqc_acl acl;             /* borrows cfg.other_filters */
+    struct mqc_members *members;    /* owned: conversation -> members cache */
+    struct mqc_ratelimit *typing;   /* owned: typing events per user+conv */
 };
 
 int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata);
 int mqc_plugin_on_acl_check(int event, void *event_data, void *userdata);
 int mqc_plugin_on_message(int event, void *event_data, void *userdata);
+int mqc_plugin_on_tick(int event, void *event_data, void *userdata);
+
+/* The sender of a publish, as the message handlers see it. Strings borrowed
+ * from the broker for the duration of the MESSAGE event. */
+struct mqc_sender {
+    const char *user;
+    const char *client_id;
+};
+
+/* chat/c/{conv}/send|receipt|typing (plugin/post.c). root is taken. Returns a
+ * MOSQ_ERR_* for the MESSAGE event. */
+int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from,
+                     const struct mqc_topic *t, cJSON *root);
+/* chat/u/{me}/req (plugin/request.c). root is taken. */
+int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJSON *root);
+
+/* Per-request state carried from the MESSAGE event to the store callback:
+ * who asked (copied: the client may be gone by then) and the reference to
+ * echo. Free with mqc_plugin__origin_free. */
+struct mqc_origin {
+    struct mqc_plugin *p;
+    char *client_id;
+    char user[MQC_ID_MAX + 1];
+    char conv[MQC_ID_MAX + 1];
+    char *ref; /* client message id or request id; NULL if none */
+    const char *op; /* static: request op name, receipt type or typing state */
+};
+struct mqc_origin *mqc_plugin__origin_new(struct mqc_plugin *p, const struct mqc_sender *from,
+                                          const char *conv, const char *ref, const char *op);
+void mqc_plugin__origin_free(struct mqc_origin *o);
+
+/* Deliver payload (borrowed) to the inbox of every user in users (all their
+ * connected devices, and queued for offline persistent sessions at QoS 1). */
+void mqc_plugin__fanout(const char *const *users, size_t n, const char *payload, size_t len,
+                        int qos);
+/* Deliver to every member of conv known to the cache; skip is a user to leave
+ * out (NULL = none). Returns false when conv is not cached. */
+bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, const char *skip,
+                             const char *payload, size_t len, int qos);
+/* Update the cache from a store result that carried members. */
+void mqc_plugin__members_update(struct mqc_plugin *p, const char *conv, int64_t mver,
+                                const char *const *members, size_t n);
 
 /* Membership answers for the ACL, from memory (plugin/members.c). */
 void mqc_plugin__members_init(struct mqc_plugin *p);
@@ -39,5 +88,8 @@ int mqc_plugin__send_to_client(const char *client_id, const char *topic, const c
  * its user's inbox. ref_key is "req" or "id"; ref may be NULL. */
 void mqc_plugin__send_err(const char *client_id, const char *user, const char *ref_key,
                           const char *ref, int err, const char *msg);
+
+/* Send payload to the asking device on its user's inbox (QoS 1). */
+void mqc_plugin__reply(const char *client_id, const char *user, const char *payload, size_t len);
 
 #endif

@@ -39,6 +39,7 @@ void mqc_store_free(struct mqc_store *s)
 {
     if (!s)
         return;
+    mqc_store__free_jobs(s);
     if (s->ctx)
         redisFree(s->ctx);
     free(s->host);
@@ -127,6 +128,10 @@ static int connect_now(struct mqc_store *s)
         const char *argv[] = {"SELECT", db};
         if (setup(s, 2, argv) != MQC_OK)
             return MQC_EUNAVAIL;
+    }
+    if (mqc_store__load_library(s) != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "store: %s (%s)", s->last_error, where(s, w, sizeof w));
+        return MQC_EUNAVAIL;
     }
     mqc_log(MQC_LOG_NOTICE, "store: connected to redis (%s)", where(s, w, sizeof w));
     s->was_up = true;

@@ -15,7 +15,29 @@ struct mqc_store {
     bool ever_attempted;
     bool was_up; /* for logging transitions once */
     char last_error[160];
+    struct mqc_store__job *jobs, **jobs_tail; /* queued for the next flush */
+    size_t njobs;
 };
+
+/* A queued command: the formatted RESP text and what to do with the reply.
+ * done() runs during flush with rc MQC_OK and the reply (borrowed), or with
+ * MQC_EUNAVAIL and NULL when Redis could not be asked. */
+struct mqc_store__job {
+    struct mqc_store__job *next;
+    char *cmd; /* from redisFormatCommandArgv */
+    long long len;
+    void (*done)(struct mqc_store__job *job, int rc, redisReply *reply);
+    void *cb, *ctx; /* the caller's callback and its argument */
+};
+
+/* Queue argv (copied) as a job. MQC_OK or MQC_ENOMEM (then done is not called). */
+int mqc_store__enqueue(struct mqc_store *s, int argc, const char **argv, const size_t *lens,
+                       void (*done)(struct mqc_store__job *, int, redisReply *), void *cb,
+                       void *ctx);
+/* Fail every queued job with MQC_EUNAVAIL (store shutdown). */
+void mqc_store__free_jobs(struct mqc_store *s);
+/* Load the function library on a fresh connection (store/lib.c). */
+int mqc_store__load_library(struct mqc_store *s);
 
 /* Run one command given as argv. Returns the reply (caller frees with
  * freeReplyObject) or NULL when the connection failed, in which case the

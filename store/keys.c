@@ -18,7 +18,20 @@ int mqc_key_users(const char *prefix, char *buf, size_t size)
 
 int mqc_key_user(const char *prefix, const char *user, char *buf, size_t size)
 {
+    return mqc_key_user_part(prefix, user, "user", buf, size);
+}
+
+int mqc_key_user_part(const char *prefix, const char *user, const char *part, char *buf,
+                      size_t size)
+{
     if (!mqc_id_valid_str(user))
         return MQC_EBADREQ;
-    return fit(snprintf(buf, size, "%s{u:%s}:user", prefix, user), size);
+    return fit(snprintf(buf, size, "%s{u:%s}:%s", prefix, user, part), size);
+}
+
+int mqc_key_conv(const char *prefix, const char *conv, const char *part, char *buf, size_t size)
+{
+    if (!mqc_id_valid_str(conv))
+        return MQC_EBADREQ;
+    return fit(snprintf(buf, size, "%s{c:%s}:%s", prefix, conv, part), size);
 }

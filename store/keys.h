@@ -5,6 +5,13 @@
  *
  *   <p>users               SET   all user ids
  *   <p>{u:<user>}:user     HASH  pw (argon2id PHC string), created (ms)
+ *   <p>{u:<user>}:convs    SET   the user's conversation ids
+ *   <p>{c:<conv>}:meta     HASH  kind, title, created, creator, seq, mver
+ *   <p>{c:<conv>}:members  HASH  user -> admin | member
+ *   <p>{c:<conv>}:log      STREAM  "<seq>-0" -> e = event JSON (msg, member)
+ *   <p>{c:<conv>}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
+ *   <p>{c:<conv>}:rcpt     HASH  d:<user> / r:<user> -> delivered / read cursor
+ * store/mqchat.lua holds the functions that change these atomically.
  */
 #ifndef MQC_STORE_KEYS_H
 #define MQC_STORE_KEYS_H
@@ -17,5 +24,11 @@
 int mqc_key_users(const char *prefix, char *buf, size_t size);
 /* Write "<prefix>{u:<user>}:user" into buf. MQC_EBADREQ for a bad id. */
 int mqc_key_user(const char *prefix, const char *user, char *buf, size_t size);
+
+/* Write "<prefix>{u:<user>}:<part>" / "<prefix>{c:<conv>}:<part>" into buf.
+ * MQC_EBADREQ for a bad id. */
+int mqc_key_user_part(const char *prefix, const char *user, const char *part, char *buf,
+                      size_t size);
+int mqc_key_conv(const char *prefix, const char *conv, const char *part, char *buf, size_t size);
 
 #endif

@@ -44,4 +44,83 @@ int mqc_store_user_del(struct mqc_store *s, const char *user);
 /* Call fn(user, ctx) for every user, sorted. MQC_OK or MQC_EUNAVAIL. */
 int mqc_store_user_list(struct mqc_store *s, void (*fn)(const char *user, void *ctx), void *ctx);
 
+/* ---- Batched conversation operations (store/conv.c) ----
+ * Each call queues one Redis function call and returns MQC_OK (or MQC_ENOMEM
+ * / MQC_EBADREQ, in which case cb is never called). mqc_store_flush() runs
+ * everything queued as one pipeline and calls each cb once, in queue order,
+ * with rc = MQC_OK or a contract error (MQC_ENOTMEMBER, MQC_EFORBIDDEN,
+ * MQC_ENOTFOUND, MQC_EUNAVAIL). Result pointers are borrowed for the
+ * duration of the callback. All string arguments are borrowed (copied). */
+
+struct mqc_post_result {
+    int64_t seq;  /* send: the message's seq; receipt: the cursor now stored */
+    bool dup;     /* send: already stored earlier; event is the original */
+    bool ignored; /* receipt: not above the stored cursor; nothing changed */
+    int64_t mver; /* current membership version */
+    const char *const *members; /* when the caller's cached version was stale */
+    size_t nmembers;
+    bool has_members;
+    const char *event; /* dup: the stored event */
+    size_t event_len;
+};
+typedef void (*mqc_store_post_cb)(void *ctx, int rc, const struct mqc_post_result *r);
+
+/* Store a message (prefix + seq + suffix) unless (sender, id) is stored. */
+int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, const char *id,
+                   const char *prefix, const char *suffix, int64_t cached_mver,
+                   mqc_store_post_cb cb, void *ctx);
+/* Raise user's "delivered" or "read" cursor to seq (clamped, monotonic). */
+int mqc_store_receipt(struct mqc_store *s, const char *conv, const char *user, const char *type,
+                      int64_t seq, int64_t cached_mver, mqc_store_post_cb cb, void *ctx);
+/* Membership check of user in conv (and the members, when stale). */
+int mqc_store_members(struct mqc_store *s, const char *conv, const char *user,
+                      int64_t cached_mver, mqc_store_post_cb cb, void *ctx);
+
+struct mqc_change_result {
+    bool noop;    /* nothing to change (add/remove/leave), or direct already existed */
+    int64_t seq;  /* seq of the member event */
+    int64_t mver; /* membership version after the change */
+    const char *event; /* the member event, NULL for direct creates and noops */
+    size_t event_len;
+    const char *const *members; /* members after the change */
+    size_t nmembers;
+    const char *const *gone; /* users removed/left by this change */
+    size_t ngone;
+    const char *missing; /* MQC_ENOTFOUND: the user that does not exist, if known */
+};
+typedef void (*mqc_store_change_cb)(void *ctx, int rc, const struct mqc_change_result *r);
+
+int mqc_store_create_direct(struct mqc_store *s, const char *conv, const char *a, const char *b,
+                            int64_t now_ms, mqc_store_change_cb cb, void *ctx);
+/* members[0] must be the creator. */
+int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *title,
+                           const char *const *members, size_t n, int64_t now_ms,
+                           mqc_store_change_cb cb, void *ctx);
+/* op: "add", "remove" or "leave" (targets = {by} for leave). */
+int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, const char *op,
+                     const char *const *targets, size_t n, int64_t now_ms,
+                     mqc_store_change_cb cb, void *ctx);
+
+struct mqc_conv_info {
+    const char *conv, *kind, *title; /* title "" when none */
+    int64_t last_seq, read_seq;
+    const char *const *users; /* n users and their roles ("admin"/"member") */
+    const char *const *roles;
+    size_t n;
+};
+typedef void (*mqc_store_convs_cb)(void *ctx, int rc, const struct mqc_conv_info *items,
+                                   size_t n);
+int mqc_store_convs(struct mqc_store *s, const char *user, mqc_store_convs_cb cb, void *ctx);
+
+typedef void (*mqc_store_history_cb)(void *ctx, int rc, bool more, const char *const *events,
+                                     const size_t *lens, size_t n);
+/* before < 0: the newest. */
+int mqc_store_history(struct mqc_store *s, const char *conv, const char *user, int64_t before,
+                      int64_t limit, mqc_store_history_cb cb, void *ctx);
+
+/* Number of queued operations. */
+size_t mqc_store_pending(const struct mqc_store *s);
+/* Run every queued operation as one pipeline and call their callbacks. */
+void mqc_store_flush(struct mqc_store *s, int64_t now_mono_ms);
+
 #endif

@@ -1,0 +1,47 @@
+/* Requests on chat/u/{me}/req (PROTOCOL.md "requests"): the op table and a
+ * parser that checks every field of every op. Parsed strings borrow from the
+ * cJSON tree; the members array is owned (mqc_req_cleanup). Pure. */
+#ifndef MQC_REQUEST_H
+#define MQC_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+enum mqc_op {
+    MQC_OP_CREATE,
+    MQC_OP_ADD,
+    MQC_OP_REMOVE,
+    MQC_OP_LEAVE,
+    MQC_OP_CONVS,
+    MQC_OP_HISTORY,
+};
+
+#define MQC_HISTORY_DEFAULT 50
+#define MQC_HISTORY_MAX 200
+
+struct mqc_req {
+    enum mqc_op op;
+    const char *op_name; /* static */
+    const char *req;     /* borrowed */
+    const char *conv;    /* add/remove/leave/history */
+    bool group;          /* create: kind group (else direct) */
+    const char *with;    /* create direct */
+    const char *title;   /* create group ("" when absent) */
+    const char **members; /* owned array of borrowed ids (create group, add, remove) */
+    size_t nmembers;
+    int64_t before;      /* history; -1 = newest */
+    int64_t limit;       /* history */
+};
+
+/* Parse a request object. me is the asking user (borrowed), max_members the
+ * group size cap. On error returns MQC_EBADREQ (or MQC_ENOMEM) with a static
+ * reason in *why; out->req is set whenever the request carried a usable one.
+ * Always call mqc_req_cleanup(out) afterwards. */
+int mqc_req_parse(const cJSON *root, const char *me, size_t max_members, struct mqc_req *out,
+                  const char **why);
+void mqc_req_cleanup(struct mqc_req *r);
+
+#endif

@@ -1,0 +1,185 @@
+/* Posts into a conversation: chat/c/{conv}/send, /receipt and /typing.
+ * Each is validated here, queued for Redis (membership is checked there,
+ * atomically with the write), and finished in the store callback during the
+ * tick: fan-out only after Redis confirmed the write, so nobody ever sees a
+ * message that is not stored. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/envelope.h"
+#include "core/err.h"
+#include "core/event.h"
+#include "core/log.h"
+#include "plugin/plugin.h"
+
+/* A send in flight: who asked, and the event around its future seq. */
+struct send_ctx {
+    struct mqc_origin *o;
+    char *prefix, *suffix;
+};
+
+static void send_ctx_free(struct send_ctx *c)
+{
+    if (!c)
+        return;
+    mqc_plugin__origin_free(c->o);
+    free(c->prefix);
+    free(c->suffix);
+    free(c);
+}
+
+/* Answer a post that failed in the store. */
+static void post_failed(const struct mqc_origin *o, int rc)
+{
+    if (rc == MQC_ENOTMEMBER || rc == MQC_EUNAVAIL)
+        mqc_plugin__send_err(o->client_id, o->user, o->ref ? "id" : NULL, o->ref, rc, NULL);
+    else
+        mqc_plugin__send_err(o->client_id, o->user, o->ref ? "id" : NULL, o->ref, MQC_EINTERNAL,
+                             NULL);
+}
+
+static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
+{
+    struct send_ctx *c = ctx;
+    struct mqc_origin *o = c->o;
+    if (rc != MQC_OK) {
+        post_failed(o, rc);
+        goto out;
+    }
+    if (r->dup) {
+        /* A retry: the retrying device gets the original, nobody else anything. */
+        if (r->event_len)
+            mqc_plugin__reply(o->client_id, o->user, r->event, r->event_len);
+        goto out;
+    }
+    if (r->has_members)
+        mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
+    size_t hl = strlen(c->prefix), tl = strlen(c->suffix);
+    char *ev = malloc(hl + tl + 24);
+    if (!ev) {
+        mqc_log(MQC_LOG_ERR, "send: out of memory building the event (conv=%s seq=%lld)", o->conv,
+                (long long)r->seq);
+        goto out;
+    }
+    int n = snprintf(ev, hl + tl + 24, "%s%lld%s", c->prefix, (long long)r->seq, c->suffix);
+    if (!mqc_plugin__fanout_conv(o->p, o->conv, NULL, ev, (size_t)n, 1)) {
+        mqc_log(MQC_LOG_WARNING, "send: members not cached, only the sender is told (conv=%s)",
+                o->conv);
+        const char *self[] = {o->user};
+        mqc_plugin__fanout(self, 1, ev, (size_t)n, 1);
+    }
+    free(ev);
+out:
+    send_ctx_free(c);
+}
+
+static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const char *conv,
+                     cJSON *root)
+{
+    struct mqc_send m;
+    const char *why = NULL;
+    if (mqc_send_parse(root, &m, &why) != MQC_OK) {
+        const char *id = mqc_envelope_ref(root, "id");
+        mqc_plugin__send_err(from->client_id, from->user, id ? "id" : NULL, id, MQC_EBADREQ, why);
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    struct send_ctx *c = calloc(1, sizeof *c);
+    int rc = c ? MQC_OK : MQC_ENOMEM;
+    if (rc == MQC_OK && !(c->o = mqc_plugin__origin_new(p, from, conv, m.id, NULL)))
+        rc = MQC_ENOMEM;
+    if (rc == MQC_OK)
+        rc = mqc_event_msg_parts(conv, m.id, from->user, mqc_clock_wall_ms(), m.body, m.attrs,
+                                 &c->prefix, &c->suffix);
+    if (rc == MQC_OK)
+        rc = mqc_store_send(p->store, conv, from->user, m.id, c->prefix, c->suffix,
+                            mqc_members_version(p->members, conv), send_done, c);
+    if (rc != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "send: cannot queue: %s (user=%s conv=%s)", mqc_err_str(rc),
+                from->user, conv);
+        mqc_plugin__send_err(from->client_id, from->user, "id", m.id, MQC_EINTERNAL, NULL);
+        send_ctx_free(c);
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+static void receipt_done(void *ctx, int rc, const struct mqc_post_result *r)
+{
+    struct mqc_origin *o = ctx;
+    if (rc != MQC_OK) {
+        post_failed(o, rc);
+    } else if (!r->ignored) {
+        if (r->has_members)
+            mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
+        char *ev = mqc_event_receipt(o->conv, o->user, o->op, r->seq, mqc_clock_wall_ms());
+        if (ev)
+            mqc_plugin__fanout_conv(o->p, o->conv, NULL, ev, strlen(ev), 1);
+        free(ev);
+    }
+    mqc_plugin__origin_free(o);
+}
+
+static void typing_done(void *ctx, int rc, const struct mqc_post_result *r)
+{
+    struct mqc_origin *o = ctx;
+    if (rc == MQC_ENOTMEMBER) {
+        post_failed(o, rc);
+    } else if (rc == MQC_OK) {
+        if (r->has_members)
+            mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
+        char *ev = mqc_event_typing(o->conv, o->user, o->op, mqc_clock_wall_ms());
+        if (ev)
+            mqc_plugin__fanout_conv(o->p, o->conv, o->user, ev, strlen(ev), 0);
+        free(ev);
+    } /* typing is ephemeral: with Redis down it is dropped without a word */
+    mqc_plugin__origin_free(o);
+}
+
+int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from,
+                     const struct mqc_topic *t, cJSON *root)
+{
+    int ret = MOSQ_ERR_SUCCESS, rc = MQC_OK;
+    const char *why = NULL;
+    struct mqc_origin *o = NULL;
+    int64_t mver = mqc_members_version(p->members, t->id);
+
+    if (t->leaf == MQC_CONV_SEND) {
+        ret = post_send(p, from, t->id, root);
+    } else if (t->leaf == MQC_CONV_RECEIPT) {
+        struct mqc_receipt rcp;
+        if (mqc_receipt_parse(root, &rcp, &why) != MQC_OK) {
+            mqc_plugin__send_err(from->client_id, from->user, NULL, NULL, MQC_EBADREQ, why);
+            ret = MOSQ_ERR_ACL_DENIED;
+        } else if (!(o = mqc_plugin__origin_new(p, from, t->id, NULL,
+                                                mqc_receipt_type_name(rcp.type)))) {
+            rc = MQC_ENOMEM;
+        } else {
+            rc = mqc_store_receipt(p->store, t->id, from->user, o->op, rcp.seq, mver,
+                                   receipt_done, o);
+        }
+    } else {
+        struct mqc_typing ty;
+        char key[2 * MQC_ID_MAX + 2];
+        int klen = snprintf(key, sizeof key, "%s\n%s", from->user, t->id);
+        if (mqc_typing_parse(root, &ty, &why) != MQC_OK) {
+            mqc_plugin__send_err(from->client_id, from->user, NULL, NULL, MQC_EBADREQ, why);
+            ret = MOSQ_ERR_ACL_DENIED;
+        } else if (!mqc_ratelimit_allow(p->typing, key, (size_t)klen, mqc_clock_mono_ms())) {
+            ret = MOSQ_ERR_SUCCESS; /* over 4/s: dropped silently */
+        } else if (!(o = mqc_plugin__origin_new(p, from, t->id, NULL,
+                                                ty.composing ? "composing" : "paused"))) {
+            rc = MQC_ENOMEM;
+        } else {
+            rc = mqc_store_members(p->store, t->id, from->user, mver, typing_done, o);
+        }
+    }
+    if (rc != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "post: cannot queue: %s (user=%s conv=%s)", mqc_err_str(rc),
+                from->user, t->id);
+        mqc_plugin__send_err(from->client_id, from->user, NULL, NULL, MQC_EINTERNAL, NULL);
+        mqc_plugin__origin_free(o);
+    }
+    cJSON_Delete(root);
+    return ret;
+}

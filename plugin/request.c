@@ -1,0 +1,236 @@
+/* Requests on chat/u/{me}/req: create, add, remove, leave, convs, history.
+ * Parsed with core/request.c, queued for Redis, answered in the store
+ * callback with a `res` (or `err`) to the asking device only; membership
+ * changes also deliver their `member` event to everyone concerned. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/convid.h"
+#include "core/envelope.h"
+#include "core/err.h"
+#include "core/event.h"
+#include "core/log.h"
+#include "core/request.h"
+#include "plugin/plugin.h"
+
+/* Send {"t":"res",...} with fields (taken) to the asking device. */
+static void respond(const struct mqc_origin *o, cJSON *fields)
+{
+    char *json = mqc_event_res(o->ref, o->op, fields, mqc_clock_wall_ms());
+    if (!json) {
+        mqc_log(MQC_LOG_ERR, "req: out of memory building a reply (op=%s)", o->op);
+        return;
+    }
+    mqc_plugin__reply(o->client_id, o->user, json, strlen(json));
+    free(json);
+}
+
+static void respond_conv(const struct mqc_origin *o)
+{
+    cJSON *f = cJSON_CreateObject();
+    if (f && !cJSON_AddStringToObject(f, "conv", o->conv)) {
+        cJSON_Delete(f);
+        f = NULL;
+    }
+    respond(o, f);
+}
+
+static void fail(const struct mqc_origin *o, int rc, const char *missing)
+{
+    char msg[128];
+    const char *text = NULL;
+    if (rc == MQC_ENOTFOUND && missing && *missing) {
+        snprintf(msg, sizeof msg, "no such user: %s", missing);
+        text = msg;
+    } else if (rc == MQC_ENOTFOUND) {
+        text = "no such user";
+    } else if (rc == MQC_EFORBIDDEN) {
+        text = "only group admins may do that, and not in direct conversations";
+    } else if (rc != MQC_ENOTMEMBER && rc != MQC_EUNAVAIL) {
+        rc = MQC_EINTERNAL;
+    }
+    mqc_plugin__send_err(o->client_id, o->user, "req", o->ref, rc, text);
+}
+
+static void change_done(void *ctx, int rc, const struct mqc_change_result *r)
+{
+    struct mqc_origin *o = ctx;
+    if (rc != MQC_OK) {
+        fail(o, rc, r->missing);
+    } else {
+        if (r->event) {
+            mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
+            mqc_plugin__fanout(r->members, r->nmembers, r->event, r->event_len, 1);
+            mqc_plugin__fanout(r->gone, r->ngone, r->event, r->event_len, 1);
+        }
+        respond_conv(o);
+    }
+    mqc_plugin__origin_free(o);
+}
+
+static cJSON *string_array(const char *const *v, size_t n, const char *const *filter_roles,
+                           const char *role)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++) {
+        if (filter_roles && strcmp(filter_roles[i], role) != 0)
+            continue;
+        cJSON *s = cJSON_CreateString(v[i]);
+        if (!s || !cJSON_AddItemToArray(a, s)) {
+            cJSON_Delete(s);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* Sort helper for member lists (Redis hashes have no order). */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static cJSON *conv_item(const struct mqc_conv_info *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char **sorted = calloc(c->n ? c->n : 1, sizeof *sorted);
+    const char **admins = calloc(c->n ? c->n : 1, sizeof *admins);
+    size_t nadmins = 0;
+    int ok = o && sorted && admins;
+    for (size_t i = 0; ok && i < c->n; i++) {
+        sorted[i] = c->users[i];
+        if (strcmp(c->roles[i], "admin") == 0)
+            admins[nadmins++] = c->users[i];
+    }
+    if (ok) {
+        qsort(sorted, c->n, sizeof *sorted, cmp_str);
+        qsort(admins, nadmins, sizeof *admins, cmp_str);
+    }
+    int64_t unread = c->last_seq > c->read_seq ? c->last_seq - c->read_seq : 0;
+    ok = ok && cJSON_AddStringToObject(o, "conv", c->conv) &&
+         cJSON_AddStringToObject(o, "kind", c->kind) &&
+         (strcmp(c->kind, "group") != 0 || cJSON_AddStringToObject(o, "title", c->title)) &&
+         cJSON_AddItemToObject(o, "members", string_array(sorted, c->n, NULL, NULL)) &&
+         cJSON_AddItemToObject(o, "admins", string_array(admins, nadmins, NULL, NULL)) &&
+         cJSON_AddNumberToObject(o, "last_seq", (double)c->last_seq) &&
+         cJSON_AddNumberToObject(o, "read_seq", (double)c->read_seq) &&
+         cJSON_AddNumberToObject(o, "unread", (double)unread);
+    free(sorted);
+    free(admins);
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static void convs_done(void *ctx, int rc, const struct mqc_conv_info *items, size_t n)
+{
+    struct mqc_origin *o = ctx;
+    if (rc != MQC_OK) {
+        fail(o, rc, NULL);
+        mqc_plugin__origin_free(o);
+        return;
+    }
+    cJSON *f = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    int ok = f && arr;
+    for (size_t i = 0; ok && i < n; i++) {
+        cJSON *it = conv_item(&items[i]);
+        ok = it && cJSON_AddItemToArray(arr, it);
+    }
+    if (ok && cJSON_AddItemToObject(f, "items", arr)) {
+        respond(o, f);
+    } else {
+        cJSON_Delete(arr);
+        cJSON_Delete(f);
+        fail(o, MQC_ENOMEM, NULL);
+    }
+    mqc_plugin__origin_free(o);
+}
+
+static void history_done(void *ctx, int rc, bool more, const char *const *events,
+                         const size_t *lens, size_t n)
+{
+    (void)lens;
+    struct mqc_origin *o = ctx;
+    if (rc != MQC_OK) {
+        fail(o, rc, NULL);
+        mqc_plugin__origin_free(o);
+        return;
+    }
+    cJSON *f = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    int ok = f && arr && cJSON_AddStringToObject(f, "conv", o->conv);
+    for (size_t i = 0; ok && i < n; i++) {
+        cJSON *raw = cJSON_CreateRaw(events[i]); /* stored events are JSON already */
+        ok = raw && cJSON_AddItemToArray(arr, raw);
+    }
+    if (ok && cJSON_AddItemToObject(f, "items", arr) && cJSON_AddBoolToObject(f, "more", more)) {
+        respond(o, f);
+    } else {
+        cJSON_Delete(arr);
+        cJSON_Delete(f);
+        fail(o, MQC_ENOMEM, NULL);
+    }
+    mqc_plugin__origin_free(o);
+}
+
+/* Queue the store call for a parsed request. o is taken on MQC_OK. */
+static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_origin *o)
+{
+    int64_t now = mqc_clock_wall_ms();
+    switch (r->op) {
+    case MQC_OP_CREATE:
+        if (!r->group) {
+            int rc = mqc_convid_direct(o->user, r->with, o->conv, sizeof o->conv);
+            return rc != MQC_OK ? rc
+                                : mqc_store_create_direct(p->store, o->conv, o->user, r->with,
+                                                          now, change_done, o);
+        }
+        if (mqc_convid_group(o->conv, sizeof o->conv) != MQC_OK)
+            return MQC_EINTERNAL;
+        return mqc_store_create_group(p->store, o->conv, r->title, r->members, r->nmembers, now,
+                                      change_done, o);
+    case MQC_OP_ADD:
+    case MQC_OP_REMOVE:
+        return mqc_store_change(p->store, o->conv, o->user, r->op_name, r->members, r->nmembers,
+                                now, change_done, o);
+    case MQC_OP_LEAVE: {
+        const char *self[] = {o->user};
+        return mqc_store_change(p->store, o->conv, o->user, "leave", self, 1, now, change_done,
+                                o);
+    }
+    case MQC_OP_CONVS:
+        return mqc_store_convs(p->store, o->user, convs_done, o);
+    case MQC_OP_HISTORY:
+        return mqc_store_history(p->store, o->conv, o->user, r->before, r->limit, history_done,
+                                 o);
+    }
+    return MQC_EINTERNAL;
+}
+
+int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJSON *root)
+{
+    struct mqc_req r;
+    const char *why = NULL;
+    int rc = mqc_req_parse(root, from->user, (size_t)p->cfg.max_group_members, &r, &why);
+    if (rc != MQC_OK) {
+        mqc_plugin__send_err(from->client_id, from->user, r.req ? "req" : NULL, r.req, rc, why);
+        mqc_req_cleanup(&r);
+        cJSON_Delete(root);
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    struct mqc_origin *o = mqc_plugin__origin_new(p, from, r.conv, r.req, r.op_name);
+    rc = o ? dispatch(p, &r, o) : MQC_ENOMEM;
+    if (rc != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "req: cannot queue: %s (user=%s op=%s)", mqc_err_str(rc), from->user,
+                r.op_name);
+        mqc_plugin__send_err(from->client_id, from->user, "req", r.req, MQC_EINTERNAL, NULL);
+        mqc_plugin__origin_free(o);
+    }
+    mqc_req_cleanup(&r);
+    cJSON_Delete(root);
+    return MOSQ_ERR_SUCCESS;
+}

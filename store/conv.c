@@ -1,0 +1,471 @@
+/* Conversation operations: build the FCALL for each function of
+ * store/mqchat.lua, queue it, and turn its reply into core types for the
+ * caller's callback. The only file that knows those replies' layout. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/id.h"
+#include "store/internal.h"
+#include "store/keys.h"
+
+/* ---- argv builder: every argument is an owned copy ---- */
+
+struct args {
+    char **v;
+    size_t *lens;
+    int n, cap;
+    int failed;
+};
+
+static void args_push(struct args *a, const char *s, size_t len)
+{
+    if (a->failed)
+        return;
+    if (a->n == a->cap) {
+        int cap = a->cap ? a->cap * 2 : 16;
+        char **v = realloc(a->v, (size_t)cap * sizeof *v);
+        size_t *l = v ? realloc(a->lens, (size_t)cap * sizeof *l) : NULL;
+        if (v)
+            a->v = v;
+        if (!v || !l) {
+            a->failed = 1;
+            return;
+        }
+        a->lens = l;
+        a->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        a->failed = 1;
+        return;
+    }
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    a->v[a->n] = copy;
+    a->lens[a->n++] = len;
+}
+
+static void args_str(struct args *a, const char *s)
+{
+    args_push(a, s, strlen(s));
+}
+
+static void args_fmt(struct args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void args_fmt(struct args *a, const char *fmt, ...)
+{
+    char buf[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        a->failed = 1;
+    else
+        args_push(a, buf, (size_t)n);
+}
+
+static void args_conv_key(struct args *a, struct mqc_store *s, const char *conv, const char *part)
+{
+    char k[MQC_KEY_MAX];
+    if (mqc_key_conv(s->prefix, conv, part, k, sizeof k) != MQC_OK)
+        a->failed = 1;
+    else
+        args_str(a, k);
+}
+
+static void args_user_key(struct args *a, struct mqc_store *s, const char *user, const char *part)
+{
+    char k[MQC_KEY_MAX];
+    if (mqc_key_user_part(s->prefix, user, part, k, sizeof k) != MQC_OK)
+        a->failed = 1;
+    else
+        args_str(a, k);
+}
+
+static void args_free(struct args *a)
+{
+    for (int i = 0; i < a->n; i++)
+        free(a->v[i]);
+    free(a->v);
+    free(a->lens);
+}
+
+/* Queue the built command; frees the builder either way. */
+static int submit(struct mqc_store *s, struct args *a,
+                  void (*done)(struct mqc_store__job *, int, redisReply *), void *cb, void *ctx)
+{
+    int rc = a->failed ? MQC_EBADREQ
+                       : mqc_store__enqueue(s, a->n, (const char **)a->v, a->lens, done, cb, ctx);
+    args_free(a);
+    return rc;
+}
+
+/* ---- reply helpers ---- */
+
+static int64_t reply_int(const redisReply *e)
+{
+    if (!e)
+        return 0;
+    if (e->type == REDIS_REPLY_INTEGER)
+        return e->integer;
+    if (e->type == REDIS_REPLY_STRING)
+        return strtoll(e->str, NULL, 10);
+    return 0;
+}
+
+static const char *reply_str(const redisReply *e)
+{
+    return (e && (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS)) ? e->str : "";
+}
+
+/* The status of a function's reply: MQC_OK for "ok"/"dup"/"ignored"/"noop",
+ * the matching error otherwise. */
+static int status(const redisReply *r, const char **word)
+{
+    *word = "";
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
+        return MQC_EINTERNAL;
+    *word = reply_str(r->element[0]);
+    if (!strcmp(*word, "ok") || !strcmp(*word, "dup") || !strcmp(*word, "ignored") ||
+        !strcmp(*word, "noop"))
+        return MQC_OK;
+    if (!strcmp(*word, "not_member"))
+        return MQC_ENOTMEMBER;
+    if (!strcmp(*word, "forbidden"))
+        return MQC_EFORBIDDEN;
+    if (!strcmp(*word, "not_found"))
+        return MQC_ENOTFOUND;
+    if (!strcmp(*word, "exists"))
+        return MQC_EEXIST;
+    return MQC_EINTERNAL;
+}
+
+/* Point out[i] at the strings of r->element[from .. from+n) (borrowed). */
+static const char **strings(const redisReply *r, size_t from, size_t n, size_t stride)
+{
+    const char **out = calloc(n ? n : 1, sizeof *out);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = from + i * stride;
+        out[i] = k < r->elements ? reply_str(r->element[k]) : "";
+    }
+    return out;
+}
+
+/* ---- send / receipt / members ---- */
+
+static void post_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    mqc_store_post_cb cb = (mqc_store_post_cb)j->cb;
+    struct mqc_post_result res = {0};
+    const char *word;
+    const char **members = NULL;
+    if (rc == MQC_OK)
+        rc = status(r, &word);
+    if (rc == MQC_OK && !strcmp(word, "dup")) {
+        res.dup = true;
+        res.seq = reply_int(r->elements > 1 ? r->element[1] : NULL);
+        if (r->elements > 2) {
+            res.event = reply_str(r->element[2]);
+            res.event_len = r->element[2]->len;
+        }
+    } else if (rc == MQC_OK && !strcmp(word, "ignored")) {
+        res.ignored = true;
+        res.seq = reply_int(r->elements > 1 ? r->element[1] : NULL);
+    } else if (rc == MQC_OK) {
+        if (r->elements < 4)
+            rc = MQC_EINTERNAL;
+        else {
+            res.seq = reply_int(r->element[1]);
+            res.mver = reply_int(r->element[2]);
+            int64_t n = reply_int(r->element[3]);
+            if (n >= 0 && (size_t)(4 + 2 * n) <= r->elements) {
+                members = strings(r, 4, (size_t)n, 2);
+                if (!members)
+                    rc = MQC_ENOMEM;
+                res.members = members;
+                res.nmembers = (size_t)n;
+                res.has_members = members != NULL;
+            }
+        }
+    }
+    cb(j->ctx, rc, &res);
+    free(members);
+}
+
+int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, const char *id,
+                   const char *prefix, const char *suffix, int64_t cached_mver,
+                   mqc_store_post_cb cb, void *ctx)
+{
+    struct args a = {0};
+    args_str(&a, "FCALL");
+    args_str(&a, "mqc1_send");
+    args_str(&a, "5");
+    args_conv_key(&a, s, conv, "meta");
+    args_conv_key(&a, s, conv, "members");
+    args_conv_key(&a, s, conv, "log");
+    args_conv_key(&a, s, conv, "ids");
+    args_conv_key(&a, s, conv, "rcpt");
+    args_str(&a, sender);
+    args_str(&a, id);
+    args_str(&a, prefix);
+    args_str(&a, suffix);
+    args_fmt(&a, "%lld", (long long)cached_mver);
+    return submit(s, &a, post_done, (void *)cb, ctx);
+}
+
+int mqc_store_receipt(struct mqc_store *s, const char *conv, const char *user, const char *type,
+                      int64_t seq, int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
+{
+    struct args a = {0};
+    args_str(&a, "FCALL");
+    args_str(&a, "mqc1_receipt");
+    args_str(&a, "3");
+    args_conv_key(&a, s, conv, "meta");
+    args_conv_key(&a, s, conv, "members");
+    args_conv_key(&a, s, conv, "rcpt");
+    args_str(&a, user);
+    args_str(&a, type);
+    args_fmt(&a, "%lld", (long long)seq);
+    args_fmt(&a, "%lld", (long long)cached_mver);
+    return submit(s, &a, post_done, (void *)cb, ctx);
+}
+
+int mqc_store_members(struct mqc_store *s, const char *conv, const char *user,
+                      int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
+{
+    struct args a = {0};
+    args_str(&a, "FCALL");
+    args_str(&a, "mqc1_members");
+    args_str(&a, "2");
+    args_conv_key(&a, s, conv, "meta");
+    args_conv_key(&a, s, conv, "members");
+    args_str(&a, user);
+    args_fmt(&a, "%lld", (long long)cached_mver);
+    return submit(s, &a, post_done, (void *)cb, ctx);
+}
+
+/* ---- create / add / remove / leave ---- */
+
+static void change_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    mqc_store_change_cb cb = (mqc_store_change_cb)j->cb;
+    struct mqc_change_result res = {0};
+    const char *word;
+    const char **names = NULL;
+    if (rc == MQC_OK)
+        rc = status(r, &word);
+    if (rc == MQC_ENOTFOUND && r->elements > 1)
+        res.missing = reply_str(r->element[1]);
+    if (rc == MQC_OK && !strcmp(word, "noop")) {
+        res.noop = true;
+    } else if (rc == MQC_OK && r->elements == 2) { /* create_direct: ok, created? */
+        res.noop = reply_int(r->element[1]) == 0;
+    } else if (rc == MQC_OK) {
+        int64_t n = r->elements >= 5 ? reply_int(r->element[4]) : -1;
+        if (n < 0 || (size_t)(5 + n) > r->elements) {
+            rc = MQC_EINTERNAL;
+        } else {
+            res.seq = reply_int(r->element[1]);
+            res.mver = reply_int(r->element[2]);
+            res.event = reply_str(r->element[3]);
+            res.event_len = r->element[3]->len;
+            size_t total = r->elements - 5;
+            names = strings(r, 5, total, 1);
+            if (!names)
+                rc = MQC_ENOMEM;
+            res.members = names;
+            res.nmembers = (size_t)n;
+            res.gone = names ? names + n : NULL;
+            res.ngone = total - (size_t)n;
+        }
+    }
+    cb(j->ctx, rc, &res);
+    free(names);
+}
+
+int mqc_store_create_direct(struct mqc_store *s, const char *conv, const char *a_user,
+                            const char *b_user, int64_t now_ms, mqc_store_change_cb cb, void *ctx)
+{
+    struct args a = {0};
+    args_str(&a, "FCALL");
+    args_str(&a, "mqc1_create_direct");
+    args_str(&a, "6");
+    args_conv_key(&a, s, conv, "meta");
+    args_conv_key(&a, s, conv, "members");
+    args_user_key(&a, s, a_user, "user");
+    args_user_key(&a, s, b_user, "user");
+    args_user_key(&a, s, a_user, "convs");
+    args_user_key(&a, s, b_user, "convs");
+    args_str(&a, a_user);
+    args_str(&a, b_user);
+    args_str(&a, conv);
+    args_fmt(&a, "%lld", (long long)now_ms);
+    return submit(s, &a, change_done, (void *)cb, ctx);
+}
+
+int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *title,
+                           const char *const *members, size_t n, int64_t now_ms,
+                           mqc_store_change_cb cb, void *ctx)
+{
+    if (n == 0)
+        return MQC_EBADREQ;
+    struct args a = {0};
+    args_str(&a, "FCALL");
+    args_str(&a, "mqc1_create_group");
+    args_fmt(&a, "%zu", 3 + 2 * n);
+    args_conv_key(&a, s, conv, "meta");
+    args_conv_key(&a, s, conv, "members");
+    args_conv_key(&a, s, conv, "log");
+    for (size_t i = 0; i < n; i++) {
+        args_user_key(&a, s, members[i], "user");
+        args_user_key(&a, s, members[i], "convs");
+    }
+    args_str(&a, members[0]);
+    args_str(&a, conv);
+    args_str(&a, title);
+    args_fmt(&a, "%lld", (long long)now_ms);
+    for (size_t i = 0; i < n; i++)
+        args_str(&a, members[i]);
+    return submit(s, &a, change_done, (void *)cb, ctx);
+}
+
+int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, const char *op,
+                     const char *const *targets, size_t n, int64_t now_ms,
+                     mqc_store_change_cb cb, void *ctx)
+{
+    struct args a = {0};
+    args_str(&a, "FCALL");
+    args_str(&a, "mqc1_change");
+    args_fmt(&a, "%zu", 3 + 2 * n);
+    args_conv_key(&a, s, conv, "meta");
+    args_conv_key(&a, s, conv, "members");
+    args_conv_key(&a, s, conv, "log");
+    for (size_t i = 0; i < n; i++) {
+        args_user_key(&a, s, targets[i], "user");
+        args_user_key(&a, s, targets[i], "convs");
+    }
+    args_str(&a, by);
+    args_str(&a, op);
+    args_str(&a, conv);
+    args_fmt(&a, "%lld", (long long)now_ms);
+    for (size_t i = 0; i < n; i++)
+        args_str(&a, targets[i]);
+    return submit(s, &a, change_done, (void *)cb, ctx);
+}
+
+/* ---- convs / history ---- */
+
+static void convs_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    mqc_store_convs_cb cb = (mqc_store_convs_cb)j->cb;
+    const char *word;
+    struct mqc_conv_info *items = NULL;
+    const char **names = NULL;
+    size_t n = 0;
+    if (rc == MQC_OK)
+        rc = status(r, &word);
+    if (rc == MQC_OK) {
+        /* Two passes: count the items, then point into the reply. */
+        size_t k = 1, count = 0;
+        while (k + 5 < r->elements) {
+            int64_t m = reply_int(r->element[k + 5]);
+            if (m < 0)
+                break;
+            k += 6 + 2 * (size_t)m;
+            count++;
+        }
+        items = calloc(count ? count : 1, sizeof *items);
+        names = strings(r, 0, r->elements, 1);
+        if (!items || !names)
+            rc = MQC_ENOMEM;
+        for (k = 1; rc == MQC_OK && n < count; n++) {
+            struct mqc_conv_info *it = &items[n];
+            size_t m = (size_t)reply_int(r->element[k + 5]);
+            it->conv = names[k];
+            it->kind = names[k + 1];
+            it->title = names[k + 2];
+            it->last_seq = reply_int(r->element[k + 3]);
+            it->read_seq = reply_int(r->element[k + 4]);
+            it->n = m;
+            it->users = calloc(m ? m : 1, sizeof *it->users);
+            it->roles = calloc(m ? m : 1, sizeof *it->roles);
+            if (!it->users || !it->roles) {
+                rc = MQC_ENOMEM;
+                n++;
+                break;
+            }
+            for (size_t i = 0; i < m; i++) {
+                ((const char **)it->users)[i] = names[k + 6 + 2 * i];
+                ((const char **)it->roles)[i] = names[k + 7 + 2 * i];
+            }
+            k += 6 + 2 * m;
+        }
+    }
+    cb(j->ctx, rc, items, rc == MQC_OK ? n : 0);
+    for (size_t i = 0; items && i < n; i++) {
+        free((void *)items[i].users);
+        free((void *)items[i].roles);
+    }
+    free(items);
+    free(names);
+}
+
+int mqc_store_convs(struct mqc_store *s, const char *user, mqc_store_convs_cb cb, void *ctx)
+{
+    struct args a = {0};
+    args_str(&a, "FCALL");
+    args_str(&a, "mqc1_convs");
+    args_str(&a, "1");
+    args_user_key(&a, s, user, "convs");
+    args_str(&a, user);
+    args_str(&a, s->prefix);
+    return submit(s, &a, convs_done, (void *)cb, ctx);
+}
+
+static void history_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    mqc_store_history_cb cb = (mqc_store_history_cb)j->cb;
+    const char *word;
+    const char **events = NULL;
+    size_t *lens = NULL, n = 0;
+    bool more = false;
+    if (rc == MQC_OK)
+        rc = status(r, &word);
+    if (rc == MQC_OK) {
+        more = r->elements > 1 && reply_int(r->element[1]) == 1;
+        n = r->elements > 2 ? r->elements - 2 : 0;
+        events = strings(r, 2, n, 1);
+        lens = calloc(n ? n : 1, sizeof *lens);
+        if (!events || !lens)
+            rc = MQC_ENOMEM;
+        for (size_t i = 0; rc == MQC_OK && i < n; i++)
+            lens[i] = r->element[2 + i]->len;
+    }
+    cb(j->ctx, rc, more, events, lens, rc == MQC_OK ? n : 0);
+    free(events);
+    free(lens);
+}
+
+int mqc_store_history(struct mqc_store *s, const char *conv, const char *user, int64_t before,
+                      int64_t limit, mqc_store_history_cb cb, void *ctx)
+{
+    struct args a = {0};
+    args_str(&a, "FCALL");
+    args_str(&a, "mqc1_history");
+    args_str(&a, "3");
+    args_conv_key(&a, s, conv, "meta");
+    args_conv_key(&a, s, conv, "members");
+    args_conv_key(&a, s, conv, "log");
+    args_str(&a, user);
+    if (before < 0)
+        args_str(&a, "");
+    else
+        args_fmt(&a, "%lld", (long long)before);
+    args_fmt(&a, "%lld", (long long)limit);
+    return submit(s, &a, history_done, (void *)cb, ctx);
+}

@@ -1,0 +1,27 @@
+/* Loads store/mqchat.lua (embedded at build time) into Redis as the function
+ * library "mqchat_v1" on every new connection. FUNCTION LOAD REPLACE is
+ * idempotent, and the library also persists in Redis' AOF. */
+#include <string.h>
+
+#include "core/err.h"
+#include "store/internal.h"
+#include "store/mqchat_lua.h"
+
+int mqc_store__load_library(struct mqc_store *s)
+{
+    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", mqc_lua_library};
+    redisReply *r = mqc_store__cmd(s, 4, argv);
+    if (!r)
+        return MQC_EUNAVAIL;
+    int rc = MQC_OK;
+    if (r->type == REDIS_REPLY_ERROR) {
+        char why[160];
+        snprintf(why, sizeof why, "cannot load functions (Redis 7 needed): %.100s", r->str);
+        rc = MQC_EUNAVAIL;
+        freeReplyObject(r);
+        mqc_store__drop(s, why);
+        return rc;
+    }
+    freeReplyObject(r);
+    return rc;
+}

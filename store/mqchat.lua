@@ -1,0 +1,243 @@
+#!lua name=mqchat_v1
+--[[
+mqchat's Redis functions (Redis 7 FUNCTION library, loaded with FUNCTION
+LOAD REPLACE on every connect; functions persist in the AOF). Each function
+does one chat operation atomically: membership check, sequence number,
+dedupe, store, cursor. Bodies arrive as ready-made JSON fragments from the
+plugin and are stored verbatim, once per message.
+
+Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
+  P{c:C}:meta     HASH  kind, title, created, creator, seq (last), mver (membership version)
+  P{c:C}:members  HASH  user -> "admin" | "member"
+  P{c:C}:log      STREAM  id "<seq>-0", field e = the event JSON
+  P{c:C}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
+  P{c:C}:rcpt     HASH  "d:<user>" / "r:<user>" -> delivered / read cursor
+  P{u:U}:user     HASH  pw, created
+  P{u:U}:convs    SET   conversation ids
+
+Replies are flat arrays whose first element is a status string: "ok",
+"dup", "ignored", "noop", or an error code of the wire contract
+("not_member", "forbidden", "not_found", "exists").
+]]
+
+local function num(v)
+  return tonumber(v) or 0
+end
+
+-- Members (flattened user, role pairs) appended to out when the caller's
+-- cached membership version differs from the stored one.
+local function add_members(out, members_key, mver, cached)
+  if tostring(mver) ~= cached then
+    local all = redis.call('HGETALL', members_key)
+    out[#out + 1] = #all / 2
+    for i = 1, #all do out[#out + 1] = all[i] end
+  else
+    out[#out + 1] = -1
+  end
+  return out
+end
+
+local function json_users(users)
+  return '["' .. table.concat(users, '","') .. '"]'
+end
+
+local function member_event(conv, seq, op, users, by, ts)
+  return '{"t":"member","conv":"' .. conv .. '","seq":' .. seq .. ',"op":"' .. op ..
+         '","users":' .. json_users(users) .. ',"by":"' .. by .. '","ts":' .. ts .. '}'
+end
+
+-- send: KEYS meta, members, log, ids, rcpt
+-- ARGV sender, client id, event prefix (ends with "seq":), event suffix, cached mver
+local function send(keys, args)
+  local sender = args[1]
+  if redis.call('HEXISTS', keys[2], sender) == 0 then return {'not_member'} end
+  local dk = sender .. '\n' .. args[2]
+  local old = redis.call('HGET', keys[4], dk)
+  if old then
+    local e = redis.call('XRANGE', keys[3], old .. '-0', old .. '-0')
+    local ev = ''
+    if e[1] then ev = e[1][2][2] end
+    return {'dup', num(old), ev}
+  end
+  local seq = redis.call('HINCRBY', keys[1], 'seq', 1)
+  local ev = args[3] .. seq .. args[4]
+  redis.call('XADD', keys[3], seq .. '-0', 'e', ev)
+  redis.call('HSET', keys[4], dk, seq)
+  redis.call('HSET', keys[5], 'r:' .. sender, seq, 'd:' .. sender, seq)
+  local mver = num(redis.call('HGET', keys[1], 'mver'))
+  return add_members({'ok', seq, mver}, keys[2], mver, args[5])
+end
+
+-- receipt: KEYS meta, members, rcpt
+-- ARGV user, "delivered"|"read", seq, cached mver
+local function receipt(keys, args)
+  local user = args[1]
+  if redis.call('HEXISTS', keys[2], user) == 0 then return {'not_member'} end
+  local last = num(redis.call('HGET', keys[1], 'seq'))
+  local s = math.min(num(args[3]), last)
+  local field = (args[2] == 'read' and 'r:' or 'd:') .. user
+  local cur = num(redis.call('HGET', keys[3], field))
+  if s <= cur then return {'ignored', cur} end
+  redis.call('HSET', keys[3], field, s)
+  if args[2] == 'read' and num(redis.call('HGET', keys[3], 'd:' .. user)) < s then
+    redis.call('HSET', keys[3], 'd:' .. user, s)
+  end
+  local mver = num(redis.call('HGET', keys[1], 'mver'))
+  return add_members({'ok', s, mver}, keys[2], mver, args[4])
+end
+
+-- members: KEYS meta, members. ARGV user, cached mver. Membership check and
+-- member list (for typing, which is never stored).
+local function members(keys, args)
+  if redis.call('HEXISTS', keys[2], args[1]) == 0 then return {'not_member'} end
+  local mver = num(redis.call('HGET', keys[1], 'mver'))
+  return add_members({'ok', 0, mver}, keys[2], mver, args[2])
+end
+
+-- create_direct: KEYS meta, members, user a, user b, convs a, convs b
+-- ARGV a, b, conv, now
+local function create_direct(keys, args)
+  if redis.call('EXISTS', keys[1]) == 1 then
+    if redis.call('HGET', keys[1], 'kind') ~= 'direct' then return {'exists'} end
+    return {'ok', 0}
+  end
+  if redis.call('EXISTS', keys[3]) == 0 or redis.call('EXISTS', keys[4]) == 0 then
+    return {'not_found'}
+  end
+  redis.call('HSET', keys[1], 'kind', 'direct', 'created', args[4], 'creator', args[1],
+             'seq', 0, 'mver', 1)
+  redis.call('HSET', keys[2], args[1], 'member', args[2], 'member')
+  redis.call('SADD', keys[5], args[3])
+  redis.call('SADD', keys[6], args[3])
+  return {'ok', 1}
+end
+
+-- create_group: KEYS meta, members, log, then user key and convs key per member
+-- ARGV creator, conv, title, now, then the members (creator first)
+local function create_group(keys, args)
+  if redis.call('EXISTS', keys[1]) == 1 then return {'exists'} end
+  local users = {}
+  for i = 5, #args do
+    local k = 4 + (i - 5) * 2
+    if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', args[i]} end
+    users[#users + 1] = args[i]
+  end
+  redis.call('HSET', keys[1], 'kind', 'group', 'title', args[3], 'created', args[4],
+             'creator', args[1], 'seq', 1, 'mver', 1)
+  for i, u in ipairs(users) do
+    redis.call('HSET', keys[2], u, (u == args[1]) and 'admin' or 'member')
+    redis.call('SADD', keys[5 + (i - 1) * 2], args[2])
+  end
+  local ev = member_event(args[2], 1, 'added', users, args[1], args[4])
+  redis.call('XADD', keys[3], '1-0', 'e', ev)
+  local out = {'ok', 1, 1, ev, #users}
+  for _, u in ipairs(users) do out[#out + 1] = u end
+  return out
+end
+
+-- change: add / remove / leave.
+-- KEYS meta, members, log, then user key and convs key per target
+-- ARGV by, op ("add"|"remove"|"leave"), conv, now, then the targets
+-- Reply: ok, seq, mver, event, n, members after (n), users no longer members
+local function change(keys, args)
+  local by, op, conv, now = args[1], args[2], args[3], args[4]
+  local role = redis.call('HGET', keys[2], by)
+  if not role then return {'not_member'} end
+  if redis.call('HGET', keys[1], 'kind') ~= 'group' then return {'forbidden'} end
+  if op ~= 'leave' and role ~= 'admin' then return {'forbidden'} end
+  local changed, gone = {}, {}
+  for i = 5, #args do
+    local u, k = args[i], 4 + (i - 5) * 2
+    local is_member = redis.call('HEXISTS', keys[2], u) == 1
+    if op == 'add' and not is_member then
+      if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', u} end
+      changed[#changed + 1] = i
+    elseif op ~= 'add' and is_member then
+      changed[#changed + 1] = i
+    end
+  end
+  if #changed == 0 then return {'noop'} end
+  local users = {}
+  for _, i in ipairs(changed) do
+    local u, ck = args[i], 5 + (i - 5) * 2
+    users[#users + 1] = u
+    if op == 'add' then
+      redis.call('HSET', keys[2], u, 'member')
+      redis.call('SADD', ck, conv)
+    else
+      redis.call('HDEL', keys[2], u)
+      redis.call('SREM', ck, conv)
+      gone[#gone + 1] = u
+    end
+  end
+  local all = redis.call('HGETALL', keys[2])
+  local has_admin, first = false, nil
+  for i = 1, #all, 2 do
+    if all[i + 1] == 'admin' then has_admin = true end
+    if not first or all[i] < first then first = all[i] end
+  end
+  if not has_admin and first then redis.call('HSET', keys[2], first, 'admin') end
+  local seq = redis.call('HINCRBY', keys[1], 'seq', 1)
+  local mver = redis.call('HINCRBY', keys[1], 'mver', 1)
+  local ev_op = ({add = 'added', remove = 'removed', leave = 'left'})[op]
+  local ev = member_event(conv, seq, ev_op, users, by, now)
+  redis.call('XADD', keys[3], seq .. '-0', 'e', ev)
+  local out = {'ok', seq, mver, ev, #all / 2}
+  for i = 1, #all, 2 do out[#out + 1] = all[i] end
+  for _, u in ipairs(gone) do out[#out + 1] = u end
+  return out
+end
+
+-- convs: KEYS convs of the user. ARGV user, key prefix.
+-- Reads each conversation's keys by name (single Redis; see docs/ARCHITECTURE.md).
+-- Reply: ok, then per conversation: conv, kind, title, last seq, read seq,
+-- n, then n (user, role) pairs.
+local function convs(keys, args)
+  local user, p = args[1], args[2]
+  local ids = redis.call('SMEMBERS', keys[1])
+  table.sort(ids)
+  local out = {'ok'}
+  for _, c in ipairs(ids) do
+    local base = p .. '{c:' .. c .. '}:'
+    local meta = redis.call('HMGET', base .. 'meta', 'kind', 'title', 'seq')
+    if meta[1] then
+      local all = redis.call('HGETALL', base .. 'members')
+      out[#out + 1] = c
+      out[#out + 1] = meta[1]
+      out[#out + 1] = meta[2] or ''
+      out[#out + 1] = num(meta[3])
+      out[#out + 1] = num(redis.call('HGET', base .. 'rcpt', 'r:' .. user))
+      out[#out + 1] = #all / 2
+      for i = 1, #all do out[#out + 1] = all[i] end
+    end
+  end
+  return out
+end
+
+-- history: KEYS meta, members, log. ARGV user, before ("" = newest), limit
+-- Reply: ok, more (0/1), events ascending.
+local function history(keys, args)
+  if redis.call('HEXISTS', keys[2], args[1]) == 0 then return {'not_member'} end
+  local limit = num(args[3])
+  local hi = '+'
+  if args[2] ~= '' then
+    local b = num(args[2])
+    if b <= 1 then return {'ok', 0} end
+    hi = (b - 1) .. '-0'
+  end
+  local got = redis.call('XREVRANGE', keys[3], hi, '-', 'COUNT', limit + 1)
+  local more = 0
+  if #got > limit then more = 1 end
+  local out = {'ok', more}
+  for i = math.min(#got, limit), 1, -1 do out[#out + 1] = got[i][2][2] end
+  return out
+end
+
+redis.register_function('mqc1_send', send)
+redis.register_function('mqc1_receipt', receipt)
+redis.register_function('mqc1_members', members)
+redis.register_function('mqc1_create_direct', create_direct)
+redis.register_function('mqc1_create_group', create_group)
+redis.register_function('mqc1_change', change)
+redis.register_function{function_name = 'mqc1_convs', callback = convs, flags = {'no-writes'}}
+redis.register_function{function_name = 'mqc1_history', callback = history, flags = {'no-writes'}}
