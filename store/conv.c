@@ -317,10 +317,11 @@ int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *ti
     struct args a = {0};
     args_str(&a, "FCALL");
     args_str(&a, "mqc1_create_group");
-    args_fmt(&a, "%zu", 3 + 2 * n);
+    args_fmt(&a, "%zu", 4 + 2 * n);
     args_conv_key(&a, s, conv, "meta");
     args_conv_key(&a, s, conv, "members");
     args_conv_key(&a, s, conv, "log");
+    args_conv_key(&a, s, conv, "rcpt");
     for (size_t i = 0; i < n; i++) {
         args_user_key(&a, s, members[i], "user");
         args_user_key(&a, s, members[i], "convs");
@@ -341,10 +342,11 @@ int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, cons
     struct args a = {0};
     args_str(&a, "FCALL");
     args_str(&a, "mqc1_change");
-    args_fmt(&a, "%zu", 3 + 2 * n);
+    args_fmt(&a, "%zu", 4 + 2 * n);
     args_conv_key(&a, s, conv, "meta");
     args_conv_key(&a, s, conv, "members");
     args_conv_key(&a, s, conv, "log");
+    args_conv_key(&a, s, conv, "rcpt");
     for (size_t i = 0; i < n; i++) {
         args_user_key(&a, s, targets[i], "user");
         args_user_key(&a, s, targets[i], "convs");

@@ -112,13 +112,13 @@ local function create_direct(keys, args)
   return {'ok', 1}
 end
 
--- create_group: KEYS meta, members, log, then user key and convs key per member
+-- create_group: KEYS meta, members, log, rcpt, then user key and convs key per member
 -- ARGV creator, conv, title, now, then the members (creator first)
 local function create_group(keys, args)
   if redis.call('EXISTS', keys[1]) == 1 then return {'exists'} end
   local users = {}
   for i = 5, #args do
-    local k = 4 + (i - 5) * 2
+    local k = 5 + (i - 5) * 2
     if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', args[i]} end
     users[#users + 1] = args[i]
   end
@@ -126,17 +126,18 @@ local function create_group(keys, args)
              'creator', args[1], 'seq', 1, 'mver', 1)
   for i, u in ipairs(users) do
     redis.call('HSET', keys[2], u, (u == args[1]) and 'admin' or 'member')
-    redis.call('SADD', keys[5 + (i - 1) * 2], args[2])
+    redis.call('SADD', keys[6 + (i - 1) * 2], args[2])
   end
   local ev = member_event(args[2], 1, 'added', users, args[1], args[4])
   redis.call('XADD', keys[3], '1-0', 'e', ev)
+  redis.call('HSET', keys[4], 'r:' .. args[1], 1, 'd:' .. args[1], 1)
   local out = {'ok', 1, 1, ev, #users}
   for _, u in ipairs(users) do out[#out + 1] = u end
   return out
 end
 
 -- change: add / remove / leave.
--- KEYS meta, members, log, then user key and convs key per target
+-- KEYS meta, members, log, rcpt, then user key and convs key per target
 -- ARGV by, op ("add"|"remove"|"leave"), conv, now, then the targets
 -- Reply: ok, seq, mver, event, n, members after (n), users no longer members
 local function change(keys, args)
@@ -147,7 +148,7 @@ local function change(keys, args)
   if op ~= 'leave' and role ~= 'admin' then return {'forbidden'} end
   local changed, gone = {}, {}
   for i = 5, #args do
-    local u, k = args[i], 4 + (i - 5) * 2
+    local u, k = args[i], 5 + (i - 5) * 2
     local is_member = redis.call('HEXISTS', keys[2], u) == 1
     if op == 'add' and not is_member then
       if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', u} end
@@ -159,7 +160,7 @@ local function change(keys, args)
   if #changed == 0 then return {'noop'} end
   local users = {}
   for _, i in ipairs(changed) do
-    local u, ck = args[i], 5 + (i - 5) * 2
+    local u, ck = args[i], 6 + (i - 5) * 2
     users[#users + 1] = u
     if op == 'add' then
       redis.call('HSET', keys[2], u, 'member')
@@ -182,6 +183,9 @@ local function change(keys, args)
   local ev_op = ({add = 'added', remove = 'removed', leave = 'left'})[op]
   local ev = member_event(conv, seq, ev_op, users, by, now)
   redis.call('XADD', keys[3], seq .. '-0', 'e', ev)
+  if op ~= 'leave' then
+    redis.call('HSET', keys[4], 'r:' .. by, seq, 'd:' .. by, seq)
+  end
   local out = {'ok', seq, mver, ev, #all / 2}
   for i = 1, #all, 2 do out[#out + 1] = all[i] end
   for _, u in ipairs(gone) do out[#out + 1] = u end

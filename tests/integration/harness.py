@@ -210,6 +210,7 @@ class Client:
         self.subacks = {}
         self.pubacks = {}
         self.lock = threading.Lock()
+        self.acked = threading.Condition()
         self.c.on_connect = self._on_connect
         self.c.on_disconnect = self._on_disconnect
         self.c.on_message = lambda c, u, m: self.messages.put(m)
@@ -230,8 +231,9 @@ class Client:
             self.subacks[mid] = codes
 
     def _on_publish(self, c, u, mid, *rest):
-        with self.lock:
+        with self.acked:
             self.pubacks[mid] = True
+            self.acked.notify_all()
 
     def connect(self, timeout=DEFAULT_TIMEOUT, keepalive=30):
         """Returns the CONNACK code (0 = accepted), or None if the server
@@ -260,13 +262,16 @@ class Client:
         assert rc == mqtt.MQTT_ERR_SUCCESS, rc
         return wait_for(lambda: self.subacks.get(mid), timeout, "SUBACK for " + topic)
 
-    def publish(self, topic, payload, qos=1, retain=False, timeout=DEFAULT_TIMEOUT):
+    def publish(self, topic, payload, qos=1, retain=False, timeout=DEFAULT_TIMEOUT, wait=True):
+        """Publish; with wait (and qos > 0) return only after the PUBACK."""
         if isinstance(payload, str):
             payload = payload.encode()
         info = self.c.publish(topic, payload, qos=qos, retain=retain)
-        if qos > 0:
-            wait_for(lambda: self.pubacks.get(info.mid) or info.is_published(), timeout,
-                     "PUBACK for " + topic)
+        if qos > 0 and wait:
+            with self.acked:
+                if not self.acked.wait_for(lambda: self.pubacks.get(info.mid) or
+                                           info.is_published(), timeout):
+                    raise AssertionError("timed out waiting for PUBACK for " + topic)
         return info
 
     def expect(self, pred=lambda m: True, timeout=DEFAULT_TIMEOUT, what="a message"):
@@ -373,4 +378,91 @@ class Stack:
 def main():
     if not PLUGIN or not CLI:
         sys.exit("MQCHAT_PLUGIN and MQCHAT_CLI must be set (run through ctest)")
-    unittest.main(verbosity=2)
+    unittest.main(verbosity=2, warnings="ignore")
+
+
+class Chat:
+    """A chat user's device: a Client subscribed to its inbox, with JSON
+    helpers for requests, sends and waiting on events."""
+
+    def __init__(self, stack, user, password, protocol=V311, client_id=None, clean=True):
+        self.user = user
+        self.inbox = "chat/u/%s/inbox" % user
+        self.c = stack.client(user, password, protocol=protocol, client_id=client_id,
+                              clean=clean)
+        granted = self.c.subscribe(self.inbox)
+        assert granted == [1], granted
+        self.n = 0
+        self.backlog = []
+
+    def event(self, pred=lambda e: True, timeout=DEFAULT_TIMEOUT, what="an event"):
+        """The oldest inbox event (decoded JSON) matching pred. Events that do
+        not match stay in self.backlog, in arrival order, for later calls."""
+        import json as _json
+        for i, e in enumerate(self.backlog):
+            if pred(e):
+                return self.backlog.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("timed out waiting for %s; unmatched: %r" %
+                                     (what, self.backlog[-10:]))
+            try:
+                m = self.c.expect(lambda m: m.topic == self.inbox, left, what)
+            except AssertionError:
+                continue
+            e = _json.loads(m.payload)
+            if pred(e):
+                return e
+            self.backlog.append(e)
+
+    def req(self, op, timeout=DEFAULT_TIMEOUT, **fields):
+        """Send a request and return its res or err event."""
+        import json as _json
+        self.n += 1
+        rid = "r%d-%s" % (self.n, self.user)
+        body = dict(fields, op=op, req=rid)
+        self.c.publish("chat/u/%s/req" % self.user, _json.dumps(body))
+        return self.event(lambda e: e.get("req") == rid and e.get("t") in ("res", "err"),
+                          timeout, "reply to %s" % op)
+
+    def ok(self, op, **fields):
+        r = self.req(op, **fields)
+        assert r["t"] == "res", r
+        return r
+
+    def direct(self, other):
+        return self.ok("create", kind="direct", **{"with": other})["conv"]
+
+    def group(self, title, members):
+        return self.ok("create", kind="group", title=title, members=members)["conv"]
+
+    def send(self, conv, mid, body, qos=1, wait=True, **extra):
+        import json as _json
+        self.c.publish("chat/c/%s/send" % conv, _json.dumps(dict(extra, id=mid, body=body)),
+                       qos=qos, wait=wait)
+
+    def publish_raw(self, topic, payload, qos=1):
+        return self.c.publish(topic, payload, qos=qos)
+
+    def msg(self, conv, mid, timeout=DEFAULT_TIMEOUT):
+        """Wait for the msg event of client id mid in conv."""
+        return self.event(lambda e: e.get("t") == "msg" and e.get("conv") == conv and
+                          e.get("id") == mid, timeout, "msg %s" % mid)
+
+    def err(self, timeout=DEFAULT_TIMEOUT, **match):
+        return self.event(lambda e: e.get("t") == "err" and
+                          all(e.get(k) == v for k, v in match.items()), timeout,
+                          "err %r" % (match,))
+
+    def barrier(self):
+        """Return (and forget) every unconsumed inbox event received before a
+        fresh request's reply: deliveries to one client keep their order, so
+        anything the server queued for this device earlier has arrived."""
+        self.req("convs")
+        out, self.backlog = self.backlog, []
+        return out
+
+    def close(self):
+        self.c.close()
