@@ -164,10 +164,10 @@ local function change(keys, args)
     users[#users + 1] = u
     if op == 'add' then
       redis.call('HSET', keys[2], u, 'member')
-      redis.call('SADD', ck, conv)
+      redis.call('SADD', keys[ck], conv)
     else
       redis.call('HDEL', keys[2], u)
-      redis.call('SREM', ck, conv)
+      redis.call('SREM', keys[ck], conv)
       gone[#gone + 1] = u
     end
   end

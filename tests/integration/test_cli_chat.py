@@ -1,0 +1,204 @@
+"""The mqchat terminal client (chat, send, listen, req) against a real broker
+with the plugin: requests answered, messages stored and delivered to the
+other member (seen by a paho client), errors turned into exit codes, and the
+interactive client driven through a pipe. Passwords go through
+MQCHAT_PASSWORD, never argv. Each test uses its own users, so the order of
+the tests does not matter."""
+import json
+import os
+import queue
+import subprocess
+import threading
+import unittest
+
+from harness import CLI, DEFAULT_TIMEOUT, Stack, main, wait_for
+
+PW = "pw-cli-chat"
+
+
+def payload(m):
+    return json.loads(m.payload.decode())
+
+
+class CliChatTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.__exit__(None, None, None)
+
+    def users(self, *names):
+        for n in names:
+            self.stack.add_user(n, PW)
+
+    def env(self, password=PW):
+        env = dict(os.environ)
+        env.pop("MQCHAT_MQTT", None)
+        env["MQCHAT_PASSWORD"] = password
+        return env
+
+    def argv(self, cmd, user, *args):
+        return [CLI, cmd, "--user", user, "--mqtt", "127.0.0.1:%d" % self.stack.broker.port] + \
+            list(args)
+
+    def mq(self, cmd, user, *args, input=None, password=PW):
+        """Run a one-shot client subcommand to completion."""
+        return subprocess.run(self.argv(cmd, user, *args), input=input, capture_output=True,
+                              text=True, timeout=60, env=self.env(password))
+
+    def req(self, user, obj):
+        r = self.mq("req", user, json.dumps(obj))
+        lines = r.stdout.strip().splitlines()
+        self.assertEqual(len(lines), 1, (r.stdout, r.stderr))
+        return r, json.loads(lines[0])
+
+    def direct(self, a, b):
+        r, res = self.req(a, {"op": "create", "kind": "direct", "with": b})
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        return res["conv"]
+
+    def inbox(self, user):
+        c = self.stack.client(user, PW)
+        self.assertLess(c.subscribe("chat/u/%s/inbox" % user)[0], 0x80)
+        return c
+
+    def test_req_creates_direct_conv(self):
+        self.users("rq_a", "rq_b")
+        r, res = self.req("rq_a", {"op": "create", "kind": "direct", "with": "rq_b"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(res["t"], "res")
+        self.assertEqual(res["op"], "create")
+        self.assertTrue(isinstance(res.get("req"), str) and res["req"], res)
+        self.assertTrue(res["conv"].startswith("d-"), res)
+        # The same pair from the other side: the same conversation.
+        r2, res2 = self.req("rq_b", {"op": "create", "kind": "direct", "with": "rq_a",
+                                     "req": "mine-1"})
+        self.assertEqual(r2.returncode, 0, r2.stderr)
+        self.assertEqual(res2["req"], "mine-1")
+        self.assertEqual(res2["conv"], res["conv"])
+
+    def test_req_error_exits_1(self):
+        self.users("rq_err")
+        r, res = self.req("rq_err", {"op": "create", "kind": "direct", "with": "nobody_here"})
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(res["t"], "err")
+        self.assertEqual(res["code"], "not_found")
+
+    def test_send_is_stored_and_delivered(self):
+        self.users("sd_a", "sd_b")
+        conv = self.direct("sd_a", "sd_b")
+        bob = self.inbox("sd_b")
+        r = self.mq("send", "sd_a", "--conv", conv, "hello", "bob")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "sent seq 1")
+        m = bob.expect(lambda m: payload(m).get("t") == "msg", what="the msg at bob")
+        ev = payload(m)
+        self.assertEqual(ev["conv"], conv)
+        self.assertEqual(ev["from"], "sd_a")
+        self.assertEqual(ev["body"], "hello bob")
+        self.assertEqual(ev["seq"], 1)
+        # A second send takes the next seq.
+        r = self.mq("send", "sd_a", "--conv", conv, "again")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "sent seq 2")
+
+    def test_send_not_member_exits_1(self):
+        self.users("nm_a", "nm_b", "nm_eve")
+        conv = self.direct("nm_a", "nm_b")
+        for target in (conv, "no-such-conv"):
+            r = self.mq("send", "nm_eve", "--conv", target, "let me in")
+            self.assertEqual(r.returncode, 1, (target, r.stdout, r.stderr))
+            self.assertIn("not_member", r.stderr)
+            self.assertNotIn("sent seq", r.stdout)
+
+    def test_wrong_password_and_usage(self):
+        self.users("wp_a")
+        r = self.mq("send", "wp_a", "--conv", "c1", "x", password="wrong")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("refused", r.stderr)
+        r = self.mq("send", "wp_a", "no-conv-given")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("usage", r.stderr)
+        r = subprocess.run([CLI, "listen", "--mqtt", "127.0.0.1:%d" % self.stack.broker.port],
+                           capture_output=True, text=True, timeout=30, env=self.env())
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--user", r.stderr)
+
+    def test_listen_prints_event_json(self):
+        self.users("ls_a", "ls_b")
+        conv = self.direct("ls_a", "ls_b")
+        p = subprocess.Popen(self.argv("listen", "ls_b", "--count", "1"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=self.env())
+        errs = queue.Queue()
+        reader = threading.Thread(target=lambda: [errs.put(l) for l in p.stderr], daemon=True)
+        reader.start()
+        seen = []
+        try:
+            def listening():
+                while not errs.empty():
+                    seen.append(errs.get())
+                if p.poll() is not None:
+                    raise AssertionError("listen exited early: %r" % seen)
+                return any("listening as ls_b" in l for l in seen)
+            wait_for(listening, what="listen to subscribe")
+            alice = self.stack.client("ls_a", PW)
+            alice.publish("chat/c/%s/send" % conv, json.dumps({"id": "ls-1", "body": "yo"}))
+            out, _ = p.communicate(timeout=DEFAULT_TIMEOUT)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 0)
+        lines = out.strip().splitlines()
+        self.assertEqual(len(lines), 1, out)
+        ev = json.loads(lines[0])
+        self.assertEqual(ev["t"], "msg")
+        self.assertEqual((ev["conv"], ev["from"], ev["id"], ev["body"]),
+                         (conv, "ls_a", "ls-1", "yo"))
+
+    def test_chat_through_a_pipe(self):
+        self.users("ch_a", "ch_b")
+        bob = self.inbox("ch_b")
+        script = "/open ch_b\nhello from the terminal\n/quit\n"
+        r = self.mq("chat", "ch_a", input=script)
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        m = bob.expect(lambda m: payload(m).get("t") == "msg", what="the chat line at bob")
+        ev = payload(m)
+        self.assertEqual(ev["from"], "ch_a")
+        self.assertEqual(ev["body"], "hello from the terminal")
+        self.assertTrue(ev["conv"].startswith("d-"), ev)
+        # The client printed the conversation list, the open, and the echo.
+        self.assertIn("conversations:", r.stdout)
+        self.assertIn("now in %s" % ev["conv"], r.stdout)
+        self.assertIn("[%s] ch_a: hello from the terminal (seq 1) - sent" % ev["conv"],
+                      r.stdout)
+
+    def test_chat_join_history_read(self):
+        self.users("jr_a", "jr_b")
+        conv = self.direct("jr_a", "jr_b")
+        bob = self.inbox("jr_b")
+        bob.publish("chat/c/%s/send" % conv, json.dumps({"id": "jr-1", "body": "hi alice"}))
+        bob.expect(lambda m: payload(m).get("t") == "msg", what="bob's own echo")
+        script = "/join %s\n/history 10\n/read\n/quit\n" % conv
+        r = self.mq("chat", "jr_a", input=script)
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        self.assertIn("unread 1", r.stdout)
+        self.assertIn("[%s] jr_b: hi alice (seq 1)" % conv, r.stdout)
+        self.assertIn("(beginning of conversation)", r.stdout)
+        rc = bob.expect(lambda m: payload(m).get("t") == "receipt", what="alice's read receipt")
+        ev = payload(rc)
+        self.assertEqual((ev["conv"], ev["user"], ev["type"], ev["seq"]),
+                         (conv, "jr_a", "read", 1))
+
+    def test_chat_message_without_conversation(self):
+        self.users("ch_lonely")
+        r = self.mq("chat", "ch_lonely", input="nobody hears this\n/quit\n")
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        self.assertIn("no conversation open", r.stdout)
+        self.assertIn("(no conversations)", r.stdout)
+
+
+if __name__ == "__main__":
+    main()
