@@ -94,6 +94,14 @@ mosquitto -c "$RUN_DIR/mosquitto.conf" &
 pids+=($!); echo $! > "$RUN_DIR/mosquitto.pid"
 wait_until 10 "mosquitto" bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT"
 
+# A direct conversation between the demo users, so the instructions below
+# can name it. Creating it again returns the same id.
+CONV=$(mosquitto_rr -p "$MQTT_PORT" -u alice -P "$ALICE_PW" -t chat/u/alice/req \
+        -e chat/u/alice/inbox -W 5 \
+        -m '{"op":"create","req":"setup","kind":"direct","with":"bob"}' 2>/dev/null |
+       sed -n 's/.*"conv":"\([^"]*\)".*/\1/p')
+CONV=${CONV:-<conv>}
+
 cat <<EOT
 
 mqchat is running on loopback:
@@ -103,12 +111,18 @@ mqchat is running on loopback:
 Demo users (passwords kept in $PWFILE):
   alice  $ALICE_PW
   bob    $BOB_PW
+alice and bob share the direct conversation $CONV.
 
-Watch alice's inbox (every event the server sends her):
-  mosquitto_sub -p $MQTT_PORT -u alice -P '$ALICE_PW' -t chat/u/alice/inbox -v
+Chat in two terminals with the terminal client:
+  MQCHAT_PASSWORD='$ALICE_PW' $CLI chat --user alice --mqtt 127.0.0.1:$MQTT_PORT
+  MQCHAT_PASSWORD='$BOB_PW' $CLI chat --user bob --mqtt 127.0.0.1:$MQTT_PORT
+(type /join $CONV, then write; /help lists the commands)
 
-Ask the server something (replies go only to the device that asked, so use
-the request/response client, which listens on the inbox while it asks):
+Or with the stock Mosquitto clients: watch bob's inbox, then send as alice:
+  mosquitto_sub -p $MQTT_PORT -u bob -P '$BOB_PW' -t chat/u/bob/inbox -v
+  mosquitto_pub -p $MQTT_PORT -u alice -P '$ALICE_PW' -t chat/c/$CONV/send -m '{"id":"m1","body":"hello bob"}'
+
+Requests are answered to the device that asked, so use the request/response client:
   mosquitto_rr -p $MQTT_PORT -u alice -P '$ALICE_PW' -t chat/u/alice/req -e chat/u/alice/inbox -m '{"op":"convs","req":"r1"}'
 
 Manage users:
