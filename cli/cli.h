@@ -8,6 +8,8 @@
 struct mqc_cli {
     const char *redis_url; /* borrowed from argv/env */
     const char *prefix;
+    const char *mqtt; /* borrowed from $MQCHAT_MQTT: default HOST:PORT of the
+                       * MQTT subcommands, or NULL (127.0.0.1:1883) */
 };
 
 /* Open the store named by the options; prints an error and returns NULL when
@@ -16,5 +18,16 @@ struct mqc_store *mqc_cli_store(const struct mqc_cli *cli);
 
 /* `mqchat user ...`: argv[0] is "user". */
 int mqc_cli_user(const struct mqc_cli *cli, int argc, char **argv);
+
+/* The terminal client over MQTT; argv[0] is the subcommand name. cli is
+ * borrowed. Exit codes: 0 done, 1 failed, 2 bad usage. */
+/* `mqchat chat ...`: interactive (chat.c). */
+int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv);
+/* `mqchat send ...`: one message, wait for its echo (oneshot.c). */
+int mqc_cli_send(const struct mqc_cli *cli, int argc, char **argv);
+/* `mqchat listen ...`: inbox events as JSON lines (oneshot.c). */
+int mqc_cli_listen(const struct mqc_cli *cli, int argc, char **argv);
+/* `mqchat req ...`: one request, print its reply (oneshot.c). */
+int mqc_cli_req(const struct mqc_cli *cli, int argc, char **argv);
 
 #endif

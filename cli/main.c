@@ -1,5 +1,6 @@
-/* mqchat: the admin tool (users) and, later, the terminal client. Parses the
- * global options and dispatches to a subcommand. */
+/* mqchat: the admin tool (users, straight against Redis) and the terminal
+ * client (chat, send, listen, req, over MQTT). Parses the global options and
+ * dispatches to a subcommand. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,20 @@ static void usage(FILE *f)
             "  user del NAME                    delete a user\n"
             "  user list                        list users\n"
             "\n"
+            "  chat --user NAME [--mqtt HOST:PORT]\n"
+            "        interactive client (/help inside lists its commands)\n"
+            "  send --user NAME [--mqtt HOST:PORT] [--timeout S] --conv CONV TEXT...\n"
+            "        send one message; prints \"sent seq N\" once the server stored it\n"
+            "  listen --user NAME [--mqtt HOST:PORT] [--count N]\n"
+            "        print inbox events as JSON lines until N events or Ctrl-C\n"
+            "  req --user NAME [--mqtt HOST:PORT] [--timeout S] JSON\n"
+            "        send a request (\"req\" added if missing), print the reply\n"
+            "\n"
             "URL: redis://[:password@]host[:port][/db] or unix:///path[?db=N]\n"
             "     (default redis://127.0.0.1:6379/0, or $MQCHAT_REDIS)\n"
-            "PREFIX: Redis key prefix (default mqchat:, or $MQCHAT_PREFIX)\n");
+            "PREFIX: Redis key prefix (default mqchat:, or $MQCHAT_PREFIX)\n"
+            "HOST:PORT: MQTT broker (default 127.0.0.1:1883, or $MQCHAT_MQTT)\n"
+            "The MQTT password comes from $MQCHAT_PASSWORD, else a terminal prompt.\n");
 }
 
 struct mqc_store *mqc_cli_store(const struct mqc_cli *cli)
@@ -73,6 +85,7 @@ int main(int argc, char **argv)
     struct mqc_cli cli = {
         .redis_url = getenv("MQCHAT_REDIS") ? getenv("MQCHAT_REDIS") : "redis://127.0.0.1:6379/0",
         .prefix = getenv("MQCHAT_PREFIX") ? getenv("MQCHAT_PREFIX") : "mqchat:",
+        .mqtt = getenv("MQCHAT_MQTT"),
     };
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -95,6 +108,14 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[i], "user"))
         return mqc_cli_user(&cli, argc - i, argv + i);
+    if (!strcmp(argv[i], "chat"))
+        return mqc_cli_chat(&cli, argc - i, argv + i);
+    if (!strcmp(argv[i], "send"))
+        return mqc_cli_send(&cli, argc - i, argv + i);
+    if (!strcmp(argv[i], "listen"))
+        return mqc_cli_listen(&cli, argc - i, argv + i);
+    if (!strcmp(argv[i], "req"))
+        return mqc_cli_req(&cli, argc - i, argv + i);
     fprintf(stderr, "mqchat: unknown command '%s'\n", argv[i]);
     usage(stderr);
     return 2;

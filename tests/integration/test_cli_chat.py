@@ -187,6 +187,7 @@ class CliChatTest(unittest.TestCase):
         self.assertIn("unread 1", r.stdout)
         self.assertIn("[%s] jr_b: hi alice (seq 1)" % conv, r.stdout)
         self.assertIn("(beginning of conversation)", r.stdout)
+        self.assertIn("marked read up to 1", r.stdout)
         rc = bob.expect(lambda m: payload(m).get("t") == "receipt", what="alice's read receipt")
         ev = payload(rc)
         self.assertEqual((ev["conv"], ev["user"], ev["type"], ev["seq"]),

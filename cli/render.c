@@ -1,0 +1,431 @@
+/* Display lines for the terminal client (see render.h). Builds each line in
+ * a small growable string; every network string passes through the terminal
+ * sanitizer before it is appended. Missing or mistyped fields never fail a
+ * render: they show as "?" so a malformed event is still visible.
+ *
+ * Pointer parameters of the static functions here are borrowed unless their
+ * comment says otherwise.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/render.h"
+#include "core/err.h"
+
+/* A growable NUL-terminated string. oom is sticky: once an append failed,
+ * the rest are skipped and sb_take() reports MQC_ENOMEM. */
+struct sb {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void sb_reserve(struct sb *b, size_t more)
+{
+    if (b->oom || b->len + more + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = true;
+        return;
+    }
+    b->p = p;
+    b->cap = cap;
+}
+
+/* s is borrowed; n bytes of it are appended verbatim. */
+static void sb_putn(struct sb *b, const char *s, size_t n)
+{
+    sb_reserve(b, n);
+    if (b->oom)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_puts(struct sb *b, const char *s)
+{
+    sb_putn(b, s, strlen(s));
+}
+
+static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sb *b, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = true;
+        return;
+    }
+    /* Only short formats (numbers, fixed words) go through here. */
+    sb_putn(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), its code point in *cp, or 0
+ * if the bytes at s are not valid UTF-8 (overlong, surrogate, > U+10FFFF,
+ * truncated). s is borrowed and NUL-terminated. */
+static size_t utf8_seq(const unsigned char *s, uint32_t *cp)
+{
+    size_t n;
+    uint32_t c = s[0], min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if ((c & 0xE0) == 0xC0) {
+        n = 2, c &= 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3, c &= 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4, c &= 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) /* also stops at the NUL */
+            return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+/* Append src (borrowed) made safe for a terminal; see mqc_render_safe. */
+static void sb_safe(struct sb *b, const char *src)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    while (*s) {
+        uint32_t cp;
+        size_t n = utf8_seq(s, &cp);
+        if (n == 0) {
+            sb_putn(b, "?", 1);
+            s++;
+        } else if (cp == '\n') {
+            sb_putn(b, "\\n", 2);
+            s++;
+        } else if (cp == '\t') {
+            sb_putn(b, " ", 1);
+            s++;
+        } else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F)) {
+            sb_putn(b, "?", 1);
+            s += n;
+        } else {
+            sb_putn(b, (const char *)s, n);
+            s += n;
+        }
+    }
+}
+
+/* Hand over the built string: MQC_OK with *out owned, or MQC_ENOMEM. */
+static int sb_take(struct sb *b, char **out)
+{
+    if (!b->oom && !b->p)
+        sb_reserve(b, 0);
+    if (b->oom) {
+        free(b->p);
+        *out = NULL;
+        return MQC_ENOMEM;
+    }
+    if (b->len == 0)
+        b->p[0] = '\0';
+    *out = b->p;
+    return MQC_OK;
+}
+
+/* The string member key of o, or NULL if absent or not a string. Borrowed. */
+static const char *str_of(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Append the sanitized string member key, or "?" when it is missing. */
+static void put_str(struct sb *b, const cJSON *o, const char *key)
+{
+    const char *s = str_of(o, key);
+    sb_safe(b, s ? s : "?");
+}
+
+/* Append the number member key as a whole number, or "?". */
+static void put_num(struct sb *b, const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (cJSON_IsNumber(v))
+        sb_printf(b, "%lld", (long long)cJSON_GetNumberValue(v));
+    else
+        sb_puts(b, "?");
+}
+
+/* Append the string elements of array (borrowed) joined by ", ", skipping
+ * skip (borrowed, may be NULL); "?" when it is not an array. Returns how
+ * many were appended. */
+static int put_list(struct sb *b, const cJSON *array, const char *skip)
+{
+    if (!cJSON_IsArray(array)) {
+        sb_puts(b, "?");
+        return 0;
+    }
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, array)
+    {
+        if (!cJSON_IsString(it) || (skip && !strcmp(it->valuestring, skip)))
+            continue;
+        if (n++)
+            sb_puts(b, ", ");
+        sb_safe(b, it->valuestring);
+    }
+    return n;
+}
+
+/* "you" for me, else the sanitized user name. */
+static void put_who(struct sb *b, const char *user, const char *me)
+{
+    if (user && me && !strcmp(user, me))
+        sb_puts(b, "you");
+    else
+        sb_safe(b, user ? user : "?");
+}
+
+static void put_conv(struct sb *b, const cJSON *ev)
+{
+    sb_puts(b, "[");
+    put_str(b, ev, "conv");
+    sb_puts(b, "] ");
+}
+
+static void render_msg(struct sb *b, const cJSON *ev)
+{
+    put_conv(b, ev);
+    put_str(b, ev, "from");
+    sb_puts(b, ": ");
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(ev, "body");
+    if (cJSON_IsString(body))
+        sb_safe(b, body->valuestring);
+    else
+        sb_puts(b, "(no text)");
+    sb_puts(b, " (seq ");
+    put_num(b, ev, "seq");
+    sb_puts(b, ")");
+    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(ev, "attrs");
+    const cJSON *reply = cJSON_GetObjectItemCaseSensitive(attrs, "reply_to");
+    if (cJSON_IsNumber(reply))
+        sb_printf(b, " (reply to %lld)", (long long)cJSON_GetNumberValue(reply));
+}
+
+static void render_member(struct sb *b, const cJSON *ev, const char *me)
+{
+    const char *op = str_of(ev, "op");
+    const cJSON *users = cJSON_GetObjectItemCaseSensitive(ev, "users");
+    put_conv(b, ev);
+    if (op && !strcmp(op, "left")) {
+        put_list(b, users, NULL);
+        sb_puts(b, " left");
+    } else {
+        put_who(b, str_of(ev, "by"), me);
+        sb_puts(b, " ");
+        sb_safe(b, op ? op : "changed");
+        sb_puts(b, " ");
+        put_list(b, users, NULL);
+    }
+    sb_puts(b, " (seq ");
+    put_num(b, ev, "seq");
+    sb_puts(b, ")");
+}
+
+static void render_receipt(struct sb *b, const cJSON *ev, const char *me)
+{
+    const char *type = str_of(ev, "type");
+    put_conv(b, ev);
+    put_who(b, str_of(ev, "user"), me);
+    if (type && !strcmp(type, "read"))
+        sb_puts(b, " read up to ");
+    else if (type && !strcmp(type, "delivered"))
+        sb_puts(b, " received up to ");
+    else {
+        sb_puts(b, " ");
+        sb_safe(b, type ? type : "?");
+        sb_puts(b, " up to ");
+    }
+    put_num(b, ev, "seq");
+}
+
+static void render_typing(struct sb *b, const cJSON *ev, const char *me)
+{
+    const char *state = str_of(ev, "state");
+    put_conv(b, ev);
+    put_who(b, str_of(ev, "user"), me);
+    if (state && !strcmp(state, "composing"))
+        sb_puts(b, " is typing...");
+    else if (state && !strcmp(state, "paused"))
+        sb_puts(b, " stopped typing");
+    else {
+        sb_puts(b, " typing state ");
+        sb_safe(b, state ? state : "?");
+    }
+}
+
+static void render_err(struct sb *b, const cJSON *ev)
+{
+    sb_puts(b, "error ");
+    put_str(b, ev, "code");
+    sb_puts(b, ": ");
+    put_str(b, ev, "msg");
+    const char *id = str_of(ev, "id"), *req = str_of(ev, "req");
+    if (id) {
+        sb_puts(b, " (id ");
+        sb_safe(b, id);
+        sb_puts(b, ")");
+    } else if (req) {
+        sb_puts(b, " (req ");
+        sb_safe(b, req);
+        sb_puts(b, ")");
+    }
+}
+
+static void render_res(struct sb *b, const cJSON *ev)
+{
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(ev, "items");
+    sb_puts(b, "ok ");
+    put_str(b, ev, "op");
+    if (str_of(ev, "conv")) {
+        sb_puts(b, ": conv ");
+        put_str(b, ev, "conv");
+    }
+    if (cJSON_IsArray(items))
+        sb_printf(b, " (%d items)", cJSON_GetArraySize(items));
+}
+
+/* Anything else: its type and compact JSON, sanitized. */
+static void render_other(struct sb *b, const cJSON *ev, const char *t)
+{
+    sb_puts(b, "event ");
+    sb_safe(b, t);
+    char *json = cJSON_PrintUnformatted(ev);
+    if (!json) {
+        b->oom = true;
+        return;
+    }
+    sb_puts(b, ": ");
+    sb_safe(b, json);
+    cJSON_free(json);
+}
+
+int mqc_render_event(const cJSON *ev, const char *me, char **out)
+{
+    *out = NULL;
+    const char *t = cJSON_IsObject(ev) ? str_of(ev, "t") : NULL;
+    if (!t)
+        return MQC_EBADREQ;
+    struct sb b = {0};
+    if (!strcmp(t, "msg"))
+        render_msg(&b, ev);
+    else if (!strcmp(t, "member"))
+        render_member(&b, ev, me);
+    else if (!strcmp(t, "receipt"))
+        render_receipt(&b, ev, me);
+    else if (!strcmp(t, "typing"))
+        render_typing(&b, ev, me);
+    else if (!strcmp(t, "err"))
+        render_err(&b, ev);
+    else if (!strcmp(t, "res"))
+        render_res(&b, ev);
+    else
+        render_other(&b, ev, t);
+    return sb_take(&b, out);
+}
+
+/* One conversation of a convs reply. */
+static void render_conv_item(struct sb *b, const cJSON *item, const char *me)
+{
+    const char *kind = str_of(item, "kind");
+    const char *title = str_of(item, "title");
+    const cJSON *members = cJSON_GetObjectItemCaseSensitive(item, "members");
+    sb_puts(b, "  ");
+    put_str(b, item, "conv");
+    sb_puts(b, "  ");
+    sb_safe(b, kind ? kind : "?");
+    sb_puts(b, "  ");
+    if (kind && !strcmp(kind, "direct")) {
+        sb_puts(b, "with ");
+        if (put_list(b, members, me) == 0 && cJSON_IsArray(members))
+            sb_puts(b, "yourself");
+    } else if (title) {
+        sb_puts(b, "\"");
+        sb_safe(b, title);
+        sb_puts(b, "\"");
+    } else {
+        sb_puts(b, "(untitled)");
+    }
+    sb_puts(b, "  members: ");
+    put_list(b, members, NULL);
+    sb_puts(b, "  unread ");
+    put_num(b, item, "unread");
+}
+
+int mqc_render_convs(const cJSON *res, const char *me, char **out)
+{
+    *out = NULL;
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(res, "items");
+    if (!cJSON_IsArray(items))
+        return MQC_EBADREQ;
+    struct sb b = {0};
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items)
+    {
+        if (n++)
+            sb_puts(&b, "\n");
+        render_conv_item(&b, it, me);
+    }
+    if (n == 0)
+        sb_puts(&b, "  (no conversations)");
+    return sb_take(&b, out);
+}
+
+int mqc_render_history(const cJSON *res, const char *me, char **out)
+{
+    *out = NULL;
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(res, "items");
+    if (!cJSON_IsArray(items))
+        return MQC_EBADREQ;
+    struct sb b = {0};
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items)
+    {
+        char *line = NULL;
+        int rc = mqc_render_event(it, me, &line);
+        if (rc == MQC_ENOMEM) {
+            b.oom = true;
+            break;
+        }
+        sb_puts(&b, "  ");
+        sb_puts(&b, rc == MQC_OK ? line : "(unreadable item)");
+        sb_puts(&b, "\n");
+        free(line);
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "more")))
+        sb_puts(&b, "  (more: /history again for older)");
+    else
+        sb_puts(&b, "  (beginning of conversation)");
+    return sb_take(&b, out);
+}
+
+int mqc_render_safe(const char *src, char **out)
+{
+    struct sb b = {0};
+    sb_safe(&b, src ? src : "");
+    return sb_take(&b, out);
+}

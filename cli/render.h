@@ -1,0 +1,51 @@
+/* Display lines for the terminal client: turns a server event (the JSON
+ * object that arrives on chat/u/{me}/inbox, PROTOCOL.md) into the text the
+ * user sees. Pure: no I/O, no clock, no locale, so it is unit-tested. Every
+ * string taken from the network is made safe for a terminal (control bytes
+ * and C1 controls never reach the screen), so a message body cannot move the
+ * cursor, change colours or clear the screen. */
+#ifndef MQC_RENDER_H
+#define MQC_RENDER_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* One event as one line (no trailing newline):
+ *   msg      "[conv] alice: hello (seq 42)"            (+ " (reply to 41)")
+ *   member   "[conv] alice added bob, carol (seq 7)" / "removed" / "bob left"
+ *   receipt  "[conv] bob read up to 42" / "bob received up to 42"
+ *   typing   "[conv] bob is typing..." / "bob stopped typing"
+ *   err      "error not_member: not a member ... (id m-1)" / "(req r1)"
+ *   res      "ok create: conv d-..." (convs and history have their own
+ *            renderers below; here they get a one-line summary)
+ *   other    "event <t>: <compact JSON>"
+ * ev is borrowed. me (borrowed, may be NULL) is the signed-in user: receipts
+ * and typing by me read "you". On MQC_OK *out is a NUL-terminated string
+ * returned owned (free()). Returns MQC_EBADREQ when ev is not an object with a
+ * string "t" (*out is then NULL), MQC_ENOMEM when out of memory. */
+int mqc_render_event(const cJSON *ev, const char *me, char **out);
+
+/* The conversation list of a `convs` reply, one line per item, each
+ *   "  CONV  KIND  TITLE  members: a, b  unread N"
+ * where TITLE is the quoted group title, or "with bob" for a direct
+ * conversation (the members other than me). An empty list gives
+ * "  (no conversations)". res is the whole `res` event, borrowed. Lines are
+ * joined with '\n', no trailing newline. *out returned owned; MQC_EBADREQ if
+ * res has no "items" array. */
+int mqc_render_convs(const cJSON *res, const char *me, char **out);
+
+/* The items of a `history` reply, each rendered as by mqc_render_event, one
+ * per line, then "  (more: /history again for older)" when "more" is true or
+ * "  (beginning of conversation)" when it is false. *out returned owned;
+ * MQC_EBADREQ if res has no "items" array. */
+int mqc_render_history(const cJSON *res, const char *me, char **out);
+
+/* A copy of src (borrowed, NUL-terminated) safe to print on a terminal:
+ * '\n' becomes the two characters "\n", '\t' a space, every other C0
+ * control, DEL, C1 control (U+0080..U+009F) and byte that is not part of
+ * valid UTF-8 becomes '?'. *out returned owned (free()). MQC_ENOMEM when out
+ * of memory. */
+int mqc_render_safe(const char *src, char **out);
+
+#endif
