@@ -80,6 +80,9 @@ static const struct opt opts[] = {
      "how long a verified password is remembered (0 = always verify)"},
     {"redis_timeout_ms", OPT_INT, F(redis_timeout_ms), 10, 60000, "1000", NULL,
      "connect and command timeout for Redis"},
+    {"presence_grace_ms", OPT_INT, F(presence_grace_ms), 0, 600000, "3000", NULL,
+     "how long a user whose last device left stays shown online (reconnects within it publish "
+     "nothing)"},
     {"redis_retry_ms", OPT_INT, F(redis_retry_ms), 10, 60000, "500", NULL,
      "least time between two reconnect attempts while Redis is down"},
 };

@@ -27,6 +27,7 @@ struct mqc_config {
     long auth_cache_seconds;
     long redis_timeout_ms;
     long redis_retry_ms;
+    long presence_grace_ms;
     struct mqc_filter_list other_filters; /* parsed other_topics */
 };
 

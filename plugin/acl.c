@@ -1,5 +1,7 @@
-/* MOSQ_EVT_ACL_CHECK: maps the broker's access kinds onto acl/ decisions. */
+/* MOSQ_EVT_ACL_CHECK: maps the broker's access kinds onto acl/ decisions,
+ * plus the one rule that needs live state: wills on presence topics. */
 #include "acl/acl.h"
+#include "core/topic.h"
 #include "plugin/plugin.h"
 
 int mqc_plugin_on_acl_check(int event, void *event_data, void *userdata)
@@ -17,7 +19,14 @@ int mqc_plugin_on_acl_check(int event, void *event_data, void *userdata)
     default: return MOSQ_ERR_ACL_DENIED;
     }
     const char *user = mosquitto_client_username(ed->client);
-    return mqc_acl_check(&p->acl, access, user, ed->topic, ed->retain) == MQC_ACL_ALLOW
-               ? MOSQ_ERR_SUCCESS
-               : MOSQ_ERR_ACL_DENIED;
+    if (mqc_acl_check(&p->acl, access, user, ed->topic, ed->retain) != MQC_ACL_ALLOW)
+        return MOSQ_ERR_ACL_DENIED;
+    /* A publish on one's own presence topic by a connection that is not live
+     * any more is a will: wills bypass the message event, so decide here. */
+    struct mqc_topic t;
+    if (access == MQC_ACL_WRITE && mqc_topic_parse(ed->topic, &t) == MQC_TOPIC_PRESENCE &&
+        !mqc_presence_tracked(p->presence, (uintptr_t)ed->client) &&
+        !mqc_plugin__presence_will_ok(p, user, ed->payload, ed->payloadlen))
+        return MOSQ_ERR_ACL_DENIED;
+    return MOSQ_ERR_SUCCESS;
 }

@@ -30,6 +30,13 @@ int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
     size_t pwlen = strlen(pw);
     int64_t now = mqc_clock_mono_ms();
     int rc = mqc_store_ensure(p->store, now);
+    if (rc == MQC_OK && !p->node_reset_done) {
+        /* Nobody may be shown present by this node before its stale records
+         * are cleared; otherwise the reset could wipe a fresh login. */
+        mqc_plugin__presence_node_reset(p);
+        if (!p->node_reset_done)
+            rc = MQC_EUNAVAIL;
+    }
     if (rc == MQC_OK)
         rc = mqc_store_user_hash(p->store, user, hash, sizeof hash);
     if (rc == MQC_EUNAVAIL) {
@@ -42,13 +49,15 @@ int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
                 cid ? cid : "");
         return MOSQ_ERR_AUTH;
     }
-    if (mqc_authcache_check(p->auth, user, hash, pw, pwlen, now))
-        return MOSQ_ERR_SUCCESS;
-    if (!mqc_password_verify(hash, pw, pwlen)) {
-        mqc_log(MQC_LOG_INFO, "auth: refused: wrong password (user=%s client=%s)", user,
-                cid ? cid : "");
-        return MOSQ_ERR_AUTH;
+    if (!mqc_authcache_check(p->auth, user, hash, pw, pwlen, now)) {
+        if (!mqc_password_verify(hash, pw, pwlen)) {
+            mqc_log(MQC_LOG_INFO, "auth: refused: wrong password (user=%s client=%s)", user,
+                    cid ? cid : "");
+            return MOSQ_ERR_AUTH;
+        }
+        mqc_authcache_remember(p->auth, user, hash, pw, pwlen, mqc_clock_mono_ms());
     }
-    mqc_authcache_remember(p->auth, user, hash, pw, pwlen, mqc_clock_mono_ms());
+    /* Success is the connect: 2.0.11 has no connect event. */
+    mqc_plugin__presence_connected(p, ed->client, user);
     return MOSQ_ERR_SUCCESS;
 }

@@ -1,7 +1,7 @@
 /* MOSQ_EVT_MESSAGE: every client publish that passed the ACL WRITE check.
  * chat/ publishes are parsed here (common checks: size, UTF-8, JSON object)
- * and handed to post.c or request.c; other topics (plugin_opt_other_topics)
- * and presence pass through untouched. Returning MOSQ_ERR_ACL_DENIED drops a
+ * and handed to post.c or request.c, presence updates to presence.c; other
+ * topics (plugin_opt_other_topics) pass through untouched. Returning MOSQ_ERR_ACL_DENIED drops a
  * publish (MQTT 5 senders see 0x87); any other error would disconnect the
  * sender, so it is never returned for bad input. */
 #include <string.h>
@@ -23,8 +23,10 @@ int mqc_plugin_on_message(int event, void *event_data, void *userdata)
     };
 
     enum mqc_topic_kind kind = mqc_topic_parse(ed->topic, &t);
-    if (kind == MQC_TOPIC_OTHER || kind == MQC_TOPIC_PRESENCE)
+    if (kind == MQC_TOPIC_OTHER)
         return MOSQ_ERR_SUCCESS;
+    if (kind == MQC_TOPIC_PRESENCE && from.user && strcmp(t.id, from.user) == 0)
+        return mqc_plugin__presence_message(p, ed);
     if ((kind != MQC_TOPIC_CONV && kind != MQC_TOPIC_REQ) || !from.user)
         return MOSQ_ERR_ACL_DENIED; /* the ACL already refused these */
 

@@ -58,6 +58,13 @@ static void plugin_free(struct mqc_plugin *p)
     mqc_authcache_free(p->auth);
     mqc_members_free(p->members);
     mqc_ratelimit_free(p->typing);
+    mqc_presence_free(p->presence);
+    mqc_contacts_free(p->contacts);
+    while (p->startup_offline) {
+        struct mqc_node_offline *o = p->startup_offline;
+        p->startup_offline = o->next;
+        free(o);
+    }
     mqc_config_cleanup(&p->cfg);
     free(p);
 }
@@ -74,6 +81,11 @@ static int register_all(struct mqc_plugin *p)
                                          p);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_callback_register(p->id, MOSQ_EVT_TICK, mqc_plugin_on_tick, NULL, p);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_callback_register(p->id, MOSQ_EVT_DISCONNECT, mqc_plugin_on_disconnect,
+                                         NULL, p);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_callback_register(p->id, MOSQ_EVT_RELOAD, mqc_plugin_on_reload, NULL, p);
     return rc;
 }
 
@@ -83,6 +95,8 @@ static void unregister_all(struct mqc_plugin *p)
     mosquitto_callback_unregister(p->id, MOSQ_EVT_ACL_CHECK, mqc_plugin_on_acl_check, NULL);
     mosquitto_callback_unregister(p->id, MOSQ_EVT_MESSAGE, mqc_plugin_on_message, NULL);
     mosquitto_callback_unregister(p->id, MOSQ_EVT_TICK, mqc_plugin_on_tick, NULL);
+    mosquitto_callback_unregister(p->id, MOSQ_EVT_DISCONNECT, mqc_plugin_on_disconnect, NULL);
+    mosquitto_callback_unregister(p->id, MOSQ_EVT_RELOAD, mqc_plugin_on_reload, NULL);
 }
 
 int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mosquitto_opt *opts,
@@ -115,7 +129,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
     p->auth = mqc_authcache_new(AUTH_CACHE_SLOTS, p->cfg.auth_cache_seconds * 1000);
     p->members = mqc_members_new();
     p->typing = mqc_ratelimit_new(TYPING_SLOTS, TYPING_PER_SECOND, 1000);
-    if (!p->store || !p->auth || !p->members || !p->typing) {
+    p->presence = mqc_presence_new(p->cfg.presence_grace_ms);
+    p->contacts = mqc_contacts_new();
+    if (!p->store || !p->auth || !p->members || !p->typing || !p->presence || !p->contacts) {
         plugin_free(p);
         return MOSQ_ERR_NOMEM;
     }
@@ -123,7 +139,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
     mqc_plugin__members_init(p);
     /* Redis may be down at start: the broker still starts, refuses logins and
      * reconnects when Redis returns. */
-    mqc_store_ensure(p->store, mqc_clock_mono_ms());
+    mqc_plugin__presence_node_reset(p);
     if (register_all(p) != MOSQ_ERR_SUCCESS) {
         mqc_log(MQC_LOG_ERR, "plugin: cannot register callbacks");
         unregister_all(p);

@@ -16,7 +16,9 @@
 #include "acl/acl.h"
 #include "core/authcache.h"
 #include "core/config.h"
+#include "core/contacts.h"
 #include "core/members.h"
+#include "core/presence.h"
 #include "core/ratelimit.h"
 #include "core/topic.h"
 #include "store/store.h"
@@ -29,12 +31,46 @@ struct mqc_plugin {
     struct mqc_acl acl;             /* borrows cfg.other_filters */
     struct mqc_members *members;    /* owned: conversation -> members cache */
     struct mqc_ratelimit *typing;   /* owned: typing events per user+conv */
+    struct mqc_presence *presence;  /* owned: devices and published states */
+    struct mqc_contacts *contacts;  /* owned: presence visibility */
+    bool reloading;       /* between MOSQ_EVT_RELOAD and the next tick (SIGHUP re-auth) */
+    bool node_reset_done; /* this node's stale presence cleared in Redis */
+    struct mqc_node_offline *startup_offline; /* retained offline states to publish */
+    int64_t next_heartbeat_ms;
+};
+
+/* A user the node had shown present before it (re)started (presence.c). */
+struct mqc_node_offline {
+    struct mqc_node_offline *next;
+    int64_t last_seen;
+    char user[];
 };
 
 int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata);
 int mqc_plugin_on_acl_check(int event, void *event_data, void *userdata);
 int mqc_plugin_on_message(int event, void *event_data, void *userdata);
 int mqc_plugin_on_tick(int event, void *event_data, void *userdata);
+int mqc_plugin_on_disconnect(int event, void *event_data, void *userdata);
+int mqc_plugin_on_reload(int event, void *event_data, void *userdata);
+
+/* Presence (plugin/presence.c). */
+/* A client authenticated (also called on SIGHUP re-auth: see reloading). */
+void mqc_plugin__presence_connected(struct mqc_plugin *p, const struct mosquitto *client,
+                                    const char *user);
+void mqc_plugin__presence_disconnected(struct mqc_plugin *p, const struct mosquitto *client);
+/* A client's publish on its own chat/presence/{user}: validate, stamp and
+ * rewrite it in place (ed is the MESSAGE event). Returns a MOSQ_ERR_*. */
+int mqc_plugin__presence_message(struct mqc_plugin *p, struct mosquitto_evt_message *ed);
+/* ACL WRITE on the user's own presence topic by a connection presence does
+ * not track: that is a will (or a session being torn down). Allowed only if
+ * it says offline and the user has no other connection. */
+bool mqc_plugin__presence_will_ok(struct mqc_plugin *p, const char *user, const void *payload,
+                                  size_t len);
+/* From tick: publish due changes, heartbeat, startup offline states. */
+void mqc_plugin__presence_tick(struct mqc_plugin *p);
+/* Clear what this node had shown present before it started (blocking Redis
+ * call; retried until it succeeds). */
+void mqc_plugin__presence_node_reset(struct mqc_plugin *p);
 
 /* The sender of a publish, as the message handlers see it. Strings borrowed
  * from the broker for the duration of the MESSAGE event. */

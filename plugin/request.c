@@ -62,6 +62,7 @@ static void change_done(void *ctx, int rc, const struct mqc_change_result *r)
     } else {
         if (r->event) {
             mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
+            mqc_contacts_add_group(o->p->contacts, r->members, r->nmembers);
             mqc_plugin__fanout(r->members, r->nmembers, r->event, r->event_len, 1);
             mqc_plugin__fanout(r->gone, r->ngone, r->event, r->event_len, 1);
         }
@@ -185,6 +186,8 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
     case MQC_OP_CREATE:
         if (!r->group) {
             int rc = mqc_convid_direct(o->user, r->with, o->conv, sizeof o->conv);
+            const char *pair[] = {o->user, r->with};
+            mqc_contacts_add_group(p->contacts, pair, 2); /* harmless if it fails */
             return rc != MQC_OK ? rc
                                 : mqc_store_create_direct(p->store, o->conv, o->user, r->with,
                                                           now, change_done, o);

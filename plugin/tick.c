@@ -10,6 +10,8 @@ int mqc_plugin_on_tick(int event, void *event_data, void *userdata)
     (void)event;
     (void)event_data;
     struct mqc_plugin *p = userdata;
+    p->reloading = false; /* a SIGHUP's re-authentication is over */
+    mqc_plugin__presence_tick(p);
     if (mqc_store_pending(p->store))
         mqc_store_flush(p->store, mqc_clock_mono_ms());
     return MOSQ_ERR_SUCCESS;

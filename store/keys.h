@@ -6,6 +6,9 @@
  *   <p>users               SET   all user ids
  *   <p>{u:<user>}:user     HASH  pw (argon2id PHC string), created (ms)
  *   <p>{u:<user>}:convs    SET   the user's conversation ids
+ *   <p>{u:<user>}:presence HASH  state, last_seen, node, devices
+ *   <p>{n:<node>}:users    SET   users a broker node published as present
+ *   <p>{n:<node>}:alive    STRING  heartbeat: wall ms, expires after 30 s
  *   <p>{c:<conv>}:meta     HASH  kind, title, created, creator, seq, mver
  *   <p>{c:<conv>}:members  HASH  user -> admin | member
  *   <p>{c:<conv>}:log      STREAM  "<seq>-0" -> e = event JSON (msg, member)

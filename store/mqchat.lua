@@ -14,6 +14,8 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   P{c:C}:rcpt     HASH  "d:<user>" / "r:<user>" -> delivered / read cursor
   P{u:U}:user     HASH  pw, created
   P{u:U}:convs    SET   conversation ids
+  P{u:U}:presence HASH  state, last_seen, node, devices
+  P{n:N}:users    SET   users this broker node has published as present
 
 Replies are flat arrays whose first element is a status string: "ok",
 "dup", "ignored", "noop", or an error code of the wire contract
@@ -237,6 +239,56 @@ local function history(keys, args)
   return out
 end
 
+-- presence: KEYS presence hash of the user, users set of the node
+-- ARGV state, last_seen, node, devices, user
+local function presence(keys, args)
+  redis.call('HSET', keys[1], 'state', args[1], 'last_seen', args[2], 'node', args[3],
+             'devices', args[4])
+  if args[1] == 'offline' then
+    redis.call('SREM', keys[2], args[5])
+  else
+    redis.call('SADD', keys[2], args[5])
+  end
+  return {'ok'}
+end
+
+-- node_reset: a node (re)starts; nobody it knew is connected any more.
+-- KEYS users set of the node. ARGV node, now, key prefix.
+-- Reply: ok, then (user, last_seen) for every user turned offline.
+local function node_reset(keys, args)
+  local out = {'ok'}
+  for _, u in ipairs(redis.call('SMEMBERS', keys[1])) do
+    local k = args[3] .. '{u:' .. u .. '}:presence'
+    local cur = redis.call('HMGET', k, 'node', 'state', 'last_seen')
+    if cur[1] == args[1] and cur[2] ~= 'offline' then
+      local seen = cur[3] or args[2]
+      redis.call('HSET', k, 'state', 'offline', 'devices', 0, 'last_seen', seen)
+      out[#out + 1] = u
+      out[#out + 1] = seen
+    end
+  end
+  redis.call('DEL', keys[1])
+  return out
+end
+
+-- contacts: KEYS the user's convs. ARGV user, key prefix.
+-- Reply: ok, then every other user sharing a conversation with the user.
+local function contacts(keys, args)
+  local seen, out = {}, {'ok'}
+  for _, c in ipairs(redis.call('SMEMBERS', keys[1])) do
+    for _, u in ipairs(redis.call('HKEYS', args[2] .. '{c:' .. c .. '}:members')) do
+      if not seen[u] and u ~= args[1] then
+        seen[u] = true
+        out[#out + 1] = u
+      end
+    end
+  end
+  return out
+end
+
+redis.register_function('mqc1_presence', presence)
+redis.register_function('mqc1_node_reset', node_reset)
+redis.register_function{function_name = 'mqc1_contacts', callback = contacts, flags = {'no-writes'}}
 redis.register_function('mqc1_send', send)
 redis.register_function('mqc1_receipt', receipt)
 redis.register_function('mqc1_members', members)

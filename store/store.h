@@ -118,6 +118,23 @@ typedef void (*mqc_store_history_cb)(void *ctx, int rc, bool more, const char *c
 int mqc_store_history(struct mqc_store *s, const char *conv, const char *user, int64_t before,
                       int64_t limit, mqc_store_history_cb cb, void *ctx);
 
+/* ---- Presence (store/presence.c) ---- */
+
+/* Queue the user's presence record write (state name, last_seen, node,
+ * devices) and node membership. Fire and forget: failures are logged. */
+int mqc_store_presence(struct mqc_store *s, const char *user, const char *state,
+                       int64_t last_seen, const char *node, size_t devices);
+/* Queue the node heartbeat (expires after ttl_ms). */
+int mqc_store_heartbeat(struct mqc_store *s, const char *node, int64_t now_ms, int64_t ttl_ms);
+/* Blocking: a node starts; mark offline every user it had published as
+ * present. fn(user, last_seen, ctx) for each. MQC_OK or MQC_EUNAVAIL. */
+int mqc_store_node_reset(struct mqc_store *s, const char *node, int64_t now_ms,
+                         void (*fn)(const char *user, int64_t last_seen, void *ctx), void *ctx);
+/* Blocking: every other user sharing a conversation with user;
+ * fn(other, ctx) for each. MQC_OK or MQC_EUNAVAIL. */
+int mqc_store_contacts(struct mqc_store *s, const char *user,
+                       void (*fn)(const char *other, void *ctx), void *ctx);
+
 /* Number of queued operations. */
 size_t mqc_store_pending(const struct mqc_store *s);
 /* Run every queued operation as one pipeline and call their callbacks. */

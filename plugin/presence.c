@@ -1,0 +1,200 @@
+/* Presence as the broker decides it (PROTOCOL.md "presence"): devices counted
+ * per user from BASIC_AUTH (2.0.11 has no connect event) to DISCONNECT, the
+ * user's state published on the retained topic chat/presence/{user} and kept
+ * in Redis, client updates (online/away) stamped and rewritten, and wills
+ * allowed only when they tell the truth (offline, last connection). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/envelope.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/topic.h"
+#include "plugin/plugin.h"
+
+#define HEARTBEAT_EVERY_MS 10000
+#define HEARTBEAT_TTL_MS 30000
+
+/* {"user":U,"state":S,"last_seen":L,"ts":T} into buf; returns its length. */
+static int presence_json(char *buf, size_t size, const char *user, enum mqc_pstate st,
+                         int64_t last_seen, int64_t ts)
+{
+    int n = snprintf(buf, size, "{\"user\":\"%s\",\"state\":\"%s\",\"last_seen\":%lld,\"ts\":%lld}",
+                     user, mqc_presence_name(st), (long long)last_seen, (long long)ts);
+    return (n < 0 || (size_t)n >= size) ? -1 : n;
+}
+
+/* Publish the retained state for user and record it in Redis. */
+static void publish_state(struct mqc_plugin *p, const char *user, enum mqc_pstate st,
+                          int64_t last_seen, size_t devices)
+{
+    char topic[96], json[256];
+    int64_t now = mqc_clock_wall_ms();
+    int n = presence_json(json, sizeof json, user, st, last_seen, now);
+    if (n < 0 || mqc_topic_presence(user, topic, sizeof topic) != MQC_OK)
+        return;
+    int rc = mosquitto_broker_publish_copy(NULL, topic, n, json, 1, true, NULL);
+    if (rc != MOSQ_ERR_SUCCESS)
+        mqc_log(MQC_LOG_ERR, "presence: publish failed (user=%s rc=%d)", user, rc);
+    if (mqc_store_presence(p->store, user, mqc_presence_name(st), last_seen, p->cfg.node_id,
+                           devices) != MQC_OK)
+        mqc_log(MQC_LOG_ERR, "presence: cannot queue the Redis write (user=%s)", user);
+}
+
+static void add_contact(const char *other, void *ctx)
+{
+    struct mqc_plugin *p = ((void **)ctx)[0];
+    const char *user = ((void **)ctx)[1];
+    mqc_contacts_add(p->contacts, user, other);
+}
+
+void mqc_plugin__presence_connected(struct mqc_plugin *p, const struct mosquitto *client,
+                                    const char *user)
+{
+    uintptr_t key = (uintptr_t)client;
+    if (p->reloading && !mqc_presence_tracked(p->presence, key))
+        return; /* SIGHUP re-auth of an offline persistent session: not a connect */
+    int rc = mqc_presence_connect(p->presence, key, user, mqc_clock_wall_ms());
+    if (rc == MQC_ENOMEM)
+        mqc_log(MQC_LOG_ERR, "presence: out of memory tracking a device (user=%s)", user);
+    if (rc != MQC_OK || mqc_contacts_tracked(p->contacts, user))
+        return;
+    /* First device: learn who may see this user's presence, and whose they see. */
+    if (mqc_contacts_track(p->contacts, user) != MQC_OK)
+        return;
+    void *ctx[] = {p, (void *)user};
+    if (mqc_store_contacts(p->store, user, add_contact, ctx) != MQC_OK)
+        mqc_log(MQC_LOG_WARNING, "presence: cannot load contacts; presence of others hidden "
+                                 "until reconnect (user=%s)", user);
+}
+
+void mqc_plugin__presence_disconnected(struct mqc_plugin *p, const struct mosquitto *client)
+{
+    uintptr_t key = (uintptr_t)client;
+    const char *u = mqc_presence_user_of(p->presence, key);
+    if (!u)
+        return; /* stale: takeover, second disconnect of a persistent session */
+    char user[MQC_ID_MAX + 1];
+    snprintf(user, sizeof user, "%s", u);
+    mqc_presence_disconnect(p->presence, key, mqc_clock_wall_ms());
+    if (mqc_presence_devices(p->presence, user) == 0)
+        mqc_contacts_drop(p->contacts, user);
+}
+
+/* Parse {"state":"online"|"away"} (other fields ignored). */
+static int parse_update(const void *payload, size_t len, enum mqc_pstate *st)
+{
+    cJSON *root = NULL;
+    int rc = mqc_envelope_parse(payload, len, 1024, &root);
+    if (rc != MQC_OK)
+        return rc;
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "state");
+    int v = cJSON_IsString(s) ? mqc_presence_parse(s->valuestring) : -1;
+    cJSON_Delete(root);
+    *st = (enum mqc_pstate)v;
+    return v < 0 ? MQC_EBADREQ : MQC_OK;
+}
+
+int mqc_plugin__presence_message(struct mqc_plugin *p, struct mosquitto_evt_message *ed)
+{
+    const char *user = mosquitto_client_username(ed->client);
+    const char *cid = mosquitto_client_id(ed->client);
+    uintptr_t key = (uintptr_t)ed->client;
+    enum mqc_pstate st;
+    int rc = parse_update(ed->payload, ed->payloadlen, &st);
+    if (rc == MQC_OK && st == MQC_PRESENCE_OFFLINE)
+        rc = MQC_EBADREQ;
+    if (rc != MQC_OK) {
+        mqc_plugin__send_err(cid, user, NULL, NULL, rc,
+                             "presence must be {\"state\":\"online\"} or {\"state\":\"away\"}");
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    int64_t now = mqc_clock_wall_ms();
+    if (mqc_presence_set(p->presence, key, st, now) != MQC_OK)
+        return MOSQ_ERR_ACL_DENIED; /* not a tracked connection */
+    /* Rewrite the publish into the stamped, retained state of the user (the
+     * most present of their devices), and note it as published. */
+    enum mqc_pstate eff = mqc_presence_state(p->presence, user);
+    char json[256];
+    int n = presence_json(json, sizeof json, user, eff, now, now);
+    char *copy = n > 0 ? mosquitto_malloc((size_t)n) : NULL;
+    if (!copy)
+        return MOSQ_ERR_ACL_DENIED;
+    memcpy(copy, json, (size_t)n);
+    ed->payload = copy; /* the broker frees the old payload (plugin.c in 2.0.11) */
+    ed->payloadlen = (uint32_t)n;
+    ed->retain = true;
+    mqc_presence_mark_published(p->presence, user, eff, now);
+    mqc_store_presence(p->store, user, mqc_presence_name(eff), now, p->cfg.node_id,
+                       mqc_presence_devices(p->presence, user));
+    return MOSQ_ERR_SUCCESS;
+}
+
+bool mqc_plugin__presence_will_ok(struct mqc_plugin *p, const char *user, const void *payload,
+                                  size_t len)
+{
+    enum mqc_pstate st;
+    if (parse_update(payload, len, &st) != MQC_OK || st != MQC_PRESENCE_OFFLINE)
+        return false;
+    if (mqc_presence_devices(p->presence, user) > 0)
+        return false; /* another device is still online: the will would lie */
+    /* The will goes out unstamped; make sure the stamped state follows. */
+    mqc_presence_forget_published(p->presence, user);
+    return true;
+}
+
+static void on_change(const struct mqc_presence_change *c, void *ctx)
+{
+    publish_state(ctx, c->user, c->state, c->last_seen, c->devices);
+}
+
+static void remember_offline(const char *user, int64_t last_seen, void *ctx)
+{
+    struct mqc_plugin *p = ctx;
+    size_t len = strlen(user);
+    struct mqc_node_offline *o = malloc(sizeof *o + len + 1);
+    if (!o)
+        return;
+    memcpy(o->user, user, len + 1);
+    o->last_seen = last_seen;
+    o->next = p->startup_offline;
+    p->startup_offline = o;
+}
+
+void mqc_plugin__presence_node_reset(struct mqc_plugin *p)
+{
+    if (p->node_reset_done || mqc_store_ensure(p->store, mqc_clock_mono_ms()) != MQC_OK)
+        return;
+    if (mqc_store_node_reset(p->store, p->cfg.node_id, mqc_clock_wall_ms(), remember_offline,
+                             p) == MQC_OK) {
+        p->node_reset_done = true;
+        mqc_log(MQC_LOG_NOTICE, "presence: cleared what node %s had shown present",
+                p->cfg.node_id);
+    }
+}
+
+void mqc_plugin__presence_tick(struct mqc_plugin *p)
+{
+    /* Users this node showed present before it restarted, unless they are
+     * back already. */
+    while (p->startup_offline) {
+        struct mqc_node_offline *o = p->startup_offline;
+        p->startup_offline = o->next;
+        if (mqc_presence_devices(p->presence, o->user) == 0) {
+            char topic[96], json[256];
+            int n = presence_json(json, sizeof json, o->user, MQC_PRESENCE_OFFLINE, o->last_seen,
+                                  mqc_clock_wall_ms());
+            if (n > 0 && mqc_topic_presence(o->user, topic, sizeof topic) == MQC_OK)
+                mosquitto_broker_publish_copy(NULL, topic, n, json, 1, true, NULL);
+        }
+        free(o);
+    }
+    mqc_presence_due(p->presence, mqc_clock_wall_ms(), on_change, p);
+    int64_t mono = mqc_clock_mono_ms();
+    if (mono >= p->next_heartbeat_ms) {
+        p->next_heartbeat_ms = mono + HEARTBEAT_EVERY_MS;
+        mqc_store_heartbeat(p->store, p->cfg.node_id, mqc_clock_wall_ms(), HEARTBEAT_TTL_MS);
+    }
+}

@@ -1,0 +1,97 @@
+/* Presence in Redis: per-user records (so other brokers and ops can read
+ * them), the set of users each node published as present (to clear them when
+ * the node restarts), the node heartbeat, and the contact list used for
+ * presence visibility. Writes are queued on the per-pass pipeline; the two
+ * reads are blocking and happen only at node start and at a user's first
+ * connection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/internal.h"
+#include "store/keys.h"
+
+static void logged_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    (void)r;
+    if (rc != MQC_OK)
+        mqc_log(MQC_LOG_WARNING, "store: presence write failed: %s (what=%s)", mqc_err_str(rc),
+                (const char *)j->ctx);
+}
+
+int mqc_store_presence(struct mqc_store *s, const char *user, const char *state,
+                       int64_t last_seen, const char *node, size_t devices)
+{
+    char pk[MQC_KEY_MAX], nk[MQC_KEY_MAX], seen[24], dev[24];
+    if (mqc_key_user_part(s->prefix, user, "presence", pk, sizeof pk) != MQC_OK ||
+        snprintf(nk, sizeof nk, "%s{n:%s}:users", s->prefix, node) >= (int)sizeof nk)
+        return MQC_EBADREQ;
+    snprintf(seen, sizeof seen, "%lld", (long long)last_seen);
+    snprintf(dev, sizeof dev, "%zu", devices);
+    const char *argv[] = {"FCALL", "mqc1_presence", "2", pk, nk, state, seen, node, dev, user};
+    return mqc_store__enqueue(s, 10, argv, NULL, logged_done, NULL, (void *)"presence");
+}
+
+int mqc_store_heartbeat(struct mqc_store *s, const char *node, int64_t now_ms, int64_t ttl_ms)
+{
+    char k[MQC_KEY_MAX], now[24], ttl[24];
+    if (snprintf(k, sizeof k, "%s{n:%s}:alive", s->prefix, node) >= (int)sizeof k)
+        return MQC_EBADREQ;
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    const char *argv[] = {"SET", k, now, "PX", ttl};
+    return mqc_store__enqueue(s, 5, argv, NULL, logged_done, NULL, (void *)"heartbeat");
+}
+
+/* Run a blocking FCALL whose reply is {"ok", items...}. */
+static redisReply *call_ok(struct mqc_store *s, int argc, const char **argv)
+{
+    redisReply *r = mqc_store__cmd(s, argc, argv);
+    if (r && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+              r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "ok"))) {
+        mqc_log(MQC_LOG_ERR, "store: unexpected reply to %s", argv[1]);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+int mqc_store_node_reset(struct mqc_store *s, const char *node, int64_t now_ms,
+                         void (*fn)(const char *user, int64_t last_seen, void *ctx), void *ctx)
+{
+    char nk[MQC_KEY_MAX], now[24];
+    if (snprintf(nk, sizeof nk, "%s{n:%s}:users", s->prefix, node) >= (int)sizeof nk)
+        return MQC_EBADREQ;
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    const char *argv[] = {"FCALL", "mqc1_node_reset", "1", nk, node, now, s->prefix};
+    redisReply *r = call_ok(s, 7, argv);
+    if (!r)
+        return MQC_EUNAVAIL;
+    for (size_t i = 1; i + 1 < r->elements; i += 2) {
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            fn(r->element[i]->str, strtoll(r->element[i + 1]->str ? r->element[i + 1]->str : "0",
+                                           NULL, 10), ctx);
+    }
+    freeReplyObject(r);
+    return MQC_OK;
+}
+
+int mqc_store_contacts(struct mqc_store *s, const char *user,
+                       void (*fn)(const char *other, void *ctx), void *ctx)
+{
+    char ck[MQC_KEY_MAX];
+    if (mqc_key_user_part(s->prefix, user, "convs", ck, sizeof ck) != MQC_OK)
+        return MQC_EBADREQ;
+    const char *argv[] = {"FCALL", "mqc1_contacts", "1", ck, user, s->prefix};
+    redisReply *r = call_ok(s, 6, argv);
+    if (!r)
+        return MQC_EUNAVAIL;
+    for (size_t i = 1; i < r->elements; i++) {
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            fn(r->element[i]->str, ctx);
+    }
+    freeReplyObject(r);
+    return MQC_OK;
+}
