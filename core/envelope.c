@@ -27,7 +27,10 @@ int mqc_envelope_parse(const void *payload, size_t len, size_t max, cJSON **root
     *root = NULL;
     if (len > max)
         return MQC_ETOOLARGE;
-    if (!payload || len == 0 || !mqc_utf8_valid(payload, len) || has_escaped_nul(payload, len))
+    /* A NUL byte is never valid JSON, and cJSON would cut strings at it, as it
+     * would at an escaped one: either could silently change an id or a body. */
+    if (!payload || len == 0 || memchr(payload, 0, len) || !mqc_utf8_valid(payload, len) ||
+        has_escaped_nul(payload, len))
         return MQC_EBADREQ;
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(payload, len, &end, false);
@@ -66,9 +69,14 @@ int mqc_envelope_int(const cJSON *root, const char *key, int64_t min, int64_t ma
     if (!cJSON_IsNumber(v))
         return MQC_EBADREQ;
     double d = v->valuedouble;
-    if (!isfinite(d) || d != floor(d) || d < (double)min || d > (double)max)
+    /* 2^63 and beyond do not fit an int64_t ((double)INT64_MAX rounds up to
+     * 2^63), so compare in range before converting. */
+    if (!isfinite(d) || d != floor(d) || d < -0x1p63 || d >= 0x1p63)
         return MQC_EBADREQ;
-    *out = (int64_t)d;
+    int64_t n = (int64_t)d;
+    if (n < min || n > max)
+        return MQC_EBADREQ;
+    *out = n;
     return MQC_OK;
 }
 

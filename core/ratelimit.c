@@ -47,8 +47,8 @@ bool mqc_ratelimit_allow(struct mqc_ratelimit *rl, const char *key, size_t len, 
 {
     uint64_t h;
     crypto_shorthash((unsigned char *)&h, (const unsigned char *)key, len, rl->hkey);
-    h |= 1; /* 0 marks an empty slot */
     struct slot *s = &rl->slots[h & rl->mask];
+    h |= 1; /* 0 marks an empty slot */
     if (s->key != h || now_ms - s->window_start >= rl->window_ms || now_ms < s->window_start) {
         s->key = h;
         s->window_start = now_ms;

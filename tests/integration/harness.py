@@ -189,6 +189,36 @@ class Broker:
         self.proc = None
 
 
+def raw_connect(port, user, password, client_id, keepalive=30, will=None):
+    """Open a bare MQTT 3.1.1 connection (no client library, no thread) and
+    return the socket after a successful CONNACK. will = (topic, payload,
+    retain) sets a QoS 1 will. Closing the socket is a connection that dies
+    without DISCONNECT."""
+    def utf(b):
+        b = b.encode() if isinstance(b, str) else b
+        return len(b).to_bytes(2, "big") + b
+    flags = 0xC2
+    payload = utf(client_id)
+    if will:
+        flags |= 0x04 | (1 << 3) | (0x20 if will[2] else 0)
+        payload += utf(will[0]) + utf(will[1])
+    payload += utf(user) + utf(password)
+    body = utf("MQTT") + bytes([4, flags]) + keepalive.to_bytes(2, "big") + payload
+    n, rem = len(body), b""
+    while True:
+        byte, n = n % 128, n // 128
+        rem += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            break
+    s = socket.create_connection(("127.0.0.1", port), timeout=DEFAULT_TIMEOUT)
+    s.sendall(bytes([0x10]) + rem + body)
+    ack = s.recv(4)
+    if ack[:2] != b"\x20\x02" or ack[3] != 0:
+        s.close()
+        raise AssertionError("raw connect refused: %r" % ack)
+    return s
+
+
 class Client:
     """A paho client running its network loop in a thread. Every wait has a
     deadline; received messages are queued."""
