@@ -28,6 +28,8 @@ struct mqc_config {
     long redis_timeout_ms;
     long redis_retry_ms;
     long presence_grace_ms;
+    long retention_seconds;
+    long timeline_max;
     struct mqc_filter_list other_filters; /* parsed other_topics */
 };
 

@@ -14,6 +14,8 @@ static const struct {
 } ops[] = {
     {"create", MQC_OP_CREATE}, {"add", MQC_OP_ADD},         {"remove", MQC_OP_REMOVE},
     {"leave", MQC_OP_LEAVE},   {"convs", MQC_OP_CONVS},     {"history", MQC_OP_HISTORY},
+    {"sync", MQC_OP_SYNC},     {"device", MQC_OP_DEVICE},   {"undevice", MQC_OP_UNDEVICE},
+    {"mute", MQC_OP_MUTE},
 };
 
 static const char *get_str(const cJSON *root, const char *key)
@@ -130,6 +132,81 @@ static int parse_history(const cJSON *root, struct mqc_req *r, const char **why)
     return MQC_OK;
 }
 
+static int parse_sync(const cJSON *root, struct mqc_req *r, const char **why)
+{
+    const cJSON *since = cJSON_GetObjectItemCaseSensitive(root, "since");
+    if (since && !cJSON_IsNull(since)) {
+        if (!cJSON_IsString(since) || !*since->valuestring) {
+            *why = "since must be a sync token";
+            return MQC_EBADREQ;
+        }
+        r->since = since->valuestring;
+    }
+    r->limit = MQC_SYNC_DEFAULT;
+    if (mqc_envelope_int(root, "limit", 1, MQC_SEQ_MAX, &r->limit) == MQC_EBADREQ) {
+        *why = "limit must be a whole number >= 1";
+        return MQC_EBADREQ;
+    }
+    if (r->limit > MQC_SYNC_MAX)
+        r->limit = MQC_SYNC_MAX;
+    return MQC_OK;
+}
+
+/* Push tokens: APNs hex, FCM registration tokens ([A-Za-z0-9:_.-]). */
+static bool token_valid(const char *t)
+{
+    size_t n = t ? strlen(t) : 0;
+    if (n == 0 || n > MQC_PUSH_TOKEN_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == ':' || c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static int parse_device(const cJSON *root, struct mqc_req *r, bool registering, const char **why)
+{
+    r->token = get_str(root, "token");
+    if (!token_valid(r->token)) {
+        *why = "token must be 1-4096 characters of [A-Za-z0-9:_.-]";
+        return MQC_EBADREQ;
+    }
+    if (!registering)
+        return MQC_OK;
+    r->platform = get_str(root, "platform");
+    if (!r->platform || (strcmp(r->platform, "apns") && strcmp(r->platform, "fcm"))) {
+        *why = "platform must be \"apns\" or \"fcm\"";
+        return MQC_EBADREQ;
+    }
+    r->app = get_str(root, "app");
+    if (!mqc_id_valid_str(r->app) && !(r->app && token_valid(r->app) && strlen(r->app) <= 255)) {
+        *why = "app must be the APNs topic (bundle id) or the FCM project id";
+        return MQC_EBADREQ;
+    }
+    const cJSON *sb = cJSON_GetObjectItemCaseSensitive(root, "sandbox");
+    if (sb && !cJSON_IsBool(sb) && !cJSON_IsNull(sb)) {
+        *why = "sandbox must be true or false";
+        return MQC_EBADREQ;
+    }
+    r->sandbox = cJSON_IsTrue(sb);
+    return MQC_OK;
+}
+
+static int parse_mute(const cJSON *root, struct mqc_req *r, const char **why)
+{
+    int rc = get_conv(root, r, why);
+    if (rc != MQC_OK)
+        return rc;
+    if (mqc_envelope_int(root, "until", 0, MQC_SEQ_MAX, &r->until) != MQC_OK) {
+        *why = "until must be a time in ms since the epoch (0 = unmute)";
+        return MQC_EBADREQ;
+    }
+    return MQC_OK;
+}
+
 int mqc_req_parse(const cJSON *root, const char *me, size_t max_members, struct mqc_req *r,
                   const char **why)
 {
@@ -165,6 +242,13 @@ int mqc_req_parse(const cJSON *root, const char *me, size_t max_members, struct 
         return MQC_OK;
     case MQC_OP_HISTORY:
         return parse_history(root, r, why);
+    case MQC_OP_SYNC:
+        return parse_sync(root, r, why);
+    case MQC_OP_DEVICE:
+    case MQC_OP_UNDEVICE:
+        return parse_device(root, r, r->op == MQC_OP_DEVICE, why);
+    case MQC_OP_MUTE:
+        return parse_mute(root, r, why);
     }
     return MQC_EBADREQ;
 }

@@ -17,10 +17,17 @@ enum mqc_op {
     MQC_OP_LEAVE,
     MQC_OP_CONVS,
     MQC_OP_HISTORY,
+    MQC_OP_SYNC,
+    MQC_OP_DEVICE,
+    MQC_OP_UNDEVICE,
+    MQC_OP_MUTE,
 };
 
 #define MQC_HISTORY_DEFAULT 50
 #define MQC_HISTORY_MAX 200
+#define MQC_SYNC_DEFAULT 200
+#define MQC_SYNC_MAX 1000
+#define MQC_PUSH_TOKEN_MAX 4096
 
 struct mqc_req {
     enum mqc_op op;
@@ -33,7 +40,13 @@ struct mqc_req {
     const char **members; /* owned array of borrowed ids (create group, add, remove) */
     size_t nmembers;
     int64_t before;      /* history; -1 = newest */
-    int64_t limit;       /* history */
+    int64_t limit;       /* history, sync */
+    const char *since;   /* sync: the token, NULL when absent */
+    const char *platform; /* device: "apns" | "fcm" */
+    const char *token;   /* device, undevice: the push token */
+    const char *app;     /* device: APNs topic / FCM project */
+    bool sandbox;        /* device */
+    int64_t until;       /* mute: ms, 0 = unmute */
 };
 
 /* Parse a request object. me is the asking user (borrowed), max_members the

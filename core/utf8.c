@@ -48,3 +48,13 @@ size_t mqc_utf8_count(const char *str, size_t len)
     }
     return n;
 }
+
+size_t mqc_utf8_prefix(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--; /* s[n] is a continuation byte: the character starting before n does not fit */
+    return n;
+}

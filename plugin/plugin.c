@@ -124,6 +124,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
         .prefix = p->cfg.key_prefix,
         .timeout_ms = (int)p->cfg.redis_timeout_ms,
         .retry_ms = (int)p->cfg.redis_retry_ms,
+        .timeline_cap = p->cfg.timeline_max,
+        .retention_ms = p->cfg.retention_seconds > 0
+                            ? (int64_t)p->cfg.retention_seconds * 1000
+                            : (int64_t)p->cfg.retention_days * 24 * 3600 * 1000,
+        .push_preview = p->cfg.push_preview,
     };
     p->store = mqc_store_new(&so);
     p->auth = mqc_authcache_new(AUTH_CACHE_SLOTS, p->cfg.auth_cache_seconds * 1000);

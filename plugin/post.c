@@ -12,7 +12,11 @@
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "plugin/plugin.h"
+
+/* Bytes of the body kept as the push preview (the bridge may cut further). */
+#define MQC_PREVIEW_MAX 240
 
 /* A send in flight: who asked, and the event around its future seq. */
 struct send_ctx {
@@ -92,8 +96,13 @@ static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const 
     if (rc == MQC_OK)
         rc = mqc_event_msg_parts(conv, m.id, from->user, mqc_clock_wall_ms(), m.body, m.attrs,
                                  &c->prefix, &c->suffix);
+    char preview[MQC_PREVIEW_MAX + 1];
+    const char *body = m.body->valuestring;
+    size_t plen = mqc_utf8_prefix(body, strlen(body), MQC_PREVIEW_MAX);
+    memcpy(preview, body, plen);
+    preview[plen] = '\0';
     if (rc == MQC_OK)
-        rc = mqc_store_send(p->store, conv, from->user, m.id, c->prefix, c->suffix,
+        rc = mqc_store_send(p->store, conv, from->user, m.id, c->prefix, c->suffix, preview,
                             mqc_members_version(p->members, conv), send_done, c);
     if (rc != MQC_OK) {
         mqc_log(MQC_LOG_ERR, "send: cannot queue: %s (user=%s conv=%s)", mqc_err_str(rc),

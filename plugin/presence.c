@@ -59,6 +59,8 @@ void mqc_plugin__presence_connected(struct mqc_plugin *p, const struct mosquitto
     int rc = mqc_presence_connect(p->presence, key, user, mqc_clock_wall_ms());
     if (rc == MQC_ENOMEM)
         mqc_log(MQC_LOG_ERR, "presence: out of memory tracking a device (user=%s)", user);
+    if (rc == MQC_OK)
+        mqc_store_presence_devices(p->store, user, mqc_presence_devices(p->presence, user));
     if (rc != MQC_OK || mqc_contacts_tracked(p->contacts, user))
         return;
     /* First device: learn who may see this user's presence, and whose they see. */
@@ -79,6 +81,7 @@ void mqc_plugin__presence_disconnected(struct mqc_plugin *p, const struct mosqui
     char user[MQC_ID_MAX + 1];
     snprintf(user, sizeof user, "%s", u);
     mqc_presence_disconnect(p->presence, key, mqc_clock_wall_ms());
+    mqc_store_presence_devices(p->store, user, mqc_presence_devices(p->presence, user));
     if (mqc_presence_devices(p->presence, user) == 0)
         mqc_contacts_drop(p->contacts, user);
 }

@@ -13,6 +13,7 @@
 #include "core/event.h"
 #include "core/log.h"
 #include "core/request.h"
+#include "core/synctoken.h"
 #include "plugin/plugin.h"
 
 /* Send {"t":"res",...} with fields (taken) to the asking device. */
@@ -178,6 +179,56 @@ static void history_done(void *ctx, int rc, bool more, const char *const *events
     mqc_plugin__origin_free(o);
 }
 
+/* Largest sync page in bytes of events (at least one event is always sent). */
+#define SYNC_MAX_BYTES (512 * 1024)
+
+static void sync_done(void *ctx, int rc, const struct mqc_sync_result *r)
+{
+    struct mqc_origin *o = ctx;
+    char token[MQC_SYNCTOKEN_MAX];
+    if (rc == MQC_OK && mqc_synctoken_encode(o->user, r->next, token, sizeof token) != MQC_OK)
+        rc = MQC_EINTERNAL;
+    if (rc != MQC_OK) {
+        fail(o, rc, NULL);
+        mqc_plugin__origin_free(o);
+        return;
+    }
+    cJSON *f = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    int ok = f && arr;
+    for (size_t i = 0; ok && i < r->n; i++) {
+        cJSON *raw = cJSON_CreateRaw(r->events[i]);
+        ok = raw && cJSON_AddItemToArray(arr, raw);
+    }
+    if (ok && cJSON_AddItemToObject(f, "events", arr)) {
+        arr = NULL;
+        ok = cJSON_AddStringToObject(f, "next", token) && cJSON_AddBoolToObject(f, "more", r->more) &&
+             cJSON_AddBoolToObject(f, "reset", r->reset);
+    } else {
+        ok = 0;
+    }
+    if (ok) {
+        respond(o, f);
+    } else {
+        cJSON_Delete(arr);
+        cJSON_Delete(f);
+        fail(o, MQC_ENOMEM, NULL);
+    }
+    mqc_plugin__origin_free(o);
+}
+
+/* device, undevice, mute: a plain {"t":"res",...} when done. */
+static void done_plain(void *ctx, int rc)
+{
+    struct mqc_origin *o = ctx;
+    if (rc != MQC_OK)
+        fail(o, rc, NULL);
+    else if (o->conv[0])
+        respond_conv(o);
+    else
+        respond(o, NULL);
+    mqc_plugin__origin_free(o);
+}
+
 /* Queue the store call for a parsed request. o is taken on MQC_OK. */
 static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_origin *o)
 {
@@ -210,6 +261,20 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
     case MQC_OP_HISTORY:
         return mqc_store_history(p->store, o->conv, o->user, r->before, r->limit, history_done,
                                  o);
+    case MQC_OP_SYNC: {
+        char since[MQC_STREAMID_MAX];
+        if (r->since && mqc_synctoken_decode(o->user, r->since, since, sizeof since) != MQC_OK)
+            return MQC_EBADREQ;
+        return mqc_store_sync(p->store, o->user, r->since ? since : NULL, r->limit,
+                              SYNC_MAX_BYTES, sync_done, o);
+    }
+    case MQC_OP_DEVICE:
+        return mqc_store_device(p->store, o->user, r->token, r->platform, r->app, r->sandbox,
+                                done_plain, o);
+    case MQC_OP_UNDEVICE:
+        return mqc_store_undevice(p->store, o->user, r->token, done_plain, o);
+    case MQC_OP_MUTE:
+        return mqc_store_mute(p->store, o->user, o->conv, r->until, now, done_plain, o);
     }
     return MQC_EINTERNAL;
 }
@@ -227,7 +292,11 @@ int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJS
     }
     struct mqc_origin *o = mqc_plugin__origin_new(p, from, r.conv, r.req, r.op_name);
     rc = o ? dispatch(p, &r, o) : MQC_ENOMEM;
-    if (rc != MQC_OK) {
+    if (rc == MQC_EBADREQ && r.op == MQC_OP_SYNC) {
+        mqc_plugin__send_err(from->client_id, from->user, "req", r.req, MQC_EBADREQ,
+                             "since is not a sync token of this user");
+        mqc_plugin__origin_free(o);
+    } else if (rc != MQC_OK) {
         mqc_log(MQC_LOG_ERR, "req: cannot queue: %s (user=%s op=%s)", mqc_err_str(rc), from->user,
                 r.op_name);
         mqc_plugin__send_err(from->client_id, from->user, "req", r.req, MQC_EINTERNAL, NULL);

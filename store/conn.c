@@ -27,6 +27,9 @@ struct mqc_store *mqc_store_new(const struct mqc_store_opts *o)
     s->db = o->db;
     s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 1000;
     s->retry_ms = o->retry_ms > 0 ? o->retry_ms : 500;
+    s->timeline_cap = o->timeline_cap > 0 ? o->timeline_cap : 100000;
+    s->retention_ms = o->retention_ms > 0 ? o->retention_ms : 30LL * 24 * 3600 * 1000;
+    s->push_preview = o->push_preview;
     if (!s->host || !s->prefix || (o->unix_path && !s->unix_path) ||
         (o->password && !s->password)) {
         mqc_store_free(s);
@@ -147,6 +150,13 @@ int mqc_store_ensure(struct mqc_store *s, int64_t now)
         return MQC_EUNAVAIL;
     s->last_attempt_ms = now;
     return connect_now(s);
+}
+
+int mqc_store__dctx(const struct mqc_store *s, int64_t now_ms, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s\t%lld\t%ld\t%lld\t%d", s->prefix, (long long)now_ms,
+                     s->timeline_cap, (long long)s->retention_ms, s->push_preview ? 1 : 0);
+    return (n < 0 || (size_t)n >= size) ? MQC_EINTERNAL : MQC_OK;
 }
 
 bool mqc_store_is_up(const struct mqc_store *s)

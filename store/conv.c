@@ -6,102 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "store/internal.h"
 #include "store/keys.h"
-
-/* ---- argv builder: every argument is an owned copy ---- */
-
-struct args {
-    char **v;
-    size_t *lens;
-    int n, cap;
-    int failed;
-};
-
-static void args_push(struct args *a, const char *s, size_t len)
-{
-    if (a->failed)
-        return;
-    if (a->n == a->cap) {
-        int cap = a->cap ? a->cap * 2 : 16;
-        char **v = realloc(a->v, (size_t)cap * sizeof *v);
-        size_t *l = v ? realloc(a->lens, (size_t)cap * sizeof *l) : NULL;
-        if (v)
-            a->v = v;
-        if (!v || !l) {
-            a->failed = 1;
-            return;
-        }
-        a->lens = l;
-        a->cap = cap;
-    }
-    char *copy = malloc(len + 1);
-    if (!copy) {
-        a->failed = 1;
-        return;
-    }
-    memcpy(copy, s, len);
-    copy[len] = '\0';
-    a->v[a->n] = copy;
-    a->lens[a->n++] = len;
-}
-
-static void args_str(struct args *a, const char *s)
-{
-    args_push(a, s, strlen(s));
-}
-
-static void args_fmt(struct args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void args_fmt(struct args *a, const char *fmt, ...)
-{
-    char buf[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof buf)
-        a->failed = 1;
-    else
-        args_push(a, buf, (size_t)n);
-}
-
-static void args_conv_key(struct args *a, struct mqc_store *s, const char *conv, const char *part)
-{
-    char k[MQC_KEY_MAX];
-    if (mqc_key_conv(s->prefix, conv, part, k, sizeof k) != MQC_OK)
-        a->failed = 1;
-    else
-        args_str(a, k);
-}
-
-static void args_user_key(struct args *a, struct mqc_store *s, const char *user, const char *part)
-{
-    char k[MQC_KEY_MAX];
-    if (mqc_key_user_part(s->prefix, user, part, k, sizeof k) != MQC_OK)
-        a->failed = 1;
-    else
-        args_str(a, k);
-}
-
-static void args_free(struct args *a)
-{
-    for (int i = 0; i < a->n; i++)
-        free(a->v[i]);
-    free(a->v);
-    free(a->lens);
-}
-
-/* Queue the built command; frees the builder either way. */
-static int submit(struct mqc_store *s, struct args *a,
-                  void (*done)(struct mqc_store__job *, int, redisReply *), void *cb, void *ctx)
-{
-    int rc = a->failed ? MQC_EBADREQ
-                       : mqc_store__enqueue(s, a->n, (const char **)a->v, a->lens, done, cb, ctx);
-    args_free(a);
-    return rc;
-}
 
 /* ---- reply helpers ---- */
 
@@ -198,55 +107,57 @@ static void post_done(struct mqc_store__job *j, int rc, redisReply *r)
 }
 
 int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, const char *id,
-                   const char *prefix, const char *suffix, int64_t cached_mver,
-                   mqc_store_post_cb cb, void *ctx)
+                   const char *prefix, const char *suffix, const char *preview,
+                   int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
 {
-    struct args a = {0};
-    args_str(&a, "FCALL");
-    args_str(&a, "mqc1_send");
-    args_str(&a, "5");
-    args_conv_key(&a, s, conv, "meta");
-    args_conv_key(&a, s, conv, "members");
-    args_conv_key(&a, s, conv, "log");
-    args_conv_key(&a, s, conv, "ids");
-    args_conv_key(&a, s, conv, "rcpt");
-    args_str(&a, sender);
-    args_str(&a, id);
-    args_str(&a, prefix);
-    args_str(&a, suffix);
-    args_fmt(&a, "%lld", (long long)cached_mver);
-    return submit(s, &a, post_done, (void *)cb, ctx);
+    struct mqc_store__args a = {0};
+    mqc_store__args_str(&a, "FCALL");
+    mqc_store__args_str(&a, "mqc1_send");
+    mqc_store__args_str(&a, "5");
+    mqc_store__args_conv_key(&a, s, conv, "meta");
+    mqc_store__args_conv_key(&a, s, conv, "members");
+    mqc_store__args_conv_key(&a, s, conv, "log");
+    mqc_store__args_conv_key(&a, s, conv, "ids");
+    mqc_store__args_conv_key(&a, s, conv, "rcpt");
+    mqc_store__args_str(&a, sender);
+    mqc_store__args_str(&a, id);
+    mqc_store__args_str(&a, prefix);
+    mqc_store__args_str(&a, suffix);
+    mqc_store__args_fmt(&a, "%lld", (long long)cached_mver);
+    mqc_store__args_dctx(&a, s);
+    mqc_store__args_str(&a, preview ? preview : "");
+    return mqc_store__submit(s, &a, post_done, (void *)cb, ctx);
 }
 
 int mqc_store_receipt(struct mqc_store *s, const char *conv, const char *user, const char *type,
                       int64_t seq, int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
 {
-    struct args a = {0};
-    args_str(&a, "FCALL");
-    args_str(&a, "mqc1_receipt");
-    args_str(&a, "3");
-    args_conv_key(&a, s, conv, "meta");
-    args_conv_key(&a, s, conv, "members");
-    args_conv_key(&a, s, conv, "rcpt");
-    args_str(&a, user);
-    args_str(&a, type);
-    args_fmt(&a, "%lld", (long long)seq);
-    args_fmt(&a, "%lld", (long long)cached_mver);
-    return submit(s, &a, post_done, (void *)cb, ctx);
+    struct mqc_store__args a = {0};
+    mqc_store__args_str(&a, "FCALL");
+    mqc_store__args_str(&a, "mqc1_receipt");
+    mqc_store__args_str(&a, "3");
+    mqc_store__args_conv_key(&a, s, conv, "meta");
+    mqc_store__args_conv_key(&a, s, conv, "members");
+    mqc_store__args_conv_key(&a, s, conv, "rcpt");
+    mqc_store__args_str(&a, user);
+    mqc_store__args_str(&a, type);
+    mqc_store__args_fmt(&a, "%lld", (long long)seq);
+    mqc_store__args_fmt(&a, "%lld", (long long)cached_mver);
+    return mqc_store__submit(s, &a, post_done, (void *)cb, ctx);
 }
 
 int mqc_store_members(struct mqc_store *s, const char *conv, const char *user,
                       int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
 {
-    struct args a = {0};
-    args_str(&a, "FCALL");
-    args_str(&a, "mqc1_members");
-    args_str(&a, "2");
-    args_conv_key(&a, s, conv, "meta");
-    args_conv_key(&a, s, conv, "members");
-    args_str(&a, user);
-    args_fmt(&a, "%lld", (long long)cached_mver);
-    return submit(s, &a, post_done, (void *)cb, ctx);
+    struct mqc_store__args a = {0};
+    mqc_store__args_str(&a, "FCALL");
+    mqc_store__args_str(&a, "mqc1_members");
+    mqc_store__args_str(&a, "2");
+    mqc_store__args_conv_key(&a, s, conv, "meta");
+    mqc_store__args_conv_key(&a, s, conv, "members");
+    mqc_store__args_str(&a, user);
+    mqc_store__args_fmt(&a, "%lld", (long long)cached_mver);
+    return mqc_store__submit(s, &a, post_done, (void *)cb, ctx);
 }
 
 /* ---- create / add / remove / leave ---- */
@@ -291,21 +202,21 @@ static void change_done(struct mqc_store__job *j, int rc, redisReply *r)
 int mqc_store_create_direct(struct mqc_store *s, const char *conv, const char *a_user,
                             const char *b_user, int64_t now_ms, mqc_store_change_cb cb, void *ctx)
 {
-    struct args a = {0};
-    args_str(&a, "FCALL");
-    args_str(&a, "mqc1_create_direct");
-    args_str(&a, "6");
-    args_conv_key(&a, s, conv, "meta");
-    args_conv_key(&a, s, conv, "members");
-    args_user_key(&a, s, a_user, "user");
-    args_user_key(&a, s, b_user, "user");
-    args_user_key(&a, s, a_user, "convs");
-    args_user_key(&a, s, b_user, "convs");
-    args_str(&a, a_user);
-    args_str(&a, b_user);
-    args_str(&a, conv);
-    args_fmt(&a, "%lld", (long long)now_ms);
-    return submit(s, &a, change_done, (void *)cb, ctx);
+    struct mqc_store__args a = {0};
+    mqc_store__args_str(&a, "FCALL");
+    mqc_store__args_str(&a, "mqc1_create_direct");
+    mqc_store__args_str(&a, "6");
+    mqc_store__args_conv_key(&a, s, conv, "meta");
+    mqc_store__args_conv_key(&a, s, conv, "members");
+    mqc_store__args_user_key(&a, s, a_user, "user");
+    mqc_store__args_user_key(&a, s, b_user, "user");
+    mqc_store__args_user_key(&a, s, a_user, "convs");
+    mqc_store__args_user_key(&a, s, b_user, "convs");
+    mqc_store__args_str(&a, a_user);
+    mqc_store__args_str(&a, b_user);
+    mqc_store__args_str(&a, conv);
+    mqc_store__args_fmt(&a, "%lld", (long long)now_ms);
+    return mqc_store__submit(s, &a, change_done, (void *)cb, ctx);
 }
 
 int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *title,
@@ -314,50 +225,52 @@ int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *ti
 {
     if (n == 0)
         return MQC_EBADREQ;
-    struct args a = {0};
-    args_str(&a, "FCALL");
-    args_str(&a, "mqc1_create_group");
-    args_fmt(&a, "%zu", 4 + 2 * n);
-    args_conv_key(&a, s, conv, "meta");
-    args_conv_key(&a, s, conv, "members");
-    args_conv_key(&a, s, conv, "log");
-    args_conv_key(&a, s, conv, "rcpt");
+    struct mqc_store__args a = {0};
+    mqc_store__args_str(&a, "FCALL");
+    mqc_store__args_str(&a, "mqc1_create_group");
+    mqc_store__args_fmt(&a, "%zu", 4 + 2 * n);
+    mqc_store__args_conv_key(&a, s, conv, "meta");
+    mqc_store__args_conv_key(&a, s, conv, "members");
+    mqc_store__args_conv_key(&a, s, conv, "log");
+    mqc_store__args_conv_key(&a, s, conv, "rcpt");
     for (size_t i = 0; i < n; i++) {
-        args_user_key(&a, s, members[i], "user");
-        args_user_key(&a, s, members[i], "convs");
+        mqc_store__args_user_key(&a, s, members[i], "user");
+        mqc_store__args_user_key(&a, s, members[i], "convs");
     }
-    args_str(&a, members[0]);
-    args_str(&a, conv);
-    args_str(&a, title);
-    args_fmt(&a, "%lld", (long long)now_ms);
+    mqc_store__args_str(&a, members[0]);
+    mqc_store__args_str(&a, conv);
+    mqc_store__args_str(&a, title);
+    mqc_store__args_fmt(&a, "%lld", (long long)now_ms);
+    mqc_store__args_dctx(&a, s);
     for (size_t i = 0; i < n; i++)
-        args_str(&a, members[i]);
-    return submit(s, &a, change_done, (void *)cb, ctx);
+        mqc_store__args_str(&a, members[i]);
+    return mqc_store__submit(s, &a, change_done, (void *)cb, ctx);
 }
 
 int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, const char *op,
                      const char *const *targets, size_t n, int64_t now_ms,
                      mqc_store_change_cb cb, void *ctx)
 {
-    struct args a = {0};
-    args_str(&a, "FCALL");
-    args_str(&a, "mqc1_change");
-    args_fmt(&a, "%zu", 4 + 2 * n);
-    args_conv_key(&a, s, conv, "meta");
-    args_conv_key(&a, s, conv, "members");
-    args_conv_key(&a, s, conv, "log");
-    args_conv_key(&a, s, conv, "rcpt");
+    struct mqc_store__args a = {0};
+    mqc_store__args_str(&a, "FCALL");
+    mqc_store__args_str(&a, "mqc1_change");
+    mqc_store__args_fmt(&a, "%zu", 4 + 2 * n);
+    mqc_store__args_conv_key(&a, s, conv, "meta");
+    mqc_store__args_conv_key(&a, s, conv, "members");
+    mqc_store__args_conv_key(&a, s, conv, "log");
+    mqc_store__args_conv_key(&a, s, conv, "rcpt");
     for (size_t i = 0; i < n; i++) {
-        args_user_key(&a, s, targets[i], "user");
-        args_user_key(&a, s, targets[i], "convs");
+        mqc_store__args_user_key(&a, s, targets[i], "user");
+        mqc_store__args_user_key(&a, s, targets[i], "convs");
     }
-    args_str(&a, by);
-    args_str(&a, op);
-    args_str(&a, conv);
-    args_fmt(&a, "%lld", (long long)now_ms);
+    mqc_store__args_str(&a, by);
+    mqc_store__args_str(&a, op);
+    mqc_store__args_str(&a, conv);
+    mqc_store__args_fmt(&a, "%lld", (long long)now_ms);
+    mqc_store__args_dctx(&a, s);
     for (size_t i = 0; i < n; i++)
-        args_str(&a, targets[i]);
-    return submit(s, &a, change_done, (void *)cb, ctx);
+        mqc_store__args_str(&a, targets[i]);
+    return mqc_store__submit(s, &a, change_done, (void *)cb, ctx);
 }
 
 /* ---- convs / history ---- */
@@ -419,14 +332,14 @@ static void convs_done(struct mqc_store__job *j, int rc, redisReply *r)
 
 int mqc_store_convs(struct mqc_store *s, const char *user, mqc_store_convs_cb cb, void *ctx)
 {
-    struct args a = {0};
-    args_str(&a, "FCALL");
-    args_str(&a, "mqc1_convs");
-    args_str(&a, "1");
-    args_user_key(&a, s, user, "convs");
-    args_str(&a, user);
-    args_str(&a, s->prefix);
-    return submit(s, &a, convs_done, (void *)cb, ctx);
+    struct mqc_store__args a = {0};
+    mqc_store__args_str(&a, "FCALL");
+    mqc_store__args_str(&a, "mqc1_convs");
+    mqc_store__args_str(&a, "1");
+    mqc_store__args_user_key(&a, s, user, "convs");
+    mqc_store__args_str(&a, user);
+    mqc_store__args_str(&a, s->prefix);
+    return mqc_store__submit(s, &a, convs_done, (void *)cb, ctx);
 }
 
 static void history_done(struct mqc_store__job *j, int rc, redisReply *r)
@@ -456,18 +369,18 @@ static void history_done(struct mqc_store__job *j, int rc, redisReply *r)
 int mqc_store_history(struct mqc_store *s, const char *conv, const char *user, int64_t before,
                       int64_t limit, mqc_store_history_cb cb, void *ctx)
 {
-    struct args a = {0};
-    args_str(&a, "FCALL");
-    args_str(&a, "mqc1_history");
-    args_str(&a, "3");
-    args_conv_key(&a, s, conv, "meta");
-    args_conv_key(&a, s, conv, "members");
-    args_conv_key(&a, s, conv, "log");
-    args_str(&a, user);
+    struct mqc_store__args a = {0};
+    mqc_store__args_str(&a, "FCALL");
+    mqc_store__args_str(&a, "mqc1_history");
+    mqc_store__args_str(&a, "3");
+    mqc_store__args_conv_key(&a, s, conv, "meta");
+    mqc_store__args_conv_key(&a, s, conv, "members");
+    mqc_store__args_conv_key(&a, s, conv, "log");
+    mqc_store__args_str(&a, user);
     if (before < 0)
-        args_str(&a, "");
+        mqc_store__args_str(&a, "");
     else
-        args_fmt(&a, "%lld", (long long)before);
-    args_fmt(&a, "%lld", (long long)limit);
-    return submit(s, &a, history_done, (void *)cb, ctx);
+        mqc_store__args_fmt(&a, "%lld", (long long)before);
+    mqc_store__args_fmt(&a, "%lld", (long long)limit);
+    return mqc_store__submit(s, &a, history_done, (void *)cb, ctx);
 }

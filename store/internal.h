@@ -11,6 +11,9 @@ struct mqc_store {
     redisContext *ctx; /* NULL while down */
     char *host, *unix_path, *password, *prefix;
     int port, db, timeout_ms, retry_ms;
+    long timeline_cap;
+    int64_t retention_ms;
+    bool push_preview;
     int64_t last_attempt_ms;
     bool ever_attempted;
     bool was_up; /* for logging transitions once */
@@ -34,6 +37,33 @@ struct mqc_store__job {
 int mqc_store__enqueue(struct mqc_store *s, int argc, const char **argv, const size_t *lens,
                        void (*done)(struct mqc_store__job *, int, redisReply *), void *cb,
                        void *ctx);
+/* Command builder (store/args.c). */
+struct mqc_store__args {
+    char **v;
+    size_t *lens;
+    int n, cap;
+    int failed;
+};
+void mqc_store__args_push(struct mqc_store__args *a, const char *s, size_t len);
+void mqc_store__args_str(struct mqc_store__args *a, const char *s);
+void mqc_store__args_fmt(struct mqc_store__args *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void mqc_store__args_conv_key(struct mqc_store__args *a, struct mqc_store *s, const char *conv,
+                              const char *part);
+void mqc_store__args_user_key(struct mqc_store__args *a, struct mqc_store *s, const char *user,
+                              const char *part);
+/* The delivery context of the current time. */
+void mqc_store__args_dctx(struct mqc_store__args *a, struct mqc_store *s);
+void mqc_store__args_free(struct mqc_store__args *a);
+/* Queue the built command; frees the builder either way. MQC_EBADREQ if any
+ * step failed. */
+int mqc_store__submit(struct mqc_store *s, struct mqc_store__args *a,
+                      void (*done)(struct mqc_store__job *, int, redisReply *), void *cb,
+                      void *ctx);
+
+/* Write the delivery context of store/mqchat.lua ("prefix\tnow\tcap\t
+ * retention\tpreview") into buf. */
+int mqc_store__dctx(const struct mqc_store *s, int64_t now_ms, char *buf, size_t size);
 /* Fail every queued job with MQC_EUNAVAIL (store shutdown). */
 void mqc_store__free_jobs(struct mqc_store *s);
 /* Load the function library on a fresh connection (store/lib.c). */

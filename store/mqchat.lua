@@ -15,7 +15,15 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   P{u:U}:user     HASH  pw, created
   P{u:U}:convs    SET   conversation ids
   P{u:U}:presence HASH  state, last_seen, node, devices
+  P{u:U}:tl       STREAM  the user's timeline: auto id -> c = conv, s = seq
+  P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
+  P{u:U}:mute     HASH  conv -> muted until (ms)
+  Pdevtoken:T     STRING  owner of push token T
+  Ppush           STREAM  push jobs for mqchat-push
   P{n:N}:users    SET   users this broker node has published as present
+
+Writing functions take a delivery context string (dctx):
+  "<key prefix>\t<now ms>\t<timeline cap>\t<retention ms>\t<push preview 0/1>"
 
 Replies are flat arrays whose first element is a status string: "ok",
 "dup", "ignored", "noop", or an error code of the wire contract
@@ -48,8 +56,77 @@ local function member_event(conv, seq, op, users, by, ts)
          '","users":' .. json_users(users) .. ',"by":"' .. by .. '","ts":' .. ts .. '}'
 end
 
+local function parse_dctx(s)
+  local p, now, cap, ret, prev = string.match(s, '^(.-)\t(%d+)\t(%d+)\t(%d+)\t([01])$')
+  return {prefix = p, now = tonumber(now), cap = tonumber(cap), retention = tonumber(ret),
+          preview = prev == '1'}
+end
+
+-- The user's total unread count over all conversations (push badge).
+local function unread_total(d, user)
+  local total = 0
+  for _, c in ipairs(redis.call('SMEMBERS', d.prefix .. '{u:' .. user .. '}:convs')) do
+    local base = d.prefix .. '{c:' .. c .. '}:'
+    local last = num(redis.call('HGET', base .. 'meta', 'seq'))
+    local read = num(redis.call('HGET', base .. 'rcpt', 'r:' .. user))
+    if last > read then total = total + last - read end
+  end
+  return total
+end
+
+-- Is any device of the user connected and in the foreground?
+local function user_online(d, user)
+  local st = redis.call('HMGET', d.prefix .. '{u:' .. user .. '}:presence', 'state', 'devices')
+  return num(st[2]) > 0 and st[1] ~= 'away'
+end
+
+-- Every recipient gets a pointer (conv, seq) in their timeline (the body stays
+-- once, in the conversation log); recipients other than the actor with no
+-- device in the foreground, and the conversation not muted, get a push job.
+local function deliver(d, conv, seq, kind, actor, recipients, preview)
+  for _, u in ipairs(recipients) do
+    local base = d.prefix .. '{u:' .. u .. '}:'
+    redis.call('XADD', base .. 'tl', 'MAXLEN', '~', d.cap, '*', 'c', conv, 's', seq)
+    if u ~= actor and not user_online(d, u) then
+      local until_ms = num(redis.call('HGET', base .. 'mute', conv))
+      if until_ms <= d.now then
+        local job = {'user', u, 'conv', conv, 'seq', seq, 'kind', kind, 'from', actor,
+                     'badge', unread_total(d, u), 'ts', d.now}
+        if d.preview and preview and preview ~= '' then
+          job[#job + 1] = 'preview'
+          job[#job + 1] = preview
+        end
+        redis.call('XADD', d.prefix .. 'push', '*', unpack(job))
+      end
+    end
+  end
+end
+
+-- Drop conversation log entries older than the retention window, a few per
+-- write (amortised, never a long pause), with their dedupe keys.
+local function trim_log(d, log_key, ids_key)
+  local cutoff = d.now - d.retention
+  local last = nil
+  for _, e in ipairs(redis.call('XRANGE', log_key, '-', '+', 'COUNT', 8)) do
+    local f = e[2]
+    local t, k = nil, nil
+    for i = 1, #f, 2 do
+      if f[i] == 't' then t = tonumber(f[i + 1]) elseif f[i] == 'k' then k = f[i + 1] end
+    end
+    if not t or t >= cutoff then break end
+    if k and ids_key then redis.call('HDEL', ids_key, k) end
+    last = e[1]
+  end
+  if last then
+    -- MINID keeps ids >= its argument: keep everything after "last".
+    local s = tonumber(string.match(last, '^(%d+)-'))
+    redis.call('XTRIM', log_key, 'MINID', (s + 1) .. '-0')
+  end
+end
+
 -- send: KEYS meta, members, log, ids, rcpt
--- ARGV sender, client id, event prefix (ends with "seq":), event suffix, cached mver
+-- ARGV sender, client id, event prefix (ends with "seq":), event suffix, cached mver,
+--      dctx, preview
 local function send(keys, args)
   local sender = args[1]
   if redis.call('HEXISTS', keys[2], sender) == 0 then return {'not_member'} end
@@ -61,11 +138,15 @@ local function send(keys, args)
     if e[1] then ev = e[1][2][2] end
     return {'dup', num(old), ev}
   end
+  local d = parse_dctx(args[6])
   local seq = redis.call('HINCRBY', keys[1], 'seq', 1)
   local ev = args[3] .. seq .. args[4]
-  redis.call('XADD', keys[3], seq .. '-0', 'e', ev)
+  redis.call('XADD', keys[3], seq .. '-0', 'e', ev, 't', d.now, 'k', dk)
   redis.call('HSET', keys[4], dk, seq)
   redis.call('HSET', keys[5], 'r:' .. sender, seq, 'd:' .. sender, seq)
+  local conv = string.match(keys[1], '{c:(.-)}')
+  deliver(d, conv, seq, 'msg', sender, redis.call('HKEYS', keys[2]), args[7])
+  trim_log(d, keys[3], keys[4])
   local mver = num(redis.call('HGET', keys[1], 'mver'))
   return add_members({'ok', seq, mver}, keys[2], mver, args[5])
 end
@@ -115,12 +196,13 @@ local function create_direct(keys, args)
 end
 
 -- create_group: KEYS meta, members, log, rcpt, then user key and convs key per member
--- ARGV creator, conv, title, now, then the members (creator first)
+-- ARGV creator, conv, title, now, dctx, then the members (creator first)
 local function create_group(keys, args)
   if redis.call('EXISTS', keys[1]) == 1 then return {'exists'} end
+  local d = parse_dctx(args[5])
   local users = {}
-  for i = 5, #args do
-    local k = 5 + (i - 5) * 2
+  for i = 6, #args do
+    local k = 5 + (i - 6) * 2
     if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', args[i]} end
     users[#users + 1] = args[i]
   end
@@ -131,8 +213,9 @@ local function create_group(keys, args)
     redis.call('SADD', keys[6 + (i - 1) * 2], args[2])
   end
   local ev = member_event(args[2], 1, 'added', users, args[1], args[4])
-  redis.call('XADD', keys[3], '1-0', 'e', ev)
+  redis.call('XADD', keys[3], '1-0', 'e', ev, 't', d.now)
   redis.call('HSET', keys[4], 'r:' .. args[1], 1, 'd:' .. args[1], 1)
+  deliver(d, args[2], 1, 'member', args[1], users, '')
   local out = {'ok', 1, 1, ev, #users}
   for _, u in ipairs(users) do out[#out + 1] = u end
   return out
@@ -140,17 +223,18 @@ end
 
 -- change: add / remove / leave.
 -- KEYS meta, members, log, rcpt, then user key and convs key per target
--- ARGV by, op ("add"|"remove"|"leave"), conv, now, then the targets
+-- ARGV by, op ("add"|"remove"|"leave"), conv, now, dctx, then the targets
 -- Reply: ok, seq, mver, event, n, members after (n), users no longer members
 local function change(keys, args)
   local by, op, conv, now = args[1], args[2], args[3], args[4]
+  local d = parse_dctx(args[5])
   local role = redis.call('HGET', keys[2], by)
   if not role then return {'not_member'} end
   if redis.call('HGET', keys[1], 'kind') ~= 'group' then return {'forbidden'} end
   if op ~= 'leave' and role ~= 'admin' then return {'forbidden'} end
   local changed, gone = {}, {}
-  for i = 5, #args do
-    local u, k = args[i], 5 + (i - 5) * 2
+  for i = 6, #args do
+    local u, k = args[i], 5 + (i - 6) * 2
     local is_member = redis.call('HEXISTS', keys[2], u) == 1
     if op == 'add' and not is_member then
       if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', u} end
@@ -162,7 +246,7 @@ local function change(keys, args)
   if #changed == 0 then return {'noop'} end
   local users = {}
   for _, i in ipairs(changed) do
-    local u, ck = args[i], 6 + (i - 5) * 2
+    local u, ck = args[i], 6 + (i - 6) * 2
     users[#users + 1] = u
     if op == 'add' then
       redis.call('HSET', keys[2], u, 'member')
@@ -184,10 +268,14 @@ local function change(keys, args)
   local mver = redis.call('HINCRBY', keys[1], 'mver', 1)
   local ev_op = ({add = 'added', remove = 'removed', leave = 'left'})[op]
   local ev = member_event(conv, seq, ev_op, users, by, now)
-  redis.call('XADD', keys[3], seq .. '-0', 'e', ev)
+  redis.call('XADD', keys[3], seq .. '-0', 'e', ev, 't', d.now)
   if op ~= 'leave' then
     redis.call('HSET', keys[4], 'r:' .. by, seq, 'd:' .. by, seq)
   end
+  local recipients = {}
+  for i = 1, #all, 2 do recipients[#recipients + 1] = all[i] end
+  for _, u in ipairs(gone) do recipients[#recipients + 1] = u end
+  deliver(d, conv, seq, 'member', by, recipients, '')
   local out = {'ok', seq, mver, ev, #all / 2}
   for i = 1, #all, 2 do out[#out + 1] = all[i] end
   for _, u in ipairs(gone) do out[#out + 1] = u end
@@ -286,6 +374,96 @@ local function contacts(keys, args)
   return out
 end
 
+-- Compare stream ids "ms-seq": is a < b?
+local function id_lt(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+
+local function field(f, name)
+  for i = 1, #f, 2 do
+    if f[i] == name then return f[i + 1] end
+  end
+  return nil
+end
+
+-- sync: KEYS the user's timeline.
+-- ARGV since stream id ("" = none), limit, max reply bytes, dctx
+-- Reply: ok, reset (0/1), more (0/1), next stream id, events...
+local function sync(keys, args)
+  local tl, since = keys[1], args[1]
+  local limit, maxb = num(args[2]), num(args[3])
+  local d = parse_dctx(args[4])
+  if redis.call('EXISTS', tl) == 0 then
+    if since == '' then since = '0-0' end
+    return {'ok', 0, 0, since}
+  end
+  redis.call('XTRIM', tl, 'MINID', math.max(d.now - d.retention, 0) .. '-0')
+  local last = redis.call('XREVRANGE', tl, '+', '-', 'COUNT', 1)
+  local last_id = '0-0'
+  if last[1] then last_id = last[1][1] end
+  if since == '' then return {'ok', 0, 0, last_id} end
+  local info = redis.call('XINFO', 'STREAM', tl)
+  local maxdel = field(info, 'max-deleted-entry-id') or '0-0'
+  if id_lt(since, maxdel) then return {'ok', 1, 0, last_id} end
+  local got = redis.call('XRANGE', tl, '(' .. since, '+', 'COUNT', limit + 1)
+  local out = {'ok', 0, 0, since}
+  local n, bytes = 0, 0
+  for i, e in ipairs(got) do
+    if i > limit then out[3] = 1 break end
+    local c, sq = field(e[2], 'c'), field(e[2], 's')
+    local ev = redis.call('XRANGE', d.prefix .. '{c:' .. c .. '}:log', sq .. '-0', sq .. '-0')
+    if ev[1] then
+      local text = field(ev[1][2], 'e')
+      if n > 0 and bytes + #text > maxb then out[3] = 1 break end
+      out[#out + 1] = text
+      bytes = bytes + #text
+      n = n + 1
+    end
+    out[4] = e[1]
+  end
+  return out
+end
+
+-- device: KEYS the user's devices. ARGV token, platform, app, sandbox (0/1), user, prefix.
+-- A token belongs to one user: registering it moves it.
+local function device(keys, args)
+  local tok, user, p = args[1], args[5], args[6]
+  local idx = p .. 'devtoken:' .. tok
+  local owner = redis.call('GET', idx)
+  if owner and owner ~= user then
+    redis.call('HDEL', p .. '{u:' .. owner .. '}:devices', tok)
+  end
+  redis.call('SET', idx, user)
+  redis.call('HSET', keys[1], tok, args[2] .. '\n' .. args[3] .. '\n' .. args[4])
+  return {'ok'}
+end
+
+-- undevice: KEYS the user's devices. ARGV token, user, prefix.
+local function undevice(keys, args)
+  local idx = args[3] .. 'devtoken:' .. args[1]
+  if redis.call('GET', idx) == args[2] then redis.call('DEL', idx) end
+  redis.call('HDEL', keys[1], args[1])
+  return {'ok'}
+end
+
+-- mute: KEYS members of the conversation, the user's mutes. ARGV user, conv, until, now.
+local function mute(keys, args)
+  if redis.call('HEXISTS', keys[1], args[1]) == 0 then return {'not_member'} end
+  if num(args[3]) <= num(args[4]) then
+    redis.call('HDEL', keys[2], args[2])
+  else
+    redis.call('HSET', keys[2], args[2], args[3])
+  end
+  return {'ok'}
+end
+
+redis.register_function('mqc1_sync', sync)
+redis.register_function('mqc1_device', device)
+redis.register_function('mqc1_undevice', undevice)
+redis.register_function('mqc1_mute', mute)
 redis.register_function('mqc1_presence', presence)
 redis.register_function('mqc1_node_reset', node_reset)
 redis.register_function{function_name = 'mqc1_contacts', callback = contacts, flags = {'no-writes'}}

@@ -18,6 +18,9 @@ struct mqc_store_opts {
     const char *prefix;    /* key prefix, e.g. "mqchat:" */
     int timeout_ms;        /* connect and per-command timeout */
     int retry_ms;          /* least time between reconnect attempts */
+    long timeline_cap;     /* entries kept per user timeline (0 = 100000) */
+    int64_t retention_ms;  /* how long logs and timelines are kept (0 = 30 days) */
+    bool push_preview;     /* put body previews in push jobs */
 };
 
 struct mqc_store;
@@ -65,10 +68,12 @@ struct mqc_post_result {
 };
 typedef void (*mqc_store_post_cb)(void *ctx, int rc, const struct mqc_post_result *r);
 
-/* Store a message (prefix + seq + suffix) unless (sender, id) is stored. */
+/* Store a message (prefix + seq + suffix) unless (sender, id) is stored,
+ * point every member's timeline at it and queue push jobs for members with
+ * no device in the foreground (preview: a short start of the body, or ""). */
 int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, const char *id,
-                   const char *prefix, const char *suffix, int64_t cached_mver,
-                   mqc_store_post_cb cb, void *ctx);
+                   const char *prefix, const char *suffix, const char *preview,
+                   int64_t cached_mver, mqc_store_post_cb cb, void *ctx);
 /* Raise user's "delivered" or "read" cursor to seq (clamped, monotonic). */
 int mqc_store_receipt(struct mqc_store *s, const char *conv, const char *user, const char *type,
                       int64_t seq, int64_t cached_mver, mqc_store_post_cb cb, void *ctx);
@@ -134,6 +139,34 @@ int mqc_store_node_reset(struct mqc_store *s, const char *node, int64_t now_ms,
  * fn(other, ctx) for each. MQC_OK or MQC_EUNAVAIL. */
 int mqc_store_contacts(struct mqc_store *s, const char *user,
                        void (*fn)(const char *other, void *ctx), void *ctx);
+
+/* ---- Sync and push settings (store/sync.c) ---- */
+
+struct mqc_sync_result {
+    bool reset, more;
+    const char *next; /* stream id of the timeline position after this page */
+    const char *const *events;
+    const size_t *lens;
+    size_t n;
+};
+typedef void (*mqc_store_sync_cb)(void *ctx, int rc, const struct mqc_sync_result *r);
+/* Page through user's timeline after since (a stream id, NULL = none: just
+ * the current position). */
+int mqc_store_sync(struct mqc_store *s, const char *user, const char *since, int64_t limit,
+                   size_t max_bytes, mqc_store_sync_cb cb, void *ctx);
+
+typedef void (*mqc_store_done_cb)(void *ctx, int rc);
+int mqc_store_device(struct mqc_store *s, const char *user, const char *token,
+                     const char *platform, const char *app, bool sandbox, mqc_store_done_cb cb,
+                     void *ctx);
+int mqc_store_undevice(struct mqc_store *s, const char *user, const char *token,
+                       mqc_store_done_cb cb, void *ctx);
+int mqc_store_mute(struct mqc_store *s, const char *user, const char *conv, int64_t until_ms,
+                   int64_t now_ms, mqc_store_done_cb cb, void *ctx);
+
+/* Queue the live count of the user's devices on this node (push decisions
+ * need it before the grace period lets presence say offline). */
+int mqc_store_presence_devices(struct mqc_store *s, const char *user, size_t devices);
 
 /* Number of queued operations. */
 size_t mqc_store_pending(const struct mqc_store *s);
