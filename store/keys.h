@@ -7,6 +7,12 @@
  *   <p>{u:<user>}:user     HASH  pw (argon2id PHC string), created (ms)
  *   <p>{u:<user>}:convs    SET   the user's conversation ids
  *   <p>{u:<user>}:presence HASH  state, last_seen, node, devices
+ *   <p>{u:<user>}:tl       STREAM  timeline: auto id -> c = conv, s = seq
+ *   <p>{u:<user>}:tlfloor  STRING  newest timeline id dropped (retention, cap)
+ *   <p>{u:<user>}:devices  HASH  push token -> "platform\napp\nsandbox"
+ *   <p>{u:<user>}:mute     HASH  conv -> muted until (ms)
+ *   <p>devtoken:<token>    STRING  owner of a push token
+ *   <p>push                STREAM  push jobs for mqchat-push
  *   <p>{n:<node>}:users    SET   users a broker node published as present
  *   <p>{n:<node>}:alive    STRING  heartbeat: wall ms, expires after 30 s
  *   <p>{c:<conv>}:meta     HASH  kind, title, created, creator, seq, mver

@@ -16,6 +16,7 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   P{u:U}:convs    SET   conversation ids
   P{u:U}:presence HASH  state, last_seen, node, devices
   P{u:U}:tl       STREAM  the user's timeline: auto id -> c = conv, s = seq
+  P{u:U}:tlfloor  STRING  id of the newest timeline entry dropped (retention, cap)
   P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
   P{u:U}:mute     HASH  conv -> muted until (ms)
   Pdevtoken:T     STRING  owner of push token T
@@ -62,6 +63,28 @@ local function parse_dctx(s)
           preview = prev == '1'}
 end
 
+-- Compare stream ids "ms-seq": is a < b?
+local function id_lt(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+
+local function field(f, name)
+  for i = 1, #f, 2 do
+    if f[i] == name then return f[i + 1] end
+  end
+  return nil
+end
+
+-- Remember that timeline entries up to id were dropped (sync then answers
+-- reset for tokens older than that).
+local function raise_floor(floor_key, id)
+  local cur = redis.call('GET', floor_key)
+  if not cur or id_lt(cur, id) then redis.call('SET', floor_key, id) end
+end
+
 -- The user's total unread count over all conversations (push badge).
 local function unread_total(d, user)
   local total = 0
@@ -86,7 +109,13 @@ end
 local function deliver(d, conv, seq, kind, actor, recipients, preview)
   for _, u in ipairs(recipients) do
     local base = d.prefix .. '{u:' .. u .. '}:'
-    redis.call('XADD', base .. 'tl', 'MAXLEN', '~', d.cap, '*', 'c', conv, 's', seq)
+    redis.call('XADD', base .. 'tl', '*', 'c', conv, 's', seq)
+    local len = redis.call('XLEN', base .. 'tl')
+    if len > d.cap + math.max(math.floor(d.cap / 10), 1) then
+      local old = redis.call('XRANGE', base .. 'tl', '-', '+', 'COUNT', len - d.cap)
+      raise_floor(base .. 'tlfloor', old[#old][1])
+      redis.call('XTRIM', base .. 'tl', 'MAXLEN', d.cap)
+    end
     if u ~= actor and not user_online(d, u) then
       local until_ms = num(redis.call('HGET', base .. 'mute', conv))
       if until_ms <= d.now then
@@ -374,22 +403,7 @@ local function contacts(keys, args)
   return out
 end
 
--- Compare stream ids "ms-seq": is a < b?
-local function id_lt(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
-  return am < bm or (am == bm and as < bs)
-end
-
-local function field(f, name)
-  for i = 1, #f, 2 do
-    if f[i] == name then return f[i + 1] end
-  end
-  return nil
-end
-
--- sync: KEYS the user's timeline.
+-- sync: KEYS the user's timeline, its floor (last dropped id).
 -- ARGV since stream id ("" = none), limit, max reply bytes, dctx
 -- Reply: ok, reset (0/1), more (0/1), next stream id, events...
 local function sync(keys, args)
@@ -400,14 +414,18 @@ local function sync(keys, args)
     if since == '' then since = '0-0' end
     return {'ok', 0, 0, since}
   end
-  redis.call('XTRIM', tl, 'MINID', math.max(d.now - d.retention, 0) .. '-0')
+  local cutoff = math.max(d.now - d.retention, 0) .. '-0'
+  local expired = redis.call('XREVRANGE', tl, '(' .. cutoff, '-', 'COUNT', 1)
+  if expired[1] then
+    raise_floor(keys[2], expired[1][1])
+    redis.call('XTRIM', tl, 'MINID', cutoff)
+  end
   local last = redis.call('XREVRANGE', tl, '+', '-', 'COUNT', 1)
   local last_id = '0-0'
   if last[1] then last_id = last[1][1] end
   if since == '' then return {'ok', 0, 0, last_id} end
-  local info = redis.call('XINFO', 'STREAM', tl)
-  local maxdel = field(info, 'max-deleted-entry-id') or '0-0'
-  if id_lt(since, maxdel) then return {'ok', 1, 0, last_id} end
+  local floor = redis.call('GET', keys[2])
+  if floor and id_lt(since, floor) then return {'ok', 1, 0, last_id} end
   local got = redis.call('XRANGE', tl, '(' .. since, '+', 'COUNT', limit + 1)
   local out = {'ok', 0, 0, since}
   local n, bytes = 0, 0

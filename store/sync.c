@@ -61,8 +61,9 @@ int mqc_store_sync(struct mqc_store *s, const char *user, const char *since, int
     struct mqc_store__args a = {0};
     mqc_store__args_str(&a, "FCALL");
     mqc_store__args_str(&a, "mqc1_sync");
-    mqc_store__args_str(&a, "1");
+    mqc_store__args_str(&a, "2");
     mqc_store__args_user_key(&a, s, user, "tl");
+    mqc_store__args_user_key(&a, s, user, "tlfloor");
     mqc_store__args_str(&a, since ? since : "");
     mqc_store__args_fmt(&a, "%lld", (long long)limit);
     mqc_store__args_fmt(&a, "%zu", max_bytes);

@@ -1,0 +1,209 @@
+"""Offline delivery and multi-device sync: every event a device missed,
+exactly once, in per-conversation order, paged; tokens bound to the user and
+valid across restarts; retention gives `reset`; push jobs for members with no
+device in the foreground, not for muted conversations, with the right badge."""
+import json
+import subprocess
+import unittest
+
+from harness import Chat, Stack, main, wait_for
+
+
+def redis(stack, *args):
+    return subprocess.run(["redis-cli", "-p", str(stack.redis.port)] + list(args),
+                          capture_output=True, text=True, timeout=10).stdout
+
+
+def push_jobs(stack):
+    """All push jobs as dicts, oldest first."""
+    out = redis(stack, "--raw", "XRANGE", "mqchat:push", "-", "+").split("\n")
+    jobs, cur, i = [], None, 0
+    lines = [l for l in out]
+    while i < len(lines):
+        line = lines[i]
+        if line and "-" in line and line.replace("-", "").isdigit():
+            cur = {}
+            jobs.append(cur)
+            i += 1
+            continue
+        if cur is not None and line in ("user", "conv", "seq", "kind", "from", "badge", "ts",
+                                        "preview") and i + 1 < len(lines):
+            cur[line] = lines[i + 1]
+            i += 2
+            continue
+        i += 1
+    return jobs
+
+
+def sync_all(chat, since, limit):
+    """Page through sync; returns (events, last token, pages)."""
+    events, pages, token = [], 0, since
+    while True:
+        r = chat.ok("sync", since=token, limit=limit)
+        pages += 1
+        events += r["events"]
+        token = r["next"]
+        if not r["more"]:
+            return events, token, pages
+
+
+class SyncTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(options={"presence_grace_ms": 0}).__enter__()
+        for u in ("alice", "bob", "carol", "dave"):
+            cls.stack.add_user(u, u + "-pw")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.__exit__(None, None, None)
+
+    def chat(self, user):
+        return Chat(self.stack, user, user + "-pw")
+
+    def test_offline_device_syncs_300_in_pages(self):
+        b_off = self.chat("bob")
+        start = b_off.ok("sync")
+        self.assertEqual((start["events"], start["more"], start["reset"]), ([], False, False))
+        token = start["next"]
+        b_off.close()
+        a, c = self.chat("alice"), self.chat("carol")
+        c1 = a.direct("bob")
+        c2 = a.group("g-sync", ["bob", "carol"])
+        c3 = c.direct("bob")
+        sent = {c1: [], c2: [], c3: []}
+        for i in range(100):
+            for conv, who in ((c1, a), (c2, a if i % 2 else c), (c3, c)):
+                who.send(conv, "s%d" % i, "m%d" % i, wait=False)
+        for conv, who in ((c1, a), (c2, c), (c3, c)):
+            who.msg(conv, "s99")
+        b = self.chat("bob")
+        events, last, pages = sync_all(b, token, 50)
+        msgs = [e for e in events if e["t"] == "msg"]
+        self.assertEqual(len(msgs), 300)
+        self.assertGreaterEqual(pages, 6)
+        keys = [(e["conv"], e["seq"]) for e in events]
+        self.assertEqual(len(keys), len(set(keys)))  # exactly once
+        for conv in (c1, c2, c3):
+            seqs = [e["seq"] for e in events if e["conv"] == conv]
+            self.assertEqual(seqs, sorted(seqs))
+            self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))  # no gap
+        self.assertIn("member", [e["t"] for e in events])  # the group's creation
+        again = b.ok("sync", since=last)
+        self.assertEqual((again["events"], again["more"]), ([], False))
+        self.assertEqual(again["next"], last)
+
+    def test_two_devices_offline_one_catches_up(self):
+        a = self.chat("alice")
+        conv = a.direct("dave")
+        d1 = self.chat("dave")
+        token = d1.ok("sync")["next"]
+        d2 = self.chat("dave")
+        live = []
+        for i in range(20):
+            a.send(conv, "two%d" % i, "x")
+        for i in range(20):
+            live.append(d2.msg(conv, "two%d" % i))
+        d1.close()
+        d1 = self.chat("dave")
+        events, _, _ = sync_all(d1, token, 7)
+        self.assertEqual([e for e in events if e["conv"] == conv], live)
+
+    def test_tokens_bound_to_user_and_garbage_refused(self):
+        a, b = self.chat("alice"), self.chat("bob")
+        tok = a.ok("sync")["next"]
+        self.assertEqual(b.req("sync", since=tok)["code"], "bad_request")
+        for bad in ("garbage", "t1.1-0.00000000", "t1.abc.12345678", "", 5):
+            self.assertEqual(a.req("sync", since=bad)["code"], "bad_request", bad)
+        self.assertEqual(a.ok("sync", since=tok)["events"], [])
+
+    def test_push_jobs(self):
+        for u in ("pa", "pb", "pc", "pd"):
+            self.stack.add_user(u, u + "-pw")
+        a = self.chat("pa")
+        conv = a.group("push", ["pb", "pc"])  # pb and pc offline
+        carol = self.chat("pc")  # pc comes online
+        wait_for(lambda: redis(self.stack, "HGET", "mqchat:{u:pc}:presence",
+                               "devices").strip() == "1", what="pc's device count")
+        before = len(push_jobs(self.stack))
+        a.send(conv, "p1", "hello push world")
+        a.msg(conv, "p1")
+        carol.msg(conv, "p1")
+        jobs = push_jobs(self.stack)[before:]
+        self.assertEqual([(j["user"], j["conv"], j["seq"], j["kind"], j["from"]) for j in jobs],
+                         [("pb", conv, "2", "msg", "pa")])
+        self.assertEqual(jobs[0]["preview"], "hello push world")
+        b = self.chat("pb")
+        bob_unread = sum(i["unread"] for i in b.ok("convs")["items"])
+        self.assertEqual((int(jobs[0]["badge"]), bob_unread), (2, 2))
+        # muted: no job; unmuted: job again
+        self.assertEqual(b.ok("mute", conv=conv, until=2 ** 50)["conv"], conv)
+        b.close()
+        wait_for(lambda: redis(self.stack, "HGET", "mqchat:{u:pb}:presence",
+                               "devices").strip() == "0", what="pb's device count")
+        n = len(push_jobs(self.stack))
+        a.send(conv, "p2", "muted")
+        a.msg(conv, "p2")
+        self.assertEqual(len(push_jobs(self.stack)), n)
+        b = self.chat("pb")
+        b.ok("mute", conv=conv, until=0)
+        b.close()
+        wait_for(lambda: redis(self.stack, "HGET", "mqchat:{u:pb}:presence",
+                               "devices").strip() == "0", what="pb's device count")
+        a.send(conv, "p3", "unmuted")
+        a.msg(conv, "p3")
+        self.assertEqual([j["user"] for j in push_jobs(self.stack)[n:]], ["pb"])
+        self.assertEqual(self.chat("pd").req("mute", conv=conv, until=1)["code"], "not_member")
+
+    def test_devices_registry_and_moving_tokens(self):
+        a, b = self.chat("alice"), self.chat("bob")
+        a.ok("device", platform="apns", token="ab" * 32, app="com.example.chat", sandbox=True)
+        self.assertIn("ab" * 32, redis(self.stack, "HKEYS", "mqchat:{u:alice}:devices"))
+        b.ok("device", platform="apns", token="ab" * 32, app="com.example.chat")
+        self.assertNotIn("ab" * 32, redis(self.stack, "HKEYS", "mqchat:{u:alice}:devices"))
+        self.assertIn("ab" * 32, redis(self.stack, "HKEYS", "mqchat:{u:bob}:devices"))
+        b.ok("undevice", token="ab" * 32)
+        self.assertNotIn("ab" * 32, redis(self.stack, "HKEYS", "mqchat:{u:bob}:devices"))
+        for bad in ({"platform": "sms", "token": "x", "app": "a"},
+                    {"platform": "fcm", "token": "bad token!", "app": "a"},
+                    {"platform": "fcm", "token": "tok", "app": "a", "sandbox": "yes"},
+                    {"platform": "fcm", "app": "a"}):
+            self.assertEqual(a.req("device", **bad)["code"], "bad_request", bad)
+
+
+class SyncRestartTest(unittest.TestCase):
+    def test_restart_and_retention(self):
+        with Stack(options={"retention_seconds": 2}) as st:
+            st.add_user("alice", "a")
+            st.add_user("bob", "b")
+            a = Chat(st, "alice", "a")
+            conv = a.direct("bob")
+            b = Chat(st, "bob", "b")
+            token = b.ok("sync")["next"]
+            b.close()
+            a.send(conv, "r1", "before restart")
+            a.msg(conv, "r1")
+            a.close()
+            st.broker.stop()
+            st.broker.start()
+            b = Chat(st, "bob", "b")
+            r = b.ok("sync", since=token)
+            self.assertEqual([e["id"] for e in r["events"]], ["r1"])
+            self.assertFalse(r["reset"])
+            # jobs survive the restart
+            self.assertIn("before restart", redis(st, "--raw", "XRANGE", "mqchat:push", "-", "+"))
+            old = r["next"]
+            b.close()
+            a = Chat(st, "alice", "a")
+            a.send(conv, "r2", "soon expired")
+            a.msg(conv, "r2")
+            b = Chat(st, "bob", "b")
+
+            def expired():
+                return b.ok("sync", since=old)["reset"]
+            # after the 2 s retention the entry after `old` is trimmed: reset
+            wait_for(expired, timeout=15, what="reset after retention")
+
+
+if __name__ == "__main__":
+    main()
