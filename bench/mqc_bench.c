@@ -1,0 +1,405 @@
+/* mqc_bench: the load generator. One process, many MQTT 3.1.1 clients over
+ * non-blocking sockets and one epoll loop, all QoS 1. A scenario sets up
+ * clients and "streams" (one sender publishing to one topic, read by a known
+ * number of receivers), then sends either as fast as an end-to-end window per
+ * stream allows (--rate 0) or on a fixed timetable (--rate R msg/s, spread
+ * evenly over the streams), and measures send->recipient latency from a
+ * CLOCK_MONOTONIC timestamp carried in each body (the same process sends and
+ * receives). --mode plain talks to a stock broker (topics bench/p{i}, no
+ * auth); --mode mqchat speaks the chat protocol (docs/PROTOCOL.md): each pair
+ * creates its direct conversation with a `create` request, publishes `send`s
+ * and reads `msg` events on the inboxes, the sender's own copy counting as the
+ * application-level acknowledgement. It prints one key=value summary line and
+ * stops by itself: every phase has a deadline. It only talks to 127.0.0.0/8.
+ * Scenarios today: `pairs` (N one-to-one streams); group fan-out, many idle
+ * connections and sync replay are meant to be added as further scenarios. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "core/err.h"
+
+struct mqc_scenario {
+    const char *name;
+    const char *what;
+    int (*setup)(struct mqc_bench *b);
+};
+
+static const struct mqc_scenario scenarios[] = {
+    {"pairs", "N one-to-one streams (N senders, N receivers)", mqc_pairs_setup},
+};
+
+/* ---- report ------------------------------------------------------------- */
+
+static double ms(uint64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+static double cpu_s(const struct rusage *r)
+{
+    return (double)r->ru_utime.tv_sec + (double)r->ru_utime.tv_usec / 1e6 +
+           (double)r->ru_stime.tv_sec + (double)r->ru_stime.tv_usec / 1e6;
+}
+
+static int report(const struct mqc_bench *b)
+{
+    const struct mqc_opts *o = &b->o;
+    uint64_t expected = 0;
+    for (size_t i = 0; i < b->ns; i++)
+        expected += b->s[i].sent * (uint64_t)b->s[i].n_recv;
+    uint64_t lost = expected > b->delivered_total ? expected - b->delivered_total : 0;
+    uint64_t echo_lost = 0;
+    if (o->mode == MQC_MODE_MQCHAT && b->sent_total > b->echoed_total)
+        echo_lost = b->sent_total - b->echoed_total;
+    double wall = (double)(b->t_ru_end - b->t_ru_warm) / 1e9;
+    double gen_cpu = wall > 0 ? (cpu_s(&b->ru_end) - cpu_s(&b->ru_warm)) / wall : 0;
+    const char *status = "ok";
+    if (b->setup_failed)
+        status = "setup_failed";
+    else if (b->errors || b->disconnects || lost || echo_lost || b->dup || b->bad_payloads ||
+             b->delivered_win == 0)
+        status = "errors";
+    printf("mode=%s scenario=%s pairs=%d clients=%zu rate=%.0f window=%d size=%d warmup=%g "
+           "seconds=%g status=%s sent=%" PRIu64 " received=%" PRIu64 " echoed=%" PRIu64
+           " throughput=%.0f send_rate=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
+           "max_ms=%.3f ack_p50_ms=%.3f ack_p99_ms=%.3f lost=%" PRIu64 " echo_lost=%" PRIu64
+           " dup=%" PRIu64 " gaps=%" PRIu64 " errors=%" PRIu64 " disconnects=%" PRIu64
+           " skipped=%" PRIu64 " bad_payloads=%" PRIu64 " lag_p99_ms=%.3f lag_max_ms=%.3f "
+           "gen_cpu=%.2f",
+           o->mode == MQC_MODE_PLAIN ? "plain" : "mqchat", o->scenario, o->pairs, b->nc, o->rate,
+           o->window, o->size, o->warmup, o->seconds, status, b->sent_total, b->delivered_total,
+           b->echoed_total, o->seconds > 0 ? (double)b->delivered_win / o->seconds : 0,
+           o->seconds > 0 ? (double)b->sent_win / o->seconds : 0,
+           ms(mqc_hist_quantile(&b->lat, 0.50)), ms(mqc_hist_quantile(&b->lat, 0.90)),
+           ms(mqc_hist_quantile(&b->lat, 0.99)), ms(mqc_hist_quantile(&b->lat, 0.999)),
+           ms(b->lat.max_ns), ms(mqc_hist_quantile(&b->ack, 0.50)),
+           ms(mqc_hist_quantile(&b->ack, 0.99)), lost, echo_lost, b->dup, b->gaps, b->errors,
+           b->disconnects, b->skipped, b->bad_payloads, ms(mqc_hist_quantile(&b->lag, 0.99)),
+           ms(b->lag.max_ns), gen_cpu);
+    for (int i = 0; i < o->nwatch; i++) {
+        const struct mqc_watch *w = &o->watch[i];
+        double cpu = -1;
+        if (wall > 0 && w->cpu_warm >= 0 && w->cpu_end >= 0)
+            cpu = (w->cpu_end - w->cpu_warm) / wall;
+        printf(" %s_cpu=%.2f", w->name, cpu);
+    }
+    char why[sizeof(b->first_err)];
+    snprintf(why, sizeof(why), "%s", b->first_err);
+    if (!why[0] && strcmp(status, "errors") == 0) /* say which counter made it so */
+        snprintf(why, sizeof(why), "%s",
+                 lost              ? "messages lost (or still queued after the drain)"
+                 : echo_lost       ? "own copies missing (or still queued after the drain)"
+                 : b->dup          ? "duplicates"
+                 : b->bad_payloads ? "unreadable payloads"
+                                   : "nothing delivered in the window");
+    printf(" first_error=\"%s\"\n", why);
+    if (fflush(stdout) != 0)
+        return 1;
+    return b->setup_failed ? 2 : strcmp(status, "ok") == 0 ? 0 : 3;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mqc_bench --mode plain|mqchat [options]\n"
+               "  --scenario NAME     pairs (default)\n"
+               "  --host ADDR         broker address, 127.0.0.0/8 only (127.0.0.1)\n"
+               "  --port N            broker port (1883)\n"
+               "  --pairs N           sender/receiver pairs (50)\n"
+               "  --rate R            offered msg/s over all pairs; 0 = saturate (0)\n"
+               "  --window W          saturate: messages in flight per sender, end to end (16)\n"
+               "  --seconds S         measured time (10)\n"
+               "  --warmup S          unmeasured time before (2)\n"
+               "  --drain S           most time to wait for stragglers after (5)\n"
+               "  --setup-timeout S   most time to connect, subscribe and create (60)\n"
+               "  --size BYTES        message body size (100)\n"
+               "  --user-prefix P     mqchat users are P{i}a (sender) and P{i}b (u)\n"
+               "  --password PW       mqchat users' password (or $MQC_BENCH_PASSWORD)\n"
+               "  --connect-batch N   connects in progress at once (64)\n"
+               "  --watch NAME=PID    also report NAME_cpu, the CPU share process PID used\n"
+               "                      during the measured window (up to 4)\n"
+               "  --verbose           print every problem, not only the first\n"
+               "Prints one line of key=value pairs. Exit: 0 ok, 1 usage or system error,\n"
+               "2 setup failed, 3 ran but saw errors, losses or disconnects.\n");
+}
+
+static int num(const char *name, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || d < lo || d > hi) {
+        fprintf(stderr, "mqc_bench: %s: '%s' is not a number from %g to %g\n", name, v, lo, hi);
+        return MQC_EBADREQ;
+    }
+    *out = d;
+    return MQC_OK;
+}
+
+/* --watch NAME=PID; NAME is [a-z0-9_], 1-16 characters. Edits optarg. */
+static int parse_watch(struct mqc_opts *o, char *arg)
+{
+    char *eq = strchr(arg, '=');
+    size_t nlen = eq ? (size_t)(eq - arg) : 0;
+    double pid;
+    if (o->nwatch >= MQC_WATCH_MAX || !eq || nlen == 0 || nlen > 16 ||
+        strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") != nlen) {
+        fprintf(stderr, "mqc_bench: --watch: '%s' is not NAME=PID (at most %d)\n", arg,
+                MQC_WATCH_MAX);
+        return MQC_EBADREQ;
+    }
+    if (num("--watch", eq + 1, 1, 4194304, &pid) != MQC_OK)
+        return MQC_EBADREQ;
+    *eq = '\0';
+    o->watch[o->nwatch].name = arg;
+    o->watch[o->nwatch].pid = (long)pid;
+    o->watch[o->nwatch].cpu_warm = o->watch[o->nwatch].cpu_end = -1;
+    o->nwatch++;
+    return MQC_OK;
+}
+
+static int parse_opts(int argc, char **argv, struct mqc_opts *o)
+{
+    static const struct option longs[] = {
+        {"mode", required_argument, 0, 'm'},
+        {"scenario", required_argument, 0, 'S'},
+        {"host", required_argument, 0, 'H'},
+        {"port", required_argument, 0, 'p'},
+        {"pairs", required_argument, 0, 'n'},
+        {"rate", required_argument, 0, 'r'},
+        {"window", required_argument, 0, 'w'},
+        {"seconds", required_argument, 0, 's'},
+        {"warmup", required_argument, 0, 'W'},
+        {"drain", required_argument, 0, 'd'},
+        {"setup-timeout", required_argument, 0, 'T'},
+        {"size", required_argument, 0, 'z'},
+        {"user-prefix", required_argument, 0, 'u'},
+        {"password", required_argument, 0, 'P'},
+        {"connect-batch", required_argument, 0, 'b'},
+        {"verbose", no_argument, 0, 'v'},
+        {"watch", required_argument, 0, 'x'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    double d;
+    o->mode = -1;
+    o->scenario = "pairs";
+    o->host = "127.0.0.1";
+    o->port = 1883;
+    o->pairs = 50;
+    o->window = 16;
+    o->seconds = 10;
+    o->warmup = 2;
+    o->drain = 5;
+    o->setup_timeout = 60;
+    o->size = 100;
+    o->user_prefix = "u";
+    o->password = getenv("MQC_BENCH_PASSWORD");
+    o->connect_batch = 64;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        int rc = MQC_OK;
+        switch (ch) {
+        case 'm':
+            if (strcmp(optarg, "plain") == 0)
+                o->mode = MQC_MODE_PLAIN;
+            else if (strcmp(optarg, "mqchat") == 0)
+                o->mode = MQC_MODE_MQCHAT;
+            else
+                rc = MQC_EBADREQ;
+            break;
+        case 'S':
+            o->scenario = optarg;
+            break;
+        case 'H':
+            o->host = optarg;
+            break;
+        case 'p':
+            rc = num("--port", optarg, 1, 65535, &d);
+            o->port = (int)d;
+            break;
+        case 'n':
+            rc = num("--pairs", optarg, 1, 20000, &d);
+            o->pairs = (int)d;
+            break;
+        case 'r':
+            rc = num("--rate", optarg, 0, 10e6, &d);
+            o->rate = d;
+            break;
+        case 'w':
+            rc = num("--window", optarg, 1, 10000, &d);
+            o->window = (int)d;
+            break;
+        case 's':
+            rc = num("--seconds", optarg, 0.1, 600, &d);
+            o->seconds = d;
+            break;
+        case 'W':
+            rc = num("--warmup", optarg, 0, 120, &d);
+            o->warmup = d;
+            break;
+        case 'd':
+            rc = num("--drain", optarg, 0, 60, &d);
+            o->drain = d;
+            break;
+        case 'T':
+            rc = num("--setup-timeout", optarg, 1, 600, &d);
+            o->setup_timeout = d;
+            break;
+        case 'z':
+            rc = num("--size", optarg, 0, 60000, &d);
+            o->size = (int)d;
+            break;
+        case 'u':
+            o->user_prefix = optarg;
+            break;
+        case 'P':
+            o->password = optarg;
+            break;
+        case 'b':
+            rc = num("--connect-batch", optarg, 1, 10000, &d);
+            o->connect_batch = (int)d;
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 'x':
+            rc = parse_watch(o, optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return MQC_EBADREQ;
+        }
+        if (rc != MQC_OK) {
+            if (ch == 'm')
+                fprintf(stderr, "mqc_bench: --mode: '%s' is not plain or mqchat\n", optarg);
+            return rc;
+        }
+    }
+    if (optind < argc || o->mode < 0) {
+        fprintf(stderr, "mqc_bench: %s\n",
+                optind < argc ? "unexpected argument" : "--mode is required");
+        usage(stderr);
+        return MQC_EBADREQ;
+    }
+    memset(&o->addr, 0, sizeof(o->addr));
+    o->addr.sin_family = AF_INET;
+    o->addr.sin_port = htons((uint16_t)o->port);
+    if (inet_pton(AF_INET, o->host, &o->addr.sin_addr) != 1 ||
+        (ntohl(o->addr.sin_addr.s_addr) >> 24) != 127) {
+        fprintf(stderr, "mqc_bench: --host: '%s' is not a loopback IPv4 address (127.x.y.z)\n",
+                o->host);
+        return MQC_EBADREQ;
+    }
+    if (o->mode == MQC_MODE_MQCHAT && (!o->password || !o->password[0])) {
+        fprintf(stderr, "mqc_bench: --mode mqchat needs --password or $MQC_BENCH_PASSWORD\n");
+        return MQC_EBADREQ;
+    }
+    return MQC_OK;
+}
+
+static const struct mqc_scenario *find_scenario(const char *name)
+{
+    for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+        if (strcmp(scenarios[i].name, name) == 0)
+            return &scenarios[i];
+    return NULL;
+}
+
+/* Let the process hold one descriptor per client plus a few. */
+static int raise_fd_limit(size_t need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return MQC_EINTERNAL;
+    if (rl.rlim_cur >= need)
+        return MQC_OK;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+        return MQC_EINTERNAL;
+    return MQC_OK;
+}
+
+int main(int argc, char **argv)
+{
+    int ret = 1;
+    struct mqc_bench *b = calloc(1, sizeof(*b));
+    if (!b) {
+        fprintf(stderr, "mqc_bench: out of memory\n");
+        return 1;
+    }
+    b->tfd = -1;
+    b->loop.ep = -1;
+    if (parse_opts(argc, argv, &b->o) != MQC_OK)
+        goto out;
+    const struct mqc_scenario *sc = find_scenario(b->o.scenario);
+    if (!sc) {
+        fprintf(stderr, "mqc_bench: --scenario: '%s' is unknown (known: pairs)\n", b->o.scenario);
+        goto out;
+    }
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        goto out;
+    /* Wake up on time for the fixed-rate timetable (default slack is 50 us). */
+    if (prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) != 0)
+        fprintf(stderr, "mqc_bench: cannot lower timer slack: %s\n", strerror(errno));
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    uint64_t seed = (uint64_t)rt.tv_nsec ^ ((uint64_t)rt.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
+    snprintf(b->nonce, sizeof(b->nonce), "%010" PRIx64, seed & UINT64_C(0xffffffffff));
+    mqc_hist_init(&b->lat);
+    mqc_hist_init(&b->ack);
+    mqc_hist_init(&b->lag);
+    if (sc->setup(b) != MQC_OK) {
+        fprintf(stderr, "mqc_bench: cannot set up scenario %s (out of memory or names too long)\n",
+                sc->name);
+        goto out;
+    }
+    if (raise_fd_limit(b->nc + 64) != MQC_OK) {
+        fprintf(stderr, "mqc_bench: need %zu file descriptors: raise ulimit -n\n", b->nc + 64);
+        goto out;
+    }
+    b->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (b->tfd < 0 || mqc_loop_init(&b->loop, b->c, b->nc) != MQC_OK) {
+        fprintf(stderr, "mqc_bench: timerfd/epoll: %s\n", strerror(errno));
+        goto out;
+    }
+    if (mqc_bench_run(b) != MQC_OK) {
+        fprintf(stderr, "mqc_bench: event loop: %s\n", strerror(errno));
+        goto out;
+    }
+    ret = report(b);
+out:
+    for (size_t i = 0; b->c && i < b->nc; i++) {
+        if (b->c[i].fd >= 0) {
+            mqc_client_close(&b->loop, &b->c[i]);
+        } else {
+            mqc_buf_cleanup(&b->c[i].in);
+            mqc_buf_cleanup(&b->c[i].out);
+        }
+    }
+    if (b->loop.ep >= 0)
+        mqc_loop_cleanup(&b->loop);
+    if (b->tfd >= 0)
+        close(b->tfd);
+    free(b->c);
+    free(b->s);
+    free(b->scratch);
+    free(b);
+    return ret;
+}
