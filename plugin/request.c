@@ -38,6 +38,33 @@ static void respond_conv(const struct mqc_origin *o)
     respond(o, f);
 }
 
+/* A JSON array of events that are JSON already (copied), or NULL. */
+static cJSON *raw_array(const char *const *events, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n; i++) {
+        cJSON *raw = cJSON_CreateRaw(events[i]);
+        if (!raw || !cJSON_AddItemToArray(arr, raw)) {
+            cJSON_Delete(raw);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static void fail(const struct mqc_origin *o, int rc, const char *missing);
+
+/* Reply with fields (taken); NULL fields means building them failed. Frees o. */
+static void finish(struct mqc_origin *o, cJSON *fields)
+{
+    if (fields)
+        respond(o, fields);
+    else
+        fail(o, MQC_ENOMEM, NULL);
+    mqc_plugin__origin_free(o);
+}
+
 static void fail(const struct mqc_origin *o, int rc, const char *missing)
 {
     char msg[128];
@@ -144,13 +171,12 @@ static void convs_done(void *ctx, int rc, const struct mqc_conv_info *items, siz
         ok = it && cJSON_AddItemToArray(arr, it);
     }
     if (ok && cJSON_AddItemToObject(f, "items", arr)) {
-        respond(o, f);
-    } else {
-        cJSON_Delete(arr);
-        cJSON_Delete(f);
-        fail(o, MQC_ENOMEM, NULL);
+        finish(o, f);
+        return;
     }
-    mqc_plugin__origin_free(o);
+    cJSON_Delete(arr);
+    cJSON_Delete(f);
+    finish(o, NULL);
 }
 
 static void history_done(void *ctx, int rc, bool more, const char *const *events,
@@ -163,20 +189,19 @@ static void history_done(void *ctx, int rc, bool more, const char *const *events
         mqc_plugin__origin_free(o);
         return;
     }
-    cJSON *f = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-    int ok = f && arr && cJSON_AddStringToObject(f, "conv", o->conv);
-    for (size_t i = 0; ok && i < n; i++) {
-        cJSON *raw = cJSON_CreateRaw(events[i]); /* stored events are JSON already */
-        ok = raw && cJSON_AddItemToArray(arr, raw);
-    }
-    if (ok && cJSON_AddItemToObject(f, "items", arr) && cJSON_AddBoolToObject(f, "more", more)) {
-        respond(o, f);
-    } else {
+    cJSON *f = cJSON_CreateObject(), *arr = raw_array(events, n);
+    if (!f || !arr || !cJSON_AddItemToObject(f, "items", arr)) {
         cJSON_Delete(arr);
         cJSON_Delete(f);
-        fail(o, MQC_ENOMEM, NULL);
+        finish(o, NULL);
+        return;
     }
-    mqc_plugin__origin_free(o);
+    /* f owns arr now */
+    if (!cJSON_AddStringToObject(f, "conv", o->conv) || !cJSON_AddBoolToObject(f, "more", more)) {
+        cJSON_Delete(f);
+        f = NULL;
+    }
+    finish(o, f);
 }
 
 /* Largest sync page in bytes of events (at least one event is always sent). */
@@ -193,27 +218,20 @@ static void sync_done(void *ctx, int rc, const struct mqc_sync_result *r)
         mqc_plugin__origin_free(o);
         return;
     }
-    cJSON *f = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-    int ok = f && arr;
-    for (size_t i = 0; ok && i < r->n; i++) {
-        cJSON *raw = cJSON_CreateRaw(r->events[i]);
-        ok = raw && cJSON_AddItemToArray(arr, raw);
-    }
-    if (ok && cJSON_AddItemToObject(f, "events", arr)) {
-        arr = NULL;
-        ok = cJSON_AddStringToObject(f, "next", token) && cJSON_AddBoolToObject(f, "more", r->more) &&
-             cJSON_AddBoolToObject(f, "reset", r->reset);
-    } else {
-        ok = 0;
-    }
-    if (ok) {
-        respond(o, f);
-    } else {
+    cJSON *f = cJSON_CreateObject(), *arr = raw_array(r->events, r->n);
+    if (!f || !arr || !cJSON_AddItemToObject(f, "events", arr)) {
         cJSON_Delete(arr);
         cJSON_Delete(f);
-        fail(o, MQC_ENOMEM, NULL);
+        finish(o, NULL);
+        return;
     }
-    mqc_plugin__origin_free(o);
+    /* f owns arr now */
+    if (!cJSON_AddStringToObject(f, "next", token) || !cJSON_AddBoolToObject(f, "more", r->more) ||
+        !cJSON_AddBoolToObject(f, "reset", r->reset)) {
+        cJSON_Delete(f);
+        f = NULL;
+    }
+    finish(o, f);
 }
 
 /* device, undevice, mute: a plain {"t":"res",...} when done. */

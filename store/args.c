@@ -44,6 +44,13 @@ void mqc_store__args_str(struct mqc_store__args *a, const char *s)
     mqc_store__args_push(a, s, strlen(s));
 }
 
+void mqc_store__args_fcall(struct mqc_store__args *a, const char *function, size_t nkeys)
+{
+    mqc_store__args_str(a, "FCALL");
+    mqc_store__args_str(a, function);
+    mqc_store__args_fmt(a, "%zu", nkeys);
+}
+
 void mqc_store__args_fmt(struct mqc_store__args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mqc_store__args_fmt(struct mqc_store__args *a, const char *fmt, ...)
 {

@@ -111,9 +111,7 @@ int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, co
                    int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_send");
-    mqc_store__args_str(&a, "5");
+    mqc_store__args_fcall(&a, "mqc1_send", 5);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
@@ -133,9 +131,7 @@ int mqc_store_receipt(struct mqc_store *s, const char *conv, const char *user, c
                       int64_t seq, int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_receipt");
-    mqc_store__args_str(&a, "3");
+    mqc_store__args_fcall(&a, "mqc1_receipt", 3);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "rcpt");
@@ -150,9 +146,7 @@ int mqc_store_members(struct mqc_store *s, const char *conv, const char *user,
                       int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_members");
-    mqc_store__args_str(&a, "2");
+    mqc_store__args_fcall(&a, "mqc1_members", 2);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_str(&a, user);
@@ -203,9 +197,7 @@ int mqc_store_create_direct(struct mqc_store *s, const char *conv, const char *a
                             const char *b_user, int64_t now_ms, mqc_store_change_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_create_direct");
-    mqc_store__args_str(&a, "6");
+    mqc_store__args_fcall(&a, "mqc1_create_direct", 6);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_user_key(&a, s, a_user, "user");
@@ -226,9 +218,7 @@ int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *ti
     if (n == 0)
         return MQC_EBADREQ;
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_create_group");
-    mqc_store__args_fmt(&a, "%zu", 4 + 2 * n);
+    mqc_store__args_fcall(&a, "mqc1_create_group", 4 + 2 * n);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
@@ -252,9 +242,7 @@ int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, cons
                      mqc_store_change_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_change");
-    mqc_store__args_fmt(&a, "%zu", 4 + 2 * n);
+    mqc_store__args_fcall(&a, "mqc1_change", 4 + 2 * n);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
@@ -333,9 +321,7 @@ static void convs_done(struct mqc_store__job *j, int rc, redisReply *r)
 int mqc_store_convs(struct mqc_store *s, const char *user, mqc_store_convs_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_convs");
-    mqc_store__args_str(&a, "1");
+    mqc_store__args_fcall(&a, "mqc1_convs", 1);
     mqc_store__args_user_key(&a, s, user, "convs");
     mqc_store__args_str(&a, user);
     mqc_store__args_str(&a, s->prefix);
@@ -370,9 +356,7 @@ int mqc_store_history(struct mqc_store *s, const char *conv, const char *user, i
                       int64_t limit, mqc_store_history_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_history");
-    mqc_store__args_str(&a, "3");
+    mqc_store__args_fcall(&a, "mqc1_history", 3);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");

@@ -46,6 +46,8 @@ struct mqc_store__args {
 };
 void mqc_store__args_push(struct mqc_store__args *a, const char *s, size_t len);
 void mqc_store__args_str(struct mqc_store__args *a, const char *s);
+/* Start "FCALL <function> <nkeys>". */
+void mqc_store__args_fcall(struct mqc_store__args *a, const char *function, size_t nkeys);
 void mqc_store__args_fmt(struct mqc_store__args *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void mqc_store__args_conv_key(struct mqc_store__args *a, struct mqc_store *s, const char *conv,

@@ -59,9 +59,7 @@ int mqc_store_sync(struct mqc_store *s, const char *user, const char *since, int
                    size_t max_bytes, mqc_store_sync_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_sync");
-    mqc_store__args_str(&a, "2");
+    mqc_store__args_fcall(&a, "mqc1_sync", 2);
     mqc_store__args_user_key(&a, s, user, "tl");
     mqc_store__args_user_key(&a, s, user, "tlfloor");
     mqc_store__args_str(&a, since ? since : "");
@@ -85,9 +83,7 @@ int mqc_store_device(struct mqc_store *s, const char *user, const char *token,
                      void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_device");
-    mqc_store__args_str(&a, "1");
+    mqc_store__args_fcall(&a, "mqc1_device", 1);
     mqc_store__args_user_key(&a, s, user, "devices");
     mqc_store__args_str(&a, token);
     mqc_store__args_str(&a, platform);
@@ -102,9 +98,7 @@ int mqc_store_undevice(struct mqc_store *s, const char *user, const char *token,
                        mqc_store_done_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_undevice");
-    mqc_store__args_str(&a, "1");
+    mqc_store__args_fcall(&a, "mqc1_undevice", 1);
     mqc_store__args_user_key(&a, s, user, "devices");
     mqc_store__args_str(&a, token);
     mqc_store__args_str(&a, user);
@@ -116,9 +110,7 @@ int mqc_store_mute(struct mqc_store *s, const char *user, const char *conv, int6
                    int64_t now_ms, mqc_store_done_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "FCALL");
-    mqc_store__args_str(&a, "mqc1_mute");
-    mqc_store__args_str(&a, "2");
+    mqc_store__args_fcall(&a, "mqc1_mute", 2);
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_user_key(&a, s, user, "mute");
     mqc_store__args_str(&a, user);
