@@ -11,7 +11,7 @@ RUN_DIR=${RUN_DIR:-$ROOT/.run}
 MQTT_PORT=${MQTT_PORT:-1883}
 REDIS_PORT=${REDIS_PORT:-6379}
 PLUGIN=$BUILD/mqchat_plugin.so
-CLI=$BUILD/mqchat
+CLI=$BUILD/cli/mqchat
 
 mkdir -p "$RUN_DIR"
 chmod 755 "$RUN_DIR"
