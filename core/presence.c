@@ -1,8 +1,11 @@
-/* Presence state machine (see presence.h). Users live in a map while they
- * have devices or an unpublished change; devices in a map keyed by the
+/* Presence state machine (see presence.h). Users live in a map (kept after
+ * they leave: their last_seen and what was published stay known, about a
+ * hundred bytes per user this node has seen); devices in a map keyed by the
  * connection key. Changes wait in two FIFO queues: "now" (publish at the next
- * due()) and "grace" (going offline; deadlines are in queue order because the
- * grace period is constant). */
+ * due()) and "grace" (going offline). Grace entries carry their deadline;
+ * since the grace period is constant, deadlines grow along the queue, and an
+ * entry made stale by a later departure of the same user is skipped (the
+ * later departure queued its own entry). */
 #include "core/presence.h"
 
 #include <stdio.h>
@@ -33,8 +36,13 @@ struct user {
     int queued_now, queued_grace; /* how many times in each queue */
 };
 
+struct qentry {
+    struct user *u;
+    int64_t deadline; /* grace queue only */
+};
+
 struct queue {
-    struct user **v;
+    struct qentry *v;
     size_t head, len, cap; /* ring buffer */
 };
 
@@ -45,11 +53,11 @@ struct mqc_presence {
     int64_t grace_ms;
 };
 
-static int q_push(struct queue *q, struct user *u)
+static int q_push(struct queue *q, struct user *u, int64_t deadline)
 {
     if (q->len == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 64;
-        struct user **v = malloc(cap * sizeof *v);
+        struct qentry *v = malloc(cap * sizeof *v);
         if (!v)
             return MQC_ENOMEM;
         for (size_t i = 0; i < q->len; i++)
@@ -59,14 +67,14 @@ static int q_push(struct queue *q, struct user *u)
         q->head = 0;
         q->cap = cap;
     }
-    q->v[(q->head + q->len) % q->cap] = u;
+    q->v[(q->head + q->len) % q->cap] = (struct qentry){u, deadline};
     q->len++;
     return MQC_OK;
 }
 
-static struct user *q_peek(const struct queue *q)
+static const struct qentry *q_peek(const struct queue *q)
 {
-    return q->len ? q->v[q->head] : NULL;
+    return q->len ? &q->v[q->head] : NULL;
 }
 
 static void q_pop(struct queue *q)
@@ -147,20 +155,16 @@ static struct user *get_user(struct mqc_presence *pr, const char *name, bool cre
     return u;
 }
 
-/* Drop a user record that has nothing left to say. */
-static void maybe_release(struct mqc_presence *pr, struct user *u)
-{
-    if (u->ndev == 0 && u->published == MQC_PRESENCE_OFFLINE && !u->queued_now &&
-        !u->queued_grace) {
-        mqc_map_del(pr->users, u->name);
-        free_user(NULL, u, NULL);
-    }
-}
-
 static void mark_now(struct mqc_presence *pr, struct user *u)
 {
-    if (!u->queued_now && q_push(&pr->now, u) == MQC_OK)
+    if (!u->queued_now && q_push(&pr->now, u, 0) == MQC_OK)
         u->queued_now++;
+}
+
+static void mark_grace(struct mqc_presence *pr, struct user *u)
+{
+    if (q_push(&pr->grace, u, u->offline_at + pr->grace_ms) == MQC_OK)
+        u->queued_grace++;
 }
 
 int mqc_presence_connect(struct mqc_presence *pr, uintptr_t key, const char *user, int64_t now)
@@ -208,11 +212,10 @@ void mqc_presence_disconnect(struct mqc_presence *pr, uintptr_t key, int64_t now
         return;
     }
     u->offline_at = now;
-    if (pr->grace_ms <= 0) {
+    if (pr->grace_ms <= 0)
         mark_now(pr, u);
-    } else if (q_push(&pr->grace, u) == MQC_OK) {
-        u->queued_grace++;
-    }
+    else
+        mark_grace(pr, u);
 }
 
 int mqc_presence_set(struct mqc_presence *pr, uintptr_t key, enum mqc_pstate st, int64_t now)
@@ -257,14 +260,14 @@ enum mqc_pstate mqc_presence_state(const struct mqc_presence *pr, const char *us
 
 void mqc_presence_forget_published(struct mqc_presence *pr, const char *user)
 {
-    struct user *u = get_user(pr, user, true);
+    struct user *u = get_user(pr, user, false);
     if (!u)
-        return;
+        return; /* never seen here: nothing known to publish */
     u->published = PUBLISHED_UNKNOWN;
     if (u->ndev > 0)
         mark_now(pr, u);
-    else if (!u->queued_grace && q_push(&pr->grace, u) == MQC_OK)
-        u->queued_grace++; /* publish the stamped offline once grace is over */
+    else if (!u->queued_grace)
+        mark_grace(pr, u); /* publish the stamped offline once grace is over */
 }
 
 void mqc_presence_mark_published(struct mqc_presence *pr, const char *user, enum mqc_pstate st,
@@ -297,27 +300,27 @@ static void settle(struct user *u, int64_t now,
 int64_t mqc_presence_due(struct mqc_presence *pr, int64_t now,
                          void (*fn)(const struct mqc_presence_change *c, void *ctx), void *ctx)
 {
-    struct user *u;
+    const struct qentry *e;
     /* Going offline waits for grace; anything else is published at once.
      * The now-queue is drained first so that a user who connected and left
      * within one pass is still seen as having left. */
     size_t n = pr->now.len;
-    while (n-- > 0 && (u = q_peek(&pr->now))) {
+    while (n-- > 0 && (e = q_peek(&pr->now))) {
+        struct user *u = e->u;
         q_pop(&pr->now);
         u->queued_now--;
-        if (u->ndev > 0)
+        if (u->ndev > 0 || pr->grace_ms <= 0 || u->published == PUBLISHED_UNKNOWN)
             settle(u, now, fn, ctx);
-        else if (pr->grace_ms <= 0 || u->published == PUBLISHED_UNKNOWN)
-            settle(u, now, fn, ctx);
-        maybe_release(pr, u);
     }
-    while ((u = q_peek(&pr->grace))) {
-        if (u->ndev == 0 && now < u->offline_at + pr->grace_ms)
-            return u->offline_at + pr->grace_ms;
+    while ((e = q_peek(&pr->grace))) {
+        struct user *u = e->u;
+        bool stale = u->ndev == 0 && e->deadline < u->offline_at + pr->grace_ms;
+        if (!stale && u->ndev == 0 && now < e->deadline)
+            return e->deadline; /* still in grace (a rejoined user is settled now) */
         q_pop(&pr->grace);
         u->queued_grace--;
-        settle(u, now, fn, ctx);
-        maybe_release(pr, u);
+        if (!stale) /* a stale entry: the user left again later, and that entry decides */
+            settle(u, now, fn, ctx);
     }
     return pr->now.len ? now : -1;
 }

@@ -45,7 +45,8 @@ size_t mqc_presence_devices(const struct mqc_presence *pr, const char *user);
 enum mqc_pstate mqc_presence_state(const struct mqc_presence *pr, const char *user);
 
 /* What the world was last told about user is unknown (e.g. the client's own
- * will went out): the next due() publishes the user's state whatever it is. */
+ * will went out): the next due() publishes the user's state whatever it is
+ * (offline only after grace). Users this node never saw are ignored. */
 void mqc_presence_forget_published(struct mqc_presence *pr, const char *user);
 /* Record that state was just published for user (e.g. by the message path),
  * so due() does not publish it again. */
