@@ -8,7 +8,8 @@
  * the same id) comes back; the outbox is resent with the same ids after
  * every reconnect, after an `unavailable` error and every 10 s, which the
  * server's per-id de-duplication makes harmless. /quit (or end of input)
- * waits for the outbox to empty, then disconnects.
+ * waits for the outbox to empty and for a last sync, then disconnects.
+ * What arrived while the client was away is shown on start (chat_sync.c).
  *
  * Pointer parameters of the static functions here are borrowed unless their
  * comment says otherwise.
@@ -21,83 +22,25 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/chat.h"
 #include "cli/cli.h"
-#include "cli/lineedit.h"
 #include "cli/render.h"
 #include "cli/session.h"
 #include "core/clock.h"
 #include "core/err.h"
-#include "core/id.h"
 
 #define RESEND_MS 10000
 #define UNAVAILABLE_RETRY_MS 2000
 #define TYPING_EVERY_MS 3000
 #define HISTORY_DEFAULT 20
-#define MAX_REQS 32
-
-/* What a request's reply means to the client. */
-enum req_kind { RQ_CONVS, RQ_CREATE, RQ_HISTORY, RQ_LEAVE, RQ_OTHER };
-
-struct pending_req {
-    char req[MQC_CLIENT_ID_SIZE];
-    enum req_kind kind;
-    char conv[MQC_ID_MAX + 1]; /* the conversation it is about, or "" */
-};
-
-/* A sent message not yet echoed back. */
-struct outgoing {
-    char id[MQC_CLIENT_ID_SIZE];
-    char conv[MQC_ID_MAX + 1];
-    cJSON *payload; /* owned */
-    int64_t resend_at;
-};
-
-/* Newest seq seen per conversation, for /read. */
-struct seen {
-    char conv[MQC_ID_MAX + 1];
-    long long seq;
-};
-
-struct chat {
-    struct mqc_client *c; /* owned */
-    struct mqc_lineedit ed;
-    const char *me; /* borrowed from the login */
-    char current[MQC_ID_MAX + 1];
-    long long hist_before; /* /history paging in current: 0 = newest, -1 = reached the start */
-    struct pending_req reqs[MAX_REQS];
-    size_t nreqs;
-    char blocking[MQC_CLIENT_ID_SIZE]; /* input waits for this req's reply ("" = none) */
-    int64_t block_until;
-    struct outgoing *out; /* owned array */
-    size_t nout, capout;
-    struct seen *seen; /* owned array */
-    size_t nseen, capseen;
-    int64_t typing_at;
-    char typing_conv[MQC_ID_MAX + 1];
-    bool quitting;
-    int64_t quit_until;
-};
-
-/* The string member key of o, or NULL. Borrowed. */
-static const char *str_of(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-    return a && b && !strcmp(a, b);
-}
 
 /* Print a line above the input (text borrowed). */
-static void say(struct chat *ch, const char *text)
+void mqc_chat__say(struct chat *ch, const char *text)
 {
     mqc_lineedit_print(&ch->ed, text);
 }
 
-static void sayf(struct chat *ch, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sayf(struct chat *ch, const char *fmt, ...)
+void mqc_chat__sayf(struct chat *ch, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
@@ -105,7 +48,7 @@ static void sayf(struct chat *ch, const char *fmt, ...)
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (n >= 0)
-        say(ch, line);
+        mqc_chat__say(ch, line);
 }
 
 static void update_prompt(struct chat *ch)
@@ -158,35 +101,29 @@ static long long seen_seq(const struct chat *ch, const char *conv)
     return 0;
 }
 
-/* seq of ev (borrowed), or 0. */
-static long long seq_of(const cJSON *ev, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(ev, key);
-    return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
-}
-
 /* ---- requests ---- */
 
 /* Send request (taken: always freed) with a fresh req id, remember what its
- * reply means and hold input back until it comes. */
-static void request(struct chat *ch, cJSON *req, enum req_kind kind, const char *conv)
+ * reply means and hold input back until it comes. False (said why) when it
+ * was not sent. */
+bool mqc_chat__request(struct chat *ch, cJSON *req, enum req_kind kind, const char *conv)
 {
     struct pending_req pr = {.kind = kind};
     snprintf(pr.conv, sizeof pr.conv, "%s", conv ? conv : "");
     if (!req || mqc_client_make_id("r", pr.req, sizeof pr.req) != MQC_OK ||
         !cJSON_AddStringToObject(req, "req", pr.req)) {
-        say(ch, "out of memory");
+        mqc_chat__say(ch, "out of memory");
         cJSON_Delete(req);
-        return;
+        return false;
     }
     int rc = mqc_client_publish_req(ch->c, req);
     cJSON_Delete(req);
     if (rc == MQC_EUNAVAIL) {
-        say(ch, "not connected: try again when the connection is back");
-        return;
+        mqc_chat__say(ch, "not connected: try again when the connection is back");
+        return false;
     } else if (rc != MQC_OK) {
-        sayf(ch, "cannot send the request: %s", mqc_err_str(rc));
-        return;
+        mqc_chat__sayf(ch, "cannot send the request: %s", mqc_err_str(rc));
+        return false;
     }
     if (ch->nreqs == MAX_REQS) { /* forget the oldest: its reply shows generically */
         memmove(ch->reqs, ch->reqs + 1, (MAX_REQS - 1) * sizeof *ch->reqs);
@@ -195,6 +132,7 @@ static void request(struct chat *ch, cJSON *req, enum req_kind kind, const char 
     ch->reqs[ch->nreqs++] = pr;
     snprintf(ch->blocking, sizeof ch->blocking, "%s", pr.req);
     ch->block_until = mqc_clock_mono_ms() + MQC_SESSION_TIMEOUT_S * 1000;
+    return true;
 }
 
 /* Take the pending request req out of the table into *out; false if unknown. */
@@ -222,21 +160,21 @@ static void publish_outgoing(struct chat *ch, struct outgoing *o)
     o->resend_at = mqc_clock_mono_ms() + RESEND_MS;
     int rc = mqc_client_publish_conv(ch->c, o->conv, "send", o->payload, 1);
     if (rc != MQC_OK && rc != MQC_EUNAVAIL) /* not connected: the next ready resends */
-        sayf(ch, "cannot send message %s: %s (will retry)", o->id, mqc_err_str(rc));
+        mqc_chat__sayf(ch, "cannot send message %s: %s (will retry)", o->id, mqc_err_str(rc));
 }
 
 static void send_text(struct chat *ch, const char *text)
 {
     if (!ch->current[0]) {
-        say(ch, "no conversation open: /open USER, /group TITLE USERS or /join CONV "
-                "(/help lists the commands)");
+        mqc_chat__say(ch, "no conversation open: /open USER, /group TITLE USERS or /join CONV "
+                          "(/help lists the commands)");
         return;
     }
     if (ch->nout == ch->capout) {
         size_t cap = ch->capout ? ch->capout * 2 : 8;
         struct outgoing *o = realloc(ch->out, cap * sizeof *o);
         if (!o) {
-            say(ch, "out of memory: message not sent");
+            mqc_chat__say(ch, "out of memory: message not sent");
             return;
         }
         ch->out = o;
@@ -250,7 +188,7 @@ static void send_text(struct chat *ch, const char *text)
         !cJSON_AddStringToObject(o->payload, "id", o->id) ||
         !cJSON_AddStringToObject(o->payload, "body", text)) {
         cJSON_Delete(o->payload);
-        say(ch, "out of memory: message not sent");
+        mqc_chat__say(ch, "out of memory: message not sent");
         return;
     }
     ch->nout++;
@@ -276,31 +214,61 @@ static void drop_outgoing(struct chat *ch, size_t i)
     ch->nout--;
 }
 
-static cJSON *new_req(const char *op, const char *conv);
-
 /* ---- incoming events ---- */
 
 /* Print ev (borrowed) rendered, with suffix (borrowed) appended. */
-static void show_event(struct chat *ch, const cJSON *ev, const char *suffix)
+void mqc_chat__show_event(struct chat *ch, const cJSON *ev, const char *suffix)
 {
     char *line = NULL;
     int rc = mqc_render_event(ev, ch->me, &line);
     if (rc == MQC_OK) {
         if (suffix && suffix[0])
-            sayf(ch, "%s%s", line, suffix);
+            mqc_chat__sayf(ch, "%s%s", line, suffix);
         else
-            say(ch, line);
+            mqc_chat__say(ch, line);
     } else if (rc == MQC_EBADREQ) {
-        say(ch, "(an inbox message that is not an event)");
+        mqc_chat__say(ch, "(an inbox message that is not an event)");
     }
     free(line);
+}
+
+/* A msg or member event (borrowed), live or from a sync: note its seq,
+ * settle the outbox, print it unless this run printed it already. */
+void mqc_chat__deliver(struct chat *ch, const cJSON *ev)
+{
+    const char *conv = str_of(ev, "conv");
+    bool fresh = mqc_chat__mark_shown(ch, ev);
+    note_seq(ch, conv, seq_of(ev, "seq"));
+    if (str_eq(str_of(ev, "t"), "msg")) {
+        long i =
+            str_eq(str_of(ev, "from"), ch->me) ? find_outgoing(ch, str_of(ev, "id"), conv) : -1;
+        if (i >= 0)
+            drop_outgoing(ch, (size_t)i);
+        if (fresh)
+            mqc_chat__show_event(ch, ev, i >= 0 ? " - sent" : NULL);
+        return;
+    }
+    if (fresh)
+        mqc_chat__show_event(ch, ev, NULL);
+    const char *op = str_of(ev, "op");
+    const cJSON *u;
+    bool me_out = false;
+    cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(ev, "users"))
+    {
+        if (cJSON_IsString(u) && !strcmp(u->valuestring, ch->me))
+            me_out = str_eq(op, "removed") || str_eq(op, "left");
+    }
+    if (me_out && str_eq(conv, ch->current)) {
+        set_current(ch, NULL);
+        mqc_chat__say(ch, "you are no longer in that conversation");
+    }
 }
 
 static void on_res(struct chat *ch, const cJSON *ev)
 {
     struct pending_req pr;
     if (!take_req(ch, str_of(ev, "req"), &pr)) {
-        show_event(ch, ev, NULL);
+        mqc_chat__show_event(ch, ev, NULL);
         return;
     }
     char *text = NULL;
@@ -314,17 +282,17 @@ static void on_res(struct chat *ch, const cJSON *ev)
             note_seq(ch, str_of(it, "conv"), seq_of(it, "last_seq"));
         }
         if (mqc_render_convs(ev, ch->me, &text) == MQC_OK)
-            sayf(ch, "conversations:\n%s", text);
+            mqc_chat__sayf(ch, "conversations:\n%s", text);
         else
-            show_event(ch, ev, NULL);
+            mqc_chat__show_event(ch, ev, NULL);
         break;
     case RQ_CREATE:
         if (conv && mqc_id_valid_str(conv)) {
             set_current(ch, conv);
-            sayf(ch, "now in %s%s%s (type to send, /history for earlier messages)", conv,
-                 pr.conv[0] ? ", with " : "", pr.conv);
+            mqc_chat__sayf(ch, "now in %s%s%s (type to send, /history for earlier messages)", conv,
+                           pr.conv[0] ? ", with " : "", pr.conv);
         } else {
-            show_event(ch, ev, NULL);
+            mqc_chat__show_event(ch, ev, NULL);
         }
         break;
     case RQ_HISTORY: {
@@ -341,18 +309,21 @@ static void on_res(struct chat *ch, const cJSON *ev)
             ch->hist_before = (!more || oldest <= 1) ? -1 : oldest;
         }
         if (mqc_render_history(ev, ch->me, &text) == MQC_OK)
-            sayf(ch, "history of %s:\n%s", pr.conv, text);
+            mqc_chat__sayf(ch, "history of %s:\n%s", pr.conv, text);
         else
-            show_event(ch, ev, NULL);
+            mqc_chat__show_event(ch, ev, NULL);
         break;
     }
     case RQ_LEAVE:
         if (str_eq(pr.conv, ch->current))
             set_current(ch, NULL);
-        sayf(ch, "left %s", pr.conv);
+        mqc_chat__sayf(ch, "left %s", pr.conv);
+        break;
+    case RQ_SYNC:
+        mqc_chat__sync_reply(ch, ev);
         break;
     case RQ_OTHER:
-        show_event(ch, ev, NULL);
+        mqc_chat__show_event(ch, ev, NULL);
         break;
     }
     free(text);
@@ -365,21 +336,25 @@ static void on_err(struct chat *ch, const cJSON *ev)
     if (i >= 0 && str_eq(code, "unavailable")) {
         /* Nothing was stored: retry with the same id. */
         ch->out[i].resend_at = mqc_clock_mono_ms() + UNAVAILABLE_RETRY_MS;
-        show_event(ch, ev, " - will retry");
+        mqc_chat__show_event(ch, ev, " - will retry");
         return;
     }
     if (i >= 0) {
-        show_event(ch, ev, " - message not sent");
+        mqc_chat__show_event(ch, ev, " - message not sent");
         drop_outgoing(ch, (size_t)i);
         return;
     }
     struct pending_req pr;
     const char *req = str_of(ev, "req");
+    bool mine = false;
     if (req)
-        (void)take_req(ch, req, &pr);
+        mine = take_req(ch, req, &pr);
     else if (!str_of(ev, "id") && ch->blocking[0])
-        (void)take_req(ch, ch->blocking, &pr); /* our req itself was unusable */
-    show_event(ch, ev, NULL);
+        mine = take_req(ch, ch->blocking, &pr); /* our req itself was unusable */
+    if (mine && pr.kind == RQ_SYNC)
+        mqc_chat__sync_error(ch, ev);
+    else
+        mqc_chat__show_event(ch, ev, NULL);
 }
 
 static void on_event(void *ctx, struct mqc_client *c, const char *payload, size_t len)
@@ -388,37 +363,16 @@ static void on_event(void *ctx, struct mqc_client *c, const char *payload, size_
     struct chat *ch = ctx;
     cJSON *ev = cJSON_ParseWithLength(payload, len);
     const char *t = str_of(ev, "t");
-    const char *conv = str_of(ev, "conv");
     if (!t) {
-        say(ch, "(an inbox message that is not an event)");
-    } else if (!strcmp(t, "msg")) {
-        note_seq(ch, conv, seq_of(ev, "seq"));
-        long i =
-            str_eq(str_of(ev, "from"), ch->me) ? find_outgoing(ch, str_of(ev, "id"), conv) : -1;
-        if (i >= 0)
-            drop_outgoing(ch, (size_t)i);
-        show_event(ch, ev, i >= 0 ? " - sent" : NULL);
-    } else if (!strcmp(t, "member")) {
-        note_seq(ch, conv, seq_of(ev, "seq"));
-        show_event(ch, ev, NULL);
-        const char *op = str_of(ev, "op");
-        const cJSON *u;
-        bool me_out = false;
-        cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(ev, "users"))
-        {
-            if (cJSON_IsString(u) && !strcmp(u->valuestring, ch->me))
-                me_out = str_eq(op, "removed") || str_eq(op, "left");
-        }
-        if (me_out && str_eq(conv, ch->current)) {
-            set_current(ch, NULL);
-            say(ch, "you are no longer in that conversation");
-        }
+        mqc_chat__say(ch, "(an inbox message that is not an event)");
+    } else if (!strcmp(t, "msg") || !strcmp(t, "member")) {
+        mqc_chat__deliver(ch, ev);
     } else if (!strcmp(t, "res")) {
         on_res(ch, ev);
     } else if (!strcmp(t, "err")) {
         on_err(ch, ev);
     } else {
-        show_event(ch, ev, NULL);
+        mqc_chat__show_event(ch, ev, NULL);
     }
     cJSON_Delete(ev);
 }
@@ -428,26 +382,34 @@ static void on_ready(void *ctx, struct mqc_client *c, bool first)
     (void)c;
     struct chat *ch = ctx;
     if (first) {
-        sayf(ch, "signed in as %s; /help lists the commands", ch->me);
-        request(ch, new_req("convs", NULL), RQ_CONVS, NULL);
+        mqc_chat__sayf(ch, "signed in as %s; /help lists the commands", ch->me);
+        if (ch->sync_on)
+            mqc_chat__sync_start(ch, SY_START); /* it asks for convs when done */
+        else
+            (void)mqc_chat__request(ch, mqc_chat__new_req("convs", NULL), RQ_CONVS, NULL);
         return;
     }
-    say(ch, "(reconnected)");
+    mqc_chat__say(ch, "(reconnected)");
     for (size_t i = 0; i < ch->nout; i++)
         publish_outgoing(ch, &ch->out[i]);
+    /* A sync cut by the drop starts over; otherwise fetch the gap. */
+    if (ch->phase != SY_NONE)
+        mqc_chat__sync_start(ch, ch->phase);
+    else if (ch->sync_on && !ch->quit_synced)
+        mqc_chat__sync_start(ch, SY_RECONNECT);
 }
 
 static void on_lost(void *ctx, const char *why)
 {
     struct chat *ch = ctx;
-    sayf(ch, "(%s; reconnecting...)", why);
+    mqc_chat__sayf(ch, "(%s; reconnecting...)", why);
     ch->blocking[0] = '\0'; /* a reply to a request sent before may never come */
 }
 
 /* ---- commands ---- */
 
 /* A request {"op":op} (+ "conv": conv when conv is not NULL). NULL on OOM. */
-static cJSON *new_req(const char *op, const char *conv)
+cJSON *mqc_chat__new_req(const char *op, const char *conv)
 {
     cJSON *r = cJSON_CreateObject();
     if (!r || !cJSON_AddStringToObject(r, "op", op) ||
@@ -470,7 +432,7 @@ static bool add_members(struct chat *ch, cJSON *r, const char *list)
     for (char *tok = ok ? strtok_r(copy, ", ", &save) : NULL; ok && tok;
          tok = strtok_r(NULL, ", ", &save)) {
         if (!mqc_id_valid_str(tok)) {
-            sayf(ch, "invalid user name '%.64s'", tok);
+            mqc_chat__sayf(ch, "invalid user name '%.64s'", tok);
             ok = false;
         } else if (!cJSON_AddItemToArray(arr, cJSON_CreateString(tok))) {
             ok = false;
@@ -480,7 +442,7 @@ static bool add_members(struct chat *ch, cJSON *r, const char *list)
     }
     free(copy);
     if (ok && n == 0) {
-        say(ch, "name at least one user");
+        mqc_chat__say(ch, "name at least one user");
         ok = false;
     }
     return ok;
@@ -490,24 +452,24 @@ static bool need_current(struct chat *ch)
 {
     if (ch->current[0])
         return true;
-    say(ch, "no conversation open: /open USER, /group TITLE USERS or /join CONV");
+    mqc_chat__say(ch, "no conversation open: /open USER, /group TITLE USERS or /join CONV");
     return false;
 }
 
 static void cmd_help(struct chat *ch)
 {
-    say(ch, "commands:\n"
-            "  /convs                 list your conversations\n"
-            "  /open USER             open (create) a direct chat with USER\n"
-            "  /group TITLE U1,U2...  create a group and open it\n"
-            "  /join CONV             open an existing conversation\n"
-            "  /history [N]           N earlier events (again: further back)\n"
-            "  /add USER[,USER...]    add members (group admins)\n"
-            "  /remove USER[,USER...] remove members (group admins)\n"
-            "  /leave                 leave the current group\n"
-            "  /read                  mark everything seen here as read\n"
-            "  /quit                  leave (after unsent messages are confirmed)\n"
-            "  anything else is sent to the current conversation (//text sends /text)");
+    mqc_chat__say(ch, "commands:\n"
+                      "  /convs                 list your conversations\n"
+                      "  /open USER             open (create) a direct chat with USER\n"
+                      "  /group TITLE U1,U2...  create a group and open it\n"
+                      "  /join CONV             open an existing conversation\n"
+                      "  /history [N]           N earlier events (again: further back)\n"
+                      "  /add USER[,USER...]    add members (group admins)\n"
+                      "  /remove USER[,USER...] remove members (group admins)\n"
+                      "  /leave                 leave the current group\n"
+                      "  /read                  mark everything seen here as read\n"
+                      "  /quit                  leave (after unsent messages are confirmed)\n"
+                      "  anything else is sent to the current conversation (//text sends /text)");
 }
 
 static void cmd_history(struct chat *ch, const char *arg)
@@ -519,22 +481,22 @@ static void cmd_history(struct chat *ch, const char *arg)
         char *end;
         n = strtol(arg, &end, 10);
         if (end == arg || *end != '\0' || n < 1 || n > 200) {
-            say(ch, "usage: /history [N], N from 1 to 200");
+            mqc_chat__say(ch, "usage: /history [N], N from 1 to 200");
             return;
         }
     }
     if (ch->hist_before < 0) {
-        say(ch, "(no older messages)");
+        mqc_chat__say(ch, "(no older messages)");
         return;
     }
-    cJSON *r = new_req("history", ch->current);
+    cJSON *r = mqc_chat__new_req("history", ch->current);
     if (r &&
         (!cJSON_AddNumberToObject(r, "limit", (double)n) ||
          (ch->hist_before > 0 && !cJSON_AddNumberToObject(r, "before", (double)ch->hist_before)))) {
         cJSON_Delete(r);
         r = NULL;
     }
-    request(ch, r, RQ_HISTORY, ch->current);
+    mqc_chat__request(ch, r, RQ_HISTORY, ch->current);
 }
 
 static void cmd_read(struct chat *ch)
@@ -543,7 +505,7 @@ static void cmd_read(struct chat *ch)
         return;
     long long seq = seen_seq(ch, ch->current);
     if (seq <= 0) {
-        say(ch, "nothing to mark read here yet");
+        mqc_chat__say(ch, "nothing to mark read here yet");
         return;
     }
     cJSON *r = cJSON_CreateObject();
@@ -553,9 +515,9 @@ static void cmd_read(struct chat *ch)
         rc = mqc_client_publish_conv(ch->c, ch->current, "receipt", r, 1);
     cJSON_Delete(r);
     if (rc != MQC_OK)
-        sayf(ch, "cannot send the receipt: %s", mqc_err_str(rc));
+        mqc_chat__sayf(ch, "cannot send the receipt: %s", mqc_err_str(rc));
     else /* the server need not echo a receipt to the device that sent it */
-        sayf(ch, "marked read up to %lld", seq);
+        mqc_chat__sayf(ch, "marked read up to %lld", seq);
 }
 
 static void cmd_group(struct chat *ch, char *arg)
@@ -566,22 +528,22 @@ static void cmd_group(struct chat *ch, char *arg)
         arg[--len] = '\0';
     char *sp = strrchr(arg, ' ');
     if (!sp) {
-        say(ch, "usage: /group TITLE USER[,USER...]");
+        mqc_chat__say(ch, "usage: /group TITLE USER[,USER...]");
         return;
     }
     *sp = '\0';
-    cJSON *r = new_req("create", NULL);
+    cJSON *r = mqc_chat__new_req("create", NULL);
     if (!r || !cJSON_AddStringToObject(r, "kind", "group") ||
         !cJSON_AddStringToObject(r, "title", arg)) {
         cJSON_Delete(r);
-        say(ch, "out of memory");
+        mqc_chat__say(ch, "out of memory");
         return;
     }
     if (!add_members(ch, r, sp + 1)) {
         cJSON_Delete(r);
         return;
     }
-    request(ch, r, RQ_CREATE, NULL);
+    mqc_chat__request(ch, r, RQ_CREATE, NULL);
 }
 
 /* One input line (borrowed, may be modified). */
@@ -606,46 +568,46 @@ static void handle_line(struct chat *ch, char *line)
     } else if (!strcmp(cmd, "help")) {
         cmd_help(ch);
     } else if (!strcmp(cmd, "convs")) {
-        request(ch, new_req("convs", NULL), RQ_CONVS, NULL);
+        mqc_chat__request(ch, mqc_chat__new_req("convs", NULL), RQ_CONVS, NULL);
     } else if (!strcmp(cmd, "open")) {
         if (!mqc_id_valid_str(arg)) {
-            say(ch, "usage: /open USER");
+            mqc_chat__say(ch, "usage: /open USER");
             return;
         }
-        cJSON *r = new_req("create", NULL);
+        cJSON *r = mqc_chat__new_req("create", NULL);
         if (r && (!cJSON_AddStringToObject(r, "kind", "direct") ||
                   !cJSON_AddStringToObject(r, "with", arg))) {
             cJSON_Delete(r);
             r = NULL;
         }
-        request(ch, r, RQ_CREATE, arg);
+        mqc_chat__request(ch, r, RQ_CREATE, arg);
     } else if (!strcmp(cmd, "group")) {
         cmd_group(ch, arg);
     } else if (!strcmp(cmd, "join")) {
         if (!mqc_id_valid_str(arg)) {
-            say(ch, "usage: /join CONV");
+            mqc_chat__say(ch, "usage: /join CONV");
             return;
         }
         set_current(ch, arg);
-        sayf(ch, "now in %s", arg);
+        mqc_chat__sayf(ch, "now in %s", arg);
     } else if (!strcmp(cmd, "history")) {
         cmd_history(ch, arg);
     } else if (!strcmp(cmd, "add") || !strcmp(cmd, "remove")) {
         if (!need_current(ch))
             return;
-        cJSON *r = new_req(cmd, ch->current);
+        cJSON *r = mqc_chat__new_req(cmd, ch->current);
         if (!r || !add_members(ch, r, arg)) {
             cJSON_Delete(r);
             return;
         }
-        request(ch, r, RQ_OTHER, ch->current);
+        mqc_chat__request(ch, r, RQ_OTHER, ch->current);
     } else if (!strcmp(cmd, "leave")) {
         if (need_current(ch))
-            request(ch, new_req("leave", ch->current), RQ_LEAVE, ch->current);
+            mqc_chat__request(ch, mqc_chat__new_req("leave", ch->current), RQ_LEAVE, ch->current);
     } else if (!strcmp(cmd, "read")) {
         cmd_read(ch);
     } else {
-        sayf(ch, "unknown command /%.32s (/help lists them; //text sends /text)", cmd);
+        mqc_chat__sayf(ch, "unknown command /%.32s (/help lists them; //text sends /text)", cmd);
     }
 }
 
@@ -673,9 +635,11 @@ static void tick(struct chat *ch)
     int64_t now = mqc_clock_mono_ms();
     if (ch->blocking[0] && now >= ch->block_until) {
         struct pending_req pr;
-        (void)take_req(ch, ch->blocking, &pr);
-        say(ch, "no reply from the server; going on");
+        bool known = take_req(ch, ch->blocking, &pr);
+        mqc_chat__say(ch, "no reply from the server; going on");
         ch->blocking[0] = '\0';
+        if (known && pr.kind == RQ_SYNC)
+            mqc_chat__sync_finish(ch, false);
     }
     if (!mqc_client_is_ready(ch->c))
         return;
@@ -705,12 +669,19 @@ static int loop(struct chat *ch)
             if (ch->quit_until == 0) {
                 ch->quit_until = mqc_clock_mono_ms() + MQC_SESSION_TIMEOUT_S * 1000;
                 if (ch->nout)
-                    sayf(ch, "waiting for %zu message(s) to be confirmed...", ch->nout);
+                    mqc_chat__sayf(ch, "waiting for %zu message(s) to be confirmed...", ch->nout);
             }
-            if (ch->nout == 0)
-                return 0;
-            if (mqc_clock_mono_ms() >= ch->quit_until) {
-                sayf(ch, "%zu message(s) not confirmed by the server", ch->nout);
+            bool late = mqc_clock_mono_ms() >= ch->quit_until;
+            bool up = mqc_client_is_ready(ch->c);
+            if (ch->nout == 0) {
+                /* One last sync moves the saved position past what was
+                 * shown live; without a connection the old one stays. */
+                if (ch->phase == SY_NONE && ch->sync_on && !ch->quit_synced && up && !late)
+                    mqc_chat__sync_start(ch, SY_QUIT);
+                if (ch->phase == SY_NONE || !up || late)
+                    return 0;
+            } else if (late) {
+                mqc_chat__sayf(ch, "%zu message(s) not confirmed by the server", ch->nout);
                 return 1;
             }
         }
@@ -721,16 +692,17 @@ static int loop(struct chat *ch)
         bool readable = false;
         int rc = mqc_client_run(ch->c, want_input ? ch->ed.fd : -1, 200, &readable);
         if (rc == MQC_EAUTH) {
-            say(ch, "the broker refused the user on reconnect (deleted, or password changed)");
+            mqc_chat__say(
+                ch, "the broker refused the user on reconnect (deleted, or password changed)");
             return 1;
         } else if (rc != MQC_OK) {
-            sayf(ch, "connection failed: %s", mqc_client_last_error(ch->c));
+            mqc_chat__sayf(ch, "connection failed: %s", mqc_client_last_error(ch->c));
             return 1;
         }
         if (readable) {
             bool typed = false;
             if (mqc_lineedit_read(&ch->ed, &typed) != MQC_OK)
-                say(ch, "out of memory reading input");
+                mqc_chat__say(ch, "out of memory reading input");
             if (typed)
                 maybe_typing(ch);
         }
@@ -739,7 +711,8 @@ static int loop(struct chat *ch)
 
 int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv)
 {
-    static const char use[] = "usage: mqchat chat --user NAME [--mqtt HOST:PORT]\n";
+    static const char use[] = "usage: mqchat chat --user NAME [--mqtt HOST:PORT] [--no-sync]\n";
+    bool no_sync = false;
     struct mqc_login login;
     struct chat ch;
     int code = 2;
@@ -750,6 +723,10 @@ int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv)
         mqc_login_parse_hostport(cli->mqtt, login.host, sizeof login.host, &login.port) != MQC_OK)
         fprintf(stderr, "mqchat: ignoring bad MQCHAT_MQTT '%s'\n", cli->mqtt);
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--no-sync")) {
+            no_sync = true;
+            continue;
+        }
         int r = mqc_login_option(&login, argc, argv, &i);
         if (r < 0)
             goto out;
@@ -762,6 +739,8 @@ int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv)
         goto out;
     code = 1;
     ch.me = login.user;
+    if (!no_sync)
+        mqc_chat__state_setup(&ch, &login);
     update_prompt(&ch);
     struct mqc_client_cb cb = {.ready = on_ready, .event = on_event, .lost = on_lost, .ctx = &ch};
     /* session_open sets ch.c before connecting: on_ready publishes through it. */
@@ -781,6 +760,8 @@ out:
         cJSON_Delete(ch.out[i].payload);
     free(ch.out);
     free(ch.seen);
+    cJSON_Delete(ch.away);
+    mqc_map_free(ch.shown);
     mqc_login_cleanup(&login);
     return code;
 }

@@ -1,13 +1,18 @@
 """The mqchat terminal client (chat, send, listen, req) against a real broker
 with the plugin: requests answered, messages stored and delivered to the
 other member (seen by a paho client), errors turned into exit codes, and the
-interactive client driven through a pipe. Passwords go through
+interactive client driven through a pipe, including what it shows on start
+about what arrived while it was away (its sync position lives in
+MQCHAT_STATE_DIR, a temporary directory here). Passwords go through
 MQCHAT_PASSWORD, never argv. Each test uses its own users, so the order of
 the tests does not matter."""
 import json
 import os
 import queue
+import shutil
+import stat
 import subprocess
+import tempfile
 import threading
 import unittest
 
@@ -23,11 +28,13 @@ def payload(m):
 class CliChatTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        cls.state_dir = tempfile.mkdtemp(prefix="mqc-cli-state-")
         cls.stack = Stack().__enter__()
 
     @classmethod
     def tearDownClass(cls):
         cls.stack.__exit__(None, None, None)
+        shutil.rmtree(cls.state_dir, ignore_errors=True)
 
     def users(self, *names):
         for n in names:
@@ -37,6 +44,7 @@ class CliChatTest(unittest.TestCase):
         env = dict(os.environ)
         env.pop("MQCHAT_MQTT", None)
         env["MQCHAT_PASSWORD"] = password
+        env["MQCHAT_STATE_DIR"] = self.state_dir  # never the real ~/.local/state
         return env
 
     def argv(self, cmd, user, *args):
@@ -199,6 +207,91 @@ class CliChatTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
         self.assertIn("no conversation open", r.stdout)
         self.assertIn("(no conversations)", r.stdout)
+
+    def state_file(self, user):
+        return os.path.join(self.state_dir, "%s@127.0.0.1_%d.state" %
+                            (user, self.stack.broker.port))
+
+    def chat(self, user, script="/quit\n"):
+        r = self.mq("chat", user, input=script)
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        return r
+
+    def test_chat_shows_what_arrived_while_away(self):
+        self.users("aw_a", "aw_b")
+        conv = self.direct("aw_b", "aw_a")
+        # First start on this device: no position yet, so nothing to show;
+        # the current one is saved, privately.
+        r = self.chat("aw_a")
+        self.assertNotIn("while you were away", r.stdout)
+        self.assertIn("conversations:", r.stdout)
+        st = os.stat(self.state_file("aw_a"))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(self.state_dir).st_mode), 0o700)
+        # Away: the other user sends three messages.
+        for i in (1, 2, 3):
+            s = self.mq("send", "aw_b", "--conv", conv, "away %d" % i)
+            self.assertEqual(s.returncode, 0, s.stderr)
+        r = self.chat("aw_a")
+        lines = r.stdout.splitlines()
+        header = "--- while you were away (3) ---"
+        self.assertEqual(lines.count(header), 1, r.stdout)
+        i = lines.index(header)
+        self.assertEqual(lines[i + 1:i + 5],
+                         ["[%s] aw_b: away %d (seq %d)" % (conv, n, n) for n in (1, 2, 3)] +
+                         ["--- end of what you missed ---"], r.stdout)
+        self.assertEqual(sum(1 for l in lines if "aw_b: away" in l), 3, r.stdout)
+        # ... before the conversation list.
+        self.assertLess(i, lines.index("conversations:"), r.stdout)
+        # Seen now: the next start shows nothing again.
+        r = self.chat("aw_a")
+        self.assertIn("--- nothing new while you were away ---", r.stdout)
+        self.assertNotIn("away 1", r.stdout)
+        # What this device sends and sees live is not shown again next time.
+        r = self.chat("aw_a", "/join %s\nback again\n/quit\n" % conv)
+        self.assertIn("[%s] aw_a: back again (seq 4) - sent" % conv, r.stdout)
+        r = self.chat("aw_a")
+        self.assertIn("--- nothing new while you were away ---", r.stdout)
+        self.assertNotIn("back again", r.stdout)
+        # --no-sync: nothing about sync, and the position stays where it was.
+        before = open(self.state_file("aw_a")).read()
+        s = self.mq("send", "aw_b", "--conv", conv, "while unsynced")
+        self.assertEqual(s.returncode, 0, s.stderr)
+        r = self.chat_args("aw_a", "--no-sync")
+        self.assertNotIn("while you were away", r.stdout)
+        self.assertEqual(open(self.state_file("aw_a")).read(), before)
+        r = self.chat("aw_a")
+        self.assertIn("--- while you were away (1) ---", r.stdout)
+        self.assertIn("[%s] aw_b: while unsynced (seq 5)" % conv, r.stdout)
+
+    def chat_args(self, user, *args):
+        r = self.mq("chat", user, *args, input="/quit\n")
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        return r
+
+    def test_chat_bad_saved_position_starts_fresh(self):
+        self.users("bt_a", "bt_b", "bt_other")
+        conv = self.direct("bt_b", "bt_a")
+        # Garbage in the file: said on stderr, started fresh.
+        with open(self.state_file("bt_a"), "w") as f:
+            f.write("\x00\x01 not a state file\n")
+        r = self.chat("bt_a")
+        self.assertIn("not an mqchat state file: starting fresh", r.stderr)
+        self.assertNotIn("while you were away", r.stdout)
+        # Another user's token: the server refuses it (bad_request), the
+        # client says so, starts fresh and saves a good position.
+        _, res = self.req("bt_other", {"op": "sync"})
+        with open(self.state_file("bt_a"), "w") as f:
+            f.write("mqchat-state 1\ntoken %s\n" % res["next"])
+        r = self.chat("bt_a")
+        self.assertIn("refused the saved sync position", r.stdout)
+        self.assertIn("starting fresh", r.stdout)
+        self.assertNotIn("while you were away (", r.stdout)
+        s = self.mq("send", "bt_b", "--conv", conv, "after the fresh start")
+        self.assertEqual(s.returncode, 0, s.stderr)
+        r = self.chat("bt_a")
+        self.assertIn("--- while you were away (1) ---", r.stdout)
+        self.assertIn("[%s] bt_b: after the fresh start (seq 1)" % conv, r.stdout)
 
 
 if __name__ == "__main__":
