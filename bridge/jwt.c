@@ -1,0 +1,378 @@
+/* JWS signing for the push bridge: base64url, PEM key loading, ES256 (with
+ * the DER-to-R||S conversion JWS requires) and RS256, and the Google
+ * assertion claims. OpenSSL errors are cleared after every failure so a
+ * stale entry never shows up in a later, unrelated TLS error. */
+#include "bridge/jwt.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+
+#include "core/err.h"
+
+/* A key file is a few hundred bytes; a service account key a few KiB. */
+#define MAX_KEY_FILE_BYTES (64 * 1024)
+/* Largest iat/exp accepted: well inside a double's exact integers. */
+#define MAX_SECONDS 1000000000000LL
+
+static const char b64url_chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+char *mqc_jwt_b64url(const unsigned char *in, size_t len)
+{
+    size_t outlen = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
+    char *out = malloc(outlen + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0, i = 0;
+    for (; i + 3 <= len; i += 3) {
+        unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 | in[i + 2];
+        out[o++] = b64url_chars[v >> 18 & 63];
+        out[o++] = b64url_chars[v >> 12 & 63];
+        out[o++] = b64url_chars[v >> 6 & 63];
+        out[o++] = b64url_chars[v & 63];
+    }
+    if (len - i == 1) {
+        unsigned long v = (unsigned long)in[i] << 16;
+        out[o++] = b64url_chars[v >> 18 & 63];
+        out[o++] = b64url_chars[v >> 12 & 63];
+    } else if (len - i == 2) {
+        unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8;
+        out[o++] = b64url_chars[v >> 18 & 63];
+        out[o++] = b64url_chars[v >> 12 & 63];
+        out[o++] = b64url_chars[v >> 6 & 63];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int b64url_value(char ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '-')
+        return 62;
+    if (ch == '_')
+        return 63;
+    return -1;
+}
+
+int mqc_jwt_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
+{
+    if (len % 4 == 1)
+        return MQC_EBADREQ;
+    unsigned char *buf = malloc(len / 4 * 3 + 3);
+    if (!buf)
+        return MQC_ENOMEM;
+    size_t o = 0;
+    unsigned long acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64url_value(in[i]);
+        if (v < 0) {
+            free(buf);
+            return MQC_EBADREQ;
+        }
+        acc = (acc << 6 | (unsigned long)v) & 0xFFFFFF;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[o++] = (unsigned char)(acc >> bits & 0xFF);
+        }
+    }
+    /* Leftover bits must be zero padding, or the text is not canonical. */
+    if (acc & ((1UL << bits) - 1)) {
+        free(buf);
+        return MQC_EBADREQ;
+    }
+    *out = buf;
+    *outlen = o;
+    return MQC_OK;
+}
+
+/* Passphrase callback that refuses: an encrypted key is an error, and
+ * OpenSSL must never prompt on a daemon's terminal. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+static bool key_is_p256(EVP_PKEY *key)
+{
+    char group[64];
+    size_t glen = 0;
+    if (!EVP_PKEY_is_a(key, "EC"))
+        return false;
+    if (!EVP_PKEY_get_group_name(key, group, sizeof group, &glen))
+        return false;
+    return strcmp(group, SN_X9_62_prime256v1) == 0;
+}
+
+static bool key_is_rsa(EVP_PKEY *key)
+{
+    return EVP_PKEY_is_a(key, "RSA") && EVP_PKEY_get_bits(key) >= 2048;
+}
+
+int mqc_jwt_load_key_pem(const char *pem, size_t len, EVP_PKEY **out)
+{
+    if (!pem || len == 0 || len > MAX_KEY_FILE_BYTES)
+        return MQC_EBADREQ;
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    if (!bio)
+        return MQC_ENOMEM;
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    BIO_free(bio);
+    if (!key) {
+        ERR_clear_error();
+        return MQC_EBADREQ;
+    }
+    if (!key_is_p256(key) && !key_is_rsa(key)) {
+        EVP_PKEY_free(key);
+        ERR_clear_error();
+        return MQC_EBADREQ;
+    }
+    *out = key;
+    return MQC_OK;
+}
+
+int mqc_jwt_load_key_file(const char *path, EVP_PKEY **out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return MQC_ENOTFOUND;
+    int rc;
+    char *buf = malloc(MAX_KEY_FILE_BYTES + 1);
+    if (!buf) {
+        rc = MQC_ENOMEM;
+        goto out;
+    }
+    size_t n = fread(buf, 1, MAX_KEY_FILE_BYTES + 1, f);
+    if (ferror(f))
+        rc = MQC_ENOTFOUND;
+    else if (n > MAX_KEY_FILE_BYTES)
+        rc = MQC_EBADREQ;
+    else
+        rc = mqc_jwt_load_key_pem(buf, n, out);
+    OPENSSL_cleanse(buf, MAX_KEY_FILE_BYTES + 1);
+out:
+    free(buf);
+    fclose(f); /* read-only: nothing to lose on a close error */
+    return rc;
+}
+
+int mqc_jwt_ecdsa_der_to_raw(const unsigned char *der, size_t len, unsigned char raw[64])
+{
+    if (!der || len == 0 || len > 128)
+        return MQC_EBADREQ;
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
+    int rc = MQC_EBADREQ;
+    unsigned char *again = NULL;
+    if (!sig || p != der + len)
+        goto out;
+    /* Strict DER only: re-encoding must give back the same bytes. */
+    int n = i2d_ECDSA_SIG(sig, &again);
+    if (n <= 0 || (size_t)n != len || memcmp(again, der, len) != 0)
+        goto out;
+    const BIGNUM *r, *s;
+    ECDSA_SIG_get0(sig, &r, &s);
+    if (BN_is_zero(r) || BN_is_zero(s) || BN_is_negative(r) || BN_is_negative(s) ||
+        BN_num_bytes(r) > 32 || BN_num_bytes(s) > 32)
+        goto out;
+    if (BN_bn2binpad(r, raw, 32) != 32 || BN_bn2binpad(s, raw + 32, 32) != 32)
+        goto out;
+    rc = MQC_OK;
+out:
+    OPENSSL_free(again);
+    ECDSA_SIG_free(sig);
+    if (rc != MQC_OK)
+        ERR_clear_error();
+    return rc;
+}
+
+/* Sign data (borrowed) with key (borrowed), SHA-256. *sig returned owned
+ * (OPENSSL_free). */
+static int sign(EVP_PKEY *key, const char *data, size_t len, unsigned char **sig, size_t *siglen)
+{
+    int rc = MQC_EINTERNAL;
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        return MQC_ENOMEM;
+    if (EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) != 1)
+        goto out;
+    if (EVP_DigestSign(ctx, NULL, &n, (const unsigned char *)data, len) != 1 || n == 0)
+        goto out;
+    if (!(buf = OPENSSL_malloc(n))) {
+        rc = MQC_ENOMEM;
+        goto out;
+    }
+    if (EVP_DigestSign(ctx, buf, &n, (const unsigned char *)data, len) != 1)
+        goto out;
+    *sig = buf;
+    *siglen = n;
+    buf = NULL;
+    rc = MQC_OK;
+out:
+    OPENSSL_free(buf);
+    EVP_MD_CTX_free(ctx);
+    if (rc != MQC_OK)
+        ERR_clear_error();
+    return rc;
+}
+
+/* "<b64url(header)>.<b64url(claims)>" returned owned in *out. */
+static int signing_input(const char *header, const char *claims, char **out)
+{
+    char *h = mqc_jwt_b64url((const unsigned char *)header, strlen(header));
+    char *c = mqc_jwt_b64url((const unsigned char *)claims, strlen(claims));
+    int rc = MQC_ENOMEM;
+    if (h && c) {
+        size_t n = strlen(h) + 1 + strlen(c) + 1;
+        char *s = malloc(n);
+        if (s) {
+            snprintf(s, n, "%s.%s", h, c);
+            *out = s;
+            rc = MQC_OK;
+        }
+    }
+    free(h);
+    free(c);
+    return rc;
+}
+
+/* input (taken) + "." + b64url(sig) returned owned in *out. */
+static int append_signature(char *input, const unsigned char *sig, size_t siglen, char **out)
+{
+    char *s64 = mqc_jwt_b64url(sig, siglen);
+    if (!s64) {
+        free(input);
+        return MQC_ENOMEM;
+    }
+    size_t n = strlen(input) + 1 + strlen(s64) + 1;
+    char *tok = malloc(n);
+    if (tok)
+        snprintf(tok, n, "%s.%s", input, s64);
+    free(input);
+    free(s64);
+    if (!tok)
+        return MQC_ENOMEM;
+    *out = tok;
+    return MQC_OK;
+}
+
+/* cJSON text of obj (borrowed) in *out, returned owned (free()). */
+static int print_json(const cJSON *obj, char **out)
+{
+    char *s = cJSON_PrintUnformatted(obj);
+    if (!s)
+        return MQC_ENOMEM;
+    /* cJSON allocates with malloc by default; copy anyway so the caller's
+     * free() is right whatever hooks are installed. */
+    *out = strdup(s);
+    cJSON_free(s);
+    return *out ? MQC_OK : MQC_ENOMEM;
+}
+
+int mqc_jwt_es256(EVP_PKEY *key, const char *kid, const char *iss, int64_t iat, char **out)
+{
+    if (!key || !kid || !*kid || !iss || !*iss || iat < 0 || iat > MAX_SECONDS || !out)
+        return MQC_EBADREQ;
+    if (!key_is_p256(key)) {
+        ERR_clear_error();
+        return MQC_EBADREQ;
+    }
+    int rc = MQC_ENOMEM;
+    char *header = NULL, *claims = NULL, *input = NULL;
+    unsigned char *der = NULL;
+    size_t derlen = 0;
+    cJSON *h = cJSON_CreateObject(), *c = cJSON_CreateObject();
+    if (!h || !c || !cJSON_AddStringToObject(h, "alg", "ES256") ||
+        !cJSON_AddStringToObject(h, "kid", kid) || !cJSON_AddStringToObject(c, "iss", iss) ||
+        !cJSON_AddNumberToObject(c, "iat", (double)iat))
+        goto out;
+    if ((rc = print_json(h, &header)) != MQC_OK || (rc = print_json(c, &claims)) != MQC_OK)
+        goto out;
+    if ((rc = signing_input(header, claims, &input)) != MQC_OK)
+        goto out;
+    if ((rc = sign(key, input, strlen(input), &der, &derlen)) != MQC_OK)
+        goto out;
+    unsigned char raw[64];
+    if (mqc_jwt_ecdsa_der_to_raw(der, derlen, raw) != MQC_OK) {
+        rc = MQC_EINTERNAL; /* OpenSSL gave us a signature we cannot read */
+        goto out;
+    }
+    rc = append_signature(input, raw, sizeof raw, out);
+    input = NULL;
+out:
+    cJSON_Delete(h);
+    cJSON_Delete(c);
+    free(header);
+    free(claims);
+    free(input);
+    OPENSSL_free(der);
+    return rc;
+}
+
+int mqc_jwt_rs256(EVP_PKEY *key, const char *json_claims, char **out)
+{
+    if (!key || !json_claims || !out)
+        return MQC_EBADREQ;
+    if (!key_is_rsa(key)) {
+        ERR_clear_error();
+        return MQC_EBADREQ;
+    }
+    cJSON *parsed = cJSON_Parse(json_claims);
+    bool is_object = cJSON_IsObject(parsed);
+    cJSON_Delete(parsed);
+    if (!is_object)
+        return MQC_EBADREQ;
+    char *input = NULL;
+    unsigned char *sig = NULL;
+    size_t siglen = 0;
+    int rc = signing_input("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", json_claims, &input);
+    if (rc != MQC_OK)
+        return rc;
+    if ((rc = sign(key, input, strlen(input), &sig, &siglen)) != MQC_OK) {
+        free(input);
+        return rc;
+    }
+    rc = append_signature(input, sig, siglen, out);
+    OPENSSL_free(sig);
+    return rc;
+}
+
+int mqc_jwt_google_claims(const char *iss, const char *scope, const char *aud, int64_t iat,
+                          int64_t exp, char **out)
+{
+    if (!iss || !*iss || !scope || !*scope || !aud || !*aud || !out || iat < 0 ||
+        iat > MAX_SECONDS || exp <= iat || exp - iat > 3600)
+        return MQC_EBADREQ;
+    int rc = MQC_ENOMEM;
+    cJSON *c = cJSON_CreateObject();
+    if (c && cJSON_AddStringToObject(c, "iss", iss) && cJSON_AddStringToObject(c, "scope", scope) &&
+        cJSON_AddStringToObject(c, "aud", aud) && cJSON_AddNumberToObject(c, "iat", (double)iat) &&
+        cJSON_AddNumberToObject(c, "exp", (double)exp))
+        rc = print_json(c, out);
+    cJSON_Delete(c);
+    return rc;
+}

@@ -1,0 +1,478 @@
+/* Redis side of the push bridge (see queue.h). Keys, with P the prefix:
+ *   P push          STREAM  jobs (written by the plugin, and retries by us)
+ *   P push:delay    ZSET    retries waiting: JSON [field, value, ...] by due ms
+ *   P push:dead     STREAM  jobs given up on, with the reason
+ *   P push:stats    HASH    counters
+ * The consumer group is "mqchat-push". */
+#include "bridge/queue.h"
+
+#include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/redis_url.h"
+
+#define GROUP "mqchat-push"
+#define RETRY_MS 1000
+
+struct mqc_queue {
+    redisContext *c;
+    struct mqc_redis_url url;
+    char *prefix, *consumer;
+    char k_stream[256], k_delay[256], k_dead[256], k_stats[256];
+    int64_t last_attempt;
+    bool backlog_done; /* own pending entries (from before a restart) read */
+    char backlog_after[64];
+    bool warned;
+};
+
+static const char *MOVE_LUA =
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 200)\n"
+    "for _, m in ipairs(due) do\n"
+    "  local f = cjson.decode(m)\n"
+    "  redis.call('XADD', KEYS[2], '*', unpack(f))\n"
+    "  redis.call('ZREM', KEYS[1], m)\n"
+    "end\n"
+    "return #due\n";
+
+static const char *REMOVE_DEVICE_LUA =
+    "redis.call('HDEL', KEYS[1], ARGV[1])\n"
+    "if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end\n"
+    "return 1\n";
+
+struct mqc_queue *mqc_queue_new(const char *url, const char *prefix, const char *consumer)
+{
+    struct mqc_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    if (mqc_redis_url_parse(url, &q->url) != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "queue: bad redis_url '%s'", url);
+        free(q);
+        return NULL;
+    }
+    q->prefix = strdup(prefix);
+    q->consumer = strdup(consumer);
+    if (!q->prefix || !q->consumer) {
+        mqc_queue_free(q);
+        return NULL;
+    }
+    snprintf(q->k_stream, sizeof q->k_stream, "%spush", prefix);
+    snprintf(q->k_delay, sizeof q->k_delay, "%spush:delay", prefix);
+    snprintf(q->k_dead, sizeof q->k_dead, "%spush:dead", prefix);
+    snprintf(q->k_stats, sizeof q->k_stats, "%spush:stats", prefix);
+    strcpy(q->backlog_after, "0");
+    return q;
+}
+
+void mqc_queue_free(struct mqc_queue *q)
+{
+    if (!q)
+        return;
+    if (q->c)
+        redisFree(q->c);
+    mqc_redis_url_cleanup(&q->url);
+    free(q->prefix);
+    free(q->consumer);
+    free(q);
+}
+
+static void drop(struct mqc_queue *q, const char *why)
+{
+    if (q->c) {
+        mqc_log(MQC_LOG_ERR, "queue: redis connection lost: %s", why);
+        redisFree(q->c);
+        q->c = NULL;
+    }
+}
+
+/* Run a command; NULL (and the connection dropped) on I/O errors. Error
+ * replies are logged and returned as NULL too. */
+static redisReply *cmd(struct mqc_queue *q, int argc, const char **argv, const size_t *lens)
+{
+    if (!q->c)
+        return NULL;
+    redisReply *r = redisCommandArgv(q->c, argc, argv, lens);
+    if (!r) {
+        drop(q, q->c->errstr[0] ? q->c->errstr : "no reply");
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        mqc_log(MQC_LOG_ERR, "queue: redis refused %s: %.200s", argv[0], r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+int mqc_queue_ensure(struct mqc_queue *q, int64_t now)
+{
+    if (q->c)
+        return MQC_OK;
+    if (now - q->last_attempt < RETRY_MS && q->last_attempt)
+        return MQC_EUNAVAIL;
+    q->last_attempt = now;
+    struct timeval tv = {2, 0};
+    q->c = q->url.unix_path ? redisConnectUnixWithTimeout(q->url.unix_path, tv)
+                            : redisConnectWithTimeout(q->url.host, q->url.port, tv);
+    if (!q->c || q->c->err) {
+        if (!q->warned)
+            mqc_log(MQC_LOG_ERR, "queue: cannot connect to redis: %s",
+                    q->c ? q->c->errstr : "out of memory");
+        q->warned = true;
+        if (q->c)
+            redisFree(q->c);
+        q->c = NULL;
+        return MQC_EUNAVAIL;
+    }
+    q->warned = false;
+    redisSetTimeout(q->c, (struct timeval){5, 0});
+    if (q->url.password) {
+        const char *a[] = {"AUTH", q->url.password};
+        redisReply *r = cmd(q, 2, a, NULL);
+        if (!r)
+            goto fail;
+        freeReplyObject(r);
+    }
+    if (q->url.db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", q->url.db);
+        const char *a[] = {"SELECT", db};
+        redisReply *r = cmd(q, 2, a, NULL);
+        if (!r)
+            goto fail;
+        freeReplyObject(r);
+    }
+    /* The group starts at the beginning: jobs written before the bridge ever
+     * ran are sent too. BUSYGROUP (it exists) is fine. */
+    const char *a[] = {"XGROUP", "CREATE", q->k_stream, GROUP, "0", "MKSTREAM"};
+    redisReply *r = redisCommandArgv(q->c, 6, a, NULL);
+    if (!r) {
+        drop(q, "XGROUP failed");
+        return MQC_EUNAVAIL;
+    }
+    freeReplyObject(r);
+    mqc_log(MQC_LOG_NOTICE, "queue: connected to redis, consumer %s in group " GROUP,
+            q->consumer);
+    return MQC_OK;
+fail:
+    drop(q, "setup failed");
+    return MQC_EUNAVAIL;
+}
+
+bool mqc_queue_up(const struct mqc_queue *q)
+{
+    return q->c != NULL;
+}
+
+void mqc_queued_job_cleanup(struct mqc_queued_job *j)
+{
+    if (!j)
+        return;
+    mqc_push_job_cleanup(&j->job);
+    free(j->only_token);
+    j->only_token = NULL;
+}
+
+/* Parse one stream entry [id, [f, v, ...]] into out. */
+static int parse_entry(const redisReply *e, struct mqc_queued_job *out)
+{
+    memset(out, 0, sizeof *out);
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+        return MQC_EBADREQ;
+    const redisReply *f = e->element[1];
+    const char **fv = calloc(f->elements ? f->elements : 1, sizeof *fv);
+    if (!fv)
+        return MQC_ENOMEM;
+    size_t n = 0;
+    out->attempt = 1;
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const char *k = f->element[i]->str, *v = f->element[i + 1]->str;
+        if (!k || !v)
+            continue;
+        if (!strcmp(k, "only_token")) {
+            free(out->only_token);
+            out->only_token = strdup(v);
+        } else if (!strcmp(k, "attempt")) {
+            out->attempt = atoi(v) > 0 ? atoi(v) : 1;
+        } else if (!strcmp(k, "first_ts")) {
+            out->first_ts = strtoll(v, NULL, 10);
+        } else {
+            fv[n++] = k;
+            fv[n++] = v;
+        }
+    }
+    int rc = mqc_push_job_parse(e->element[0]->str, fv, n, &out->job);
+    free(fv);
+    if (rc == MQC_OK && out->first_ts == 0)
+        out->first_ts = out->job.ts;
+    if (rc != MQC_OK)
+        free(out->only_token), out->only_token = NULL;
+    return rc;
+}
+
+/* Turn a list of entries into jobs; bad entries are dead-lettered and acked. */
+static int collect(struct mqc_queue *q, const redisReply *entries, struct mqc_queued_job **out,
+                   size_t *n, char *last_id, size_t last_len)
+{
+    *out = calloc(entries->elements ? entries->elements : 1, sizeof **out);
+    *n = 0;
+    if (!*out)
+        return MQC_ENOMEM;
+    for (size_t i = 0; i < entries->elements; i++) {
+        const redisReply *e = entries->element[i];
+        if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 && e->element[0]->str && last_id)
+            snprintf(last_id, last_len, "%s", e->element[0]->str);
+        if (parse_entry(e, &(*out)[*n]) == MQC_OK) {
+            (*n)++;
+            continue;
+        }
+        if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 && e->element[0]->str) {
+            /* Deleted entries come back with a nil body: just ack them. */
+            mqc_log(MQC_LOG_WARNING, "queue: unreadable job dropped (id=%s)", e->element[0]->str);
+            const char *a[] = {"XADD", q->k_dead, "*", "id", e->element[0]->str, "reason",
+                               "unreadable job"};
+            redisReply *r = cmd(q, 7, a, NULL);
+            freeReplyObject(r);
+            mqc_queue_ack(q, e->element[0]->str);
+            mqc_queue_count(q, "dead_unreadable", 1);
+        }
+    }
+    return MQC_OK;
+}
+
+int mqc_queue_read(struct mqc_queue *q, size_t max, int block_ms, struct mqc_queued_job **out,
+                   size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!q->c)
+        return MQC_EUNAVAIL;
+    char count[24], block[24];
+    snprintf(count, sizeof count, "%zu", max);
+    snprintf(block, sizeof block, "%d", block_ms);
+    const char *from = q->backlog_done ? ">" : q->backlog_after;
+    const char *a[11];
+    int argc = 0;
+    a[argc++] = "XREADGROUP";
+    a[argc++] = "GROUP";
+    a[argc++] = GROUP;
+    a[argc++] = q->consumer;
+    a[argc++] = "COUNT";
+    a[argc++] = count;
+    if (q->backlog_done && block_ms > 0) { /* never BLOCK 0: that waits forever */
+        a[argc++] = "BLOCK";
+        a[argc++] = block;
+    }
+    a[argc++] = "STREAMS";
+    a[argc++] = q->k_stream;
+    a[argc++] = from;
+    redisSetTimeout(q->c, (struct timeval){(block_ms + 5000) / 1000, 0});
+    redisReply *r = cmd(q, argc, a, NULL);
+    if (q->c)
+        redisSetTimeout(q->c, (struct timeval){5, 0});
+    if (!r)
+        return MQC_EUNAVAIL;
+    int rc = MQC_OK;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
+        const redisReply *entries = r->element[0]->element[1];
+        if (!q->backlog_done && entries->elements == 0)
+            q->backlog_done = true;
+        else
+            rc = collect(q, entries, out, n, q->backlog_done ? NULL : q->backlog_after,
+                         sizeof q->backlog_after);
+    } else if (!q->backlog_done) {
+        q->backlog_done = true;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int mqc_queue_reclaim(struct mqc_queue *q, int64_t min_idle_ms, size_t max,
+                      struct mqc_queued_job **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    char idle[24], count[24];
+    snprintf(idle, sizeof idle, "%lld", (long long)min_idle_ms);
+    snprintf(count, sizeof count, "%zu", max);
+    const char *a[] = {"XAUTOCLAIM", q->k_stream, GROUP, q->consumer, idle, "0-0",
+                       "COUNT", count};
+    redisReply *r = cmd(q, 8, a, NULL);
+    if (!r)
+        return MQC_EUNAVAIL;
+    int rc = MQC_OK;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+        r->element[1]->type == REDIS_REPLY_ARRAY)
+        rc = collect(q, r->element[1], out, n, NULL, 0);
+    freeReplyObject(r);
+    return rc;
+}
+
+int mqc_queue_ack(struct mqc_queue *q, const char *id)
+{
+    const char *a[] = {"XACK", q->k_stream, GROUP, id};
+    redisReply *r = cmd(q, 4, a, NULL);
+    if (!r)
+        return MQC_EUNAVAIL;
+    freeReplyObject(r);
+    return MQC_OK;
+}
+
+/* JSON [field, value, ...] of job for one device, with its retry data. */
+static char *retry_fields(const struct mqc_queued_job *j, const char *token, int attempt)
+{
+    const struct mqc_push_job *p = &j->job;
+    char seq[24], badge[24], ts[24], att[16], first[24], nonce[17];
+    unsigned char rnd[8];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(nonce, sizeof nonce, rnd, sizeof rnd);
+    snprintf(seq, sizeof seq, "%lld", (long long)p->seq);
+    snprintf(badge, sizeof badge, "%lld", (long long)p->badge);
+    snprintf(ts, sizeof ts, "%lld", (long long)p->ts);
+    snprintf(att, sizeof att, "%d", attempt);
+    snprintf(first, sizeof first, "%lld", (long long)j->first_ts);
+    const char *kv[] = {"user", p->user, "conv", p->conv, "seq", seq, "kind", p->kind,
+                        "from", p->from ? p->from : "", "badge", badge, "ts", ts,
+                        "only_token", token, "attempt", att, "first_ts", first,
+                        "nonce", nonce, "preview", p->preview};
+    size_t n = sizeof kv / sizeof kv[0];
+    if (!p->preview)
+        n -= 2;
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n; i++) {
+        cJSON *s = cJSON_CreateString(kv[i]);
+        if (!s || !cJSON_AddItemToArray(arr, s)) {
+            cJSON_Delete(s);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    char *out = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return out;
+}
+
+int mqc_queue_retry(struct mqc_queue *q, const struct mqc_queued_job *j, const char *token,
+                    int attempt, int64_t due_ms)
+{
+    char *m = retry_fields(j, token, attempt);
+    if (!m)
+        return MQC_ENOMEM;
+    char due[24];
+    snprintf(due, sizeof due, "%lld", (long long)due_ms);
+    const char *a[] = {"ZADD", q->k_delay, due, m};
+    redisReply *r = cmd(q, 4, a, NULL);
+    free(m);
+    if (!r)
+        return MQC_EUNAVAIL;
+    freeReplyObject(r);
+    return MQC_OK;
+}
+
+int mqc_queue_move_due(struct mqc_queue *q, int64_t now_ms)
+{
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    const char *a[] = {"EVAL", MOVE_LUA, "2", q->k_delay, q->k_stream, now};
+    redisReply *r = cmd(q, 6, a, NULL);
+    if (!r)
+        return MQC_EUNAVAIL;
+    freeReplyObject(r);
+    return MQC_OK;
+}
+
+int mqc_queue_dead(struct mqc_queue *q, const struct mqc_queued_job *j, const char *token,
+                   const char *reason)
+{
+    char seq[24];
+    snprintf(seq, sizeof seq, "%lld", (long long)j->job.seq);
+    const char *a[] = {"XADD",   q->k_dead,   "MAXLEN", "~",    "100000", "*",
+                       "id",     j->job.id,   "user",   j->job.user, "conv", j->job.conv,
+                       "seq",    seq,         "token",  token ? token : "", "reason",
+                       reason ? reason : ""};
+    redisReply *r = cmd(q, 18, a, NULL);
+    if (!r)
+        return MQC_EUNAVAIL;
+    freeReplyObject(r);
+    return MQC_OK;
+}
+
+int mqc_queue_devices(struct mqc_queue *q, const char *user, struct mqc_push_device **out,
+                      size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    char key[256];
+    snprintf(key, sizeof key, "%s{u:%s}:devices", q->prefix, user);
+    const char *a[] = {"HGETALL", key};
+    redisReply *r = cmd(q, 2, a, NULL);
+    if (!r)
+        return MQC_EUNAVAIL;
+    int rc = MQC_OK;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+        *out = calloc(r->elements / 2, sizeof **out);
+        if (!*out)
+            rc = MQC_ENOMEM;
+        for (size_t i = 0; rc == MQC_OK && i + 1 < r->elements; i += 2) {
+            if (mqc_push_device_parse(r->element[i]->str, r->element[i + 1]->str,
+                                      &(*out)[*n]) == MQC_OK)
+                (*n)++;
+            else
+                mqc_log(MQC_LOG_WARNING, "queue: unreadable device record (user=%s)", user);
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int mqc_queue_remove_device(struct mqc_queue *q, const char *user, const char *token)
+{
+    char dk[256], ik[4200];
+    snprintf(dk, sizeof dk, "%s{u:%s}:devices", q->prefix, user);
+    snprintf(ik, sizeof ik, "%sdevtoken:%s", q->prefix, token);
+    const char *a[] = {"EVAL", REMOVE_DEVICE_LUA, "2", dk, ik, token, user};
+    redisReply *r = cmd(q, 7, a, NULL);
+    if (!r)
+        return MQC_EUNAVAIL;
+    freeReplyObject(r);
+    return MQC_OK;
+}
+
+void mqc_queue_count(struct mqc_queue *q, const char *name, long long delta)
+{
+    char d[24];
+    snprintf(d, sizeof d, "%lld", delta);
+    const char *a[] = {"HINCRBY", q->k_stats, name, d};
+    redisReply *r = cmd(q, 4, a, NULL);
+    freeReplyObject(r);
+}
+
+int mqc_queue_print_stats(struct mqc_queue *q, void *file)
+{
+    const char *a[] = {"HGETALL", q->k_stats};
+    redisReply *r = cmd(q, 2, a, NULL);
+    if (!r)
+        return MQC_EUNAVAIL;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+        fprintf(file, "%s %s\n", r->element[i]->str, r->element[i + 1]->str);
+    const char *b[] = {"XPENDING", q->k_stream, GROUP};
+    redisReply *p = cmd(q, 3, b, NULL);
+    if (p && p->type == REDIS_REPLY_ARRAY && p->elements >= 1)
+        fprintf(file, "pending %lld\n", p->element[0]->integer);
+    freeReplyObject(p);
+    const char *c[] = {"ZCARD", q->k_delay};
+    redisReply *z = cmd(q, 2, c, NULL);
+    if (z)
+        fprintf(file, "waiting_retry %lld\n", z->integer);
+    freeReplyObject(z);
+    freeReplyObject(r);
+    return MQC_OK;
+}
