@@ -10,7 +10,7 @@ PKGS=(
   mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
   redis-server libhiredis-dev libcjson-dev libsodium-dev libssl-dev
   libcurl4-openssl-dev
-  python3 python3-paho-mqtt
+  python3 python3-paho-mqtt python3-h2 openssl curl
 )
 
 ci=0
