@@ -12,6 +12,7 @@ MQTT_PORT=${MQTT_PORT:-1883}
 REDIS_PORT=${REDIS_PORT:-6379}
 PLUGIN=$BUILD/mqchat_plugin.so
 CLI=$BUILD/cli/mqchat
+PUSH=$BUILD/bridge/mqchat-push
 
 mkdir -p "$RUN_DIR"
 chmod 755 "$RUN_DIR"
@@ -46,6 +47,8 @@ render() { # template output
 }
 render "$ROOT/config/redis.conf.in" "$RUN_DIR/redis.conf"
 render "$ROOT/config/mosquitto.conf.in" "$RUN_DIR/mosquitto.conf"
+# The bridge's config is written once: edit .run/push.conf to add credentials.
+[ -f "$RUN_DIR/push.conf" ] || render "$ROOT/config/push.conf.in" "$RUN_DIR/push.conf"
 # mosquitto started as root drops to user mosquitto: let it write its log.
 touch "$RUN_DIR/mosquitto.log"
 if id mosquitto >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
@@ -94,6 +97,9 @@ mosquitto -c "$RUN_DIR/mosquitto.conf" &
 pids+=($!); echo $! > "$RUN_DIR/mosquitto.pid"
 wait_until 10 "mosquitto" bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT"
 
+"$PUSH" --config "$RUN_DIR/push.conf" >> "$RUN_DIR/push.log" 2>&1 &
+pids+=($!); echo $! > "$RUN_DIR/push.pid"
+
 # A direct conversation between the demo users, so the instructions below
 # can name it. Creating it again returns the same id.
 CONV=$(mosquitto_rr -p "$MQTT_PORT" -u alice -P "$ALICE_PW" -t chat/u/alice/req \
@@ -107,6 +113,8 @@ cat <<EOT
 mqchat is running on loopback:
   MQTT   127.0.0.1:$MQTT_PORT   (mosquitto + mqchat plugin, log: $RUN_DIR/mosquitto.log)
   Redis  127.0.0.1:$REDIS_PORT   (AOF in $RUN_DIR)
+  Push   mqchat-push (config: $RUN_DIR/push.conf, log: $RUN_DIR/push.log;
+         pushes stay disabled until you add APNs/FCM credentials there)
 
 Demo users (passwords kept in $PWFILE):
   alice  $ALICE_PW
