@@ -1,12 +1,16 @@
 /* State shared by the load generator's parts: the options, the streams a
  * scenario sets up, the counters and histograms the engine fills and the
  * report prints. A stream is one sender publishing to one topic that n_recv
- * receivers get; a scenario (pairs.c, later fan-out, many connections,
- * replay) only fills clients[] and streams[], and engine.c runs any of them. */
+ * receivers get (0: the sender's own copy is all that comes back); a scenario
+ * (pairs.c, sync.c, later fan-out and many connections) fills clients[] and
+ * streams[], and engine.c runs any of them. A scenario that needs more (a
+ * client of its own, a last phase after the sending) sets hooks: the engine
+ * hands it that client's packets and calls it when the sending is over. */
 #ifndef MQC_BENCH_BENCH_H
 #define MQC_BENCH_BENCH_H
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
 
@@ -14,8 +18,10 @@
 #include "bench/hist.h"
 
 enum { MQC_MODE_PLAIN, MQC_MODE_MQCHAT };
-enum { MQC_ROLE_SENDER = 1, MQC_ROLE_RECEIVER = 2 };
-enum mqc_phase { MQC_PH_SETUP, MQC_PH_RUN, MQC_PH_DRAIN, MQC_PH_DONE };
+/* MQC_ROLE_OWN: the scenario's own client (hooks->ready, hooks->publish). */
+enum { MQC_ROLE_SENDER = 1, MQC_ROLE_RECEIVER = 2, MQC_ROLE_OWN = 3 };
+/* MQC_PH_AFTER: the scenario's last phase (hooks->after), --events runs only. */
+enum mqc_phase { MQC_PH_SETUP, MQC_PH_RUN, MQC_PH_DRAIN, MQC_PH_AFTER, MQC_PH_DONE };
 
 #define MQC_WATCH_MAX 4
 
@@ -33,8 +39,9 @@ struct mqc_opts {
     int port;
     struct sockaddr_in addr;
     int pairs;
-    double rate; /* msg/s over all streams; 0 = saturate */
-    int window;  /* saturate: messages in flight per stream, end to end */
+    double rate;     /* msg/s over all streams; 0 = saturate */
+    uint64_t events; /* saturate: stop after this many messages in all (0 = after --seconds) */
+    int window;      /* saturate: messages in flight per stream, end to end */
     double seconds, warmup, drain, setup_timeout;
     int size;
     const char *user_prefix;
@@ -47,13 +54,38 @@ struct mqc_opts {
 
 struct mqc_stream {
     int sender;   /* client index */
-    int receiver; /* client index of the (first) receiver */
+    int receiver; /* client index of the (first) receiver; with n_recv 0, of the
+                   * user the sender's mqchat `create` names */
     int n_recv;
     int ready;                 /* 0 no topic yet, 1 topic known, 2 clients ready too (counted) */
     char topic[MQC_TOPIC_MAX]; /* where the sender publishes */
     size_t topic_len;
     char req[64]; /* mqchat: id of the create request */
     uint64_t sent, delivered, echoed;
+    uint64_t quota;          /* --events: this stream's share (0 = no limit) */
+    uint64_t seq_lo, seq_hi; /* b->track_seq: lowest and highest seq of the own copies */
+};
+
+struct mqc_bench;
+struct mqc_wire_packet;
+
+/* What a scenario adds to the engine (every hook optional; b and c borrowed). */
+struct mqc_hooks {
+    const char *after_name; /* what hooks->after starts, for a timeout message */
+    /* c (MQC_ROLE_OWN) is connected and subscribed. */
+    void (*ready)(struct mqc_bench *b, struct mqc_client *c, int64_t now);
+    /* A PUBLISH for c (MQC_ROLE_OWN), already acknowledged; pkt borrowed. */
+    void (*publish)(struct mqc_bench *b, struct mqc_client *c, const struct mqc_wire_packet *pkt,
+                    int64_t now);
+    /* --events: every stream sent its share and saw it complete; start the last
+     * phase. The engine ends it when b->phase becomes MQC_PH_DONE, or after
+     * --seconds. */
+    void (*after)(struct mqc_bench *b, int64_t now);
+    /* Write " key=value ..." for the summary line into out (size bytes);
+     * nonzero when the scenario's own checks failed (first_error noted). */
+    int (*report)(struct mqc_bench *b, char *out, size_t size);
+    /* Free b->scen. */
+    void (*free)(void *scen);
 };
 
 struct mqc_bench {
@@ -63,10 +95,14 @@ struct mqc_bench {
     size_t nc;
     struct mqc_stream *s; /* owned, ns entries */
     size_t ns;
+    const struct mqc_hooks *hooks; /* static, or NULL */
+    void *scen;                    /* the scenario's own state, owned (hooks->free) */
+    int holds;     /* setup steps of the scenario not done yet (mqc_bench__release) */
+    int track_seq; /* read the seq of own copies into seq_lo/seq_hi */
     int tfd;
     int64_t timer_at;
     enum mqc_phase phase;
-    int64_t t_begin, t_setup_deadline, t0, t_warm, t_end, t_drain_end;
+    int64_t t_begin, t_setup_deadline, t0, t_warm, t_end, t_drain_end, t_after_end;
     int warm_seen;
     uint64_t next_j; /* fixed-rate timetable: next message number */
     size_t next_open;
@@ -94,5 +130,28 @@ int mqc_bench_run(struct mqc_bench *b);
 
 /* Scenario `pairs`: N senders u{i}a, N receivers u{i}b, stream i between them. */
 int mqc_pairs_setup(struct mqc_bench *b);
+/* Scenario `sync`: N senders u{i}a write --events messages to u0b, who is
+ * offline, then replays them with `sync` (mqchat only). */
+int mqc_sync_setup(struct mqc_bench *b);
+
+/* For scenarios (engine.c); b and c borrowed. */
+/* Remember the first problem for the summary (and print it). */
+void mqc_bench__note_err(struct mqc_bench *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* During setup: give up (the summary says setup_failed). */
+void mqc_bench__fail_setup(struct mqc_bench *b);
+/* Queue a QoS 1 PUBLISH of payload (borrowed) from c to topic. MQC_OK, or
+ * the encoder's error (c is then closed and counted as a disconnect). */
+int mqc_bench__publish(struct mqc_bench *b, struct mqc_client *c, const char *topic,
+                       const char *payload, size_t len);
+/* (Re)connect c: CONNECT, then SUBSCRIBE c->sub, then hooks->ready. */
+int mqc_bench__open(struct mqc_bench *b, struct mqc_client *c);
+/* Say DISCONNECT and close c; not counted as a disconnect. */
+void mqc_bench__close(struct mqc_bench *b, struct mqc_client *c);
+/* One of b->holds is done; the run starts when none are left and every
+ * stream is ready. */
+void mqc_bench__release(struct mqc_bench *b);
+/* CPU seconds process pid has used so far, -1 when unknown. */
+double mqc_bench__proc_cpu(long pid);
 
 #endif

@@ -129,7 +129,10 @@ int mqc_client_flush(struct mqc_loop *l, struct mqc_client *c)
 int mqc_client_read(struct mqc_client *c, long *got)
 {
     *got = -1;
-    int rc = mqc_buf_reserve(&c->in, READ_CHUNK);
+    size_t room = READ_CHUNK, unread = c->in.len - c->in.off;
+    if (c->want > unread && c->want - unread > room)
+        room = c->want - unread;
+    int rc = mqc_buf_reserve(&c->in, room);
     if (rc != MQC_OK)
         return rc;
     for (;;) {

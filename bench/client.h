@@ -35,6 +35,7 @@ struct mqc_client {
     struct mqc_buf out; /* queued, not yet written */
     uint16_t next_pid;
     uint32_t unacked; /* our QoS 1 publishes without a PUBACK yet */
+    size_t want;      /* size of the packet being received, when known and not all here */
     /* Scenario data. */
     int role;          /* MQC_ROLE_* of mqc_bench.c */
     int stream;        /* the stream this client sends or receives */
@@ -70,8 +71,11 @@ void mqc_client_mark(struct mqc_loop *l, struct mqc_client *c);
 /* Write what c has queued; arms EPOLLOUT when the socket is full. MQC_OK, or
  * MQC_EINTERNAL (errno set) on a broken connection. */
 int mqc_client_flush(struct mqc_loop *l, struct mqc_client *c);
-/* Receive once into c->in. *got is the byte count, 0 at EOF, -1 when nothing
- * was ready. MQC_OK, MQC_ENOMEM, or MQC_EINTERNAL (errno set). */
+/* Receive once into c->in, making room for the rest of the packet being
+ * received when c->want says how large it is (MQTT allows up to 256 MB; sync
+ * pages are up to ~512 KB), else for 64 KB. *got is the byte count, 0 at EOF,
+ * -1 when nothing was ready. MQC_OK, MQC_ENOMEM, or MQC_EINTERNAL (errno
+ * set). */
 int mqc_client_read(struct mqc_client *c, long *got);
 /* Close the socket and free the buffers; state becomes MQC_CLIENT_CLOSED. */
 void mqc_client_close(struct mqc_loop *l, struct mqc_client *c);

@@ -1,7 +1,9 @@
 /* The load generator's engine: runs any scenario's clients and streams
  * through setup (connect, subscribe, mqchat `create`), the warmup and measured
  * window (saturating with an end-to-end window per stream, or on a fixed-rate
- * timetable), and the drain, in one epoll loop; counts and times what arrives.
+ * timetable; with --events, until that many messages completed), the drain,
+ * and a scenario's own last phase (hooks, bench.h), in one epoll loop; counts
+ * and times what arrives.
  * Latency is the CLOCK_MONOTONIC time a body carries subtracted from the time
  * the recipient's socket read returned it: the same process sends and
  * receives. Every phase has a deadline, so a broker that never answers ends
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/scan.h"
 #include "bench/wire.h"
 #include "core/err.h"
 
@@ -35,9 +38,7 @@ int64_t mqc_bench_now_ns(void)
 }
 
 /* Remember the first problem (printed in the summary), printable ASCII only. */
-static void note_err(struct mqc_bench *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void note_err(struct mqc_bench *b, const char *fmt, ...)
+void mqc_bench__note_err(struct mqc_bench *b, const char *fmt, ...)
 {
     char msg[sizeof(b->first_err)];
     va_list ap;
@@ -53,7 +54,7 @@ static void note_err(struct mqc_bench *b, const char *fmt, ...)
         snprintf(b->first_err, sizeof(b->first_err), "%s", msg);
 }
 
-static void fail_setup(struct mqc_bench *b)
+void mqc_bench__fail_setup(struct mqc_bench *b)
 {
     if (b->phase == MQC_PH_SETUP) {
         b->setup_failed = 1;
@@ -68,9 +69,12 @@ static void drop_client(struct mqc_bench *b, struct mqc_client *c, const char *w
     if (c->state == MQC_CLIENT_TCP || c->state == MQC_CLIENT_CONNACK)
         b->connecting--;
     b->disconnects++;
-    note_err(b, "client %s (%s): %s", c->client_id, c->user[0] ? c->user : "anonymous", why);
+    mqc_bench__note_err(b, "client %s (%s): %s", c->client_id, c->user[0] ? c->user : "anonymous",
+                        why);
     mqc_client_close(&b->loop, c);
-    fail_setup(b);
+    mqc_bench__fail_setup(b);
+    if (b->phase == MQC_PH_AFTER && c->role == MQC_ROLE_OWN)
+        b->phase = MQC_PH_DONE; /* the last phase's client is gone: nothing more will come */
 }
 
 static void on_flush_error(void *arg, struct mqc_client *c, int err)
@@ -93,6 +97,8 @@ static int queued(struct mqc_bench *b, struct mqc_client *c, int rc)
 
 static uint64_t stream_done(const struct mqc_bench *b, const struct mqc_stream *s)
 {
+    if (s->n_recv == 0) /* nobody receives: the own copy completes a message */
+        return s->echoed;
     uint64_t done = s->delivered / (uint64_t)s->n_recv;
     if (b->o.mode == MQC_MODE_MQCHAT && s->echoed < done)
         done = s->echoed;
@@ -162,7 +168,8 @@ static int send_msg(struct mqc_bench *b, size_t si, int64_t t)
 static int can_send(const struct mqc_bench *b, const struct mqc_stream *s)
 {
     const struct mqc_client *c = &b->c[s->sender];
-    return s->ready && c->state == MQC_CLIENT_READY && c->unacked < MAX_UNACKED;
+    return s->ready && c->state == MQC_CLIENT_READY && c->unacked < MAX_UNACKED &&
+           (!s->quota || s->sent < s->quota);
 }
 
 /* Saturation mode: keep --window messages per stream in flight end to end. */
@@ -228,72 +235,6 @@ static int parse_body(const char *p, size_t len, uint64_t *si, uint64_t *k, int6
     return MQC_OK;
 }
 
-/* First occurrence of pat (plen bytes) in hay (len bytes), or NULL. */
-static const char *find(const unsigned char *hay, size_t len, const char *pat, size_t plen)
-{
-    if (plen == 0 || len < plen)
-        return NULL;
-    for (size_t i = 0; i + plen <= len; i++) {
-        const unsigned char *p = memchr(hay + i, pat[0], len - plen + 1 - i);
-        if (!p)
-            return NULL;
-        i = (size_t)(p - hay);
-        if (memcmp(p, pat, plen) == 0)
-            return (const char *)p;
-    }
-    return NULL;
-}
-
-/* Copy the string value of "key": "..." in a JSON text into out (escapes are
- * kept as they are; *where, when not NULL, points at the value's first byte in
- * json); MQC_ENOTFOUND when absent. The fields read here (t, req, conv, code,
- * msg, body) never hold a quote in what the benchmark sends, and the server's
- * events are flat objects, so a scan for the key is enough. */
-static int json_str(const unsigned char *json, size_t len, const char *key, char *out, size_t outsz,
-                    const char **where)
-{
-    char pat[40];
-    int pl = snprintf(pat, sizeof(pat), "\"%s\"", key);
-    const char *end = (const char *)json + len;
-    const char *p = (const char *)json;
-    for (;;) {
-        p = find((const unsigned char *)p, (size_t)(end - p), pat, (size_t)pl);
-        if (!p)
-            return MQC_ENOTFOUND;
-        p += pl;
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-            p++;
-        if (p >= end || *p != ':')
-            continue; /* the key's text was a value, not a key */
-        p++;
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-            p++;
-        if (p < end && *p == '"')
-            break;
-        return MQC_EBADREQ; /* not a string */
-    }
-    p++;
-    size_t n = 0;
-    if (where)
-        *where = p;
-    while (p < end && *p != '"') {
-        if (*p == '\\' && p + 1 < end) {
-            if (n + 2 < outsz) {
-                out[n++] = p[0];
-                out[n++] = p[1];
-            }
-            p += 2;
-            continue;
-        }
-        if (n + 1 < outsz)
-            out[n++] = *p;
-        p++;
-    }
-    if (outsz)
-        out[n] = '\0';
-    return p < end ? MQC_OK : MQC_EBADREQ;
-}
-
 static void on_complete(struct mqc_bench *b, size_t si)
 {
     if (b->o.rate <= 0)
@@ -326,9 +267,10 @@ static void on_delivery(struct mqc_bench *b, struct mqc_client *c, const char *b
     on_complete(b, si);
 }
 
-/* A sender got its own copy back (mqchat: the stored message's event). */
+/* A sender got its own copy back (mqchat: the stored message's event, seq
+ * its number in the conversation when b->track_seq, else 0). */
 static void on_echo(struct mqc_bench *b, struct mqc_client *c, const char *body, size_t len,
-                    int64_t now)
+                    uint64_t seq, int64_t now)
 {
     uint64_t si, k;
     int64_t t;
@@ -336,7 +278,14 @@ static void on_echo(struct mqc_bench *b, struct mqc_client *c, const char *body,
         b->bad_payloads++;
         return;
     }
-    b->s[si].echoed++;
+    struct mqc_stream *s = &b->s[si];
+    if (b->track_seq) {
+        if (s->echoed == 0 || seq < s->seq_lo)
+            s->seq_lo = seq;
+        if (s->echoed == 0 || seq > s->seq_hi)
+            s->seq_hi = seq;
+    }
+    s->echoed++;
     b->echoed_total++;
     if (in_window(b, now))
         b->echoed_win++;
@@ -354,17 +303,17 @@ static void on_res(struct mqc_bench *b, struct mqc_client *c, const unsigned cha
     if (c->role != MQC_ROLE_SENDER || c->stream < 0)
         return;
     struct mqc_stream *s = &b->s[c->stream];
-    if (json_str(pl, len, "req", req, sizeof(req), NULL) != MQC_OK || strcmp(req, s->req) != 0)
+    if (mqc_scan_str(pl, len, "req", req, sizeof(req), NULL) != MQC_OK || strcmp(req, s->req) != 0)
         return;
-    if (json_str(pl, len, "conv", conv, sizeof(conv), NULL) != MQC_OK || !conv[0]) {
-        note_err(b, "create for %s: reply has no conv", c->user);
-        fail_setup(b);
+    if (mqc_scan_str(pl, len, "conv", conv, sizeof(conv), NULL) != MQC_OK || !conv[0]) {
+        mqc_bench__note_err(b, "create for %s: reply has no conv", c->user);
+        mqc_bench__fail_setup(b);
         return;
     }
     int n = snprintf(s->topic, sizeof(s->topic), "chat/c/%s/send", conv);
     if (n < 0 || (size_t)n >= sizeof(s->topic)) {
-        note_err(b, "create for %s: conv id too long", c->user);
-        fail_setup(b);
+        mqc_bench__note_err(b, "create for %s: conv id too long", c->user);
+        mqc_bench__fail_setup(b);
         return;
     }
     s->topic_len = (size_t)n;
@@ -377,17 +326,22 @@ static void on_err_event(struct mqc_bench *b, struct mqc_client *c, const unsign
 {
     char code[48] = "?", msg[128] = "";
     b->errors++;
-    (void)json_str(pl, len, "code", code, sizeof(code), NULL);
-    (void)json_str(pl, len, "msg", msg, sizeof(msg), NULL);
-    note_err(b, "err event for %s%s: %s: %s", c->user,
-             b->phase == MQC_PH_SETUP ? " (answer to create)" : "", code, msg);
+    (void)mqc_scan_str(pl, len, "code", code, sizeof(code), NULL);
+    (void)mqc_scan_str(pl, len, "msg", msg, sizeof(msg), NULL);
+    mqc_bench__note_err(b, "err event for %s%s: %s: %s", c->user,
+                        b->phase == MQC_PH_SETUP ? " (answer to create)" : "", code, msg);
     /* During setup only create requests are in flight: this one failed. */
-    fail_setup(b);
+    mqc_bench__fail_setup(b);
 }
 
 static void on_publish(struct mqc_bench *b, struct mqc_client *c, const struct mqc_wire_packet *pkt,
                        int64_t now)
 {
+    if (c->role == MQC_ROLE_OWN) {
+        if (b->hooks && b->hooks->publish)
+            b->hooks->publish(b, c, pkt, now);
+        return;
+    }
     if (b->o.mode == MQC_MODE_PLAIN) {
         if (c->role == MQC_ROLE_RECEIVER)
             on_delivery(b, c, (const char *)pkt->payload, pkt->payload_len, now);
@@ -396,22 +350,25 @@ static void on_publish(struct mqc_bench *b, struct mqc_client *c, const struct m
     char type[16];
     const unsigned char *pl = pkt->payload;
     size_t len = pkt->payload_len;
-    if (json_str(pl, len, "t", type, sizeof(type), NULL) != MQC_OK) {
+    if (mqc_scan_str(pl, len, "t", type, sizeof(type), NULL) != MQC_OK) {
         b->bad_payloads++;
         return;
     }
     if (strcmp(type, "msg") == 0) {
         char ignored[1];
         const char *body;
-        if (json_str(pl, len, "body", ignored, sizeof(ignored), &body) != MQC_OK) {
+        if (mqc_scan_str(pl, len, "body", ignored, sizeof(ignored), &body) != MQC_OK) {
             b->bad_payloads++;
             return;
         }
         size_t blen = len - (size_t)((const unsigned char *)body - pl);
+        uint64_t seq = 0;
         if (c->role == MQC_ROLE_RECEIVER)
             on_delivery(b, c, body, blen, now);
+        else if (b->track_seq && mqc_scan_u64(pl, len, "seq", &seq) != MQC_OK)
+            b->bad_payloads++;
         else
-            on_echo(b, c, body, blen, now);
+            on_echo(b, c, body, blen, seq, now);
     } else if (strcmp(type, "res") == 0) {
         on_res(b, c, pl, len);
     } else if (strcmp(type, "err") == 0) {
@@ -427,7 +384,8 @@ static void start_run(struct mqc_bench *b)
     int64_t t = mqc_bench_now_ns();
     b->phase = MQC_PH_RUN;
     b->t0 = t;
-    b->t_warm = t + (int64_t)(b->o.warmup * 1e9);
+    /* --events: no warmup, the whole sending is measured */
+    b->t_warm = t + (b->o.events ? 0 : (int64_t)(b->o.warmup * 1e9));
     b->t_end = b->t_warm + (int64_t)(b->o.seconds * 1e9);
     fprintf(stderr,
             "mqc_bench: %s: %zu clients connected and subscribed, %zu streams ready in %.2f s\n",
@@ -442,10 +400,17 @@ static void stream_check_ready(struct mqc_bench *b, struct mqc_stream *s)
 {
     if (!s->ready || s->ready == 2)
         return;
-    if (b->c[s->sender].state != MQC_CLIENT_READY || b->c[s->receiver].state != MQC_CLIENT_READY)
+    if (b->c[s->sender].state != MQC_CLIENT_READY ||
+        (s->n_recv > 0 && b->c[s->receiver].state != MQC_CLIENT_READY))
         return;
     s->ready = 2; /* counted */
-    if (++b->ready_streams == b->ns && b->phase == MQC_PH_SETUP)
+    if (++b->ready_streams == b->ns && b->holds == 0 && b->phase == MQC_PH_SETUP)
+        start_run(b);
+}
+
+void mqc_bench__release(struct mqc_bench *b)
+{
+    if (b->holds > 0 && --b->holds == 0 && b->ready_streams == b->ns && b->phase == MQC_PH_SETUP)
         start_run(b);
 }
 
@@ -454,6 +419,11 @@ static void client_ready(struct mqc_bench *b, struct mqc_client *c)
 {
     c->state = MQC_CLIENT_READY;
     b->ready_clients++;
+    if (c->role == MQC_ROLE_OWN) {
+        if (b->hooks && b->hooks->ready)
+            b->hooks->ready(b, c, mqc_bench_now_ns());
+        return;
+    }
     struct mqc_stream *s = &b->s[c->stream];
     if (b->o.mode == MQC_MODE_MQCHAT && c->role == MQC_ROLE_SENDER) {
         char topic[MQC_TOPIC_MAX + 16], body[256];
@@ -472,20 +442,52 @@ static void client_ready(struct mqc_bench *b, struct mqc_client *c)
     stream_check_ready(b, s);
 }
 
+int mqc_bench__open(struct mqc_bench *b, struct mqc_client *c)
+{
+    const char *user = b->o.mode == MQC_MODE_MQCHAT ? c->user : NULL;
+    const char *pw = b->o.mode == MQC_MODE_MQCHAT ? b->o.password : NULL;
+    c->unacked = 0;
+    c->subs_pending = 0;
+    c->want = 0;
+    if (mqc_wire_connect(&c->out, c->client_id, user, pw, KEEPALIVE_S) != MQC_OK ||
+        mqc_client_open(&b->loop, c, &b->o.addr) != MQC_OK) {
+        mqc_bench__note_err(b, "cannot open client %s: %s", c->client_id, strerror(errno));
+        mqc_buf_cleanup(&c->out);
+        return MQC_EINTERNAL;
+    }
+    b->connecting++;
+    return MQC_OK;
+}
+
+void mqc_bench__close(struct mqc_bench *b, struct mqc_client *c)
+{
+    if (c->state == MQC_CLIENT_CLOSED || c->state == MQC_CLIENT_IDLE)
+        return;
+    if (c->state == MQC_CLIENT_TCP || c->state == MQC_CLIENT_CONNACK)
+        b->connecting--;
+    else if (mqc_wire_disconnect(&c->out) == MQC_OK)
+        (void)mqc_client_flush(&b->loop, c); /* best effort, like at the end of a run */
+    mqc_client_close(&b->loop, c);
+}
+
+int mqc_bench__publish(struct mqc_bench *b, struct mqc_client *c, const char *topic,
+                       const char *payload, size_t len)
+{
+    int rc = queued(
+        b, c, mqc_wire_publish(&c->out, topic, strlen(topic), mqc_client_pid(c), 1, payload, len));
+    if (rc == MQC_OK)
+        c->unacked++;
+    return rc;
+}
+
 static void open_more(struct mqc_bench *b)
 {
     while (b->phase == MQC_PH_SETUP && b->connecting < (size_t)b->o.connect_batch &&
            b->next_open < b->nc) {
-        struct mqc_client *c = &b->c[b->next_open++];
-        const char *user = b->o.mode == MQC_MODE_MQCHAT ? c->user : NULL;
-        const char *pw = b->o.mode == MQC_MODE_MQCHAT ? b->o.password : NULL;
-        if (mqc_wire_connect(&c->out, c->client_id, user, pw, KEEPALIVE_S) != MQC_OK ||
-            mqc_client_open(&b->loop, c, &b->o.addr) != MQC_OK) {
-            note_err(b, "cannot open client %s: %s", c->client_id, strerror(errno));
-            fail_setup(b);
+        if (mqc_bench__open(b, &b->c[b->next_open++]) != MQC_OK) {
+            mqc_bench__fail_setup(b);
             return;
         }
-        b->connecting++;
     }
 }
 
@@ -566,6 +568,9 @@ static void on_readable(struct mqc_bench *b, struct mqc_client *c)
         if (c->state != MQC_CLIENT_CLOSED)
             mqc_buf_consume(&c->in, used);
     }
+    /* A large packet (a sync page) is read in as few recv() calls as it can. */
+    if (c->state != MQC_CLIENT_CLOSED)
+        c->want = mqc_wire_pending(c->in.data + c->in.off, c->in.len - c->in.off);
 }
 
 /* ---- main loop ---------------------------------------------------------- */
@@ -583,6 +588,20 @@ static void arm_timer(struct mqc_bench *b, int64_t at)
         b->timer_at = at;
 }
 
+/* --events: every stream sent its share and saw it complete (or its sender
+ * is gone, so nothing more will come). */
+static int all_sent(const struct mqc_bench *b)
+{
+    for (size_t i = 0; i < b->ns; i++) {
+        const struct mqc_stream *s = &b->s[i];
+        if (b->c[s->sender].state == MQC_CLIENT_CLOSED)
+            continue;
+        if (s->sent < s->quota || outstanding(b, s) > 0)
+            return 0;
+    }
+    return 1;
+}
+
 static int all_done(const struct mqc_bench *b)
 {
     for (size_t i = 0; i < b->ns; i++) {
@@ -597,7 +616,7 @@ static int all_done(const struct mqc_bench *b)
 
 /* CPU seconds used so far by process pid (utime + stime in /proc), -1 when
  * unknown (gone, or not Linux). */
-static double proc_cpu_s(long pid)
+double mqc_bench__proc_cpu(long pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
@@ -621,7 +640,7 @@ static double proc_cpu_s(long pid)
 static void snapshot(struct mqc_bench *b, int end, int64_t now)
 {
     for (int i = 0; i < b->o.nwatch; i++) {
-        double v = proc_cpu_s(b->o.watch[i].pid);
+        double v = mqc_bench__proc_cpu(b->o.watch[i].pid);
         if (end)
             b->o.watch[i].cpu_end = v;
         else
@@ -645,12 +664,15 @@ static int64_t advance(struct mqc_bench *b, int64_t now)
             size_t creates = 0;
             for (size_t i = 0; i < b->ns; i++)
                 creates += b->s[i].ready ? 1 : 0;
-            note_err(b,
-                     "setup timed out after %.0f s: %zu of %zu clients ready, %zu of %zu "
-                     "streams have a topic%s",
-                     b->o.setup_timeout, b->ready_clients, b->nc, creates, b->ns,
-                     b->o.mode == MQC_MODE_MQCHAT ? " (no reply to create?)" : "");
-            fail_setup(b);
+            mqc_bench__note_err(
+                b,
+                "setup timed out after %.0f s: %zu of %zu clients ready, %zu of %zu "
+                "streams have a topic%s",
+                b->o.setup_timeout, b->ready_clients, b->nc, creates, b->ns,
+                b->holds                       ? " (the scenario's own setup is not done)"
+                : b->o.mode == MQC_MODE_MQCHAT ? " (no reply to create?)"
+                                               : "");
+            mqc_bench__fail_setup(b);
             return now;
         }
         return b->t_setup_deadline;
@@ -659,7 +681,22 @@ static int64_t advance(struct mqc_bench *b, int64_t now)
             b->warm_seen = 1;
             snapshot(b, 0, now);
         }
+        if (b->o.events && b->warm_seen && all_sent(b)) {
+            b->t_end = now; /* the measured window is the whole sending */
+            snapshot(b, 1, now);
+            if (!b->hooks || !b->hooks->after) {
+                b->phase = MQC_PH_DONE;
+                return now;
+            }
+            b->phase = MQC_PH_AFTER;
+            b->t_after_end = now + (int64_t)(b->o.seconds * 1e9);
+            b->hooks->after(b, now);
+            return now;
+        }
         if (now >= b->t_end) {
+            if (b->o.events)
+                mqc_bench__note_err(b, "sending %" PRIu64 " messages took longer than --seconds %g",
+                                    b->o.events, b->o.seconds);
             snapshot(b, 1, now);
             b->phase = MQC_PH_DRAIN;
             b->t_drain_end = now + (int64_t)(b->o.drain * 1e9);
@@ -681,6 +718,15 @@ static int64_t advance(struct mqc_bench *b, int64_t now)
             return now;
         }
         return b->t_drain_end;
+    case MQC_PH_AFTER:
+        if (now >= b->t_after_end) {
+            mqc_bench__note_err(b, "%s did not finish within --seconds %g",
+                                b->hooks->after_name ? b->hooks->after_name : "the last phase",
+                                b->o.seconds);
+            b->phase = MQC_PH_DONE;
+            return now;
+        }
+        return b->t_after_end;
     case MQC_PH_DONE:
         break;
     }
@@ -692,7 +738,7 @@ static void on_event(struct mqc_bench *b, const struct epoll_event *ev)
     if (ev->data.u32 == TIMER_TAG) {
         uint64_t ticks;
         if (read(b->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-            note_err(b, "timerfd read: %s", strerror(errno));
+            mqc_bench__note_err(b, "timerfd read: %s", strerror(errno));
         b->timer_at = 0;
         return;
     }

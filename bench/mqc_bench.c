@@ -2,7 +2,8 @@
  * non-blocking sockets and one epoll loop, all QoS 1. A scenario sets up
  * clients and "streams" (one sender publishing to one topic, read by a known
  * number of receivers), then sends either as fast as an end-to-end window per
- * stream allows (--rate 0) or on a fixed timetable (--rate R msg/s, spread
+ * stream allows (--rate 0; for --seconds, or until --events messages in all)
+ * or on a fixed timetable (--rate R msg/s, spread
  * evenly over the streams), and measures send->recipient latency from a
  * CLOCK_MONOTONIC timestamp carried in each body (the same process sends and
  * receives). --mode plain talks to a stock broker (topics bench/p{i}, no
@@ -11,8 +12,9 @@
  * and reads `msg` events on the inboxes, the sender's own copy counting as the
  * application-level acknowledgement. It prints one key=value summary line and
  * stops by itself: every phase has a deadline. It only talks to 127.0.0.0/8.
- * Scenarios today: `pairs` (N one-to-one streams); group fan-out, many idle
- * connections and sync replay are meant to be added as further scenarios. */
+ * Scenarios today: `pairs` (N one-to-one streams) and `sync` (the replay rate
+ * of an offline user's missed events, sync.c); group fan-out and many idle
+ * connections are meant to be added as further scenarios. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -38,6 +40,8 @@ struct mqc_scenario {
 
 static const struct mqc_scenario scenarios[] = {
     {"pairs", "N one-to-one streams (N senders, N receivers)", mqc_pairs_setup},
+    {"sync", "N senders write --events messages to an offline user, who replays them",
+     mqc_sync_setup},
 };
 
 /* ---- report ------------------------------------------------------------- */
@@ -53,9 +57,13 @@ static double cpu_s(const struct rusage *r)
            (double)r->ru_stime.tv_sec + (double)r->ru_stime.tv_usec / 1e6;
 }
 
-static int report(const struct mqc_bench *b)
+static int report(struct mqc_bench *b)
 {
     const struct mqc_opts *o = &b->o;
+    char extra[768] = "";
+    int scen_bad = 0;
+    if (b->hooks && b->hooks->report && !b->setup_failed)
+        scen_bad = b->hooks->report(b, extra, sizeof(extra));
     uint64_t expected = 0;
     for (size_t i = 0; i < b->ns; i++)
         expected += b->s[i].sent * (uint64_t)b->s[i].n_recv;
@@ -65,11 +73,15 @@ static int report(const struct mqc_bench *b)
         echo_lost = b->sent_total - b->echoed_total;
     double wall = (double)(b->t_ru_end - b->t_ru_warm) / 1e9;
     double gen_cpu = wall > 0 ? (cpu_s(&b->ru_end) - cpu_s(&b->ru_warm)) / wall : 0;
+    /* Rates per second of the measured window: --seconds, or with --events the
+     * time the sending took. Streams nobody receives complete on own copies. */
+    double win = o->events ? wall : o->seconds;
+    uint64_t done_win = expected || o->mode == MQC_MODE_PLAIN ? b->delivered_win : b->echoed_win;
     const char *status = "ok";
     if (b->setup_failed)
         status = "setup_failed";
     else if (b->errors || b->disconnects || lost || echo_lost || b->dup || b->bad_payloads ||
-             b->delivered_win == 0)
+             done_win == 0 || scen_bad || (o->events && b->sent_total < o->events))
         status = "errors";
     printf("mode=%s scenario=%s pairs=%d clients=%zu rate=%.0f window=%d size=%d warmup=%g "
            "seconds=%g status=%s sent=%" PRIu64 " received=%" PRIu64 " echoed=%" PRIu64
@@ -79,15 +91,14 @@ static int report(const struct mqc_bench *b)
            " skipped=%" PRIu64 " bad_payloads=%" PRIu64 " lag_p99_ms=%.3f lag_max_ms=%.3f "
            "gen_cpu=%.2f",
            o->mode == MQC_MODE_PLAIN ? "plain" : "mqchat", o->scenario, o->pairs, b->nc, o->rate,
-           o->window, o->size, o->warmup, o->seconds, status, b->sent_total, b->delivered_total,
-           b->echoed_total, o->seconds > 0 ? (double)b->delivered_win / o->seconds : 0,
-           o->seconds > 0 ? (double)b->sent_win / o->seconds : 0,
-           ms(mqc_hist_quantile(&b->lat, 0.50)), ms(mqc_hist_quantile(&b->lat, 0.90)),
-           ms(mqc_hist_quantile(&b->lat, 0.99)), ms(mqc_hist_quantile(&b->lat, 0.999)),
-           ms(b->lat.max_ns), ms(mqc_hist_quantile(&b->ack, 0.50)),
-           ms(mqc_hist_quantile(&b->ack, 0.99)), lost, echo_lost, b->dup, b->gaps, b->errors,
-           b->disconnects, b->skipped, b->bad_payloads, ms(mqc_hist_quantile(&b->lag, 0.99)),
-           ms(b->lag.max_ns), gen_cpu);
+           o->window, o->size, o->events ? 0 : o->warmup, o->seconds, status, b->sent_total,
+           b->delivered_total, b->echoed_total, win > 0 ? (double)b->delivered_win / win : 0,
+           win > 0 ? (double)b->sent_win / win : 0, ms(mqc_hist_quantile(&b->lat, 0.50)),
+           ms(mqc_hist_quantile(&b->lat, 0.90)), ms(mqc_hist_quantile(&b->lat, 0.99)),
+           ms(mqc_hist_quantile(&b->lat, 0.999)), ms(b->lat.max_ns),
+           ms(mqc_hist_quantile(&b->ack, 0.50)), ms(mqc_hist_quantile(&b->ack, 0.99)), lost,
+           echo_lost, b->dup, b->gaps, b->errors, b->disconnects, b->skipped, b->bad_payloads,
+           ms(mqc_hist_quantile(&b->lag, 0.99)), ms(b->lag.max_ns), gen_cpu);
     for (int i = 0; i < o->nwatch; i++) {
         const struct mqc_watch *w = &o->watch[i];
         double cpu = -1;
@@ -95,6 +106,7 @@ static int report(const struct mqc_bench *b)
             cpu = (w->cpu_end - w->cpu_warm) / wall;
         printf(" %s_cpu=%.2f", w->name, cpu);
     }
+    fputs(extra, stdout);
     char why[sizeof(b->first_err)];
     snprintf(why, sizeof(why), "%s", b->first_err);
     if (!why[0] && strcmp(status, "errors") == 0) /* say which counter made it so */
@@ -115,11 +127,16 @@ static int report(const struct mqc_bench *b)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mqc_bench --mode plain|mqchat [options]\n"
-               "  --scenario NAME     pairs (default)\n"
+               "  --scenario NAME     pairs (default), or sync: --pairs senders P{i}a write\n"
+               "                      --events messages to P0b while it is offline, then P0b\n"
+               "                      replays them with sync (mqchat only)\n"
                "  --host ADDR         broker address, 127.0.0.0/8 only (127.0.0.1)\n"
                "  --port N            broker port (1883)\n"
                "  --pairs N           sender/receiver pairs (50)\n"
                "  --rate R            offered msg/s over all pairs; 0 = saturate (0)\n"
+               "  --events N          saturate: send N messages in all, then stop; --seconds is\n"
+               "                      then the most time the sending (and a scenario's last\n"
+               "                      phase) may take, and there is no warmup (0: time-bound)\n"
                "  --window W          saturate: messages in flight per sender, end to end (16)\n"
                "  --seconds S         measured time (10)\n"
                "  --warmup S          unmeasured time before (2)\n"
@@ -174,25 +191,16 @@ static int parse_watch(struct mqc_opts *o, char *arg)
 static int parse_opts(int argc, char **argv, struct mqc_opts *o)
 {
     static const struct option longs[] = {
-        {"mode", required_argument, 0, 'm'},
-        {"scenario", required_argument, 0, 'S'},
-        {"host", required_argument, 0, 'H'},
-        {"port", required_argument, 0, 'p'},
-        {"pairs", required_argument, 0, 'n'},
-        {"rate", required_argument, 0, 'r'},
-        {"window", required_argument, 0, 'w'},
-        {"seconds", required_argument, 0, 's'},
-        {"warmup", required_argument, 0, 'W'},
-        {"drain", required_argument, 0, 'd'},
-        {"setup-timeout", required_argument, 0, 'T'},
-        {"size", required_argument, 0, 'z'},
-        {"user-prefix", required_argument, 0, 'u'},
-        {"password", required_argument, 0, 'P'},
-        {"connect-batch", required_argument, 0, 'b'},
-        {"verbose", no_argument, 0, 'v'},
-        {"watch", required_argument, 0, 'x'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"mode", required_argument, 0, 'm'},     {"scenario", required_argument, 0, 'S'},
+        {"host", required_argument, 0, 'H'},     {"port", required_argument, 0, 'p'},
+        {"pairs", required_argument, 0, 'n'},    {"rate", required_argument, 0, 'r'},
+        {"events", required_argument, 0, 'e'},   {"window", required_argument, 0, 'w'},
+        {"seconds", required_argument, 0, 's'},  {"warmup", required_argument, 0, 'W'},
+        {"drain", required_argument, 0, 'd'},    {"setup-timeout", required_argument, 0, 'T'},
+        {"size", required_argument, 0, 'z'},     {"user-prefix", required_argument, 0, 'u'},
+        {"password", required_argument, 0, 'P'}, {"connect-batch", required_argument, 0, 'b'},
+        {"verbose", no_argument, 0, 'v'},        {"watch", required_argument, 0, 'x'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
     };
     double d;
     o->mode = -1;
@@ -238,6 +246,10 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
         case 'r':
             rc = num("--rate", optarg, 0, 10e6, &d);
             o->rate = d;
+            break;
+        case 'e':
+            rc = num("--events", optarg, 0, 1e9, &d);
+            o->events = (uint64_t)d;
             break;
         case 'w':
             rc = num("--window", optarg, 1, 10000, &d);
@@ -307,6 +319,10 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
                 o->host);
         return MQC_EBADREQ;
     }
+    if (o->events && o->rate > 0) {
+        fprintf(stderr, "mqc_bench: --events needs --rate 0 (saturation)\n");
+        return MQC_EBADREQ;
+    }
     if (o->mode == MQC_MODE_MQCHAT && (!o->password || !o->password[0])) {
         fprintf(stderr, "mqc_bench: --mode mqchat needs --password or $MQC_BENCH_PASSWORD\n");
         return MQC_EBADREQ;
@@ -350,7 +366,8 @@ int main(int argc, char **argv)
         goto out;
     const struct mqc_scenario *sc = find_scenario(b->o.scenario);
     if (!sc) {
-        fprintf(stderr, "mqc_bench: --scenario: '%s' is unknown (known: pairs)\n", b->o.scenario);
+        fprintf(stderr, "mqc_bench: --scenario: '%s' is unknown (known: pairs, sync)\n",
+                b->o.scenario);
         goto out;
     }
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
@@ -365,11 +382,15 @@ int main(int argc, char **argv)
     mqc_hist_init(&b->lat);
     mqc_hist_init(&b->ack);
     mqc_hist_init(&b->lag);
-    if (sc->setup(b) != MQC_OK) {
-        fprintf(stderr, "mqc_bench: cannot set up scenario %s (out of memory or names too long)\n",
-                sc->name);
+    int rc = sc->setup(b);
+    if (rc != MQC_OK) {
+        fprintf(stderr, "mqc_bench: cannot set up scenario %s (%s)\n", sc->name,
+                rc == MQC_ENOMEM ? "out of memory"
+                                 : "options it cannot run with, or names too long");
         goto out;
     }
+    for (size_t i = 0; b->o.events && i < b->ns; i++) /* --events: spread over the streams */
+        b->s[i].quota = b->o.events / b->ns + (i < b->o.events % b->ns ? 1 : 0);
     if (raise_fd_limit(b->nc + 64) != MQC_OK) {
         fprintf(stderr, "mqc_bench: need %zu file descriptors: raise ulimit -n\n", b->nc + 64);
         goto out;
@@ -397,6 +418,8 @@ out:
         mqc_loop_cleanup(&b->loop);
     if (b->tfd >= 0)
         close(b->tfd);
+    if (b->hooks && b->hooks->free)
+        b->hooks->free(b->scen);
     free(b->c);
     free(b->s);
     free(b->scratch);

@@ -175,25 +175,44 @@ static uint16_t get16(const unsigned char *p)
     return (uint16_t)((p[0] << 8) | p[1]);
 }
 
-int mqc_wire_parse(const unsigned char *data, size_t len, struct mqc_wire_packet *pkt, size_t *used)
+/* Read the fixed header at data[0..len): *hdr its size and *rem the
+ * remaining length; *hdr 0 when the length bytes are not all here yet.
+ * MQC_EBADREQ when the length takes more than 4 bytes. */
+static int fixed_header(const unsigned char *data, size_t len, size_t *hdr, size_t *rem)
 {
-    *used = 0;
-    memset(pkt, 0, sizeof(*pkt));
-    if (len < 2)
-        return MQC_OK;
-    size_t rem = 0, mult = 1, i = 1;
+    size_t mult = 1, i = 1;
+    *hdr = *rem = 0;
     for (;;) {
         if (i >= len)
-            return MQC_OK; /* length bytes not all here yet */
+            return MQC_OK;
         if (i > 4)
             return MQC_EBADREQ;
-        rem += (data[i] & 0x7f) * mult;
+        *rem += (data[i] & 0x7f) * mult;
         mult *= 128;
         if (!(data[i++] & 0x80))
             break;
     }
-    if (len - i < rem)
-        return MQC_OK;
+    *hdr = i;
+    return MQC_OK;
+}
+
+size_t mqc_wire_pending(const unsigned char *data, size_t len)
+{
+    size_t hdr, rem;
+    if (fixed_header(data, len, &hdr, &rem) != MQC_OK || hdr == 0 || len - hdr >= rem)
+        return 0;
+    return hdr + rem;
+}
+
+int mqc_wire_parse(const unsigned char *data, size_t len, struct mqc_wire_packet *pkt, size_t *used)
+{
+    *used = 0;
+    memset(pkt, 0, sizeof(*pkt));
+    size_t i, rem;
+    if (fixed_header(data, len, &i, &rem) != MQC_OK)
+        return MQC_EBADREQ;
+    if (i == 0 || len - i < rem)
+        return MQC_OK; /* not all here yet */
     const unsigned char *body = data + i;
     pkt->type = data[0] >> 4;
     pkt->flags = data[0] & 0x0f;

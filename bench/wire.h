@@ -69,5 +69,9 @@ struct mqc_wire_packet {
  * (the caller should drop the connection). pkt is an out-parameter. */
 int mqc_wire_parse(const unsigned char *data, size_t len, struct mqc_wire_packet *pkt,
                    size_t *used);
+/* Total size of the packet starting at data[0..len) when its fixed header is
+ * all there and its body is not; 0 otherwise (complete, too short to tell, or
+ * malformed: mqc_wire_parse says which). */
+size_t mqc_wire_pending(const unsigned char *data, size_t len);
 
 #endif
