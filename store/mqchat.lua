@@ -428,19 +428,60 @@ local function sync(keys, args)
   if floor and id_lt(since, floor) then return {'ok', 1, 0, last_id} end
   local got = redis.call('XRANGE', tl, '(' .. since, '+', 'COUNT', limit + 1)
   local out = {'ok', 0, 0, since}
+  local count = math.min(#got, limit)
+  if #got > limit then out[3] = 1 end
+  -- Fetch each conversation's part of the page with one XRANGE over its seq
+  -- span (a member's timeline holds every event of the conversation, so the
+  -- span is dense), or entry by entry when the span is sparse (the user left
+  -- and came back).
+  local convs, order, cs, sqs = {}, {}, {}, {}
+  for k = 1, count do
+    local f = got[k][2]
+    local c, sq = f[2], tonumber(f[4]) -- entries are written as c, conv, s, seq
+    if f[1] ~= 'c' or f[3] ~= 's' then c, sq = field(f, 'c'), num(field(f, 's')) end
+    cs[k], sqs[k] = c, sq
+    local v = convs[c]
+    if not v then
+      v = {lo = sq, hi = sq, n = 0, texts = {}}
+      convs[c] = v
+      order[#order + 1] = c
+    end
+    if sq < v.lo then v.lo = sq end
+    if sq > v.hi then v.hi = sq end
+    v.n = v.n + 1
+  end
+  for _, c in ipairs(order) do
+    local v = convs[c]
+    local log = d.prefix .. '{c:' .. c .. '}:log'
+    if v.hi - v.lo + 1 <= 4 * v.n + 16 then
+      for _, e in ipairs(redis.call('XRANGE', log, v.lo .. '-0', v.hi .. '-0')) do
+        local id = num(string.match(e[1], '^(%d+)'))
+        v.texts[id] = e[2][2] -- log entries are written e first
+        if e[2][1] ~= 'e' then v.texts[id] = field(e[2], 'e') end
+      end
+    else
+      v.sparse = true
+    end
+  end
   local n, bytes = 0, 0
-  for i, e in ipairs(got) do
-    if i > limit then out[3] = 1 break end
-    local c, sq = field(e[2], 'c'), field(e[2], 's')
-    local ev = redis.call('XRANGE', d.prefix .. '{c:' .. c .. '}:log', sq .. '-0', sq .. '-0')
-    if ev[1] then
-      local text = field(ev[1][2], 'e')
-      if n > 0 and bytes + #text > maxb then out[3] = 1 break end
+  for k = 1, count do
+    local c, sq = cs[k], sqs[k]
+    local v = convs[c]
+    local text = v.texts[sq]
+    if v.sparse then
+      local e = redis.call('XRANGE', d.prefix .. '{c:' .. c .. '}:log', sq .. '-0', sq .. '-0')
+      if e[1] then text = field(e[1][2], 'e') end
+    end
+    if text then
+      if n > 0 and bytes + #text > maxb then
+        out[3] = 1
+        return out
+      end
       out[#out + 1] = text
       bytes = bytes + #text
       n = n + 1
     end
-    out[4] = e[1]
+    out[4] = got[k][1]
   end
   return out
 end
