@@ -23,6 +23,8 @@
 #include "core/topic.h"
 #include "store/store.h"
 
+#define MQC_MAX_WAKE_FDS 4
+
 struct mqc_plugin {
     mosquitto_plugin_id_t *id;
     struct mqc_config cfg;
@@ -37,6 +39,9 @@ struct mqc_plugin {
     bool node_reset_done; /* this node's stale presence cleared in Redis */
     struct mqc_node_offline *startup_offline; /* retained offline states to publish */
     int64_t next_heartbeat_ms;
+    int wake_fds[MQC_MAX_WAKE_FDS]; /* the broker's epoll descriptor(s): see tick.c */
+    size_t nwake;
+    bool wake_searched;
 };
 
 /* A user the node had shown present before it (re)started (presence.c). */

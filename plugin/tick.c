@@ -1,18 +1,60 @@
 /* MOSQ_EVT_TICK: runs once per broker loop pass, right after the pass's
  * socket events. Everything the pass queued for Redis goes out here as one
- * pipeline, and the results (fan-out, replies, errors) are published before
- * the next pass sends them. */
+ * pipeline. If Redis answers before the broker has new socket work, the
+ * results (fan-out, replies, errors) are published at once; otherwise they
+ * are collected at the start of the next tick, so that Redis works on this
+ * batch while the broker reads the next one.
+ *
+ * "The broker has new socket work" is the broker's own epoll descriptor
+ * being readable: 2.0.11 gives plugins no way to add a descriptor to its
+ * loop, but an epoll descriptor can be polled, and polling it does not
+ * consume its events. It is found once, as the process' eventpoll
+ * descriptor(s) in /proc/self/fd; without one the flush simply waits for
+ * Redis, as a plain pipeline would. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "core/clock.h"
+#include "core/log.h"
 #include "plugin/plugin.h"
+
+static void find_wake_fds(struct mqc_plugin *p)
+{
+    p->nwake = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) && p->nwake < MQC_MAX_WAKE_FDS) {
+        char path[300], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (strcmp(target, "anon_inode:[eventpoll]") == 0)
+            p->wake_fds[p->nwake++] = atoi(e->d_name);
+    }
+    closedir(d);
+    mqc_log(MQC_LOG_INFO, "tick: %zu broker event descriptor(s) found for overlapped flushes",
+            p->nwake);
+}
 
 int mqc_plugin_on_tick(int event, void *event_data, void *userdata)
 {
     (void)event;
     (void)event_data;
     struct mqc_plugin *p = userdata;
+    if (!p->wake_searched) {
+        find_wake_fds(p);
+        p->wake_searched = true;
+    }
     p->reloading = false; /* a SIGHUP's re-authentication is over */
     mqc_plugin__presence_tick(p);
     if (mqc_store_pending(p->store))
-        mqc_store_flush(p->store, mqc_clock_mono_ms());
+        mqc_store_flush_overlapped(p->store, mqc_clock_mono_ms(), p->wake_fds, p->nwake);
     return MOSQ_ERR_SUCCESS;
 }

@@ -1,15 +1,25 @@
 /* The per-pass pipeline. Operations are queued as formatted commands while
  * the broker handles a pass's socket events; mqc_store_flush() (called from
- * the tick event) writes them all at once and reads the replies in order, so
- * a pass costs one round trip to Redis however many messages it carried.
- * Order is kept: Redis runs the queued functions in the order they were
- * queued, and callbacks run in that order too. */
+ * the tick event) writes them all at once, so a pass costs one round trip to
+ * Redis however many messages it carried. Replies are collected as they
+ * arrive: a flush waits for them only while the broker has nothing else to
+ * do, so while Redis works on pass N's batch the broker already reads pass
+ * N+1's packets, and several batches may be in flight. Order is kept: Redis
+ * runs the functions in the order they were written, replies come back in
+ * that order, and callbacks run in that order. Any blocking command first
+ * completes everything in flight (replies arrive in order on one
+ * connection). */
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "core/log.h"
 #include "store/internal.h"
+
+/* Jobs in flight beyond which a flush waits for Redis (backpressure). */
+#define MAX_INFLIGHT 20000
 
 int mqc_store__enqueue(struct mqc_store *s, int argc, const char **argv, const size_t *lens,
                        void (*done)(struct mqc_store__job *, int, redisReply *), void *cb,
@@ -36,7 +46,7 @@ int mqc_store__enqueue(struct mqc_store *s, int argc, const char **argv, const s
 
 size_t mqc_store_pending(const struct mqc_store *s)
 {
-    return s ? s->njobs : 0;
+    return s ? s->njobs + s->ninflight : 0;
 }
 
 static void finish(struct mqc_store__job *j, int rc, redisReply *r)
@@ -54,22 +64,15 @@ static int is_missing_function(const redisReply *r)
            (strstr(r->str, "Function not found") || strstr(r->str, "NOSCRIPT"));
 }
 
-void mqc_store_flush(struct mqc_store *s, int64_t now_mono_ms)
+/* Read the replies of the batch in flight (blocking) and run its callbacks.
+ * Callbacks may queue new jobs; they go to the next batch. */
+void mqc_store__complete(struct mqc_store *s)
 {
-    struct mqc_store__job *list = s->jobs, *j;
-    if (!list)
-        return;
-    s->jobs = NULL;
-    s->jobs_tail = &s->jobs;
-    s->njobs = 0;
-
-    int up = mqc_store_ensure(s, now_mono_ms) == MQC_OK;
-    for (j = list; up && j; j = j->next) {
-        if (redisAppendFormattedCommand(s->ctx, j->cmd, (size_t)j->len) != REDIS_OK) {
-            mqc_store__drop(s, "cannot queue command");
-            up = 0;
-        }
-    }
+    struct mqc_store__job *list = s->inflight, *j;
+    s->inflight = NULL;
+    s->inflight_tail = &s->inflight;
+    s->ninflight = 0;
+    int up = s->ctx != NULL;
     while ((j = list)) {
         list = j->next;
         redisReply *r = NULL;
@@ -95,9 +98,149 @@ void mqc_store_flush(struct mqc_store *s, int64_t now_mono_ms)
     }
 }
 
+/* Write the whole output buffer (blocking socket with a timeout). */
+static int write_all(struct mqc_store *s)
+{
+    int done = 0;
+    while (!done) {
+        if (redisBufferWrite(s->ctx, &done) != REDIS_OK) {
+            mqc_store__drop(s, s->ctx->errstr[0] ? s->ctx->errstr : "write failed");
+            return MQC_EUNAVAIL;
+        }
+    }
+    return MQC_OK;
+}
+
+/* Take the oldest job in flight off the list. */
+static struct mqc_store__job *pop_inflight(struct mqc_store *s)
+{
+    struct mqc_store__job *j = s->inflight;
+    if (j) {
+        s->inflight = j->next;
+        if (!s->inflight)
+            s->inflight_tail = &s->inflight;
+        s->ninflight--;
+    }
+    return j;
+}
+
+/* Run the callbacks of every job whose reply has already arrived, without
+ * blocking. */
+static void harvest(struct mqc_store *s)
+{
+    while (s->inflight && s->ctx) {
+        void *reply = NULL;
+        if (redisGetReplyFromReader(s->ctx, &reply) != REDIS_OK) {
+            mqc_store__drop(s, s->ctx->errstr[0] ? s->ctx->errstr : "protocol error");
+            break;
+        }
+        if (!reply) {
+            struct pollfd p = {.fd = s->ctx->fd, .events = POLLIN};
+            if (poll(&p, 1, 0) <= 0)
+                return;
+            if (redisBufferRead(s->ctx) != REDIS_OK) {
+                mqc_store__drop(s, s->ctx->errstr[0] ? s->ctx->errstr : "read failed");
+                break;
+            }
+            continue;
+        }
+        redisReply *r = reply;
+        struct mqc_store__job *j = pop_inflight(s);
+        if (r->type == REDIS_REPLY_ERROR)
+            mqc_log(MQC_LOG_ERR, "store: redis refused a command: %.200s", r->str);
+        int missing = is_missing_function(r);
+        finish(j, r->type == REDIS_REPLY_ERROR ? MQC_EUNAVAIL : MQC_OK,
+               r->type == REDIS_REPLY_ERROR ? NULL : r);
+        freeReplyObject(r);
+        if (missing)
+            mqc_store__drop(s, "functions missing; reloading");
+    }
+    if (s->inflight && !s->ctx)
+        mqc_store__complete(s); /* connection gone: fail the rest */
+}
+
+enum wait_result { WAIT_REDIS, WAIT_BROKER, WAIT_TIMEOUT };
+
+/* Wait until Redis has data for us or one of wake_fds is readable (the
+ * broker has work), at most timeout_ms. */
+static enum wait_result wait_either(struct mqc_store *s, const int *wake_fds, size_t nwake,
+                                    int timeout_ms)
+{
+    struct pollfd p[9];
+    size_t n = 0;
+    p[n++] = (struct pollfd){.fd = s->ctx->fd, .events = POLLIN};
+    for (size_t i = 0; i < nwake && n < 9; i++)
+        p[n++] = (struct pollfd){.fd = wake_fds[i], .events = POLLIN};
+    int rc;
+    do {
+        rc = poll(p, n, timeout_ms);
+    } while (rc < 0 && errno == EINTR);
+    if (rc <= 0)
+        return WAIT_TIMEOUT;
+    return p[0].revents ? WAIT_REDIS : WAIT_BROKER;
+}
+
+void mqc_store_flush_overlapped(struct mqc_store *s, int64_t now_mono_ms, const int *wake_fds,
+                                size_t nwake)
+{
+    harvest(s);
+    if (s->ninflight > MAX_INFLIGHT)
+        mqc_store__complete(s); /* Redis is far behind: wait for it */
+    struct mqc_store__job *list = s->jobs, *j;
+    if (list) {
+        s->jobs = NULL;
+        s->jobs_tail = &s->jobs;
+        size_t n = s->njobs;
+        s->njobs = 0;
+        int up = mqc_store_ensure(s, now_mono_ms) == MQC_OK;
+        for (j = list; up && j; j = j->next) {
+            if (redisAppendFormattedCommand(s->ctx, j->cmd, (size_t)j->len) != REDIS_OK) {
+                mqc_store__drop(s, "cannot queue command");
+                up = 0;
+            }
+        }
+        if (up && write_all(s) != MQC_OK)
+            up = 0;
+        if (!up) {
+            /* Nothing of this batch reached Redis (or the connection broke):
+             * fail what was in flight and this batch alike. */
+            *s->inflight_tail = list;
+            s->ninflight += n;
+            mqc_store__complete(s);
+            return;
+        }
+        *s->inflight_tail = list;
+        while (*s->inflight_tail)
+            s->inflight_tail = &(*s->inflight_tail)->next;
+        s->ninflight += n;
+    }
+    /* Wait for the replies only while the broker has nothing else to do. */
+    while (s->inflight && s->ctx) {
+        enum wait_result w = wait_either(s, wake_fds, nwake, s->timeout_ms);
+        if (w == WAIT_BROKER)
+            return;
+        if (w == WAIT_TIMEOUT) {
+            mqc_store__drop(s, "timed out waiting for replies");
+            break;
+        }
+        harvest(s);
+    }
+    if (s->inflight)
+        mqc_store__complete(s);
+}
+
+void mqc_store_flush(struct mqc_store *s, int64_t now_mono_ms)
+{
+    mqc_store_flush_overlapped(s, now_mono_ms, NULL, 0);
+    if (s->inflight)
+        mqc_store__complete(s);
+}
+
 void mqc_store__free_jobs(struct mqc_store *s)
 {
     struct mqc_store__job *j;
+    if (s->inflight)
+        mqc_store__complete(s);
     while ((j = s->jobs)) {
         s->jobs = j->next;
         finish(j, MQC_EUNAVAIL, NULL);

@@ -30,6 +30,8 @@ struct mqc_store *mqc_store_new(const struct mqc_store_opts *o)
     s->timeline_cap = o->timeline_cap > 0 ? o->timeline_cap : 100000;
     s->retention_ms = o->retention_ms > 0 ? o->retention_ms : 30LL * 24 * 3600 * 1000;
     s->push_preview = o->push_preview;
+    s->inflight_tail = &s->inflight;
+    s->jobs_tail = &s->jobs;
     if (!s->host || !s->prefix || (o->unix_path && !s->unix_path) ||
         (o->password && !s->password)) {
         mqc_store_free(s);
@@ -66,6 +68,8 @@ static const char *where(const struct mqc_store *s, char *buf, size_t size)
 
 void mqc_store__drop(struct mqc_store *s, const char *why)
 {
+    /* The batch in flight (if any) is failed by mqc_store__complete, which
+     * sees the connection gone. */
     char w[160];
     snprintf(s->last_error, sizeof s->last_error, "%s", why ? why : "unknown error");
     if (s->ctx) {
@@ -171,6 +175,8 @@ const char *mqc_store_last_error(const struct mqc_store *s)
 
 redisReply *mqc_store__argv(struct mqc_store *s, int argc, const char **argv, const size_t *lens)
 {
+    if (s->inflight)
+        mqc_store__complete(s); /* replies come in order: the batch's first */
     if (!s->ctx)
         return NULL;
     redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);

@@ -20,11 +20,15 @@ struct mqc_store {
     char last_error[160];
     struct mqc_store__job *jobs, **jobs_tail; /* queued for the next flush */
     size_t njobs;
+    struct mqc_store__job *inflight, **inflight_tail; /* written, replies not read yet */
+    size_t ninflight;
 };
 
 /* A queued command: the formatted RESP text and what to do with the reply.
  * done() runs during flush with rc MQC_OK and the reply (borrowed), or with
- * MQC_EUNAVAIL and NULL when Redis could not be asked. */
+ * MQC_EUNAVAIL and NULL when Redis could not be asked. done() may queue new
+ * jobs but must not run blocking commands: more replies of its batch may
+ * still be unread on the connection. */
 struct mqc_store__job {
     struct mqc_store__job *next;
     char *cmd; /* from redisFormatCommandArgv */
@@ -66,6 +70,8 @@ int mqc_store__submit(struct mqc_store *s, struct mqc_store__args *a,
 /* Write the delivery context of store/mqchat.lua ("prefix\tnow\tcap\t
  * retention\tpreview") into buf. */
 int mqc_store__dctx(const struct mqc_store *s, int64_t now_ms, char *buf, size_t size);
+/* Read the replies of the batch in flight and run its callbacks. */
+void mqc_store__complete(struct mqc_store *s);
 /* Fail every queued job with MQC_EUNAVAIL (store shutdown). */
 void mqc_store__free_jobs(struct mqc_store *s);
 /* Load the function library on a fresh connection (store/lib.c). */

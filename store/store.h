@@ -172,5 +172,11 @@ int mqc_store_presence_devices(struct mqc_store *s, const char *user, size_t dev
 size_t mqc_store_pending(const struct mqc_store *s);
 /* Run every queued operation as one pipeline and call their callbacks. */
 void mqc_store_flush(struct mqc_store *s, int64_t now_mono_ms);
+/* The same, overlapped: first finish the previous batch, then write this
+ * one and return without its replies if one of wake_fds (borrowed; the
+ * caller's event loop) becomes readable before Redis answers; they are then
+ * read at the next call (or before any blocking command). */
+void mqc_store_flush_overlapped(struct mqc_store *s, int64_t now_mono_ms, const int *wake_fds,
+                                size_t nwake);
 
 #endif
