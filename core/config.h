@@ -29,6 +29,9 @@ struct mqc_config {
     long redis_retry_ms;
     long presence_grace_ms;
     long retention_seconds;
+    long rate_msgs;
+    long rate_bytes;
+    long rate_reqs;
     long timeline_max;
     struct mqc_filter_list other_filters; /* parsed other_topics */
 };

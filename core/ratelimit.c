@@ -7,18 +7,18 @@
 struct slot {
     uint64_t key;
     int64_t window_start;
-    uint32_t count;
+    uint64_t count;
 };
 
 struct mqc_ratelimit {
     struct slot *slots;
     size_t mask;
-    uint32_t max;
+    uint64_t max;
     int64_t window_ms;
     unsigned char hkey[crypto_shorthash_KEYBYTES];
 };
 
-struct mqc_ratelimit *mqc_ratelimit_new(size_t slots, uint32_t max, int64_t window_ms)
+struct mqc_ratelimit *mqc_ratelimit_new(size_t slots, uint64_t max, int64_t window_ms)
 {
     size_t n = 1;
     while (n < slots && n < ((size_t)1 << 24))
@@ -43,8 +43,11 @@ void mqc_ratelimit_free(struct mqc_ratelimit *rl)
     free(rl);
 }
 
-bool mqc_ratelimit_allow(struct mqc_ratelimit *rl, const char *key, size_t len, int64_t now_ms)
+bool mqc_ratelimit_allow_n(struct mqc_ratelimit *rl, const char *key, size_t len, uint64_t n,
+                           int64_t now_ms)
 {
+    if (rl->max == 0)
+        return true;
     uint64_t h;
     crypto_shorthash((unsigned char *)&h, (const unsigned char *)key, len, rl->hkey);
     struct slot *s = &rl->slots[h & rl->mask];
@@ -54,8 +57,13 @@ bool mqc_ratelimit_allow(struct mqc_ratelimit *rl, const char *key, size_t len, 
         s->window_start = now_ms;
         s->count = 0;
     }
-    if (s->count >= rl->max)
+    if (n > rl->max - s->count)
         return false;
-    s->count++;
+    s->count += n;
     return true;
+}
+
+bool mqc_ratelimit_allow(struct mqc_ratelimit *rl, const char *key, size_t len, int64_t now_ms)
+{
+    return mqc_ratelimit_allow_n(rl, key, len, 1, now_ms);
 }

@@ -40,6 +40,6 @@ int mqc_plugin_on_message(int event, void *event_data, void *userdata)
         return MOSQ_ERR_ACL_DENIED;
     }
     if (kind == MQC_TOPIC_CONV)
-        return mqc_plugin__post(p, &from, &t, root);
+        return mqc_plugin__post(p, &from, &t, root, ed->payloadlen);
     return mqc_plugin__request(p, &from, root);
 }

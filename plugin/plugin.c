@@ -13,6 +13,7 @@
 #define AUTH_CACHE_SLOTS 32768
 #define TYPING_SLOTS 65536
 #define TYPING_PER_SECOND 4
+#define RATE_SLOTS 65536
 
 static void log_sink(enum mqc_log_level level, const char *line)
 {
@@ -58,6 +59,9 @@ static void plugin_free(struct mqc_plugin *p)
     mqc_authcache_free(p->auth);
     mqc_members_free(p->members);
     mqc_ratelimit_free(p->typing);
+    mqc_ratelimit_free(p->rate_msgs);
+    mqc_ratelimit_free(p->rate_bytes);
+    mqc_ratelimit_free(p->rate_reqs);
     mqc_presence_free(p->presence);
     mqc_contacts_free(p->contacts);
     while (p->startup_offline) {
@@ -134,9 +138,13 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
     p->auth = mqc_authcache_new(AUTH_CACHE_SLOTS, p->cfg.auth_cache_seconds * 1000);
     p->members = mqc_members_new();
     p->typing = mqc_ratelimit_new(TYPING_SLOTS, TYPING_PER_SECOND, 1000);
+    p->rate_msgs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_msgs, 1000);
+    p->rate_bytes = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_bytes, 1000);
+    p->rate_reqs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_reqs, 1000);
     p->presence = mqc_presence_new(p->cfg.presence_grace_ms);
     p->contacts = mqc_contacts_new();
-    if (!p->store || !p->auth || !p->members || !p->typing || !p->presence || !p->contacts) {
+    if (!p->store || !p->auth || !p->members || !p->typing || !p->presence || !p->contacts ||
+        !p->rate_msgs || !p->rate_bytes || !p->rate_reqs) {
         plugin_free(p);
         return MOSQ_ERR_NOMEM;
     }

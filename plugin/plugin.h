@@ -33,6 +33,7 @@ struct mqc_plugin {
     struct mqc_acl acl;             /* borrows cfg.other_filters */
     struct mqc_members *members;    /* owned: conversation -> members cache */
     struct mqc_ratelimit *typing;   /* owned: typing events per user+conv */
+    struct mqc_ratelimit *rate_msgs, *rate_bytes, *rate_reqs; /* owned: per user */
     struct mqc_presence *presence;  /* owned: devices and published states */
     struct mqc_contacts *contacts;  /* owned: presence visibility */
     bool reloading;       /* between MOSQ_EVT_RELOAD and the next tick (SIGHUP re-auth) */
@@ -84,10 +85,11 @@ struct mqc_sender {
     const char *client_id;
 };
 
-/* chat/c/{conv}/send|receipt|typing (plugin/post.c). root is taken. Returns a
- * MOSQ_ERR_* for the MESSAGE event. */
+/* chat/c/{conv}/send|receipt|typing (plugin/post.c). root is taken;
+ * payload_len is the publish's size (flood limits). Returns a MOSQ_ERR_*
+ * for the MESSAGE event. */
 int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from,
-                     const struct mqc_topic *t, cJSON *root);
+                     const struct mqc_topic *t, cJSON *root, size_t payload_len);
 /* chat/u/{me}/req (plugin/request.c). root is taken. */
 int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJSON *root);
 

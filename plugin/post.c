@@ -80,13 +80,23 @@ out:
 }
 
 static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const char *conv,
-                     cJSON *root)
+                     cJSON *root, size_t payload_len)
 {
     struct mqc_send m;
     const char *why = NULL;
     if (mqc_send_parse(root, &m, &why) != MQC_OK) {
         const char *id = mqc_envelope_ref(root, "id");
         mqc_plugin__send_err(from->client_id, from->user, id ? "id" : NULL, id, MQC_EBADREQ, why);
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    /* Flood limits per user (all devices together): over them, nothing is
+     * stored and the sender is told; other users are not slowed down. */
+    int64_t now = mqc_clock_mono_ms();
+    size_t ulen = strlen(from->user);
+    if (!mqc_ratelimit_allow(p->rate_msgs, from->user, ulen, now) ||
+        !mqc_ratelimit_allow_n(p->rate_bytes, from->user, ulen, payload_len, now)) {
+        mqc_plugin__send_err(from->client_id, from->user, "id", m.id, MQC_ERATE,
+                             "too many messages; retry later with the same id");
         return MOSQ_ERR_ACL_DENIED;
     }
     struct send_ctx *c = calloc(1, sizeof *c);
@@ -146,7 +156,7 @@ static void typing_done(void *ctx, int rc, const struct mqc_post_result *r)
 }
 
 int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from,
-                     const struct mqc_topic *t, cJSON *root)
+                     const struct mqc_topic *t, cJSON *root, size_t payload_len)
 {
     int ret = MOSQ_ERR_SUCCESS, rc = MQC_OK;
     const char *why = NULL;
@@ -154,7 +164,7 @@ int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from,
     int64_t mver = mqc_members_version(p->members, t->id);
 
     if (t->leaf == MQC_CONV_SEND) {
-        ret = post_send(p, from, t->id, root);
+        ret = post_send(p, from, t->id, root, payload_len);
     } else if (t->leaf == MQC_CONV_RECEIPT) {
         struct mqc_receipt rcp;
         if (mqc_receipt_parse(root, &rcp, &why) != MQC_OK) {

@@ -308,6 +308,13 @@ int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJS
         cJSON_Delete(root);
         return MOSQ_ERR_ACL_DENIED;
     }
+    if (!mqc_ratelimit_allow(p->rate_reqs, from->user, strlen(from->user), mqc_clock_mono_ms())) {
+        mqc_plugin__send_err(from->client_id, from->user, "req", r.req, MQC_ERATE,
+                             "too many requests; retry later");
+        mqc_req_cleanup(&r);
+        cJSON_Delete(root);
+        return MOSQ_ERR_ACL_DENIED;
+    }
     struct mqc_origin *o = mqc_plugin__origin_new(p, from, r.conv, r.req, r.op_name);
     rc = o ? dispatch(p, &r, o) : MQC_ENOMEM;
     if (rc == MQC_EBADREQ && r.op == MQC_OP_SYNC) {

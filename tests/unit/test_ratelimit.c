@@ -124,15 +124,30 @@ TEST(time_backwards)
     mqc_ratelimit_free(rl);
 }
 
-TEST(max_zero_and_free_null)
+TEST(max_zero_means_unlimited_and_free_null)
 {
     struct mqc_ratelimit *rl = mqc_ratelimit_new(16, 0, 1000);
     if (!CHECK(rl != NULL))
         return;
-    CHECK(!mqc_ratelimit_allow(rl, KEY("k"), 0));
-    CHECK(!mqc_ratelimit_allow(rl, KEY("k"), 5000));
+    for (int i = 0; i < 1000; i++)
+        CHECK(mqc_ratelimit_allow(rl, KEY("k"), 0));
+    CHECK(mqc_ratelimit_allow_n(rl, KEY("k"), 1ULL << 40, 5000));
     mqc_ratelimit_free(rl);
     mqc_ratelimit_free(NULL);
+}
+
+TEST(allow_n_counts_units)
+{
+    struct mqc_ratelimit *rl = mqc_ratelimit_new(1024, 1000, 1000);
+    if (!CHECK(rl != NULL))
+        return;
+    CHECK(mqc_ratelimit_allow_n(rl, KEY("bytes"), 600, 0));
+    CHECK(!mqc_ratelimit_allow_n(rl, KEY("bytes"), 500, 10)); /* would pass 1000 */
+    CHECK(mqc_ratelimit_allow_n(rl, KEY("bytes"), 400, 20));  /* nothing was counted */
+    CHECK(!mqc_ratelimit_allow_n(rl, KEY("bytes"), 1, 30));
+    CHECK(!mqc_ratelimit_allow_n(rl, KEY("other"), 1001, 30)); /* larger than the limit */
+    CHECK(mqc_ratelimit_allow_n(rl, KEY("bytes"), 1000, 1000)); /* next window */
+    mqc_ratelimit_free(rl);
 }
 
 int main(void)
@@ -147,6 +162,7 @@ int main(void)
     RUN(keys_independent);
     RUN(keys_use_len_not_nul);
     RUN(time_backwards);
-    RUN(max_zero_and_free_null);
+    RUN(max_zero_means_unlimited_and_free_null);
+    RUN(allow_n_counts_units);
     return test_finish();
 }
