@@ -110,19 +110,10 @@ void mqc_push_job_cleanup(struct mqc_push_job *j)
     memset(j, 0, sizeof *j);
 }
 
-/* Push tokens as the plugin accepts them: [A-Za-z0-9:_.-], max bytes. */
+/* Push tokens as the plugin accepts them (core/id.h). */
 static bool token_chars_valid(const char *t, size_t max)
 {
-    size_t n = t ? strlen(t) : 0;
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = t[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == ':' || c == '_' || c == '.' || c == '-'))
-            return false;
-    }
-    return true;
+    return mqc_push_token_valid(t, max);
 }
 
 int mqc_push_device_parse(const char *token, const char *value, struct mqc_push_device *out)

@@ -13,4 +13,8 @@ bool mqc_id_valid(const char *s, size_t len);
 /* The same for a NUL-terminated string; NULL is invalid. */
 bool mqc_id_valid_str(const char *s);
 
+/* Push tokens (APNs hex, FCM registration tokens): 1..max characters of
+ * [A-Za-z0-9:_.-]. NULL is invalid. */
+bool mqc_push_token_valid(const char *t, size_t max);
+
 #endif

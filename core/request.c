@@ -152,19 +152,9 @@ static int parse_sync(const cJSON *root, struct mqc_req *r, const char **why)
     return MQC_OK;
 }
 
-/* Push tokens: APNs hex, FCM registration tokens ([A-Za-z0-9:_.-]). */
 static bool token_valid(const char *t)
 {
-    size_t n = t ? strlen(t) : 0;
-    if (n == 0 || n > MQC_PUSH_TOKEN_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = t[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == ':' || c == '_' || c == '.' || c == '-'))
-            return false;
-    }
-    return true;
+    return mqc_push_token_valid(t, MQC_PUSH_TOKEN_MAX);
 }
 
 static int parse_device(const cJSON *root, struct mqc_req *r, bool registering, const char **why)
