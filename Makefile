@@ -2,11 +2,15 @@
 # and runs every test. See README.md.
 BUILD ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= topic envelope request synctoken config bridge_config push_job \
+	service_account utf8
 JOBS ?= $(shell nproc)
 MQTT_PORT ?= 1883
 REDIS_PORT ?= 6379
 
-.PHONY: all build run test test-asan deps clean
+.PHONY: all build run test test-asan fuzz deps clean
 
 all: build
 
@@ -28,5 +32,13 @@ test-asan:
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j 2
 
+# libFuzzer (clang): every target runs FUZZ_SECONDS over a copy of its seed
+# corpus (new inputs stay out of the repo); reproducers of crashes land in
+# $(BUILD_FUZZ)/fuzz-artifacts. See tests/fuzz/run.sh.
+fuzz:
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQC_FUZZ=ON >/dev/null
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target mqc_fuzz_all
+	bash tests/fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
