@@ -65,6 +65,23 @@ static const char **strings(const redisReply *r, size_t from, size_t n, size_t s
     return out;
 }
 
+int mqc_store__event_list(const redisReply *r, size_t from, const char ***events, size_t **lens,
+                          size_t *n)
+{
+    *n = r->elements > from ? r->elements - from : 0;
+    *events = calloc(*n ? *n : 1, sizeof **events);
+    *lens = calloc(*n ? *n : 1, sizeof **lens);
+    if (!*events || !*lens)
+        return MQC_ENOMEM;
+    for (size_t i = 0; i < *n; i++) {
+        const redisReply *e = r->element[from + i];
+        bool str = e->type == REDIS_REPLY_STRING;
+        (*events)[i] = str ? e->str : "{}";
+        (*lens)[i] = str ? e->len : 2;
+    }
+    return MQC_OK;
+}
+
 /* ---- send / receipt / members ---- */
 
 static void post_done(struct mqc_store__job *j, int rc, redisReply *r)
@@ -339,13 +356,7 @@ static void history_done(struct mqc_store__job *j, int rc, redisReply *r)
         rc = status(r, &word);
     if (rc == MQC_OK) {
         more = r->elements > 1 && reply_int(r->element[1]) == 1;
-        n = r->elements > 2 ? r->elements - 2 : 0;
-        events = strings(r, 2, n, 1);
-        lens = calloc(n ? n : 1, sizeof *lens);
-        if (!events || !lens)
-            rc = MQC_ENOMEM;
-        for (size_t i = 0; rc == MQC_OK && i < n; i++)
-            lens[i] = r->element[2 + i]->len;
+        rc = mqc_store__event_list(r, 2, &events, &lens, &n);
     }
     cb(j->ctx, rc, more, events, lens, rc == MQC_OK ? n : 0);
     free(events);

@@ -67,6 +67,12 @@ int mqc_store__submit(struct mqc_store *s, struct mqc_store__args *a,
                       void (*done)(struct mqc_store__job *, int, redisReply *), void *cb,
                       void *ctx);
 
+/* The stored events r->element[from..] as borrowed strings and lengths
+ * (*events and *lens malloc'd, the caller frees both; a non-string element,
+ * which Redis never sends here, reads as "{}"). MQC_OK or MQC_ENOMEM. */
+int mqc_store__event_list(const redisReply *r, size_t from, const char ***events, size_t **lens,
+                          size_t *n);
+
 /* Write the delivery context of store/mqchat.lua ("prefix\tnow\tcap\t
  * retention\tpreview") into buf. */
 int mqc_store__dctx(const struct mqc_store *s, int64_t now_ms, char *buf, size_t size);

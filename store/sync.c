@@ -37,16 +37,7 @@ static void sync_done(struct mqc_store__job *j, int rc, redisReply *r)
         res.reset = r->element[1]->integer == 1;
         res.more = r->element[2]->integer == 1;
         res.next = r->element[3]->type == REDIS_REPLY_STRING ? r->element[3]->str : "0-0";
-        res.n = r->elements - 4;
-        events = calloc(res.n ? res.n : 1, sizeof *events);
-        lens = calloc(res.n ? res.n : 1, sizeof *lens);
-        if (!events || !lens)
-            rc = MQC_ENOMEM;
-        for (size_t i = 0; rc == MQC_OK && i < res.n; i++) {
-            const redisReply *e = r->element[4 + i];
-            events[i] = e->type == REDIS_REPLY_STRING ? e->str : "{}";
-            lens[i] = e->type == REDIS_REPLY_STRING ? e->len : 2;
-        }
+        rc = mqc_store__event_list(r, 4, &events, &lens, &res.n);
         res.events = events;
         res.lens = lens;
     }
