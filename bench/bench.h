@@ -2,10 +2,11 @@
  * scenario sets up, the counters and histograms the engine fills and the
  * report prints. A stream is one sender publishing to one topic that n_recv
  * receivers get (0: the sender's own copy is all that comes back); a scenario
- * (pairs.c, sync.c, later fan-out and many connections) fills clients[] and
- * streams[], and engine.c runs any of them. A scenario that needs more (a
- * client of its own, a last phase after the sending) sets hooks: the engine
- * hands it that client's packets and calls it when the sending is over. */
+ * (pairs.c, sync.c, group.c, crowd.c) fills clients[] and streams[], and
+ * engine.c runs any of them. A scenario that needs more (a client of its own,
+ * its own create request, a clock of its own, a last phase after the sending)
+ * sets hooks: the engine hands it that client's packets and calls it when the
+ * sending is over. */
 #ifndef MQC_BENCH_BENCH_H
 #define MQC_BENCH_BENCH_H
 
@@ -21,7 +22,16 @@ enum { MQC_MODE_PLAIN, MQC_MODE_MQCHAT };
 /* MQC_ROLE_OWN: the scenario's own client (hooks->ready, hooks->publish). */
 enum { MQC_ROLE_SENDER = 1, MQC_ROLE_RECEIVER = 2, MQC_ROLE_OWN = 3 };
 /* MQC_PH_AFTER: the scenario's last phase (hooks->after), --events runs only. */
-enum mqc_phase { MQC_PH_SETUP, MQC_PH_RUN, MQC_PH_DRAIN, MQC_PH_AFTER, MQC_PH_DONE };
+/* MQC_PH_HOLD (--hold-file): every client stays connected until the file is
+ * removed, so an outside script can look at the broker and Redis meanwhile. */
+enum mqc_phase {
+    MQC_PH_SETUP,
+    MQC_PH_RUN,
+    MQC_PH_DRAIN,
+    MQC_PH_AFTER,
+    MQC_PH_HOLD,
+    MQC_PH_DONE
+};
 
 #define MQC_WATCH_MAX 4
 
@@ -47,6 +57,9 @@ struct mqc_opts {
     const char *user_prefix;
     const char *password; /* borrowed from argv or the environment; never printed */
     int connect_batch;
+    double churn;          /* scenario crowd: fraction of idle users reconnecting per second */
+    const char *hold_file; /* borrowed from argv; NULL = no hold phase */
+    double hold;           /* most seconds to hold */
     int verbose;
     struct mqc_watch watch[MQC_WATCH_MAX];
     int nwatch;
@@ -57,6 +70,7 @@ struct mqc_stream {
     int receiver; /* client index of the (first) receiver; with n_recv 0, of the
                    * user the sender's mqchat `create` names */
     int n_recv;
+    int recv_ready;            /* receivers subscribed (the stream waits for all) */
     int ready;                 /* 0 no topic yet, 1 topic known, 2 clients ready too (counted) */
     char topic[MQC_TOPIC_MAX]; /* where the sender publishes */
     size_t topic_len;
@@ -81,6 +95,15 @@ struct mqc_hooks {
      * phase. The engine ends it when b->phase becomes MQC_PH_DONE, or after
      * --seconds. */
     void (*after)(struct mqc_bench *b, int64_t now);
+    /* mqchat: send the request that creates stream s's conversation from its
+     * sender c (default: a direct `create` naming the receiver). MQC_OK, or the
+     * encoder's error. */
+    int (*create)(struct mqc_bench *b, struct mqc_client *c, struct mqc_stream *s);
+    /* Called in the run and drain phases whenever the time it last returned
+     * has come (and at their start); returns the next time it wants. */
+    int64_t (*tick)(struct mqc_bench *b, int64_t now);
+    /* Drain: nonzero once the scenario's own clients are settled again. */
+    int (*settled)(struct mqc_bench *b);
     /* Write " key=value ..." for the summary line into out (size bytes);
      * nonzero when the scenario's own checks failed (first_error noted). */
     int (*report)(struct mqc_bench *b, char *out, size_t size);
@@ -102,7 +125,8 @@ struct mqc_bench {
     int tfd;
     int64_t timer_at;
     enum mqc_phase phase;
-    int64_t t_begin, t_setup_deadline, t0, t_warm, t_end, t_drain_end, t_after_end;
+    int64_t t_begin, t_setup_deadline, t0, t_warm, t_end, t_drain_end, t_after_end, t_hold_end;
+    int64_t t_tick; /* when hooks->tick wants to run next (0: at once) */
     int warm_seen;
     uint64_t next_j; /* fixed-rate timetable: next message number */
     size_t next_open;
@@ -117,6 +141,7 @@ struct mqc_bench {
     struct rusage ru_warm, ru_end;
     int64_t t_ru_warm, t_ru_end;
     int setup_failed;
+    int hold_expired; /* nobody ended the hold: what it was for did not happen */
     char first_err[256];
 };
 
@@ -130,6 +155,12 @@ int mqc_bench_run(struct mqc_bench *b);
 
 /* Scenario `pairs`: N senders u{i}a, N receivers u{i}b, stream i between them. */
 int mqc_pairs_setup(struct mqc_bench *b);
+/* Scenario `group`: one sender {prefix}0a, N receivers {prefix}{i}b in one
+ * group conversation (plain: one topic with N subscribers). */
+int mqc_group_setup(struct mqc_bench *b);
+/* Scenario `crowd`: N idle users {prefix}{i}c connected and subscribed, a
+ * fraction reconnecting every second, and a probe pair {prefix}0a/0b. */
+int mqc_crowd_setup(struct mqc_bench *b);
 /* Scenario `sync`: N senders u{i}a write --events messages to u0b, who is
  * offline, then replays them with `sync` (mqchat only). */
 int mqc_sync_setup(struct mqc_bench *b);

@@ -400,8 +400,7 @@ static void stream_check_ready(struct mqc_bench *b, struct mqc_stream *s)
 {
     if (!s->ready || s->ready == 2)
         return;
-    if (b->c[s->sender].state != MQC_CLIENT_READY ||
-        (s->n_recv > 0 && b->c[s->receiver].state != MQC_CLIENT_READY))
+    if (b->c[s->sender].state != MQC_CLIENT_READY || s->recv_ready < s->n_recv)
         return;
     s->ready = 2; /* counted */
     if (++b->ready_streams == b->ns && b->holds == 0 && b->phase == MQC_PH_SETUP)
@@ -425,6 +424,13 @@ static void client_ready(struct mqc_bench *b, struct mqc_client *c)
         return;
     }
     struct mqc_stream *s = &b->s[c->stream];
+    if (c->role == MQC_ROLE_RECEIVER)
+        s->recv_ready++;
+    if (b->o.mode == MQC_MODE_MQCHAT && c->role == MQC_ROLE_SENDER && b->hooks &&
+        b->hooks->create) {
+        (void)b->hooks->create(b, c, s); /* an encoder error closed c: setup fails */
+        return;                          /* ready once the res names the conversation */
+    }
     if (b->o.mode == MQC_MODE_MQCHAT && c->role == MQC_ROLE_SENDER) {
         char topic[MQC_TOPIC_MAX + 16], body[256];
         const struct mqc_client *r = &b->c[s->receiver];
@@ -655,8 +661,34 @@ static void snapshot(struct mqc_bench *b, int end, int64_t now)
     }
 }
 
-/* Phase changes that depend on the clock; returns the next deadline. */
-static int64_t advance(struct mqc_bench *b, int64_t now)
+/* The scenario's clock (hooks->tick), in the run and drain phases. */
+static int64_t scen_tick(struct mqc_bench *b, int64_t now, int64_t next)
+{
+    if (!b->hooks || !b->hooks->tick || (b->phase != MQC_PH_RUN && b->phase != MQC_PH_DRAIN))
+        return next;
+    if (now >= b->t_tick)
+        b->t_tick = b->hooks->tick(b, now);
+    return b->t_tick < next ? b->t_tick : next;
+}
+
+/* --hold-file: say "held" by creating the file; the hold ends when it is
+ * removed, or after --hold seconds (a forgotten file must not keep the
+ * process alive). */
+static void start_hold(struct mqc_bench *b, int64_t now)
+{
+    FILE *f = fopen(b->o.hold_file, "w");
+    if (!f || fputs("held\n", f) == EOF || fclose(f) != 0) {
+        mqc_bench__note_err(b, "cannot write the hold file %s: %s", b->o.hold_file,
+                            strerror(errno));
+        b->phase = MQC_PH_DONE;
+        return;
+    }
+    b->phase = MQC_PH_HOLD;
+    b->t_hold_end = now + (int64_t)(b->o.hold * 1e9);
+}
+
+/* advance(), without the scenario's clock. */
+static int64_t advance_phase(struct mqc_bench *b, int64_t now)
 {
     switch (b->phase) {
     case MQC_PH_SETUP:
@@ -713,11 +745,28 @@ static int64_t advance(struct mqc_bench *b, int64_t now)
             return next;
         }
     case MQC_PH_DRAIN:
-        if (now >= b->t_drain_end || all_done(b)) {
-            b->phase = MQC_PH_DONE;
+        if (now >= b->t_drain_end ||
+            (all_done(b) && (!b->hooks || !b->hooks->settled || b->hooks->settled(b)))) {
+            if (b->hooks && b->hooks->settled && !b->hooks->settled(b))
+                mqc_bench__note_err(b, "the scenario's clients were not all back after the drain");
+            if (b->o.hold_file)
+                start_hold(b, now);
+            else
+                b->phase = MQC_PH_DONE;
             return now;
         }
         return b->t_drain_end;
+    case MQC_PH_HOLD:
+        if (now >= b->t_hold_end || access(b->o.hold_file, F_OK) != 0) {
+            if (now >= b->t_hold_end) {
+                b->hold_expired = 1;
+                mqc_bench__note_err(b, "the hold file %s was not removed within --hold %g s",
+                                    b->o.hold_file, b->o.hold);
+            }
+            b->phase = MQC_PH_DONE;
+            return now;
+        }
+        return now + 50000000; /* look again in 50 ms */
     case MQC_PH_AFTER:
         if (now >= b->t_after_end) {
             mqc_bench__note_err(b, "%s did not finish within --seconds %g",
@@ -731,6 +780,12 @@ static int64_t advance(struct mqc_bench *b, int64_t now)
         break;
     }
     return now;
+}
+
+/* Phase changes that depend on the clock; returns the next deadline. */
+static int64_t advance(struct mqc_bench *b, int64_t now)
+{
+    return scen_tick(b, now, advance_phase(b, now));
 }
 
 static void on_event(struct mqc_bench *b, const struct epoll_event *ev)

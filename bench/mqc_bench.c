@@ -12,9 +12,10 @@
  * and reads `msg` events on the inboxes, the sender's own copy counting as the
  * application-level acknowledgement. It prints one key=value summary line and
  * stops by itself: every phase has a deadline. It only talks to 127.0.0.0/8.
- * Scenarios today: `pairs` (N one-to-one streams) and `sync` (the replay rate
- * of an offline user's missed events, sync.c); group fan-out and many idle
- * connections are meant to be added as further scenarios. */
+ * Scenarios: `pairs` (N one-to-one streams), `sync` (the replay rate of an
+ * offline user's missed events, sync.c), `group` (fan-out to one group of N,
+ * group.c) and `crowd` (N connected users with presence churn and a probe
+ * pair, crowd.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -42,6 +43,10 @@ static const struct mqc_scenario scenarios[] = {
     {"pairs", "N one-to-one streams (N senders, N receivers)", mqc_pairs_setup},
     {"sync", "N senders write --events messages to an offline user, who replays them",
      mqc_sync_setup},
+    {"group", "one sender, N receivers in one group (plain: one topic, N subscribers)",
+     mqc_group_setup},
+    {"crowd", "N idle users, --churn of them reconnecting per second, a probe pair at --rate",
+     mqc_crowd_setup},
 };
 
 /* ---- report ------------------------------------------------------------- */
@@ -81,7 +86,8 @@ static int report(struct mqc_bench *b)
     if (b->setup_failed)
         status = "setup_failed";
     else if (b->errors || b->disconnects || lost || echo_lost || b->dup || b->bad_payloads ||
-             done_win == 0 || scen_bad || (o->events && b->sent_total < o->events))
+             done_win == 0 || scen_bad || b->hold_expired ||
+             (o->events && b->sent_total < o->events))
         status = "errors";
     printf("mode=%s scenario=%s pairs=%d clients=%zu rate=%.0f window=%d size=%d warmup=%g "
            "seconds=%g status=%s sent=%" PRIu64 " received=%" PRIu64 " echoed=%" PRIu64
@@ -129,7 +135,10 @@ static void usage(FILE *f)
     fprintf(f, "usage: mqc_bench --mode plain|mqchat [options]\n"
                "  --scenario NAME     pairs (default), or sync: --pairs senders P{i}a write\n"
                "                      --events messages to P0b while it is offline, then P0b\n"
-               "                      replays them with sync (mqchat only)\n"
+               "                      replays them with sync (mqchat only); group: P0a sends\n"
+               "                      to a group of --pairs receivers P{i}b; crowd: --pairs\n"
+               "                      idle users P{i}c, --churn of them reconnecting per\n"
+               "                      second, probe pair P0a->P0b at --rate\n"
                "  --host ADDR         broker address, 127.0.0.0/8 only (127.0.0.1)\n"
                "  --port N            broker port (1883)\n"
                "  --pairs N           sender/receiver pairs (50)\n"
@@ -146,6 +155,11 @@ static void usage(FILE *f)
                "  --user-prefix P     mqchat users are P{i}a (sender) and P{i}b (u)\n"
                "  --password PW       mqchat users' password (or $MQC_BENCH_PASSWORD)\n"
                "  --connect-batch N   connects in progress at once (64)\n"
+               "  --churn F           crowd: fraction of idle users reconnecting per second\n"
+               "                      during the measured window (0.1)\n"
+               "  --hold-file PATH    after the drain, create PATH and keep every client\n"
+               "                      connected until PATH is removed (or --hold seconds)\n"
+               "  --hold S            most seconds to hold (60)\n"
                "  --watch NAME=PID    also report NAME_cpu, the CPU share process PID used\n"
                "                      during the measured window (up to 4)\n"
                "  --verbose           print every problem, not only the first\n"
@@ -200,6 +214,8 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
         {"size", required_argument, 0, 'z'},     {"user-prefix", required_argument, 0, 'u'},
         {"password", required_argument, 0, 'P'}, {"connect-batch", required_argument, 0, 'b'},
         {"verbose", no_argument, 0, 'v'},        {"watch", required_argument, 0, 'x'},
+        {"churn", required_argument, 0, 'c'},    {"hold-file", required_argument, 0, 'F'},
+        {"hold", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
     };
     double d;
@@ -217,6 +233,8 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
     o->user_prefix = "u";
     o->password = getenv("MQC_BENCH_PASSWORD");
     o->connect_batch = 64;
+    o->churn = 0.1;
+    o->hold = 60;
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         int rc = MQC_OK;
@@ -268,7 +286,7 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
             o->drain = d;
             break;
         case 'T':
-            rc = num("--setup-timeout", optarg, 1, 600, &d);
+            rc = num("--setup-timeout", optarg, 1, 7200, &d);
             o->setup_timeout = d;
             break;
         case 'z':
@@ -284,6 +302,17 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
         case 'b':
             rc = num("--connect-batch", optarg, 1, 10000, &d);
             o->connect_batch = (int)d;
+            break;
+        case 'c':
+            rc = num("--churn", optarg, 0, 1, &d);
+            o->churn = d;
+            break;
+        case 'F':
+            o->hold_file = optarg;
+            break;
+        case 'o':
+            rc = num("--hold", optarg, 0, 3600, &d);
+            o->hold = d;
             break;
         case 'v':
             o->verbose = 1;
@@ -366,7 +395,7 @@ int main(int argc, char **argv)
         goto out;
     const struct mqc_scenario *sc = find_scenario(b->o.scenario);
     if (!sc) {
-        fprintf(stderr, "mqc_bench: --scenario: '%s' is unknown (known: pairs, sync)\n",
+        fprintf(stderr, "mqc_bench: --scenario: '%s' is unknown (known: pairs, sync, group, crowd)\n",
                 b->o.scenario);
         goto out;
     }
