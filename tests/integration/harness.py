@@ -112,6 +112,62 @@ class Redis:
     def url(self):
         return "redis://127.0.0.1:%d/0" % self.port
 
+    def call(self, *args):
+        """One Redis command over a fresh connection (RESP2); returns the
+        decoded reply: int, bytes, list, None; an error reply raises."""
+        enc = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            enc += b"$%d\r\n%s\r\n" % (len(a), a)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=DEFAULT_TIMEOUT) as s:
+            s.sendall(enc)
+            f = s.makefile("rb")
+            return _resp_read(f)
+
+    def snapshot(self, skip=(":presence", "{n:")):
+        """Every key (but those containing one of `skip`: presence and node
+        heartbeats change by themselves) -> its DUMP, to compare before and
+        after something that must change nothing."""
+        out = {}
+        cursor = b"0"
+        while True:
+            cursor, keys = self.call("SCAN", cursor, "COUNT", 1000)
+            for k in keys:
+                if not any(x.encode() in k for x in skip):
+                    out[k] = self.call("DUMP", k)
+            if cursor == b"0":
+                return out
+
+    def kill(self):
+        """SIGKILL redis-server (no shutdown save; the AOF is what survives)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+def _resp_read(f):
+    line = f.readline()
+    if not line:
+        raise OSError("redis closed the connection")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest
+    if kind == b"-":
+        raise AssertionError("redis error: %s" % rest.decode(errors="replace"))
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)
+        return data[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_resp_read(f) for _ in range(n)]
+    raise AssertionError("bad RESP reply: %r" % line)
+
 
 class Broker:
     def __init__(self, workdir, redis_port, options=None, name="broker"):
@@ -177,6 +233,13 @@ class Broker:
         for bad in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
             if bad in text:
                 raise AssertionError("sanitizer report in broker log:\n" + self.log_tail(80))
+
+    def kill9_restart(self):
+        """SIGKILL the broker (no cleanup runs) and start it again with the
+        same config on the same port. Returns the new pid."""
+        self.stop(sig=signal.SIGKILL)
+        self.start()
+        return self.proc.pid
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -339,6 +402,18 @@ class Client:
         if self.running:
             self.c.loop_stop()
             self.running = False
+
+
+def inbox_barrier(client, user, timeout=DEFAULT_TIMEOUT):
+    """For a plain Client subscribed to chat/u/{user}/inbox: make the server
+    send it an err event (a bad request on its own req topic) and return
+    every message it received before that event. Deliveries to one client
+    keep their order, so anything queued for it earlier has arrived by then."""
+    import json as _json
+    client.publish("chat/u/%s/req" % user, b"not json")
+    client.expect(lambda m: m.topic == "chat/u/%s/inbox" % user and
+                  _json.loads(m.payload).get("t") == "err", timeout, "barrier err event")
+    return client.skipped
 
 
 class Stack:
