@@ -114,10 +114,10 @@ static int report(struct mqc_bench *b, char *out, size_t size)
     struct crowd_state *st = state(b);
     double conn = st->t_connected > b->t_begin ? (double)(st->t_connected - b->t_begin) / 1e9 : 0;
     snprintf(out, size,
-             " users=%zu connect_seconds=%.3f connect_rate=%.0f churn_per_s=%.0f"
+             " users=%zu idle=%zu connect_seconds=%.3f connect_rate=%.0f churn_per_s=%.0f"
              " reconnects=%" PRIu64 " back=%" PRIu64 " not_back=%zu reconnect_p50_ms=%.3f"
              " reconnect_p99_ms=%.3f reconnect_max_ms=%.3f",
-             st->n, conn, conn > 0 ? (double)st->n / conn : 0, (double)st->n * b->o.churn,
+             b->nc, st->n, conn, conn > 0 ? (double)b->nc / conn : 0, (double)st->n * b->o.churn,
              st->churned, st->back, st->down,
              (double)mqc_hist_quantile(st->rec, 0.50) / 1e6,
              (double)mqc_hist_quantile(st->rec, 0.99) / 1e6, (double)st->rec->max_ns / 1e6);

@@ -282,7 +282,7 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
             o->warmup = d;
             break;
         case 'd':
-            rc = num("--drain", optarg, 0, 60, &d);
+            rc = num("--drain", optarg, 0, 600, &d);
             o->drain = d;
             break;
         case 'T':
