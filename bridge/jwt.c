@@ -1,4 +1,4 @@
-/* JWS signing for the push bridge: base64url, PEM key loading, ES256 (with
+/* JWS signing for the push bridge: PEM key loading, ES256 (with
  * the DER-to-R||S conversion JWS requires) and RS256, and the Google
  * assertion claims. OpenSSL errors are cleared after every failure so a
  * stale entry never shows up in a later, unrelated TLS error. */
@@ -18,91 +18,13 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include "core/base64url.h"
 #include "core/err.h"
 
 /* A key file is a few hundred bytes; a service account key a few KiB. */
 #define MAX_KEY_FILE_BYTES (64 * 1024)
 /* Largest iat/exp accepted: well inside a double's exact integers. */
 #define MAX_SECONDS 1000000000000LL
-
-static const char b64url_chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-char *mqc_jwt_b64url(const unsigned char *in, size_t len)
-{
-    size_t outlen = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
-    char *out = malloc(outlen + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0, i = 0;
-    for (; i + 3 <= len; i += 3) {
-        unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 | in[i + 2];
-        out[o++] = b64url_chars[v >> 18 & 63];
-        out[o++] = b64url_chars[v >> 12 & 63];
-        out[o++] = b64url_chars[v >> 6 & 63];
-        out[o++] = b64url_chars[v & 63];
-    }
-    if (len - i == 1) {
-        unsigned long v = (unsigned long)in[i] << 16;
-        out[o++] = b64url_chars[v >> 18 & 63];
-        out[o++] = b64url_chars[v >> 12 & 63];
-    } else if (len - i == 2) {
-        unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8;
-        out[o++] = b64url_chars[v >> 18 & 63];
-        out[o++] = b64url_chars[v >> 12 & 63];
-        out[o++] = b64url_chars[v >> 6 & 63];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int b64url_value(char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '-')
-        return 62;
-    if (ch == '_')
-        return 63;
-    return -1;
-}
-
-int mqc_jwt_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
-{
-    if (len % 4 == 1)
-        return MQC_EBADREQ;
-    unsigned char *buf = malloc(len / 4 * 3 + 3);
-    if (!buf)
-        return MQC_ENOMEM;
-    size_t o = 0;
-    unsigned long acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64url_value(in[i]);
-        if (v < 0) {
-            free(buf);
-            return MQC_EBADREQ;
-        }
-        acc = (acc << 6 | (unsigned long)v) & 0xFFFFFF;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (unsigned char)(acc >> bits & 0xFF);
-        }
-    }
-    /* Leftover bits must be zero padding, or the text is not canonical. */
-    if (acc & ((1UL << bits) - 1)) {
-        free(buf);
-        return MQC_EBADREQ;
-    }
-    *out = buf;
-    *outlen = o;
-    return MQC_OK;
-}
 
 /* Passphrase callback that refuses: an encrypted key is an error, and
  * OpenSSL must never prompt on a daemon's terminal. */
@@ -243,8 +165,8 @@ out:
 /* "<b64url(header)>.<b64url(claims)>" returned owned in *out. */
 static int signing_input(const char *header, const char *claims, char **out)
 {
-    char *h = mqc_jwt_b64url((const unsigned char *)header, strlen(header));
-    char *c = mqc_jwt_b64url((const unsigned char *)claims, strlen(claims));
+    char *h = mqc_b64url_encode((const unsigned char *)header, strlen(header));
+    char *c = mqc_b64url_encode((const unsigned char *)claims, strlen(claims));
     int rc = MQC_ENOMEM;
     if (h && c) {
         size_t n = strlen(h) + 1 + strlen(c) + 1;
@@ -263,7 +185,7 @@ static int signing_input(const char *header, const char *claims, char **out)
 /* input (taken) + "." + b64url(sig) returned owned in *out. */
 static int append_signature(char *input, const unsigned char *sig, size_t siglen, char **out)
 {
-    char *s64 = mqc_jwt_b64url(sig, siglen);
+    char *s64 = mqc_b64url_encode(sig, siglen);
     if (!s64) {
         free(input);
         return MQC_ENOMEM;

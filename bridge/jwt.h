@@ -48,12 +48,4 @@ int mqc_jwt_rs256(EVP_PKEY *key, const char *json_claims, char **out);
 int mqc_jwt_google_claims(const char *iss, const char *scope, const char *aud, int64_t iat,
                           int64_t exp, char **out);
 
-/* base64url without padding of in (borrowed, len bytes), returned owned
- * (free()); NULL when out of memory. */
-char *mqc_jwt_b64url(const unsigned char *in, size_t len);
-/* Decode base64url without padding: in (borrowed, len chars) into *out
- * (borrowed; returned owned, free()) of *outlen (borrowed) bytes. Returns
- * MQC_OK, MQC_EBADREQ (bad character or length) or MQC_ENOMEM. */
-int mqc_jwt_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
-
 #endif

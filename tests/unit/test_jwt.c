@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bridge/jwt.h"
+#include "core/base64url.h"
 #include "core/err.h"
 #include "tests/unit/test.h"
 
@@ -44,7 +45,7 @@ static char *decode_str(const char *s, size_t n)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
-    if (mqc_jwt_b64url_decode(s, n, &buf, &len) != MQC_OK)
+    if (mqc_b64url_decode(s, n, &buf, &len) != MQC_OK)
         return NULL;
     char *str = malloc(len + 1);
     if (str) {
@@ -65,7 +66,7 @@ static bool split(const char *tok, struct parts *p)
     p->header = decode_str(tok, (size_t)(d1 - tok));
     p->claims = decode_str(d1 + 1, (size_t)(d2 - d1 - 1));
     p->input = strndup(tok, (size_t)(d2 - tok));
-    if (mqc_jwt_b64url_decode(d2 + 1, strlen(d2 + 1), &p->sig, &p->siglen) != MQC_OK)
+    if (mqc_b64url_decode(d2 + 1, strlen(d2 + 1), &p->sig, &p->siglen) != MQC_OK)
         p->sig = NULL;
     if (!p->header || !p->claims || !p->input || !p->sig) {
         parts_free(p);
@@ -109,7 +110,7 @@ TEST(b64url)
     } v[] = {{"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
              {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "-_8"}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        char *e = mqc_jwt_b64url((const unsigned char *)v[i].in, strlen(v[i].in));
+        char *e = mqc_b64url_encode((const unsigned char *)v[i].in, strlen(v[i].in));
         CHECK_STR(e, v[i].out);
         char *d = e ? decode_str(e, strlen(e)) : NULL;
         CHECK_STR(d, v[i].in);
@@ -118,10 +119,10 @@ TEST(b64url)
     }
     unsigned char *out = NULL;
     size_t n = 0;
-    CHECK_EQ_INT(mqc_jwt_b64url_decode("Zg==", 4, &out, &n), MQC_EBADREQ); /* padding */
-    CHECK_EQ_INT(mqc_jwt_b64url_decode("Z", 1, &out, &n), MQC_EBADREQ);
-    CHECK_EQ_INT(mqc_jwt_b64url_decode("Zh", 2, &out, &n), MQC_EBADREQ);   /* stray bits */
-    CHECK_EQ_INT(mqc_jwt_b64url_decode("Zm+v", 4, &out, &n), MQC_EBADREQ); /* not url-safe */
+    CHECK_EQ_INT(mqc_b64url_decode("Zg==", 4, &out, &n), MQC_EBADREQ); /* padding */
+    CHECK_EQ_INT(mqc_b64url_decode("Z", 1, &out, &n), MQC_EBADREQ);
+    CHECK_EQ_INT(mqc_b64url_decode("Zh", 2, &out, &n), MQC_EBADREQ);   /* stray bits */
+    CHECK_EQ_INT(mqc_b64url_decode("Zm+v", 4, &out, &n), MQC_EBADREQ); /* not url-safe */
     CHECK(out == NULL);
 }
 
