@@ -45,12 +45,6 @@ static const char *v_id(const char *v)
     return mqc_id_valid_str(v) ? NULL : "must be 1-64 characters of [A-Za-z0-9_.-]";
 }
 
-static const char *v_unsupported(const char *v)
-{
-    (void)v;
-    return "JWT authentication is not supported by this build yet (see docs/CONFIG.md)";
-}
-
 #define F(field) offsetof(struct mqc_config, field)
 static const struct opt opts[] = {
     {"redis_host", OPT_STR, F(redis_host), 1, 255, "127.0.0.1", NULL, "Redis host"},
@@ -66,10 +60,16 @@ static const struct opt opts[] = {
      "largest send payload in bytes"},
     {"max_group_members", OPT_INT, F(max_group_members), 2, 100000, "5000", NULL,
      "largest group, creator included"},
-    {"jwt_secret", OPT_STR, F(jwt_secret), 1, 4096, NULL, v_unsupported,
-     "HS256 secret for JWT passwords"},
-    {"jwt_public_key", OPT_STR, F(jwt_public_key), 1, 4096, NULL, v_unsupported,
+    {"jwt_secret", OPT_STR, F(jwt_secret), 1, 4096, NULL, NULL,
+     "HS256 secret for JWT passwords (32 bytes or more recommended)"},
+    {"jwt_public_key", OPT_STR, F(jwt_public_key), 1, 4096, NULL, NULL,
      "RS256/ES256 PEM public key file for JWT passwords"},
+    {"jwt_issuer", OPT_STR, F(jwt_issuer), 1, 1024, NULL, NULL,
+     "when set, JWTs must carry this iss"},
+    {"jwt_audience", OPT_STR, F(jwt_audience), 1, 1024, NULL, NULL,
+     "when set, JWTs must carry this aud (or an aud array holding it)"},
+    {"jwt_leeway_seconds", OPT_INT, F(jwt_leeway_seconds), 0, 3600, "30", NULL,
+     "clock skew allowed on a JWT's exp and nbf"},
     {"retention_days", OPT_INT, F(retention_days), 1, 36500, "30", NULL,
      "how long logs and timelines are kept"},
     {"rate_msgs", OPT_INT, F(rate_msgs), 0, 1000000, "200", NULL,
@@ -169,7 +169,7 @@ int mqc_config_init(struct mqc_config *cfg)
     char err[256];
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < NOPTS; i++) {
-        if (opts[i].def && opts[i].validate != v_unsupported) {
+        if (opts[i].def) {
             int rc = apply(cfg, &opts[i], opts[i].def, err, sizeof err);
             if (rc != MQC_OK) {
                 mqc_config_cleanup(cfg);

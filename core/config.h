@@ -21,6 +21,9 @@ struct mqc_config {
     long max_group_members;
     char *jwt_secret;
     char *jwt_public_key;
+    char *jwt_issuer;
+    char *jwt_audience;
+    long jwt_leeway_seconds;
     long retention_days;
     bool push_preview;
     char *other_topics;

@@ -31,6 +31,39 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
     return -1;
 }
 
+/* The JWT verifier, when a JWT option is set. */
+static int load_jwt(struct mqc_plugin *p)
+{
+    const struct mqc_config *c = &p->cfg;
+    if (!c->jwt_secret && !c->jwt_public_key) {
+        if (c->jwt_issuer || c->jwt_audience)
+            mqc_log(MQC_LOG_WARNING, "config: plugin_opt_jwt_issuer/audience set without "
+                                     "plugin_opt_jwt_secret or plugin_opt_jwt_public_key: "
+                                     "JWT passwords stay off");
+        return MQC_OK;
+    }
+    struct mqc_jwtauth_opts jo = {
+        .secret = c->jwt_secret,
+        .public_key_path = c->jwt_public_key,
+        .issuer = c->jwt_issuer,
+        .audience = c->jwt_audience,
+        .leeway_s = c->jwt_leeway_seconds,
+    };
+    char err[512];
+    int rc = mqc_jwtauth_new(&jo, &p->jwt, err, sizeof err);
+    if (rc != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "config: %s", err);
+        return rc;
+    }
+    if (c->jwt_secret && strlen(c->jwt_secret) < 32)
+        mqc_log(MQC_LOG_WARNING, "config: plugin_opt_jwt_secret is shorter than 32 bytes: "
+                                 "HS256 tokens signed with it can be brute-forced");
+    mqc_log(MQC_LOG_NOTICE, "auth: JWT passwords accepted (%s%s%s)", c->jwt_secret ? "HS256" : "",
+            c->jwt_secret && c->jwt_public_key ? ", " : "",
+            c->jwt_public_key ? "public key" : "");
+    return MQC_OK;
+}
+
 static int load_config(struct mqc_plugin *p, struct mosquitto_opt *opts, int count)
 {
     char err[512];
@@ -48,7 +81,7 @@ static int load_config(struct mqc_plugin *p, struct mosquitto_opt *opts, int cou
         mqc_log(MQC_LOG_ERR, "config: %s", err);
         return MQC_EBADREQ;
     }
-    return MQC_OK;
+    return load_jwt(p);
 }
 
 static void plugin_free(struct mqc_plugin *p)
@@ -57,6 +90,7 @@ static void plugin_free(struct mqc_plugin *p)
         return;
     mqc_store_free(p->store);
     mqc_authcache_free(p->auth);
+    mqc_jwtauth_free(p->jwt);
     mqc_members_free(p->members);
     mqc_ratelimit_free(p->typing);
     mqc_ratelimit_free(p->rate_msgs);

@@ -16,6 +16,7 @@
 #include "acl/acl.h"
 #include "core/authcache.h"
 #include "core/config.h"
+#include "core/jwtauth.h"
 #include "core/contacts.h"
 #include "core/members.h"
 #include "core/presence.h"
@@ -30,6 +31,7 @@ struct mqc_plugin {
     struct mqc_config cfg;
     struct mqc_store *store;        /* owned */
     struct mqc_authcache *auth;     /* owned */
+    struct mqc_jwtauth *jwt;        /* owned; NULL = JWT passwords not accepted */
     struct mqc_acl acl;             /* borrows cfg.other_filters */
     struct mqc_members *members;    /* owned: conversation -> members cache */
     struct mqc_ratelimit *typing;   /* owned: typing events per user+conv */

@@ -40,6 +40,9 @@ const char *mqc_store_last_error(const struct mqc_store *s);
 int mqc_store_user_hash(struct mqc_store *s, const char *user, char *out, size_t size);
 /* Create user with hash. MQC_OK, MQC_EEXIST, MQC_EUNAVAIL. */
 int mqc_store_user_add(struct mqc_store *s, const char *user, const char *hash, int64_t now_ms);
+/* Make sure user exists (a JWT vouched for it): created with no password
+ * when missing, left as it is otherwise. MQC_OK, MQC_EBADREQ, MQC_EUNAVAIL. */
+int mqc_store_user_ensure(struct mqc_store *s, const char *user, int64_t now_ms);
 /* Replace an existing user's hash. MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */
 int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *hash);
 /* Delete user. MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */

@@ -15,6 +15,13 @@ static const char *ADD_LUA =
     "redis.call('SADD', KEYS[2], ARGV[3])\n"
     "return 1\n";
 
+/* A user vouched for by a token: created without a password if missing. */
+static const char *ENSURE_LUA =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'created', ARGV[1], 'via', 'jwt')\n"
+    "redis.call('SADD', KEYS[2], ARGV[2])\n"
+    "return 1\n";
+
 static const char *PASSWD_LUA =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'pw', ARGV[1])\n"
@@ -95,6 +102,18 @@ int mqc_store_user_add(struct mqc_store *s, const char *user, const char *hash, 
     if ((rc = eval_int(s, ADD_LUA, 2, kv, 5, &n)) != MQC_OK)
         return rc;
     return n == 1 ? MQC_OK : MQC_EEXIST;
+}
+
+int mqc_store_user_ensure(struct mqc_store *s, const char *user, int64_t now_ms)
+{
+    char ukey[MQC_KEY_MAX], skey[MQC_KEY_MAX], ts[24];
+    int rc = user_keys(s, user, ukey, skey);
+    if (rc != MQC_OK)
+        return rc;
+    snprintf(ts, sizeof ts, "%lld", (long long)now_ms);
+    const char *kv[] = {ukey, skey, ts, user};
+    long long n = 0;
+    return eval_int(s, ENSURE_LUA, 2, kv, 4, &n);
 }
 
 int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *hash)

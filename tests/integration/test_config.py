@@ -24,7 +24,10 @@ class ConfigTest(unittest.TestCase):
             ({"node_id": "a/b"}, "plugin_opt_node_id: 'a/b'"),
             ({"other_topics": "#"}, "plugin_opt_other_topics"),
             ({"colour": "blue"}, "plugin_opt_colour: unknown option"),
-            ({"jwt_secret": "s3cr3t-value"}, "plugin_opt_jwt_secret"),
+            ({"jwt_public_key": "/nonexistent/jwt.pem"},
+             "plugin_opt_jwt_public_key: cannot read '/nonexistent/jwt.pem'"),
+            ({"jwt_leeway_seconds": "-1"}, "plugin_opt_jwt_leeway_seconds: '-1'"),
+            ({"redis_password": "s3cr3t-value", "redis_db": "x"}, "plugin_opt_redis_db"),
         ]
         for options, expect in cases:
             with self.subTest(options=options):

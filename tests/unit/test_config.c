@@ -215,24 +215,25 @@ TEST(bad_string_lengths)
     mqc_config_cleanup(&c);
 }
 
-TEST(jwt_refused_as_unsupported)
+TEST(jwt_options)
 {
     struct mqc_config c;
     char err[512] = "";
     if (!CHECK_EQ_INT(mqc_config_init(&c), MQC_OK))
         return;
-    CHECK_EQ_INT(mqc_config_set(&c, "jwt_secret", "hunter2hunter2", err, sizeof err),
-                 MQC_EBADREQ);
-    CHECK(test_contains(err, "plugin_opt_jwt_secret"));
-    CHECK(test_contains(err, "not supported"));
-    CHECK(!test_contains(err, "hunter2")); /* secrets are never echoed */
-    CHECK(c.jwt_secret == NULL);
-    err[0] = '\0';
+    CHECK_EQ_INT(c.jwt_leeway_seconds, 30);
+    CHECK_EQ_INT(mqc_config_set(&c, "jwt_secret", "hunter2hunter2", err, sizeof err), MQC_OK);
+    CHECK_STR(c.jwt_secret, "hunter2hunter2");
     CHECK_EQ_INT(mqc_config_set(&c, "jwt_public_key", "/etc/mqchat/jwt.pem", err, sizeof err),
-                 MQC_EBADREQ);
-    CHECK(test_contains(err, "plugin_opt_jwt_public_key"));
-    CHECK(test_contains(err, "not supported"));
-    CHECK(c.jwt_public_key == NULL);
+                 MQC_OK);
+    CHECK_EQ_INT(mqc_config_set(&c, "jwt_issuer", "https://auth.example", err, sizeof err),
+                 MQC_OK);
+    CHECK_EQ_INT(mqc_config_set(&c, "jwt_audience", "mqchat", err, sizeof err), MQC_OK);
+    CHECK_EQ_INT(mqc_config_set(&c, "jwt_leeway_seconds", "3601", err, sizeof err), MQC_EBADREQ);
+    CHECK(test_contains(err, "plugin_opt_jwt_leeway_seconds"));
+    CHECK_EQ_INT(mqc_config_set(&c, "jwt_secret", "", err, sizeof err), MQC_EBADREQ);
+    CHECK(test_contains(err, "plugin_opt_jwt_secret"));
+    CHECK_STR(c.jwt_secret, "hunter2hunter2");
     mqc_config_cleanup(&c);
 }
 
@@ -359,7 +360,7 @@ int main(void)
     RUN(bad_node_id);
     RUN(bad_key_prefix);
     RUN(bad_string_lengths);
-    RUN(jwt_refused_as_unsupported);
+    RUN(jwt_options);
     RUN(finish_bad_other_topics);
     RUN(finish_parses_other_topics);
     RUN(finish_sets_node_id);
