@@ -17,7 +17,6 @@ export const topics = {
   receipt: (c) => `chat/c/${c}/receipt`,
   typing: (c) => `chat/c/${c}/typing`,
   presence: (u) => `chat/presence/${u}`,
-  presenceAll: 'chat/presence/+',
 };
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -104,6 +103,7 @@ export class ChatSession extends Emitter {
     this.convsTimer = null;
     this.retryTimer = null;
     this.away = false;
+    this.presenceSubs = new Set(); // contacts whose presence topic we hold
   }
 
   // ---- connection -----------------------------------------------------
@@ -168,6 +168,7 @@ export class ChatSession extends Emitter {
     const was = this.connected;
     this.connected = false;
     this.ready = false;
+    this.presenceSubs.clear(); // clean sessions: subscribe again on connect
     this.failPending('offline');
     if (this.status === 'denied' || this.status === 'closed') return;
     if (was || this.everConnected) this.setStatus('reconnecting');
@@ -178,7 +179,7 @@ export class ChatSession extends Emitter {
     this.everConnected = true;
     this.setStatus('online');
     try {
-      await this.subscribe([topics.inbox(this.user), topics.presenceAll]);
+      await this.subscribe([topics.inbox(this.user)]);
       if (this.away) this.publishPresence();
       this.flushOutbox(true);
       await this.refreshConvs();
@@ -282,6 +283,10 @@ export class ChatSession extends Emitter {
     const conv = ev.conv;
     const tl = this.timeline(conv);
     const fresh = tl.add(ev);
+    // Sending moves the sender's own read cursor to the new seq, so a
+    // message proves its author has read everything before it.
+    const cursorMoved = ev.t === 'msg' && validId(ev.from) && tl.setCursor(ev.from, 'read', ev.seq);
+    if (cursorMoved && ev.from !== this.user && notify) this.emit('receipts', conv);
     let acked = null;
     if (ev.t === 'msg' && ev.from === this.user) acked = this.outbox.ack(conv, ev.id);
     const info = this.convs.get(conv);
@@ -430,6 +435,7 @@ export class ChatSession extends Emitter {
     }
     for (const conv of [...this.convs.keys()]) if (!seen.has(conv)) this.convs.delete(conv);
     this.emit('convs');
+    this.watchPresence();
     this.loadPreviews();
     return this.convs;
   }
@@ -452,6 +458,23 @@ export class ChatSession extends Emitter {
       }
     }
     if (missing.length) this.emit('convs');
+  }
+
+  // Subscribes to the presence topic of every contact not yet watched. A
+  // subscription made once we share a conversation brings the retained state
+  // at once (`chat/presence/+` taken before the conversation existed would
+  // only tell of the contact's next change).
+  watchPresence() {
+    if (!this.connected) return;
+    const fresh = new Set();
+    for (const info of this.convs.values()) {
+      for (const u of info.members) if (u !== this.user && validId(u) && !this.presenceSubs.has(u)) fresh.add(u);
+    }
+    if (!fresh.size) return;
+    for (const u of fresh) this.presenceSubs.add(u);
+    this.subscribe([...fresh].map(topics.presence)).catch(() => {
+      for (const u of fresh) this.presenceSubs.delete(u);
+    });
   }
 
   scheduleConvsRefresh() {

@@ -46,7 +46,7 @@ async function connect(ctx, { convs = [conv()], sync = { events: [], next: 'tok1
 test('subscribes to its inbox and presence on connect, then reads convs and syncs', async () => {
   const ctx = setup();
   const req = await connect(ctx);
-  assert.deepEqual(ctx.client.subscriptions, ['chat/u/alice/inbox', 'chat/presence/+']);
+  assert.deepEqual(ctx.client.subscriptions, ['chat/u/alice/inbox', 'chat/presence/bob']);
   assert.equal(req.since, undefined, 'no token yet: sync without since');
   assert.equal(ctx.storage.getItem('mqchat.sync.alice'), 'tok1');
   assert.equal(ctx.s.status, 'online');
@@ -231,6 +231,11 @@ test('receipts: delivered for new messages, read when on screen; marks follow th
   assert.equal(s.mark(own()), 'read');
   client.deliver('alice', { t: 'receipt', conv: C, user: 'bob', type: 'read', seq: 2, ts: 1 });
   assert.equal(s.mark(own()), 'read');
+  // A later message from bob proves he read what came before it.
+  client.deliver('alice', { t: 'msg', conv: C, seq: 4, id: 'own2', from: 'alice', ts: 10, body: 'more' });
+  assert.equal(s.mark(s.messages(C).find((e) => e.id === 'own2')), 'sent');
+  s.handleEvent(msg(5), false);
+  assert.equal(s.mark(s.messages(C).find((e) => e.id === 'own2')), 'read');
 });
 
 test('typing: shown, expired, cleared by a message; ours is throttled and paused', async () => {
@@ -341,8 +346,11 @@ test('new conversations and membership changes re-read convs', async () => {
   client.deliver('alice', { t: 'member', conv: 'g-1', seq: 1, op: 'added', users: ['alice', 'bob'], by: 'bob', ts: 5 });
   clock.advance(300);
   await answer(client, s, 'convs', {
-    items: [conv(), { conv: 'g-1', kind: 'group', title: 'Team', members: ['alice', 'bob'], admins: ['bob'], last_seq: 1, read_seq: 0, unread: 1 }],
+    items: [conv(), { conv: 'g-1', kind: 'group', title: 'Team', members: ['alice', 'bob', 'carol'], admins: ['bob'], last_seq: 1, read_seq: 0, unread: 1 }],
   });
   assert.equal(s.title('g-1'), 'Team');
+  await tick();
+  assert.deepEqual(client.subscriptions, ['chat/u/alice/inbox', 'chat/presence/bob', 'chat/presence/carol'],
+    'a new contact\'s presence is watched once');
   assert.equal(s.convs.get('g-1').unread, 1);
 });

@@ -1,0 +1,233 @@
+// The open conversation: header (title, presence or typing), the message
+// list (day separators, sender names in groups, sent/delivered/read marks,
+// an unread divider, older pages loaded on scrolling up), the typing line
+// and the composer.
+import { h, replace } from './dom.js';
+import { avatar } from './avatar.js';
+import { clock, day, hue, lastSeen, memberText, typingText } from './format.js';
+
+const MARK_TEXT = { pending: '◷', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
+const MARK_LABEL = {
+  pending: 'sending', sent: 'sent', delivered: 'delivered', read: 'read', failed: 'not sent, tap to retry',
+};
+
+export class ChatView {
+  constructor({ session, onBack }) {
+    this.session = session;
+    this.conv = null;
+    this.unreadFrom = 0;
+    this.loadingOlder = false;
+    this.title = h('div', { id: 'chat-title', class: 'chat-title' });
+    this.sub = h('div', { id: 'chat-sub', class: 'chat-sub' });
+    this.headAvatar = h('span', { class: 'head-avatar' });
+    this.list = h('div', { class: 'msg-list' });
+    this.older = h('div', { class: 'older', id: 'older' });
+    this.scroller = h('div', { id: 'messages', class: 'messages', onscroll: () => this.onScroll() },
+      this.older, this.list);
+    this.typingLine = h('div', { id: 'typing', class: 'typing-line', 'aria-live': 'polite' });
+    this.input = h('textarea', {
+      id: 'composer-input', rows: '1', placeholder: 'Message', autocomplete: 'off',
+      oninput: () => this.onInput(), onkeydown: (e) => this.onKey(e),
+    });
+    this.sendBtn = h('button', { id: 'composer-send', type: 'submit', class: 'send', 'aria-label': 'Send' }, '➤');
+    this.empty = h('div', { class: 'chat-empty' },
+      h('div', { class: 'logo big' }, 'mq'),
+      h('p', {}, 'Pick a conversation, or start a new one.'));
+    this.pane = h('section', { class: 'chat-pane', hidden: true },
+      h('header', { class: 'chat-head' },
+        h('button', { id: 'back', class: 'icon back', 'aria-label': 'Back', onclick: onBack }, '‹'),
+        this.headAvatar,
+        h('div', { class: 'chat-head-text' }, this.title, this.sub)),
+      this.scroller,
+      this.typingLine,
+      h('form', { id: 'composer', class: 'composer', onsubmit: (e) => this.onSend(e) }, this.input, this.sendBtn));
+    this.el = h('div', { id: 'chat', class: 'chat' }, this.empty, this.pane);
+  }
+
+  open(conv) {
+    const s = this.session;
+    this.conv = conv;
+    const info = s.convs.get(conv);
+    this.unreadFrom = info && info.unread ? info.read_seq + 1 : 0;
+    this.empty.hidden = true;
+    this.pane.hidden = false;
+    this.el.dataset.conv = conv;
+    this.input.value = '';
+    this.renderHead();
+    this.renderMessages({ toBottom: true });
+    this.renderTyping();
+    const tl = s.timeline(conv);
+    if (!tl.historyLoaded && s.connected) {
+      s.loadHistory(conv).then(() => this.fill()).catch(() => {});
+    }
+    if (window.matchMedia('(min-width: 720px)').matches) this.input.focus();
+  }
+
+  close() {
+    this.conv = null;
+    this.pane.hidden = true;
+    this.empty.hidden = false;
+    delete this.el.dataset.conv;
+  }
+
+  renderHead() {
+    const s = this.session;
+    if (!this.conv) return;
+    const info = s.convs.get(this.conv);
+    const peer = s.peer(this.conv);
+    const name = s.title(this.conv);
+    const typing = s.typingUsers(this.conv);
+    const pres = peer ? s.presence.get(peer) : null;
+    replace(this.headAvatar, avatar(name, { presence: peer ? (pres && pres.state) || 'offline' : null, group: info && info.kind === 'group' }));
+    this.title.textContent = name;
+    let sub;
+    if (s.status !== 'online') sub = 'waiting for the network…';
+    else if (typing.length) sub = info && info.kind === 'group' ? `${typingText(typing)}…` : 'typing…';
+    else if (peer) sub = lastSeen(pres) || 'offline';
+    else sub = info ? info.members.join(', ') : '';
+    this.sub.textContent = sub;
+    this.sub.className = `chat-sub ${typing.length ? 'typing' : ''} ${pres && pres.state === 'online' && !typing.length ? 'online' : ''}`;
+    this.sub.dataset.presence = pres ? pres.state : '';
+  }
+
+  renderTyping() {
+    if (!this.conv) return;
+    const users = this.session.typingUsers(this.conv);
+    if (!users.length) {
+      this.typingLine.classList.remove('on');
+      this.typingLine.replaceChildren();
+    } else {
+      replace(this.typingLine, h('span', { class: 'dots' }, h('i'), h('i'), h('i')), ` ${typingText(users)}`);
+      this.typingLine.classList.add('on');
+    }
+    this.renderHead();
+  }
+
+  // Rebuilds the message list, keeping the reader's place: pinned to the
+  // bottom when they were there, still in place when older pages arrive.
+  renderMessages({ toBottom = false } = {}) {
+    const s = this.session;
+    if (!this.conv) return;
+    const sc = this.scroller;
+    const fromBottom = sc.scrollHeight - sc.scrollTop - sc.clientHeight;
+    const atBottom = toBottom || fromBottom < 48;
+    const keepTop = sc.scrollTop;
+    const info = s.convs.get(this.conv);
+    const group = info && info.kind === 'group';
+    const tl = s.timeline(this.conv);
+    const rows = [];
+    let lastDay = '';
+    let prev = null;
+    for (const ev of s.messages(this.conv)) {
+      const d = day(ev.ts || Date.now());
+      if (d !== lastDay) {
+        rows.push(h('div', { class: 'day' }, h('span', {}, d)));
+        lastDay = d;
+        prev = null;
+      }
+      if (this.unreadFrom && ev.seq === this.unreadFrom && ev.from !== s.user) {
+        rows.push(h('div', { class: 'unread-divider', id: 'unread-divider' }, h('span', {}, 'New messages')));
+      }
+      if (ev.t === 'member') {
+        rows.push(h('div', { class: 'system', 'data-seq': ev.seq }, memberText(ev)));
+        prev = null;
+        continue;
+      }
+      const mine = ev.from === s.user;
+      const cont = prev && prev.from === ev.from && (ev.ts || 0) - (prev.ts || 0) < 5 * 60000;
+      const mark = mine ? s.mark(ev) : null;
+      rows.push(h('div', {
+        class: `msg ${mine ? 'mine' : 'theirs'} ${cont ? 'cont' : ''} ${mark === 'failed' ? 'failed' : ''}`,
+        'data-seq': ev.seq, 'data-id': ev.id, 'data-from': ev.from,
+        onclick: mark === 'failed' ? () => s.retry(ev.id) : null,
+      },
+      h('div', { class: 'bubble' },
+        group && !mine && !cont ? h('div', { class: 'sender', style: `--h:${hue(ev.from)}` }, ev.from) : null,
+        h('span', { class: 'body' }, ev.body),
+        h('span', { class: 'meta' },
+          h('span', { class: 'time' }, clock(ev.ts || Date.now())),
+          mine ? h('span', { class: `mark ${mark}`, 'data-mark': mark, title: MARK_LABEL[mark], 'aria-label': MARK_LABEL[mark] }, MARK_TEXT[mark]) : null))));
+      prev = ev;
+    }
+    if (!rows.length) rows.push(h('div', { class: 'system' }, tl.historyLoaded ? 'No messages yet. Say hi!' : 'Loading…'));
+    replace(this.list, rows);
+    replace(this.older, tl.historyLoaded && tl.more ? (this.loadingOlder ? 'Loading older messages…' : '') : tl.historyLoaded && tl.size ? 'Start of the conversation' : '');
+    if (atBottom) sc.scrollTop = sc.scrollHeight;
+    else if (this.prepending) sc.scrollTop = sc.scrollHeight - sc.clientHeight - fromBottom;
+    else sc.scrollTop = keepTop;
+  }
+
+  // Marks change without rebuilding the list.
+  renderMarks() {
+    const s = this.session;
+    if (!this.conv) return;
+    for (const el of this.list.querySelectorAll('.msg.mine[data-seq]')) {
+      const seq = Number(el.dataset.seq);
+      if (!seq) continue;
+      const mark = s.mark({ conv: this.conv, seq });
+      const m = el.querySelector('.mark');
+      if (m && m.dataset.mark !== mark) {
+        m.dataset.mark = mark;
+        m.className = `mark ${mark}`;
+        m.textContent = MARK_TEXT[mark];
+        m.title = MARK_LABEL[mark];
+        m.setAttribute('aria-label', MARK_LABEL[mark]);
+      }
+    }
+  }
+
+  onScroll() {
+    if (this.scroller.scrollTop < 80) this.loadOlder();
+  }
+
+  // Loads older pages on scrolling up, and until the view can scroll.
+  async loadOlder() {
+    const s = this.session;
+    const conv = this.conv;
+    if (!conv || this.loadingOlder || !s.connected) return;
+    const tl = s.timeline(conv);
+    if (!tl.historyLoaded || !tl.more) return;
+    this.loadingOlder = true;
+    this.older.textContent = 'Loading older messages…';
+    try {
+      this.prepending = true;
+      await s.loadHistory(conv);
+    } catch {
+      /* offline: scrolling again retries */
+    } finally {
+      this.loadingOlder = false;
+      if (this.conv === conv) this.renderMessages();
+      this.prepending = false;
+    }
+    this.fill();
+  }
+
+  fill() {
+    const sc = this.scroller;
+    if (this.conv && sc.scrollHeight <= sc.clientHeight + 80) this.loadOlder();
+  }
+
+  onInput() {
+    const el = this.input;
+    el.style.height = 'auto';
+    el.style.height = `${Math.min(el.scrollHeight, 140)}px`;
+    if (this.conv && el.value.trim()) this.session.typing(this.conv);
+    else if (this.conv) this.session.stopTyping(this.conv);
+  }
+
+  onKey(e) {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) this.onSend(e);
+  }
+
+  onSend(e) {
+    e.preventDefault();
+    const body = this.input.value.trim();
+    if (!body || !this.conv) return;
+    this.session.send(this.conv, body);
+    this.input.value = '';
+    this.input.style.height = 'auto';
+    this.unreadFrom = 0;
+    this.renderMessages({ toBottom: true });
+  }
+}
+

@@ -1,0 +1,61 @@
+// The sign-in card: user, password and (folded away) the server address.
+// Calls onSubmit({user, password, url}); shows errors given to fail().
+import { h } from './dom.js';
+import { validId } from '../protocol.js';
+
+export class LoginView {
+  constructor({ defaultUrl, lastUser, onSubmit }) {
+    this.onSubmit = onSubmit;
+    this.user = h('input', {
+      id: 'login-user', name: 'username', autocomplete: 'username', autocapitalize: 'none',
+      spellcheck: 'false', required: true, placeholder: 'alice', value: lastUser || '',
+    });
+    this.password = h('input', {
+      id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password',
+      required: true, placeholder: '••••••••',
+    });
+    this.url = h('input', { id: 'login-url', name: 'url', value: defaultUrl, spellcheck: 'false' });
+    this.error = h('p', { id: 'login-error', class: 'form-error', role: 'alert' });
+    this.button = h('button', { id: 'login-submit', type: 'submit', class: 'primary' }, 'Sign in');
+    this.el = h('main', { id: 'login', class: 'login' },
+      h('form', { class: 'card', onsubmit: (e) => this.submit(e) },
+        h('div', { class: 'brand' }, h('span', { class: 'logo' }, 'mq'), h('h1', {}, 'mqchat')),
+        h('p', { class: 'lead' }, 'Chat over MQTT, right from the browser.'),
+        h('label', {}, 'User', this.user),
+        h('label', {}, 'Password', this.password),
+        h('details', { class: 'server' }, h('summary', {}, 'Server'), h('label', {}, 'WebSocket URL', this.url)),
+        this.error,
+        this.button));
+  }
+
+  submit(e) {
+    e.preventDefault();
+    const user = this.user.value.trim();
+    if (!validId(user)) return this.fail('User names are 1-64 letters, digits, dots, dashes or underscores.');
+    if (!this.password.value) return this.fail('Enter your password.');
+    this.busy(true);
+    this.error.textContent = '';
+    this.onSubmit({ user, password: this.password.value, url: this.url.value.trim() });
+  }
+
+  busy(on, label = 'Signing in…') {
+    this.button.disabled = on;
+    this.button.textContent = on ? label : 'Sign in';
+  }
+
+  fail(text) {
+    this.busy(false);
+    this.error.textContent = text;
+  }
+
+  // Keeps the button busy while the server cannot be reached yet.
+  note(text) {
+    this.error.textContent = text;
+  }
+
+  reset() {
+    this.busy(false);
+    this.password.value = '';
+    this.error.textContent = '';
+  }
+}

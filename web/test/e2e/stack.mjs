@@ -1,0 +1,196 @@
+// A throwaway mqchat stack for browser tests, like tests/integration/
+// harness.py: redis-server and mosquitto with the plugin, a plain MQTT
+// listener and a WebSockets listener whose http_dir is the built web
+// client, all on free loopback ports in a temporary directory. stop() tears
+// everything down; so does process exit. No fixed sleeps: every wait polls a
+// condition against a deadline.
+//
+// Paths come from the environment (set by ctest): MQCHAT_PLUGIN, MQCHAT_CLI,
+// MQCHAT_SANITIZE (ON: the broker runs with the ASan/UBSan runtimes
+// preloaded), MQCHAT_WEB_DIST (the built client).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const SANITIZE = process.env.MQCHAT_SANITIZE === 'ON';
+export const TIMEOUT = (SANITIZE ? 3 : 1) * 15000;
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitFor(cond, what, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+    s.setTimeout(300, () => { s.destroy(); resolve(false); });
+  });
+}
+
+function redisPing(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    let got = '';
+    s.once('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => { got += d; if (got.includes('\r\n')) { s.destroy(); resolve(got.startsWith('+PONG')); } });
+    s.once('error', () => resolve(false));
+    s.setTimeout(500, () => { s.destroy(); resolve(false); });
+  });
+}
+
+function sanitizerEnv() {
+  const env = { ...process.env };
+  delete env.LD_PRELOAD;
+  if (SANITIZE) {
+    const libs = ['libasan.so', 'libubsan.so']
+      .map((n) => spawnSync('gcc', [`-print-file-name=${n}`], { encoding: 'utf8' }).stdout.trim())
+      .filter((p) => p && existsSync(p));
+    env.LD_PRELOAD = libs.join(' ');
+    // mosquitto's own allocations at exit are not ours to judge.
+    env.ASAN_OPTIONS = 'detect_leaks=0:abort_on_error=1';
+    env.UBSAN_OPTIONS = 'print_stacktrace=1:halt_on_error=1';
+  }
+  return env;
+}
+
+const live = new Set();
+process.on('exit', () => {
+  for (const p of live) try { p.kill('SIGKILL'); } catch { /* gone */ }
+});
+
+function startProc(cmd, args, logPath, env) {
+  const fd = openSync(logPath, 'a');
+  const p = spawn(cmd, args, { stdio: ['ignore', fd, fd], env });
+  closeSync(fd);
+  live.add(p);
+  p.exited = new Promise((r) => p.once('exit', (code, sig) => { live.delete(p); r({ code, sig }); }));
+  p.done = false;
+  p.exited.then(() => { p.done = true; });
+  return p;
+}
+
+async function stopProc(p, sig = 'SIGTERM') {
+  if (!p || p.done) return;
+  p.kill(sig);
+  const t = setTimeout(() => p.kill('SIGKILL'), 15000);
+  await p.exited;
+  clearTimeout(t);
+}
+
+export class Stack {
+  constructor({ webDir, options = {} } = {}) {
+    this.plugin = process.env.MQCHAT_PLUGIN;
+    this.cli = process.env.MQCHAT_CLI;
+    if (!this.plugin || !this.cli) throw new Error('MQCHAT_PLUGIN and MQCHAT_CLI must be set (run through ctest)');
+    this.webDir = path.resolve(webDir);
+    if (!existsSync(path.join(this.webDir, 'index.html'))) throw new Error(`no built web client in ${this.webDir}`);
+    this.options = { presence_grace_ms: 300, ...options };
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'mqchat-web-'));
+    this.brokerLog = path.join(this.dir, 'broker.log');
+  }
+
+  async start() {
+    this.redisPort = await freePort();
+    this.mqttPort = await freePort();
+    this.wsPort = await freePort();
+    this.redis = startProc('redis-server', [
+      '--port', String(this.redisPort), '--bind', '127.0.0.1', '--dir', this.dir,
+      '--appendonly', 'yes', '--save', '', '--protected-mode', 'yes',
+    ], path.join(this.dir, 'redis.log'), process.env);
+    await waitFor(async () => {
+      if (this.redis.done) throw new Error(`redis-server exited: ${this.dir}/redis.log`);
+      return redisPing(this.redisPort);
+    }, 'redis to answer PING');
+    await this.startBroker();
+    return this;
+  }
+
+  writeConf() {
+    const lines = [
+      `listener ${this.mqttPort} 127.0.0.1`,
+      `listener ${this.wsPort} 127.0.0.1`,
+      'protocol websockets',
+      `http_dir ${this.webDir}`,
+      'allow_anonymous false',
+      'user root',
+      'set_tcp_nodelay true',
+      'persistence false',
+      'log_dest stderr',
+      'log_type all',
+      `plugin ${this.plugin}`,
+      `plugin_opt_redis_port ${this.redisPort}`,
+      'plugin_opt_redis_timeout_ms 500',
+      'plugin_opt_redis_retry_ms 100',
+      ...Object.entries(this.options).map(([k, v]) => `plugin_opt_${k} ${v}`),
+    ];
+    this.confPath = path.join(this.dir, 'broker.conf');
+    writeFileSync(this.confPath, `${lines.join('\n')}\n`);
+  }
+
+  async startBroker() {
+    this.writeConf();
+    this.broker = startProc('mosquitto', ['-c', this.confPath], this.brokerLog, sanitizerEnv());
+    await waitFor(async () => {
+      if (this.broker.done) throw new Error(`mosquitto exited:\n${this.logTail()}`);
+      return (await portOpen(this.mqttPort)) && (await portOpen(this.wsPort));
+    }, 'mosquitto to listen');
+  }
+
+  async stopBroker() {
+    await stopProc(this.broker);
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.wsPort}/`;
+  }
+
+  addUser(name, password) {
+    const r = spawnSync(this.cli, ['--redis', `redis://127.0.0.1:${this.redisPort}/0`, 'user', 'add', name, '--password-stdin'],
+      { input: `${password}\n`, encoding: 'utf8', timeout: 60000 });
+    if (r.status !== 0) throw new Error(`mqchat user add ${name} failed: ${r.stderr}`);
+  }
+
+  logText() {
+    try {
+      return readFileSync(this.brokerLog, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  logTail(n = 40) {
+    return this.logText().split('\n').slice(-n).join('\n');
+  }
+
+  // Stops everything; throws if the broker's log has a sanitizer report.
+  async stop({ failed = false } = {}) {
+    await stopProc(this.broker);
+    await stopProc(this.redis);
+    const text = this.logText();
+    if (failed || process.env.MQCHAT_KEEP) process.stderr.write(`--- broker log (${this.dir}) ---\n${text.slice(-6000)}\n`);
+    if (!process.env.MQCHAT_KEEP) rmSync(this.dir, { recursive: true, force: true });
+    for (const bad of ['ERROR: AddressSanitizer', 'runtime error:', 'ERROR: LeakSanitizer']) {
+      if (text.includes(bad)) throw new Error(`sanitizer report in broker log:\n${text.slice(-8000)}`);
+    }
+  }
+}

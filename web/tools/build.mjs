@@ -1,0 +1,39 @@
+// Builds the web client into one folder that mosquitto's `http_dir` serves:
+// index.html (with style.css inlined) and app.js (src/main.js and mqtt.js
+// bundled by esbuild into one classic script). Mosquitto's little HTTP
+// server sends no Content-Type, so the page uses nothing the browser would
+// refuse without one (no module scripts, no external stylesheet).
+//
+//   node tools/build.mjs [--outdir DIR] [--dev]
+import { build } from 'esbuild';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const web = path.resolve(here, '..');
+const args = process.argv.slice(2);
+const dev = args.includes('--dev');
+const oi = args.indexOf('--outdir');
+const outdir = path.resolve(oi >= 0 ? args[oi + 1] : path.join(web, 'dist'));
+
+await mkdir(outdir, { recursive: true });
+const result = await build({
+  entryPoints: [path.join(web, 'src/main.js')],
+  outfile: path.join(outdir, 'app.js'),
+  bundle: true,
+  format: 'iife',
+  platform: 'browser',
+  target: ['chrome100', 'firefox100', 'safari15'],
+  minify: !dev,
+  sourcemap: dev ? 'inline' : false,
+  legalComments: 'eof',
+  metafile: true,
+  logLevel: 'warning',
+  define: { 'process.env.NODE_ENV': dev ? '"development"' : '"production"' },
+});
+const css = await readFile(path.join(web, 'src/style.css'), 'utf8');
+const html = (await readFile(path.join(web, 'src/index.html'), 'utf8')).replace('/*STYLE*/', () => css);
+await writeFile(path.join(outdir, 'index.html'), html);
+const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs)[0]].bytes;
+console.log(`web: built ${outdir}/index.html and app.js (${Math.round(bytes / 1024)} KiB)`);
