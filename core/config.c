@@ -18,7 +18,7 @@ struct opt {
     const char *name;
     enum opt_type type;
     size_t offset;
-    long min, max;  /* OPT_INT bounds; OPT_STR length bounds */
+    long min, max;   /* OPT_INT bounds; OPT_STR length bounds */
     const char *def; /* NULL = unset */
     /* Extra check for the value; returns NULL if fine, else a reason. */
     const char *(*validate)(const char *value);
@@ -53,8 +53,7 @@ static const struct opt opts[] = {
      "Redis unix socket path (wins over host/port)"},
     {"redis_password", OPT_STR, F(redis_password), 1, 512, NULL, NULL, "Redis AUTH password"},
     {"redis_db", OPT_INT, F(redis_db), 0, 1000000, "0", NULL, "Redis database number"},
-    {"key_prefix", OPT_STR, F(key_prefix), 1, 64, "mqchat:", v_prefix,
-     "prefix of every Redis key"},
+    {"key_prefix", OPT_STR, F(key_prefix), 1, 64, "mqchat:", v_prefix, "prefix of every Redis key"},
     {"node_id", OPT_STR, F(node_id), 1, 64, NULL, v_id, "this broker's name (default: host name)"},
     {"max_message_bytes", OPT_INT, F(max_message_bytes), 256, 16777216, "65536", NULL,
      "largest send payload in bytes"},
@@ -88,6 +87,8 @@ static const struct opt opts[] = {
      "space-separated filters outside chat/ that users may use; %u = user id"},
     {"auth_cache_seconds", OPT_INT, F(auth_cache_seconds), 0, 86400, "300", NULL,
      "how long a verified password is remembered (0 = always verify)"},
+    {"auth_threads", OPT_INT, F(auth_threads), 0, 16, "1", NULL,
+     "threads verifying passwords off the broker thread (0 = verify on it)"},
     {"redis_timeout_ms", OPT_INT, F(redis_timeout_ms), 10, 60000, "1000", NULL,
      "connect and command timeout for Redis"},
     {"presence_grace_ms", OPT_INT, F(presence_grace_ms), 0, 600000, "3000", NULL,

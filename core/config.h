@@ -28,6 +28,7 @@ struct mqc_config {
     bool push_preview;
     char *other_topics;
     long auth_cache_seconds;
+    long auth_threads;
     long redis_timeout_ms;
     long redis_retry_ms;
     long presence_grace_ms;

@@ -14,6 +14,7 @@ const char *mqc_err_code(int err)
     case MQC_EUNAVAIL: return "unavailable";
     case MQC_EEXIST: return "forbidden";
     case MQC_EAUTH: return "forbidden";
+    case MQC_EBUSY: return "unavailable";
     default: return "internal";
     }
 }
@@ -32,6 +33,7 @@ const char *mqc_err_str(int err)
     case MQC_ENOMEM: return "out of memory";
     case MQC_EEXIST: return "already exists";
     case MQC_EAUTH: return "authentication failed";
+    case MQC_EBUSY: return "busy, retry shortly";
     default: return "internal error";
     }
 }

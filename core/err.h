@@ -18,6 +18,7 @@ enum {
     MQC_ENOMEM = -9,     /* out of memory (wire: internal) */
     MQC_EEXIST = -10,    /* already exists (admin tool) */
     MQC_EAUTH = -11,     /* authentication failed */
+    MQC_EBUSY = -12,     /* try again shortly (work queued elsewhere) */
 };
 
 /* The wire code for err: "bad_request", "unavailable", ... Never NULL. */

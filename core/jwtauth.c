@@ -229,8 +229,8 @@ static bool signature_ok(const struct mqc_jwtauth *a, enum alg alg, const char *
     if (alg == ALG_HS256) {
         unsigned char mac[EVP_MAX_MD_SIZE];
         unsigned int maclen = 0;
-        if (!HMAC(EVP_sha256(), a->secret, (int)a->secretlen, (const unsigned char *)data,
-                  datalen, mac, &maclen))
+        if (!HMAC(EVP_sha256(), a->secret, (int)a->secretlen, (const unsigned char *)data, datalen,
+                  mac, &maclen))
             return false;
         return siglen == maclen && CRYPTO_memcmp(mac, sig, maclen) == 0;
     }

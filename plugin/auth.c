@@ -1,10 +1,12 @@
 /* MOSQ_EVT_BASIC_AUTH: username = user id; password = the user's password,
  * checked against the argon2id hash in Redis, or (when a JWT option is set) a
  * signed token whose sub is the user id. 2.0.11 has no connect event and no
- * deferred auth, so this runs synchronously on the broker thread: one short
- * Redis call per connect, and argon2id only when the (user, hash, password)
- * triple was not verified recently. Redis down = refused (fail closed) without
- * a CONNACK, so clients retry rather than report a wrong password. */
+ * deferred auth, so this answers synchronously on the broker thread: one
+ * short Redis call per connect, and argon2id only when the (user, hash,
+ * password) triple was not verified recently; under a login storm argon2id
+ * moves to worker threads (core/authwork.h) and the client is told to retry.
+ * Redis down or busy = refused without a CONNACK (fail closed), so clients
+ * retry rather than report a wrong password. */
 #include <string.h>
 
 #include "core/clock.h"
@@ -43,7 +45,22 @@ static int check_token(struct mqc_plugin *p, const char *user, const char *token
     return mqc_store_user_ensure(p->store, user, mqc_clock_wall_ms());
 }
 
-/* A password for user against the stored hash (through the cache). */
+/* Checks on the broker thread per pass while workers are idle: a lone login
+ * is answered at once; beyond that, checks go to the workers. */
+#define SYNC_VERIFIES_PER_PASS 1
+
+/* Whether this password check may run on the broker thread now. */
+static bool verify_here(const struct mqc_plugin *p)
+{
+    /* A SIGHUP re-check must answer now: "busy" would drop the session. */
+    if (!p->authwork || p->reloading)
+        return true;
+    return p->sync_verifies < SYNC_VERIFIES_PER_PASS && mqc_authwork_pending(p->authwork) == 0;
+}
+
+/* A password for user against the stored hash: through the caches, then on
+ * the broker thread or, under load, handed to the workers (MQC_EUNAVAIL: the
+ * client is closed without a CONNACK and its retry finds the verdict). */
 static int check_password(struct mqc_plugin *p, const char *user, const char *pw)
 {
     char hash[MQC_PASSWORD_HASH_MAX];
@@ -55,14 +72,50 @@ static int check_password(struct mqc_plugin *p, const char *user, const char *pw
     if (rc != MQC_OK)
         return rc;
     size_t pwlen = strlen(pw);
-    if (mqc_authcache_check(p->auth, user, hash, pw, pwlen, mqc_clock_mono_ms()))
+    int64_t now = mqc_clock_mono_ms();
+    if (mqc_authcache_check(p->auth, user, hash, pw, pwlen, now))
         return MQC_OK;
+    if (mqc_authcache_check(p->auth_fresh, user, hash, pw, pwlen, now)) {
+        mqc_authcache_forget(p->auth_fresh, user); /* one-shot */
+        return MQC_OK;
+    }
+    if (mqc_authcache_check(p->auth_bad, user, hash, pw, pwlen, now)) {
+        mqc_log(MQC_LOG_INFO, "auth: refused: wrong password (user=%s)", user);
+        return MQC_EAUTH;
+    }
+    if (!verify_here(p)) {
+        rc = mqc_authwork_submit(p->authwork, user, hash, pw, pwlen);
+        mqc_log(MQC_LOG_DEBUG, "auth: busy: password check %s (user=%s)",
+                rc == MQC_OK || rc == MQC_EEXIST ? "queued for a worker" : "queue full", user);
+        return MQC_EBUSY;
+    }
+    p->sync_verifies++;
     if (!mqc_password_verify(hash, pw, pwlen)) {
         mqc_log(MQC_LOG_INFO, "auth: refused: wrong password (user=%s)", user);
         return MQC_EAUTH;
     }
     mqc_authcache_remember(p->auth, user, hash, pw, pwlen, mqc_clock_mono_ms());
     return MQC_OK;
+}
+
+static void take_verdict(void *ctx, const char *user, const char *stored, const char *pw,
+                         size_t pwlen, bool ok)
+{
+    struct mqc_plugin *p = ctx;
+    int64_t now = mqc_clock_mono_ms();
+    if (ok) {
+        mqc_authcache_remember(p->auth, user, stored, pw, pwlen, now);
+        mqc_authcache_remember(p->auth_fresh, user, stored, pw, pwlen, now);
+    } else {
+        mqc_authcache_remember(p->auth_bad, user, stored, pw, pwlen, now);
+    }
+}
+
+void mqc_plugin__auth_tick(struct mqc_plugin *p)
+{
+    p->sync_verifies = 0;
+    if (p->authwork)
+        mqc_authwork_drain(p->authwork, take_verdict, p);
 }
 
 int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
@@ -82,6 +135,8 @@ int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
     if (rc == MQC_OK)
         rc = p->jwt && mqc_jwtauth_is_token(pw) ? check_token(p, user, pw)
                                                 : check_password(p, user, pw);
+    if (rc == MQC_EBUSY)
+        return MOSQ_ERR_UNKNOWN; /* closed without CONNACK: the client retries */
     if (rc == MQC_EUNAVAIL) {
         mqc_log(MQC_LOG_WARNING, "auth: refused: redis unavailable: %s (user=%s client=%s)",
                 mqc_store_last_error(p->store), user, cid ? cid : "");

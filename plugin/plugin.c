@@ -11,6 +11,9 @@
 #include "plugin/plugin.h"
 
 #define AUTH_CACHE_SLOTS 32768
+#define AUTH_VERDICT_SLOTS 4096
+#define AUTH_VERDICT_MS 60000
+#define AUTH_QUEUE_MAX 4096
 #define TYPING_SLOTS 65536
 #define TYPING_PER_SECOND 4
 #define RATE_SLOTS 65536
@@ -59,8 +62,7 @@ static int load_jwt(struct mqc_plugin *p)
         mqc_log(MQC_LOG_WARNING, "config: plugin_opt_jwt_secret is shorter than 32 bytes: "
                                  "HS256 tokens signed with it can be brute-forced");
     mqc_log(MQC_LOG_NOTICE, "auth: JWT passwords accepted (%s%s%s)", c->jwt_secret ? "HS256" : "",
-            c->jwt_secret && c->jwt_public_key ? ", " : "",
-            c->jwt_public_key ? "public key" : "");
+            c->jwt_secret && c->jwt_public_key ? ", " : "", c->jwt_public_key ? "public key" : "");
     return MQC_OK;
 }
 
@@ -89,7 +91,10 @@ static void plugin_free(struct mqc_plugin *p)
     if (!p)
         return;
     mqc_store_free(p->store);
+    mqc_authwork_free(p->authwork); /* first: joins the workers */
     mqc_authcache_free(p->auth);
+    mqc_authcache_free(p->auth_fresh);
+    mqc_authcache_free(p->auth_bad);
     mqc_jwtauth_free(p->jwt);
     mqc_members_free(p->members);
     mqc_ratelimit_free(p->typing);
@@ -109,19 +114,18 @@ static void plugin_free(struct mqc_plugin *p)
 
 static int register_all(struct mqc_plugin *p)
 {
-    int rc = mosquitto_callback_register(p->id, MOSQ_EVT_BASIC_AUTH, mqc_plugin_on_basic_auth,
-                                         NULL, p);
+    int rc =
+        mosquitto_callback_register(p->id, MOSQ_EVT_BASIC_AUTH, mqc_plugin_on_basic_auth, NULL, p);
     if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_callback_register(p->id, MOSQ_EVT_ACL_CHECK, mqc_plugin_on_acl_check,
-                                         NULL, p);
-    if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_callback_register(p->id, MOSQ_EVT_MESSAGE, mqc_plugin_on_message, NULL,
+        rc = mosquitto_callback_register(p->id, MOSQ_EVT_ACL_CHECK, mqc_plugin_on_acl_check, NULL,
                                          p);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_callback_register(p->id, MOSQ_EVT_MESSAGE, mqc_plugin_on_message, NULL, p);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_callback_register(p->id, MOSQ_EVT_TICK, mqc_plugin_on_tick, NULL, p);
     if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_callback_register(p->id, MOSQ_EVT_DISCONNECT, mqc_plugin_on_disconnect,
-                                         NULL, p);
+        rc = mosquitto_callback_register(p->id, MOSQ_EVT_DISCONNECT, mqc_plugin_on_disconnect, NULL,
+                                         p);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_callback_register(p->id, MOSQ_EVT_RELOAD, mqc_plugin_on_reload, NULL, p);
     return rc;
@@ -170,6 +174,15 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
     };
     p->store = mqc_store_new(&so);
     p->auth = mqc_authcache_new(AUTH_CACHE_SLOTS, p->cfg.auth_cache_seconds * 1000);
+    p->auth_fresh = mqc_authcache_new(AUTH_VERDICT_SLOTS, AUTH_VERDICT_MS);
+    p->auth_bad = mqc_authcache_new(AUTH_VERDICT_SLOTS, AUTH_VERDICT_MS);
+    if (p->cfg.auth_threads > 0 &&
+        !(p->authwork = mqc_authwork_new((int)p->cfg.auth_threads, AUTH_QUEUE_MAX))) {
+        mqc_log(MQC_LOG_ERR, "plugin: cannot start %ld password verification thread(s)",
+                p->cfg.auth_threads);
+        plugin_free(p);
+        return MOSQ_ERR_UNKNOWN;
+    }
     p->members = mqc_members_new();
     p->typing = mqc_ratelimit_new(TYPING_SLOTS, TYPING_PER_SECOND, 1000);
     p->rate_msgs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_msgs, 1000);
@@ -177,8 +190,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
     p->rate_reqs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_reqs, 1000);
     p->presence = mqc_presence_new(p->cfg.presence_grace_ms);
     p->contacts = mqc_contacts_new();
-    if (!p->store || !p->auth || !p->members || !p->typing || !p->presence || !p->contacts ||
-        !p->rate_msgs || !p->rate_bytes || !p->rate_reqs) {
+    if (!p->store || !p->auth || !p->auth_fresh || !p->auth_bad || !p->members || !p->typing ||
+        !p->presence || !p->contacts || !p->rate_msgs || !p->rate_bytes || !p->rate_reqs) {
         plugin_free(p);
         return MOSQ_ERR_NOMEM;
     }

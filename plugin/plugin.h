@@ -15,6 +15,7 @@
 
 #include "acl/acl.h"
 #include "core/authcache.h"
+#include "core/authwork.h"
 #include "core/config.h"
 #include "core/jwtauth.h"
 #include "core/contacts.h"
@@ -29,17 +30,24 @@
 struct mqc_plugin {
     mosquitto_plugin_id_t *id;
     struct mqc_config cfg;
-    struct mqc_store *store;        /* owned */
-    struct mqc_authcache *auth;     /* owned */
-    struct mqc_jwtauth *jwt;        /* owned; NULL = JWT passwords not accepted */
-    struct mqc_acl acl;             /* borrows cfg.other_filters */
-    struct mqc_members *members;    /* owned: conversation -> members cache */
-    struct mqc_ratelimit *typing;   /* owned: typing events per user+conv */
+    struct mqc_store *store;    /* owned */
+    struct mqc_authcache *auth; /* owned */
+    struct mqc_jwtauth *jwt;    /* owned; NULL = JWT passwords not accepted */
+    /* Password checks off the broker thread (auth.c): NULL when
+     * auth_threads is 0. Verdicts land in auth_fresh (one-shot, whatever
+     * auth_cache_seconds says) or auth_bad; sync_verifies counts the checks
+     * done on the broker thread since the last tick. */
+    struct mqc_authwork *authwork;               /* owned */
+    struct mqc_authcache *auth_fresh, *auth_bad; /* owned */
+    int sync_verifies;
+    struct mqc_acl acl;           /* borrows cfg.other_filters */
+    struct mqc_members *members;  /* owned: conversation -> members cache */
+    struct mqc_ratelimit *typing; /* owned: typing events per user+conv */
     struct mqc_ratelimit *rate_msgs, *rate_bytes, *rate_reqs; /* owned: per user */
-    struct mqc_presence *presence;  /* owned: devices and published states */
-    struct mqc_contacts *contacts;  /* owned: presence visibility */
-    bool reloading;       /* between MOSQ_EVT_RELOAD and the next tick (SIGHUP re-auth) */
-    bool node_reset_done; /* this node's stale presence cleared in Redis */
+    struct mqc_presence *presence; /* owned: devices and published states */
+    struct mqc_contacts *contacts; /* owned: presence visibility */
+    bool reloading;                /* between MOSQ_EVT_RELOAD and the next tick (SIGHUP re-auth) */
+    bool node_reset_done;          /* this node's stale presence cleared in Redis */
     struct mqc_node_offline *startup_offline; /* retained offline states to publish */
     int64_t next_heartbeat_ms;
     int wake_fds[MQC_MAX_WAKE_FDS]; /* the broker's epoll descriptor(s): see tick.c */
@@ -55,6 +63,8 @@ struct mqc_node_offline {
 };
 
 int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata);
+/* Take the password verdicts the workers finished into the caches (tick). */
+void mqc_plugin__auth_tick(struct mqc_plugin *p);
 int mqc_plugin_on_acl_check(int event, void *event_data, void *userdata);
 int mqc_plugin_on_message(int event, void *event_data, void *userdata);
 int mqc_plugin_on_tick(int event, void *event_data, void *userdata);
@@ -90,8 +100,8 @@ struct mqc_sender {
 /* chat/c/{conv}/send|receipt|typing (plugin/post.c). root is taken;
  * payload_len is the publish's size (flood limits). Returns a MOSQ_ERR_*
  * for the MESSAGE event. */
-int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from,
-                     const struct mqc_topic *t, cJSON *root, size_t payload_len);
+int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from, const struct mqc_topic *t,
+                     cJSON *root, size_t payload_len);
 /* chat/u/{me}/req (plugin/request.c). root is taken. */
 int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJSON *root);
 
@@ -103,7 +113,7 @@ struct mqc_origin {
     char *client_id;
     char user[MQC_ID_MAX + 1];
     char conv[MQC_ID_MAX + 1];
-    char *ref; /* client message id or request id; NULL if none */
+    char *ref;      /* client message id or request id; NULL if none */
     const char *op; /* static: request op name, receipt type or typing state */
 };
 struct mqc_origin *mqc_plugin__origin_new(struct mqc_plugin *p, const struct mqc_sender *from,

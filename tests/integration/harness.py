@@ -252,11 +252,9 @@ class Broker:
         self.proc = None
 
 
-def raw_connect(port, user, password, client_id, keepalive=30, will=None):
-    """Open a bare MQTT 3.1.1 connection (no client library, no thread) and
-    return the socket after a successful CONNACK. will = (topic, payload,
-    retain) sets a QoS 1 will. Closing the socket is a connection that dies
-    without DISCONNECT."""
+def connect_packet(user, password, client_id, keepalive=30, will=None):
+    """The bytes of an MQTT 3.1.1 CONNECT (clean session). will = (topic,
+    payload, retain) sets a QoS 1 will."""
     def utf(b):
         b = b.encode() if isinstance(b, str) else b
         return len(b).to_bytes(2, "big") + b
@@ -273,12 +271,37 @@ def raw_connect(port, user, password, client_id, keepalive=30, will=None):
         rem += bytes([byte | (0x80 if n else 0)])
         if not n:
             break
+    return bytes([0x10]) + rem + body
+
+
+def read_connack(s):
+    """The CONNACK return code read from socket s, or None if the server
+    closed the connection without one."""
+    ack = b""
+    while len(ack) < 4:
+        try:
+            part = s.recv(4 - len(ack))
+        except ConnectionResetError:
+            return None
+        if not part:
+            return None
+        ack += part
+    if ack[:2] != b"\x20\x02":
+        raise AssertionError("not a CONNACK: %r" % ack)
+    return ack[3]
+
+
+def raw_connect(port, user, password, client_id, keepalive=30, will=None):
+    """Open a bare MQTT 3.1.1 connection (no client library, no thread) and
+    return the socket after a successful CONNACK. will = (topic, payload,
+    retain) sets a QoS 1 will. Closing the socket is a connection that dies
+    without DISCONNECT."""
     s = socket.create_connection(("127.0.0.1", port), timeout=DEFAULT_TIMEOUT)
-    s.sendall(bytes([0x10]) + rem + body)
-    ack = s.recv(4)
-    if ack[:2] != b"\x20\x02" or ack[3] != 0:
+    s.sendall(connect_packet(user, password, client_id, keepalive, will))
+    rc = read_connack(s)
+    if rc != 0:
         s.close()
-        raise AssertionError("raw connect refused: %r" % ack)
+        raise AssertionError("raw connect refused: %r" % rc)
     return s
 
 

@@ -122,20 +122,17 @@ TEST(hs256_accepts_and_refuses)
               "no valid exp claim");
     CHECK_STR(verdict(a, hs256(HS, "{\"exp\":1800000600}", SECRET), "alice"), "no sub claim");
     /* exp with 30 s leeway: 29 s past is fine, 30 s past is not. */
-    CHECK_STR(verdict(a, hs256(HS, "{\"sub\":\"alice\",\"exp\":1799999971}", SECRET), "alice"),
-              "");
+    CHECK_STR(verdict(a, hs256(HS, "{\"sub\":\"alice\",\"exp\":1799999971}", SECRET), "alice"), "");
     CHECK_STR(verdict(a, hs256(HS, "{\"sub\":\"alice\",\"exp\":1799999970}", SECRET), "alice"),
               "expired");
-    CHECK_STR(verdict(a,
-                      hs256(HS, "{\"sub\":\"alice\",\"exp\":1800000600,\"nbf\":1800000031}",
-                            SECRET),
-                      "alice"),
-              "not yet valid (nbf)");
-    CHECK_STR(verdict(a,
-                      hs256(HS, "{\"sub\":\"alice\",\"exp\":1800000600,\"nbf\":1800000029}",
-                            SECRET),
-                      "alice"),
-              "");
+    CHECK_STR(
+        verdict(a, hs256(HS, "{\"sub\":\"alice\",\"exp\":1800000600,\"nbf\":1800000031}", SECRET),
+                "alice"),
+        "not yet valid (nbf)");
+    CHECK_STR(
+        verdict(a, hs256(HS, "{\"sub\":\"alice\",\"exp\":1800000600,\"nbf\":1800000029}", SECRET),
+                "alice"),
+        "");
     CHECK_STR(verdict(a, hs256(HS, "{\"sub\":\"alice\",\"exp\":1e300}", SECRET), "alice"),
               "no valid exp claim");
     /* An RS256 or ES256 token means nothing to a secret-only verifier. */
@@ -228,8 +225,8 @@ TEST(issuer_and_audience)
     struct mqc_jwtauth *a = make(SECRET, NULL, "https://auth.example", "mqchat");
     if (!CHECK(a != NULL))
         return;
-    const char *ok1 =
-        "{\"sub\":\"alice\",\"exp\":1800000600,\"iss\":\"https://auth.example\",\"aud\":\"mqchat\"}";
+    const char *ok1 = "{\"sub\":\"alice\",\"exp\":1800000600,\"iss\":\"https://"
+                      "auth.example\",\"aud\":\"mqchat\"}";
     const char *ok2 = "{\"sub\":\"alice\",\"exp\":1800000600,\"iss\":\"https://auth.example\","
                       "\"aud\":[\"web\",\"mqchat\"]}";
     const char *bad_iss =
