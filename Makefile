@@ -8,6 +8,7 @@ FUZZ_TARGETS ?= topic envelope request synctoken config bridge_config push_job \
 	service_account utf8 jwt
 JOBS ?= $(shell nproc)
 MQTT_PORT ?= 1883
+WS_PORT ?= 8080
 REDIS_PORT ?= 6379
 
 .PHONY: all build run test test-asan fuzz deps clean
@@ -22,7 +23,7 @@ deps:
 	bash scripts/deps.sh
 
 run: deps build
-	MQTT_PORT=$(MQTT_PORT) REDIS_PORT=$(REDIS_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
+	MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j 2

@@ -11,7 +11,14 @@ PKGS=(
   redis-server libhiredis-dev libcjson-dev libsodium-dev libssl-dev
   libcurl4-openssl-dev
   python3 python3-paho-mqtt python3-h2 openssl curl
+  chromium
 )
+# The web client is built with node and npm (web/), and tested in Debian's
+# Chromium. A node installed outside Debian's packages counts: only without
+# any node are Debian's nodejs and npm added.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(nodejs npm)
+fi
 
 ci=0
 [ "${1:-}" = "--ci" ] && ci=1

@@ -9,10 +9,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 RUN_DIR=${RUN_DIR:-$ROOT/.run}
 MQTT_PORT=${MQTT_PORT:-1883}
+WS_PORT=${WS_PORT:-8080}
 REDIS_PORT=${REDIS_PORT:-6379}
 PLUGIN=$BUILD/mqchat_plugin.so
 CLI=$BUILD/cli/mqchat
 PUSH=$BUILD/bridge/mqchat-push
+WEB_DIR=$BUILD/web/dist
 
 mkdir -p "$RUN_DIR"
 chmod 755 "$RUN_DIR"
@@ -30,7 +32,7 @@ for pidfile in "$RUN_DIR"/*.pid; do
 done
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for spec in "REDIS_PORT:$REDIS_PORT" "MQTT_PORT:$MQTT_PORT"; do
+for spec in "REDIS_PORT:$REDIS_PORT" "MQTT_PORT:$MQTT_PORT" "WS_PORT:$WS_PORT"; do
   name=${spec%%:*}; port=${spec#*:}
   if port_busy "$port"; then
     echo "run: port $port is already in use (another Redis or broker?)." >&2
@@ -39,9 +41,17 @@ for spec in "REDIS_PORT:$REDIS_PORT" "MQTT_PORT:$MQTT_PORT"; do
   fi
 done
 
+# The web client: npm packages (once) and the bundle, served by mosquitto's
+# WebSockets listener. Without them the listener still carries MQTT.
+mkdir -p "$WEB_DIR"
+if ! bash "$ROOT/web/tools/prepare.sh" "$WEB_DIR"; then
+  echo "run: the web client could not be built (see above); MQTT over WebSockets still works" >&2
+fi
+
 render() { # template output
   local user_line="# user: mosquitto drops to its default user"
   sed -e "s#@REDIS_PORT@#$REDIS_PORT#g" -e "s#@MQTT_PORT@#$MQTT_PORT#g" \
+      -e "s#@WS_PORT@#$WS_PORT#g" -e "s#@WEB_DIR@#$WEB_DIR#g" \
       -e "s#@RUN_DIR@#$RUN_DIR#g" -e "s#@PLUGIN@#$PLUGIN#g" \
       -e "s%@USER_LINE@%$user_line%g" "$1" > "$2"
 }
@@ -95,7 +105,7 @@ BOB_PW=$(awk '$1=="bob"{print $2}' "$PWFILE")
 
 mosquitto -c "$RUN_DIR/mosquitto.conf" &
 pids+=($!); echo $! > "$RUN_DIR/mosquitto.pid"
-wait_until 10 "mosquitto" bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT"
+wait_until 10 "mosquitto" bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT && exec 4<>/dev/tcp/127.0.0.1/$WS_PORT"
 
 "$PUSH" --config "$RUN_DIR/push.conf" >> "$RUN_DIR/push.log" 2>&1 &
 pids+=($!); echo $! > "$RUN_DIR/push.pid"
@@ -111,6 +121,7 @@ CONV=${CONV:-<conv>}
 cat <<EOT
 
 mqchat is running on loopback:
+  Web    http://127.0.0.1:$WS_PORT/   (open it in a browser; MQTT over WebSockets at ws://127.0.0.1:$WS_PORT/mqtt)
   MQTT   127.0.0.1:$MQTT_PORT   (mosquitto + mqchat plugin, log: $RUN_DIR/mosquitto.log)
   Redis  127.0.0.1:$REDIS_PORT   (AOF in $RUN_DIR)
   Push   mqchat-push (config: $RUN_DIR/push.conf, log: $RUN_DIR/push.log;
@@ -121,7 +132,10 @@ Demo users (passwords kept in $PWFILE):
   bob    $BOB_PW
 alice and bob share the direct conversation $CONV.
 
-Chat in two terminals with the terminal client:
+Chat in the browser: open http://127.0.0.1:$WS_PORT/ in two windows (one private),
+sign in as alice and as bob.
+
+Or chat in two terminals with the terminal client:
   MQCHAT_PASSWORD='$ALICE_PW' $CLI chat --user alice --mqtt 127.0.0.1:$MQTT_PORT
   MQCHAT_PASSWORD='$BOB_PW' $CLI chat --user bob --mqtt 127.0.0.1:$MQTT_PORT
 (type /join $CONV, then write; /help lists the commands)
