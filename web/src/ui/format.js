@@ -62,7 +62,12 @@ export function typingText(users) {
 }
 
 export function memberText(ev) {
-  const who = (ev.users || []).join(', ');
+  const users = ev.users || [];
+  const who = users.join(', ');
+  if (ev.op === 'added' && ev.seq === 1) {
+    const others = users.filter((u) => u !== ev.by);
+    return others.length ? `${ev.by} created the group with ${others.join(', ')}` : `${ev.by} created the group`;
+  }
   if (ev.op === 'added') return `${ev.by} added ${who}`;
   if (ev.op === 'removed') return `${ev.by} removed ${who}`;
   if (ev.op === 'left') return `${who} left`;
