@@ -204,8 +204,10 @@ static void history_done(void *ctx, int rc, bool more, const char *const *events
     finish(o, f);
 }
 
-/* Largest sync page in bytes of events (at least one event is always sent). */
-#define SYNC_MAX_BYTES (512 * 1024)
+/* Largest sync or history page in bytes of events (at least one event is
+ * always sent): bounds what one request costs Redis, the pipeline and the
+ * asking client's queue, whatever the size of the stored messages. */
+#define PAGE_MAX_BYTES (512 * 1024)
 
 static void sync_done(void *ctx, int rc, const struct mqc_sync_result *r)
 {
@@ -277,14 +279,14 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
     case MQC_OP_CONVS:
         return mqc_store_convs(p->store, o->user, convs_done, o);
     case MQC_OP_HISTORY:
-        return mqc_store_history(p->store, o->conv, o->user, r->before, r->limit, history_done,
-                                 o);
+        return mqc_store_history(p->store, o->conv, o->user, r->before, r->limit,
+                                 PAGE_MAX_BYTES, history_done, o);
     case MQC_OP_SYNC: {
         char since[MQC_STREAMID_MAX];
         if (r->since && mqc_synctoken_decode(o->user, r->since, since, sizeof since) != MQC_OK)
             return MQC_EBADREQ;
         return mqc_store_sync(p->store, o->user, r->since ? since : NULL, r->limit,
-                              SYNC_MAX_BYTES, sync_done, o);
+                              PAGE_MAX_BYTES, sync_done, o);
     }
     case MQC_OP_DEVICE:
         return mqc_store_device(p->store, o->user, r->token, r->platform, r->app, r->sandbox,

@@ -364,7 +364,7 @@ static void history_done(struct mqc_store__job *j, int rc, redisReply *r)
 }
 
 int mqc_store_history(struct mqc_store *s, const char *conv, const char *user, int64_t before,
-                      int64_t limit, mqc_store_history_cb cb, void *ctx)
+                      int64_t limit, size_t max_bytes, mqc_store_history_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
     mqc_store__args_fcall(&a, "mqc1_history", 3);
@@ -377,5 +377,6 @@ int mqc_store_history(struct mqc_store *s, const char *conv, const char *user, i
     else
         mqc_store__args_fmt(&a, "%lld", (long long)before);
     mqc_store__args_fmt(&a, "%lld", (long long)limit);
+    mqc_store__args_fmt(&a, "%zu", max_bytes);
     return mqc_store__submit(s, &a, history_done, (void *)cb, ctx);
 }

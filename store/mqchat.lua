@@ -339,22 +339,45 @@ local function convs(keys, args)
   return out
 end
 
--- history: KEYS meta, members, log. ARGV user, before ("" = newest), limit
--- Reply: ok, more (0/1), events ascending.
+-- history: KEYS meta, members, log. ARGV user, before ("" = newest), limit,
+-- max reply bytes. Reply: ok, more (0/1), events ascending.
+-- Newest first until limit events or about max bytes (the newest always
+-- goes), read from the log a few entries at a time: a page of large
+-- messages stops early with more = 1, so no request makes Redis build (or
+-- the broker queue) a reply of up to limit x max_message_bytes.
 local function history(keys, args)
   if redis.call('HEXISTS', keys[2], args[1]) == 0 then return {'not_member'} end
-  local limit = num(args[3])
+  local limit, maxb = num(args[3]), num(args[4])
   local hi = '+'
   if args[2] ~= '' then
     local b = num(args[2])
     if b <= 1 then return {'ok', 0} end
     hi = (b - 1) .. '-0'
   end
-  local got = redis.call('XREVRANGE', keys[3], hi, '-', 'COUNT', limit + 1)
-  local more = 0
-  if #got > limit then more = 1 end
+  local items, bytes, more = {}, 0, 0
+  while true do
+    local want = math.min(limit - #items, 32)
+    local got = redis.call('XREVRANGE', keys[3], hi, '-', 'COUNT', want + 1)
+    local stop = false
+    for i = 1, math.min(#got, want) do
+      local text = got[i][2][2]
+      if #items > 0 and bytes + #text > maxb then
+        more, stop = 1, true
+        break
+      end
+      items[#items + 1] = text
+      bytes = bytes + #text
+    end
+    if stop then break end
+    if #got <= want then break end -- nothing older
+    if #items == limit then
+      more = 1
+      break
+    end
+    hi = '(' .. got[want][1]
+  end
   local out = {'ok', more}
-  for i = math.min(#got, limit), 1, -1 do out[#out + 1] = got[i][2][2] end
+  for i = #items, 1, -1 do out[#out + 1] = items[i] end
   return out
 end
 

@@ -122,9 +122,10 @@ int mqc_store_convs(struct mqc_store *s, const char *user, mqc_store_convs_cb cb
 
 typedef void (*mqc_store_history_cb)(void *ctx, int rc, bool more, const char *const *events,
                                      const size_t *lens, size_t n);
-/* before < 0: the newest. */
+/* before < 0: the newest. At most limit events and about max_bytes of them
+ * (at least one): a page cut short by size has more = true. */
 int mqc_store_history(struct mqc_store *s, const char *conv, const char *user, int64_t before,
-                      int64_t limit, mqc_store_history_cb cb, void *ctx);
+                      int64_t limit, size_t max_bytes, mqc_store_history_cb cb, void *ctx);
 
 /* ---- Presence (store/presence.c) ---- */
 
