@@ -111,7 +111,7 @@ test('alice and bob chat in two headless Chromium contexts', { timeout: 6 * TIME
   await bobRow.click();
   await bob.locator('#messages .msg.theirs[data-seq="1"]', { hasText: 'hi bob' }).waitFor();
   await alice.locator('.msg.mine[data-seq="1"] .mark[data-mark="read"]').waitFor();
-  await bobRow.locator('.badge').waitFor({ state: 'detached' }).catch(() => {});
+  await bobRow.locator('.badge').waitFor({ state: 'detached' });
 
   // Presence: each sees the other online.
   await alice.locator('#chat-sub[data-presence="online"]').waitFor();
@@ -155,6 +155,8 @@ test('alice and bob chat in two headless Chromium contexts', { timeout: 6 * TIME
   await bob2.locator('#app[data-status="online"]').waitFor();
   const row2 = bob2.locator(`.conv[data-conv="${conv}"]`);
   await row2.locator('.badge', { hasText: '3' }).waitFor();
+  // The badge comes from convs; sync follows: wait until it is done.
+  await bob2.waitForFunction(() => window.mqchat && window.mqchat.ready, null, { timeout: TIMEOUT });
   // Before the chat is opened, what bob holds came from sync alone (his
   // token may predate his last live messages: those come again, deduped).
   const synced = await bob2.evaluate((c) => window.mqchat.timeline(c).list().map((e) => e.body), conv);

@@ -73,10 +73,19 @@ function sanitizerEnv() {
   return env;
 }
 
+// Children die with the test, even when it is interrupted (ctest timeout,
+// Ctrl-C) before its own teardown runs.
 const live = new Set();
-process.on('exit', () => {
+const killAll = () => {
   for (const p of live) try { p.kill('SIGKILL'); } catch { /* gone */ }
-});
+};
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+  });
+}
 
 function startProc(cmd, args, logPath, env) {
   const fd = openSync(logPath, 'a');
