@@ -94,6 +94,8 @@ export class AppView {
 
   onConvs() {
     this.list.render();
+    const unread = [...this.session.convs.values()].reduce((n, c) => n + (c.unread || 0), 0);
+    document.title = `${unread ? `(${unread}) ` : ''}mqchat · ${this.session.user}`;
     if (this.chat.conv) this.chat.renderHead();
   }
 

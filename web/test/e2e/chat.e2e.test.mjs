@@ -157,6 +157,7 @@ test('alice and bob chat in two headless Chromium contexts', { timeout: 6 * TIME
   await row2.locator('.badge', { hasText: '3' }).waitFor();
   // The badge comes from convs; sync follows: wait until it is done.
   await bob2.waitForFunction(() => window.mqchat && window.mqchat.ready, null, { timeout: TIMEOUT });
+  assert.equal(await bob2.title(), '(3) mqchat · bob');
   // Before the chat is opened, what bob holds came from sync alone (his
   // token may predate his last live messages: those come again, deduped).
   const synced = await bob2.evaluate((c) => window.mqchat.timeline(c).list().map((e) => e.body), conv);
