@@ -104,6 +104,7 @@ export class ChatSession extends Emitter {
     this.retryTimer = null;
     this.away = false;
     this.presenceSubs = new Set(); // contacts whose presence topic we hold
+    this.connectEpoch = 0; // catch-ups of older connections give up
   }
 
   // ---- connection -----------------------------------------------------
@@ -168,6 +169,7 @@ export class ChatSession extends Emitter {
     const was = this.connected;
     this.connected = false;
     this.ready = false;
+    this.connectEpoch++;
     this.presenceSubs.clear(); // clean sessions: subscribe again on connect
     this.failPending('offline');
     if (this.status === 'denied' || this.status === 'closed') return;
@@ -180,8 +182,21 @@ export class ChatSession extends Emitter {
     this.setStatus('online');
     try {
       await this.subscribe([topics.inbox(this.user)]);
-      if (this.away) this.publishPresence();
-      this.flushOutbox(true);
+    } catch (e) {
+      if (e.code !== 'offline') this.emit('error', { code: e.code || 'internal', msg: e.message });
+      return;
+    }
+    if (this.away) this.publishPresence();
+    this.flushOutbox(true);
+    await this.catchUp();
+  }
+
+  // convs, sync and the open conversation's history after a connect. A
+  // failure other than a drop (storage down: `unavailable`, a timeout) is
+  // tried again a little later while the connection lasts.
+  async catchUp() {
+    const epoch = ++this.connectEpoch;
+    try {
       await this.refreshConvs();
       await this.sync();
       if (this.active) {
@@ -193,9 +208,11 @@ export class ChatSession extends Emitter {
       this.emit('ready');
     } catch (e) {
       // A drop in the middle: the next connect starts over.
-      if (!(e instanceof RequestError && (e.code === 'offline' || e.code === 'closed'))) {
-        this.emit('error', { code: e.code || 'internal', msg: e.message });
-      }
+      if (e instanceof RequestError && (e.code === 'offline' || e.code === 'closed')) return;
+      this.emit('error', { code: e.code || 'internal', msg: e.message });
+      this.timers.setTimeout(() => {
+        if (this.connected && epoch === this.connectEpoch && !this.ready) this.catchUp();
+      }, this.retryMs);
     }
   }
 

@@ -354,3 +354,24 @@ test('new conversations and membership changes re-read convs', async () => {
     'a new contact\'s presence is watched once');
   assert.equal(s.convs.get('g-1').unread, 1);
 });
+
+test('a catch-up refused while storage is down is tried again', async () => {
+  const ctx = setup();
+  const { s, client, clock } = ctx;
+  const errors = [];
+  s.on('error', (e) => errors.push(e.code));
+  client.emit('connect');
+  await tick();
+  const r = client.lastReq('convs');
+  client.published.splice(client.published.indexOf(r), 1);
+  client.deliver('alice', { t: 'err', req: r.obj.req, code: 'unavailable', msg: 'storage down', ts: 1 });
+  await tick();
+  await tick();
+  assert.deepEqual(errors, ['unavailable']);
+  assert.equal(s.ready, false);
+  clock.advance(1000);
+  await answer(client, s, 'convs', { items: [conv()] });
+  await answer(client, s, 'sync', { events: [], next: 'tok1', more: false, reset: false });
+  for (let i = 0; i < 5; i++) await tick();
+  assert.equal(s.ready, true);
+});
