@@ -19,6 +19,10 @@ struct mqc_store *mqc_cli_store(const struct mqc_cli *cli);
 /* `mqchat user ...`: argv[0] is "user". */
 int mqc_cli_user(const struct mqc_cli *cli, int argc, char **argv);
 
+/* `mqchat broadcast --text TEXT`: a system event to every connected user,
+ * on every node (broadcast.c). */
+int mqc_cli_broadcast(const struct mqc_cli *cli, int argc, char **argv);
+
 /* The terminal client over MQTT; argv[0] is the subcommand name. cli is
  * borrowed. Exit codes: 0 done, 1 failed, 2 bad usage. */
 /* `mqchat chat ...`: interactive (chat.c). */

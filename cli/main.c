@@ -21,6 +21,8 @@ static void usage(FILE *f)
             "  user passwd NAME --password-stdin  change a user's password\n"
             "  user del NAME                    delete a user\n"
             "  user list                        list users\n"
+            "  broadcast --text TEXT            a system event to every connected user, on\n"
+            "                                   every node\n"
             "\n"
             "  chat --user NAME [--mqtt HOST:PORT] [--no-sync]\n"
             "        interactive client (/help inside lists its commands); on start it\n"
@@ -110,6 +112,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[i], "user"))
         return mqc_cli_user(&cli, argc - i, argv + i);
+    if (!strcmp(argv[i], "broadcast"))
+        return mqc_cli_broadcast(&cli, argc - i, argv + i);
     if (!strcmp(argv[i], "chat"))
         return mqc_cli_chat(&cli, argc - i, argv + i);
     if (!strcmp(argv[i], "send"))

@@ -94,6 +94,9 @@ static const struct opt opts[] = {
     {"presence_grace_ms", OPT_INT, F(presence_grace_ms), 0, 600000, "3000", NULL,
      "how long a user whose last device left stays shown online (reconnects within it publish "
      "nothing)"},
+    {"node_timeout_ms", OPT_INT, F(node_timeout_ms), 300, 600000, "30000", NULL,
+     "a node whose heartbeat is this old is dead: its users are shown offline (heartbeat every "
+     "third of it)"},
     {"redis_retry_ms", OPT_INT, F(redis_retry_ms), 10, 60000, "500", NULL,
      "least time between two reconnect attempts while Redis is down"},
 };

@@ -32,6 +32,7 @@ struct mqc_config {
     long redis_timeout_ms;
     long redis_retry_ms;
     long presence_grace_ms;
+    long node_timeout_ms;
     long retention_seconds;
     long rate_msgs;
     long rate_bytes;

@@ -117,3 +117,15 @@ char *mqc_event_typing(const char *conv, const char *user, const char *state, in
 {
     return user_event("typing", conv, user, "state", state, -1, ts);
 }
+
+char *mqc_event_system(const char *text, int64_t ts)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "t", "system") ||
+        !cJSON_AddStringToObject(o, "text", text) ||
+        !cJSON_AddNumberToObject(o, "ts", (double)ts)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return print_free(o);
+}

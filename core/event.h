@@ -31,5 +31,8 @@ char *mqc_event_receipt(const char *conv, const char *user, const char *type, in
                         int64_t ts);
 /* {"t":"typing","conv":C,"user":U,"state":S,"ts":ts} */
 char *mqc_event_typing(const char *conv, const char *user, const char *state, int64_t ts);
+/* {"t":"system","text":T,"ts":ts}: an operator's broadcast (text borrowed,
+ * valid UTF-8). */
+char *mqc_event_system(const char *text, int64_t ts);
 
 #endif

@@ -346,3 +346,23 @@ int mqc_presence_parse(const char *name)
         return MQC_PRESENCE_OFFLINE;
     return -1;
 }
+
+struct each_ctx {
+    void (*fn)(const char *user, void *ctx);
+    void *ctx;
+};
+
+static void each_user(const char *name, void *value, void *ctx)
+{
+    const struct user *u = value;
+    struct each_ctx *e = ctx;
+    if (u->devices)
+        e->fn(name, e->ctx);
+}
+
+void mqc_presence_each_connected(const struct mqc_presence *pr,
+                                 void (*fn)(const char *user, void *ctx), void *ctx)
+{
+    struct each_ctx e = {fn, ctx};
+    mqc_map_each(pr->users, each_user, &e);
+}

@@ -66,6 +66,10 @@ int64_t mqc_presence_due(struct mqc_presence *pr, int64_t now,
                          void (*fn)(const struct mqc_presence_change *c, void *ctx), void *ctx);
 
 const char *mqc_presence_name(enum mqc_pstate st);
+/* Call fn(user, ctx) for every user with at least one device here (the
+ * presence state must not change meanwhile). */
+void mqc_presence_each_connected(const struct mqc_presence *pr,
+                                 void (*fn)(const char *user, void *ctx), void *ctx);
 /* "online"/"away"/"offline" -> state; -1 for anything else. */
 int mqc_presence_parse(const char *name);
 

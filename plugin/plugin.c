@@ -91,7 +91,8 @@ static void plugin_free(struct mqc_plugin *p)
     if (!p)
         return;
     mqc_store_free(p->store);
-    mqc_authwork_free(p->authwork); /* first: joins the workers */
+    mqc_plugin__cluster_cleanup(p); /* first: joins the bus thread */
+    mqc_authwork_free(p->authwork); /* joins the workers */
     mqc_authcache_free(p->auth);
     mqc_authcache_free(p->auth_fresh);
     mqc_authcache_free(p->auth_bad);
@@ -173,6 +174,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
         .push_preview = p->cfg.push_preview,
     };
     p->store = mqc_store_new(&so);
+    if (p->store && mqc_plugin__cluster_init(p, &so) != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "plugin: cannot start the cluster bus");
+        plugin_free(p);
+        return MOSQ_ERR_UNKNOWN;
+    }
     p->auth = mqc_authcache_new(AUTH_CACHE_SLOTS, p->cfg.auth_cache_seconds * 1000);
     p->auth_fresh = mqc_authcache_new(AUTH_VERDICT_SLOTS, AUTH_VERDICT_MS);
     p->auth_bad = mqc_authcache_new(AUTH_VERDICT_SLOTS, AUTH_VERDICT_MS);

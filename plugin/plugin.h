@@ -19,10 +19,13 @@
 #include "core/config.h"
 #include "core/jwtauth.h"
 #include "core/contacts.h"
+#include "core/directory.h"
+#include "core/reorder.h"
 #include "core/members.h"
 #include "core/presence.h"
 #include "core/ratelimit.h"
 #include "core/topic.h"
+#include "store/bus.h"
 #include "store/store.h"
 
 #define MQC_MAX_WAKE_FDS 4
@@ -50,6 +53,13 @@ struct mqc_plugin {
     bool node_reset_done;          /* this node's stale presence cleared in Redis */
     struct mqc_node_offline *startup_offline; /* retained offline states to publish */
     int64_t next_heartbeat_ms;
+    /* Cluster (cluster.c, reap.c, wake.c). */
+    struct mqc_bus *bus;             /* owned: the subscriber thread */
+    struct mqc_directory *directory; /* owned: users on other nodes */
+    struct mqc_reorder *reorder;     /* owned: per-conversation delivery order */
+    bool wake_ok;                    /* the wake signal is installed */
+    bool cluster_joined;             /* hello sent, directory loaded */
+    int64_t next_reap_ms;
     int wake_fds[MQC_MAX_WAKE_FDS]; /* the broker's epoll descriptor(s): see tick.c */
     size_t nwake;
     bool wake_searched;
@@ -120,14 +130,24 @@ struct mqc_origin *mqc_plugin__origin_new(struct mqc_plugin *p, const struct mqc
                                           const char *conv, const char *ref, const char *op);
 void mqc_plugin__origin_free(struct mqc_origin *o);
 
-/* Deliver payload (borrowed) to the inbox of every user in users (all their
- * connected devices, and queued for offline persistent sessions at QoS 1). */
-void mqc_plugin__fanout(const char *const *users, size_t n, const char *payload, size_t len,
+/* Deliver payload (borrowed) to the inbox of every user in users, on this
+ * node only (all their connected devices, and queued for offline persistent
+ * sessions at QoS 1). seq >= 0 is the event's seq in conv: such events reach
+ * devices in seq order per conversation (core/reorder.h). */
+void mqc_plugin__deliver(struct mqc_plugin *p, const char *conv, int64_t seq,
+                         const char *const *users, size_t n, const char *payload, size_t len,
+                         int qos);
+/* Deliver what waited for a gap past its deadline (tick). */
+void mqc_plugin__deliver_due(struct mqc_plugin *p);
+/* Deliver to users here and on the other nodes that hold any of them. */
+void mqc_plugin__fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
+                        const char *const *users, size_t n, const char *payload, size_t len,
                         int qos);
-/* Deliver to every member of conv known to the cache; skip is a user to leave
- * out (NULL = none). Returns false when conv is not cached. */
-bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, const char *skip,
-                             const char *payload, size_t len, int qos);
+/* Deliver to every member of conv known to the cache, here and on other
+ * nodes; skip is a user to leave out (NULL = none; only for events without
+ * seq). Returns false when conv is not cached. */
+bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq,
+                             const char *skip, const char *payload, size_t len, int qos);
 /* Update the cache from a store result that carried members. */
 void mqc_plugin__members_update(struct mqc_plugin *p, const char *conv, int64_t mver,
                                 const char *const *members, size_t n);
@@ -146,5 +166,35 @@ void mqc_plugin__send_err(const char *client_id, const char *user, const char *r
 
 /* Send payload to the asking device on its user's inbox (QoS 1). */
 void mqc_plugin__reply(const char *client_id, const char *user, const char *payload, size_t len);
+
+/* Cluster (plugin/cluster.c, plugin/reap.c, plugin/wake.c). */
+int mqc_plugin__cluster_init(struct mqc_plugin *p, const struct mqc_store_opts *so);
+void mqc_plugin__cluster_cleanup(struct mqc_plugin *p);
+/* Drain the bus; join the cluster once Redis is up (tick). */
+void mqc_plugin__cluster_tick(struct mqc_plugin *p);
+/* Announce a user's first (on) or last (off) device on this node. */
+void mqc_plugin__cluster_user(struct mqc_plugin *p, const char *user, bool on);
+/* Tell the other nodes conv's membership changed. */
+void mqc_plugin__cluster_members_changed(struct mqc_plugin *p, const char *conv);
+/* Tell the other nodes to publish user's retained presence json. */
+void mqc_plugin__cluster_presence(struct mqc_plugin *p, const char *user, const char *json,
+                                  size_t len);
+/* Send payload to the other nodes holding any of users (but skip). */
+void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
+                                const char *const *users, size_t n, const char *skip,
+                                const char *payload, size_t len, int qos);
+/* Learn where the users of every live node are (blocking; once). */
+void mqc_plugin__cluster_load_directory(struct mqc_plugin *p);
+/* Look for dead nodes and clean up after them (tick, now and then). */
+void mqc_plugin__cluster_reap(struct mqc_plugin *p);
+/* Another node's retained presence for user: publish it here. */
+void mqc_plugin__presence_remote(struct mqc_plugin *p, const char *user, const char *json,
+                                 size_t len);
+/* Publish user's retained offline state here and on every node. */
+void mqc_plugin__presence_offline_everywhere(struct mqc_plugin *p, const char *user,
+                                             int64_t last_seen);
+int mqc_plugin__wake_init(void);
+void mqc_plugin__wake(void *ctx);
+void mqc_plugin__wake_cleanup(void);
 
 #endif

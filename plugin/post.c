@@ -68,11 +68,11 @@ static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
         goto out;
     }
     int n = snprintf(ev, hl + tl + 24, "%s%lld%s", c->prefix, (long long)r->seq, c->suffix);
-    if (!mqc_plugin__fanout_conv(o->p, o->conv, NULL, ev, (size_t)n, 1)) {
+    if (!mqc_plugin__fanout_conv(o->p, o->conv, r->seq, NULL, ev, (size_t)n, 1)) {
         mqc_log(MQC_LOG_WARNING, "send: members not cached, only the sender is told (conv=%s)",
                 o->conv);
         const char *self[] = {o->user};
-        mqc_plugin__fanout(self, 1, ev, (size_t)n, 1);
+        mqc_plugin__fanout(o->p, o->conv, r->seq, self, 1, ev, (size_t)n, 1);
     }
     free(ev);
 out:
@@ -133,7 +133,7 @@ static void receipt_done(void *ctx, int rc, const struct mqc_post_result *r)
             mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
         char *ev = mqc_event_receipt(o->conv, o->user, o->op, r->seq, mqc_clock_wall_ms());
         if (ev)
-            mqc_plugin__fanout_conv(o->p, o->conv, NULL, ev, strlen(ev), 1);
+            mqc_plugin__fanout_conv(o->p, o->conv, -1, NULL, ev, strlen(ev), 1);
         free(ev);
     }
     mqc_plugin__origin_free(o);
@@ -149,7 +149,7 @@ static void typing_done(void *ctx, int rc, const struct mqc_post_result *r)
             mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
         char *ev = mqc_event_typing(o->conv, o->user, o->op, mqc_clock_wall_ms());
         if (ev)
-            mqc_plugin__fanout_conv(o->p, o->conv, o->user, ev, strlen(ev), 0);
+            mqc_plugin__fanout_conv(o->p, o->conv, -1, o->user, ev, strlen(ev), 0);
         free(ev);
     } /* typing is ephemeral: with Redis down it is dropped without a word */
     mqc_plugin__origin_free(o);

@@ -14,8 +14,6 @@
 #include "core/topic.h"
 #include "plugin/plugin.h"
 
-#define HEARTBEAT_EVERY_MS 10000
-#define HEARTBEAT_TTL_MS 30000
 
 /* {"user":U,"state":S,"last_seen":L,"ts":T} into buf; returns its length. */
 static int presence_json(char *buf, size_t size, const char *user, enum mqc_pstate st,
@@ -26,21 +24,95 @@ static int presence_json(char *buf, size_t size, const char *user, enum mqc_psta
     return (n < 0 || (size_t)n >= size) ? -1 : n;
 }
 
-/* Publish the retained state for user and record it in Redis. */
-static void publish_state(struct mqc_plugin *p, const char *user, enum mqc_pstate st,
-                          int64_t last_seen, size_t devices)
+/* Publish json as user's retained state on this broker. */
+static void publish_local(const char *user, const char *json, int n)
 {
-    char topic[96], json[256];
-    int64_t now = mqc_clock_wall_ms();
-    int n = presence_json(json, sizeof json, user, st, last_seen, now);
-    if (n < 0 || mqc_topic_presence(user, topic, sizeof topic) != MQC_OK)
+    char topic[96];
+    if (mqc_topic_presence(user, topic, sizeof topic) != MQC_OK)
         return;
     int rc = mosquitto_broker_publish_copy(NULL, topic, n, json, 1, true, NULL);
     if (rc != MOSQ_ERR_SUCCESS)
         mqc_log(MQC_LOG_ERR, "presence: publish failed (user=%s rc=%d)", user, rc);
+}
+
+/* A presence write in flight: what this node decided, and whether it has
+ * published that already (a client's own update passes through at once). */
+struct pwrite {
+    struct mqc_plugin *p;
+    enum mqc_pstate state;
+    int64_t last_seen;
+    bool published_here;
+    char user[MQC_ID_MAX + 1];
+};
+
+/* The aggregate over all nodes came back: a user is as present as their most
+ * present node. Publish it here and on the other nodes when it changed, or
+ * here alone when this node showed something else. */
+static void pwrite_done(void *ctx, int rc, bool changed, const char *agg, int64_t seen)
+{
+    struct pwrite *w = ctx;
+    char json[256];
+    int64_t now = mqc_clock_wall_ms();
+    if (rc != MQC_OK) {
+        /* Redis down: this node's own view is the best there is. */
+        int n = presence_json(json, sizeof json, w->user, w->state, w->last_seen, now);
+        if (!w->published_here && n > 0)
+            publish_local(w->user, json, n);
+        free(w);
+        return;
+    }
+    int st = mqc_presence_parse(agg);
+    int n = st < 0 ? -1 : presence_json(json, sizeof json, w->user, (enum mqc_pstate)st, seen, now);
+    if (n > 0) {
+        bool shown = w->published_here && (enum mqc_pstate)st == w->state;
+        if ((changed || w->published_here) && !shown)
+            publish_local(w->user, json, n);
+        if (changed)
+            mqc_plugin__cluster_presence(w->p, w->user, json, (size_t)n);
+    }
+    free(w);
+}
+
+/* Record this node's state for user in Redis; the reply decides what is
+ * published (pwrite_done). */
+static void write_state(struct mqc_plugin *p, const char *user, enum mqc_pstate st,
+                        int64_t last_seen, bool published_here)
+{
+    struct pwrite *w = calloc(1, sizeof *w);
+    if (!w) {
+        mqc_log(MQC_LOG_ERR, "presence: out of memory (user=%s)", user);
+        return;
+    }
+    w->p = p;
+    w->state = st;
+    w->last_seen = last_seen;
+    w->published_here = published_here;
+    snprintf(w->user, sizeof w->user, "%s", user);
     if (mqc_store_presence(p->store, user, mqc_presence_name(st), last_seen, p->cfg.node_id,
-                           devices) != MQC_OK)
+                           mqc_presence_devices(p->presence, user), pwrite_done, w) != MQC_OK) {
         mqc_log(MQC_LOG_ERR, "presence: cannot queue the Redis write (user=%s)", user);
+        pwrite_done(w, MQC_EUNAVAIL, false, NULL, 0);
+    }
+}
+
+void mqc_plugin__presence_remote(struct mqc_plugin *p, const char *user, const char *json,
+                                 size_t len)
+{
+    (void)p;
+    if (len > 0 && len < 512)
+        publish_local(user, json, (int)len);
+}
+
+void mqc_plugin__presence_offline_everywhere(struct mqc_plugin *p, const char *user,
+                                             int64_t last_seen)
+{
+    char json[256];
+    int n = presence_json(json, sizeof json, user, MQC_PRESENCE_OFFLINE, last_seen,
+                          mqc_clock_wall_ms());
+    if (n <= 0)
+        return;
+    publish_local(user, json, n);
+    mqc_plugin__cluster_presence(p, user, json, (size_t)n);
 }
 
 static void add_contact(const char *other, void *ctx)
@@ -59,8 +131,12 @@ void mqc_plugin__presence_connected(struct mqc_plugin *p, const struct mosquitto
     int rc = mqc_presence_connect(p->presence, key, user, mqc_clock_wall_ms());
     if (rc == MQC_ENOMEM)
         mqc_log(MQC_LOG_ERR, "presence: out of memory tracking a device (user=%s)", user);
-    if (rc == MQC_OK)
-        mqc_store_presence_devices(p->store, user, mqc_presence_devices(p->presence, user));
+    if (rc == MQC_OK) {
+        size_t n = mqc_presence_devices(p->presence, user);
+        mqc_store_presence_devices(p->store, user, p->cfg.node_id, n);
+        if (n == 1)
+            mqc_plugin__cluster_user(p, user, true);
+    }
     if (rc != MQC_OK || mqc_contacts_tracked(p->contacts, user))
         return;
     /* First device: learn who may see this user's presence, and whose they see. */
@@ -81,9 +157,12 @@ void mqc_plugin__presence_disconnected(struct mqc_plugin *p, const struct mosqui
     char user[MQC_ID_MAX + 1];
     snprintf(user, sizeof user, "%s", u);
     mqc_presence_disconnect(p->presence, key, mqc_clock_wall_ms());
-    mqc_store_presence_devices(p->store, user, mqc_presence_devices(p->presence, user));
-    if (mqc_presence_devices(p->presence, user) == 0)
+    size_t n = mqc_presence_devices(p->presence, user);
+    mqc_store_presence_devices(p->store, user, p->cfg.node_id, n);
+    if (n == 0) {
         mqc_contacts_drop(p->contacts, user);
+        mqc_plugin__cluster_user(p, user, false);
+    }
 }
 
 /* Parse {"state":"online"|"away"} (other fields ignored). */
@@ -130,8 +209,7 @@ int mqc_plugin__presence_message(struct mqc_plugin *p, struct mosquitto_evt_mess
     ed->payloadlen = (uint32_t)n;
     ed->retain = true;
     mqc_presence_mark_published(p->presence, user, eff, now);
-    mqc_store_presence(p->store, user, mqc_presence_name(eff), now, p->cfg.node_id,
-                       mqc_presence_devices(p->presence, user));
+    write_state(p, user, eff, now, true);
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -150,7 +228,7 @@ bool mqc_plugin__presence_will_ok(struct mqc_plugin *p, const char *user, const 
 
 static void on_change(const struct mqc_presence_change *c, void *ctx)
 {
-    publish_state(ctx, c->user, c->state, c->last_seen, c->devices);
+    write_state(ctx, c->user, c->state, c->last_seen, false);
 }
 
 static void remember_offline(const char *user, int64_t last_seen, void *ctx)
@@ -185,19 +263,15 @@ void mqc_plugin__presence_tick(struct mqc_plugin *p)
     while (p->startup_offline) {
         struct mqc_node_offline *o = p->startup_offline;
         p->startup_offline = o->next;
-        if (mqc_presence_devices(p->presence, o->user) == 0) {
-            char topic[96], json[256];
-            int n = presence_json(json, sizeof json, o->user, MQC_PRESENCE_OFFLINE, o->last_seen,
-                                  mqc_clock_wall_ms());
-            if (n > 0 && mqc_topic_presence(o->user, topic, sizeof topic) == MQC_OK)
-                mosquitto_broker_publish_copy(NULL, topic, n, json, 1, true, NULL);
-        }
+        if (mqc_presence_devices(p->presence, o->user) == 0)
+            mqc_plugin__presence_offline_everywhere(p, o->user, o->last_seen);
         free(o);
     }
     mqc_presence_due(p->presence, mqc_clock_wall_ms(), on_change, p);
     int64_t mono = mqc_clock_mono_ms();
     if (mono >= p->next_heartbeat_ms) {
-        p->next_heartbeat_ms = mono + HEARTBEAT_EVERY_MS;
-        mqc_store_heartbeat(p->store, p->cfg.node_id, mqc_clock_wall_ms(), HEARTBEAT_TTL_MS);
+        p->next_heartbeat_ms = mono + p->cfg.node_timeout_ms / 3;
+        mqc_store_heartbeat(p->store, p->cfg.node_id, mqc_clock_wall_ms(),
+                            p->cfg.node_timeout_ms);
     }
 }

@@ -1,6 +1,8 @@
 /* Publishing from the plugin: replies to one device, errors, and fan-out to
  * users' inboxes. Uses mosquitto_broker_publish_copy, so the broker copies the
- * payload into memory it owns and callers keep theirs. Broker thread only. */
+ * payload into memory it owns and callers keep theirs. Every fan-out also
+ * goes to the other nodes holding a recipient (cluster.c). Broker thread
+ * only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include "core/clock.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "core/reorder.h"
 #include "core/topic.h"
 #include "plugin/plugin.h"
 
@@ -38,34 +41,63 @@ void mqc_plugin__send_err(const char *client_id, const char *user, const char *r
     free(json);
 }
 
-void mqc_plugin__fanout(const char *const *users, size_t n, const char *payload, size_t len,
-                        int qos)
+static void deliver_local(void *ctx, const struct mqc_reorder_out *o)
 {
+    (void)ctx;
     char topic[96];
-    for (size_t i = 0; i < n; i++) {
-        if (mqc_topic_inbox(users[i], topic, sizeof topic) != 0)
+    for (size_t i = 0; i < o->nusers; i++) {
+        if (mqc_topic_inbox(o->users[i], topic, sizeof topic) != 0)
             continue;
-        int rc = mosquitto_broker_publish_copy(NULL, topic, (int)len, payload, qos, false, NULL);
+        int rc = mosquitto_broker_publish_copy(NULL, topic, (int)o->len, o->payload, o->qos, false,
+                                               NULL);
         if (rc != MOSQ_ERR_SUCCESS)
-            mqc_log(MQC_LOG_ERR, "fanout: publish failed (user=%s rc=%d)", users[i], rc);
+            mqc_log(MQC_LOG_ERR, "fanout: publish failed (user=%s rc=%d)", o->users[i], rc);
     }
 }
 
-bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, const char *skip,
-                             const char *payload, size_t len, int qos)
+void mqc_plugin__deliver(struct mqc_plugin *p, const char *conv, int64_t seq,
+                         const char *const *users, size_t n, const char *payload, size_t len,
+                         int qos)
+{
+    struct mqc_reorder_out ev = {conv, seq, users, n, payload, len, qos};
+    if (seq < 0 || !conv || !p->reorder)
+        deliver_local(p, &ev);
+    else
+        mqc_reorder_offer(p->reorder, &ev, mqc_clock_mono_ms(), deliver_local, p);
+}
+
+void mqc_plugin__deliver_due(struct mqc_plugin *p)
+{
+    if (p->reorder && mqc_reorder_waiting(p->reorder))
+        mqc_reorder_due(p->reorder, mqc_clock_mono_ms(), deliver_local, p);
+}
+
+void mqc_plugin__fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
+                        const char *const *users, size_t n, const char *payload, size_t len,
+                        int qos)
+{
+    mqc_plugin__deliver(p, conv, seq, users, n, payload, len, qos);
+    mqc_plugin__cluster_fanout(p, conv, seq, users, n, NULL, payload, len, qos);
+}
+
+bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq,
+                             const char *skip, const char *payload, size_t len, int qos)
 {
     size_t n;
     const char *const *users = mqc_members_list(p->members, conv, &n);
     if (!users)
         return false;
-    char topic[96];
-    for (size_t i = 0; i < n; i++) {
-        if (skip && strcmp(users[i], skip) == 0)
-            continue;
-        if (mqc_topic_inbox(users[i], topic, sizeof topic) != 0)
-            continue;
-        mosquitto_broker_publish_copy(NULL, topic, (int)len, payload, qos, false, NULL);
+    if (!skip) {
+        mqc_plugin__deliver(p, conv, seq, users, n, payload, len, qos);
+    } else {
+        char topic[96];
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(users[i], skip) == 0 || mqc_topic_inbox(users[i], topic, sizeof topic))
+                continue;
+            mosquitto_broker_publish_copy(NULL, topic, (int)len, payload, qos, false, NULL);
+        }
     }
+    mqc_plugin__cluster_fanout(p, conv, seq, users, n, skip, payload, len, qos);
     return true;
 }
 

@@ -91,8 +91,19 @@ static void change_done(void *ctx, int rc, const struct mqc_change_result *r)
         if (r->event) {
             mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
             mqc_contacts_add_group(o->p->contacts, r->members, r->nmembers);
-            mqc_plugin__fanout(r->members, r->nmembers, r->event, r->event_len, 1);
-            mqc_plugin__fanout(r->gone, r->ngone, r->event, r->event_len, 1);
+            /* Members and those who just left get the event as one, in
+             * the conversation's order. */
+            const char **all = malloc((r->nmembers + r->ngone + 1) * sizeof *all);
+            if (all) {
+                memcpy(all, r->members, r->nmembers * sizeof *all);
+                memcpy(all + r->nmembers, r->gone, r->ngone * sizeof *all);
+                mqc_plugin__fanout(o->p, o->conv, r->seq, all, r->nmembers + r->ngone, r->event,
+                                   r->event_len, 1);
+                free(all);
+            } else {
+                mqc_log(MQC_LOG_ERR, "request: out of memory fanning out (conv=%s)", o->conv);
+            }
+            mqc_plugin__cluster_members_changed(o->p, o->conv);
         }
         respond_conv(o);
     }

@@ -381,32 +381,90 @@ local function history(keys, args)
   return out
 end
 
--- presence: KEYS presence hash of the user, users set of the node
--- ARGV state, last_seen, node, devices, user
+-- Presence is kept per node (a user may have devices on several brokers):
+-- fields s:<node> (that node's state for the user) and d:<node> (its device
+-- count); 'state', 'devices' and 'last_seen' are the user's aggregate: the
+-- most present state of any node (online > away > offline), the total of
+-- devices, and when the aggregate last changed.
+local rank = {online = 3, away = 2, offline = 1}
+
+-- Recompute the aggregate of presence hash k. Returns state, devices.
+local function aggregate(k)
+  local all = redis.call('HGETALL', k)
+  local best, total = 'offline', 0
+  for i = 1, #all, 2 do
+    local f, v = all[i], all[i + 1]
+    if string.sub(f, 1, 2) == 's:' then
+      if (rank[v] or 0) > rank[best] then best = v end
+    elseif string.sub(f, 1, 2) == 'd:' then
+      total = total + (tonumber(v) or 0)
+    end
+  end
+  return best, total
+end
+
+-- Set node's share (state st, n devices) of presence hash k and the
+-- aggregate. Returns changed (bool), state, last_seen.
+local function presence_set(k, node, st, n, now)
+  if st == 'offline' and n == 0 then
+    redis.call('HDEL', k, 's:' .. node, 'd:' .. node)
+  else
+    redis.call('HSET', k, 's:' .. node, st, 'd:' .. node, n)
+  end
+  local best, total = aggregate(k)
+  local cur = redis.call('HMGET', k, 'state', 'last_seen')
+  if cur[1] ~= best then
+    redis.call('HSET', k, 'state', best, 'devices', total, 'last_seen', now, 'node', node)
+    return true, best, now
+  end
+  redis.call('HSET', k, 'devices', total)
+  return false, best, cur[2] or now
+end
+
+-- presence: this node's state for a user changed.
+-- KEYS presence hash of the user, users set of the node
+-- ARGV state, last_seen, node, devices (on this node), user
+-- Reply: ok, 1|0 (the aggregate changed), aggregate state, its last_seen
 local function presence(keys, args)
-  redis.call('HSET', keys[1], 'state', args[1], 'last_seen', args[2], 'node', args[3],
-             'devices', args[4])
+  local changed, st, seen = presence_set(keys[1], args[3], args[1], tonumber(args[4]) or 0,
+                                         args[2])
   if args[1] == 'offline' then
     redis.call('SREM', keys[2], args[5])
   else
     redis.call('SADD', keys[2], args[5])
   end
+  return {'ok', changed and 1 or 0, st, tostring(seen)}
+end
+
+-- devices: the number of a user's devices on a node changed (no state yet).
+-- KEYS presence hash. ARGV node, devices.
+local function devices(keys, args)
+  local n = tonumber(args[2]) or 0
+  if n == 0 then
+    redis.call('HDEL', keys[1], 'd:' .. args[1])
+  else
+    redis.call('HSET', keys[1], 'd:' .. args[1], n)
+  end
+  local _, total = aggregate(keys[1])
+  redis.call('HSET', keys[1], 'devices', total)
   return {'ok'}
 end
 
--- node_reset: a node (re)starts; nobody it knew is connected any more.
--- KEYS users set of the node. ARGV node, now, key prefix.
--- Reply: ok, then (user, last_seen) for every user turned offline.
+-- node_reset: a node (re)starts, or another node found it dead; nobody it
+-- knew is connected to it any more. KEYS users set of the node.
+-- ARGV node, now, key prefix.
+-- Reply: ok, then (user, last_seen) for every user whose aggregate turned
+-- offline (users with devices on other nodes stay as they are).
 local function node_reset(keys, args)
   local out = {'ok'}
   for _, u in ipairs(redis.call('SMEMBERS', keys[1])) do
     local k = args[3] .. '{u:' .. u .. '}:presence'
-    local cur = redis.call('HMGET', k, 'node', 'state', 'last_seen')
-    if cur[1] == args[1] and cur[2] ~= 'offline' then
-      local seen = cur[3] or args[2]
-      redis.call('HSET', k, 'state', 'offline', 'devices', 0, 'last_seen', seen)
+    local before = redis.call('HGET', k, 'state')
+    local cur_seen = redis.call('HGET', k, 'last_seen')
+    local changed, st = presence_set(k, args[1], 'offline', 0, cur_seen or args[2])
+    if changed and st == 'offline' and before ~= 'offline' then
       out[#out + 1] = u
-      out[#out + 1] = seen
+      out[#out + 1] = cur_seen or args[2]
     end
   end
   redis.call('DEL', keys[1])
@@ -549,6 +607,7 @@ redis.register_function('mqc1_device', device)
 redis.register_function('mqc1_undevice', undevice)
 redis.register_function('mqc1_mute', mute)
 redis.register_function('mqc1_presence', presence)
+redis.register_function('mqc1_devices', devices)
 redis.register_function('mqc1_node_reset', node_reset)
 redis.register_function{function_name = 'mqc1_contacts', callback = contacts, flags = {'no-writes'}}
 redis.register_function('mqc1_send', send)

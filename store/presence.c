@@ -21,8 +21,33 @@ static void logged_done(struct mqc_store__job *j, int rc, redisReply *r)
                 (const char *)j->ctx);
 }
 
+static void presence_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    mqc_store_presence_cb cb = (mqc_store_presence_cb)j->cb;
+    bool changed = false;
+    const char *st = NULL;
+    int64_t seen = 0;
+    if (rc == MQC_OK) {
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+            r->element[1]->type == REDIS_REPLY_INTEGER &&
+            r->element[2]->type == REDIS_REPLY_STRING &&
+            r->element[3]->type == REDIS_REPLY_STRING) {
+            changed = r->element[1]->integer == 1;
+            st = r->element[2]->str;
+            seen = strtoll(r->element[3]->str, NULL, 10);
+        } else {
+            rc = MQC_EUNAVAIL;
+        }
+    }
+    if (rc != MQC_OK)
+        mqc_log(MQC_LOG_WARNING, "store: presence write failed: %s", mqc_err_str(rc));
+    if (cb)
+        cb(j->ctx, rc, changed, st, seen);
+}
+
 int mqc_store_presence(struct mqc_store *s, const char *user, const char *state,
-                       int64_t last_seen, const char *node, size_t devices)
+                       int64_t last_seen, const char *node, size_t devices,
+                       mqc_store_presence_cb cb, void *ctx)
 {
     char pk[MQC_KEY_MAX], nk[MQC_KEY_MAX], seen[24], dev[24];
     if (mqc_key_user_part(s->prefix, user, "presence", pk, sizeof pk) != MQC_OK ||
@@ -31,7 +56,7 @@ int mqc_store_presence(struct mqc_store *s, const char *user, const char *state,
     snprintf(seen, sizeof seen, "%lld", (long long)last_seen);
     snprintf(dev, sizeof dev, "%zu", devices);
     const char *argv[] = {"FCALL", "mqc1_presence", "2", pk, nk, state, seen, node, dev, user};
-    return mqc_store__enqueue(s, 10, argv, NULL, logged_done, NULL, (void *)"presence");
+    return mqc_store__enqueue(s, 10, argv, NULL, presence_done, (void *)cb, ctx);
 }
 
 int mqc_store_heartbeat(struct mqc_store *s, const char *node, int64_t now_ms, int64_t ttl_ms)
@@ -42,7 +67,13 @@ int mqc_store_heartbeat(struct mqc_store *s, const char *node, int64_t now_ms, i
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
     const char *argv[] = {"SET", k, now, "PX", ttl};
-    return mqc_store__enqueue(s, 5, argv, NULL, logged_done, NULL, (void *)"heartbeat");
+    int rc = mqc_store__enqueue(s, 5, argv, NULL, logged_done, NULL, (void *)"heartbeat");
+    char nodes[MQC_KEY_MAX];
+    snprintf(nodes, sizeof nodes, "%snodes", s->prefix);
+    const char *reg[] = {"SADD", nodes, node};
+    if (rc == MQC_OK)
+        rc = mqc_store__enqueue(s, 3, reg, NULL, logged_done, NULL, (void *)"node registry");
+    return rc;
 }
 
 /* Run a blocking FCALL whose reply is {"ok", items...}. */

@@ -129,10 +129,16 @@ int mqc_store_history(struct mqc_store *s, const char *conv, const char *user, i
 
 /* ---- Presence (store/presence.c) ---- */
 
-/* Queue the user's presence record write (state name, last_seen, node,
- * devices) and node membership. Fire and forget: failures are logged. */
+/* The reply to a presence write: whether the user's aggregate over all
+ * nodes changed, and the aggregate (state borrowed for the call). On rc !=
+ * MQC_OK, changed is false and state NULL. */
+typedef void (*mqc_store_presence_cb)(void *ctx, int rc, bool changed, const char *state,
+                                      int64_t last_seen);
+/* Queue this node's presence for user (state name, last_seen, its devices
+ * here) and node membership; cb (may be NULL) gets the aggregate. */
 int mqc_store_presence(struct mqc_store *s, const char *user, const char *state,
-                       int64_t last_seen, const char *node, size_t devices);
+                       int64_t last_seen, const char *node, size_t devices,
+                       mqc_store_presence_cb cb, void *ctx);
 /* Queue the node heartbeat (expires after ttl_ms). */
 int mqc_store_heartbeat(struct mqc_store *s, const char *node, int64_t now_ms, int64_t ttl_ms);
 /* Blocking: a node starts; mark offline every user it had published as
@@ -170,7 +176,24 @@ int mqc_store_mute(struct mqc_store *s, const char *user, const char *conv, int6
 
 /* Queue the live count of the user's devices on this node (push decisions
  * need it before the grace period lets presence say offline). */
-int mqc_store_presence_devices(struct mqc_store *s, const char *user, size_t devices);
+int mqc_store_presence_devices(struct mqc_store *s, const char *user, const char *node,
+                               size_t devices);
+
+/* ---- Cluster membership (store/cluster.c) ---- */
+
+/* Blocking: every node ever registered but self; fn(node, alive, ctx) for
+ * each (alive: its heartbeat has not expired). MQC_OK or MQC_EUNAVAIL. */
+int mqc_store_cluster_nodes(struct mqc_store *s, const char *self,
+                            void (*fn)(const char *node, bool alive, void *ctx), void *ctx);
+/* Blocking: the users node shows present; fn(user, ctx) for each. */
+int mqc_store_node_users(struct mqc_store *s, const char *node,
+                         void (*fn)(const char *user, void *ctx), void *ctx);
+/* Blocking: claim the clean-up of dead node for self, for ttl_ms. MQC_OK if
+ * claimed, MQC_EEXIST if another node has it, MQC_EUNAVAIL. */
+int mqc_store_reap_claim(struct mqc_store *s, const char *node, const char *self,
+                         int64_t ttl_ms);
+/* Blocking: forget node in the node registry. */
+int mqc_store_node_forget(struct mqc_store *s, const char *node);
 
 /* Number of queued operations. */
 size_t mqc_store_pending(const struct mqc_store *s);

@@ -118,12 +118,13 @@ static void ignore_done(struct mqc_store__job *j, int rc, redisReply *r)
     (void)r;
 }
 
-int mqc_store_presence_devices(struct mqc_store *s, const char *user, size_t devices)
+int mqc_store_presence_devices(struct mqc_store *s, const char *user, const char *node,
+                               size_t devices)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_str(&a, "HSET");
+    mqc_store__args_fcall(&a, "mqc1_devices", 1);
     mqc_store__args_user_key(&a, s, user, "presence");
-    mqc_store__args_str(&a, "devices");
+    mqc_store__args_str(&a, node);
     mqc_store__args_fmt(&a, "%zu", devices);
     return mqc_store__submit(s, &a, ignore_done, NULL, NULL);
 }

@@ -509,6 +509,94 @@ def main():
     unittest.main(verbosity=2, warnings="ignore")
 
 
+class Cluster:
+    """One redis-server and n brokers (nodes n1..nN, all loading the plugin)
+    sharing it, in a temp dir. node(i) is a Stack-like view of node i (for
+    Chat and clients); every client is closed and every process stopped on
+    exit, whatever the outcome."""
+
+    def __init__(self, n=3, options=None):
+        self.dir = tempfile.mkdtemp(prefix="mqchat-cluster-")
+        self.redis = Redis(self.dir)
+        self.brokers = []
+        for i in range(n):
+            opts = dict(options or {})
+            opts["node_id"] = "n%d" % (i + 1)
+            self.brokers.append(Broker(self.dir, 0, opts, name="n%d" % (i + 1)))
+        self.clients = []
+
+    def __enter__(self):
+        try:
+            self.redis.start()
+            for b in self.brokers:
+                b.redis_port = self.redis.port
+                b.start()
+            for b in self.brokers:
+                wait_for(lambda: "cluster: joined as" in b.log_text(),
+                         what="%s to join the cluster" % b.name)
+        except BaseException:
+            self.close(failed=True)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(failed=exc_type is not None)
+        return False
+
+    def node(self, i):
+        return _NodeView(self, self.brokers[i])
+
+    def cli(self, *args, input=None):
+        return subprocess.run([CLI, "--redis", self.redis.url()] + list(args), input=input,
+                              capture_output=True, text=True, timeout=60)
+
+    def add_user(self, name, password):
+        r = self.cli("user", "add", name, "--password-stdin", input=password + "\n")
+        assert r.returncode == 0, r.stderr
+        return password
+
+    def close(self, failed=False):
+        for c in self.clients:
+            c.close()
+        errors = []
+        for b in self.brokers:
+            if b.proc is None:
+                continue
+            try:
+                b.check_sanitizers()
+            except AssertionError as e:
+                errors.append(e)
+            if failed or os.environ.get("MQCHAT_KEEP"):
+                sys.stderr.write("--- %s log ---\n%s\n" % (b.name, b.log_text()[-4000:]))
+            b.stop()
+        self.redis.stop()
+        if not os.environ.get("MQCHAT_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if errors:
+            raise errors[0]
+
+
+class _NodeView:
+    """What Chat needs of a Stack, for one node of a Cluster."""
+
+    def __init__(self, cluster, broker):
+        self.cluster = cluster
+        self.broker = broker
+
+    def client(self, user=None, password=None, protocol=V311, client_id=None, connect=True,
+               clean=True):
+        c = Client(self.broker.port, user, password, protocol, client_id, clean)
+        self.cluster.clients.append(c)
+        if connect:
+            deadline = time.monotonic() + DEFAULT_TIMEOUT
+            rc = c.connect()
+            while rc is None and time.monotonic() < deadline:  # busy or Redis: retry
+                time.sleep(0.05)
+                rc = c.connect()
+            assert rc == 0, "connect as %s refused: %r\n%s" % (user, rc, self.broker.log_tail())
+        return c
+
+
 class Chat:
     """A chat user's device: a Client subscribed to its inbox, with JSON
     helpers for requests, sends and waiting on events."""
