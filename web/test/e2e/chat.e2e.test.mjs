@@ -12,29 +12,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { Stack, TIMEOUT } from './stack.mjs';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const WEB_DIST = process.env.MQCHAT_WEB_DIST || path.resolve(here, '../../dist');
-const ARTIFACTS = process.env.MQCHAT_WEB_ARTIFACTS || path.resolve(here, '../../../build/web-artifacts');
-const CHROMIUM = process.env.MQCHAT_CHROMIUM || '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
-
-const password = () => Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
-
-async function signIn(page, url, user, pw) {
-  await page.goto(url);
-  await page.fill('#login-user', user);
-  await page.fill('#login-password', pw);
-  await page.click('#login-submit');
-  await page.locator('#app[data-status="online"]').waitFor();
-}
-
-// The bodies of the messages on screen, in order.
-const bodies = (page) => page.locator('#messages .msg .body').allTextContents();
+import { ARTIFACTS, WEB_DIST, bodies, launch, password, signIn } from './browser.mjs';
 
 test('alice and bob chat in two headless Chromium contexts', { timeout: 6 * TIMEOUT }, async (t) => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -61,11 +40,7 @@ test('alice and bob chat in two headless Chromium contexts', { timeout: 6 * TIME
   stack.addUser('alice', alicePw);
   stack.addUser('bob', bobPw);
 
-  // launch() runs Chromium on a fresh temporary profile of its own; the
-  // profile dir here holds its downloads and traces.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true, args: FLAGS, downloadsPath: profile, tracesDir: profile, timeout: TIMEOUT,
-  });
+  browser = await launch(profile);
   const newPage = async (name, viewport, storageState) => {
     const ctx = await browser.newContext({ viewport, storageState, deviceScaleFactor: 1 });
     ctx.setDefaultTimeout(TIMEOUT);
