@@ -11,7 +11,7 @@ MQTT_PORT ?= 1883
 WS_PORT ?= 8080
 REDIS_PORT ?= 6379
 
-.PHONY: all build run test test-asan fuzz deps clean
+.PHONY: all build run cluster test test-asan fuzz deps clean
 
 all: build
 
@@ -24,6 +24,10 @@ deps:
 
 run: deps build
 	MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
+
+# Three brokers sharing one Redis (ports MQTT_PORT..MQTT_PORT+2).
+cluster: deps build
+	NODES=3 MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j 2

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make run`: start a local mqchat stack on loopback (Redis, Mosquitto with the
 # plugin), create the demo users alice and bob, print how to chat, and stop
-# everything on Ctrl-C. Runtime files live in .run/ and are reused by the next
+# everything on Ctrl-C. With NODES=3 (`make cluster`) it starts three brokers
+# (nodes local1..local3 on MQTT_PORT, MQTT_PORT+1, MQTT_PORT+2) sharing the
+# Redis: a cluster to try cross-node chat on; the WebSockets listener stays on
+# the first. Runtime files live in .run/ and are reused by the next
 # run (users and messages survive in Redis' AOF).
 set -euo pipefail
 
@@ -11,6 +14,8 @@ RUN_DIR=${RUN_DIR:-$ROOT/.run}
 MQTT_PORT=${MQTT_PORT:-1883}
 WS_PORT=${WS_PORT:-8080}
 REDIS_PORT=${REDIS_PORT:-6379}
+NODES=${NODES:-1}
+case "$NODES" in [1-9]) ;; *) echo "run: NODES must be 1-9" >&2; exit 2 ;; esac
 PLUGIN=$BUILD/mqchat_plugin.so
 CLI=$BUILD/cli/mqchat
 PUSH=$BUILD/bridge/mqchat-push
@@ -32,7 +37,9 @@ for pidfile in "$RUN_DIR"/*.pid; do
 done
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for spec in "REDIS_PORT:$REDIS_PORT" "MQTT_PORT:$MQTT_PORT" "WS_PORT:$WS_PORT"; do
+specs=("REDIS_PORT:$REDIS_PORT" "MQTT_PORT:$MQTT_PORT" "WS_PORT:$WS_PORT")
+for i in $(seq 2 "$NODES"); do specs+=("MQTT_PORT:$((MQTT_PORT + i - 1))"); done
+for spec in "${specs[@]}"; do
   name=${spec%%:*}; port=${spec#*:}
   if port_busy "$port"; then
     echo "run: port $port is already in use (another Redis or broker?)." >&2
@@ -57,13 +64,23 @@ render() { # template output
 }
 render "$ROOT/config/redis.conf.in" "$RUN_DIR/redis.conf"
 render "$ROOT/config/mosquitto.conf.in" "$RUN_DIR/mosquitto.conf"
+# Nodes 2..N: their own MQTT port and node id, no WebSockets listener.
+for i in $(seq 2 "$NODES"); do
+  sed -e "s#^listener $MQTT_PORT #listener $((MQTT_PORT + i - 1)) #" \
+      -e "/^listener $WS_PORT /d" -e "/^protocol websockets/d" -e "/^http_dir /d" \
+      -e "s#^plugin_opt_node_id local1#plugin_opt_node_id local$i#" \
+      -e "s#mosquitto.log#mosquitto-$i.log#" \
+      "$RUN_DIR/mosquitto.conf" > "$RUN_DIR/mosquitto-$i.conf"
+done
 # The bridge's config is written once: edit .run/push.conf to add credentials.
 [ -f "$RUN_DIR/push.conf" ] || render "$ROOT/config/push.conf.in" "$RUN_DIR/push.conf"
 # mosquitto started as root drops to user mosquitto: let it write its log.
-touch "$RUN_DIR/mosquitto.log"
-if id mosquitto >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  chown mosquitto "$RUN_DIR/mosquitto.log"
-fi
+for log in "$RUN_DIR/mosquitto.log" $(seq -f "$RUN_DIR/mosquitto-%g.log" 2 "$NODES"); do
+  touch "$log"
+  if id mosquitto >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    chown mosquitto "$log"
+  fi
+done
 
 pids=()
 cleanup() {
@@ -106,6 +123,11 @@ BOB_PW=$(awk '$1=="bob"{print $2}' "$PWFILE")
 mosquitto -c "$RUN_DIR/mosquitto.conf" &
 pids+=($!); echo $! > "$RUN_DIR/mosquitto.pid"
 wait_until 10 "mosquitto" bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT && exec 4<>/dev/tcp/127.0.0.1/$WS_PORT"
+for i in $(seq 2 "$NODES"); do
+  mosquitto -c "$RUN_DIR/mosquitto-$i.conf" &
+  pids+=($!); echo $! > "$RUN_DIR/mosquitto-$i.pid"
+  wait_until 10 "mosquitto node $i" bash -c "exec 3<>/dev/tcp/127.0.0.1/$((MQTT_PORT + i - 1))"
+done
 
 "$PUSH" --config "$RUN_DIR/push.conf" >> "$RUN_DIR/push.log" 2>&1 &
 pids+=($!); echo $! > "$RUN_DIR/push.pid"
@@ -153,6 +175,16 @@ Manage users:
 
 Press Ctrl-C to stop.
 EOT
+if [ "$NODES" -gt 1 ]; then
+  cat <<EOT
+
+Cluster: $NODES brokers share the Redis: local1 on $MQTT_PORT$(for i in $(seq 2 "$NODES"); do printf ', local%d on %d' "$i" $((MQTT_PORT + i - 1)); done).
+Put bob on another node and chat across them:
+  MQCHAT_PASSWORD='$BOB_PW' $CLI chat --user bob --mqtt 127.0.0.1:$((MQTT_PORT + 1))
+Tell every connected user on every node something:
+  MQCHAT_REDIS=$MQCHAT_REDIS $CLI broadcast --text 'maintenance at 18:00'
+EOT
+fi
 
 wait -n "${pids[@]}" || true
 echo "run: a service exited; see $RUN_DIR/*.log" >&2
