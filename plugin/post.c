@@ -52,6 +52,15 @@ static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
         post_failed(o, rc);
         goto out;
     }
+    if (r->dup && r->announce && r->event_len) {
+        /* A retry of a send answered unavailable that Redis had stored after
+         * all: nobody was told, so the original goes to everyone now. */
+        if (r->has_members)
+            mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
+        if (!mqc_plugin__fanout_conv(o->p, o->conv, r->seq, NULL, r->event, r->event_len, 1))
+            mqc_plugin__reply(o->client_id, o->user, r->event, r->event_len);
+        goto out;
+    }
     if (r->dup) {
         /* A retry: the retrying device gets the original, nobody else anything. */
         if (r->event_len)

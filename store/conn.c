@@ -32,7 +32,8 @@ struct mqc_store *mqc_store_new(const struct mqc_store_opts *o)
     s->push_preview = o->push_preview;
     s->inflight_tail = &s->inflight;
     s->jobs_tail = &s->jobs;
-    if (!s->host || !s->prefix || (o->unix_path && !s->unix_path) ||
+    s->unsure = mqc_map_new();
+    if (!s->host || !s->prefix || !s->unsure || (o->unix_path && !s->unix_path) ||
         (o->password && !s->password)) {
         mqc_store_free(s);
         return NULL;
@@ -45,6 +46,7 @@ void mqc_store_free(struct mqc_store *s)
     if (!s)
         return;
     mqc_store__free_jobs(s);
+    mqc_map_free(s->unsure); /* after the jobs: failing them may add keys */
     if (s->ctx)
         redisFree(s->ctx);
     free(s->host);

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/id.h"
+#include "core/log.h"
 #include "store/internal.h"
 #include "store/keys.h"
 
@@ -84,43 +85,99 @@ int mqc_store__event_list(const redisReply *r, size_t from, const char ***events
 
 /* ---- send / receipt / members ---- */
 
+/* The member list that add_members() in store/mqchat.lua put at
+ * r->element[at] (count, then user/role pairs; -1: the cache is current). */
+static int parse_members(const redisReply *r, size_t at, struct mqc_post_result *res,
+                         const char ***members)
+{
+    int64_t n = reply_int(at < r->elements ? r->element[at] : NULL);
+    if (n < 0 || at + 1 + 2 * (size_t)n > r->elements)
+        return MQC_OK;
+    *members = strings(r, at + 1, (size_t)n, 2);
+    if (!*members)
+        return MQC_ENOMEM;
+    res->members = *members;
+    res->nmembers = (size_t)n;
+    res->has_members = true;
+    return MQC_OK;
+}
+
+/* Turn a post function's reply into res; *members (returned owned, may be
+ * NULL) holds res->members. */
+static int post_parse(int rc, const redisReply *r, struct mqc_post_result *res,
+                      const char ***members)
+{
+    const char *word;
+    if (rc == MQC_OK)
+        rc = status(r, &word);
+    if (rc == MQC_OK && !strcmp(word, "dup")) {
+        res->dup = true;
+        res->seq = reply_int(r->elements > 1 ? r->element[1] : NULL);
+        if (r->elements > 2) {
+            res->event = reply_str(r->element[2]);
+            res->event_len = r->element[2]->len;
+        }
+        if (r->elements > 4) {
+            res->mver = reply_int(r->element[3]);
+            rc = parse_members(r, 4, res, members);
+        }
+    } else if (rc == MQC_OK && !strcmp(word, "ignored")) {
+        res->ignored = true;
+        res->seq = reply_int(r->elements > 1 ? r->element[1] : NULL);
+    } else if (rc == MQC_OK) {
+        if (r->elements < 4)
+            return MQC_EINTERNAL;
+        res->seq = reply_int(r->element[1]);
+        res->mver = reply_int(r->element[2]);
+        rc = parse_members(r, 3, res, members);
+    }
+    return rc;
+}
+
 static void post_done(struct mqc_store__job *j, int rc, redisReply *r)
 {
     mqc_store_post_cb cb = (mqc_store_post_cb)j->cb;
     struct mqc_post_result res = {0};
-    const char *word;
     const char **members = NULL;
-    if (rc == MQC_OK)
-        rc = status(r, &word);
-    if (rc == MQC_OK && !strcmp(word, "dup")) {
-        res.dup = true;
-        res.seq = reply_int(r->elements > 1 ? r->element[1] : NULL);
-        if (r->elements > 2) {
-            res.event = reply_str(r->element[2]);
-            res.event_len = r->element[2]->len;
-        }
-    } else if (rc == MQC_OK && !strcmp(word, "ignored")) {
-        res.ignored = true;
-        res.seq = reply_int(r->elements > 1 ? r->element[1] : NULL);
-    } else if (rc == MQC_OK) {
-        if (r->elements < 4)
-            rc = MQC_EINTERNAL;
-        else {
-            res.seq = reply_int(r->element[1]);
-            res.mver = reply_int(r->element[2]);
-            int64_t n = reply_int(r->element[3]);
-            if (n >= 0 && (size_t)(4 + 2 * n) <= r->elements) {
-                members = strings(r, 4, (size_t)n, 2);
-                if (!members)
-                    rc = MQC_ENOMEM;
-                res.members = members;
-                res.nmembers = (size_t)n;
-                res.has_members = members != NULL;
-            }
-        }
-    }
+    rc = post_parse(rc, r, &res, &members);
     cb(j->ctx, rc, &res);
     free(members);
+}
+
+/* Most keys remembered in s->unsure; past it the set starts over (a retry
+ * then only reaches its own device, as if its first attempt had failed). */
+#define UNSURE_MAX 100000
+
+/* A send in flight: the caller's callback and the dedupe key. */
+struct send_job {
+    struct mqc_store *s;
+    mqc_store_post_cb cb;
+    void *ctx;
+    char key[];
+};
+
+static void send_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    struct send_job *w = j->ctx;
+    struct mqc_post_result res = {0};
+    const char **members = NULL;
+    rc = post_parse(rc, r, &res, &members);
+    if (rc == MQC_EUNAVAIL) {
+        if (mqc_map_count(w->s->unsure) >= UNSURE_MAX) {
+            mqc_log(MQC_LOG_WARNING, "store: %d sends of unknown outcome remembered; "
+                                     "forgetting them", UNSURE_MAX);
+            mqc_map_free(w->s->unsure);
+            w->s->unsure = mqc_map_new();
+        }
+        static char marker; /* the map's values only need to be non-NULL */
+        if (!w->s->unsure || mqc_map_put(w->s->unsure, w->key, &marker) != MQC_OK)
+            mqc_log(MQC_LOG_ERR, "store: out of memory remembering a send of unknown outcome");
+    } else if (w->s->unsure && mqc_map_del(w->s->unsure, w->key) && res.dup) {
+        res.announce = true;
+    }
+    w->cb(w->ctx, rc, &res);
+    free(members);
+    free(w);
 }
 
 int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, const char *id,
@@ -141,7 +198,20 @@ int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, co
     mqc_store__args_fmt(&a, "%lld", (long long)cached_mver);
     mqc_store__args_dctx(&a, s);
     mqc_store__args_str(&a, preview ? preview : "");
-    return mqc_store__submit(s, &a, post_done, (void *)cb, ctx);
+    size_t kl = strlen(conv) + strlen(sender) + strlen(id) + 3;
+    struct send_job *w = malloc(sizeof *w + kl);
+    if (!w) {
+        mqc_store__args_free(&a);
+        return MQC_ENOMEM;
+    }
+    w->s = s;
+    w->cb = cb;
+    w->ctx = ctx;
+    snprintf(w->key, kl, "%s\n%s\n%s", conv, sender, id);
+    int rc = mqc_store__submit(s, &a, send_done, NULL, w);
+    if (rc != MQC_OK)
+        free(w);
+    return rc;
 }
 
 int mqc_store_receipt(struct mqc_store *s, const char *conv, const char *user, const char *type,

@@ -5,6 +5,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "core/map.h"
+
 #include "store/store.h"
 
 struct mqc_store {
@@ -22,6 +24,11 @@ struct mqc_store {
     size_t njobs;
     struct mqc_store__job *inflight, **inflight_tail; /* written, replies not read yet */
     size_t ninflight;
+    /* "conv\nsender\nid" of sends answered MQC_EUNAVAIL: Redis may have
+     * stored them although nobody was told (the reply was lost with the
+     * connection). A later attempt that finds one stored reports it with
+     * announce set; any answer from Redis for the key forgets it. */
+    struct mqc_map *unsure;
 };
 
 /* A queued command: the formatted RESP text and what to do with the reply.

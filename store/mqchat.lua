@@ -167,7 +167,10 @@ local function send(keys, args)
     local e = redis.call('XRANGE', keys[3], old .. '-0', old .. '-0')
     local ev = ''
     if e[1] then ev = e[1][2][2] end
-    return {'dup', num(old), ev}
+    -- the members too (when the caller's cache is stale): a retry whose
+    -- first attempt's reply was lost must reach everyone (store/conv.c)
+    local mver = num(redis.call('HGET', keys[1], 'mver'))
+    return add_members({'dup', num(old), ev, mver}, keys[2], mver, args[5])
   end
   local d = parse_dctx(args[6])
   local seq = redis.call('HINCRBY', keys[1], 'seq', 1)

@@ -61,6 +61,9 @@ int mqc_store_user_list(struct mqc_store *s, void (*fn)(const char *user, void *
 struct mqc_post_result {
     int64_t seq;  /* send: the message's seq; receipt: the cursor now stored */
     bool dup;     /* send: already stored earlier; event is the original */
+    bool announce; /* send, dup: an earlier attempt through this store was
+                    * answered unavailable but had been stored, so nobody
+                    * was told: deliver event to every member */
     bool ignored; /* receipt: not above the stored cursor; nothing changed */
     int64_t mver; /* current membership version */
     const char *const *members; /* when the caller's cached version was stale */

@@ -512,6 +512,52 @@ class FaultTest(unittest.TestCase):
         fault("30 x 200-message history requests of 60 KB messages, never read")
         self.assertTrue(st.broker.alive())
 
+    def test_send_stored_but_reply_lost_reaches_everyone(self):
+        """Redis hangs with a send written to it: the broker times out, drops
+        the connection and tells the sender unavailable, but Redis runs the
+        command when it resumes. The sender's retry finds it stored; the
+        other members (and the sender's other devices) were never told, so
+        the retry must deliver it to them, once, as stored."""
+        st = Stack()
+        st.__enter__()
+        self.addCleanup(st.close)
+        st.add_user("alice", "a")
+        st.add_user("bob", "b")
+        a, a2, b = Chat(st, "alice", "a"), Chat(st, "alice", "a"), Chat(st, "bob", "b")
+        conv = a.direct("bob")
+        a.send(conv, "m0", "before")
+        b.msg(conv, "m0")
+        a2.msg(conv, "m0")
+        pid = st.redis.proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(lambda: st.redis.proc and os.kill(pid, signal.SIGCONT))
+        a.send(conv, "m1", "while Redis hangs")
+        self.assertEqual(a.err(id="m1")["code"], "unavailable")
+        os.kill(pid, signal.SIGCONT)
+        fault("Redis stopped (SIGSTOP) with a send written, reply lost")
+        # Redis runs what it had read before the connection closed
+        wait_for(lambda: st.redis.call("HGET", "mqchat:{c:%s}:ids" % conv, "alice\nm1"),
+                 what="the first attempt to be stored")
+
+        def retried():
+            a.send(conv, "m1", "while Redis hangs")
+            e = a.event(lambda e: e.get("id") == "m1")
+            return e if e["t"] == "msg" else None
+
+        first = wait_for(retried, what="the retry to be answered")
+        self.assertEqual(first["seq"], 2)
+        self.assertEqual(b.msg(conv, "m1"), first)
+        self.assertEqual(a2.msg(conv, "m1"), first)
+        stored = redis_events(st.redis, conv)
+        self.assertEqual([e for _, e in stored if e.get("id") == "m1"], [first])
+        # a further retry is an ordinary duplicate: the retrying device only
+        a.send(conv, "m1", "while Redis hangs")
+        self.assertEqual(a.msg(conv, "m1"), first)
+        a.send(conv, "m2", "after")
+        self.assertEqual(b.msg(conv, "m2")["seq"], 3)
+        self.assertEqual([e for e in b.barrier() if e.get("t") == "msg"], [])
+        self.assertEqual([e for e in a2.barrier() if e.get("id") == "m1"], [])
+
 
 if __name__ == "__main__":
     main()
