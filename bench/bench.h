@@ -24,14 +24,7 @@ enum { MQC_ROLE_SENDER = 1, MQC_ROLE_RECEIVER = 2, MQC_ROLE_OWN = 3 };
 /* MQC_PH_AFTER: the scenario's last phase (hooks->after), --events runs only. */
 /* MQC_PH_HOLD (--hold-file): every client stays connected until the file is
  * removed, so an outside script can look at the broker and Redis meanwhile. */
-enum mqc_phase {
-    MQC_PH_SETUP,
-    MQC_PH_RUN,
-    MQC_PH_DRAIN,
-    MQC_PH_AFTER,
-    MQC_PH_HOLD,
-    MQC_PH_DONE
-};
+enum mqc_phase { MQC_PH_SETUP, MQC_PH_RUN, MQC_PH_DRAIN, MQC_PH_AFTER, MQC_PH_HOLD, MQC_PH_DONE };
 
 #define MQC_WATCH_MAX 4
 

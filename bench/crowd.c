@@ -23,22 +23,22 @@
 #include "bench/bench.h"
 #include "core/err.h"
 
-#define FIRST_IDLE 2                /* clients 0 and 1 are the probe pair */
-#define TICK_NS 100000000           /* churn step: 100 ms */
+#define FIRST_IDLE 2      /* clients 0 and 1 are the probe pair */
+#define TICK_NS 100000000 /* churn step: 100 ms */
 #define NEVER INT64_MAX
 
 struct crowd_state {
-    size_t n;              /* idle users */
-    size_t up_first;       /* idle users connected during setup */
-    int64_t t_connected;   /* when the last of them was */
-    size_t cursor;         /* next idle user to churn (0..n-1) */
-    double acc;            /* fractional users owed to the churn */
-    size_t *pending;       /* idle users closed at the last tick, reopened at the next; owned */
+    size_t n;            /* idle users */
+    size_t up_first;     /* idle users connected during setup */
+    int64_t t_connected; /* when the last of them was */
+    size_t cursor;       /* next idle user to churn (0..n-1) */
+    double acc;          /* fractional users owed to the churn */
+    size_t *pending;     /* idle users closed at the last tick, reopened at the next; owned */
     size_t npending;
-    size_t down;           /* idle users not connected and subscribed since the setup */
-    int64_t *t_open;       /* per idle user: when its reconnect started; owned */
+    size_t down;     /* idle users not connected and subscribed since the setup */
+    int64_t *t_open; /* per idle user: when its reconnect started; owned */
     uint64_t churned, back, reopen_failed;
-    struct mqc_hist *rec;  /* reconnect times; owned */
+    struct mqc_hist *rec; /* reconnect times; owned */
 };
 
 static struct crowd_state *state(struct mqc_bench *b)
@@ -118,8 +118,7 @@ static int report(struct mqc_bench *b, char *out, size_t size)
              " reconnects=%" PRIu64 " back=%" PRIu64 " not_back=%zu reconnect_p50_ms=%.3f"
              " reconnect_p99_ms=%.3f reconnect_max_ms=%.3f",
              b->nc, st->n, conn, conn > 0 ? (double)b->nc / conn : 0, (double)st->n * b->o.churn,
-             st->churned, st->back, st->down,
-             (double)mqc_hist_quantile(st->rec, 0.50) / 1e6,
+             st->churned, st->back, st->down, (double)mqc_hist_quantile(st->rec, 0.50) / 1e6,
              (double)mqc_hist_quantile(st->rec, 0.99) / 1e6, (double)st->rec->max_ns / 1e6);
     if (st->down && !b->first_err[0])
         mqc_bench__note_err(b, "%zu churned users did not get back", st->down);

@@ -671,13 +671,16 @@ static int64_t scen_tick(struct mqc_bench *b, int64_t now, int64_t next)
     return b->t_tick < next ? b->t_tick : next;
 }
 
-/* --hold-file: say "held" by creating the file; the hold ends when it is
- * removed, or after --hold seconds (a forgotten file must not keep the
- * process alive). */
+/* --hold-file: say "held" by creating the file, with the number of clients
+ * connected and subscribed ("ready=N"); the hold ends when it is removed, or
+ * after --hold seconds (a forgotten file must not keep the process alive). */
 static void start_hold(struct mqc_bench *b, int64_t now)
 {
+    size_t ready = 0;
+    for (size_t i = 0; i < b->nc; i++)
+        ready += b->c[i].state == MQC_CLIENT_READY ? 1 : 0;
     FILE *f = fopen(b->o.hold_file, "w");
-    if (!f || fputs("held\n", f) == EOF || fclose(f) != 0) {
+    if (!f || fprintf(f, "ready=%zu\n", ready) < 0 || fclose(f) != 0) {
         mqc_bench__note_err(b, "cannot write the hold file %s: %s", b->o.hold_file,
                             strerror(errno));
         b->phase = MQC_PH_DONE;

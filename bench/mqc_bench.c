@@ -205,18 +205,29 @@ static int parse_watch(struct mqc_opts *o, char *arg)
 static int parse_opts(int argc, char **argv, struct mqc_opts *o)
 {
     static const struct option longs[] = {
-        {"mode", required_argument, 0, 'm'},     {"scenario", required_argument, 0, 'S'},
-        {"host", required_argument, 0, 'H'},     {"port", required_argument, 0, 'p'},
-        {"pairs", required_argument, 0, 'n'},    {"rate", required_argument, 0, 'r'},
-        {"events", required_argument, 0, 'e'},   {"window", required_argument, 0, 'w'},
-        {"seconds", required_argument, 0, 's'},  {"warmup", required_argument, 0, 'W'},
-        {"drain", required_argument, 0, 'd'},    {"setup-timeout", required_argument, 0, 'T'},
-        {"size", required_argument, 0, 'z'},     {"user-prefix", required_argument, 0, 'u'},
-        {"password", required_argument, 0, 'P'}, {"connect-batch", required_argument, 0, 'b'},
-        {"verbose", no_argument, 0, 'v'},        {"watch", required_argument, 0, 'x'},
-        {"churn", required_argument, 0, 'c'},    {"hold-file", required_argument, 0, 'F'},
+        {"mode", required_argument, 0, 'm'},
+        {"scenario", required_argument, 0, 'S'},
+        {"host", required_argument, 0, 'H'},
+        {"port", required_argument, 0, 'p'},
+        {"pairs", required_argument, 0, 'n'},
+        {"rate", required_argument, 0, 'r'},
+        {"events", required_argument, 0, 'e'},
+        {"window", required_argument, 0, 'w'},
+        {"seconds", required_argument, 0, 's'},
+        {"warmup", required_argument, 0, 'W'},
+        {"drain", required_argument, 0, 'd'},
+        {"setup-timeout", required_argument, 0, 'T'},
+        {"size", required_argument, 0, 'z'},
+        {"user-prefix", required_argument, 0, 'u'},
+        {"password", required_argument, 0, 'P'},
+        {"connect-batch", required_argument, 0, 'b'},
+        {"verbose", no_argument, 0, 'v'},
+        {"watch", required_argument, 0, 'x'},
+        {"churn", required_argument, 0, 'c'},
+        {"hold-file", required_argument, 0, 'F'},
         {"hold", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     double d;
     o->mode = -1;
@@ -395,7 +406,8 @@ int main(int argc, char **argv)
         goto out;
     const struct mqc_scenario *sc = find_scenario(b->o.scenario);
     if (!sc) {
-        fprintf(stderr, "mqc_bench: --scenario: '%s' is unknown (known: pairs, sync, group, crowd)\n",
+        fprintf(stderr,
+                "mqc_bench: --scenario: '%s' is unknown (known: pairs, sync, group, crowd)\n",
                 b->o.scenario);
         goto out;
     }
