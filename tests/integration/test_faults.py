@@ -1,8 +1,9 @@
 """Fault injection, all on loopback and bounded in time: the broker killed -9
-in the middle of a burst, Redis killed mid-burst and restarted, the push
-bridge killed mid-batch in a full chain, and slow or hostile clients (one
-that never reads, half packets, thousands of connections opened and
-dropped) while a probe pair keeps talking. Senders retry with the same ids
+in the middle of a burst, Redis killed mid-burst and restarted, Redis hung
+with a send written (reply lost), the push bridge killed mid-batch in a full
+chain, and slow or hostile clients (one that never reads, half packets,
+thousands of connections opened and dropped, huge history requests never
+read) while others keep talking. Senders retry with the same ids
 until they see their own copy (the app-level ack); afterwards every message
 is stored exactly once with gapless seqs and every recipient syncs all of
 them exactly once. The number of faults survived is printed at the end."""
