@@ -190,6 +190,9 @@ void mqc_plugin__cluster_reap(struct mqc_plugin *p);
 /* Another node's retained presence for user: publish it here. */
 void mqc_plugin__presence_remote(struct mqc_plugin *p, const char *user, const char *json,
                                  size_t len);
+/* Read user's presence from Redis and publish it retained here (a user on
+ * another node, met when this node joins the cluster). */
+void mqc_plugin__presence_learn(struct mqc_plugin *p, const char *user);
 /* Publish user's retained offline state here and on every node. */
 void mqc_plugin__presence_offline_everywhere(struct mqc_plugin *p, const char *user,
                                              int64_t last_seen);

@@ -103,6 +103,38 @@ void mqc_plugin__presence_remote(struct mqc_plugin *p, const char *user, const c
         publish_local(user, json, (int)len);
 }
 
+struct pread {
+    struct mqc_plugin *p;
+    char user[MQC_ID_MAX + 1];
+};
+
+static void pread_done(void *ctx, int rc, bool changed, const char *state, int64_t seen)
+{
+    (void)changed;
+    struct pread *r = ctx;
+    int st = rc == MQC_OK && state ? mqc_presence_parse(state) : -1;
+    /* A user with devices here is published by this node itself. */
+    if (st >= 0 && mqc_presence_devices(r->p->presence, r->user) == 0) {
+        char json[256];
+        int n = presence_json(json, sizeof json, r->user, (enum mqc_pstate)st, seen,
+                              mqc_clock_wall_ms());
+        if (n > 0)
+            publish_local(r->user, json, n);
+    }
+    free(r);
+}
+
+void mqc_plugin__presence_learn(struct mqc_plugin *p, const char *user)
+{
+    struct pread *r = calloc(1, sizeof *r);
+    if (!r)
+        return;
+    r->p = p;
+    snprintf(r->user, sizeof r->user, "%s", user);
+    if (mqc_store_presence_get(p->store, user, pread_done, r) != MQC_OK)
+        free(r);
+}
+
 void mqc_plugin__presence_offline_everywhere(struct mqc_plugin *p, const char *user,
                                              int64_t last_seen)
 {

@@ -25,6 +25,8 @@ static void add_user(const char *user, void *arg)
     struct load_ctx *c = arg;
     if (mqc_directory_add(c->p->directory, user, c->node) == MQC_OK)
         c->users++;
+    /* Subscribers here should see their state at once, as on that node. */
+    mqc_plugin__presence_learn(c->p, user);
 }
 
 static void load_node(const char *node, bool alive, void *arg)

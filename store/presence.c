@@ -59,6 +59,32 @@ int mqc_store_presence(struct mqc_store *s, const char *user, const char *state,
     return mqc_store__enqueue(s, 10, argv, NULL, presence_done, (void *)cb, ctx);
 }
 
+static void presence_get_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    mqc_store_presence_cb cb = (mqc_store_presence_cb)j->cb;
+    if (rc == MQC_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                         r->element[0]->type != REDIS_REPLY_STRING))
+        rc = MQC_ENOTFOUND;
+    if (rc != MQC_OK) {
+        cb(j->ctx, rc, false, NULL, 0);
+        return;
+    }
+    int64_t seen = r->element[1]->type == REDIS_REPLY_STRING
+                       ? strtoll(r->element[1]->str, NULL, 10)
+                       : 0;
+    cb(j->ctx, MQC_OK, false, r->element[0]->str, seen);
+}
+
+int mqc_store_presence_get(struct mqc_store *s, const char *user, mqc_store_presence_cb cb,
+                           void *ctx)
+{
+    char pk[MQC_KEY_MAX];
+    if (mqc_key_user_part(s->prefix, user, "presence", pk, sizeof pk) != MQC_OK)
+        return MQC_EBADREQ;
+    const char *argv[] = {"HMGET", pk, "state", "last_seen"};
+    return mqc_store__enqueue(s, 4, argv, NULL, presence_get_done, (void *)cb, ctx);
+}
+
 int mqc_store_heartbeat(struct mqc_store *s, const char *node, int64_t now_ms, int64_t ttl_ms)
 {
     char k[MQC_KEY_MAX], now[24], ttl[24];

@@ -142,6 +142,10 @@ typedef void (*mqc_store_presence_cb)(void *ctx, int rc, bool changed, const cha
 int mqc_store_presence(struct mqc_store *s, const char *user, const char *state,
                        int64_t last_seen, const char *node, size_t devices,
                        mqc_store_presence_cb cb, void *ctx);
+/* Queue a read of user's aggregate presence; cb gets (state, last_seen) or
+ * an error. */
+int mqc_store_presence_get(struct mqc_store *s, const char *user, mqc_store_presence_cb cb,
+                           void *ctx);
 /* Queue the node heartbeat (expires after ttl_ms). */
 int mqc_store_heartbeat(struct mqc_store *s, const char *node, int64_t now_ms, int64_t ttl_ms);
 /* Blocking: a node starts; mark offline every user it had published as

@@ -4,7 +4,8 @@ order exactly once (also a 500-message burst, also a user with devices on two
 nodes); a member removed on one node stops receiving on another at once; a
 node killed with SIGKILL is declared dead within the node timeout and its
 users shown offline (unless connected elsewhere), who then sync everything
-sent meanwhile from another node; the restarted node shows no ghosts; and a
+sent meanwhile from another node; the restarted node shows no ghosts and
+knows the presence of users on the other nodes; and a
 broadcast reaches users on every node."""
 import json
 import unittest
@@ -118,6 +119,12 @@ class ClusterTest(unittest.TestCase):
         ghosts = [m for m in watch.drain() if m.topic in ("chat/presence/bob",)
                   and json.loads(m.payload)["state"] != "online"]
         self.assertEqual(ghosts, [])
+        # The restarted n2 learned bob's state on n3: its subscribers see it.
+        w2 = self.cl.node(1).client("alice", "alice-pw", client_id="alice-watch-2")
+        w2.subscribe("chat/presence/bob")
+        seen = json.loads(w2.expect(lambda m: m.topic == "chat/presence/bob",
+                                    what="bob's retained state on n2").payload)
+        self.assertEqual(seen["state"], "online")
         erin.close()
 
     def test_broadcast_reaches_every_node(self):
