@@ -106,6 +106,9 @@ void mqc_plugin__members_update(struct mqc_plugin *p, const char *conv, int64_t 
 {
     if (mqc_members_set(p->members, conv, mver, members, n) != 0)
         mqc_log(MQC_LOG_ERR, "members: cannot cache members: out of memory (conv=%s)", conv);
+    /* A fresh list may come from a change made on another node: users here
+     * now see the presence of new fellow members. */
+    mqc_contacts_add_group(p->contacts, members, n);
 }
 
 struct mqc_origin *mqc_plugin__origin_new(struct mqc_plugin *p, const struct mqc_sender *from,
