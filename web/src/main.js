@@ -41,6 +41,8 @@ function showLogin() {
 }
 
 function start({ user, password, url }) {
+  // A new attempt replaces one still trying to reach the server.
+  if (session && !app) session.close();
   const tag = Math.random().toString(36).slice(2, 10);
   const client = mqtt.connect(url, {
     username: user,
@@ -81,7 +83,7 @@ function start({ user, password, url }) {
   });
   client.on('close', () => {
     if (!signedIn && session === s && s.status !== 'denied' && ++attempts > 1) {
-      login.note(`Cannot reach ${url} yet; retrying…`);
+      login.note(`Cannot reach ${url} yet; retrying… (or fix the address and sign in again)`);
     }
   });
   // Expose the session to tests and curious developers.

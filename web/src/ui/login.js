@@ -48,8 +48,10 @@ export class LoginView {
     this.error.textContent = text;
   }
 
-  // Keeps the button busy while the server cannot be reached yet.
+  // The server cannot be reached yet: the attempt goes on, and the form can
+  // be sent again (another address, say).
   note(text) {
+    this.busy(false);
     this.error.textContent = text;
   }
 
