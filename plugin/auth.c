@@ -146,5 +146,6 @@ int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
         return MOSQ_ERR_AUTH;
     /* Success is the connect: 2.0.11 has no connect event. */
     mqc_plugin__presence_connected(p, ed->client, user);
+    mqc_plugin__wake_client(ed->client, true);
     return MOSQ_ERR_SUCCESS;
 }

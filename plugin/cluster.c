@@ -207,7 +207,7 @@ static void broadcast_to(const char *user, void *ctx)
     struct bc_ctx *c = ctx;
     char topic[96];
     if (mqc_topic_inbox(user, topic, sizeof topic) == 0)
-        mosquitto_broker_publish_copy(NULL, topic, (int)c->len, c->body, 1, false, NULL);
+        mqc_plugin__publish(NULL, topic, c->body, c->len, 1, false);
 }
 
 /* Split "<word> <rest>" of args into word (copied into w) and rest. */

@@ -9,5 +9,6 @@ int mqc_plugin_on_disconnect(int event, void *event_data, void *userdata)
     (void)event;
     struct mosquitto_evt_disconnect *ed = event_data;
     mqc_plugin__presence_disconnected(userdata, ed->client);
+    mqc_plugin__wake_client(ed->client, false);
     return MOSQ_ERR_SUCCESS;
 }

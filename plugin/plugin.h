@@ -199,5 +199,14 @@ void mqc_plugin__presence_offline_everywhere(struct mqc_plugin *p, const char *u
 int mqc_plugin__wake_init(void);
 void mqc_plugin__wake(void *ctx);
 void mqc_plugin__wake_cleanup(void);
+/* Every publish of the plugin goes through here (counted, so that tick can
+ * wake the next pass for WebSockets clients). Returns a MOSQ_ERR_*. */
+int mqc_plugin__publish(const char *client_id, const char *topic, const void *payload,
+                        size_t len, int qos, bool retain);
+/* A client connected or disconnected (WebSockets ones make the loop poll). */
+void mqc_plugin__wake_client(const struct mosquitto *client, bool connected);
+/* Bracket every tick. */
+void mqc_plugin__wake_tick_begin(void);
+void mqc_plugin__wake_tick_end(void);
 
 #endif

@@ -30,7 +30,7 @@ static void publish_local(const char *user, const char *json, int n)
     char topic[96];
     if (mqc_topic_presence(user, topic, sizeof topic) != MQC_OK)
         return;
-    int rc = mosquitto_broker_publish_copy(NULL, topic, n, json, 1, true, NULL);
+    int rc = mqc_plugin__publish(NULL, topic, json, n, 1, true);
     if (rc != MOSQ_ERR_SUCCESS)
         mqc_log(MQC_LOG_ERR, "presence: publish failed (user=%s rc=%d)", user, rc);
 }

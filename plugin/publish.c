@@ -19,7 +19,7 @@ int mqc_plugin__send_to_client(const char *client_id, const char *topic, const c
 {
     if (!client_id || !topic || !payload)
         return MOSQ_ERR_INVAL;
-    return mosquitto_broker_publish_copy(client_id, topic, (int)len, payload, qos, false, NULL);
+    return mqc_plugin__publish(client_id, topic, payload, len, qos, false);
 }
 
 void mqc_plugin__reply(const char *client_id, const char *user, const char *payload, size_t len)
@@ -48,8 +48,7 @@ static void deliver_local(void *ctx, const struct mqc_reorder_out *o)
     for (size_t i = 0; i < o->nusers; i++) {
         if (mqc_topic_inbox(o->users[i], topic, sizeof topic) != 0)
             continue;
-        int rc = mosquitto_broker_publish_copy(NULL, topic, (int)o->len, o->payload, o->qos, false,
-                                               NULL);
+        int rc = mqc_plugin__publish(NULL, topic, o->payload, o->len, o->qos, false);
         if (rc != MOSQ_ERR_SUCCESS)
             mqc_log(MQC_LOG_ERR, "fanout: publish failed (user=%s rc=%d)", o->users[i], rc);
     }
@@ -94,7 +93,7 @@ bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq
         for (size_t i = 0; i < n; i++) {
             if (strcmp(users[i], skip) == 0 || mqc_topic_inbox(users[i], topic, sizeof topic))
                 continue;
-            mosquitto_broker_publish_copy(NULL, topic, (int)len, payload, qos, false, NULL);
+            mqc_plugin__publish(NULL, topic, payload, len, qos, false);
         }
     }
     mqc_plugin__cluster_fanout(p, conv, seq, users, n, skip, payload, len, qos);

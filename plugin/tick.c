@@ -52,6 +52,7 @@ int mqc_plugin_on_tick(int event, void *event_data, void *userdata)
         find_wake_fds(p);
         p->wake_searched = true;
     }
+    mqc_plugin__wake_tick_begin();
     p->reloading = false; /* a SIGHUP's re-authentication is over */
     mqc_plugin__auth_tick(p);
     mqc_plugin__presence_tick(p);
@@ -60,5 +61,6 @@ int mqc_plugin_on_tick(int event, void *event_data, void *userdata)
     mqc_plugin__deliver_due(p);
     if (mqc_store_pending(p->store))
         mqc_store_flush_overlapped(p->store, mqc_clock_mono_ms(), p->wake_fds, p->nwake);
+    mqc_plugin__wake_tick_end();
     return MOSQ_ERR_SUCCESS;
 }

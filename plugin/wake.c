@@ -3,24 +3,111 @@
  * to that epoll set. It does block only SIGINT, SIGTERM, SIGHUP, SIGUSR1 and
  * SIGUSR2 around the wait (src/mux_epoll.c), so any other signal sent to the
  * broker thread makes epoll_wait return EINTR, which the loop ignores; the
- * loop then runs its pass and ends it in MOSQ_EVT_TICK, where the plugin
- * drains what the other thread queued. The handler does nothing; SA_RESTART
- * keeps every other interrupted call going. Only the bus thread sends it,
- * only to the thread that loaded the plugin (the broker's only thread). */
+ * loop then runs its pass and ends it in MOSQ_EVT_TICK. The handler does
+ * nothing; SA_RESTART keeps every other interrupted call going.
+ *
+ * Two users: the bus thread (events from other nodes, store/bus.c), and the
+ * broker thread itself, through a small waker thread: what the plugin
+ * publishes reaches WebSockets clients only when the loop passes through
+ * lws_service, after its next epoll_wait, so after a tick that published,
+ * the waker signals the broker until the next tick has begun (a signal that
+ * lands before the wait is lost, hence the retry every millisecond). TCP
+ * clients do not need it but do not mind: the extra pass is empty. And what
+ * WebSockets clients send is read only in lws_service too, so while any is
+ * connected the waker also wakes the loop every WS_POLL_MS. Signals go only
+ * to the thread that loaded the plugin (the broker's only thread). */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/map.h"
 #include "plugin/plugin.h"
+
+#define RETRY_NS (1000 * 1000)
+#define MAX_TRIES 200
+#define WS_POLL_MS 2
 
 static pthread_t broker_thread;
 static int wake_signal;
 
+static atomic_ulong published;  /* broker thread: publishes so far */
+static unsigned long published_seen;
+static atomic_ulong tick_gen;   /* ticks begun */
+
+static pthread_t waker;
+static bool waker_started;
+static pthread_mutex_t waker_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t waker_cv = PTHREAD_COND_INITIALIZER;
+static bool waker_want, waker_stop;
+static unsigned long waker_gen; /* tick_gen when the wake was asked for */
+static atomic_int ws_clients;   /* WebSockets connections now */
+static struct mqc_map *ws_set;  /* broker thread: those connections */
+
 static void on_wake(int sig)
 {
     (void)sig;
+}
+
+static void *waker_main(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_mutex_lock(&waker_mu);
+    for (;;) {
+        while (!waker_want && !waker_stop && atomic_load(&ws_clients) == 0)
+            pthread_cond_wait(&waker_cv, &waker_mu);
+        if (waker_stop)
+            break;
+        if (!waker_want) {
+            /* WebSockets clients: poll the loop. */
+            pthread_mutex_unlock(&waker_mu);
+            pthread_kill(broker_thread, wake_signal);
+            struct timespec ts = {0, WS_POLL_MS * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            pthread_mutex_lock(&waker_mu);
+            continue;
+        }
+        unsigned long gen = waker_gen;
+        waker_want = false;
+        pthread_mutex_unlock(&waker_mu);
+        for (int i = 0; i < MAX_TRIES && atomic_load(&tick_gen) == gen; i++) {
+            pthread_kill(broker_thread, wake_signal);
+            struct timespec ts = {0, RETRY_NS};
+            nanosleep(&ts, NULL);
+        }
+        pthread_mutex_lock(&waker_mu);
+    }
+    pthread_mutex_unlock(&waker_mu);
+    return NULL;
+}
+
+void mqc_plugin__wake_client(const struct mosquitto *client, bool connected)
+{
+    char key[32];
+    if (!waker_started || mosquitto_client_protocol(client) != mp_websockets)
+        return;
+    if (!ws_set && !(ws_set = mqc_map_new()))
+        return;
+    snprintf(key, sizeof key, "%p", (const void *)client);
+    bool had = mqc_map_get(ws_set, key) != NULL;
+    if (connected && !had)
+        mqc_map_put(ws_set, key, (void *)1);
+    else if (!connected && had)
+        mqc_map_del(ws_set, key);
+    else
+        return;
+    pthread_mutex_lock(&waker_mu);
+    atomic_store(&ws_clients, (int)mqc_map_count(ws_set));
+    pthread_cond_signal(&waker_cv);
+    pthread_mutex_unlock(&waker_mu);
 }
 
 int mqc_plugin__wake_init(void)
@@ -42,6 +129,12 @@ int mqc_plugin__wake_init(void)
         return MQC_EINTERNAL;
     broker_thread = pthread_self();
     wake_signal = sig;
+    waker_stop = false;
+    if (pthread_create(&waker, NULL, waker_main, NULL) == 0)
+        waker_started = true;
+    else
+        mqc_log(MQC_LOG_WARNING, "wake: no waker thread: WebSockets clients may wait up to "
+                                 "100 ms for events");
     return MQC_OK;
 }
 
@@ -52,11 +145,47 @@ void mqc_plugin__wake(void *ctx)
         pthread_kill(broker_thread, wake_signal);
 }
 
+int mqc_plugin__publish(const char *client_id, const char *topic, const void *payload,
+                        size_t len, int qos, bool retain)
+{
+    atomic_fetch_add(&published, 1);
+    return mosquitto_broker_publish_copy(client_id, topic, (int)len, payload, qos, retain, NULL);
+}
+
+void mqc_plugin__wake_tick_begin(void)
+{
+    atomic_fetch_add(&tick_gen, 1);
+}
+
+void mqc_plugin__wake_tick_end(void)
+{
+    unsigned long n = atomic_load(&published);
+    if (n == published_seen || !waker_started)
+        return;
+    published_seen = n;
+    pthread_mutex_lock(&waker_mu);
+    waker_want = true;
+    waker_gen = atomic_load(&tick_gen);
+    pthread_cond_signal(&waker_cv);
+    pthread_mutex_unlock(&waker_mu);
+}
+
 void mqc_plugin__wake_cleanup(void)
 {
-    /* Called after the bus thread is joined: no signal is in flight. Ignore
-     * rather than default (a realtime signal's default is to terminate). */
+    /* Called after the bus thread is joined. Ignore rather than default (a
+     * realtime signal's default is to terminate). */
+    if (waker_started) {
+        pthread_mutex_lock(&waker_mu);
+        waker_stop = true;
+        pthread_cond_signal(&waker_cv);
+        pthread_mutex_unlock(&waker_mu);
+        pthread_join(waker, NULL);
+        waker_started = false;
+    }
     if (wake_signal)
         signal(wake_signal, SIG_IGN);
     wake_signal = 0;
+    mqc_map_free(ws_set);
+    ws_set = NULL;
+    atomic_store(&ws_clients, 0);
 }
