@@ -17,15 +17,33 @@ import path from 'node:path';
 export const SANITIZE = process.env.MQCHAT_SANITIZE === 'ON';
 export const TIMEOUT = (SANITIZE ? 3 : 1) * 15000;
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
+function bindable(port) {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+    s.once('error', () => resolve(0));
+    s.listen(port, '127.0.0.1', () => {
+      const got = s.address().port;
+      s.close(() => resolve(got));
     });
   });
+}
+
+// A free loopback port below the kernel's ephemeral range, so that no
+// outgoing connection (a browser reconnecting, another test's thousands of
+// clients) can take it while the broker restarts on it: mosquitto refuses
+// to start on a WebSockets port held as the local end of a connection.
+// Falls back to a port the kernel picks.
+export async function freePort() {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch { /* not Linux: keep the usual bound */ }
+  const from = 10000;
+  for (let i = 0; low - from > 1000 && i < 200; i++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (await bindable(port)) return port;
+  }
+  return bindable(0);
 }
 
 export async function waitFor(cond, what, timeout = TIMEOUT) {
@@ -94,7 +112,7 @@ function startProc(cmd, args, logPath, env) {
   live.add(p);
   p.exited = new Promise((r) => p.once('exit', (code, sig) => { live.delete(p); r({ code, sig }); }));
   p.done = false;
-  p.exited.then(() => { p.done = true; });
+  p.exited.then((st) => { p.done = true; p.status = st; });
   return p;
 }
 
@@ -158,9 +176,13 @@ export class Stack {
 
   async startBroker() {
     this.writeConf();
+    const logFrom = this.logText().length; // this run's lines only
     this.broker = startProc('mosquitto', ['-c', this.confPath], this.brokerLog, sanitizerEnv());
     await waitFor(async () => {
-      if (this.broker.done) throw new Error(`mosquitto exited:\n${this.logTail()}`);
+      if (this.broker.done) {
+        const { code, sig } = this.broker.status;
+        throw new Error(`mosquitto exited (code ${code}, signal ${sig}):\n${this.logText().slice(logFrom).slice(-4000)}`);
+      }
       return (await portOpen(this.mqttPort)) && (await portOpen(this.wsPort));
     }, 'mosquitto to listen');
   }
