@@ -460,7 +460,25 @@ def inbox_barrier(client, user, timeout=DEFAULT_TIMEOUT):
     return client.skipped
 
 
-class Stack:
+class _Services:
+    """What Stack and Cluster share: the admin CLI against their Redis, and
+    the context manager that tears everything down whatever the outcome."""
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(failed=exc_type is not None)
+        return False
+
+    def cli(self, *args, input=None):
+        return subprocess.run([CLI, "--redis", self.redis.url()] + list(args), input=input,
+                              capture_output=True, text=True, timeout=60)
+
+    def add_user(self, name, password):
+        r = self.cli("user", "add", name, "--password-stdin", input=password + "\n")
+        assert r.returncode == 0, r.stderr
+        return password
+
+
+class Stack(_Services):
     """redis + one broker with the plugin in a temp dir."""
 
     def __init__(self, options=None):
@@ -479,10 +497,6 @@ class Stack:
             self.close(failed=True)
             raise
         return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close(failed=exc_type is not None)
-        return False
 
     def close(self, failed=False):
         for c in self.clients:
@@ -504,15 +518,6 @@ class Stack:
         if self.broker and sanitizer_error:
             raise sanitizer_error
 
-    def cli(self, *args, input=None):
-        return subprocess.run([CLI, "--redis", self.redis.url()] + list(args), input=input,
-                              capture_output=True, text=True, timeout=60)
-
-    def add_user(self, name, password):
-        r = self.cli("user", "add", name, "--password-stdin", input=password + "\n")
-        assert r.returncode == 0, r.stderr
-        return password
-
     def client(self, user=None, password=None, protocol=V311, client_id=None, connect=True,
                clean=True):
         c = Client(self.broker.port, user, password, protocol, client_id, clean)
@@ -530,7 +535,7 @@ def main():
     unittest.main(verbosity=2, warnings="ignore")
 
 
-class Cluster:
+class Cluster(_Services):
     """One redis-server and n brokers (nodes n1..nN, all loading the plugin)
     sharing it, in a temp dir. node(i) is a Stack-like view of node i (for
     Chat and clients); every client is closed and every process stopped on
@@ -560,21 +565,8 @@ class Cluster:
             raise
         return self
 
-    def __exit__(self, exc_type, exc, tb):
-        self.close(failed=exc_type is not None)
-        return False
-
     def node(self, i):
         return _NodeView(self, self.brokers[i])
-
-    def cli(self, *args, input=None):
-        return subprocess.run([CLI, "--redis", self.redis.url()] + list(args), input=input,
-                              capture_output=True, text=True, timeout=60)
-
-    def add_user(self, name, password):
-        r = self.cli("user", "add", name, "--password-stdin", input=password + "\n")
-        assert r.returncode == 0, r.stderr
-        return password
 
     def close(self, failed=False):
         for c in self.clients:
