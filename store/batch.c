@@ -85,8 +85,10 @@ void mqc_store__complete(struct mqc_store *s)
             finish(j, MQC_EUNAVAIL, NULL);
             continue;
         }
-        if (r->type == REDIS_REPLY_ERROR)
+        if (r->type == REDIS_REPLY_ERROR) {
             mqc_log(MQC_LOG_ERR, "store: redis refused a command: %.200s", r->str);
+            j->maybe_run = false;
+        }
         int missing = is_missing_function(r);
         finish(j, r->type == REDIS_REPLY_ERROR ? MQC_EUNAVAIL : MQC_OK,
                r->type == REDIS_REPLY_ERROR ? NULL : r);
@@ -146,8 +148,10 @@ static void harvest(struct mqc_store *s)
         }
         redisReply *r = reply;
         struct mqc_store__job *j = pop_inflight(s);
-        if (r->type == REDIS_REPLY_ERROR)
+        if (r->type == REDIS_REPLY_ERROR) {
             mqc_log(MQC_LOG_ERR, "store: redis refused a command: %.200s", r->str);
+            j->maybe_run = false;
+        }
         int missing = is_missing_function(r);
         finish(j, r->type == REDIS_REPLY_ERROR ? MQC_EUNAVAIL : MQC_OK,
                r->type == REDIS_REPLY_ERROR ? NULL : r);
@@ -194,6 +198,7 @@ void mqc_store_flush_overlapped(struct mqc_store *s, int64_t now_mono_ms, const 
         s->njobs = 0;
         int up = mqc_store_ensure(s, now_mono_ms) == MQC_OK;
         for (j = list; up && j; j = j->next) {
+            j->maybe_run = true;
             if (redisAppendFormattedCommand(s->ctx, j->cmd, (size_t)j->len) != REDIS_OK) {
                 mqc_store__drop(s, "cannot queue command");
                 up = 0;

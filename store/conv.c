@@ -162,7 +162,7 @@ static void send_done(struct mqc_store__job *j, int rc, redisReply *r)
     struct mqc_post_result res = {0};
     const char **members = NULL;
     rc = post_parse(rc, r, &res, &members);
-    if (rc == MQC_EUNAVAIL) {
+    if (rc == MQC_EUNAVAIL && j->maybe_run) {
         if (mqc_map_count(w->s->unsure) >= UNSURE_MAX) {
             mqc_log(MQC_LOG_WARNING, "store: %d sends of unknown outcome remembered; "
                                      "forgetting them", UNSURE_MAX);

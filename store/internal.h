@@ -24,10 +24,11 @@ struct mqc_store {
     size_t njobs;
     struct mqc_store__job *inflight, **inflight_tail; /* written, replies not read yet */
     size_t ninflight;
-    /* "conv\nsender\nid" of sends answered MQC_EUNAVAIL: Redis may have
-     * stored them although nobody was told (the reply was lost with the
-     * connection). A later attempt that finds one stored reports it with
-     * announce set; any answer from Redis for the key forgets it. */
+    /* "conv\nsender\nid" of sends answered MQC_EUNAVAIL after they were
+     * written to Redis: Redis may have stored them although nobody was told
+     * (the reply was lost with the connection). A later attempt that finds
+     * one stored reports it with announce set; any answer from Redis for
+     * the key forgets it. */
     struct mqc_map *unsure;
 };
 
@@ -42,6 +43,8 @@ struct mqc_store__job {
     long long len;
     void (*done)(struct mqc_store__job *job, int rc, redisReply *reply);
     void *cb, *ctx; /* the caller's callback and its argument */
+    bool maybe_run; /* handed to a live connection and not refused by Redis: on
+                     * MQC_EUNAVAIL, Redis may still have run it */
 };
 
 /* Queue argv (copied) as a job. MQC_OK or MQC_ENOMEM (then done is not called). */
