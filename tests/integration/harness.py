@@ -312,6 +312,23 @@ def read_connack(s):
     return ack[3]
 
 
+def mqtt_str(s):
+    """An MQTT length-prefixed string."""
+    b = s.encode() if isinstance(s, str) else s
+    return len(b).to_bytes(2, "big") + b
+
+
+def mqtt_packet(first, body):
+    """One raw MQTT packet: fixed header byte, remaining length, body."""
+    n, rem = len(body), b""
+    while True:
+        byte, n = n % 128, n // 128
+        rem += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            break
+    return bytes([first]) + rem + body
+
+
 def raw_connect(port, user, password, client_id, keepalive=30, will=None):
     """Open a bare MQTT 3.1.1 connection (no client library, no thread) and
     return the socket after a successful CONNACK. will = (topic, payload,

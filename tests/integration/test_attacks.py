@@ -7,11 +7,10 @@ users' devices received). The number of cases is printed at the end.
 Users: alice (admin of the groups), bob and carol (members), mallory (the
 attacker, a valid user sharing no conversation with them unless stated)."""
 import json
-import socket
 import unittest
 
 from harness import (DEFAULT_TIMEOUT, V311, V5, Chat, Stack, inbox_barrier, main,
-                     raw_connect, wait_for)
+                     mqtt_packet, mqtt_str, raw_connect, wait_for)
 
 REFUSED = {V311: 0x80, V5: 0x87}
 MAX_BYTES = 1 << 20  # large enough that a 64k-member create reaches the member check
@@ -71,15 +70,8 @@ class AttackTest(unittest.TestCase):
 
     def raw_publish(self, sock, topic, payload, qos=0):
         """A PUBLISH frame on a raw socket (MQTT 3.1.1)."""
-        t = topic if isinstance(topic, bytes) else topic.encode()
-        body = len(t).to_bytes(2, "big") + t + (b"\x00\x01" if qos else b"") + payload
-        n, rem = len(body), b""
-        while True:
-            byte, n = n % 128, n // 128
-            rem += bytes([byte | (0x80 if n else 0)])
-            if not n:
-                break
-        sock.sendall(bytes([0x30 | (qos << 1)]) + rem + body)
+        sock.sendall(mqtt_packet(0x30 | (qos << 1), mqtt_str(topic) +
+                                 (b"\x00\x01" if qos else b"") + payload))
 
     # -- subscribing to others' inboxes ----------------------------------
 

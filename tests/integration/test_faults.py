@@ -17,8 +17,8 @@ import unittest
 
 import paho.mqtt.client as mqtt
 
-from harness import (DEFAULT_TIMEOUT, SANITIZE, Chat, Stack, inbox_barrier, main,
-                     raw_connect, wait_for)
+from harness import (DEFAULT_TIMEOUT, SANITIZE, Chat, Stack, connect_packet, main,
+                     mqtt_packet, mqtt_str, raw_connect, wait_for)
 
 # 10k messages in both builds (about 8 s each under ASan); MQCHAT_FAULT_BURST
 # overrides it for a quick run.
@@ -33,27 +33,6 @@ def fault(name):
 
 def tearDownModule():
     print("\nfaults survived: %d (%s)" % (len(FAULTS), "; ".join(FAULTS)))
-
-
-def mqtt_packet(first, body):
-    """One MQTT packet: fixed header byte, remaining length, body."""
-    n, rem = len(body), b""
-    while True:
-        byte, n = n % 128, n // 128
-        rem += bytes([byte | (0x80 if n else 0)])
-        if not n:
-            break
-    return bytes([first]) + rem + body
-
-
-def utf(s):
-    b = s.encode() if isinstance(s, str) else s
-    return len(b).to_bytes(2, "big") + b
-
-
-def connect_packet(user, password, client_id, keepalive=60):
-    return mqtt_packet(0x10, utf("MQTT") + bytes([4, 0xC2]) + keepalive.to_bytes(2, "big") +
-                       utf(client_id) + utf(user) + utf(password))
 
 
 def redis_events(redis, conv):
@@ -373,7 +352,7 @@ class FaultTest(unittest.TestCase):
             s.connect(("127.0.0.1", port))
             s.sendall(connect_packet("slow", "slow-pw", "slow-q%d" % qos))
             self.assertEqual(s.recv(4), b"\x20\x02\x00\x00")
-            s.sendall(mqtt_packet(0x82, b"\x00\x01" + utf("chat/u/slow/inbox") + bytes([qos])))
+            s.sendall(mqtt_packet(0x82, b"\x00\x01" + mqtt_str("chat/u/slow/inbox") + bytes([qos])))
             self.assertEqual(s.recv(5), b"\x90\x03\x00\x01" + bytes([qos]))
             readers.append(s)
         flood = Chat(st, "flood", "flood-pw")
@@ -402,7 +381,7 @@ class FaultTest(unittest.TestCase):
         s.sendall(connect_packet("churn", "churn-pw", "half-connect")[:9])
         half.append(s)
         s = raw_connect(port, "churn", "churn-pw", "half-publish")
-        pub = mqtt_packet(0x32, utf("chat/c/%s/send" % pconv) + b"\x00\x07" +
+        pub = mqtt_packet(0x32, mqtt_str("chat/c/%s/send" % pconv) + b"\x00\x07" +
                           json.dumps({"id": "h", "body": "x" * 1000}).encode())
         s.sendall(pub[:40])
         half.append(s)
@@ -492,10 +471,10 @@ class FaultTest(unittest.TestCase):
         s.connect(("127.0.0.1", st.broker.port))
         s.sendall(connect_packet("hoard", "hoard-pw", "hoard-slow"))
         self.assertEqual(s.recv(4), b"\x20\x02\x00\x00")
-        s.sendall(mqtt_packet(0x82, b"\x00\x01" + utf("chat/u/hoard/inbox") + b"\x01"))
+        s.sendall(mqtt_packet(0x82, b"\x00\x01" + mqtt_str("chat/u/hoard/inbox") + b"\x01"))
         self.assertEqual(s.recv(5), b"\x90\x03\x00\x01\x01")
         self.addCleanup(s.close)
-        reqs = b"".join(mqtt_packet(0x30, utf("chat/u/hoard/req") + json.dumps(
+        reqs = b"".join(mqtt_packet(0x30, mqtt_str("chat/u/hoard/req") + json.dumps(
             {"op": "history", "req": "h%d" % i, "conv": conv, "limit": 200}).encode())
             for i in range(30))
         for i in range(20):
