@@ -17,27 +17,13 @@ import socket
 import time
 import unittest
 
-from harness import DEFAULT_TIMEOUT, SANITIZE, Chat, Stack, main
+from harness import (DEFAULT_TIMEOUT, SANITIZE, Chat, Stack, connect_packet, main, mqtt_packet,
+                     mqtt_str)
 
 MEMBERS = 1000  # the sender included
 PASSWORD = "scale-pw"
 # Every first login runs argon2id on the broker thread (~10-20 ms each here).
 CONNECT_TIMEOUT = MEMBERS * 0.1 * (3 if SANITIZE else 1)
-
-
-def _utf(s):
-    b = s.encode()
-    return len(b).to_bytes(2, "big") + b
-
-
-def _packet(first, body):
-    n, rem = len(body), b""
-    while True:
-        byte, n = n % 128, n // 128
-        rem += bytes([byte | (0x80 if n else 0)])
-        if not n:
-            break
-    return bytes([first]) + rem + body
 
 
 def _parse(buf):
@@ -69,10 +55,9 @@ class RawMember:
         self.suback = None
         self.events = []
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=DEFAULT_TIMEOUT)
-        connect = _utf("MQTT") + bytes([4, 0xC2]) + (300).to_bytes(2, "big") + \
-            _utf("scale-" + user) + _utf(user) + _utf(PASSWORD)
-        sub = (1).to_bytes(2, "big") + _utf("chat/u/%s/inbox" % user) + b"\x01"
-        self.sock.sendall(_packet(0x10, connect) + _packet(0x82, sub))
+        sub = (1).to_bytes(2, "big") + mqtt_str("chat/u/%s/inbox" % user) + b"\x01"
+        self.sock.sendall(connect_packet(user, PASSWORD, "scale-" + user, keepalive=300) +
+                          mqtt_packet(0x82, sub))
         self.sock.setblocking(False)
 
     def on_readable(self):
@@ -98,7 +83,7 @@ class RawMember:
                 tlen = int.from_bytes(body[:2], "big")
                 pos = 2 + tlen
                 if (first >> 1) & 3:
-                    self.sock.sendall(_packet(0x40, body[pos:pos + 2]))
+                    self.sock.sendall(mqtt_packet(0x40, body[pos:pos + 2]))
                     pos += 2
                 self.events.append(json.loads(body[pos:]))
 
