@@ -131,6 +131,11 @@ int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
                 cid ? cid : "");
         return MOSQ_ERR_AUTH;
     }
+    if (!mqc_plugin__client_id_free_for(p, ed->client, cid, user)) {
+        mqc_log(MQC_LOG_NOTICE, "auth: refused: client id in use by another user's connection "
+                                "(user=%s client=%s)", user, cid);
+        return MOSQ_ERR_AUTH;
+    }
     int rc = store_ready(p, mqc_clock_mono_ms());
     if (rc == MQC_OK)
         rc = p->jwt && mqc_jwtauth_is_token(pw) ? check_token(p, user, pw)
@@ -145,6 +150,7 @@ int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
     if (rc != MQC_OK)
         return MOSQ_ERR_AUTH;
     /* Success is the connect: 2.0.11 has no connect event. */
+    mqc_plugin__client_id_hold(p, ed->client, cid, user);
     mqc_plugin__presence_connected(p, ed->client, user);
     mqc_plugin__wake_client(ed->client, true);
     return MOSQ_ERR_SUCCESS;

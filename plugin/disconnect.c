@@ -10,5 +10,6 @@ int mqc_plugin_on_disconnect(int event, void *event_data, void *userdata)
     struct mosquitto_evt_disconnect *ed = event_data;
     mqc_plugin__presence_disconnected(userdata, ed->client);
     mqc_plugin__wake_client(ed->client, false);
+    mqc_plugin__client_id_release(userdata, ed->client);
     return MOSQ_ERR_SUCCESS;
 }

@@ -21,6 +21,7 @@
 #include "core/contacts.h"
 #include "core/directory.h"
 #include "core/reorder.h"
+#include "core/map.h"
 #include "core/members.h"
 #include "core/presence.h"
 #include "core/ratelimit.h"
@@ -43,6 +44,7 @@ struct mqc_plugin {
     struct mqc_authwork *authwork;               /* owned */
     struct mqc_authcache *auth_fresh, *auth_bad; /* owned */
     int sync_verifies;
+    struct mqc_map *client_ids; /* owned: client id -> holder (clientids.c) */
     struct mqc_acl acl;           /* borrows cfg.other_filters */
     struct mqc_members *members;  /* owned: conversation -> members cache */
     struct mqc_ratelimit *typing; /* owned: typing events per user+conv */
@@ -73,6 +75,14 @@ struct mqc_node_offline {
 };
 
 int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata);
+/* Client ids of live connections (plugin/clientids.c). May client (logging
+ * in as user) use client_id? */
+bool mqc_plugin__client_id_free_for(struct mqc_plugin *p, const struct mosquitto *client,
+                                    const char *client_id, const char *user);
+void mqc_plugin__client_id_hold(struct mqc_plugin *p, const struct mosquitto *client,
+                                const char *client_id, const char *user);
+void mqc_plugin__client_id_release(struct mqc_plugin *p, const struct mosquitto *client);
+void mqc_plugin__client_ids_free(struct mqc_plugin *p);
 /* Take the password verdicts the workers finished into the caches (tick). */
 void mqc_plugin__auth_tick(struct mqc_plugin *p);
 int mqc_plugin_on_acl_check(int event, void *event_data, void *userdata);

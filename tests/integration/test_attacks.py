@@ -529,14 +529,11 @@ class AttackTest(unittest.TestCase):
         self.assertEqual(got, [])
         thief.close()
 
-    @unittest.expectedFailure
     def test_client_id_takeover_kicks_another_users_device(self):
-        """KNOWN GAP (needs plugin/auth.c): Mosquitto lets a new CONNECT with
-        an existing client id take the old connection over, whoever the
-        user; mallory, knowing the id of bob's phone, can keep kicking it
-        off (and end bob's persistent session). The plugin should refuse a
-        login whose client id is held by another user's live or persistent
-        session. Remove expectedFailure when that lands."""
+        """Mosquitto lets a new CONNECT with an existing client id take the
+        old connection over, whoever the user; the plugin refuses a login
+        whose client id is held by another user's live connection, so
+        mallory, knowing the id of bob's tablet, cannot kick it off."""
         phone = self.st.client("bob", "bob-pw", client_id="bob-tablet")
         self.assertEqual(phone.subscribe("chat/u/bob/inbox"), [1])
         thief = self.st.client("mallory", "mallory-pw", client_id="bob-tablet",

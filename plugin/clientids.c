@@ -1,0 +1,74 @@
+/* Client ids held by live connections, and by whom. Mosquitto 2.0.11 lets a
+ * CONNECT with a client id already in use take that connection over, whoever
+ * logs in; so anyone who learns the id of another user's phone could keep
+ * kicking it off. BASIC_AUTH (the connect) refuses a login whose client id is
+ * held by another user's live connection; the same user may take their own
+ * device's id over (a reconnect racing its stale connection). A persistent
+ * session without a connection is not held: Mosquitto checks every delivery
+ * against the new owner, so nothing queued for the old one leaks. Broker
+ * thread only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/id.h"
+#include "core/log.h"
+#include "plugin/plugin.h"
+
+struct holder {
+    const struct mosquitto *client;
+    char user[MQC_ID_MAX + 1];
+};
+
+bool mqc_plugin__client_id_free_for(struct mqc_plugin *p, const struct mosquitto *client,
+                                    const char *client_id, const char *user)
+{
+    if (!client_id || !p->client_ids)
+        return true;
+    const struct holder *h = mqc_map_get(p->client_ids, client_id);
+    return !h || h->client == client || strcmp(h->user, user) == 0;
+}
+
+void mqc_plugin__client_id_hold(struct mqc_plugin *p, const struct mosquitto *client,
+                                const char *client_id, const char *user)
+{
+    if (!client_id || !p->client_ids)
+        return;
+    struct holder *h = mqc_map_get(p->client_ids, client_id);
+    if (!h) {
+        if (!(h = malloc(sizeof *h)) || mqc_map_put(p->client_ids, client_id, h) != MQC_OK) {
+            free(h);
+            mqc_log(MQC_LOG_ERR, "auth: out of memory tracking client ids");
+            return;
+        }
+    }
+    h->client = client;
+    snprintf(h->user, sizeof h->user, "%s", user);
+}
+
+void mqc_plugin__client_id_release(struct mqc_plugin *p, const struct mosquitto *client)
+{
+    const char *client_id = mosquitto_client_id(client);
+    if (!client_id || !p->client_ids)
+        return;
+    struct holder *h = mqc_map_get(p->client_ids, client_id);
+    if (h && h->client == client) /* not the stale half of a takeover */
+        free(mqc_map_del(p->client_ids, client_id));
+}
+
+static void free_holder(const char *key, void *value, void *ctx)
+{
+    (void)key;
+    (void)ctx;
+    free(value);
+}
+
+void mqc_plugin__client_ids_free(struct mqc_plugin *p)
+{
+    if (!p->client_ids)
+        return;
+    mqc_map_each(p->client_ids, free_holder, NULL);
+    mqc_map_free(p->client_ids);
+    p->client_ids = NULL;
+}
