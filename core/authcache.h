@@ -3,8 +3,10 @@
  * pay argon2id per connection. An entry is a keyed BLAKE2b fingerprint of
  * (user, stored hash, password) under a random per-process key: no password is
  * kept, a changed password or a deleted user never matches, and the cache
- * still asks Redis for the stored hash on every connect. Direct-mapped by
- * user; collisions simply evict. Time is passed in by the caller. */
+ * still asks Redis for the stored hash on every connect. 4-way set-associative
+ * by user (a user loses their entry only to four fresher ones in the same
+ * set), and an entry's lifetime starts again at every hit. Time is passed in
+ * by the caller. */
 #ifndef MQC_AUTHCACHE_H
 #define MQC_AUTHCACHE_H
 

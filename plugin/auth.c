@@ -7,6 +7,7 @@
  * moves to worker threads (core/authwork.h) and the client is told to retry.
  * Redis down or busy = refused without a CONNACK (fail closed), so clients
  * retry rather than report a wrong password. */
+#include <stdint.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -49,6 +50,19 @@ static int check_token(struct mqc_plugin *p, const char *user, const char *token
  * is answered at once; beyond that, checks go to the workers. */
 #define SYNC_VERIFIES_PER_PASS 1
 
+/* Count user's checks queued for the workers (the map's values are counts
+ * stored as pointers). */
+static void pending_add(struct mqc_plugin *p, const char *user, intptr_t delta)
+{
+    if (!p->auth_pending)
+        return;
+    intptr_t n = (intptr_t)mqc_map_get(p->auth_pending, user) + delta;
+    if (n <= 0)
+        mqc_map_del(p->auth_pending, user);
+    else if (mqc_map_put(p->auth_pending, user, (void *)n) != MQC_OK)
+        mqc_log(MQC_LOG_ERR, "auth: out of memory counting queued checks");
+}
+
 /* Whether this password check may run on the broker thread now. */
 static bool verify_here(const struct mqc_plugin *p)
 {
@@ -63,6 +77,10 @@ static bool verify_here(const struct mqc_plugin *p)
  * client is closed without a CONNACK and its retry finds the verdict). */
 static int check_password(struct mqc_plugin *p, const char *user, const char *pw)
 {
+    /* A retry while the user's check is still queued: busy again, without
+     * asking Redis (clients retrying in a storm must cost next to nothing). */
+    if (p->auth_pending && mqc_map_get(p->auth_pending, user))
+        return MQC_EBUSY;
     char hash[MQC_PASSWORD_HASH_MAX];
     int rc = mqc_store_user_hash(p->store, user, hash, sizeof hash);
     if (rc == MQC_ENOTFOUND) {
@@ -85,6 +103,8 @@ static int check_password(struct mqc_plugin *p, const char *user, const char *pw
     }
     if (!verify_here(p)) {
         rc = mqc_authwork_submit(p->authwork, user, hash, pw, pwlen);
+        if (rc == MQC_OK)
+            pending_add(p, user, 1);
         mqc_log(MQC_LOG_DEBUG, "auth: busy: password check %s (user=%s)",
                 rc == MQC_OK || rc == MQC_EEXIST ? "queued for a worker" : "queue full", user);
         return MQC_EBUSY;
@@ -102,6 +122,7 @@ static void take_verdict(void *ctx, const char *user, const char *stored, const 
                          size_t pwlen, bool ok)
 {
     struct mqc_plugin *p = ctx;
+    pending_add(p, user, -1);
     int64_t now = mqc_clock_mono_ms();
     if (ok) {
         mqc_authcache_remember(p->auth, user, stored, pw, pwlen, now);

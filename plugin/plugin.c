@@ -97,6 +97,7 @@ static void plugin_free(struct mqc_plugin *p)
     mqc_authcache_free(p->auth_fresh);
     mqc_authcache_free(p->auth_bad);
     mqc_plugin__client_ids_free(p);
+    mqc_map_free(p->auth_pending);
     mqc_jwtauth_free(p->jwt);
     mqc_members_free(p->members);
     mqc_ratelimit_free(p->typing);
@@ -192,13 +193,14 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
     }
     p->members = mqc_members_new();
     p->client_ids = mqc_map_new();
+    p->auth_pending = mqc_map_new();
     p->typing = mqc_ratelimit_new(TYPING_SLOTS, TYPING_PER_SECOND, 1000);
     p->rate_msgs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_msgs, 1000);
     p->rate_bytes = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_bytes, 1000);
     p->rate_reqs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_reqs, 1000);
     p->presence = mqc_presence_new(p->cfg.presence_grace_ms);
     p->contacts = mqc_contacts_new();
-    if (!p->store || !p->auth || !p->auth_fresh || !p->auth_bad || !p->members || !p->client_ids || !p->typing ||
+    if (!p->store || !p->auth || !p->auth_fresh || !p->auth_bad || !p->members || !p->client_ids || !p->auth_pending || !p->typing ||
         !p->presence || !p->contacts || !p->rate_msgs || !p->rate_bytes || !p->rate_reqs) {
         plugin_free(p);
         return MOSQ_ERR_NOMEM;

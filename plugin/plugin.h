@@ -43,6 +43,7 @@ struct mqc_plugin {
      * done on the broker thread since the last tick. */
     struct mqc_authwork *authwork;               /* owned */
     struct mqc_authcache *auth_fresh, *auth_bad; /* owned */
+    struct mqc_map *auth_pending; /* owned: user -> checks queued for workers */
     int sync_verifies;
     struct mqc_map *client_ids; /* owned: client id -> holder (clientids.c) */
     struct mqc_acl acl;           /* borrows cfg.other_filters */

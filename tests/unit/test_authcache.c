@@ -87,12 +87,27 @@ TEST(expiry)
     struct mqc_authcache *c = primed();
     if (!CHECK(c != NULL))
         return;
-    CHECK(mqc_authcache_check(c, "alice", H1, PW, strlen(PW), T0 + TTL - 1));
     CHECK(!mqc_authcache_check(c, "alice", H1, PW, strlen(PW), T0 + TTL));
     CHECK(!mqc_authcache_check(c, "alice", H1, PW, strlen(PW), T0 + TTL + 1));
     /* Remembering again renews. */
     mqc_authcache_remember(c, "alice", H1, PW, strlen(PW), T0 + TTL);
     CHECK(mqc_authcache_check(c, "alice", H1, PW, strlen(PW), T0 + TTL + 1));
+    mqc_authcache_free(c);
+}
+
+TEST(hit_renews)
+{
+    struct mqc_authcache *c = primed();
+    if (!CHECK(c != NULL))
+        return;
+    /* A hit just before expiry starts the lifetime again. */
+    CHECK(mqc_authcache_check(c, "alice", H1, PW, strlen(PW), T0 + TTL - 1));
+    CHECK(mqc_authcache_check(c, "alice", H1, PW, strlen(PW), T0 + 2 * TTL - 2));
+    CHECK(!mqc_authcache_check(c, "alice", H1, PW, strlen(PW), T0 + 3 * TTL));
+    /* A wrong password does not renew. */
+    mqc_authcache_remember(c, "alice", H1, PW, strlen(PW), T0);
+    CHECK(!mqc_authcache_check(c, "alice", H1, "nope", 4, T0 + TTL - 1));
+    CHECK(!mqc_authcache_check(c, "alice", H1, PW, strlen(PW), T0 + TTL));
     mqc_authcache_free(c);
 }
 
@@ -116,8 +131,8 @@ TEST(forget)
 
 TEST(forget_leaves_others)
 {
-    /* One slot: every user shares it, so forgetting a user that is not the
-     * one held must not clear the slot. */
+    /* One set: every user shares it, so forgetting a user that is not held
+     * must not clear anyone else. */
     struct mqc_authcache *c = mqc_authcache_new(1, TTL);
     if (!CHECK(c != NULL))
         return;
@@ -131,14 +146,25 @@ TEST(forget_leaves_others)
 
 TEST(collision_evicts)
 {
-    /* Direct-mapped: with one slot the newest user wins, the older misses. */
+    /* Four ways: with one set, four users fit; a fifth replaces the
+     * stalest. */
     struct mqc_authcache *c = mqc_authcache_new(1, TTL);
     if (!CHECK(c != NULL))
         return;
-    mqc_authcache_remember(c, "alice", H1, PW, strlen(PW), T0);
-    mqc_authcache_remember(c, "bob", H2, "bobpw", 5, T0);
-    CHECK(!mqc_authcache_check(c, "alice", H1, PW, strlen(PW), T0 + 1));
-    CHECK(mqc_authcache_check(c, "bob", H2, "bobpw", 5, T0 + 1));
+    const char *users[] = {"u1", "u2", "u3", "u4", "u5"};
+    for (int i = 0; i < 4; i++)
+        mqc_authcache_remember(c, users[i], H1, PW, strlen(PW), T0 + i);
+    for (int i = 0; i < 4; i++)
+        CHECK(mqc_authcache_check(c, users[i], H1, PW, strlen(PW), T0 + 10));
+    /* The checks renewed all four at T0 + 10; u1 is touched once more. */
+    CHECK(mqc_authcache_check(c, "u1", H1, PW, strlen(PW), T0 + 11));
+    mqc_authcache_remember(c, "u5", H1, PW, strlen(PW), T0 + 12);
+    CHECK(mqc_authcache_check(c, "u5", H1, PW, strlen(PW), T0 + 13));
+    CHECK(mqc_authcache_check(c, "u1", H1, PW, strlen(PW), T0 + 13));
+    int kept = 0;
+    for (int i = 1; i < 4; i++)
+        kept += mqc_authcache_check(c, users[i], H1, PW, strlen(PW), T0 + 13);
+    CHECK_EQ_INT(kept, 2);
     mqc_authcache_free(c);
 }
 
@@ -184,6 +210,7 @@ int main(void)
     RUN(miss_other_stored_hash);
     RUN(miss_other_user);
     RUN(expiry);
+    RUN(hit_renews);
     RUN(forget);
     RUN(forget_leaves_others);
     RUN(collision_evicts);
