@@ -131,12 +131,19 @@ struct mqc_bench {
     struct mqc_hist lat, ack, lag;
     uint64_t sent_total, sent_win, delivered_total, delivered_win, echoed_total, echoed_win;
     uint64_t dup, gaps, errors, disconnects, skipped, bad_payloads;
+    /* Connections the broker closed before its CONNACK (mqchat: the password
+     * check was queued, "retry"), connected again after MQC_RETRY_MS. */
+    uint64_t connect_retries;
+    uint32_t *retry_q; /* ring of client indexes waiting to retry, nc slots, owned */
+    size_t retry_head, retry_len;
     struct rusage ru_warm, ru_end;
     int64_t t_ru_warm, t_ru_end;
     int setup_failed;
     int hold_expired; /* nobody ended the hold: what it was for did not happen */
     char first_err[256];
 };
+
+#define MQC_RETRY_MS 50 /* wait before connecting again after a close without CONNACK */
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t mqc_bench_now_ns(void);

@@ -44,6 +44,7 @@ struct mqc_client {
     char user[MQC_NAME_MAX];
     char client_id[MQC_NAME_MAX];
     char sub[MQC_TOPIC_MAX]; /* its one subscription */
+    int64_t retry_at;        /* closed before CONNACK: when to connect again */
 };
 
 struct mqc_loop {

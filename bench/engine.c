@@ -547,10 +547,43 @@ static void on_packet(struct mqc_bench *b, struct mqc_client *c, const struct mq
     }
 }
 
+/* The broker closed c before answering its CONNECT: the protocol's "busy,
+ * retry" (docs/PROTOCOL.md, login storm). Connect again after a short
+ * wait, as a client would; not a disconnect. */
+static void retry_later(struct mqc_bench *b, struct mqc_client *c)
+{
+    b->connecting--;
+    b->connect_retries++;
+    mqc_client_close(&b->loop, c);
+    c->retry_at = mqc_bench_now_ns() + (int64_t)MQC_RETRY_MS * 1000000;
+    b->retry_q[(b->retry_head + b->retry_len++) % b->nc] = c->idx;
+}
+
+/* Reconnect the clients whose wait is over; returns when the next is due
+ * (INT64_MAX: none). One wait for all, so the ring is in time order. */
+static int64_t run_retries(struct mqc_bench *b, int64_t now)
+{
+    while (b->retry_len > 0) {
+        struct mqc_client *c = &b->c[b->retry_q[b->retry_head]];
+        if (c->retry_at > now)
+            return c->retry_at;
+        b->retry_head = (b->retry_head + 1) % b->nc;
+        b->retry_len--;
+        if (b->phase == MQC_PH_DONE || b->phase == MQC_PH_HOLD || mqc_bench__open(b, c) != MQC_OK)
+            continue; /* over, or noted: it stays closed */
+    }
+    return INT64_MAX;
+}
+
 static void on_readable(struct mqc_bench *b, struct mqc_client *c)
 {
     long got;
-    if (mqc_client_read(c, &got) != MQC_OK) {
+    int rc = mqc_client_read(c, &got);
+    if (c->state == MQC_CLIENT_CONNACK && (got == 0 || (rc != MQC_OK && errno == ECONNRESET))) {
+        retry_later(b, c);
+        return;
+    }
+    if (rc != MQC_OK) {
         char why[128];
         snprintf(why, sizeof(why), "read failed: %s", strerror(errno));
         drop_client(b, c, why);
@@ -830,9 +863,17 @@ int mqc_bench_run(struct mqc_bench *b)
     struct epoll_event tev = {.events = EPOLLIN, .data.u32 = TIMER_TAG};
     if (epoll_ctl(b->loop.ep, EPOLL_CTL_ADD, b->tfd, &tev) != 0)
         return MQC_EINTERNAL;
+    b->retry_q = calloc(b->nc ? b->nc : 1, sizeof(*b->retry_q));
+    if (!b->retry_q)
+        return MQC_EINTERNAL;
     open_more(b);
     while (b->phase != MQC_PH_DONE) {
-        int64_t next = advance(b, mqc_bench_now_ns());
+        int64_t now = mqc_bench_now_ns();
+        int64_t retry = run_retries(b, now);
+        open_more(b);
+        int64_t next = advance(b, now);
+        if (retry < next)
+            next = retry;
         mqc_loop_flush(&b->loop, on_flush_error, b);
         if (b->phase == MQC_PH_DONE)
             break;

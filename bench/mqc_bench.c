@@ -94,7 +94,8 @@ static int report(struct mqc_bench *b)
            " throughput=%.0f send_rate=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
            "max_ms=%.3f ack_p50_ms=%.3f ack_p99_ms=%.3f lost=%" PRIu64 " echo_lost=%" PRIu64
            " dup=%" PRIu64 " gaps=%" PRIu64 " errors=%" PRIu64 " disconnects=%" PRIu64
-           " skipped=%" PRIu64 " bad_payloads=%" PRIu64 " lag_p99_ms=%.3f lag_max_ms=%.3f "
+           " skipped=%" PRIu64 " bad_payloads=%" PRIu64 " connect_retries=%" PRIu64
+           " lag_p99_ms=%.3f lag_max_ms=%.3f "
            "gen_cpu=%.2f",
            o->mode == MQC_MODE_PLAIN ? "plain" : "mqchat", o->scenario, o->pairs, b->nc, o->rate,
            o->window, o->size, o->events ? 0 : o->warmup, o->seconds, status, b->sent_total,
@@ -104,7 +105,7 @@ static int report(struct mqc_bench *b)
            ms(mqc_hist_quantile(&b->lat, 0.999)), ms(b->lat.max_ns),
            ms(mqc_hist_quantile(&b->ack, 0.50)), ms(mqc_hist_quantile(&b->ack, 0.99)), lost,
            echo_lost, b->dup, b->gaps, b->errors, b->disconnects, b->skipped, b->bad_payloads,
-           ms(mqc_hist_quantile(&b->lag, 0.99)), ms(b->lag.max_ns), gen_cpu);
+           b->connect_retries, ms(mqc_hist_quantile(&b->lag, 0.99)), ms(b->lag.max_ns), gen_cpu);
     for (int i = 0; i < o->nwatch; i++) {
         const struct mqc_watch *w = &o->watch[i];
         double cpu = -1;
@@ -464,6 +465,7 @@ out:
     free(b->c);
     free(b->s);
     free(b->scratch);
+    free(b->retry_q);
     free(b);
     return ret;
 }
