@@ -549,10 +549,12 @@ static void on_packet(struct mqc_bench *b, struct mqc_client *c, const struct mq
 
 /* The broker closed c before answering its CONNECT: the protocol's "busy,
  * retry" (docs/PROTOCOL.md, login storm). Connect again after a short
- * wait, as a client would; not a disconnect. */
+ * wait, as a client would; not a disconnect. A client waiting to retry
+ * still counts as connecting, so --connect-batch bounds the logins in
+ * progress, retries included (or every user would end up retrying every
+ * MQC_RETRY_MS). */
 static void retry_later(struct mqc_bench *b, struct mqc_client *c)
 {
-    b->connecting--;
     b->connect_retries++;
     mqc_client_close(&b->loop, c);
     c->retry_at = mqc_bench_now_ns() + (int64_t)MQC_RETRY_MS * 1000000;
@@ -569,6 +571,7 @@ static int64_t run_retries(struct mqc_bench *b, int64_t now)
             return c->retry_at;
         b->retry_head = (b->retry_head + 1) % b->nc;
         b->retry_len--;
+        b->connecting--; /* mqc_bench__open counts it again */
         if (b->phase == MQC_PH_DONE || b->phase == MQC_PH_HOLD || mqc_bench__open(b, c) != MQC_OK)
             continue; /* over, or noted: it stays closed */
     }
