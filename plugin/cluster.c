@@ -168,6 +168,23 @@ void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t 
     }
 }
 
+void mqc_plugin__cluster_route(struct mqc_plugin *p, const char *conv, int64_t seq,
+                               const char *const *nodes, const char *const *users, size_t n,
+                               const char *payload, size_t len, int qos)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!nodes[i][0] || !users[i][0] || strcmp(nodes[i], p->cfg.node_id) == 0)
+            continue;
+        size_t hl = strlen(users[i]) + strlen(conv) + 48;
+        char *head = malloc(hl);
+        if (!head)
+            continue; /* those users get it by sync */
+        snprintf(head, hl, "e %d %s %lld %s", qos, conv, (long long)seq, users[i]);
+        bus_send(p, nodes[i], head, payload, len);
+        free(head);
+    }
+}
+
 /* "e <qos> <conv> <seq> <u1>,<u2>,...": deliver body to those users here
  * (args is the header after "e ", modified in place). */
 static void deliver_here(struct mqc_plugin *p, char *args, const char *body, size_t blen)

@@ -174,6 +174,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
                             ? (int64_t)p->cfg.retention_seconds * 1000
                             : (int64_t)p->cfg.retention_days * 24 * 3600 * 1000,
         .push_preview = p->cfg.push_preview,
+        .node = p->cfg.node_id,
     };
     p->store = mqc_store_new(&so);
     if (p->store && mqc_plugin__cluster_init(p, &so) != MQC_OK) {

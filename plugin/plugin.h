@@ -194,6 +194,11 @@ void mqc_plugin__cluster_presence(struct mqc_plugin *p, const char *user, const 
 void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
                                 const char *const *users, size_t n, const char *skip,
                                 const char *payload, size_t len, int qos);
+/* Send payload to the nodes Redis named for a stored message (nodes[i] gets
+ * the comma-separated users[i]). */
+void mqc_plugin__cluster_route(struct mqc_plugin *p, const char *conv, int64_t seq,
+                               const char *const *nodes, const char *const *users, size_t n,
+                               const char *payload, size_t len, int qos);
 /* Learn where the users of every live node are (blocking; once). */
 void mqc_plugin__cluster_load_directory(struct mqc_plugin *p);
 /* Look for dead nodes and clean up after them (tick, now and then). */

@@ -77,7 +77,19 @@ static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
         goto out;
     }
     int n = snprintf(ev, hl + tl + 24, "%s%lld%s", c->prefix, (long long)r->seq, c->suffix);
-    if (!mqc_plugin__fanout_conv(o->p, o->conv, r->seq, NULL, ev, (size_t)n, 1)) {
+    if (r->has_routes) {
+        /* Other nodes: those Redis named when it stored the message. */
+        size_t nm;
+        const char *const *users = mqc_members_list(o->p->members, o->conv, &nm);
+        const char *self[] = {o->user};
+        if (!users) {
+            users = self;
+            nm = 1;
+        }
+        mqc_plugin__deliver(o->p, o->conv, r->seq, users, nm, ev, (size_t)n, 1);
+        mqc_plugin__cluster_route(o->p, o->conv, r->seq, r->route_nodes, r->route_users,
+                                  r->nroutes, ev, (size_t)n, 1);
+    } else if (!mqc_plugin__fanout_conv(o->p, o->conv, r->seq, NULL, ev, (size_t)n, 1)) {
         mqc_log(MQC_LOG_WARNING, "send: members not cached, only the sender is told (conv=%s)",
                 o->conv);
         const char *self[] = {o->user};

@@ -23,6 +23,7 @@ struct mqc_store *mqc_store_new(const struct mqc_store_opts *o)
     s->unix_path = dup_or_null(o->unix_path);
     s->password = dup_or_null(o->password);
     s->prefix = dup_or_null(o->prefix ? o->prefix : "mqchat:");
+    s->node = dup_or_null(o->node);
     s->port = o->port ? o->port : 6379;
     s->db = o->db;
     s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 1000;
@@ -52,6 +53,7 @@ void mqc_store_free(struct mqc_store *s)
     free(s->host);
     free(s->unix_path);
     free(s->prefix);
+    free(s->node);
     if (s->password) {
         memset(s->password, 0, strlen(s->password));
         free(s->password);
@@ -160,8 +162,9 @@ int mqc_store_ensure(struct mqc_store *s, int64_t now)
 
 int mqc_store__dctx(const struct mqc_store *s, int64_t now_ms, char *buf, size_t size)
 {
-    int n = snprintf(buf, size, "%s\t%lld\t%ld\t%lld\t%d", s->prefix, (long long)now_ms,
-                     s->timeline_cap, (long long)s->retention_ms, s->push_preview ? 1 : 0);
+    int n = snprintf(buf, size, "%s\t%lld\t%ld\t%lld\t%d\t%s", s->prefix, (long long)now_ms,
+                     s->timeline_cap, (long long)s->retention_ms, s->push_preview ? 1 : 0,
+                     s->node ? s->node : "");
     return (n < 0 || (size_t)n >= size) ? MQC_EINTERNAL : MQC_OK;
 }
 

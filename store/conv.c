@@ -102,6 +102,33 @@ static int parse_members(const redisReply *r, size_t at, struct mqc_post_result 
     return MQC_OK;
 }
 
+/* The routes add_routes() in store/mqchat.lua put at r->element[at] (count,
+ * then node / users pairs). They go in the tail of *members' allocation
+ * (reallocated), so one free releases both. */
+static int parse_routes(const redisReply *r, size_t at, struct mqc_post_result *res,
+                        const char ***members)
+{
+    int64_t n = reply_int(r->element[at]);
+    if (n < 0 || at + 1 + 2 * (size_t)n > r->elements)
+        return MQC_OK;
+    size_t nm = res->has_members ? res->nmembers : 0;
+    const char **all = realloc(*members, (nm + 2 * (size_t)n + 1) * sizeof *all);
+    if (!all)
+        return MQC_ENOMEM;
+    *members = all;
+    if (res->has_members)
+        res->members = all;
+    for (size_t i = 0; i < (size_t)n; i++) {
+        all[nm + i] = reply_str(r->element[at + 1 + 2 * i]);
+        all[nm + (size_t)n + i] = reply_str(r->element[at + 2 + 2 * i]);
+    }
+    res->route_nodes = all + nm;
+    res->route_users = all + nm + (size_t)n;
+    res->nroutes = (size_t)n;
+    res->has_routes = true;
+    return MQC_OK;
+}
+
 /* Turn a post function's reply into res; *members (returned owned, may be
  * NULL) holds res->members. */
 static int post_parse(int rc, const redisReply *r, struct mqc_post_result *res,
@@ -130,6 +157,10 @@ static int post_parse(int rc, const redisReply *r, struct mqc_post_result *res,
         res->seq = reply_int(r->element[1]);
         res->mver = reply_int(r->element[2]);
         rc = parse_members(r, 3, res, members);
+        int64_t nm = reply_int(r->element[3]);
+        size_t at = 4 + (nm > 0 ? 2 * (size_t)nm : 0);
+        if (rc == MQC_OK && at < r->elements)
+            rc = parse_routes(r, at, res, members);
     }
     return rc;
 }

@@ -12,6 +12,7 @@
 struct mqc_store {
     redisContext *ctx; /* NULL while down */
     char *host, *unix_path, *password, *prefix;
+    char *node; /* this broker's node id (cluster routes), or NULL */
     int port, db, timeout_ms, retry_ms;
     long timeline_cap;
     int64_t retention_ms;

@@ -58,9 +58,10 @@ local function member_event(conv, seq, op, users, by, ts)
 end
 
 local function parse_dctx(s)
-  local p, now, cap, ret, prev = string.match(s, '^(.-)\t(%d+)\t(%d+)\t(%d+)\t([01])$')
+  local p, now, cap, ret, prev, node =
+    string.match(s, '^(.-)\t(%d+)\t(%d+)\t(%d+)\t([01])\t?(.*)$')
   return {prefix = p, now = tonumber(now), cap = tonumber(cap), retention = tonumber(ret),
-          preview = prev == '1'}
+          preview = prev == '1', node = node or '', routes = {}, route_nodes = {}}
 end
 
 -- Compare stream ids "ms-seq": is a < b?
@@ -97,10 +98,45 @@ local function unread_total(d, user)
   return total
 end
 
--- Is any device of the user connected and in the foreground?
+-- Is any device of the user connected and in the foreground? Also notes
+-- in d.routes the other nodes (not d.node) with a device of the user: the
+-- caller sends the event there (cluster delivery, plugin/cluster.c), decided
+-- here, in Redis's order, so a device that connected before the message was
+-- stored is never missed.
 local function user_online(d, user)
-  local st = redis.call('HMGET', d.prefix .. '{u:' .. user .. '}:presence', 'state', 'devices')
-  return num(st[2]) > 0 and st[1] ~= 'away'
+  local all = redis.call('HGETALL', d.prefix .. '{u:' .. user .. '}:presence')
+  local state, devices = nil, 0
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if f == 'state' then
+      state = all[i + 1]
+    elseif f == 'devices' then
+      devices = tonumber(all[i + 1]) or 0
+    elseif string.sub(f, 1, 2) == 'd:' and d.node ~= '' and (tonumber(all[i + 1]) or 0) > 0 then
+      local node = string.sub(f, 3)
+      if node ~= d.node then
+        local r = d.routes[node]
+        if not r then
+          r = {}
+          d.routes[node] = r
+          d.route_nodes[#d.route_nodes + 1] = node
+        end
+        r[#r + 1] = user
+      end
+    end
+  end
+  return devices > 0 and state ~= 'away'
+end
+
+-- The routes user_online noted, appended to out: count, then node and its
+-- users (comma-separated) for each.
+local function add_routes(out, d)
+  out[#out + 1] = #d.route_nodes
+  for _, node in ipairs(d.route_nodes) do
+    out[#out + 1] = node
+    out[#out + 1] = table.concat(d.routes[node], ',')
+  end
+  return out
 end
 
 -- Every recipient gets a pointer (conv, seq) in their timeline (the body stays
@@ -118,7 +154,8 @@ local function deliver(d, conv, seq, kind, actor, recipients, preview)
       raise_floor(base .. 'tlfloor', old[#old][1])
       redis.call('XTRIM', base .. 'tl', 'MAXLEN', d.cap)
     end
-    if u ~= actor and not user_online(d, u) then
+    local online = user_online(d, u)
+    if u ~= actor and not online then
       local until_ms = num(redis.call('HGET', base .. 'mute', conv))
       if until_ms <= d.now then
         local job = {'user', u, 'conv', conv, 'seq', seq, 'kind', kind, 'from', actor,
@@ -158,6 +195,8 @@ end
 -- send: KEYS meta, members, log, ids, rcpt
 -- ARGV sender, client id, event prefix (ends with "seq":), event suffix, cached mver,
 --      dctx, preview
+-- Reply: ok, seq, mver, members (add_members), routes (add_routes); or dup,
+-- seq, event, mver, members; or not_member.
 local function send(keys, args)
   local sender = args[1]
   if redis.call('HEXISTS', keys[2], sender) == 0 then return {'not_member'} end
@@ -182,7 +221,7 @@ local function send(keys, args)
   deliver(d, conv, seq, 'msg', sender, redis.call('HKEYS', keys[2]), args[7])
   if seq % 8 == 0 then trim_log(d, keys[3], keys[4]) end
   local mver = num(redis.call('HGET', keys[1], 'mver'))
-  return add_members({'ok', seq, mver}, keys[2], mver, args[5])
+  return add_routes(add_members({'ok', seq, mver}, keys[2], mver, args[5]), d)
 end
 
 -- receipt: KEYS meta, members, rcpt

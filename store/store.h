@@ -21,6 +21,7 @@ struct mqc_store_opts {
     long timeline_cap;     /* entries kept per user timeline (0 = 100000) */
     int64_t retention_ms;  /* how long logs and timelines are kept (0 = 30 days) */
     bool push_preview;     /* put body previews in push jobs */
+    const char *node;      /* this broker's node id (routes of sends), or NULL */
 };
 
 struct mqc_store;
@@ -71,6 +72,12 @@ struct mqc_post_result {
     bool has_members;
     const char *event; /* dup: the stored event */
     size_t event_len;
+    /* send: the other nodes with a device of a recipient, and those
+     * recipients ("u1,u2,..."), as Redis saw them when it stored the
+     * message. */
+    const char *const *route_nodes, *const *route_users;
+    size_t nroutes;
+    bool has_routes;
 };
 typedef void (*mqc_store_post_cb)(void *ctx, int rc, const struct mqc_post_result *r);
 
