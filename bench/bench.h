@@ -26,7 +26,8 @@ enum { MQC_ROLE_SENDER = 1, MQC_ROLE_RECEIVER = 2, MQC_ROLE_OWN = 3 };
  * removed, so an outside script can look at the broker and Redis meanwhile. */
 enum mqc_phase { MQC_PH_SETUP, MQC_PH_RUN, MQC_PH_DRAIN, MQC_PH_AFTER, MQC_PH_HOLD, MQC_PH_DONE };
 
-#define MQC_WATCH_MAX 4
+#define MQC_WATCH_MAX 6
+#define MQC_NODES_MAX 8
 
 /* A process whose CPU use is reported for the measured window (--watch). */
 struct mqc_watch {
@@ -41,6 +42,12 @@ struct mqc_opts {
     const char *host;
     int port;
     struct sockaddr_in addr;
+    /* Cluster runs (--ports): node i listens on nodes[i] (nodes[0] = addr);
+     * a stream's sender uses node stream % nnodes, its receivers node
+     * (stream + cross) % nnodes. */
+    struct sockaddr_in nodes[MQC_NODES_MAX];
+    int nnodes;
+    int cross;
     int pairs;
     double rate;     /* msg/s over all streams; 0 = saturate */
     uint64_t events; /* saturate: stop after this many messages in all (0 = after --seconds) */

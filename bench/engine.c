@@ -455,8 +455,13 @@ int mqc_bench__open(struct mqc_bench *b, struct mqc_client *c)
     c->unacked = 0;
     c->subs_pending = 0;
     c->want = 0;
+    const struct sockaddr_in *addr = &b->o.addr;
+    if (b->o.nnodes > 1 && (c->role == MQC_ROLE_SENDER || c->role == MQC_ROLE_RECEIVER)) {
+        int shift = c->role == MQC_ROLE_RECEIVER ? b->o.cross : 0;
+        addr = &b->o.nodes[(c->stream + shift) % b->o.nnodes];
+    }
     if (mqc_wire_connect(&c->out, c->client_id, user, pw, KEEPALIVE_S) != MQC_OK ||
-        mqc_client_open(&b->loop, c, &b->o.addr) != MQC_OK) {
+        mqc_client_open(&b->loop, c, addr) != MQC_OK) {
         mqc_bench__note_err(b, "cannot open client %s: %s", c->client_id, strerror(errno));
         mqc_buf_cleanup(&c->out);
         return MQC_EINTERNAL;

@@ -131,6 +131,7 @@ static int report(struct mqc_bench *b)
 
 /* ---- options ------------------------------------------------------------ */
 
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mqc_bench --mode plain|mqchat [options]\n"
@@ -142,6 +143,10 @@ static void usage(FILE *f)
                "                      second, probe pair P0a->P0b at --rate\n"
                "  --host ADDR         broker address, 127.0.0.0/8 only (127.0.0.1)\n"
                "  --port N            broker port (1883)\n"
+               "  --ports N,N,...     cluster: more nodes' ports (node 0 is --port); a\n"
+               "                      stream's sender connects to node stream %% n, its\n"
+               "                      receivers to node (stream + --cross) %% n\n"
+               "  --cross K           cluster: receivers' node offset from their sender's (1)\n"
                "  --pairs N           sender/receiver pairs (50)\n"
                "  --rate R            offered msg/s over all pairs; 0 = saturate (0)\n"
                "  --events N          saturate: send N messages in all, then stop; --seconds is\n"
@@ -178,6 +183,25 @@ static int num(const char *name, const char *v, double lo, double hi, double *ou
         return MQC_EBADREQ;
     }
     *out = d;
+    return MQC_OK;
+}
+
+/* "--ports N,N,...": nodes 1.. (their address is --host's, filled in later). */
+static int parse_ports(const char *list, struct mqc_opts *o)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    o->nnodes = 1;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        double d;
+        if (o->nnodes == MQC_NODES_MAX || num("--ports", t, 1, 65535, &d) != MQC_OK) {
+            fprintf(stderr, "mqc_bench: --ports: at most %d ports of 1-65535\n",
+                    MQC_NODES_MAX - 1);
+            return MQC_EBADREQ;
+        }
+        o->nodes[o->nnodes].sin_port = htons((uint16_t)d);
+        o->nnodes++;
+    }
     return MQC_OK;
 }
 
@@ -227,6 +251,8 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
         {"churn", required_argument, 0, 'c'},
         {"hold-file", required_argument, 0, 'F'},
         {"hold", required_argument, 0, 'o'},
+        {"ports", required_argument, 0, 'N'},
+        {"cross", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -247,6 +273,7 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
     o->connect_batch = 64;
     o->churn = 0.1;
     o->hold = 60;
+    o->cross = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         int rc = MQC_OK;
@@ -264,6 +291,13 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
             break;
         case 'H':
             o->host = optarg;
+            break;
+        case 'N':
+            rc = parse_ports(optarg, o);
+            break;
+        case 'K':
+            rc = num("--cross", optarg, 0, MQC_NODES_MAX, &d);
+            o->cross = (int)d;
             break;
         case 'p':
             rc = num("--port", optarg, 1, 65535, &d);
@@ -360,6 +394,14 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
                 o->host);
         return MQC_EBADREQ;
     }
+    o->nodes[0] = o->addr;
+    for (int i = 1; i < o->nnodes; i++) {
+        int port = ntohs(o->nodes[i].sin_port);
+        o->nodes[i] = o->addr;
+        o->nodes[i].sin_port = htons((uint16_t)port);
+    }
+    if (o->nnodes == 0)
+        o->nnodes = 1;
     if (o->events && o->rate > 0) {
         fprintf(stderr, "mqc_bench: --events needs --rate 0 (saturation)\n");
         return MQC_EBADREQ;
