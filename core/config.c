@@ -76,7 +76,7 @@ static const struct opt opts[] = {
     {"rate_bytes", OPT_INT, F(rate_bytes), 0, 1073741824, "4194304", NULL,
      "send payload bytes per second per user (0 = no limit)"},
     {"rate_reqs", OPT_INT, F(rate_reqs), 0, 1000000, "100", NULL,
-     "requests per second per user (0 = no limit)"},
+     "requests and receipts per second per user (0 = no limit)"},
     {"retention_seconds", OPT_INT, F(retention_seconds), 0, 3153600000L, "0", NULL,
      "retention in seconds, overriding retention_days when set (0 = use days)"},
     {"timeline_max", OPT_INT, F(timeline_max), 100, 100000000, "100000", NULL,

@@ -191,6 +191,12 @@ int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from,
         if (mqc_receipt_parse(root, &rcp, &why) != MQC_OK) {
             mqc_plugin__send_err(from->client_id, from->user, NULL, NULL, MQC_EBADREQ, why);
             ret = MOSQ_ERR_ACL_DENIED;
+        } else if (!mqc_ratelimit_allow(p->rate_reqs, from->user, strlen(from->user),
+                                        mqc_clock_mono_ms())) {
+            /* Receipts cost a Redis call each: they share the requests' limit. */
+            mqc_plugin__send_err(from->client_id, from->user, NULL, NULL, MQC_ERATE,
+                                 "too many receipts and requests; send the latest seq later");
+            ret = MOSQ_ERR_ACL_DENIED;
         } else if (!(o = mqc_plugin__origin_new(p, from, t->id, NULL,
                                                 mqc_receipt_type_name(rcp.type)))) {
             rc = MQC_ENOMEM;

@@ -74,6 +74,21 @@ class LimitsTest(unittest.TestCase):
         self.assertIn("rate_limited", codes)
         self.assertLessEqual(codes.count("res"), 12)
 
+    def test_receipt_flood(self):
+        # Receipts cost a Redis call each and share the requests' limit (6/s
+        # here): a burst of 15 gets rate_limited errors; a later one works.
+        a, c = Chat(self.stack, "alice", "alice-pw"), Chat(self.stack, "carol", "carol-pw")
+        conv = a.direct("carol")
+        a.send(conv, "r1", "one")
+        c.msg(conv, "r1")
+        for _ in range(15):
+            c.publish_raw("chat/c/%s/receipt" % conv, json.dumps({"type": "delivered", "seq": 1}))
+        self.assertEqual(c.err(code="rate_limited")["t"], "err")
+
+        def read_moves():
+            c.publish_raw("chat/c/%s/receipt" % conv, json.dumps({"type": "read", "seq": 1}))
+            return self.stack.redis.call("HGET", "mqchat:{c:%s}:rcpt" % conv, "r:carol") == b"1"
+        wait_for(read_moves, interval=0.3, what="a receipt after the window")
 
 if __name__ == "__main__":
     main()
