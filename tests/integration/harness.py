@@ -276,23 +276,14 @@ class Broker:
 def connect_packet(user, password, client_id, keepalive=30, will=None):
     """The bytes of an MQTT 3.1.1 CONNECT (clean session). will = (topic,
     payload, retain) sets a QoS 1 will."""
-    def utf(b):
-        b = b.encode() if isinstance(b, str) else b
-        return len(b).to_bytes(2, "big") + b
     flags = 0xC2
-    payload = utf(client_id)
+    payload = mqtt_str(client_id)
     if will:
         flags |= 0x04 | (1 << 3) | (0x20 if will[2] else 0)
-        payload += utf(will[0]) + utf(will[1])
-    payload += utf(user) + utf(password)
-    body = utf("MQTT") + bytes([4, flags]) + keepalive.to_bytes(2, "big") + payload
-    n, rem = len(body), b""
-    while True:
-        byte, n = n % 128, n // 128
-        rem += bytes([byte | (0x80 if n else 0)])
-        if not n:
-            break
-    return bytes([0x10]) + rem + body
+        payload += mqtt_str(will[0]) + mqtt_str(will[1])
+    payload += mqtt_str(user) + mqtt_str(password)
+    body = mqtt_str("MQTT") + bytes([4, flags]) + keepalive.to_bytes(2, "big") + payload
+    return mqtt_packet(0x10, body)
 
 
 def read_connack(s):
@@ -485,6 +476,48 @@ class _Services:
         self.close(failed=exc_type is not None)
         return False
 
+    def _client(self, broker, user, password, protocol, client_id, connect, clean):
+        """A Client of broker, closed with the stack; connected unless told
+        not to, retrying while the broker closes without CONNACK (busy, or
+        Redis not reachable yet)."""
+        c = Client(broker.port, user, password, protocol, client_id, clean)
+        self.clients.append(c)
+        if connect:
+            deadline = time.monotonic() + DEFAULT_TIMEOUT
+            rc = c.connect()
+            while rc is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                rc = c.connect()
+            assert rc == 0, "connect as %s refused: %r\n%s" % (user, rc, broker.log_tail())
+        return c
+
+    def _brokers(self):
+        return []
+
+    def close(self, failed=False):
+        """Close every client, stop every broker and Redis, remove the
+        directory (unless MQCHAT_KEEP); a sanitizer report in a broker log
+        fails the test."""
+        for c in self.clients:
+            c.close()
+        errors = []
+        for b in self._brokers():
+            if b.proc is None:
+                continue
+            try:
+                b.check_sanitizers()
+            except AssertionError as e:
+                errors.append(e)
+            if failed or os.environ.get("MQCHAT_KEEP"):
+                sys.stderr.write("--- %s log (%s) ---\n%s\n" % (b.name, self.dir,
+                                                               b.log_text()[-6000:]))
+            b.stop()
+        self.redis.stop()
+        if not os.environ.get("MQCHAT_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if errors:
+            raise errors[0]
+
     def cli(self, *args, input=None):
         return subprocess.run([CLI, "--redis", self.redis.url()] + list(args), input=input,
                               capture_output=True, text=True, timeout=60)
@@ -515,35 +548,12 @@ class Stack(_Services):
             raise
         return self
 
-    def close(self, failed=False):
-        for c in self.clients:
-            c.close()
-        broker_log = ""
-        if self.broker:
-            broker_log = self.broker.log_text()
-            sanitizer_error = None
-            try:
-                self.broker.check_sanitizers()
-            except AssertionError as e:
-                sanitizer_error = e
-            self.broker.stop()
-        self.redis.stop()
-        if failed or os.environ.get("MQCHAT_KEEP"):
-            sys.stderr.write("--- broker log (%s) ---\n%s\n" % (self.dir, broker_log[-6000:]))
-        if not os.environ.get("MQCHAT_KEEP"):
-            shutil.rmtree(self.dir, ignore_errors=True)
-        if self.broker and sanitizer_error:
-            raise sanitizer_error
+    def _brokers(self):
+        return [self.broker] if self.broker else []
 
     def client(self, user=None, password=None, protocol=V311, client_id=None, connect=True,
                clean=True):
-        c = Client(self.broker.port, user, password, protocol, client_id, clean)
-        self.clients.append(c)
-        if connect:
-            rc = c.connect()
-            assert rc == 0, "connect as %s refused: %r\n%s" % (user, rc,
-                                                             self.broker.log_tail())
-        return c
+        return self._client(self.broker, user, password, protocol, client_id, connect, clean)
 
 
 def main():
@@ -585,25 +595,8 @@ class Cluster(_Services):
     def node(self, i):
         return _NodeView(self, self.brokers[i])
 
-    def close(self, failed=False):
-        for c in self.clients:
-            c.close()
-        errors = []
-        for b in self.brokers:
-            if b.proc is None:
-                continue
-            try:
-                b.check_sanitizers()
-            except AssertionError as e:
-                errors.append(e)
-            if failed or os.environ.get("MQCHAT_KEEP"):
-                sys.stderr.write("--- %s log ---\n%s\n" % (b.name, b.log_text()[-4000:]))
-            b.stop()
-        self.redis.stop()
-        if not os.environ.get("MQCHAT_KEEP"):
-            shutil.rmtree(self.dir, ignore_errors=True)
-        if errors:
-            raise errors[0]
+    def _brokers(self):
+        return self.brokers
 
 
 class _NodeView:
@@ -615,16 +608,8 @@ class _NodeView:
 
     def client(self, user=None, password=None, protocol=V311, client_id=None, connect=True,
                clean=True):
-        c = Client(self.broker.port, user, password, protocol, client_id, clean)
-        self.cluster.clients.append(c)
-        if connect:
-            deadline = time.monotonic() + DEFAULT_TIMEOUT
-            rc = c.connect()
-            while rc is None and time.monotonic() < deadline:  # busy or Redis: retry
-                time.sleep(0.05)
-                rc = c.connect()
-            assert rc == 0, "connect as %s refused: %r\n%s" % (user, rc, self.broker.log_tail())
-        return c
+        return self.cluster._client(self.broker, user, password, protocol, client_id, connect,
+                                    clean)
 
 
 class Chat:
