@@ -20,6 +20,7 @@
 
 #include "core/base64url.h"
 #include "core/err.h"
+#include "core/jwtauth.h"
 
 /* A key file is a few hundred bytes; a service account key a few KiB. */
 #define MAX_KEY_FILE_BYTES (64 * 1024)
@@ -39,18 +40,12 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 
 static bool key_is_p256(EVP_PKEY *key)
 {
-    char group[64];
-    size_t glen = 0;
-    if (!EVP_PKEY_is_a(key, "EC"))
-        return false;
-    if (!EVP_PKEY_get_group_name(key, group, sizeof group, &glen))
-        return false;
-    return strcmp(group, SN_X9_62_prime256v1) == 0;
+    return mqc_jwt_key_kind(key) == MQC_JWT_KEY_ES256;
 }
 
 static bool key_is_rsa(EVP_PKEY *key)
 {
-    return EVP_PKEY_is_a(key, "RSA") && EVP_PKEY_get_bits(key) >= 2048;
+    return mqc_jwt_key_kind(key) == MQC_JWT_KEY_RS256;
 }
 
 int mqc_jwt_load_key_pem(const char *pem, size_t len, EVP_PKEY **out)

@@ -47,6 +47,18 @@ static char *dup_or_null(const char *s, bool *fail)
     return d;
 }
 
+enum mqc_jwt_key mqc_jwt_key_kind(EVP_PKEY *key)
+{
+    char group[64] = "";
+    size_t glen = 0;
+    if (EVP_PKEY_is_a(key, "RSA"))
+        return EVP_PKEY_get_bits(key) >= 2048 ? MQC_JWT_KEY_RS256 : MQC_JWT_KEY_NONE;
+    if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_group_name(key, group, sizeof group, &glen) &&
+        strcmp(group, SN_X9_62_prime256v1) == 0)
+        return MQC_JWT_KEY_ES256;
+    return MQC_JWT_KEY_NONE;
+}
+
 /* Read the PEM public key at path into a->key and pin its alg. */
 static int load_public_key(struct mqc_jwtauth *a, const char *path, char *err, size_t errlen)
 {
@@ -65,15 +77,8 @@ static int load_public_key(struct mqc_jwtauth *a, const char *path, char *err, s
                  path);
         return MQC_EBADREQ;
     }
-    char group[64] = "";
-    size_t glen = 0;
-    if (EVP_PKEY_is_a(key, "RSA") && EVP_PKEY_get_bits(key) >= 2048) {
-        a->key_alg = ALG_RS256;
-    } else if (EVP_PKEY_is_a(key, "EC") &&
-               EVP_PKEY_get_group_name(key, group, sizeof group, &glen) &&
-               strcmp(group, SN_X9_62_prime256v1) == 0) {
-        a->key_alg = ALG_ES256;
-    } else {
+    enum mqc_jwt_key kind = mqc_jwt_key_kind(key);
+    if (kind == MQC_JWT_KEY_NONE) {
         EVP_PKEY_free(key);
         ERR_clear_error();
         snprintf(err, errlen,
@@ -82,6 +87,7 @@ static int load_public_key(struct mqc_jwtauth *a, const char *path, char *err, s
                  path);
         return MQC_EBADREQ;
     }
+    a->key_alg = kind == MQC_JWT_KEY_RS256 ? ALG_RS256 : ALG_ES256;
     a->key = key;
     return MQC_OK;
 }

@@ -14,10 +14,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 /* Longest token accepted, in bytes. */
 #define MQC_JWT_MAX 8192
 
 struct mqc_jwtauth;
+
+/* The JWS algorithm a key (borrowed) is fit for: RS256 for RSA of 2048 bits
+ * or more, ES256 for EC P-256, none otherwise. Shared with the push bridge,
+ * which signs with such keys. */
+enum mqc_jwt_key { MQC_JWT_KEY_NONE, MQC_JWT_KEY_RS256, MQC_JWT_KEY_ES256 };
+enum mqc_jwt_key mqc_jwt_key_kind(EVP_PKEY *key);
 
 struct mqc_jwtauth_opts {
     const char *secret;          /* HS256 shared secret, or NULL */
