@@ -39,7 +39,7 @@ int mqc_plugin__cluster_init(struct mqc_plugin *p, const struct mqc_store_opts *
     if (!p->directory || !p->reorder)
         return MQC_ENOMEM;
     p->wake_ok = mqc_plugin__wake_init() == MQC_OK;
-    p->bus = mqc_bus_new(so, p->cfg.node_id, p->wake_ok ? mqc_plugin__wake : NULL, NULL);
+    p->bus = mqc_bus_new(so, p->cfg.node_id, p->wake_ok ? mqc_plugin__wake_soon : NULL, NULL);
     if (!p->bus)
         return MQC_ENOMEM;
     return MQC_OK;

@@ -214,6 +214,8 @@ void mqc_plugin__presence_offline_everywhere(struct mqc_plugin *p, const char *u
                                              int64_t last_seen);
 int mqc_plugin__wake_init(void);
 void mqc_plugin__wake(void *ctx);
+/* Any thread: get the broker loop through a new pass soon (see wake.c). */
+void mqc_plugin__wake_soon(void *ctx);
 void mqc_plugin__wake_cleanup(void);
 /* Every publish of the plugin goes through here (counted, so that tick can
  * wake the next pass for WebSockets clients). Returns a MOSQ_ERR_*. */

@@ -6,13 +6,14 @@
  * loop then runs its pass and ends it in MOSQ_EVT_TICK. The handler does
  * nothing; SA_RESTART keeps every other interrupted call going.
  *
- * Two users: the bus thread (events from other nodes, store/bus.c), and the
- * broker thread itself, through a small waker thread: what the plugin
- * publishes reaches WebSockets clients only when the loop passes through
- * lws_service, after its next epoll_wait, so after a tick that published,
- * the waker signals the broker until the next tick has begun (a signal that
- * lands before the wait is lost, hence the retry every millisecond). TCP
- * clients do not need it but do not mind: the extra pass is empty. And what
+ * A waker thread sends the signals: wake_soon() asks it to signal the broker
+ * until a tick has begun after the request (a signal that lands before the
+ * wait is lost, hence the retry every millisecond). Two users: the bus
+ * thread (events from other nodes, store/bus.c), and the broker thread after
+ * a tick that published, since what the plugin publishes reaches WebSockets
+ * clients only when the loop passes through lws_service, after its next
+ * epoll_wait. TCP clients do not need it but do not mind: the extra pass is
+ * empty. And what
  * WebSockets clients send is read only in lws_service too, so while any is
  * connected the waker also wakes the loop every WS_POLL_MS. Signals go only
  * to the thread that loaded the plugin (the broker's only thread). */
@@ -157,17 +158,28 @@ void mqc_plugin__wake_tick_begin(void)
     atomic_fetch_add(&tick_gen, 1);
 }
 
+/* Have the waker signal the broker until a tick begins after now (any
+ * thread). Without a waker: one signal, and the idle pass as a fallback. */
+void mqc_plugin__wake_soon(void *ctx)
+{
+    if (!waker_started) {
+        mqc_plugin__wake(ctx);
+        return;
+    }
+    pthread_mutex_lock(&waker_mu);
+    waker_want = true;
+    waker_gen = atomic_load(&tick_gen);
+    pthread_cond_signal(&waker_cv);
+    pthread_mutex_unlock(&waker_mu);
+}
+
 void mqc_plugin__wake_tick_end(void)
 {
     unsigned long n = atomic_load(&published);
     if (n == published_seen || !waker_started)
         return;
     published_seen = n;
-    pthread_mutex_lock(&waker_mu);
-    waker_want = true;
-    waker_gen = atomic_load(&tick_gen);
-    pthread_cond_signal(&waker_cv);
-    pthread_mutex_unlock(&waker_mu);
+    mqc_plugin__wake_soon(NULL);
 }
 
 void mqc_plugin__wake_cleanup(void)

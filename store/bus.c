@@ -18,7 +18,6 @@
 #include "store/keys.h"
 
 #define IDLE_POLL_MS 200   /* how often an idle thread checks for stop */
-#define REWAKE_MS 2        /* re-wake the broker if not drained by then */
 #define RETRY_MS 500       /* between reconnect attempts */
 #define MAX_QUEUED 100000  /* beyond this, messages are dropped (sync recovers) */
 
@@ -42,7 +41,6 @@ struct mqc_bus {
     /* Under lock: */
     struct msg *head, **tail;
     size_t queued, dropped;
-    unsigned long gen_in, gen_out; /* messages queued / handed to the broker */
     bool stop, up, resubscribed, was_up_once;
     char error[160];
     /* Broker thread only: what drain last reported. */
@@ -163,23 +161,16 @@ static bool queue_reply(struct mqc_bus *b, redisReply *r)
     *b->tail = m;
     b->tail = &m->next;
     b->queued++;
-    b->gen_in++;
     pthread_mutex_unlock(&b->lock);
     return true;
 }
 
-static bool undrained(struct mqc_bus *b)
-{
-    pthread_mutex_lock(&b->lock);
-    bool u = b->gen_out != b->gen_in;
-    pthread_mutex_unlock(&b->lock);
-    return u;
-}
-
-/* Read messages until the connection fails or stop. */
+/* Read messages until the connection fails or stop. After each batch (when
+ * nothing more is buffered) the broker is woken once; waking it again if the
+ * signal came too early is wake()'s business. */
 static void listen_on(struct mqc_bus *b, redisContext *c)
 {
-    bool woke = false;
+    bool queued = false;
     while (!stopping(b)) {
         void *r = NULL;
         if (redisGetReplyFromReader(c, &r) != REDIS_OK) {
@@ -187,26 +178,18 @@ static void listen_on(struct mqc_bus *b, redisContext *c)
             return;
         }
         if (r) {
-            if (queue_reply(b, r))
-                woke = false; /* a wake is due */
+            queued |= queue_reply(b, r);
             freeReplyObject(r);
             continue;
         }
-        /* Nothing buffered: the batch is queued; wake the broker once. */
-        bool pending = undrained(b);
-        if (pending && !woke && b->wake) {
+        if (queued && b->wake)
             b->wake(b->wake_ctx);
-            woke = true;
-        }
+        queued = false;
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        int n = poll(&pfd, 1, pending && b->wake ? REWAKE_MS : IDLE_POLL_MS);
+        int n = poll(&pfd, 1, IDLE_POLL_MS);
         if (n < 0 && errno != EINTR) {
             set_state(b, false, strerror(errno));
             return;
-        }
-        if (n == 0 && pending && b->wake && undrained(b)) {
-            b->wake(b->wake_ctx); /* the first wake came too early: again */
-            continue;
         }
         if (n > 0 && redisBufferRead(c) != REDIS_OK) {
             set_state(b, false, c->errstr[0] ? c->errstr : "connection lost");
@@ -297,7 +280,6 @@ size_t mqc_bus_drain(struct mqc_bus *b, mqc_bus_msg_fn fn, void *ctx, bool *resu
     b->head = NULL;
     b->tail = &b->head;
     b->queued = 0;
-    b->gen_out = b->gen_in;
     *resubscribed = b->resubscribed;
     b->resubscribed = false;
     dropped = b->dropped;

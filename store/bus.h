@@ -5,11 +5,11 @@
  *
  * Listening needs a blocking read, and Mosquitto 2.0.11 lets a plugin add no
  * descriptor to the broker loop, so a bus thread owns the subscriber
- * connection: it queues each message and calls wake() so the broker thread
- * drains the queue at once instead of at its next 100 ms idle pass. If the
- * queue is not drained within 2 ms of a wake (the wake hit the broker between
- * its drain and its sleep), the thread wakes it again. The bus thread never
- * calls mosquitto; the broker thread never touches the subscriber.
+ * connection: it queues each message and calls wake() after each batch so
+ * the broker thread drains the queue at once instead of at its next 100 ms
+ * idle pass (wake() must get the broker through a whole new pass, even if
+ * its signal lands before the broker sleeps: plugin/wake.c). The bus thread
+ * never calls mosquitto; the broker thread never touches the subscriber.
  *
  * Pub/sub delivers at most once: a message published while a node is cut off
  * from Redis is lost for that node. Nothing durable depends on it: every
@@ -26,8 +26,8 @@
 
 struct mqc_bus;
 
-/* Called on the bus thread after messages were queued. Must be
- * async-signal-safe-ish: it only signals the broker thread. */
+/* Called on the bus thread after messages were queued; must be
+ * thread-safe. */
 typedef void (*mqc_bus_wake_fn)(void *ctx);
 
 /* A bus for node (borrowed, copied), connecting as opts says (borrowed during
