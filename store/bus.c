@@ -93,27 +93,12 @@ static bool stopping(struct mqc_bus *b)
 /* Connect, AUTH and SUBSCRIBE; NULL (with the state recorded) on failure. */
 static redisContext *subscribe(struct mqc_bus *b)
 {
-    struct timeval tv = {b->timeout_ms / 1000, (b->timeout_ms % 1000) * 1000};
-    redisContext *c = b->unix_path ? redisConnectUnixWithTimeout(b->unix_path, tv)
-                                   : redisConnectWithTimeout(b->host, b->port, tv);
-    if (!c || c->err) {
-        set_state(b, false, c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
+    char err[160];
+    redisContext *c =
+        mqc_store__dial(b->host, b->port, b->unix_path, b->timeout_ms, b->password, err, sizeof err);
+    if (!c) {
+        set_state(b, false, err);
         return NULL;
-    }
-    redisSetTimeout(c, tv);
-    if (b->password) {
-        const char *argv[] = {"AUTH", b->password};
-        redisReply *r = redisCommandArgv(c, 2, argv, NULL);
-        bool ok = r && r->type != REDIS_REPLY_ERROR;
-        if (r)
-            freeReplyObject(r);
-        if (!ok) {
-            set_state(b, false, "AUTH failed");
-            redisFree(c);
-            return NULL;
-        }
     }
     const char *argv[] = {"SUBSCRIBE", b->chan_node, b->chan_all};
     if (redisAppendCommandArgv(c, 3, argv, NULL) != REDIS_OK) {

@@ -107,18 +107,40 @@ static int setup(struct mqc_store *s, int argc, const char **argv)
     return MQC_OK;
 }
 
+redisContext *mqc_store__dial(const char *host, int port, const char *unix_path, int timeout_ms,
+                              const char *password, char *err, size_t errlen)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisContext *c = unix_path ? redisConnectUnixWithTimeout(unix_path, tv)
+                                : redisConnectWithTimeout(host, port, tv);
+    if (!c || c->err) {
+        snprintf(err, errlen, "%s", c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    if (password) {
+        const char *argv[] = {"AUTH", password};
+        redisReply *r = redisCommandArgv(c, 2, argv, NULL);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "AUTH: %s", r ? r->str : c->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    return c;
+}
+
 static int connect_now(struct mqc_store *s)
 {
-    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
     char w[160];
-    s->ctx = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, tv)
-                          : redisConnectWithTimeout(s->host, s->port, tv);
-    if (!s->ctx || s->ctx->err) {
-        snprintf(s->last_error, sizeof s->last_error, "%s",
-                 s->ctx ? s->ctx->errstr : "out of memory");
-        if (s->ctx)
-            redisFree(s->ctx);
-        s->ctx = NULL;
+    s->ctx = mqc_store__dial(s->host, s->port, s->unix_path, s->timeout_ms, s->password,
+                             s->last_error, sizeof s->last_error);
+    if (!s->ctx) {
         if (s->was_up || !s->ever_attempted)
             mqc_log(MQC_LOG_ERR, "store: cannot connect to redis: %s (%s)", s->last_error,
                     where(s, w, sizeof w));
@@ -127,12 +149,6 @@ static int connect_now(struct mqc_store *s)
         return MQC_EUNAVAIL;
     }
     s->ever_attempted = true;
-    redisSetTimeout(s->ctx, tv);
-    if (s->password) {
-        const char *argv[] = {"AUTH", s->password};
-        if (setup(s, 2, argv) != MQC_OK)
-            return MQC_EUNAVAIL;
-    }
     if (s->db) {
         char db[16];
         snprintf(db, sizeof db, "%d", s->db);

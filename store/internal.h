@@ -48,6 +48,11 @@ struct mqc_store__job {
                      * MQC_EUNAVAIL, Redis may still have run it */
 };
 
+/* Connect to Redis (unix_path wins over host/port) with timeout_ms for the
+ * connect and every command, and AUTH when password is set. Returns the
+ * context (owned: redisFree) or NULL with the reason in err. */
+redisContext *mqc_store__dial(const char *host, int port, const char *unix_path, int timeout_ms,
+                              const char *password, char *err, size_t errlen);
 /* Queue argv (copied) as a job. MQC_OK or MQC_ENOMEM (then done is not called). */
 int mqc_store__enqueue(struct mqc_store *s, int argc, const char **argv, const size_t *lens,
                        void (*done)(struct mqc_store__job *, int, redisReply *), void *cb,
