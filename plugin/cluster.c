@@ -86,6 +86,13 @@ void mqc_plugin__cluster_user(struct mqc_plugin *p, const char *user, bool on)
     bus_send(p, NULL, head, NULL, 0);
 }
 
+void mqc_plugin__cluster_node_event(struct mqc_plugin *p, const char *kind, const char *node)
+{
+    char head[160];
+    snprintf(head, sizeof head, "%s %s", kind, node);
+    bus_send(p, NULL, head, NULL, 0);
+}
+
 void mqc_plugin__cluster_members_changed(struct mqc_plugin *p, const char *conv)
 {
     char head[160];
@@ -296,9 +303,7 @@ void mqc_plugin__cluster_tick(struct mqc_plugin *p)
     if (!p->cluster_joined && mqc_store_is_up(p->store) && mqc_bus_up(p->bus)) {
         /* Subscribed: tell the others this node starts afresh, then learn
          * where everyone is. */
-        char head[160];
-        snprintf(head, sizeof head, "hello %s", p->cfg.node_id);
-        bus_send(p, NULL, head, NULL, 0);
+        mqc_plugin__cluster_node_event(p, "hello", p->cfg.node_id);
         mqc_plugin__cluster_load_directory(p);
         p->cluster_joined = true;
     }

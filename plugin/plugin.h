@@ -185,6 +185,8 @@ void mqc_plugin__cluster_cleanup(struct mqc_plugin *p);
 void mqc_plugin__cluster_tick(struct mqc_plugin *p);
 /* Announce a user's first (on) or last (off) device on this node. */
 void mqc_plugin__cluster_user(struct mqc_plugin *p, const char *user, bool on);
+/* Tell every node that node said hello (restarted) or is dead. */
+void mqc_plugin__cluster_node_event(struct mqc_plugin *p, const char *kind, const char *node);
 /* Tell the other nodes conv's membership changed. */
 void mqc_plugin__cluster_members_changed(struct mqc_plugin *p, const char *conv);
 /* Tell the other nodes to publish user's retained presence json. */

@@ -67,10 +67,7 @@ static void reap_node(const char *node, bool alive, void *arg)
     if (mqc_store_node_reset(p->store, node, mqc_clock_wall_ms(), turned_offline, p) != MQC_OK)
         return;
     mqc_directory_drop_node(p->directory, node);
-    char head[160];
-    snprintf(head, sizeof head, "dead %s", node);
-    if (mqc_store_bus_publish(p->store, NULL, head, strlen(head)) != MQC_OK)
-        mqc_log(MQC_LOG_WARNING, "cluster: cannot announce the death of node %s", node);
+    mqc_plugin__cluster_node_event(p, "dead", node);
     mqc_store_node_forget(p->store, node);
 }
 
