@@ -8,9 +8,10 @@ sent meanwhile from another node; the restarted node shows no ghosts and
 knows the presence of users on the other nodes; and a
 broadcast reaches users on every node."""
 import json
+import subprocess
 import unittest
 
-from harness import (DEFAULT_TIMEOUT, SANITIZE, Chat, Cluster, main, wait_for)
+from harness import (CLI, DEFAULT_TIMEOUT, SANITIZE, Chat, Cluster, main, wait_for)
 
 NODE_TIMEOUT_MS = 1500
 BURST = 200 if SANITIZE else 500
@@ -135,6 +136,14 @@ class ClusterTest(unittest.TestCase):
         for c in users:
             e = c.event(lambda e: e.get("t") == "system", what="system event")
             self.assertEqual(e["text"], "maintenance at 5")
+        # Bad input: no text, empty, too long, not UTF-8 -> usage error, nothing sent.
+        for args in ((), ("--text", ""), ("--text", "x" * 4097), ("--text",),
+                     ("--text", b"\xff\xfe")):
+            r = subprocess.run([CLI, "--redis", self.cl.redis.url(), "broadcast", *args],
+                               capture_output=True, timeout=60)
+            self.assertEqual(r.returncode, 2, args)
+        for c in users:
+            self.assertEqual([e for e in c.barrier() if e.get("t") == "system"], [])
 
 
 if __name__ == "__main__":
