@@ -719,9 +719,7 @@ int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv)
     memset(&ch, 0, sizeof ch);
     mqc_login_init(&login);
     mqc_lineedit_init(&ch.ed, STDIN_FILENO);
-    if (cli->mqtt &&
-        mqc_login_parse_hostport(cli->mqtt, login.host, sizeof login.host, &login.port) != MQC_OK)
-        fprintf(stderr, "mqchat: ignoring bad MQCHAT_MQTT '%s'\n", cli->mqtt);
+    mqc_login_default_mqtt(&login, cli->mqtt);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-sync")) {
             no_sync = true;
@@ -735,9 +733,14 @@ int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv)
             goto out;
         }
     }
-    if (mqc_login_finish(&login) != MQC_OK || mqc_session_catch_signals() != MQC_OK)
+    int rc = mqc_login_finish(&login);
+    if (rc != MQC_OK) {
+        code = rc == MQC_ENOMEM ? 1 : 2;
         goto out;
+    }
     code = 1;
+    if (mqc_session_catch_signals() != MQC_OK)
+        goto out;
     ch.me = login.user;
     if (!no_sync)
         mqc_chat__state_setup(&ch, &login);

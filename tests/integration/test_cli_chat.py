@@ -134,6 +134,34 @@ class CliChatTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("--user", r.stderr)
 
+    def test_bad_mqchat_mqtt_is_a_usage_error(self):
+        # An unusable $MQCHAT_MQTT: exit 2 with a message, for every MQTT
+        # subcommand, unless --mqtt replaces it.
+        self.users("bm_a")
+        env = self.env()
+        env["MQCHAT_MQTT"] = "no:such:port"
+        for cmd, extra in (("send", ["--conv", "c1", "x"]), ("req", ['{"op":"convs"}']),
+                           ("listen", []), ("chat", [])):
+            r = subprocess.run([CLI, cmd, "--user", "bm_a"] + extra, capture_output=True,
+                               text=True, timeout=30, env=env, input="/quit\n")
+            self.assertEqual(r.returncode, 2, (cmd, r.stdout, r.stderr))
+            self.assertIn("bad $MQCHAT_MQTT", r.stderr)
+        r = subprocess.run(self.argv("req", "bm_a", '{"op":"convs"}'), capture_output=True,
+                           text=True, timeout=30, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Other usage errors: 2; a broker that is not there: 1.
+        for args in (["send", "--user", "bm_a", "--timeout", "0", "--conv", "c", "x"],
+                     ["req", "--user", "bm_a", "not json"],
+                     ["chat", "--user", "bm_a", "--bogus"],
+                     ["listen", "--user", "bm_a", "--count", "0"]):
+            r = subprocess.run([CLI] + args, capture_output=True, text=True, timeout=30,
+                               env=self.env())
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+        r = subprocess.run([CLI, "req", "--user", "bm_a", "--mqtt", "127.0.0.1:1", "--timeout",
+                            "1", '{"op":"convs"}'], capture_output=True, text=True, timeout=30,
+                           env=self.env())
+        self.assertEqual(r.returncode, 1, r.stderr)
+
     def test_listen_prints_event_json(self):
         self.users("ls_a", "ls_b")
         conv = self.direct("ls_a", "ls_b")
