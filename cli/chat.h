@@ -84,6 +84,7 @@ struct chat {
     size_t nseen, capseen;
     struct mark *marks; /* owned array */
     size_t nmarks, capmarks;
+    int64_t receipts_at;     /* no delivered receipts before (monotonic ms) */
     char post_ctx[CTX_SIZE]; /* the last typing or receipt post (answered, if at all,
                               * by an err with neither req nor id), or "" */
     int64_t typing_at;

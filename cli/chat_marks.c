@@ -1,6 +1,6 @@
 /* `mqchat chat`: receipts (PROTOCOL.md "receipt"; chat.h). This device
  * says `delivered` for the messages of others it has shown (cumulative, per
- * conversation, a few receipts per loop turn so a long sync does not trip
+ * conversation, at most 16 receipts a second so a long sync does not trip
  * the server's request limit), and tells the user when the receipts of
  * others move the marks of their own messages: "[d-8d9c] your messages up
  * to seq 4: read by bob". Its own receipts, echoed back by the server, are
@@ -16,10 +16,13 @@
 #include <cjson/cJSON.h>
 
 #include "cli/chat.h"
+#include "core/clock.h"
 #include "core/err.h"
 
-/* Delivered receipts sent per loop turn at most. */
+/* Delivered receipts sent at most RECEIPTS_PER_TURN every RECEIPTS_EVERY_MS
+ * (16 a second, well under the default request limit of 100). */
 #define RECEIPTS_PER_TURN 4
+#define RECEIPTS_EVERY_MS 250
 
 void mqc_chat__note_msg(struct chat *ch, const cJSON *msg)
 {
@@ -50,6 +53,9 @@ int mqc_chat__post_receipt(struct chat *ch, const char *conv, const char *type, 
 
 void mqc_chat__send_receipts(struct chat *ch)
 {
+    int64_t now = mqc_clock_mono_ms();
+    if (now < ch->receipts_at)
+        return;
     int sent = 0;
     for (size_t i = 0; i < ch->nseen && sent < RECEIPTS_PER_TURN; i++) {
         struct seen *s = &ch->seen[i];
@@ -60,6 +66,8 @@ void mqc_chat__send_receipts(struct chat *ch)
         s->delivered_sent = s->others_top;
         sent++;
     }
+    if (sent)
+        ch->receipts_at = now + RECEIPTS_EVERY_MS;
 }
 
 /* The mark record of user in conv, created if missing; NULL on OOM. */
@@ -91,8 +99,8 @@ static void my_receipt(struct chat *ch, const cJSON *ev, const char *conv, long 
         return; /* delivered: what this or another device of mine received */
     if (s && seq <= s->read_sent)
         return; /* the echo of /read here, said already */
-    if (s && seq > s->read_sent)
-        s->read_sent = seq; /* nothing to say delivered for */
+    if (s)
+        s->read_sent = seq; /* read there: no delivered receipt needed here */
     mqc_chat__show_event(ch, ev, " (on another device)");
 }
 
@@ -101,10 +109,12 @@ void mqc_chat__receipt(struct chat *ch, const cJSON *ev)
     const char *conv = str_of(ev, "conv"), *user = str_of(ev, "user");
     const char *type = str_of(ev, "type");
     long long seq = seq_of(ev, "seq");
-    if (!mqc_id_valid_str(conv) || !mqc_id_valid_str(user) || seq < 1) {
+    if (!mqc_id_valid_str(conv) || !mqc_id_valid_str(user)) {
         mqc_chat__show_event(ch, ev, NULL);
         return;
     }
+    if (seq < 1)
+        return; /* covers nothing */
     if (!strcmp(user, ch->me)) {
         my_receipt(ch, ev, conv, seq);
         return;
@@ -113,10 +123,12 @@ void mqc_chat__receipt(struct chat *ch, const cJSON *ev)
     if (!read && !str_eq(type, "delivered"))
         return; /* a receipt type this client does not know */
     struct seen *s = mqc_chat__seen(ch, conv, false);
-    struct mark *m = mark_of(ch, conv, user);
     long long upto = s && seq > s->own_top ? s->own_top : seq;
-    if (!s || !m || upto < 1)
+    if (!s || upto < 1)
         return; /* none of my messages seen here in this run */
+    struct mark *m = mark_of(ch, conv, user);
+    if (!m)
+        return; /* out of memory: the mark is not told */
     /* read implies delivered: a delivered mark never follows a read one. */
     long long before = read ? m->read : (m->read > m->delivered ? m->read : m->delivered);
     if (upto <= before)
