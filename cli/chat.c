@@ -1,7 +1,7 @@
 /* `mqchat chat`: the interactive line-based client. One loop on one thread
  * serves the MQTT connection and the terminal (mqtt_client + lineedit).
- * Typed commands become requests on chat/u/{me}/req; other lines become
- * messages on chat/c/{current}/send. Every request waits for its reply (at
+ * Typed commands (chat_cmd.c) become requests on chat/u/{me}/req; other
+ * lines become messages on chat/c/{current}/send. Every request waits for its reply (at
  * most MQC_SESSION_TIMEOUT_S) before the next input line is taken, so a
  * script piped to stdin ("/open bob", "hi", "/quit") runs in order. A sent
  * message stays in the outbox until its own echo (a msg with from = me and
@@ -10,6 +10,11 @@
  * server's per-id de-duplication makes harmless. /quit (or end of input)
  * waits for the outbox to empty and for a last sync, then disconnects.
  * What arrived while the client was away is shown on start (chat_sync.c).
+ * Every err is told with what it answers: the message (by id), the request
+ * (by req: "/history in g-3f6a: ..."), or, carrying neither, the last
+ * typing notice or receipt posted (those have no reference); such an err is
+ * never taken for the reply to the request input waits for, since every
+ * request sent here has a usable req.
  *
  * Pointer parameters of the static functions here are borrowed unless their
  * comment says otherwise.
