@@ -216,7 +216,10 @@ static int run_loop(struct bridge *b)
         if (stopping && mono > stop_deadline)
             break;
         int in_flight = mqc_sender_in_flight(b->s);
-        if (enabled && mqc_queue_ensure(b->q, mono) == MQC_OK) {
+        /* Redis is dialled in every mode, so a wrong redis_url shows at
+         * start even while pushes are disabled. */
+        bool up = mqc_queue_ensure(b->q, mono) == MQC_OK;
+        if (enabled && up) {
             struct mqc_queued_job *jobs;
             size_t n;
             if (mono >= next_move) {

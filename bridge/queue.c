@@ -52,7 +52,7 @@ struct mqc_queue *mqc_queue_new(const char *url, const char *prefix, const char 
     if (!q)
         return NULL;
     if (mqc_redis_url_parse(url, &q->url) != MQC_OK) {
-        mqc_log(MQC_LOG_ERR, "queue: bad redis_url '%s'", url);
+        mqc_log(MQC_LOG_ERR, "queue: redis_url is not a Redis URL");
         free(q);
         return NULL;
     }
@@ -110,6 +110,37 @@ static redisReply *cmd(struct mqc_queue *q, int argc, const char **argv, const s
     return r;
 }
 
+/* Say once per outage why Redis cannot be used, naming the URL (without its
+ * password); the next success says it is back. */
+static void cannot_use(struct mqc_queue *q, const char *why)
+{
+    if (!q->warned) {
+        char where[512];
+        mqc_log(MQC_LOG_ERR, "queue: cannot use redis at %s: %s (retrying every %d ms)",
+                mqc_redis_url_describe(&q->url, where, sizeof where), why, RETRY_MS);
+    }
+    q->warned = true;
+    if (q->c)
+        redisFree(q->c);
+    q->c = NULL;
+}
+
+/* Run a setup command; NULL (nothing to free) and why set when it failed. */
+static bool setup_cmd(struct mqc_queue *q, int argc, const char **argv, char *why, size_t len)
+{
+    redisReply *r = redisCommandArgv(q->c, argc, argv, NULL);
+    if (!r) {
+        snprintf(why, len, "%s: %s", argv[0], q->c->errstr[0] ? q->c->errstr : "no reply");
+        return false;
+    }
+    bool ok = r->type != REDIS_REPLY_ERROR ||
+              (!strcmp(argv[0], "XGROUP") && r->str && !strncmp(r->str, "BUSYGROUP", 9));
+    if (!ok)
+        snprintf(why, len, "%s refused: %.200s", argv[0], r->str ? r->str : "");
+    freeReplyObject(r);
+    return ok;
+}
+
 int mqc_queue_ensure(struct mqc_queue *q, int64_t now)
 {
     if (q->c)
@@ -121,47 +152,35 @@ int mqc_queue_ensure(struct mqc_queue *q, int64_t now)
     q->c = q->url.unix_path ? redisConnectUnixWithTimeout(q->url.unix_path, tv)
                             : redisConnectWithTimeout(q->url.host, q->url.port, tv);
     if (!q->c || q->c->err) {
-        if (!q->warned)
-            mqc_log(MQC_LOG_ERR, "queue: cannot connect to redis: %s",
-                    q->c ? q->c->errstr : "out of memory");
-        q->warned = true;
-        if (q->c)
-            redisFree(q->c);
-        q->c = NULL;
+        cannot_use(q, q->c ? q->c->errstr : "out of memory");
         return MQC_EUNAVAIL;
     }
-    q->warned = false;
     redisSetTimeout(q->c, (struct timeval){5, 0});
+    char why[300];
     if (q->url.password) {
         const char *a[] = {"AUTH", q->url.password};
-        redisReply *r = cmd(q, 2, a, NULL);
-        if (!r)
+        if (!setup_cmd(q, 2, a, why, sizeof why))
             goto fail;
-        freeReplyObject(r);
     }
     if (q->url.db) {
         char db[16];
         snprintf(db, sizeof db, "%d", q->url.db);
         const char *a[] = {"SELECT", db};
-        redisReply *r = cmd(q, 2, a, NULL);
-        if (!r)
+        if (!setup_cmd(q, 2, a, why, sizeof why))
             goto fail;
-        freeReplyObject(r);
     }
     /* The group starts at the beginning: jobs written before the bridge ever
      * ran are sent too. BUSYGROUP (it exists) is fine. */
     const char *a[] = {"XGROUP", "CREATE", q->k_stream, GROUP, "0", "MKSTREAM"};
-    redisReply *r = redisCommandArgv(q->c, 6, a, NULL);
-    if (!r) {
-        drop(q, "XGROUP failed");
-        return MQC_EUNAVAIL;
-    }
-    freeReplyObject(r);
-    mqc_log(MQC_LOG_NOTICE, "queue: connected to redis, consumer %s in group " GROUP,
-            q->consumer);
+    if (!setup_cmd(q, 6, a, why, sizeof why))
+        goto fail;
+    char where[512];
+    mqc_log(MQC_LOG_NOTICE, "queue: connected to redis at %s, consumer %s in group " GROUP,
+            mqc_redis_url_describe(&q->url, where, sizeof where), q->consumer);
+    q->warned = false;
     return MQC_OK;
 fail:
-    drop(q, "setup failed");
+    cannot_use(q, why);
     return MQC_EUNAVAIL;
 }
 
@@ -455,6 +474,46 @@ void mqc_queue_count(struct mqc_queue *q, const char *name, long long delta)
     freeReplyObject(r);
 }
 
+/* Jobs in the stream the group has not read yet: XINFO GROUPS' lag, or
+ * when Redis cannot tell it (entries deleted or trimmed) the entries after
+ * the group's last-delivered-id, counted up to a cap. -1 if unknown. */
+static long long waiting_jobs(struct mqc_queue *q)
+{
+    const char *a[] = {"XINFO", "GROUPS", q->k_stream};
+    redisReply *r = cmd(q, 3, a, NULL);
+    long long n = -1;
+    char last[64] = "";
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *g = r->element[i];
+        long long lag = -1;
+        bool ours = false;
+        for (size_t k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements; k += 2) {
+            const redisReply *f = g->element[k], *v = g->element[k + 1];
+            if (!f->str)
+                continue;
+            if (!strcmp(f->str, "name"))
+                ours = v->str && !strcmp(v->str, GROUP);
+            else if (!strcmp(f->str, "lag") && v->type == REDIS_REPLY_INTEGER)
+                lag = v->integer;
+            else if (!strcmp(f->str, "last-delivered-id") && v->str)
+                snprintf(last, sizeof last, "(%s", v->str);
+        }
+        if (!ours)
+            continue;
+        n = lag;
+        break;
+    }
+    freeReplyObject(r);
+    if (n >= 0 || !last[0])
+        return n;
+    const char *b[] = {"XRANGE", q->k_stream, last, "+", "COUNT", "100000"};
+    redisReply *x = cmd(q, 6, b, NULL);
+    if (x && x->type == REDIS_REPLY_ARRAY)
+        n = (long long)x->elements;
+    freeReplyObject(x);
+    return n;
+}
+
 int mqc_queue_print_stats(struct mqc_queue *q, void *file)
 {
     const char *a[] = {"HGETALL", q->k_stats};
@@ -463,16 +522,21 @@ int mqc_queue_print_stats(struct mqc_queue *q, void *file)
         return MQC_EUNAVAIL;
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
         fprintf(file, "%s %s\n", r->element[i]->str, r->element[i + 1]->str);
+    freeReplyObject(r);
+    /* pending: read by a consumer, not yet acknowledged; waiting: in the
+     * stream, not yet read; waiting_retry: in the delayed set. */
     const char *b[] = {"XPENDING", q->k_stream, GROUP};
     redisReply *p = cmd(q, 3, b, NULL);
     if (p && p->type == REDIS_REPLY_ARRAY && p->elements >= 1)
         fprintf(file, "pending %lld\n", p->element[0]->integer);
     freeReplyObject(p);
+    long long waiting = waiting_jobs(q);
+    if (waiting >= 0)
+        fprintf(file, "waiting %lld\n", waiting);
     const char *c[] = {"ZCARD", q->k_delay};
     redisReply *z = cmd(q, 2, c, NULL);
     if (z)
         fprintf(file, "waiting_retry %lld\n", z->integer);
     freeReplyObject(z);
-    freeReplyObject(r);
-    return MQC_OK;
+    return q->c ? MQC_OK : MQC_EUNAVAIL;
 }

@@ -5,6 +5,7 @@ provider tokens, retries, dead-token removal, and no job lost when the bridge
 or Redis restarts."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -13,7 +14,7 @@ import unittest
 
 from fakepush import (FakePushServer, fcm_step, make_apns_key, make_service_account,
                       verify_jwt)
-from harness import Chat, Stack, main, wait_for
+from harness import Chat, Redis, Stack, free_port, main, wait_for
 
 PUSH = os.environ.get("MQCHAT_PUSH", "")
 TEAM, KID = "TEAM123456", "ABCDE12345"
@@ -261,6 +262,66 @@ class PushBridgeTest(unittest.TestCase):
         wait_for(lambda: len(self.srv.requests(token=tok)) >= 2, timeout=20,
                  what="push after Redis restart")
         self.assertIsNone(self.bridge.proc.poll())
+
+
+class BridgeRedisTest(unittest.TestCase):
+    """The bridge's own Redis side, without a broker: a wrong redis_url is
+    reported (naming the URL, never its password) whatever is configured,
+    and --stats counts jobs nobody has read yet."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mqchat-push-redis-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+        self.p8, _ = make_apns_key(self.dir, key_id=KID)
+
+    def bridge(self, url, apns):
+        opts = {"redis_url": url, "stats_interval_seconds": 0}
+        if apns:
+            opts.update({"apns_key_file": self.p8, "apns_key_id": KID, "apns_team_id": TEAM})
+        b = Bridge(self.dir, opts)
+        if os.path.exists(b.log_path):
+            os.unlink(b.log_path)
+        b.start()
+        self.addCleanup(b.stop)
+        return b
+
+    def test_unreachable_redis_is_reported_in_every_mode(self):
+        port = free_port()
+        for apns in (False, True):
+            b = self.bridge("redis://:hunter2secret@127.0.0.1:%d/0" % port, apns)
+            want = "cannot use redis at redis://:***@127.0.0.1:%d/0" % port
+            wait_for(lambda: want in b.log(), timeout=15,
+                     what="the bridge to report the unreachable Redis (apns=%s)" % apns)
+            self.assertIsNone(b.proc.poll())  # it keeps trying, never exits
+            b.stop()
+            log = b.log()
+            self.assertNotIn("hunter2secret", log)
+            self.assertEqual(log.count(want), 1, log)  # once per outage, not once a second
+
+    def test_refused_setup_is_reported(self):
+        redis = Redis(self.dir)
+        redis.start()
+        self.addCleanup(redis.stop)
+        b = self.bridge("redis://127.0.0.1:%d/99" % redis.port, False)
+        wait_for(lambda: "cannot use redis at redis://127.0.0.1:%d/99: SELECT refused" %
+                 redis.port in b.log(), timeout=15, what="the refused SELECT reported")
+
+    def test_stats_count_jobs_not_read_yet(self):
+        redis = Redis(self.dir)
+        redis.start()
+        self.addCleanup(redis.stop)
+        for i in range(3):
+            redis.call("XADD", "mqchat:push", "*", "user", "bob", "conv", "d:x", "seq", i + 1)
+        b = Bridge(self.dir, {"redis_url": redis.url()})  # jobs queued, no daemon reading
+        st = b.stats()
+        self.assertEqual(st.get("pending"), "0")
+        self.assertEqual(st.get("waiting"), "3")
+        redis.call("XADD", "mqchat:push", "*", "user", "bob", "conv", "d:x", "seq", 4)
+        self.assertEqual(b.stats().get("waiting"), "4")
+        # deleted entries: Redis no longer knows the lag, the count still holds
+        first = redis.call("XRANGE", "mqchat:push", "-", "+", "COUNT", 1)[0][0]
+        redis.call("XDEL", "mqchat:push", first)
+        self.assertEqual(b.stats().get("waiting"), "3")
 
 
 if __name__ == "__main__":
