@@ -255,8 +255,8 @@ static int collect(struct mqc_queue *q, const redisReply *entries, struct mqc_qu
         if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 && e->element[0]->str) {
             /* Deleted entries come back with a nil body: just ack them. */
             mqc_log(MQC_LOG_WARNING, "queue: unreadable job dropped (id=%s)", e->element[0]->str);
-            const char *a[] = {"XADD", q->k_dead, "*", "id", e->element[0]->str, "reason",
-                               "unreadable job"};
+            const char *a[] = {"XADD",   q->k_dead,       "*", "id", e->element[0]->str,
+                               "reason", "unreadable job"};
             redisReply *r = cmd(q, 7, a, NULL);
             freeReplyObject(r);
             mqc_queue_ack(q, e->element[0]->str);
@@ -322,8 +322,7 @@ int mqc_queue_reclaim(struct mqc_queue *q, int64_t min_idle_ms, size_t max,
     char idle[24], count[24];
     snprintf(idle, sizeof idle, "%lld", (long long)min_idle_ms);
     snprintf(count, sizeof count, "%zu", max);
-    const char *a[] = {"XAUTOCLAIM", q->k_stream, GROUP, q->consumer, idle, "0-0",
-                       "COUNT", count};
+    const char *a[] = {"XAUTOCLAIM", q->k_stream, GROUP, q->consumer, idle, "0-0", "COUNT", count};
     redisReply *r = cmd(q, 8, a, NULL);
     if (!r)
         return MQC_EUNAVAIL;
@@ -358,10 +357,11 @@ static char *retry_fields(const struct mqc_queued_job *j, const char *token, int
     snprintf(ts, sizeof ts, "%lld", (long long)p->ts);
     snprintf(att, sizeof att, "%d", attempt);
     snprintf(first, sizeof first, "%lld", (long long)j->first_ts);
-    const char *kv[] = {"user", p->user, "conv", p->conv, "seq", seq, "kind", p->kind,
-                        "from", p->from ? p->from : "", "badge", badge, "ts", ts,
-                        "only_token", token, "attempt", att, "first_ts", first,
-                        "nonce", nonce, "preview", p->preview};
+    const char *kv[] = {"user",  p->user,   "conv",    p->conv,    "seq",
+                        seq,     "kind",    p->kind,   "from",     p->from ? p->from : "",
+                        "badge", badge,     "ts",      ts,         "only_token",
+                        token,   "attempt", att,       "first_ts", first,
+                        "nonce", nonce,     "preview", p->preview};
     size_t n = sizeof kv / sizeof kv[0];
     if (!p->preview)
         n -= 2;
@@ -413,10 +413,15 @@ int mqc_queue_dead(struct mqc_queue *q, const struct mqc_queued_job *j, const ch
 {
     char seq[24];
     snprintf(seq, sizeof seq, "%lld", (long long)j->job.seq);
-    const char *a[] = {"XADD",   q->k_dead,   "MAXLEN", "~",    "100000", "*",
-                       "id",     j->job.id,   "user",   j->job.user, "conv", j->job.conv,
-                       "seq",    seq,         "token",  token ? token : "", "reason",
-                       reason ? reason : ""};
+    const char *a[] = {"XADD",   q->k_dead,
+                       "MAXLEN", "~",
+                       "100000", "*",
+                       "id",     j->job.id,
+                       "user",   j->job.user,
+                       "conv",   j->job.conv,
+                       "seq",    seq,
+                       "token",  token ? token : "",
+                       "reason", reason ? reason : ""};
     redisReply *r = cmd(q, 18, a, NULL);
     if (!r)
         return MQC_EUNAVAIL;
@@ -441,8 +446,8 @@ int mqc_queue_devices(struct mqc_queue *q, const char *user, struct mqc_push_dev
         if (!*out)
             rc = MQC_ENOMEM;
         for (size_t i = 0; rc == MQC_OK && i + 1 < r->elements; i += 2) {
-            if (mqc_push_device_parse(r->element[i]->str, r->element[i + 1]->str,
-                                      &(*out)[*n]) == MQC_OK)
+            if (mqc_push_device_parse(r->element[i]->str, r->element[i + 1]->str, &(*out)[*n]) ==
+                MQC_OK)
                 (*n)++;
             else
                 mqc_log(MQC_LOG_WARNING, "queue: unreadable device record (user=%s)", user);

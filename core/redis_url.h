@@ -6,10 +6,10 @@
 #include <stddef.h>
 
 struct mqc_redis_url {
-    char *host;     /* owned; NULL for unix */
-    int port;       /* default 6379 */
+    char *host;      /* owned; NULL for unix */
+    int port;        /* default 6379 */
     char *unix_path; /* owned; NULL for tcp */
-    char *password; /* owned; NULL = none */
+    char *password;  /* owned; NULL = none */
     int db;
 };
 
