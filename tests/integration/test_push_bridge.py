@@ -20,6 +20,13 @@ PUSH = os.environ.get("MQCHAT_PUSH", "")
 TEAM, KID = "TEAM123456", "ABCDE12345"
 
 
+def remove_dir(path):
+    """Remove a test's temp dir (kept when MQCHAT_KEEP is set, as the
+    harness keeps its own)."""
+    if not os.environ.get("MQCHAT_KEEP"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class Bridge:
     def __init__(self, workdir, options):
         self.conf = os.path.join(workdir, "push.conf")
@@ -58,6 +65,7 @@ class Bridge:
 class PushBridgeTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="mqchat-push-")
+        self.addCleanup(remove_dir, self.dir)  # runs last: after every process stopped
         self.srv = FakePushServer(workdir=self.dir)
         self.addCleanup(self.srv.stop)
         self.p8, self.apns_pub = make_apns_key(self.dir, key_id=KID)
@@ -271,7 +279,7 @@ class BridgeRedisTest(unittest.TestCase):
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="mqchat-push-redis-")
-        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+        self.addCleanup(remove_dir, self.dir)
         self.p8, _ = make_apns_key(self.dir, key_id=KID)
 
     def bridge(self, url, apns):
