@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bridge/config.h"
+#include "bridge/faillog.h"
 #include "bridge/queue.h"
 #include "bridge/sender.h"
 #include "core/clock.h"
@@ -38,6 +39,7 @@ struct bridge {
     struct mqc_queue *q;
     struct mqc_sender *s;
     long long sent, failed, retried, dead, removed, bad_tokens, no_device;
+    struct mqc_faillog deadlog; /* dead-letter lines: once a minute at most */
 };
 
 /* A job being sent: acknowledged when its last device request finishes. */
@@ -63,17 +65,32 @@ static void job_done_one(struct job_run *run)
     free(run);
 }
 
+/* reason: why the job was given up; error: the last failure's detail. */
 static void dead_letter(struct bridge *b, struct job_run *run, const char *token,
-                        const char *reason)
+                        const char *reason, const char *error)
 {
-    if (mqc_queue_dead(b->q, &run->j, token, reason) != MQC_OK)
+    char why[512];
+    if (error && *error && strcmp(reason, error) != 0)
+        snprintf(why, sizeof why, "%s; last error: %s", reason, error);
+    else
+        snprintf(why, sizeof why, "%s", reason);
+    long quiet = 0;
+    if (mqc_faillog_note(&b->deadlog, "dead letter", mqc_clock_mono_ms(), &quiet)) {
+        char more[64] = "";
+        if (quiet > 0)
+            snprintf(more, sizeof more, "; %ld more since the last report", quiet);
+        mqc_log(MQC_LOG_WARNING,
+                "bridge: job %s for %.8s... dead-lettered: %s (user=%s attempt=%d%s)",
+                run->j.job.id, token ? token : "", why, run->j.job.user, run->j.attempt, more);
+    }
+    if (mqc_queue_dead(b->q, &run->j, token, why, error) != MQC_OK)
         run->keep = true;
     b->dead++;
     mqc_queue_count(b->q, "dead_lettered", 1);
 }
 
 static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char *reason,
-                    int64_t retry_after_ms)
+                    const char *detail, int64_t retry_after_ms)
 {
     struct dev_ctx *d = ctx;
     struct job_run *run = d->run;
@@ -103,7 +120,7 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
         int attempt = run->j.attempt + 1;
         bool expired = now - run->j.first_ts > b->cfg.job_ttl_seconds * 1000;
         if (attempt > b->cfg.max_attempts || expired) {
-            dead_letter(b, run, d->token, expired ? "expired" : "too many attempts");
+            dead_letter(b, run, d->token, expired ? "expired" : "too many attempts", detail);
             break;
         }
         uint32_t rnd = randombytes_random();
@@ -125,7 +142,7 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
     case MQC_PUSH_FAILED:
         b->failed++;
         mqc_queue_count(b->q, "failed", 1);
-        dead_letter(b, run, d->token, reason);
+        dead_letter(b, run, d->token, reason, detail);
         break;
     }
     free(d->token);
@@ -286,6 +303,7 @@ int main(int argc, char **argv)
     struct bridge b = {0};
     char err[512];
     mqc_log_set_sink(log_sink);
+    mqc_faillog_init(&b.deadlog, 60000);
     if (sodium_init() < 0 || mqc_bridge_config_init(&b.cfg) != MQC_OK) {
         fprintf(stderr, "mqchat-push: cannot initialise\n");
         return 1;
@@ -311,9 +329,11 @@ int main(int argc, char **argv)
                    : 1;
         goto out;
     }
-    b.s = mqc_sender_new(&b.cfg);
-    if (!b.s)
+    b.s = mqc_sender_new(&b.cfg, err, sizeof err);
+    if (!b.s) {
+        fprintf(stderr, "mqchat-push: %s\n", err);
         goto out;
+    }
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);

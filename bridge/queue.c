@@ -409,20 +409,23 @@ int mqc_queue_move_due(struct mqc_queue *q, int64_t now_ms)
 }
 
 int mqc_queue_dead(struct mqc_queue *q, const struct mqc_queued_job *j, const char *token,
-                   const char *reason)
+                   const char *reason, const char *error)
 {
-    char seq[24];
+    char seq[24], att[16];
     snprintf(seq, sizeof seq, "%lld", (long long)j->job.seq);
-    const char *a[] = {"XADD",   q->k_dead,
-                       "MAXLEN", "~",
-                       "100000", "*",
-                       "id",     j->job.id,
-                       "user",   j->job.user,
-                       "conv",   j->job.conv,
-                       "seq",    seq,
-                       "token",  token ? token : "",
-                       "reason", reason ? reason : ""};
-    redisReply *r = cmd(q, 18, a, NULL);
+    snprintf(att, sizeof att, "%d", j->attempt);
+    const char *a[] = {"XADD",    q->k_dead,
+                       "MAXLEN",  "~",
+                       "100000",  "*",
+                       "id",      j->job.id,
+                       "user",    j->job.user,
+                       "conv",    j->job.conv,
+                       "seq",     seq,
+                       "token",   token ? token : "",
+                       "attempt", att,
+                       "reason",  reason ? reason : "",
+                       "error",   error ? error : ""};
+    redisReply *r = cmd(q, sizeof a / sizeof a[0], a, NULL);
     if (!r)
         return MQC_EUNAVAIL;
     freeReplyObject(r);

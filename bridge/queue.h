@@ -50,9 +50,11 @@ int mqc_queue_retry(struct mqc_queue *q, const struct mqc_queued_job *j, const c
                     int attempt, int64_t due_ms);
 /* Move due retries back into the job stream. */
 int mqc_queue_move_due(struct mqc_queue *q, int64_t now_ms);
-/* Put a job for one device on the dead-letter stream with a reason. */
+/* Put a job for one device on the dead-letter stream with a reason (why it
+ * was given up) and error (the last failure's detail; borrowed, may be
+ * NULL), and the attempt it failed on. */
 int mqc_queue_dead(struct mqc_queue *q, const struct mqc_queued_job *j, const char *token,
-                   const char *reason);
+                   const char *reason, const char *error);
 /* The user's push devices. *out malloc'd array (cleanup each, free). */
 int mqc_queue_devices(struct mqc_queue *q, const char *user, struct mqc_push_device **out,
                       size_t *n);
