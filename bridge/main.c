@@ -16,7 +16,7 @@
 
 #include "bridge/config.h"
 #include "bridge/faillog.h"
-#include "bridge/queue.h"
+#include "store/pushq.h"
 #include "bridge/sender.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -36,7 +36,7 @@ static void on_signal(int sig)
 
 struct bridge {
     struct mqc_bridge_config cfg;
-    struct mqc_queue *q;
+    struct mqc_pushq *q;
     struct mqc_sender *s;
     long long sent, failed, retried, dead, removed, bad_tokens, no_device;
     struct mqc_faillog deadlog; /* dead-letter lines: once a minute at most */
@@ -60,7 +60,7 @@ static void job_done_one(struct job_run *run)
     if (--run->pending > 0)
         return;
     if (!run->keep)
-        mqc_queue_ack(run->b->q, run->j.job.id);
+        mqc_pushq_ack(run->b->q, run->j.job.id);
     mqc_queued_job_cleanup(&run->j);
     free(run);
 }
@@ -83,10 +83,10 @@ static void dead_letter(struct bridge *b, struct job_run *run, const char *token
                 "bridge: job %s for %.8s... dead-lettered: %s (user=%s attempt=%d%s)",
                 run->j.job.id, token ? token : "", why, run->j.job.user, run->j.attempt, more);
     }
-    if (mqc_queue_dead(b->q, &run->j, token, why, error) != MQC_OK)
+    if (mqc_pushq_dead(b->q, &run->j, token, why, error) != MQC_OK)
         run->keep = true;
     b->dead++;
-    mqc_queue_count(b->q, "dead_lettered", 1);
+    mqc_pushq_count(b->q, "dead_lettered", 1);
 }
 
 static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char *reason,
@@ -99,21 +99,21 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
     switch (o) {
     case MQC_PUSH_SENT:
         b->sent++;
-        mqc_queue_count(b->q, "sent", 1);
+        mqc_pushq_count(b->q, "sent", 1);
         break;
     case MQC_PUSH_DEAD_TOKEN:
         mqc_log(MQC_LOG_NOTICE, "bridge: removing dead token %.8s... (user=%s status=%ld %s)",
                 d->token, run->j.job.user, status, reason);
-        if (mqc_queue_remove_device(b->q, run->j.job.user, d->token) != MQC_OK)
+        if (mqc_pushq_remove_device(b->q, run->j.job.user, d->token) != MQC_OK)
             run->keep = true;
         b->removed++;
-        mqc_queue_count(b->q, "tokens_removed", 1);
+        mqc_pushq_count(b->q, "tokens_removed", 1);
         break;
     case MQC_PUSH_BAD_TOKEN:
         mqc_log(MQC_LOG_WARNING, "bridge: bad device token %.8s... (user=%s %s)", d->token,
                 run->j.job.user, reason);
         b->bad_tokens++;
-        mqc_queue_count(b->q, "bad_token", 1);
+        mqc_pushq_count(b->q, "bad_token", 1);
         break;
     case MQC_PUSH_RETRY:
     case MQC_PUSH_REFRESH_AUTH: {
@@ -127,21 +127,21 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
         int64_t wait = mqc_backoff_ms(run->j.attempt, rnd);
         if (retry_after_ms > wait)
             wait = retry_after_ms;
-        if (mqc_queue_retry(b->q, &run->j, d->token, attempt, now + wait) != MQC_OK)
+        if (mqc_pushq_retry(b->q, &run->j, d->token, attempt, now + wait) != MQC_OK)
             run->keep = true;
         b->retried++;
-        mqc_queue_count(b->q, "retried", 1);
+        mqc_pushq_count(b->q, "retried", 1);
         char key[96];
         snprintf(key, sizeof key, "retry_%s", reason && *reason ? reason : "transport");
         for (char *p = key; *p; p++)
             if (*p == ' ' || *p == ':')
                 *p = '_';
-        mqc_queue_count(b->q, key, 1);
+        mqc_pushq_count(b->q, key, 1);
         break;
     }
     case MQC_PUSH_FAILED:
         b->failed++;
-        mqc_queue_count(b->q, "failed", 1);
+        mqc_pushq_count(b->q, "failed", 1);
         dead_letter(b, run, d->token, reason, detail);
         break;
     }
@@ -163,7 +163,7 @@ static void start_job(struct bridge *b, struct mqc_queued_job *j)
     run->pending = 1; /* held while starting */
     struct mqc_push_device *devs = NULL;
     size_t n = 0;
-    if (mqc_queue_devices(b->q, run->j.job.user, &devs, &n) != MQC_OK) {
+    if (mqc_pushq_devices(b->q, run->j.job.user, &devs, &n) != MQC_OK) {
         run->keep = true;
         job_done_one(run);
         return;
@@ -183,7 +183,7 @@ static void start_job(struct bridge *b, struct mqc_queued_job *j)
             }
             run->pending--;
             if (rc == MQC_ENOTFOUND)
-                mqc_queue_count(b->q, "platform_disabled", 1);
+                mqc_pushq_count(b->q, "platform_disabled", 1);
             else
                 run->keep = true;
             free(d->token);
@@ -192,7 +192,7 @@ static void start_job(struct bridge *b, struct mqc_queued_job *j)
     }
     if (started == 0 && n == 0) {
         b->no_device++;
-        mqc_queue_count(b->q, "no_device", 1);
+        mqc_pushq_count(b->q, "no_device", 1);
     }
     for (size_t i = 0; i < n; i++)
         mqc_push_device_cleanup(&devs[i]);
@@ -235,21 +235,21 @@ static int run_loop(struct bridge *b)
         int in_flight = mqc_sender_in_flight(b->s);
         /* Redis is dialled in every mode, so a wrong redis_url shows at
          * start even while pushes are disabled. */
-        bool up = mqc_queue_ensure(b->q, mono) == MQC_OK;
+        bool up = mqc_pushq_ensure(b->q, mono) == MQC_OK;
         if (enabled && up) {
             struct mqc_queued_job *jobs;
             size_t n;
             if (mono >= next_move) {
-                mqc_queue_move_due(b->q, mqc_clock_wall_ms());
+                mqc_pushq_move_due(b->q, mqc_clock_wall_ms());
                 next_move = mono + MOVE_EVERY_MS;
             }
             if (!stopping && mono >= next_reclaim) {
-                if (mqc_queue_reclaim(b->q, RECLAIM_IDLE_MS, 100, &jobs, &n) == MQC_OK)
+                if (mqc_pushq_reclaim(b->q, RECLAIM_IDLE_MS, 100, &jobs, &n) == MQC_OK)
                     start_jobs(b, jobs, n);
                 next_reclaim = mono + RECLAIM_EVERY_MS;
             }
             if (!stopping && in_flight < b->cfg.max_in_flight &&
-                mqc_queue_read(b->q, (size_t)(b->cfg.max_in_flight - in_flight),
+                mqc_pushq_read(b->q, (size_t)(b->cfg.max_in_flight - in_flight),
                                in_flight > 0 ? 0 : MOVE_EVERY_MS, &jobs, &n) == MQC_OK)
                 start_jobs(b, jobs, n);
         } else if (mqc_sender_in_flight(b->s) == 0) {
@@ -319,12 +319,12 @@ int main(int argc, char **argv)
         return 1;
     }
     int code = 1;
-    b.q = mqc_queue_new(b.cfg.redis_url, b.cfg.key_prefix, b.cfg.consumer);
+    b.q = mqc_pushq_new(b.cfg.redis_url, b.cfg.key_prefix, b.cfg.consumer);
     if (!b.q)
         goto out;
     if (stats) {
-        code = mqc_queue_ensure(b.q, mqc_clock_mono_ms()) == MQC_OK &&
-                       mqc_queue_print_stats(b.q, stdout) == MQC_OK
+        code = mqc_pushq_ensure(b.q, mqc_clock_mono_ms()) == MQC_OK &&
+                       mqc_pushq_print_stats(b.q, stdout) == MQC_OK
                    ? 0
                    : 1;
         goto out;
@@ -344,7 +344,7 @@ int main(int argc, char **argv)
     code = run_loop(&b);
 out:
     mqc_sender_free(b.s);
-    mqc_queue_free(b.q);
+    mqc_pushq_free(b.q);
     mqc_bridge_config_cleanup(&b.cfg);
     curl_global_cleanup();
     return code;

@@ -1,10 +1,9 @@
-/* Redis side of the push bridge (see queue.h). Keys, with P the prefix:
- *   P push          STREAM  jobs (written by the plugin, and retries by us)
- *   P push:delay    ZSET    retries waiting: JSON [field, value, ...] by due ms
- *   P push:dead     STREAM  jobs given up on, with the reason
- *   P push:stats    HASH    counters
- * The consumer group is "mqchat-push". */
-#include "bridge/queue.h"
+/* The push job queue in Redis, for the push bridge (see pushq.h): the
+ * store's module for mqchat-push, so that store/ stays the only code that
+ * speaks Redis. Keys (store/keys.h): <p>push (jobs, written by the plugin
+ * and by retries), <p>push:delay, <p>push:dead, <p>push:stats, and the
+ * users' devices. The consumer group is "mqchat-push". */
+#include "store/pushq.h"
 
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
@@ -17,11 +16,14 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/redis_url.h"
+#include "store/internal.h"
+#include "store/keys.h"
 
 #define GROUP "mqchat-push"
 #define RETRY_MS 1000
+#define DIAL_TIMEOUT_MS 2000
 
-struct mqc_queue {
+struct mqc_pushq {
     redisContext *c;
     struct mqc_redis_url url;
     char *prefix, *consumer;
@@ -46,31 +48,34 @@ static const char *REMOVE_DEVICE_LUA =
     "if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end\n"
     "return 1\n";
 
-struct mqc_queue *mqc_queue_new(const char *url, const char *prefix, const char *consumer)
+struct mqc_pushq *mqc_pushq_new(const char *url, const char *prefix, const char *consumer)
 {
-    struct mqc_queue *q = calloc(1, sizeof *q);
+    struct mqc_pushq *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
     if (mqc_redis_url_parse(url, &q->url) != MQC_OK) {
-        mqc_log(MQC_LOG_ERR, "queue: redis_url is not a Redis URL");
+        mqc_log(MQC_LOG_ERR, "pushq: redis_url is not a Redis URL");
         free(q);
         return NULL;
     }
     q->prefix = strdup(prefix);
     q->consumer = strdup(consumer);
     if (!q->prefix || !q->consumer) {
-        mqc_queue_free(q);
+        mqc_pushq_free(q);
         return NULL;
     }
-    snprintf(q->k_stream, sizeof q->k_stream, "%spush", prefix);
-    snprintf(q->k_delay, sizeof q->k_delay, "%spush:delay", prefix);
-    snprintf(q->k_dead, sizeof q->k_dead, "%spush:dead", prefix);
-    snprintf(q->k_stats, sizeof q->k_stats, "%spush:stats", prefix);
+    if (mqc_key_push(prefix, NULL, q->k_stream, sizeof q->k_stream) != MQC_OK ||
+        mqc_key_push(prefix, "delay", q->k_delay, sizeof q->k_delay) != MQC_OK ||
+        mqc_key_push(prefix, "dead", q->k_dead, sizeof q->k_dead) != MQC_OK ||
+        mqc_key_push(prefix, "stats", q->k_stats, sizeof q->k_stats) != MQC_OK) {
+        mqc_pushq_free(q);
+        return NULL;
+    }
     strcpy(q->backlog_after, "0");
     return q;
 }
 
-void mqc_queue_free(struct mqc_queue *q)
+void mqc_pushq_free(struct mqc_pushq *q)
 {
     if (!q)
         return;
@@ -82,10 +87,10 @@ void mqc_queue_free(struct mqc_queue *q)
     free(q);
 }
 
-static void drop(struct mqc_queue *q, const char *why)
+static void drop(struct mqc_pushq *q, const char *why)
 {
     if (q->c) {
-        mqc_log(MQC_LOG_ERR, "queue: redis connection lost: %s", why);
+        mqc_log(MQC_LOG_ERR, "pushq: redis connection lost: %s", why);
         redisFree(q->c);
         q->c = NULL;
     }
@@ -93,7 +98,7 @@ static void drop(struct mqc_queue *q, const char *why)
 
 /* Run a command; NULL (and the connection dropped) on I/O errors. Error
  * replies are logged and returned as NULL too. */
-static redisReply *cmd(struct mqc_queue *q, int argc, const char **argv, const size_t *lens)
+static redisReply *cmd(struct mqc_pushq *q, int argc, const char **argv, const size_t *lens)
 {
     if (!q->c)
         return NULL;
@@ -103,7 +108,7 @@ static redisReply *cmd(struct mqc_queue *q, int argc, const char **argv, const s
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        mqc_log(MQC_LOG_ERR, "queue: redis refused %s: %.200s", argv[0], r->str);
+        mqc_log(MQC_LOG_ERR, "pushq: redis refused %s: %.200s", argv[0], r->str);
         freeReplyObject(r);
         return NULL;
     }
@@ -112,11 +117,11 @@ static redisReply *cmd(struct mqc_queue *q, int argc, const char **argv, const s
 
 /* Say once per outage why Redis cannot be used, naming the URL (without its
  * password); the next success says it is back. */
-static void cannot_use(struct mqc_queue *q, const char *why)
+static void cannot_use(struct mqc_pushq *q, const char *why)
 {
     if (!q->warned) {
         char where[512];
-        mqc_log(MQC_LOG_ERR, "queue: cannot use redis at %s: %s (retrying every %d ms)",
+        mqc_log(MQC_LOG_ERR, "pushq: cannot use redis at %s: %s (retrying every %d ms)",
                 mqc_redis_url_describe(&q->url, where, sizeof where), why, RETRY_MS);
     }
     q->warned = true;
@@ -126,7 +131,7 @@ static void cannot_use(struct mqc_queue *q, const char *why)
 }
 
 /* Run a setup command; NULL (nothing to free) and why set when it failed. */
-static bool setup_cmd(struct mqc_queue *q, int argc, const char **argv, char *why, size_t len)
+static bool setup_cmd(struct mqc_pushq *q, int argc, const char **argv, char *why, size_t len)
 {
     redisReply *r = redisCommandArgv(q->c, argc, argv, NULL);
     if (!r) {
@@ -141,27 +146,21 @@ static bool setup_cmd(struct mqc_queue *q, int argc, const char **argv, char *wh
     return ok;
 }
 
-int mqc_queue_ensure(struct mqc_queue *q, int64_t now)
+int mqc_pushq_ensure(struct mqc_pushq *q, int64_t now)
 {
     if (q->c)
         return MQC_OK;
     if (now - q->last_attempt < RETRY_MS && q->last_attempt)
         return MQC_EUNAVAIL;
     q->last_attempt = now;
-    struct timeval tv = {2, 0};
-    q->c = q->url.unix_path ? redisConnectUnixWithTimeout(q->url.unix_path, tv)
-                            : redisConnectWithTimeout(q->url.host, q->url.port, tv);
-    if (!q->c || q->c->err) {
-        cannot_use(q, q->c ? q->c->errstr : "out of memory");
+    char why[300];
+    q->c = mqc_store__dial(q->url.host, q->url.port, q->url.unix_path, DIAL_TIMEOUT_MS,
+                           q->url.password, why, sizeof why);
+    if (!q->c) {
+        cannot_use(q, why);
         return MQC_EUNAVAIL;
     }
     redisSetTimeout(q->c, (struct timeval){5, 0});
-    char why[300];
-    if (q->url.password) {
-        const char *a[] = {"AUTH", q->url.password};
-        if (!setup_cmd(q, 2, a, why, sizeof why))
-            goto fail;
-    }
     if (q->url.db) {
         char db[16];
         snprintf(db, sizeof db, "%d", q->url.db);
@@ -175,7 +174,7 @@ int mqc_queue_ensure(struct mqc_queue *q, int64_t now)
     if (!setup_cmd(q, 6, a, why, sizeof why))
         goto fail;
     char where[512];
-    mqc_log(MQC_LOG_NOTICE, "queue: connected to redis at %s, consumer %s in group " GROUP,
+    mqc_log(MQC_LOG_NOTICE, "pushq: connected to redis at %s, consumer %s in group " GROUP,
             mqc_redis_url_describe(&q->url, where, sizeof where), q->consumer);
     q->warned = false;
     return MQC_OK;
@@ -184,7 +183,7 @@ fail:
     return MQC_EUNAVAIL;
 }
 
-bool mqc_queue_up(const struct mqc_queue *q)
+bool mqc_pushq_up(const struct mqc_pushq *q)
 {
     return q->c != NULL;
 }
@@ -237,7 +236,7 @@ static int parse_entry(const redisReply *e, struct mqc_queued_job *out)
 }
 
 /* Turn a list of entries into jobs; bad entries are dead-lettered and acked. */
-static int collect(struct mqc_queue *q, const redisReply *entries, struct mqc_queued_job **out,
+static int collect(struct mqc_pushq *q, const redisReply *entries, struct mqc_queued_job **out,
                    size_t *n, char *last_id, size_t last_len)
 {
     *out = calloc(entries->elements ? entries->elements : 1, sizeof **out);
@@ -254,19 +253,19 @@ static int collect(struct mqc_queue *q, const redisReply *entries, struct mqc_qu
         }
         if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 && e->element[0]->str) {
             /* Deleted entries come back with a nil body: just ack them. */
-            mqc_log(MQC_LOG_WARNING, "queue: unreadable job dropped (id=%s)", e->element[0]->str);
+            mqc_log(MQC_LOG_WARNING, "pushq: unreadable job dropped (id=%s)", e->element[0]->str);
             const char *a[] = {"XADD",   q->k_dead,       "*", "id", e->element[0]->str,
                                "reason", "unreadable job"};
             redisReply *r = cmd(q, 7, a, NULL);
             freeReplyObject(r);
-            mqc_queue_ack(q, e->element[0]->str);
-            mqc_queue_count(q, "dead_unreadable", 1);
+            mqc_pushq_ack(q, e->element[0]->str);
+            mqc_pushq_count(q, "dead_unreadable", 1);
         }
     }
     return MQC_OK;
 }
 
-int mqc_queue_read(struct mqc_queue *q, size_t max, int block_ms, struct mqc_queued_job **out,
+int mqc_pushq_read(struct mqc_pushq *q, size_t max, int block_ms, struct mqc_queued_job **out,
                    size_t *n)
 {
     *out = NULL;
@@ -314,7 +313,7 @@ int mqc_queue_read(struct mqc_queue *q, size_t max, int block_ms, struct mqc_que
     return rc;
 }
 
-int mqc_queue_reclaim(struct mqc_queue *q, int64_t min_idle_ms, size_t max,
+int mqc_pushq_reclaim(struct mqc_pushq *q, int64_t min_idle_ms, size_t max,
                       struct mqc_queued_job **out, size_t *n)
 {
     *out = NULL;
@@ -334,7 +333,7 @@ int mqc_queue_reclaim(struct mqc_queue *q, int64_t min_idle_ms, size_t max,
     return rc;
 }
 
-int mqc_queue_ack(struct mqc_queue *q, const char *id)
+int mqc_pushq_ack(struct mqc_pushq *q, const char *id)
 {
     const char *a[] = {"XACK", q->k_stream, GROUP, id};
     redisReply *r = cmd(q, 4, a, NULL);
@@ -379,7 +378,7 @@ static char *retry_fields(const struct mqc_queued_job *j, const char *token, int
     return out;
 }
 
-int mqc_queue_retry(struct mqc_queue *q, const struct mqc_queued_job *j, const char *token,
+int mqc_pushq_retry(struct mqc_pushq *q, const struct mqc_queued_job *j, const char *token,
                     int attempt, int64_t due_ms)
 {
     char *m = retry_fields(j, token, attempt);
@@ -396,7 +395,7 @@ int mqc_queue_retry(struct mqc_queue *q, const struct mqc_queued_job *j, const c
     return MQC_OK;
 }
 
-int mqc_queue_move_due(struct mqc_queue *q, int64_t now_ms)
+int mqc_pushq_move_due(struct mqc_pushq *q, int64_t now_ms)
 {
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
@@ -408,7 +407,7 @@ int mqc_queue_move_due(struct mqc_queue *q, int64_t now_ms)
     return MQC_OK;
 }
 
-int mqc_queue_dead(struct mqc_queue *q, const struct mqc_queued_job *j, const char *token,
+int mqc_pushq_dead(struct mqc_pushq *q, const struct mqc_queued_job *j, const char *token,
                    const char *reason, const char *error)
 {
     char seq[24], att[16];
@@ -432,13 +431,14 @@ int mqc_queue_dead(struct mqc_queue *q, const struct mqc_queued_job *j, const ch
     return MQC_OK;
 }
 
-int mqc_queue_devices(struct mqc_queue *q, const char *user, struct mqc_push_device **out,
+int mqc_pushq_devices(struct mqc_pushq *q, const char *user, struct mqc_push_device **out,
                       size_t *n)
 {
     *out = NULL;
     *n = 0;
-    char key[256];
-    snprintf(key, sizeof key, "%s{u:%s}:devices", q->prefix, user);
+    char key[MQC_KEY_MAX];
+    if (mqc_key_user_part(q->prefix, user, "devices", key, sizeof key) != MQC_OK)
+        return MQC_EBADREQ;
     const char *a[] = {"HGETALL", key};
     redisReply *r = cmd(q, 2, a, NULL);
     if (!r)
@@ -453,18 +453,19 @@ int mqc_queue_devices(struct mqc_queue *q, const char *user, struct mqc_push_dev
                 MQC_OK)
                 (*n)++;
             else
-                mqc_log(MQC_LOG_WARNING, "queue: unreadable device record (user=%s)", user);
+                mqc_log(MQC_LOG_WARNING, "pushq: unreadable device record (user=%s)", user);
         }
     }
     freeReplyObject(r);
     return rc;
 }
 
-int mqc_queue_remove_device(struct mqc_queue *q, const char *user, const char *token)
+int mqc_pushq_remove_device(struct mqc_pushq *q, const char *user, const char *token)
 {
-    char dk[256], ik[4200];
-    snprintf(dk, sizeof dk, "%s{u:%s}:devices", q->prefix, user);
-    snprintf(ik, sizeof ik, "%sdevtoken:%s", q->prefix, token);
+    char dk[MQC_KEY_MAX], ik[4200];
+    if (mqc_key_user_part(q->prefix, user, "devices", dk, sizeof dk) != MQC_OK ||
+        mqc_key_devtoken(q->prefix, token, ik, sizeof ik) != MQC_OK)
+        return MQC_EBADREQ;
     const char *a[] = {"EVAL", REMOVE_DEVICE_LUA, "2", dk, ik, token, user};
     redisReply *r = cmd(q, 7, a, NULL);
     if (!r)
@@ -473,7 +474,7 @@ int mqc_queue_remove_device(struct mqc_queue *q, const char *user, const char *t
     return MQC_OK;
 }
 
-void mqc_queue_count(struct mqc_queue *q, const char *name, long long delta)
+void mqc_pushq_count(struct mqc_pushq *q, const char *name, long long delta)
 {
     char d[24];
     snprintf(d, sizeof d, "%lld", delta);
@@ -485,7 +486,7 @@ void mqc_queue_count(struct mqc_queue *q, const char *name, long long delta)
 /* Jobs in the stream the group has not read yet: XINFO GROUPS' lag, or
  * when Redis cannot tell it (entries deleted or trimmed) the entries after
  * the group's last-delivered-id, counted up to a cap. -1 if unknown. */
-static long long waiting_jobs(struct mqc_queue *q)
+static long long waiting_jobs(struct mqc_pushq *q)
 {
     const char *a[] = {"XINFO", "GROUPS", q->k_stream};
     redisReply *r = cmd(q, 3, a, NULL);
@@ -522,7 +523,7 @@ static long long waiting_jobs(struct mqc_queue *q)
     return n;
 }
 
-int mqc_queue_print_stats(struct mqc_queue *q, void *file)
+int mqc_pushq_print_stats(struct mqc_pushq *q, void *file)
 {
     const char *a[] = {"HGETALL", q->k_stats};
     redisReply *r = cmd(q, 2, a, NULL);
