@@ -431,8 +431,8 @@ static void release_parked(struct mqc_sender *s, const char *fail)
         r->next = NULL;
         if (!fail && build_headers(r, false) == MQC_OK && start(r) == MQC_OK)
             continue;
-        complete(r, MQC_PUSH_RETRY, 0, "oauth_failed",
-                 fail ? detail : "FCM request could not be started", -1);
+        complete(r, MQC_PUSH_RETRY, 0, fail ? "oauth_failed" : "start_failed",
+                 fail ? detail : "FCM request could not be started (out of memory)", -1);
     }
 }
 
