@@ -12,7 +12,10 @@
  *   <p>{u:<user>}:devices  HASH  push token -> "platform\napp\nsandbox"
  *   <p>{u:<user>}:mute     HASH  conv -> muted until (ms)
  *   <p>devtoken:<token>    STRING  owner of a push token
- *   <p>push                STREAM  push jobs for mqchat-push
+ *   <p>push                STREAM  push jobs for mqchat-push (group mqchat-push)
+ *   <p>push:delay          ZSET    retries waiting: JSON [field, value, ...] by due ms
+ *   <p>push:dead           STREAM  jobs mqchat-push gave up on, with the reason
+ *   <p>push:stats          HASH    mqchat-push's counters
  *   <p>{n:<node>}:users    SET   users a broker node published as present
  *   <p>{n:<node>}:alive    STRING  heartbeat: wall ms, expires after 30 s
  *   <p>{c:<conv>}:meta     HASH  kind, title, created, creator, seq, mver
@@ -39,5 +42,10 @@ int mqc_key_user(const char *prefix, const char *user, char *buf, size_t size);
 int mqc_key_user_part(const char *prefix, const char *user, const char *part, char *buf,
                       size_t size);
 int mqc_key_conv(const char *prefix, const char *conv, const char *part, char *buf, size_t size);
+
+/* Write "<prefix>push" (part NULL) or "<prefix>push:<part>" into buf. */
+int mqc_key_push(const char *prefix, const char *part, char *buf, size_t size);
+/* Write "<prefix>devtoken:<token>" into buf (tokens are long: size it). */
+int mqc_key_devtoken(const char *prefix, const char *token, char *buf, size_t size);
 
 #endif
