@@ -31,12 +31,11 @@ int mqc_plugin_on_message(int event, void *event_data, void *userdata)
         return MOSQ_ERR_ACL_DENIED; /* the ACL already refused these */
 
     cJSON *root = NULL;
+    const char *why = NULL;
     int rc = mqc_envelope_parse(ed->payload, ed->payloadlen, (size_t)p->cfg.max_message_bytes,
-                                &root);
+                                &root, &why);
     if (rc != MQC_OK) {
-        const char *msg = rc == MQC_ETOOLARGE ? "payload larger than max_message_bytes"
-                                              : "payload must be a UTF-8 JSON object";
-        mqc_plugin__send_err(from.client_id, from.user, NULL, NULL, rc, msg);
+        mqc_plugin__send_err(from.client_id, from.user, NULL, NULL, rc, why);
         return MOSQ_ERR_ACL_DENIED;
     }
     if (kind == MQC_TOPIC_CONV)

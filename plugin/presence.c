@@ -201,7 +201,7 @@ void mqc_plugin__presence_disconnected(struct mqc_plugin *p, const struct mosqui
 static int parse_update(const void *payload, size_t len, enum mqc_pstate *st)
 {
     cJSON *root = NULL;
-    int rc = mqc_envelope_parse(payload, len, 1024, &root);
+    int rc = mqc_envelope_parse(payload, len, 1024, &root, NULL);
     if (rc != MQC_OK)
         return rc;
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "state");
