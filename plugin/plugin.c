@@ -96,6 +96,7 @@ static void plugin_free(struct mqc_plugin *p)
     mqc_authcache_free(p->auth);
     mqc_authcache_free(p->auth_fresh);
     mqc_authcache_free(p->auth_bad);
+    mqc_plugin__replies_free(p);
     mqc_plugin__client_ids_free(p);
     mqc_map_free(p->auth_pending);
     mqc_jwtauth_free(p->jwt);
@@ -201,8 +202,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
     p->rate_reqs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_reqs, 1000);
     p->presence = mqc_presence_new(p->cfg.presence_grace_ms);
     p->contacts = mqc_contacts_new();
-    if (!p->store || !p->auth || !p->auth_fresh || !p->auth_bad || !p->members || !p->client_ids || !p->auth_pending || !p->typing ||
-        !p->presence || !p->contacts || !p->rate_msgs || !p->rate_bytes || !p->rate_reqs) {
+    if (!p->store || !p->auth || !p->auth_fresh || !p->auth_bad || !p->members || !p->client_ids ||
+        !p->auth_pending || !p->typing || !p->presence || !p->contacts || !p->rate_msgs ||
+        !p->rate_bytes || !p->rate_reqs) {
         plugin_free(p);
         return MOSQ_ERR_NOMEM;
     }

@@ -1,6 +1,6 @@
-/* Publishing from the plugin: replies to one device, errors, and fan-out to
- * users' inboxes. Uses mosquitto_broker_publish_copy, so the broker copies the
- * payload into memory it owns and callers keep theirs. Every fan-out also
+/* Publishing from the plugin: fan-out to users' inboxes (replies to one
+ * connection are in reply.c). Uses mosquitto_broker_publish_copy, so the
+ * broker copies the payload into memory it owns and callers keep theirs. Every fan-out also
  * goes to the other nodes holding a recipient (cluster.c). Broker thread
  * only. */
 #include <stdio.h>
@@ -13,33 +13,6 @@
 #include "core/reorder.h"
 #include "core/topic.h"
 #include "plugin/plugin.h"
-
-int mqc_plugin__send_to_client(const char *client_id, const char *topic, const char *payload,
-                               size_t len, int qos)
-{
-    if (!client_id || !topic || !payload)
-        return MOSQ_ERR_INVAL;
-    return mqc_plugin__publish(client_id, topic, payload, len, qos, false);
-}
-
-void mqc_plugin__reply(const char *client_id, const char *user, const char *payload, size_t len)
-{
-    char topic[96];
-    if (mqc_topic_inbox(user, topic, sizeof topic) == 0)
-        mqc_plugin__send_to_client(client_id, topic, payload, len, 1);
-}
-
-void mqc_plugin__send_err(const char *client_id, const char *user, const char *ref_key,
-                          const char *ref, int err, const char *msg)
-{
-    char *json = mqc_event_err(ref_key, ref, err, msg, mqc_clock_wall_ms());
-    if (!json) {
-        mqc_log(MQC_LOG_ERR, "plugin: cannot build err event: out of memory");
-        return;
-    }
-    mqc_plugin__reply(client_id, user, json, strlen(json));
-    free(json);
-}
 
 static void deliver_local(void *ctx, const struct mqc_reorder_out *o)
 {
@@ -79,8 +52,8 @@ void mqc_plugin__fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
     mqc_plugin__cluster_fanout(p, conv, seq, users, n, NULL, payload, len, qos);
 }
 
-bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq,
-                             const char *skip, const char *payload, size_t len, int qos)
+bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq, const char *skip,
+                             const char *payload, size_t len, int qos)
 {
     size_t n;
     const char *const *users = mqc_members_list(p->members, conv, &n);
@@ -119,6 +92,7 @@ struct mqc_origin *mqc_plugin__origin_new(struct mqc_plugin *p, const struct mqc
     o->p = p;
     o->op = op;
     o->client_id = strdup(from->client_id ? from->client_id : "");
+    o->to = (struct mqc_sender){o->user, o->client_id, from->conn};
     o->ref = ref ? strdup(ref) : NULL;
     if (!o->client_id || (ref && !o->ref)) {
         mqc_plugin__origin_free(o);
