@@ -145,10 +145,33 @@ static void unregister_all(struct mqc_plugin *p)
     mosquitto_callback_unregister(p->id, MOSQ_EVT_RELOAD, mqc_plugin_on_reload, NULL);
 }
 
+/* What Mosquitto 2.0 hands a plugin as its identifier (struct
+ * mosquitto_plugin_id_t in src/mosquitto_broker_internal.h, the same in every
+ * 2.0.x release): the listener the plugin was loaded for, which is NULL
+ * unless per_listener_settings is true (then the plugin is loaded once per
+ * listener: src/security.c, mosquitto_security_module_init). */
+struct mosq_plugin_id {
+    const void *listener;
+};
+
+/* per_listener_settings true: 2.0.11 then never fires MOSQ_EVT_TICK (fixed
+ * in 2.0.15), so nothing queued for Redis would ever be answered, and each
+ * listener would load its own copy of the plugin. Refuse to start. */
+static bool loaded_per_listener(const mosquitto_plugin_id_t *id)
+{
+    return id && ((const struct mosq_plugin_id *)(const void *)id)->listener != NULL;
+}
+
 int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mosquitto_opt *opts,
                           int count)
 {
     mqc_log_set_sink(log_sink);
+    if (loaded_per_listener(id)) {
+        mqc_log(MQC_LOG_ERR, "config: per_listener_settings true is not supported: Mosquitto "
+                             "2.0.11 never runs the plugin's tick then, so chat requests would "
+                             "never be answered; set per_listener_settings false");
+        return MOSQ_ERR_INVAL;
+    }
     if (mqc_password_init() != MQC_OK) {
         mqc_log(MQC_LOG_ERR, "plugin: libsodium failed to initialise");
         return MOSQ_ERR_UNKNOWN;
