@@ -79,6 +79,16 @@ local function field(f, name)
   return nil
 end
 
+-- The event JSON of a conversation log entry (XRANGE item {id, fields}).
+-- Entries are written with e first; older layouts put other fields first,
+-- so anything else is looked up by name. Every reader of the log (send's
+-- dedupe, history, sync) goes through here. nil if the entry has no event.
+local function log_event(entry)
+  local f = entry[2]
+  if f[1] == 'e' then return f[2] end
+  return field(f, 'e')
+end
+
 -- Remember that timeline entries up to id were dropped (sync then answers
 -- reset for tokens older than that).
 local function raise_floor(floor_key, id)
@@ -205,7 +215,7 @@ local function send(keys, args)
   if old then
     local e = redis.call('XRANGE', keys[3], old .. '-0', old .. '-0')
     local ev = ''
-    if e[1] then ev = e[1][2][2] end
+    if e[1] then ev = log_event(e[1]) or '' end
     -- the members too (when the caller's cache is stale): a retry whose
     -- first attempt's reply was lost must reach everyone (store/conv.c)
     local mver = num(redis.call('HGET', keys[1], 'mver'))
@@ -402,13 +412,15 @@ local function history(keys, args)
     local got = redis.call('XREVRANGE', keys[3], hi, '-', 'COUNT', want + 1)
     local stop = false
     for i = 1, math.min(#got, want) do
-      local text = got[i][2][2]
-      if #items > 0 and bytes + #text > maxb then
+      local text = log_event(got[i])
+      if text and #items > 0 and bytes + #text > maxb then
         more, stop = 1, true
         break
       end
-      items[#items + 1] = text
-      bytes = bytes + #text
+      if text then
+        items[#items + 1] = text
+        bytes = bytes + #text
+      end
     end
     if stop then break end
     if #got <= want then break end -- nothing older
@@ -581,8 +593,7 @@ local function sync(keys, args)
     if v.hi - v.lo + 1 <= 4 * v.n + 16 then
       for _, e in ipairs(redis.call('XRANGE', log, v.lo .. '-0', v.hi .. '-0')) do
         local id = num(string.match(e[1], '^(%d+)'))
-        v.texts[id] = e[2][2] -- log entries are written e first
-        if e[2][1] ~= 'e' then v.texts[id] = field(e[2], 'e') end
+        v.texts[id] = log_event(e)
       end
     else
       v.sparse = true
@@ -595,7 +606,7 @@ local function sync(keys, args)
     local text = v.texts[sq]
     if v.sparse then
       local e = redis.call('XRANGE', d.prefix .. '{c:' .. c .. '}:log', sq .. '-0', sq .. '-0')
-      if e[1] then text = field(e[1][2], 'e') end
+      if e[1] then text = log_event(e[1]) end
     end
     if text then
       if n > 0 and bytes + #text > maxb then
