@@ -13,6 +13,10 @@
  *   mv <node> <conv>                      membership changed: drop the cache
  *   pr <node> <user>\n<state json>        retained presence to publish
  *   bc\n<event>                           system broadcast to every user
+ *   kick * <user>                         user deleted: disconnect their devices
+ *
+ * Redis functions publish some too (store/mqchat.lua, user_del), with node
+ * "*" (nobody's id): "e" events, "mv" and "kick".
  *
  * Broker thread only (the bus thread just queues; see store/bus.h). */
 #include <stdio.h>
@@ -285,6 +289,12 @@ static void on_bus(void *ctx, bool to_all, const char *data, size_t len)
         mqc_members_drop(p->members, rest);
     } else if (!strcmp(kind, "pr") && !mine && mqc_id_valid_str(rest)) {
         mqc_plugin__presence_remote(p, rest, body, blen);
+    } else if (!strcmp(kind, "kick") && mqc_id_valid_str(rest)) {
+        /* The user was deleted (mqchat user del): their login fails from now
+         * on; end the connections they still have here. */
+        mqc_log(MQC_LOG_NOTICE, "cluster: user %s deleted: disconnecting their devices", rest);
+        mqc_authcache_forget(p->auth, rest);
+        mosquitto_kick_client_by_username(rest, false);
     } else if (!strcmp(kind, "bc") && blen > 0) {
         struct bc_ctx c = {body, blen};
         mqc_presence_each_connected(p->presence, broadcast_to, &c);

@@ -442,6 +442,13 @@ end
 -- devices, and when the aggregate last changed.
 local rank = {online = 3, away = 2, offline = 1}
 
+-- Whether the user of presence hash k still exists: a deleted user
+-- (user_del) stays deleted, whatever a node writes late about their devices
+-- (the disconnects of the kicked ones).
+local function user_exists(k)
+  return redis.call('EXISTS', (string.gsub(k, ':presence$', ':user'))) == 1
+end
+
 -- Recompute the aggregate of presence hash k. Returns state, devices.
 local function aggregate(k)
   local all = redis.call('HGETALL', k)
@@ -480,6 +487,10 @@ end
 -- ARGV state, last_seen, node, devices (on this node), user
 -- Reply: ok, 1|0 (the aggregate changed), aggregate state, its last_seen
 local function presence(keys, args)
+  if not user_exists(keys[1]) then
+    redis.call('SREM', keys[2], args[5])
+    return {'ok', 0, 'offline', tostring(args[2])}
+  end
   local changed, st, seen = presence_set(keys[1], args[3], args[1], tonumber(args[4]) or 0,
                                          args[2])
   if args[1] == 'offline' then
@@ -493,6 +504,7 @@ end
 -- devices: the number of a user's devices on a node changed (no state yet).
 -- KEYS presence hash. ARGV node, devices.
 local function devices(keys, args)
+  if not user_exists(keys[1]) then return {'ok'} end
   local n = tonumber(args[2]) or 0
   if n == 0 then
     redis.call('HDEL', keys[1], 'd:' .. args[1])
@@ -655,7 +667,78 @@ local function mute(keys, args)
   return {'ok'}
 end
 
+-- user_del: delete a user and everything they own (mqchat user del).
+-- KEYS the user's record, the set of all users, then every other key of the
+-- user (convs first; presence, timeline, floor, devices, mutes, and any
+-- per-user key of the schema: deleting one that does not exist is harmless).
+-- ARGV user, key prefix, now, shared bus channel, node bus channel prefix.
+-- Conversations (read by name from the user's convs, single Redis): the user
+-- leaves each one; in a group the others get a "left" event (stored,
+-- delivered, pushed like a leave), sent live through the bus to the nodes
+-- with a device of a recipient ("e" messages, plugin/cluster.c); a
+-- conversation nobody is left in is deleted; other people's messages and
+-- the user's own stay in the logs of conversations that live on. Every node
+-- is told to drop its cached membership ("mv") and to disconnect the user's
+-- devices ("kick"). Reply: ok, groups left; or not_found.
+local function user_del(keys, args)
+  local user, p, now = args[1], args[2], tonumber(args[3])
+  if redis.call('EXISTS', keys[1]) == 0 then return {'not_found'} end
+  local left = 0
+  for _, c in ipairs(redis.call('SMEMBERS', keys[3])) do
+    local base = p .. '{c:' .. c .. '}:'
+    redis.call('HDEL', base .. 'members', user)
+    redis.call('HDEL', base .. 'rcpt', 'd:' .. user, 'r:' .. user)
+    local all = redis.call('HGETALL', base .. 'members')
+    local kind = redis.call('HGET', base .. 'meta', 'kind')
+    if #all == 0 then
+      redis.call('DEL', base .. 'meta', base .. 'members', base .. 'log', base .. 'ids',
+                 base .. 'rcpt')
+    elseif kind == 'group' then
+      local has_admin, first, users = false, nil, {}
+      for i = 1, #all, 2 do
+        users[#users + 1] = all[i]
+        if all[i + 1] == 'admin' then has_admin = true end
+        if not first or all[i] < first then first = all[i] end
+      end
+      if not has_admin then redis.call('HSET', base .. 'members', first, 'admin') end
+      local seq = redis.call('HINCRBY', base .. 'meta', 'seq', 1)
+      redis.call('HINCRBY', base .. 'meta', 'mver', 1)
+      local ev = member_event(c, seq, 'left', {user}, user, now)
+      redis.call('XADD', base .. 'log', seq .. '-0', 'e', ev, 't', now)
+      -- No node is "here" (node '\n' is nobody's id): every node with a
+      -- device of a member gets the event.
+      local d = {prefix = p, now = now, cap = math.huge, preview = false, node = '\n',
+                 routes = {}, route_nodes = {}}
+      deliver(d, c, seq, 'member', user, users, '')
+      for _, node in ipairs(d.route_nodes) do
+        redis.call('PUBLISH', args[5] .. node, 'e 1 ' .. c .. ' ' .. seq .. ' ' ..
+                   table.concat(d.routes[node], ',') .. '\n' .. ev)
+      end
+      left = left + 1
+    else
+      redis.call('HINCRBY', base .. 'meta', 'mver', 1)
+    end
+    redis.call('PUBLISH', args[4], 'mv * ' .. c)
+  end
+  for _, tok in ipairs(redis.call('HKEYS', p .. '{u:' .. user .. '}:devices')) do
+    if redis.call('GET', p .. 'devtoken:' .. tok) == user then
+      redis.call('DEL', p .. 'devtoken:' .. tok)
+    end
+  end
+  for _, f in ipairs(redis.call('HKEYS', p .. '{u:' .. user .. '}:presence')) do
+    if string.sub(f, 1, 2) == 'd:' or string.sub(f, 1, 2) == 's:' then
+      redis.call('SREM', p .. '{n:' .. string.sub(f, 3) .. '}:users', user)
+    end
+  end
+  redis.call('SREM', keys[2], user)
+  redis.call('DEL', keys[1])
+  for i = 3, #keys do redis.call('DEL', keys[i]) end
+  redis.call('PUBLISH', args[4], 'kick * ' .. user)
+  return {'ok', left}
+end
+
 redis.register_function('mqc1_sync', sync)
+redis.register_function('mqc1_user_del', user_del)
 redis.register_function('mqc1_device', device)
 redis.register_function('mqc1_undevice', undevice)
 redis.register_function('mqc1_mute', mute)
