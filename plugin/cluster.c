@@ -314,7 +314,7 @@ void mqc_plugin__cluster_tick(struct mqc_plugin *p)
         /* Subscribed: tell the others this node starts afresh, then learn
          * where everyone is. */
         mqc_plugin__cluster_node_event(p, "hello", p->cfg.node_id);
-        mqc_plugin__cluster_load_directory(p);
+        mqc_plugin__reap_join(p);
         p->cluster_joined = true;
     }
 }

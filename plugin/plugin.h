@@ -175,7 +175,8 @@ bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq
 void mqc_plugin__members_update(struct mqc_plugin *p, const char *conv, int64_t mver,
                                 const char *const *members, size_t n);
 
-/* Membership answers for the ACL, from memory (plugin/members.c). */
+/* Membership answers for the ACL, from memory, and the members_update above
+ * (plugin/members.c). */
 void mqc_plugin__members_init(struct mqc_plugin *p);
 
 /* Replies to one connection (plugin/reply.c). Send payload (borrowed,
@@ -217,10 +218,11 @@ void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t 
 void mqc_plugin__cluster_route(struct mqc_plugin *p, const char *conv, int64_t seq,
                                const char *const *nodes, const char *const *users, size_t n,
                                const char *payload, size_t len, int qos);
-/* Learn where the users of every live node are (blocking; once). */
-void mqc_plugin__cluster_load_directory(struct mqc_plugin *p);
+/* Cluster membership over time (plugin/reap.c). Learn where the users of
+ * every live node are (blocking; once, when this node joins). */
+void mqc_plugin__reap_join(struct mqc_plugin *p);
 /* Look for dead nodes and clean up after them (tick, now and then). */
-void mqc_plugin__cluster_reap(struct mqc_plugin *p);
+void mqc_plugin__reap(struct mqc_plugin *p);
 /* Another node's retained presence for user: publish it here. */
 void mqc_plugin__presence_remote(struct mqc_plugin *p, const char *user, const char *json,
                                  size_t len);
@@ -235,10 +237,13 @@ void mqc_plugin__wake(void *ctx);
 /* Any thread: get the broker loop through a new pass soon (see wake.c). */
 void mqc_plugin__wake_soon(void *ctx);
 void mqc_plugin__wake_cleanup(void);
-/* Every publish of the plugin goes through here (counted, so that tick can
- * wake the next pass for WebSockets clients). Returns a MOSQ_ERR_*. */
+/* Every publish of the plugin goes through here (plugin/publish.c: counted
+ * with mqc_plugin__wake_published, so that tick can wake the next pass for
+ * WebSockets clients). Returns a MOSQ_ERR_*. */
 int mqc_plugin__publish(const char *client_id, const char *topic, const void *payload, size_t len,
                         int qos, bool retain);
+/* Count one publish (any publish since the last tick makes tick_end wake). */
+void mqc_plugin__wake_published(void);
 /* A client connected or disconnected (WebSockets ones make the loop poll). */
 void mqc_plugin__wake_client(const struct mosquitto *client, bool connected);
 /* Bracket every tick. */

@@ -14,6 +14,13 @@
 #include "core/topic.h"
 #include "plugin/plugin.h"
 
+int mqc_plugin__publish(const char *client_id, const char *topic, const void *payload, size_t len,
+                        int qos, bool retain)
+{
+    mqc_plugin__wake_published();
+    return mosquitto_broker_publish_copy(client_id, topic, (int)len, payload, qos, retain, NULL);
+}
+
 static void deliver_local(void *ctx, const struct mqc_reorder_out *o)
 {
     (void)ctx;
@@ -71,43 +78,4 @@ bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq
     }
     mqc_plugin__cluster_fanout(p, conv, seq, users, n, skip, payload, len, qos);
     return true;
-}
-
-void mqc_plugin__members_update(struct mqc_plugin *p, const char *conv, int64_t mver,
-                                const char *const *members, size_t n)
-{
-    if (mqc_members_set(p->members, conv, mver, members, n) != 0)
-        mqc_log(MQC_LOG_ERR, "members: cannot cache members: out of memory (conv=%s)", conv);
-    /* A fresh list may come from a change made on another node: users here
-     * now see the presence of new fellow members. */
-    mqc_contacts_add_group(p->contacts, members, n);
-}
-
-struct mqc_origin *mqc_plugin__origin_new(struct mqc_plugin *p, const struct mqc_sender *from,
-                                          const char *conv, const char *ref, const char *op)
-{
-    struct mqc_origin *o = calloc(1, sizeof *o);
-    if (!o)
-        return NULL;
-    o->p = p;
-    o->op = op;
-    o->client_id = strdup(from->client_id ? from->client_id : "");
-    o->to = (struct mqc_sender){o->user, o->client_id, from->conn};
-    o->ref = ref ? strdup(ref) : NULL;
-    if (!o->client_id || (ref && !o->ref)) {
-        mqc_plugin__origin_free(o);
-        return NULL;
-    }
-    snprintf(o->user, sizeof o->user, "%s", from->user);
-    snprintf(o->conv, sizeof o->conv, "%s", conv ? conv : "");
-    return o;
-}
-
-void mqc_plugin__origin_free(struct mqc_origin *o)
-{
-    if (!o)
-        return;
-    free(o->client_id);
-    free(o->ref);
-    free(o);
 }
