@@ -58,7 +58,7 @@ struct mqc_plugin {
     bool node_reset_done;          /* this node's stale presence cleared in Redis */
     struct mqc_node_offline *startup_offline; /* retained offline states to publish */
     int64_t next_heartbeat_ms;
-    /* Cluster (cluster.c, reap.c, wake.c). */
+    /* Cluster (cluster_send.c, cluster_recv.c, reap.c, wake.c). */
     struct mqc_bus *bus;             /* owned: the subscriber thread */
     struct mqc_directory *directory; /* owned: users on other nodes */
     struct mqc_reorder *reorder;     /* owned: per-conversation delivery order */
@@ -195,7 +195,8 @@ void mqc_plugin__replies_flush(struct mqc_plugin *p);
 /* Drop every queued reply (plugin cleanup). */
 void mqc_plugin__replies_free(struct mqc_plugin *p);
 
-/* Cluster (plugin/cluster.c, plugin/reap.c, plugin/wake.c). */
+/* Cluster (plugin/cluster_send.c, plugin/cluster_recv.c, plugin/reap.c,
+ * plugin/wake.c). */
 int mqc_plugin__cluster_init(struct mqc_plugin *p, const struct mqc_store_opts *so);
 void mqc_plugin__cluster_cleanup(struct mqc_plugin *p);
 /* Drain the bus; join the cluster once Redis is up (tick). */

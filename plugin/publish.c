@@ -1,7 +1,7 @@
 /* Publishing from the plugin: fan-out to users' inboxes (replies to one
  * connection are in reply.c). Uses mosquitto_broker_publish_copy, so the
  * broker copies the payload into memory it owns and callers keep theirs. Every fan-out also
- * goes to the other nodes holding a recipient (cluster.c). Broker thread
+ * goes to the other nodes holding a recipient (cluster_send.c). Broker thread
  * only. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -110,7 +110,7 @@ end
 
 -- Is any device of the user connected and in the foreground? Also notes
 -- in d.routes the other nodes (not d.node) with a device of the user: the
--- caller sends the event there (cluster delivery, plugin/cluster.c), decided
+-- caller sends the event there (cluster delivery, plugin/cluster_send.c), decided
 -- here, in Redis's order, so a device that connected before the message was
 -- stored is never missed.
 local function user_online(d, user)
@@ -675,7 +675,7 @@ end
 -- Conversations (read by name from the user's convs, single Redis): the user
 -- leaves each one; in a group the others get a "left" event (stored,
 -- delivered, pushed like a leave), sent live through the bus to the nodes
--- with a device of a recipient ("e" messages, plugin/cluster.c); a
+-- with a device of a recipient ("e" messages, core/busmsg.h); a
 -- conversation nobody is left in is deleted; other people's messages and
 -- the user's own stay in the logs of conversations that live on. Every node
 -- is told to drop its cached membership ("mv") and to disconnect the user's
