@@ -20,6 +20,7 @@ int mqc_plugin_on_message(int event, void *event_data, void *userdata)
     struct mqc_sender from = {
         .user = mosquitto_client_username(ed->client),
         .client_id = mosquitto_client_id(ed->client),
+        .conn = mqc_plugin__client_conn(p, ed->client),
     };
 
     enum mqc_topic_kind kind = mqc_topic_parse(ed->topic, &t);
@@ -35,7 +36,7 @@ int mqc_plugin_on_message(int event, void *event_data, void *userdata)
     int rc = mqc_envelope_parse(ed->payload, ed->payloadlen, (size_t)p->cfg.max_message_bytes,
                                 &root, &why);
     if (rc != MQC_OK) {
-        mqc_plugin__send_err(from.client_id, from.user, NULL, NULL, rc, why);
+        mqc_plugin__send_err(p, &from, NULL, NULL, rc, why);
         return MOSQ_ERR_ACL_DENIED;
     }
     if (kind == MQC_TOPIC_CONV)

@@ -214,14 +214,15 @@ static int parse_update(const void *payload, size_t len, enum mqc_pstate *st)
 int mqc_plugin__presence_message(struct mqc_plugin *p, struct mosquitto_evt_message *ed)
 {
     const char *user = mosquitto_client_username(ed->client);
-    const char *cid = mosquitto_client_id(ed->client);
+    const struct mqc_sender from = {user, mosquitto_client_id(ed->client),
+                                    mqc_plugin__client_conn(p, ed->client)};
     uintptr_t key = (uintptr_t)ed->client;
     enum mqc_pstate st;
     int rc = parse_update(ed->payload, ed->payloadlen, &st);
     if (rc == MQC_OK && st == MQC_PRESENCE_OFFLINE)
         rc = MQC_EBADREQ;
     if (rc != MQC_OK) {
-        mqc_plugin__send_err(cid, user, NULL, NULL, rc,
+        mqc_plugin__send_err(p, &from, NULL, NULL, rc,
                              "presence must be {\"state\":\"online\"} or {\"state\":\"away\"}");
         return MOSQ_ERR_ACL_DENIED;
     }

@@ -24,7 +24,7 @@ static void respond(const struct mqc_origin *o, cJSON *fields)
         mqc_log(MQC_LOG_ERR, "req: out of memory building a reply (op=%s)", o->op);
         return;
     }
-    mqc_plugin__reply(o->client_id, o->user, json, strlen(json));
+    mqc_plugin__reply(o->p, &o->to, json, strlen(json));
     free(json);
 }
 
@@ -79,7 +79,7 @@ static void fail(const struct mqc_origin *o, int rc, const char *missing)
     } else if (rc != MQC_ENOTMEMBER && rc != MQC_EUNAVAIL) {
         rc = MQC_EINTERNAL;
     }
-    mqc_plugin__send_err(o->client_id, o->user, "req", o->ref, rc, text);
+    mqc_plugin__send_err(o->p, &o->to, "req", o->ref, rc, text);
 }
 
 static void change_done(void *ctx, int rc, const struct mqc_change_result *r)
@@ -271,8 +271,8 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
             const char *pair[] = {o->user, r->with};
             mqc_contacts_add_group(p->contacts, pair, 2); /* harmless if it fails */
             return rc != MQC_OK ? rc
-                                : mqc_store_create_direct(p->store, o->conv, o->user, r->with,
-                                                          now, change_done, o);
+                                : mqc_store_create_direct(p->store, o->conv, o->user, r->with, now,
+                                                          change_done, o);
         }
         if (mqc_convid_group(o->conv, sizeof o->conv) != MQC_OK)
             return MQC_EINTERNAL;
@@ -284,20 +284,19 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
                                 now, change_done, o);
     case MQC_OP_LEAVE: {
         const char *self[] = {o->user};
-        return mqc_store_change(p->store, o->conv, o->user, "leave", self, 1, now, change_done,
-                                o);
+        return mqc_store_change(p->store, o->conv, o->user, "leave", self, 1, now, change_done, o);
     }
     case MQC_OP_CONVS:
         return mqc_store_convs(p->store, o->user, convs_done, o);
     case MQC_OP_HISTORY:
-        return mqc_store_history(p->store, o->conv, o->user, r->before, r->limit,
-                                 PAGE_MAX_BYTES, history_done, o);
+        return mqc_store_history(p->store, o->conv, o->user, r->before, r->limit, PAGE_MAX_BYTES,
+                                 history_done, o);
     case MQC_OP_SYNC: {
         char since[MQC_STREAMID_MAX];
         if (r->since && mqc_synctoken_decode(o->user, r->since, since, sizeof since) != MQC_OK)
             return MQC_EBADREQ;
-        return mqc_store_sync(p->store, o->user, r->since ? since : NULL, r->limit,
-                              PAGE_MAX_BYTES, sync_done, o);
+        return mqc_store_sync(p->store, o->user, r->since ? since : NULL, r->limit, PAGE_MAX_BYTES,
+                              sync_done, o);
     }
     case MQC_OP_DEVICE:
         return mqc_store_device(p->store, o->user, r->token, r->platform, r->app, r->sandbox,
@@ -316,14 +315,13 @@ int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJS
     const char *why = NULL;
     int rc = mqc_req_parse(root, from->user, (size_t)p->cfg.max_group_members, &r, &why);
     if (rc != MQC_OK) {
-        mqc_plugin__send_err(from->client_id, from->user, r.req ? "req" : NULL, r.req, rc, why);
+        mqc_plugin__send_err(p, from, r.req ? "req" : NULL, r.req, rc, why);
         mqc_req_cleanup(&r);
         cJSON_Delete(root);
         return MOSQ_ERR_ACL_DENIED;
     }
     if (!mqc_ratelimit_allow(p->rate_reqs, from->user, strlen(from->user), mqc_clock_mono_ms())) {
-        mqc_plugin__send_err(from->client_id, from->user, "req", r.req, MQC_ERATE,
-                             "too many requests; retry later");
+        mqc_plugin__send_err(p, from, "req", r.req, MQC_ERATE, "too many requests; retry later");
         mqc_req_cleanup(&r);
         cJSON_Delete(root);
         return MOSQ_ERR_ACL_DENIED;
@@ -331,13 +329,13 @@ int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJS
     struct mqc_origin *o = mqc_plugin__origin_new(p, from, r.conv, r.req, r.op_name);
     rc = o ? dispatch(p, &r, o) : MQC_ENOMEM;
     if (rc == MQC_EBADREQ && r.op == MQC_OP_SYNC) {
-        mqc_plugin__send_err(from->client_id, from->user, "req", r.req, MQC_EBADREQ,
+        mqc_plugin__send_err(p, from, "req", r.req, MQC_EBADREQ,
                              "since is not a sync token of this user");
         mqc_plugin__origin_free(o);
     } else if (rc != MQC_OK) {
         mqc_log(MQC_LOG_ERR, "req: cannot queue: %s (user=%s op=%s)", mqc_err_str(rc), from->user,
                 r.op_name);
-        mqc_plugin__send_err(from->client_id, from->user, "req", r.req, MQC_EINTERNAL, NULL);
+        mqc_plugin__send_err(p, from, "req", r.req, MQC_EINTERNAL, NULL);
         mqc_plugin__origin_free(o);
     }
     mqc_req_cleanup(&r);

@@ -23,7 +23,9 @@
  *   <p>{c:<conv>}:log      STREAM  "<seq>-0" -> e = event JSON (msg, member)
  *   <p>{c:<conv>}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
  *   <p>{c:<conv>}:rcpt     HASH  d:<user> / r:<user> -> delivered / read cursor
- * store/mqchat.lua holds the functions that change these atomically.
+ * store/mqchat.lua holds the functions that change these atomically;
+ * mqc1_user_del deletes a user's keys: those above, and any other
+ * "<p>{u:<user>}:*" key (store/users.c finds them with SCAN).
  */
 #ifndef MQC_STORE_KEYS_H
 #define MQC_STORE_KEYS_H

@@ -79,6 +79,16 @@ local function field(f, name)
   return nil
 end
 
+-- The event JSON of a conversation log entry (XRANGE item {id, fields}).
+-- Entries are written with e first; older layouts put other fields first,
+-- so anything else is looked up by name. Every reader of the log (send's
+-- dedupe, history, sync) goes through here. nil if the entry has no event.
+local function log_event(entry)
+  local f = entry[2]
+  if f[1] == 'e' then return f[2] end
+  return field(f, 'e')
+end
+
 -- Remember that timeline entries up to id were dropped (sync then answers
 -- reset for tokens older than that).
 local function raise_floor(floor_key, id)
@@ -100,7 +110,7 @@ end
 
 -- Is any device of the user connected and in the foreground? Also notes
 -- in d.routes the other nodes (not d.node) with a device of the user: the
--- caller sends the event there (cluster delivery, plugin/cluster.c), decided
+-- caller sends the event there (cluster delivery, plugin/cluster_send.c), decided
 -- here, in Redis's order, so a device that connected before the message was
 -- stored is never missed.
 local function user_online(d, user)
@@ -205,7 +215,7 @@ local function send(keys, args)
   if old then
     local e = redis.call('XRANGE', keys[3], old .. '-0', old .. '-0')
     local ev = ''
-    if e[1] then ev = e[1][2][2] end
+    if e[1] then ev = log_event(e[1]) or '' end
     -- the members too (when the caller's cache is stale): a retry whose
     -- first attempt's reply was lost must reach everyone (store/conv.c)
     local mver = num(redis.call('HGET', keys[1], 'mver'))
@@ -402,13 +412,15 @@ local function history(keys, args)
     local got = redis.call('XREVRANGE', keys[3], hi, '-', 'COUNT', want + 1)
     local stop = false
     for i = 1, math.min(#got, want) do
-      local text = got[i][2][2]
-      if #items > 0 and bytes + #text > maxb then
+      local text = log_event(got[i])
+      if text and #items > 0 and bytes + #text > maxb then
         more, stop = 1, true
         break
       end
-      items[#items + 1] = text
-      bytes = bytes + #text
+      if text then
+        items[#items + 1] = text
+        bytes = bytes + #text
+      end
     end
     if stop then break end
     if #got <= want then break end -- nothing older
@@ -429,6 +441,13 @@ end
 -- most present state of any node (online > away > offline), the total of
 -- devices, and when the aggregate last changed.
 local rank = {online = 3, away = 2, offline = 1}
+
+-- Whether the user of presence hash k still exists: a deleted user
+-- (user_del) stays deleted, whatever a node writes late about their devices
+-- (the disconnects of the kicked ones).
+local function user_exists(k)
+  return redis.call('EXISTS', (string.gsub(k, ':presence$', ':user'))) == 1
+end
 
 -- Recompute the aggregate of presence hash k. Returns state, devices.
 local function aggregate(k)
@@ -468,6 +487,10 @@ end
 -- ARGV state, last_seen, node, devices (on this node), user
 -- Reply: ok, 1|0 (the aggregate changed), aggregate state, its last_seen
 local function presence(keys, args)
+  if not user_exists(keys[1]) then
+    redis.call('SREM', keys[2], args[5])
+    return {'ok', 0, 'offline', tostring(args[2])}
+  end
   local changed, st, seen = presence_set(keys[1], args[3], args[1], tonumber(args[4]) or 0,
                                          args[2])
   if args[1] == 'offline' then
@@ -481,6 +504,7 @@ end
 -- devices: the number of a user's devices on a node changed (no state yet).
 -- KEYS presence hash. ARGV node, devices.
 local function devices(keys, args)
+  if not user_exists(keys[1]) then return {'ok'} end
   local n = tonumber(args[2]) or 0
   if n == 0 then
     redis.call('HDEL', keys[1], 'd:' .. args[1])
@@ -581,8 +605,7 @@ local function sync(keys, args)
     if v.hi - v.lo + 1 <= 4 * v.n + 16 then
       for _, e in ipairs(redis.call('XRANGE', log, v.lo .. '-0', v.hi .. '-0')) do
         local id = num(string.match(e[1], '^(%d+)'))
-        v.texts[id] = e[2][2] -- log entries are written e first
-        if e[2][1] ~= 'e' then v.texts[id] = field(e[2], 'e') end
+        v.texts[id] = log_event(e)
       end
     else
       v.sparse = true
@@ -595,7 +618,7 @@ local function sync(keys, args)
     local text = v.texts[sq]
     if v.sparse then
       local e = redis.call('XRANGE', d.prefix .. '{c:' .. c .. '}:log', sq .. '-0', sq .. '-0')
-      if e[1] then text = field(e[1][2], 'e') end
+      if e[1] then text = log_event(e[1]) end
     end
     if text then
       if n > 0 and bytes + #text > maxb then
@@ -644,7 +667,78 @@ local function mute(keys, args)
   return {'ok'}
 end
 
+-- user_del: delete a user and everything they own (mqchat user del).
+-- KEYS the user's record, the set of all users, then every other key of the
+-- user (convs first; presence, timeline, floor, devices, mutes, and any
+-- per-user key of the schema: deleting one that does not exist is harmless).
+-- ARGV user, key prefix, now, shared bus channel, node bus channel prefix.
+-- Conversations (read by name from the user's convs, single Redis): the user
+-- leaves each one; in a group the others get a "left" event (stored,
+-- delivered, pushed like a leave), sent live through the bus to the nodes
+-- with a device of a recipient ("e" messages, core/busmsg.h); a
+-- conversation nobody is left in is deleted; other people's messages and
+-- the user's own stay in the logs of conversations that live on. Every node
+-- is told to drop its cached membership ("mv") and to disconnect the user's
+-- devices ("kick"). Reply: ok, groups left; or not_found.
+local function user_del(keys, args)
+  local user, p, now = args[1], args[2], tonumber(args[3])
+  if redis.call('EXISTS', keys[1]) == 0 then return {'not_found'} end
+  local left = 0
+  for _, c in ipairs(redis.call('SMEMBERS', keys[3])) do
+    local base = p .. '{c:' .. c .. '}:'
+    redis.call('HDEL', base .. 'members', user)
+    redis.call('HDEL', base .. 'rcpt', 'd:' .. user, 'r:' .. user)
+    local all = redis.call('HGETALL', base .. 'members')
+    local kind = redis.call('HGET', base .. 'meta', 'kind')
+    if #all == 0 then
+      redis.call('DEL', base .. 'meta', base .. 'members', base .. 'log', base .. 'ids',
+                 base .. 'rcpt')
+    elseif kind == 'group' then
+      local has_admin, first, users = false, nil, {}
+      for i = 1, #all, 2 do
+        users[#users + 1] = all[i]
+        if all[i + 1] == 'admin' then has_admin = true end
+        if not first or all[i] < first then first = all[i] end
+      end
+      if not has_admin then redis.call('HSET', base .. 'members', first, 'admin') end
+      local seq = redis.call('HINCRBY', base .. 'meta', 'seq', 1)
+      redis.call('HINCRBY', base .. 'meta', 'mver', 1)
+      local ev = member_event(c, seq, 'left', {user}, user, now)
+      redis.call('XADD', base .. 'log', seq .. '-0', 'e', ev, 't', now)
+      -- No node is "here" (node '\n' is nobody's id): every node with a
+      -- device of a member gets the event.
+      local d = {prefix = p, now = now, cap = math.huge, preview = false, node = '\n',
+                 routes = {}, route_nodes = {}}
+      deliver(d, c, seq, 'member', user, users, '')
+      for _, node in ipairs(d.route_nodes) do
+        redis.call('PUBLISH', args[5] .. node, 'e 1 ' .. c .. ' ' .. seq .. ' ' ..
+                   table.concat(d.routes[node], ',') .. '\n' .. ev)
+      end
+      left = left + 1
+    else
+      redis.call('HINCRBY', base .. 'meta', 'mver', 1)
+    end
+    redis.call('PUBLISH', args[4], 'mv * ' .. c)
+  end
+  for _, tok in ipairs(redis.call('HKEYS', p .. '{u:' .. user .. '}:devices')) do
+    if redis.call('GET', p .. 'devtoken:' .. tok) == user then
+      redis.call('DEL', p .. 'devtoken:' .. tok)
+    end
+  end
+  for _, f in ipairs(redis.call('HKEYS', p .. '{u:' .. user .. '}:presence')) do
+    if string.sub(f, 1, 2) == 'd:' or string.sub(f, 1, 2) == 's:' then
+      redis.call('SREM', p .. '{n:' .. string.sub(f, 3) .. '}:users', user)
+    end
+  end
+  redis.call('SREM', keys[2], user)
+  redis.call('DEL', keys[1])
+  for i = 3, #keys do redis.call('DEL', keys[i]) end
+  redis.call('PUBLISH', args[4], 'kick * ' .. user)
+  return {'ok', left}
+end
+
 redis.register_function('mqc1_sync', sync)
+redis.register_function('mqc1_user_del', user_del)
 redis.register_function('mqc1_device', device)
 redis.register_function('mqc1_undevice', undevice)
 redis.register_function('mqc1_mute', mute)

@@ -46,8 +46,12 @@ int mqc_store_user_add(struct mqc_store *s, const char *user, const char *hash, 
 int mqc_store_user_ensure(struct mqc_store *s, const char *user, int64_t now_ms);
 /* Replace an existing user's hash. MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */
 int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *hash);
-/* Delete user. MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */
-int mqc_store_user_del(struct mqc_store *s, const char *user);
+/* Blocking: delete user and everything they own (mqc1_user_del in
+ * store/mqchat.lua): their keys, their push tokens, their place in every
+ * conversation (groups get a "left" event at now_ms), and every node is told
+ * to disconnect their devices. *groups gets how many groups they left.
+ * MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */
+int mqc_store_user_del(struct mqc_store *s, const char *user, int64_t now_ms, long long *groups);
 /* Call fn(user, ctx) for every user, sorted. MQC_OK or MQC_EUNAVAIL. */
 int mqc_store_user_list(struct mqc_store *s, void (*fn)(const char *user, void *ctx), void *ctx);
 
