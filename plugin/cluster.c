@@ -13,6 +13,8 @@
  *   mv <node> <conv>                      membership changed: drop the cache
  *   pr <node> <user>\n<state json>        retained presence to publish
  *   bc\n<event>                           system broadcast to every user
+ *   vis <node>\n<user>,...\n<other>,...    presence visibility: split these
+ *                                         users from the others, re-check them
  *
  * Broker thread only (the bus thread just queues; see store/bus.h). */
 #include <stdio.h>
@@ -246,6 +248,87 @@ static const char *word(const char *args, char *w, size_t size)
     return sp ? sp + 1 : "";
 }
 
+/* ---- presence visibility ("vis"; see plugin/visibility.c) ---- */
+
+/* "id,id,...", malloc'd (len in *len), or NULL when out of memory. */
+static char *csv_join(const char *const *ids, size_t n, size_t *len)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(ids[i]) + 1;
+    char *out = malloc(total), *w = out;
+    for (size_t i = 0; out && i < n; i++) {
+        size_t l = strlen(ids[i]);
+        if (i)
+            *w++ = ',';
+        memcpy(w, ids[i], l);
+        w += l;
+    }
+    if (out)
+        *len = (size_t)(w - out);
+    return out;
+}
+
+void mqc_plugin__cluster_visibility(struct mqc_plugin *p, const char *const *users, size_t n,
+                                    const char *const *others, size_t m)
+{
+    char head[160];
+    snprintf(head, sizeof head, "vis %s", p->cfg.node_id);
+    size_t ul = 0, ol = 0;
+    char *u = csv_join(users, n, &ul), *o = csv_join(others, m, &ol);
+    char *body = u && o ? malloc(ul + 1 + ol + 1) : NULL;
+    if (body) {
+        memcpy(body, u, ul);
+        body[ul] = '\n';
+        memcpy(body + ul + 1, o, ol);
+        bus_send(p, NULL, head, body, ul + 1 + ol);
+    } else {
+        mqc_log(MQC_LOG_ERR, "cluster: out of memory announcing a visibility change");
+    }
+    free(body);
+    free(u);
+    free(o);
+}
+
+/* Split a comma-separated list (modified in place) into valid ids; returns
+ * the count (*ids malloc'd). */
+static size_t csv_split(char *s, const char ***ids)
+{
+    size_t n = 1;
+    for (const char *c = s; *c; c++)
+        n += *c == ',';
+    *ids = calloc(n, sizeof **ids);
+    size_t k = 0;
+    for (char *tok = s, *next; *ids && tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next)
+            *next++ = '\0';
+        if (mqc_id_valid_str(tok))
+            (*ids)[k++] = tok;
+    }
+    return k;
+}
+
+static void on_visibility(struct mqc_plugin *p, const char *body, size_t blen)
+{
+    char *copy = malloc(blen + 1);
+    if (!copy)
+        return;
+    memcpy(copy, body, blen);
+    copy[blen] = '\0';
+    char *nl = strchr(copy, '\n');
+    if (nl) {
+        *nl = '\0';
+        const char **users = NULL, **others = NULL;
+        size_t n = csv_split(copy, &users), m = csv_split(nl + 1, &others);
+        if (users && others)
+            mqc_plugin__visibility_split(p, users, n, others, m, false);
+        free(users);
+        free(others);
+    }
+    free(copy);
+}
+
 static void on_bus(void *ctx, bool to_all, const char *data, size_t len)
 {
     struct mqc_plugin *p = ctx;
@@ -285,6 +368,8 @@ static void on_bus(void *ctx, bool to_all, const char *data, size_t len)
         mqc_members_drop(p->members, rest);
     } else if (!strcmp(kind, "pr") && !mine && mqc_id_valid_str(rest)) {
         mqc_plugin__presence_remote(p, rest, body, blen);
+    } else if (!strcmp(kind, "vis") && !mine) {
+        on_visibility(p, body, blen);
     } else if (!strcmp(kind, "bc") && blen > 0) {
         struct bc_ctx c = {body, blen};
         mqc_presence_each_connected(p->presence, broadcast_to, &c);

@@ -14,7 +14,6 @@
 #include "core/topic.h"
 #include "plugin/plugin.h"
 
-
 /* {"user":U,"state":S,"last_seen":L,"ts":T} into buf; returns its length. */
 static int presence_json(char *buf, size_t size, const char *user, enum mqc_pstate st,
                          int64_t last_seen, int64_t ts)
@@ -225,6 +224,13 @@ int mqc_plugin__presence_message(struct mqc_plugin *p, struct mosquitto_evt_mess
                              "presence must be {\"state\":\"online\"} or {\"state\":\"away\"}");
         return MOSQ_ERR_ACL_DENIED;
     }
+    /* Each update is a Redis write and a delivery to every watcher: it
+     * shares the requests' flood limit (per user, all devices together). */
+    if (!mqc_ratelimit_allow(p->rate_reqs, user, strlen(user), mqc_clock_mono_ms())) {
+        mqc_plugin__send_err(cid, user, NULL, NULL, MQC_ERATE,
+                             "too many presence updates and requests; retry later");
+        return MOSQ_ERR_ACL_DENIED;
+    }
     int64_t now = mqc_clock_wall_ms();
     if (mqc_presence_set(p->presence, key, st, now) != MQC_OK)
         return MOSQ_ERR_ACL_DENIED; /* not a tracked connection */
@@ -245,17 +251,23 @@ int mqc_plugin__presence_message(struct mqc_plugin *p, struct mosquitto_evt_mess
     return MOSQ_ERR_SUCCESS;
 }
 
-bool mqc_plugin__presence_will_ok(struct mqc_plugin *p, const char *user, const void *payload,
-                                  size_t len)
+void mqc_plugin__presence_will(struct mqc_plugin *p, const char *user, const void *payload,
+                               size_t len)
 {
+    /* The will itself never goes out: its fields are the client's, and a
+     * delayed will (MQTT 5) would land after, and replace, the server's
+     * newer state. A truthful one (offline, and no other device of the user
+     * here) asks for the drop to be shown now rather than after grace: the
+     * server's own stamped state goes instead, through Redis, so a user
+     * still online on another node stays online, and nothing is published
+     * when the server has shown the user offline already. */
     enum mqc_pstate st;
-    if (parse_update(payload, len, &st) != MQC_OK || st != MQC_PRESENCE_OFFLINE)
-        return false;
-    if (mqc_presence_devices(p->presence, user) > 0)
-        return false; /* another device is still online: the will would lie */
-    /* The will goes out unstamped; make sure the stamped state follows. */
-    mqc_presence_forget_published(p->presence, user);
-    return true;
+    struct mqc_presence_change c;
+    if (parse_update(payload, len, &st) != MQC_OK || st != MQC_PRESENCE_OFFLINE ||
+        mqc_presence_devices(p->presence, user) > 0)
+        return;
+    if (mqc_presence_offline_now(p->presence, user, &c))
+        write_state(p, c.user, MQC_PRESENCE_OFFLINE, c.last_seen, false);
 }
 
 static void on_change(const struct mqc_presence_change *c, void *ctx)
