@@ -14,7 +14,7 @@ static const struct {
 } KINDS[] = {
     {"on", MQC_BUS_ON, 2},     {"off", MQC_BUS_OFF, 2},   {"hello", MQC_BUS_HELLO, 1},
     {"dead", MQC_BUS_DEAD, 1}, {"mv", MQC_BUS_MV, 2},     {"pr", MQC_BUS_PR, 2},
-    {"bc", MQC_BUS_BC, 0},     {"kick", MQC_BUS_KICK, 2},
+    {"bc", MQC_BUS_BC, 0},     {"kick", MQC_BUS_KICK, 2}, {"vis", MQC_BUS_VIS, 1},
 };
 
 /* The next space-separated word of [*p, end) (advances *p past it). */
@@ -105,7 +105,7 @@ int mqc_busmsg_parse(const char *data, size_t len, struct mqc_busmsg *m)
             if (copy_id(m->arg, w, wl, 0) != MQC_OK)
                 return MQC_EBADREQ;
         }
-        if (p != end || (m->kind == MQC_BUS_BC && m->blen == 0))
+        if (p != end || ((m->kind == MQC_BUS_BC || m->kind == MQC_BUS_VIS) && m->blen == 0))
             return MQC_EBADREQ;
         return MQC_OK;
     }

@@ -11,6 +11,8 @@
  *   pr <node> <user>\n<state json>        retained presence to publish
  *   bc\n<event>                           system broadcast to every user
  *   kick <node> <user>                    user deleted: disconnect their devices
+ *   vis <node>\n<user>,...\n<other>,...    presence visibility: split these
+ *                                         users from the others, re-check them
  *
  * <node> is a node id, or "*" (nobody's: Redis functions, store/mqchat.lua).
  * Pure: no I/O; bus input is untrusted and fuzzed (tests/fuzz). */
@@ -32,6 +34,7 @@ enum mqc_busmsg_kind {
     MQC_BUS_PR,
     MQC_BUS_BC,
     MQC_BUS_KICK,
+    MQC_BUS_VIS,
 };
 
 struct mqc_busmsg {

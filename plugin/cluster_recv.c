@@ -50,6 +50,45 @@ static void broadcast_to(const char *user, void *ctx)
         mqc_plugin__publish(NULL, topic, c->body, c->len, 1, false);
 }
 
+/* Split a comma-separated list (modified in place) into valid ids; returns
+ * the count (*ids malloc'd). */
+static size_t csv_split(char *s, const char ***ids)
+{
+    size_t n = 1;
+    for (const char *c = s; *c; c++)
+        n += *c == ',';
+    *ids = calloc(n, sizeof **ids);
+    size_t k = 0;
+    for (char *tok = s, *next; *ids && tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next)
+            *next++ = '\0';
+        if (mqc_id_valid_str(tok))
+            (*ids)[k++] = tok;
+    }
+    return k;
+}
+
+static void on_visibility(struct mqc_plugin *p, const char *body, size_t blen)
+{
+    char *copy = malloc(blen + 1);
+    if (!copy)
+        return;
+    memcpy(copy, body, blen);
+    copy[blen] = '\0';
+    char *nl = strchr(copy, '\n');
+    if (nl) {
+        *nl = '\0';
+        const char **users = NULL, **others = NULL;
+        size_t n = csv_split(copy, &users), m = csv_split(nl + 1, &others);
+        if (users && others)
+            mqc_plugin__visibility_split(p, users, n, others, m, false);
+        free(users);
+        free(others);
+    }
+    free(copy);
+}
+
 static void on_bus(void *ctx, bool to_all, const char *data, size_t len)
 {
     struct mqc_plugin *p = ctx;
@@ -92,6 +131,10 @@ static void on_bus(void *ctx, bool to_all, const char *data, size_t len)
         mqc_log(MQC_LOG_NOTICE, "cluster: user %s deleted: disconnecting their devices", m.arg);
         mqc_authcache_forget(p->auth, m.arg);
         mosquitto_kick_client_by_username(m.arg, false);
+        break;
+    case MQC_BUS_VIS:
+        if (!mine)
+            on_visibility(p, m.body, m.blen);
         break;
     case MQC_BUS_BC: {
         struct bc_ctx c = {m.body, m.blen};

@@ -164,3 +164,45 @@ void mqc_plugin__cluster_route(struct mqc_plugin *p, const char *conv, int64_t s
         free(head);
     }
 }
+
+/* ---- presence visibility ("vis"; see plugin/visibility.c) ---- */
+
+/* "id,id,...", malloc'd (len in *len), or NULL when out of memory. */
+static char *csv_join(const char *const *ids, size_t n, size_t *len)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(ids[i]) + 1;
+    char *out = malloc(total), *w = out;
+    for (size_t i = 0; out && i < n; i++) {
+        size_t l = strlen(ids[i]);
+        if (i)
+            *w++ = ',';
+        memcpy(w, ids[i], l);
+        w += l;
+    }
+    if (out)
+        *len = (size_t)(w - out);
+    return out;
+}
+
+void mqc_plugin__cluster_visibility(struct mqc_plugin *p, const char *const *users, size_t n,
+                                    const char *const *others, size_t m)
+{
+    char head[160];
+    snprintf(head, sizeof head, "vis %s", p->cfg.node_id);
+    size_t ul = 0, ol = 0;
+    char *u = csv_join(users, n, &ul), *o = csv_join(others, m, &ol);
+    char *body = u && o ? malloc(ul + 1 + ol + 1) : NULL;
+    if (body) {
+        memcpy(body, u, ul);
+        body[ul] = '\n';
+        memcpy(body + ul + 1, o, ol);
+        bus_send(p, NULL, head, body, ul + 1 + ol);
+    } else {
+        mqc_log(MQC_LOG_ERR, "cluster: out of memory announcing a visibility change");
+    }
+    free(body);
+    free(u);
+    free(o);
+}

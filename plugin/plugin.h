@@ -109,10 +109,22 @@ void mqc_plugin__presence_disconnected(struct mqc_plugin *p, const struct mosqui
  * rewrite it in place (ed is the MESSAGE event). Returns a MOSQ_ERR_*. */
 int mqc_plugin__presence_message(struct mqc_plugin *p, struct mosquitto_evt_message *ed);
 /* ACL WRITE on the user's own presence topic by a connection presence does
- * not track: that is a will (or a session being torn down). Allowed only if
- * it says offline and the user has no other connection. */
-bool mqc_plugin__presence_will_ok(struct mqc_plugin *p, const char *user, const void *payload,
-                                  size_t len);
+ * not track: that is a will (or a session being torn down). The caller
+ * refuses it whatever it says; a truthful one (offline, no other device of
+ * the user) makes the server publish its own offline state now. */
+void mqc_plugin__presence_will(struct mqc_plugin *p, const char *user, const void *payload,
+                               size_t len);
+/* Presence visibility (plugin/visibility.c). Each of users and each of
+ * others (all borrowed) stop seeing each other's presence at once; then
+ * every one of users is re-checked against Redis (pairs still sharing a
+ * conversation, unblocked, come back). announce: tell the other nodes to
+ * do the same (cluster "vis"). */
+void mqc_plugin__visibility_split(struct mqc_plugin *p, const char *const *users, size_t n,
+                                  const char *const *others, size_t m, bool announce);
+/* Queue a re-check of user's visibility against Redis. */
+void mqc_plugin__visibility_recheck(struct mqc_plugin *p, const char *user);
+/* n (who, from) pairs, flattened: from stops seeing who (a block). */
+void mqc_plugin__visibility_hide(struct mqc_plugin *p, const char *const *pairs, size_t n);
 /* From tick: publish due changes, heartbeat, startup offline states. */
 void mqc_plugin__presence_tick(struct mqc_plugin *p);
 /* Clear what this node had shown present before it started (blocking Redis
@@ -210,6 +222,10 @@ void mqc_plugin__cluster_members_changed(struct mqc_plugin *p, const char *conv)
 /* Tell the other nodes to publish user's retained presence json. */
 void mqc_plugin__cluster_presence(struct mqc_plugin *p, const char *user, const char *json,
                                   size_t len);
+/* Tell the other nodes to split users from others and re-check users
+ * (mqc_plugin__visibility_split). */
+void mqc_plugin__cluster_visibility(struct mqc_plugin *p, const char *const *users, size_t n,
+                                    const char *const *others, size_t m);
 /* Send payload to the other nodes holding any of users (but skip). */
 void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
                                 const char *const *users, size_t n, const char *skip,

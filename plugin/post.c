@@ -39,6 +39,9 @@ static void post_failed(const struct mqc_origin *o, int rc)
 {
     if (rc == MQC_ENOTMEMBER || rc == MQC_EUNAVAIL)
         mqc_plugin__send_err(o->p, &o->to, o->ref ? "id" : NULL, o->ref, rc, NULL);
+    else if (rc == MQC_EFORBIDDEN)
+        mqc_plugin__send_err(o->p, &o->to, o->ref ? "id" : NULL, o->ref, rc,
+                             "blocked by the other member of this conversation");
     else
         mqc_plugin__send_err(o->p, &o->to, o->ref ? "id" : NULL, o->ref, MQC_EINTERNAL, NULL);
 }
@@ -212,6 +215,19 @@ int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from, const 
             ret = MOSQ_ERR_ACL_DENIED;
         } else if (!mqc_ratelimit_allow(p->typing, key, (size_t)klen, mqc_clock_mono_ms())) {
             ret = MOSQ_ERR_SUCCESS; /* over 4/s: dropped silently */
+        } else if (mqc_members_version(p->members, t->id) >= 0 &&
+                   !mqc_members_has(p->members, t->id, from->user)) {
+            /* The cache knows the member list (and drops it on any change,
+             * also on other nodes): no Redis call to learn the answer. */
+            mqc_plugin__send_err(p, from, NULL, NULL, MQC_ENOTMEMBER, NULL);
+            ret = MOSQ_ERR_ACL_DENIED;
+        } else if (!mqc_ratelimit_allow(p->rate_reqs, from->user, strlen(from->user),
+                                        mqc_clock_mono_ms())) {
+            /* Each typing event that reaches Redis costs a call: it shares
+             * the requests' limit, like receipts. */
+            mqc_plugin__send_err(p, from, NULL, NULL, MQC_ERATE,
+                                 "too many typing events and requests; retry later");
+            ret = MOSQ_ERR_ACL_DENIED;
         } else if (!(o = mqc_plugin__origin_new(p, from, t->id, NULL,
                                                 ty.composing ? "composing" : "paused"))) {
             rc = MQC_ENOMEM;

@@ -74,6 +74,10 @@ static void fail(const struct mqc_origin *o, int rc, const char *missing)
         text = msg;
     } else if (rc == MQC_ENOTFOUND) {
         text = "no such user";
+    } else if (rc == MQC_EFORBIDDEN && missing && !strcmp(missing, "blocked")) {
+        text = "blocked by that user";
+    } else if (rc == MQC_EFORBIDDEN && missing && !strcmp(missing, "full")) {
+        text = "the group would have more than max_group_members members";
     } else if (rc == MQC_EFORBIDDEN) {
         text = "only group admins may do that, and not in direct conversations";
     } else if (rc != MQC_ENOTMEMBER && rc != MQC_EUNAVAIL) {
@@ -88,9 +92,14 @@ static void change_done(void *ctx, int rc, const struct mqc_change_result *r)
     if (rc != MQC_OK) {
         fail(o, rc, r->missing);
     } else {
+        /* Who now shares a conversation sees each other, unless blocked;
+         * who left or was removed stops seeing the rest at once. */
+        mqc_contacts_add_group(o->p->contacts, r->members, r->nmembers);
+        mqc_plugin__visibility_hide(o->p, r->hidden, r->nhidden);
+        if (r->ngone > 0)
+            mqc_plugin__visibility_split(o->p, r->gone, r->ngone, r->members, r->nmembers, true);
         if (r->event) {
             mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
-            mqc_contacts_add_group(o->p->contacts, r->members, r->nmembers);
             /* Members and those who just left get the event as one, in
              * the conversation's order. */
             const char **all = malloc((r->nmembers + r->ngone + 1) * sizeof *all);
@@ -260,6 +269,66 @@ static void done_plain(void *ctx, int rc)
     mqc_plugin__origin_free(o);
 }
 
+/* ---- block / unblock / blocked (PROTOCOL.md "Blocking") ---- */
+
+/* A block request in flight: the asker's origin and whom it concerns. */
+struct block_ctx {
+    struct mqc_origin *o;
+    bool block;
+    char other[MQC_ID_MAX + 1];
+};
+
+static void block_done(void *ctx, int rc)
+{
+    struct block_ctx *b = ctx;
+    struct mqc_origin *o = b->o;
+    if (rc != MQC_OK) {
+        fail(o, rc, b->other);
+    } else {
+        /* The blocker's presence leaves the other's view at once, here and
+         * on every node; the re-check restores what a block leaves visible
+         * (the blocker still sees the other), or what an unblock shows. */
+        const char *me[] = {o->user}, *other[] = {b->other};
+        mqc_plugin__visibility_split(o->p, me, 1, other, b->block ? 1 : 0, true);
+        respond(o, NULL);
+    }
+    mqc_plugin__origin_free(o);
+    free(b);
+}
+
+static int block_request(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_origin *o)
+{
+    char direct[MQC_CONVID_LEN + 1];
+    int rc = mqc_convid_direct(o->user, r->user, direct, sizeof direct);
+    struct block_ctx *b = rc == MQC_OK ? calloc(1, sizeof *b) : NULL;
+    if (!b)
+        return rc == MQC_OK ? MQC_ENOMEM : rc;
+    b->o = o;
+    b->block = r->op == MQC_OP_BLOCK;
+    snprintf(b->other, sizeof b->other, "%s", r->user);
+    rc = mqc_store_block(p->store, o->user, r->user, direct, b->block, block_done, b);
+    if (rc != MQC_OK)
+        free(b);
+    return rc;
+}
+
+static void blocked_done(void *ctx, int rc, const char *const *users, size_t n)
+{
+    struct mqc_origin *o = ctx;
+    if (rc != MQC_OK) {
+        fail(o, rc, NULL);
+        mqc_plugin__origin_free(o);
+        return;
+    }
+    cJSON *f = cJSON_CreateObject(), *arr = string_array(users, n, NULL, NULL);
+    if (!f || !arr || !cJSON_AddItemToObject(f, "items", arr)) {
+        cJSON_Delete(arr);
+        cJSON_Delete(f);
+        f = NULL;
+    }
+    finish(o, f);
+}
+
 /* Queue the store call for a parsed request. o is taken on MQC_OK. */
 static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_origin *o)
 {
@@ -268,23 +337,22 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
     case MQC_OP_CREATE:
         if (!r->group) {
             int rc = mqc_convid_direct(o->user, r->with, o->conv, sizeof o->conv);
-            const char *pair[] = {o->user, r->with};
-            mqc_contacts_add_group(p->contacts, pair, 2); /* harmless if it fails */
             return rc != MQC_OK ? rc
                                 : mqc_store_create_direct(p->store, o->conv, o->user, r->with, now,
                                                           change_done, o);
         }
         if (mqc_convid_group(o->conv, sizeof o->conv) != MQC_OK)
             return MQC_EINTERNAL;
-        return mqc_store_create_group(p->store, o->conv, r->title, r->members, r->nmembers, now,
-                                      change_done, o);
+        return mqc_store_create_group(p->store, o->conv, r->title, r->members, r->nmembers,
+                                      (size_t)p->cfg.max_group_members, now, change_done, o);
     case MQC_OP_ADD:
     case MQC_OP_REMOVE:
         return mqc_store_change(p->store, o->conv, o->user, r->op_name, r->members, r->nmembers,
-                                now, change_done, o);
+                                (size_t)p->cfg.max_group_members, now, change_done, o);
     case MQC_OP_LEAVE: {
         const char *self[] = {o->user};
-        return mqc_store_change(p->store, o->conv, o->user, "leave", self, 1, now, change_done, o);
+        return mqc_store_change(p->store, o->conv, o->user, "leave", self, 1,
+                                (size_t)p->cfg.max_group_members, now, change_done, o);
     }
     case MQC_OP_CONVS:
         return mqc_store_convs(p->store, o->user, convs_done, o);
@@ -305,6 +373,11 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
         return mqc_store_undevice(p->store, o->user, r->token, done_plain, o);
     case MQC_OP_MUTE:
         return mqc_store_mute(p->store, o->user, o->conv, r->until, now, done_plain, o);
+    case MQC_OP_BLOCK:
+    case MQC_OP_UNBLOCK:
+        return block_request(p, r, o);
+    case MQC_OP_BLOCKED:
+        return mqc_store_blocked(p->store, o->user, blocked_done, o);
     }
     return MQC_EINTERNAL;
 }

@@ -11,6 +11,7 @@
  *   <p>{u:<user>}:tlfloor  STRING  newest timeline id dropped (retention, cap)
  *   <p>{u:<user>}:devices  HASH  push token -> "platform\napp\nsandbox"
  *   <p>{u:<user>}:mute     HASH  conv -> muted until (ms)
+ *   <p>{u:<user>}:blocked  SET   users this user blocks
  *   <p>devtoken:<token>    STRING  owner of a push token
  *   <p>push                STREAM  push jobs for mqchat-push (group mqchat-push)
  *   <p>push:delay          ZSET    retries waiting: JSON [field, value, ...] by due ms
@@ -18,7 +19,8 @@
  *   <p>push:stats          HASH    mqchat-push's counters
  *   <p>{n:<node>}:users    SET   users a broker node published as present
  *   <p>{n:<node>}:alive    STRING  heartbeat: wall ms, expires after 30 s
- *   <p>{c:<conv>}:meta     HASH  kind, title, created, creator, seq, mver
+ *   <p>{c:<conv>}:meta     HASH  kind, title, created, creator, seq, mver,
+ *                                b:<user> (direct: the other member blocks user)
  *   <p>{c:<conv>}:members  HASH  user -> admin | member
  *   <p>{c:<conv>}:log      STREAM  "<seq>-0" -> e = event JSON (msg, member)
  *   <p>{c:<conv>}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)

@@ -7,7 +7,8 @@ dedupe, store, cursor. Bodies arrive as ready-made JSON fragments from the
 plugin and are stored verbatim, once per message.
 
 Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
-  P{c:C}:meta     HASH  kind, title, created, creator, seq (last), mver (membership version)
+  P{c:C}:meta     HASH  kind, title, created, creator, seq (last), mver (membership version),
+                        b:<user> (direct only: the other member blocks <user>)
   P{c:C}:members  HASH  user -> "admin" | "member"
   P{c:C}:log      STREAM  id "<seq>-0", field e = the event JSON
   P{c:C}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
@@ -19,6 +20,7 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   P{u:U}:tlfloor  STRING  id of the newest timeline entry dropped (retention, cap)
   P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
   P{u:U}:mute     HASH  conv -> muted until (ms)
+  P{u:U}:blocked  SET   users U blocks
   Pdevtoken:T     STRING  owner of push token T
   Ppush           STREAM  push jobs for mqchat-push
   P{n:N}:users    SET   users this broker node has published as present
@@ -210,6 +212,7 @@ end
 local function send(keys, args)
   local sender = args[1]
   if redis.call('HEXISTS', keys[2], sender) == 0 then return {'not_member'} end
+  if redis.call('HEXISTS', keys[1], 'b:' .. sender) == 1 then return {'forbidden', 'blocked'} end
   local dk = sender .. '\n' .. args[2]
   local old = redis.call('HGET', keys[4], dk)
   if old then
@@ -260,40 +263,58 @@ local function members(keys, args)
   return add_members({'ok', 0, mver}, keys[2], mver, args[2])
 end
 
--- create_direct: KEYS meta, members, user a, user b, convs a, convs b
--- ARGV a, b, conv, now
+-- create_direct: KEYS meta, members, user a, user b, convs a, convs b, blocked a, blocked b
+-- ARGV a (the creator), b, conv, now
+-- Reply: ok, created (0/1), a, b, a blocks b (0/1: presence of a hidden from b)
+-- forbidden when b blocks a; when a blocks b, the new conversation carries
+-- the mark that refuses b's sends (block()).
 local function create_direct(keys, args)
+  if redis.call('SISMEMBER', keys[8], args[1]) == 1 then return {'forbidden', 'blocked'} end
+  local out = {'ok', 0, args[1], args[2], 0}
   if redis.call('EXISTS', keys[1]) == 1 then
     if redis.call('HGET', keys[1], 'kind') ~= 'direct' then return {'exists'} end
-    return {'ok', 0}
+  else
+    if redis.call('EXISTS', keys[3]) == 0 or redis.call('EXISTS', keys[4]) == 0 then
+      return {'not_found'}
+    end
+    redis.call('HSET', keys[1], 'kind', 'direct', 'created', args[4], 'creator', args[1],
+               'seq', 0, 'mver', 1)
+    redis.call('HSET', keys[2], args[1], 'member', args[2], 'member')
+    redis.call('SADD', keys[5], args[3])
+    redis.call('SADD', keys[6], args[3])
+    out[2] = 1
   end
-  if redis.call('EXISTS', keys[3]) == 0 or redis.call('EXISTS', keys[4]) == 0 then
-    return {'not_found'}
+  if redis.call('SISMEMBER', keys[7], args[2]) == 1 then
+    redis.call('HSET', keys[1], 'b:' .. args[2], 1)
+    out[5] = 1
   end
-  redis.call('HSET', keys[1], 'kind', 'direct', 'created', args[4], 'creator', args[1],
-             'seq', 0, 'mver', 1)
-  redis.call('HSET', keys[2], args[1], 'member', args[2], 'member')
-  redis.call('SADD', keys[5], args[3])
-  redis.call('SADD', keys[6], args[3])
-  return {'ok', 1}
+  return out
 end
 
--- create_group: KEYS meta, members, log, rcpt, then user key and convs key per member
--- ARGV creator, conv, title, now, dctx, then the members (creator first)
+-- create_group: KEYS meta, members, log, rcpt, then user key, convs key and
+-- blocked set per member
+-- ARGV creator, conv, title, now, dctx, max members, then the members (creator first)
+-- Reply: ok, 1, 1, event, n, members (n), 0, then (who, from) pairs: presence
+-- of who hidden from from by a block.
+-- forbidden when the group would pass max members or a member blocks the creator.
 local function create_group(keys, args)
   if redis.call('EXISTS', keys[1]) == 1 then return {'exists'} end
   local d = parse_dctx(args[5])
+  if #args - 6 > num(args[6]) then return {'forbidden', 'full'} end
   local users = {}
-  for i = 6, #args do
-    local k = 5 + (i - 6) * 2
+  for i = 7, #args do
+    local k = 5 + (i - 7) * 3
     if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', args[i]} end
+    if i > 7 and redis.call('SISMEMBER', keys[k + 2], args[1]) == 1 then
+      return {'forbidden', 'blocked'}
+    end
     users[#users + 1] = args[i]
   end
   redis.call('HSET', keys[1], 'kind', 'group', 'title', args[3], 'created', args[4],
              'creator', args[1], 'seq', 1, 'mver', 1)
   for i, u in ipairs(users) do
     redis.call('HSET', keys[2], u, (u == args[1]) and 'admin' or 'member')
-    redis.call('SADD', keys[6 + (i - 1) * 2], args[2])
+    redis.call('SADD', keys[6 + (i - 1) * 3], args[2])
   end
   local ev = member_event(args[2], 1, 'added', users, args[1], args[4])
   redis.call('XADD', keys[3], '1-0', 'e', ev, 't', d.now)
@@ -301,13 +322,29 @@ local function create_group(keys, args)
   deliver(d, args[2], 1, 'member', args[1], users, '')
   local out = {'ok', 1, 1, ev, #users}
   for _, u in ipairs(users) do out[#out + 1] = u end
+  out[#out + 1] = 0
+  -- Presence hidden by blocks among the members: (who, from) pairs.
+  local in_group = {}
+  for _, u in ipairs(users) do in_group[u] = true end
+  for i, u in ipairs(users) do
+    for _, b in ipairs(redis.call('SMEMBERS', keys[7 + (i - 1) * 3])) do
+      if in_group[b] then
+        out[#out + 1] = u
+        out[#out + 1] = b
+      end
+    end
+  end
   return out
 end
 
 -- change: add / remove / leave.
--- KEYS meta, members, log, rcpt, then user key and convs key per target
--- ARGV by, op ("add"|"remove"|"leave"), conv, now, dctx, then the targets
--- Reply: ok, seq, mver, event, n, members after (n), users no longer members
+-- KEYS meta, members, log, rcpt, then user key, convs key and blocked set per target
+-- ARGV by, op ("add"|"remove"|"leave"), conv, now, dctx, max members, then the targets
+-- Reply: ok, seq, mver, event, n, members after (n), g, users no longer
+-- members (g), then (who, from) pairs: presence of who hidden from from by a
+-- block (add only);
+-- forbidden (+ "full" when an add would pass max members, "blocked" when a
+-- user to add blocks by).
 local function change(keys, args)
   local by, op, conv, now = args[1], args[2], args[3], args[4]
   local d = parse_dctx(args[5])
@@ -316,20 +353,24 @@ local function change(keys, args)
   if redis.call('HGET', keys[1], 'kind') ~= 'group' then return {'forbidden'} end
   if op ~= 'leave' and role ~= 'admin' then return {'forbidden'} end
   local changed, gone = {}, {}
-  for i = 6, #args do
-    local u, k = args[i], 5 + (i - 6) * 2
+  for i = 7, #args do
+    local u, k = args[i], 5 + (i - 7) * 3
     local is_member = redis.call('HEXISTS', keys[2], u) == 1
     if op == 'add' and not is_member then
       if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', u} end
+      if redis.call('SISMEMBER', keys[k + 2], by) == 1 then return {'forbidden', 'blocked'} end
       changed[#changed + 1] = i
     elseif op ~= 'add' and is_member then
       changed[#changed + 1] = i
     end
   end
   if #changed == 0 then return {'noop'} end
+  if op == 'add' and redis.call('HLEN', keys[2]) + #changed > num(args[6]) then
+    return {'forbidden', 'full'}
+  end
   local users = {}
   for _, i in ipairs(changed) do
-    local u, ck = args[i], 6 + (i - 6) * 2
+    local u, ck = args[i], 6 + (i - 7) * 3
     users[#users + 1] = u
     if op == 'add' then
       redis.call('HSET', keys[2], u, 'member')
@@ -361,7 +402,28 @@ local function change(keys, args)
   deliver(d, conv, seq, 'member', by, recipients, '')
   local out = {'ok', seq, mver, ev, #all / 2}
   for i = 1, #all, 2 do out[#out + 1] = all[i] end
+  out[#out + 1] = #gone
   for _, u in ipairs(gone) do out[#out + 1] = u end
+  if op == 'add' then
+    -- Presence hidden by blocks between the added users and the members:
+    -- (who, from) pairs.
+    for _, i in ipairs(changed) do
+      local x = args[i]
+      for _, b in ipairs(redis.call('SMEMBERS', keys[7 + (i - 7) * 3])) do
+        if redis.call('HEXISTS', keys[2], b) == 1 then
+          out[#out + 1] = x
+          out[#out + 1] = b
+        end
+      end
+      for j = 1, #all, 2 do
+        local m = all[j]
+        if m ~= x and redis.call('SISMEMBER', d.prefix .. '{u:' .. m .. '}:blocked', x) == 1 then
+          out[#out + 1] = m
+          out[#out + 1] = x
+        end
+      end
+    end
+  end
   return out
 end
 
@@ -537,18 +599,65 @@ local function node_reset(keys, args)
   return out
 end
 
--- contacts: KEYS the user's convs. ARGV user, key prefix.
--- Reply: ok, then every other user sharing a conversation with the user.
+-- contacts: presence visibility of a user. KEYS the user's convs, the
+-- user's blocked set. ARGV user, key prefix.
+-- Iterates over the other users sharing a conversation with the user
+-- (conversation members and their blocked sets read by name: single Redis,
+-- see docs/ARCHITECTURE.md).
+-- Reply: ok, n, the n users whose presence the user may see (those who do
+-- not block the user), then the users who may see the user's (those the
+-- user does not block).
 local function contacts(keys, args)
-  local seen, out = {}, {'ok'}
+  local seen, shared = {}, {}
   for _, c in ipairs(redis.call('SMEMBERS', keys[1])) do
     for _, u in ipairs(redis.call('HKEYS', args[2] .. '{c:' .. c .. '}:members')) do
       if not seen[u] and u ~= args[1] then
         seen[u] = true
-        out[#out + 1] = u
+        shared[#shared + 1] = u
       end
     end
   end
+  local sees, seen_by = {}, {}
+  for _, u in ipairs(shared) do
+    if redis.call('SISMEMBER', args[2] .. '{u:' .. u .. '}:blocked', args[1]) == 0 then
+      sees[#sees + 1] = u
+    end
+    if redis.call('SISMEMBER', keys[2], u) == 0 then seen_by[#seen_by + 1] = u end
+  end
+  local out = {'ok', #sees}
+  for _, u in ipairs(sees) do out[#out + 1] = u end
+  for _, u in ipairs(seen_by) do out[#out + 1] = u end
+  return out
+end
+
+-- block / unblock: KEYS the user's blocked set, the other user's user key,
+-- the meta of their direct conversation. ARGV other, "block"|"unblock".
+-- Idempotent; not_found for a user that does not exist (unblocking a
+-- deleted user still in the set works). The direct conversation, if any,
+-- gets (or loses) the mark that refuses the other's sends.
+local function block(keys, args)
+  local other = args[1]
+  local listed = redis.call('SISMEMBER', keys[1], other) == 1
+  if redis.call('EXISTS', keys[2]) == 0 and not (listed and args[2] == 'unblock') then
+    return {'not_found', other}
+  end
+  local direct = redis.call('HGET', keys[3], 'kind') == 'direct'
+  if args[2] == 'block' then
+    redis.call('SADD', keys[1], other)
+    if direct then redis.call('HSET', keys[3], 'b:' .. other, 1) end
+  else
+    redis.call('SREM', keys[1], other)
+    if direct then redis.call('HDEL', keys[3], 'b:' .. other) end
+  end
+  return {'ok'}
+end
+
+-- blocked: KEYS the user's blocked set. Reply: ok, the blocked users sorted.
+local function blocked(keys, args)
+  local all = redis.call('SMEMBERS', keys[1])
+  table.sort(all)
+  local out = {'ok'}
+  for _, u in ipairs(all) do out[#out + 1] = u end
   return out
 end
 
@@ -747,6 +856,8 @@ redis.register_function('mqc1_devices', devices)
 redis.register_function('mqc1_node_reset', node_reset)
 redis.register_function{function_name = 'mqc1_contacts', callback = contacts, flags = {'no-writes'}}
 redis.register_function('mqc1_send', send)
+redis.register_function('mqc1_block', block)
+redis.register_function{function_name = 'mqc1_blocked', callback = blocked, flags = {'no-writes'}}
 redis.register_function('mqc1_receipt', receipt)
 redis.register_function('mqc1_members', members)
 redis.register_function('mqc1_create_direct', create_direct)
