@@ -60,8 +60,7 @@ static enum mqc_acl_verdict check_write(const struct mqc_acl *acl, const char *u
     case MQC_TOPIC_OTHER:
         if (topic[0] == '$')
             return MQC_ACL_DENY;
-        return mqc_filter_list_allows_topic(acl->other, user, topic) ? MQC_ACL_ALLOW
-                                                                     : MQC_ACL_DENY;
+        return mqc_filter_list_allows_topic(acl->other, user, topic) ? MQC_ACL_ALLOW : MQC_ACL_DENY;
     case MQC_TOPIC_REQ:
         return (!retain && strcmp(t.id, user) == 0) ? MQC_ACL_ALLOW : MQC_ACL_DENY;
     case MQC_TOPIC_CONV:
@@ -81,8 +80,7 @@ static enum mqc_acl_verdict check_read(const struct mqc_acl *acl, const char *us
     case MQC_TOPIC_OTHER:
         if (topic[0] == '$')
             return MQC_ACL_DENY;
-        return mqc_filter_list_allows_topic(acl->other, user, topic) ? MQC_ACL_ALLOW
-                                                                     : MQC_ACL_DENY;
+        return mqc_filter_list_allows_topic(acl->other, user, topic) ? MQC_ACL_ALLOW : MQC_ACL_DENY;
     case MQC_TOPIC_INBOX:
         return strcmp(t.id, user) == 0 ? MQC_ACL_ALLOW : MQC_ACL_DENY;
     case MQC_TOPIC_PRESENCE:

@@ -41,7 +41,8 @@ int mqc_event_msg_parts(const char *conv, const char *id, const char *from, int6
     *prefix = *suffix = NULL;
     cJSON *head = cJSON_CreateObject(), *tail = cJSON_CreateObject();
     int ok = head && tail && cJSON_AddStringToObject(head, "t", "msg") &&
-             cJSON_AddStringToObject(head, "conv", conv) && cJSON_AddStringToObject(tail, "id", id) &&
+             cJSON_AddStringToObject(head, "conv", conv) &&
+             cJSON_AddStringToObject(tail, "id", id) &&
              cJSON_AddStringToObject(tail, "from", from) &&
              cJSON_AddNumberToObject(tail, "ts", (double)ts) &&
              cJSON_AddItemReferenceToObject(tail, "body", (cJSON *)body) &&

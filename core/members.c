@@ -107,8 +107,8 @@ void mqc_members_drop(struct mqc_members *m, const char *conv)
     }
 }
 
-int mqc_members_set(struct mqc_members *m, const char *conv, int64_t mver,
-                    const char *const *users, size_t n)
+int mqc_members_set(struct mqc_members *m, const char *conv, int64_t mver, const char *const *users,
+                    size_t n)
 {
     mqc_members_drop(m, conv);
     if (m->count >= m->nbuckets)

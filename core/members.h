@@ -19,8 +19,8 @@ void mqc_members_free(struct mqc_members *m);
 int64_t mqc_members_version(const struct mqc_members *m, const char *conv);
 /* Replace conv's entry with users (borrowed, copied). MQC_OK or MQC_ENOMEM
  * (the entry is then dropped). */
-int mqc_members_set(struct mqc_members *m, const char *conv, int64_t mver,
-                    const char *const *users, size_t n);
+int mqc_members_set(struct mqc_members *m, const char *conv, int64_t mver, const char *const *users,
+                    size_t n);
 /* The cached member ids of conv (borrowed until the next set/drop of conv),
  * or NULL when not cached. */
 const char *const *mqc_members_list(const struct mqc_members *m, const char *conv, size_t *n);

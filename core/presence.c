@@ -32,7 +32,7 @@ struct user {
     size_t ndev;
     int published; /* enum mqc_pstate or PUBLISHED_UNKNOWN */
     int64_t last_seen;
-    int64_t offline_at; /* when ndev became 0 */
+    int64_t offline_at;           /* when ndev became 0 */
     int queued_now, queued_grace; /* how many times in each queue */
 };
 
@@ -340,9 +340,12 @@ int64_t mqc_presence_due(struct mqc_presence *pr, int64_t now,
 const char *mqc_presence_name(enum mqc_pstate st)
 {
     switch (st) {
-    case MQC_PRESENCE_ONLINE: return "online";
-    case MQC_PRESENCE_AWAY: return "away";
-    default: return "offline";
+    case MQC_PRESENCE_ONLINE:
+        return "online";
+    case MQC_PRESENCE_AWAY:
+        return "away";
+    default:
+        return "offline";
     }
 }
 

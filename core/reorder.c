@@ -86,8 +86,8 @@ void mqc_reorder_free(struct mqc_reorder *r)
 
 static void give(struct state *st, const struct item *it, mqc_reorder_fn fn, void *ctx)
 {
-    struct mqc_reorder_out out = {st->conv,    it->seq,      (const char *const *)it->users,
-                                  it->nusers,  it->payload,  it->len,
+    struct mqc_reorder_out out = {st->conv,   it->seq,     (const char *const *)it->users,
+                                  it->nusers, it->payload, it->len,
                                   it->qos};
     fn(ctx, &out);
 }

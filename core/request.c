@@ -12,11 +12,11 @@ static const struct {
     const char *name;
     enum mqc_op op;
 } ops[] = {
-    {"create", MQC_OP_CREATE}, {"add", MQC_OP_ADD},         {"remove", MQC_OP_REMOVE},
-    {"leave", MQC_OP_LEAVE},   {"convs", MQC_OP_CONVS},     {"history", MQC_OP_HISTORY},
-    {"sync", MQC_OP_SYNC},     {"device", MQC_OP_DEVICE},   {"undevice", MQC_OP_UNDEVICE},
-    {"mute", MQC_OP_MUTE},
-    {"block", MQC_OP_BLOCK},   {"unblock", MQC_OP_UNBLOCK}, {"blocked", MQC_OP_BLOCKED},
+    {"create", MQC_OP_CREATE},   {"add", MQC_OP_ADD},       {"remove", MQC_OP_REMOVE},
+    {"leave", MQC_OP_LEAVE},     {"convs", MQC_OP_CONVS},   {"history", MQC_OP_HISTORY},
+    {"sync", MQC_OP_SYNC},       {"device", MQC_OP_DEVICE}, {"undevice", MQC_OP_UNDEVICE},
+    {"mute", MQC_OP_MUTE},       {"block", MQC_OP_BLOCK},   {"unblock", MQC_OP_UNBLOCK},
+    {"blocked", MQC_OP_BLOCKED},
 };
 
 static const char *get_str(const cJSON *root, const char *key)

@@ -34,23 +34,23 @@ enum mqc_op {
 
 struct mqc_req {
     enum mqc_op op;
-    const char *op_name; /* static */
-    const char *req;     /* borrowed */
-    const char *conv;    /* add/remove/leave/history */
-    bool group;          /* create: kind group (else direct) */
-    const char *with;    /* create direct */
-    const char *title;   /* create group ("" when absent) */
+    const char *op_name;  /* static */
+    const char *req;      /* borrowed */
+    const char *conv;     /* add/remove/leave/history */
+    bool group;           /* create: kind group (else direct) */
+    const char *with;     /* create direct */
+    const char *title;    /* create group ("" when absent) */
     const char **members; /* owned array of borrowed ids (create group, add, remove) */
     size_t nmembers;
-    int64_t before;      /* history; -1 = newest */
-    int64_t limit;       /* history, sync */
-    const char *since;   /* sync: the token, NULL when absent */
+    int64_t before;       /* history; -1 = newest */
+    int64_t limit;        /* history, sync */
+    const char *since;    /* sync: the token, NULL when absent */
     const char *platform; /* device: "apns" | "fcm" */
-    const char *token;   /* device, undevice: the push token */
-    const char *app;     /* device: APNs topic / FCM project */
-    bool sandbox;        /* device */
-    int64_t until;       /* mute: ms, 0 = unmute */
-    const char *user;    /* block, unblock: the other user */
+    const char *token;    /* device, undevice: the push token */
+    const char *app;      /* device: APNs topic / FCM project */
+    bool sandbox;         /* device */
+    int64_t until;        /* mute: ms, 0 = unmute */
+    const char *user;     /* block, unblock: the other user */
 };
 
 /* Parse a request object. me is the asking user (borrowed), max_members the

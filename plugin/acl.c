@@ -12,11 +12,20 @@ int mqc_plugin_on_acl_check(int event, void *event_data, void *userdata)
     enum mqc_acl_access access;
 
     switch (ed->access) {
-    case MOSQ_ACL_SUBSCRIBE: access = MQC_ACL_SUBSCRIBE; break;
-    case MOSQ_ACL_UNSUBSCRIBE: access = MQC_ACL_UNSUBSCRIBE; break;
-    case MOSQ_ACL_WRITE: access = MQC_ACL_WRITE; break;
-    case MOSQ_ACL_READ: access = MQC_ACL_READ; break;
-    default: return MOSQ_ERR_ACL_DENIED;
+    case MOSQ_ACL_SUBSCRIBE:
+        access = MQC_ACL_SUBSCRIBE;
+        break;
+    case MOSQ_ACL_UNSUBSCRIBE:
+        access = MQC_ACL_UNSUBSCRIBE;
+        break;
+    case MOSQ_ACL_WRITE:
+        access = MQC_ACL_WRITE;
+        break;
+    case MOSQ_ACL_READ:
+        access = MQC_ACL_READ;
+        break;
+    default:
+        return MOSQ_ERR_ACL_DENIED;
     }
     const char *user = mosquitto_client_username(ed->client);
     if (mqc_acl_check(&p->acl, access, user, ed->topic, ed->retain) != MQC_ACL_ALLOW)

@@ -153,8 +153,10 @@ int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
         return MOSQ_ERR_AUTH;
     }
     if (!mqc_plugin__client_id_free_for(p, ed->client, cid, user)) {
-        mqc_log(MQC_LOG_NOTICE, "auth: refused: client id in use by another user's connection "
-                                "(user=%s client=%s)", user, cid);
+        mqc_log(MQC_LOG_NOTICE,
+                "auth: refused: client id in use by another user's connection "
+                "(user=%s client=%s)",
+                user, cid);
         return MOSQ_ERR_AUTH;
     }
     int rc = store_ready(p, mqc_clock_mono_ms());

@@ -51,7 +51,8 @@ void mqc_store__args_fcall(struct mqc_store__args *a, const char *function, size
     mqc_store__args_fmt(a, "%zu", nkeys);
 }
 
-void mqc_store__args_fmt(struct mqc_store__args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mqc_store__args_fmt(struct mqc_store__args *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void mqc_store__args_fmt(struct mqc_store__args *a, const char *fmt, ...)
 {
     char buf[64];
@@ -65,7 +66,8 @@ void mqc_store__args_fmt(struct mqc_store__args *a, const char *fmt, ...)
         mqc_store__args_push(a, buf, (size_t)n);
 }
 
-void mqc_store__args_conv_key(struct mqc_store__args *a, struct mqc_store *s, const char *conv, const char *part)
+void mqc_store__args_conv_key(struct mqc_store__args *a, struct mqc_store *s, const char *conv,
+                              const char *part)
 {
     char k[MQC_KEY_MAX];
     if (mqc_key_conv(s->prefix, conv, part, k, sizeof k) != MQC_OK)
@@ -74,7 +76,8 @@ void mqc_store__args_conv_key(struct mqc_store__args *a, struct mqc_store *s, co
         mqc_store__args_str(a, k);
 }
 
-void mqc_store__args_user_key(struct mqc_store__args *a, struct mqc_store *s, const char *user, const char *part)
+void mqc_store__args_user_key(struct mqc_store__args *a, struct mqc_store *s, const char *user,
+                              const char *part)
 {
     char k[MQC_KEY_MAX];
     if (mqc_key_user_part(s->prefix, user, part, k, sizeof k) != MQC_OK)
@@ -102,7 +105,7 @@ void mqc_store__args_free(struct mqc_store__args *a)
 
 /* Queue the built command; frees the builder either way. */
 int mqc_store__submit(struct mqc_store *s, struct mqc_store__args *a,
-                  void (*done)(struct mqc_store__job *, int, redisReply *), void *cb, void *ctx)
+                      void (*done)(struct mqc_store__job *, int, redisReply *), void *cb, void *ctx)
 {
     int rc = a->failed ? MQC_EBADREQ
                        : mqc_store__enqueue(s, a->n, (const char **)a->v, a->lens, done, cb, ctx);

@@ -17,9 +17,9 @@
 #include "store/internal.h"
 #include "store/keys.h"
 
-#define IDLE_POLL_MS 200   /* how often an idle thread checks for stop */
-#define RETRY_MS 500       /* between reconnect attempts */
-#define MAX_QUEUED 100000  /* beyond this, messages are dropped (sync recovers) */
+#define IDLE_POLL_MS 200  /* how often an idle thread checks for stop */
+#define RETRY_MS 500      /* between reconnect attempts */
+#define MAX_QUEUED 100000 /* beyond this, messages are dropped (sync recovers) */
 
 struct msg {
     struct msg *next;
@@ -94,8 +94,8 @@ static bool stopping(struct mqc_bus *b)
 static redisContext *subscribe(struct mqc_bus *b)
 {
     char err[160];
-    redisContext *c =
-        mqc_store__dial(b->host, b->port, b->unix_path, b->timeout_ms, b->password, err, sizeof err);
+    redisContext *c = mqc_store__dial(b->host, b->port, b->unix_path, b->timeout_ms, b->password,
+                                      err, sizeof err);
     if (!c) {
         set_state(b, false, err);
         return NULL;
@@ -204,8 +204,8 @@ static void *bus_thread(void *arg)
     return NULL;
 }
 
-struct mqc_bus *mqc_bus_new(const struct mqc_store_opts *o, const char *node,
-                            mqc_bus_wake_fn wake, void *wake_ctx)
+struct mqc_bus *mqc_bus_new(const struct mqc_store_opts *o, const char *node, mqc_bus_wake_fn wake,
+                            void *wake_ctx)
 {
     struct mqc_bus *b = calloc(1, sizeof *b);
     if (!b)
@@ -276,8 +276,9 @@ size_t mqc_bus_drain(struct mqc_bus *b, mqc_bus_msg_fn fn, void *ctx, bool *resu
     if (up && !b->reported_up)
         mqc_log(MQC_LOG_NOTICE, "bus: subscribed (%s, %s)", b->chan_node, b->chan_all);
     else if (!up && error[0] && strcmp(error, b->reported) != 0)
-        mqc_log(MQC_LOG_WARNING, "bus: not subscribed: %s (users here get other nodes' events "
-                                 "by sync meanwhile)",
+        mqc_log(MQC_LOG_WARNING,
+                "bus: not subscribed: %s (users here get other nodes' events "
+                "by sync meanwhile)",
                 error);
     b->reported_up = up;
     snprintf(b->reported, sizeof b->reported, "%s", up ? "" : error);

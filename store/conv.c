@@ -195,8 +195,10 @@ static void send_done(struct mqc_store__job *j, int rc, redisReply *r)
     rc = post_parse(rc, r, &res, &members);
     if (rc == MQC_EUNAVAIL && j->maybe_run) {
         if (mqc_map_count(w->s->unsure) >= UNSURE_MAX) {
-            mqc_log(MQC_LOG_WARNING, "store: %d sends of unknown outcome remembered; "
-                                     "forgetting them", UNSURE_MAX);
+            mqc_log(MQC_LOG_WARNING,
+                    "store: %d sends of unknown outcome remembered; "
+                    "forgetting them",
+                    UNSURE_MAX);
             mqc_map_free(w->s->unsure);
             w->s->unsure = mqc_map_new();
         }
@@ -212,8 +214,8 @@ static void send_done(struct mqc_store__job *j, int rc, redisReply *r)
 }
 
 int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, const char *id,
-                   const char *prefix, const char *suffix, const char *preview,
-                   int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
+                   const char *prefix, const char *suffix, const char *preview, int64_t cached_mver,
+                   mqc_store_post_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
     mqc_store__args_fcall(&a, "mqc1_send", 5);
@@ -260,8 +262,8 @@ int mqc_store_receipt(struct mqc_store *s, const char *conv, const char *user, c
     return mqc_store__submit(s, &a, post_done, (void *)cb, ctx);
 }
 
-int mqc_store_members(struct mqc_store *s, const char *conv, const char *user,
-                      int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
+int mqc_store_members(struct mqc_store *s, const char *conv, const char *user, int64_t cached_mver,
+                      mqc_store_post_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
     mqc_store__args_fcall(&a, "mqc1_members", 2);

@@ -45,9 +45,8 @@ static void presence_done(struct mqc_store__job *j, int rc, redisReply *r)
         cb(j->ctx, rc, changed, st, seen);
 }
 
-int mqc_store_presence(struct mqc_store *s, const char *user, const char *state,
-                       int64_t last_seen, const char *node, size_t devices,
-                       mqc_store_presence_cb cb, void *ctx)
+int mqc_store_presence(struct mqc_store *s, const char *user, const char *state, int64_t last_seen,
+                       const char *node, size_t devices, mqc_store_presence_cb cb, void *ctx)
 {
     char pk[MQC_KEY_MAX], nk[MQC_KEY_MAX], seen[24], dev[24];
     if (mqc_key_user_part(s->prefix, user, "presence", pk, sizeof pk) != MQC_OK ||
@@ -69,9 +68,8 @@ static void presence_get_done(struct mqc_store__job *j, int rc, redisReply *r)
         cb(j->ctx, rc, false, NULL, 0);
         return;
     }
-    int64_t seen = r->element[1]->type == REDIS_REPLY_STRING
-                       ? strtoll(r->element[1]->str, NULL, 10)
-                       : 0;
+    int64_t seen =
+        r->element[1]->type == REDIS_REPLY_STRING ? strtoll(r->element[1]->str, NULL, 10) : 0;
     cb(j->ctx, MQC_OK, false, r->element[0]->str, seen);
 }
 
@@ -128,8 +126,8 @@ int mqc_store_node_reset(struct mqc_store *s, const char *node, int64_t now_ms,
         return MQC_EUNAVAIL;
     for (size_t i = 1; i + 1 < r->elements; i += 2) {
         if (r->element[i]->type == REDIS_REPLY_STRING)
-            fn(r->element[i]->str, strtoll(r->element[i + 1]->str ? r->element[i + 1]->str : "0",
-                                           NULL, 10), ctx);
+            fn(r->element[i]->str,
+               strtoll(r->element[i + 1]->str ? r->element[i + 1]->str : "0", NULL, 10), ctx);
     }
     freeReplyObject(r);
     return MQC_OK;

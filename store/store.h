@@ -10,18 +10,18 @@
 #include <stdint.h>
 
 struct mqc_store_opts {
-    const char *host;      /* borrowed during _new only (copied) */
+    const char *host; /* borrowed during _new only (copied) */
     int port;
     const char *unix_path; /* wins over host/port when set */
     const char *password;  /* NULL = no AUTH */
     int db;
-    const char *prefix;    /* key prefix, e.g. "mqchat:" */
-    int timeout_ms;        /* connect and per-command timeout */
-    int retry_ms;          /* least time between reconnect attempts */
-    long timeline_cap;     /* entries kept per user timeline (0 = 100000) */
-    int64_t retention_ms;  /* how long logs and timelines are kept (0 = 30 days) */
-    bool push_preview;     /* put body previews in push jobs */
-    const char *node;      /* this broker's node id (routes of sends), or NULL */
+    const char *prefix;   /* key prefix, e.g. "mqchat:" */
+    int timeout_ms;       /* connect and per-command timeout */
+    int retry_ms;         /* least time between reconnect attempts */
+    long timeline_cap;    /* entries kept per user timeline (0 = 100000) */
+    int64_t retention_ms; /* how long logs and timelines are kept (0 = 30 days) */
+    bool push_preview;    /* put body previews in push jobs */
+    const char *node;     /* this broker's node id (routes of sends), or NULL */
 };
 
 struct mqc_store;
@@ -64,13 +64,13 @@ int mqc_store_user_list(struct mqc_store *s, void (*fn)(const char *user, void *
  * duration of the callback. All string arguments are borrowed (copied). */
 
 struct mqc_post_result {
-    int64_t seq;  /* send: the message's seq; receipt: the cursor now stored */
-    bool dup;     /* send: already stored earlier; event is the original */
-    bool announce; /* send, dup: an earlier attempt through this store was
-                    * answered unavailable but had been stored, so nobody
-                    * was told: deliver event to every member */
-    bool ignored; /* receipt: not above the stored cursor; nothing changed */
-    int64_t mver; /* current membership version */
+    int64_t seq;                /* send: the message's seq; receipt: the cursor now stored */
+    bool dup;                   /* send: already stored earlier; event is the original */
+    bool announce;              /* send, dup: an earlier attempt through this store was
+                                 * answered unavailable but had been stored, so nobody
+                                 * was told: deliver event to every member */
+    bool ignored;               /* receipt: not above the stored cursor; nothing changed */
+    int64_t mver;               /* current membership version */
     const char *const *members; /* when the caller's cached version was stale */
     size_t nmembers;
     bool has_members;
@@ -89,19 +89,19 @@ typedef void (*mqc_store_post_cb)(void *ctx, int rc, const struct mqc_post_resul
  * point every member's timeline at it and queue push jobs for members with
  * no device in the foreground (preview: a short start of the body, or ""). */
 int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, const char *id,
-                   const char *prefix, const char *suffix, const char *preview,
-                   int64_t cached_mver, mqc_store_post_cb cb, void *ctx);
+                   const char *prefix, const char *suffix, const char *preview, int64_t cached_mver,
+                   mqc_store_post_cb cb, void *ctx);
 /* Raise user's "delivered" or "read" cursor to seq (clamped, monotonic). */
 int mqc_store_receipt(struct mqc_store *s, const char *conv, const char *user, const char *type,
                       int64_t seq, int64_t cached_mver, mqc_store_post_cb cb, void *ctx);
 /* Membership check of user in conv (and the members, when stale). */
-int mqc_store_members(struct mqc_store *s, const char *conv, const char *user,
-                      int64_t cached_mver, mqc_store_post_cb cb, void *ctx);
+int mqc_store_members(struct mqc_store *s, const char *conv, const char *user, int64_t cached_mver,
+                      mqc_store_post_cb cb, void *ctx);
 
 struct mqc_change_result {
-    bool noop;    /* nothing to change (add/remove/leave), or direct already existed */
-    int64_t seq;  /* seq of the member event */
-    int64_t mver; /* membership version after the change */
+    bool noop;         /* nothing to change (add/remove/leave), or direct already existed */
+    int64_t seq;       /* seq of the member event */
+    int64_t mver;      /* membership version after the change */
     const char *event; /* the member event, NULL for direct creates and noops */
     size_t event_len;
     const char *const *members; /* members after the change (direct create: the pair) */
@@ -140,8 +140,7 @@ struct mqc_conv_info {
     const char *const *roles;
     size_t n;
 };
-typedef void (*mqc_store_convs_cb)(void *ctx, int rc, const struct mqc_conv_info *items,
-                                   size_t n);
+typedef void (*mqc_store_convs_cb)(void *ctx, int rc, const struct mqc_conv_info *items, size_t n);
 int mqc_store_convs(struct mqc_store *s, const char *user, mqc_store_convs_cb cb, void *ctx);
 
 typedef void (*mqc_store_history_cb)(void *ctx, int rc, bool more, const char *const *events,
@@ -163,9 +162,8 @@ typedef void (*mqc_store_presence_cb)(void *ctx, int rc, bool changed, const cha
                                       int64_t last_seen);
 /* Queue this node's presence for user (state name, last_seen, its devices
  * here) and node membership; cb (may be NULL) gets the aggregate. */
-int mqc_store_presence(struct mqc_store *s, const char *user, const char *state,
-                       int64_t last_seen, const char *node, size_t devices,
-                       mqc_store_presence_cb cb, void *ctx);
+int mqc_store_presence(struct mqc_store *s, const char *user, const char *state, int64_t last_seen,
+                       const char *node, size_t devices, mqc_store_presence_cb cb, void *ctx);
 /* Queue a read of user's aggregate presence; cb gets (state, last_seen) or
  * an error. */
 int mqc_store_presence_get(struct mqc_store *s, const char *user, mqc_store_presence_cb cb,
@@ -239,8 +237,7 @@ int mqc_store_node_users(struct mqc_store *s, const char *node,
                          void (*fn)(const char *user, void *ctx), void *ctx);
 /* Blocking: claim the clean-up of dead node for self, for ttl_ms. MQC_OK if
  * claimed, MQC_EEXIST if another node has it, MQC_EUNAVAIL. */
-int mqc_store_reap_claim(struct mqc_store *s, const char *node, const char *self,
-                         int64_t ttl_ms);
+int mqc_store_reap_claim(struct mqc_store *s, const char *node, const char *self, int64_t ttl_ms);
 /* Blocking: forget node in the node registry. */
 int mqc_store_node_forget(struct mqc_store *s, const char *node);
 

@@ -69,9 +69,8 @@ static void simple_done(struct mqc_store__job *j, int rc, redisReply *r)
         cb(j->ctx, rc);
 }
 
-int mqc_store_device(struct mqc_store *s, const char *user, const char *token,
-                     const char *platform, const char *app, bool sandbox, mqc_store_done_cb cb,
-                     void *ctx)
+int mqc_store_device(struct mqc_store *s, const char *user, const char *token, const char *platform,
+                     const char *app, bool sandbox, mqc_store_done_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
     mqc_store__args_fcall(&a, "mqc1_device", 1);

@@ -21,10 +21,10 @@
 #include <string.h>
 
 struct test_state {
-    int passed, failed;  /* cases */
-    long checks_failed;  /* checks, over the whole run */
-    int case_checks;     /* checks made by the running case */
-    bool case_failed;    /* has the running case failed a check? */
+    int passed, failed; /* cases */
+    long checks_failed; /* checks, over the whole run */
+    int case_checks;    /* checks made by the running case */
+    bool case_failed;   /* has the running case failed a check? */
 };
 
 static inline struct test_state *test_state(void)

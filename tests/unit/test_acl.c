@@ -12,7 +12,10 @@ struct member {
     const char *user, *conv;
 };
 static const struct member members[] = {
-    {"alice", "c1"}, {"bob", "c1"}, {"bob", "c2"}, {"carol", "c2"},
+    {"alice", "c1"},
+    {"bob", "c1"},
+    {"bob", "c2"},
+    {"carol", "c2"},
 };
 #define NMEMBERS (sizeof members / sizeof members[0])
 
@@ -20,7 +23,6 @@ static const struct member members[] = {
 struct fake {
     int shares_calls;
 };
-
 
 static bool fake_shares_conv(void *ctx, const char *user, const char *other)
 {
@@ -69,10 +71,10 @@ static const char *show(const char *s)
 }
 
 /* Check one decision; on a mismatch, say which. */
-#define EXPECT(verdict, access, user, topic, retain)                                              \
+#define EXPECT(verdict, access, user, topic, retain)                                               \
     do {                                                                                           \
         if (!CHECK_EQ_INT(mqc_acl_check(&acl, (access), (user), (topic), (retain)), (verdict)))    \
-            fprintf(stderr, "  access=%s user=%s topic=%s retain=%d\n", #access, show(user),      \
+            fprintf(stderr, "  access=%s user=%s topic=%s retain=%d\n", #access, show(user),       \
                     show(topic), (int)(retain));                                                   \
     } while (0)
 
@@ -331,11 +333,11 @@ TEST(read_presence)
 {
     if (!setup(NULL))
         return;
-    READ_ALLOW("alice", "chat/presence/alice");  /* self */
-    READ_ALLOW("alice", "chat/presence/bob");    /* shares c1 */
-    READ_ALLOW("bob", "chat/presence/carol");    /* shares c2 */
-    READ_DENY("alice", "chat/presence/carol");   /* no shared conversation */
-    READ_DENY("alice", "chat/presence/dave");    /* stranger */
+    READ_ALLOW("alice", "chat/presence/alice"); /* self */
+    READ_ALLOW("alice", "chat/presence/bob");   /* shares c1 */
+    READ_ALLOW("bob", "chat/presence/carol");   /* shares c2 */
+    READ_DENY("alice", "chat/presence/carol");  /* no shared conversation */
+    READ_DENY("alice", "chat/presence/dave");   /* stranger */
     READ_DENY("dave", "chat/presence/alice");
     READ_ALLOW("dave", "chat/presence/dave");
     CHECK(fake.shares_calls > 0);
@@ -380,11 +382,11 @@ TEST(unsubscribe_allowed)
 
 TEST(null_or_invalid_user_denied)
 {
-    static const enum mqc_acl_access all[] = {MQC_ACL_SUBSCRIBE, MQC_ACL_UNSUBSCRIBE,
-                                              MQC_ACL_WRITE, MQC_ACL_READ};
+    static const enum mqc_acl_access all[] = {MQC_ACL_SUBSCRIBE, MQC_ACL_UNSUBSCRIBE, MQC_ACL_WRITE,
+                                              MQC_ACL_READ};
     static const char *users[] = {NULL, "", "a/b", "+", "#", "al ice"};
-    static const char *topics[] = {"chat/u/alice/inbox", "chat/presence/alice",
-                                   "chat/c/c1/send", "devices/alice/x", "public/news"};
+    static const char *topics[] = {"chat/u/alice/inbox", "chat/presence/alice", "chat/c/c1/send",
+                                   "devices/alice/x", "public/news"};
     if (!setup("devices/%u/# public/#"))
         return;
     for (size_t a = 0; a < sizeof all / sizeof all[0]; a++) {

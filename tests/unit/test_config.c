@@ -226,8 +226,7 @@ TEST(jwt_options)
     CHECK_STR(c.jwt_secret, "hunter2hunter2");
     CHECK_EQ_INT(mqc_config_set(&c, "jwt_public_key", "/etc/mqchat/jwt.pem", err, sizeof err),
                  MQC_OK);
-    CHECK_EQ_INT(mqc_config_set(&c, "jwt_issuer", "https://auth.example", err, sizeof err),
-                 MQC_OK);
+    CHECK_EQ_INT(mqc_config_set(&c, "jwt_issuer", "https://auth.example", err, sizeof err), MQC_OK);
     CHECK_EQ_INT(mqc_config_set(&c, "jwt_audience", "mqchat", err, sizeof err), MQC_OK);
     CHECK_EQ_INT(mqc_config_set(&c, "jwt_leeway_seconds", "3601", err, sizeof err), MQC_EBADREQ);
     CHECK(test_contains(err, "plugin_opt_jwt_leeway_seconds"));

@@ -8,8 +8,20 @@
 
 TEST(valid_good)
 {
-    static const char *good[] = {"a", "a/b", "a/+", "a/#", "+", "#", "+/+", "+/#", "a/+/c",
-                                 "/", "a//b", "$SYS/#", "devices/alice/#", "/a"};
+    static const char *good[] = {"a",
+                                 "a/b",
+                                 "a/+",
+                                 "a/#",
+                                 "+",
+                                 "#",
+                                 "+/+",
+                                 "+/#",
+                                 "a/+/c",
+                                 "/",
+                                 "a//b",
+                                 "$SYS/#",
+                                 "devices/alice/#",
+                                 "/a"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         if (!CHECK(mqc_filter_valid(good[i])))
             fprintf(stderr, "  refused: \"%s\"\n", good[i]);
@@ -18,8 +30,7 @@ TEST(valid_good)
 
 TEST(valid_bad)
 {
-    static const char *bad[] = {"", "a/#/b", "a+", "+a", "a#", "#/a", "a/b#", "a/++", "##",
-                                "a/#/"};
+    static const char *bad[] = {"", "a/#/b", "a+", "+a", "a#", "#/a", "a/b#", "a/++", "##", "a/#/"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (!CHECK(!mqc_filter_valid(bad[i])))
             fprintf(stderr, "  accepted: \"%s\"\n", bad[i]);
@@ -144,8 +155,7 @@ TEST(list_parse_good)
 {
     struct mqc_filter_list l;
     char err[200] = "";
-    if (!CHECK_EQ_INT(mqc_filter_list_parse("devices/%u/# public/#", &l, err, sizeof err),
-                      MQC_OK))
+    if (!CHECK_EQ_INT(mqc_filter_list_parse("devices/%u/# public/#", &l, err, sizeof err), MQC_OK))
         return;
     CHECK_EQ_INT(l.count, 2);
     if (l.count == 2) {
@@ -192,8 +202,7 @@ TEST(list_allows_topic_substitutes_user)
 {
     struct mqc_filter_list l;
     char err[200] = "";
-    if (!CHECK_EQ_INT(mqc_filter_list_parse("devices/%u/# public/#", &l, err, sizeof err),
-                      MQC_OK))
+    if (!CHECK_EQ_INT(mqc_filter_list_parse("devices/%u/# public/#", &l, err, sizeof err), MQC_OK))
         return;
     CHECK(mqc_filter_list_allows_topic(&l, "alice", "devices/alice/temp"));
     CHECK(mqc_filter_list_allows_topic(&l, "alice", "devices/alice"));
@@ -214,8 +223,7 @@ TEST(list_allows_filter_substitutes_user)
 {
     struct mqc_filter_list l;
     char err[200] = "";
-    if (!CHECK_EQ_INT(mqc_filter_list_parse("devices/%u/# public/#", &l, err, sizeof err),
-                      MQC_OK))
+    if (!CHECK_EQ_INT(mqc_filter_list_parse("devices/%u/# public/#", &l, err, sizeof err), MQC_OK))
         return;
     CHECK(mqc_filter_list_allows_filter(&l, "alice", "devices/alice/#"));
     CHECK(mqc_filter_list_allows_filter(&l, "alice", "devices/alice/+/temp"));

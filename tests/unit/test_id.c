@@ -65,8 +65,9 @@ TEST(len_bounds_the_string)
 TEST(forbidden_chars)
 {
     static const char *bad[] = {
-        "a+b", "a#b", "a/b", "a b", "+", "#", "/", " ", "alice ", " alice", "a\tb", "a\nb",
-        "a:b", "a@b", "a$b", "$SYS", "a%b", "a*b", "a,b", "a\\b", "a\"b", "a'b", "a{b}", "a~b",
+        "a+b",    "a#b",    "a/b",  "a b",  "+",    "#",   "/",    " ",
+        "alice ", " alice", "a\tb", "a\nb", "a:b",  "a@b", "a$b",  "$SYS",
+        "a%b",    "a*b",    "a,b",  "a\\b", "a\"b", "a'b", "a{b}", "a~b",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (!CHECK(!mqc_id_valid_str(bad[i])))
@@ -87,13 +88,13 @@ TEST(nul_in_middle_via_len)
 
 TEST(unicode_bytes)
 {
-    CHECK(!mqc_id_valid_str("caf\xc3\xa9"));       /* café in UTF-8 */
-    CHECK(!mqc_id_valid_str("\xe2\x98\x83"));      /* snowman */
+    CHECK(!mqc_id_valid_str("caf\xc3\xa9"));  /* café in UTF-8 */
+    CHECK(!mqc_id_valid_str("\xe2\x98\x83")); /* snowman */
     CHECK(!mqc_id_valid_str("a\xff"));
     CHECK(!mqc_id_valid_str("a\x80z"));
     CHECK(!mqc_id_valid("caf\xc3\xa9", 5));
-    CHECK(!mqc_id_valid_str("a\x7f"));             /* DEL */
-    CHECK(!mqc_id_valid_str("a\x01"));             /* control */
+    CHECK(!mqc_id_valid_str("a\x7f")); /* DEL */
+    CHECK(!mqc_id_valid_str("a\x01")); /* control */
 }
 
 int main(void)

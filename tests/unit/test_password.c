@@ -100,8 +100,7 @@ TEST(malformed_hash_fails)
     CHECK(!mqc_password_verify("$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW", PW,
                                strlen(PW)));
     CHECK(!mqc_password_verify("$argon2id$", PW, strlen(PW)));
-    CHECK(!mqc_password_verify("$argon2id$v=19$m=19456,t=2,p=1$garbage$garbage", PW,
-                               strlen(PW)));
+    CHECK(!mqc_password_verify("$argon2id$v=19$m=19456,t=2,p=1$garbage$garbage", PW, strlen(PW)));
     /* A valid hash cut short, or with a changed character, fails too. */
     if (CHECK_EQ_INT(mqc_password_hash(PW, strlen(PW), h, sizeof h), MQC_OK)) {
         char cut[MQC_PASSWORD_HASH_MAX];

@@ -145,7 +145,7 @@ TEST(allow_n_counts_units)
     CHECK(!mqc_ratelimit_allow_n(rl, KEY("bytes"), 500, 10)); /* would pass 1000 */
     CHECK(mqc_ratelimit_allow_n(rl, KEY("bytes"), 400, 20));  /* nothing was counted */
     CHECK(!mqc_ratelimit_allow_n(rl, KEY("bytes"), 1, 30));
-    CHECK(!mqc_ratelimit_allow_n(rl, KEY("other"), 1001, 30)); /* larger than the limit */
+    CHECK(!mqc_ratelimit_allow_n(rl, KEY("other"), 1001, 30));  /* larger than the limit */
     CHECK(mqc_ratelimit_allow_n(rl, KEY("bytes"), 1000, 1000)); /* next window */
     mqc_ratelimit_free(rl);
 }

@@ -20,8 +20,7 @@ static void record(void *ctx, const struct mqc_reorder_out *o)
              (long long)o->seq);
 }
 
-static void offer(struct mqc_reorder *r, struct log *l, const char *conv, int64_t seq,
-                  int64_t now)
+static void offer(struct mqc_reorder *r, struct log *l, const char *conv, int64_t seq, int64_t now)
 {
     const char *users[] = {"alice", "bob"};
     struct mqc_reorder_out ev = {conv, seq, users, 2, "{}", 2, 1};
