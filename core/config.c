@@ -11,6 +11,7 @@
 
 #include "core/err.h"
 #include "core/id.h"
+#include "core/metrics.h"
 
 enum opt_type { OPT_STR, OPT_INT, OPT_BOOL };
 
@@ -43,6 +44,15 @@ static const char *v_prefix(const char *v)
 static const char *v_id(const char *v)
 {
     return mqc_id_valid_str(v) ? NULL : "must be 1-64 characters of [A-Za-z0-9_.-]";
+}
+
+static const char *v_listen(const char *v)
+{
+    char host[256];
+    int port;
+    return mqc_metrics_parse_listen(v, host, sizeof host, &port) == MQC_OK
+               ? NULL
+               : "must be host:port or [v6 address]:port";
 }
 
 #define F(field) offsetof(struct mqc_config, field)
@@ -99,6 +109,8 @@ static const struct opt opts[] = {
      "third of it)"},
     {"redis_retry_ms", OPT_INT, F(redis_retry_ms), 10, 60000, "500", NULL,
      "least time between two reconnect attempts while Redis is down"},
+    {"metrics_listen", OPT_STR, F(metrics_listen), 3, 300, NULL, v_listen,
+     "host:port serving Prometheus metrics at GET /metrics (unset = off)"},
 };
 #undef F
 #define NOPTS (sizeof opts / sizeof opts[0])

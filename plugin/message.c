@@ -9,6 +9,7 @@
 #include "core/envelope.h"
 #include "core/err.h"
 #include "core/topic.h"
+#include "plugin/metrics.h"
 #include "plugin/plugin.h"
 
 int mqc_plugin_on_message(int event, void *event_data, void *userdata)
@@ -37,6 +38,8 @@ int mqc_plugin_on_message(int event, void *event_data, void *userdata)
         const char *msg = rc == MQC_ETOOLARGE ? "payload larger than max_message_bytes"
                                               : "payload must be a UTF-8 JSON object";
         mqc_plugin__send_err(from.client_id, from.user, NULL, NULL, rc, msg);
+        if (kind == MQC_TOPIC_CONV && t.leaf == MQC_CONV_SEND)
+            mqc_plugin__metric_rejected(rc);
         return MOSQ_ERR_ACL_DENIED;
     }
     if (kind == MQC_TOPIC_CONV)
