@@ -115,6 +115,24 @@ class MetricsTest(unittest.TestCase):
         self.st.redis.start()
         wait_for(lambda: scrape(self.port)["mqchat_redis_up"] == 1, what="mqchat_redis_up 1")
 
+    def test_dashboard_uses_real_names(self):
+        """config/grafana-dashboard.json queries only metrics that exist:
+        the broker's (as scraped) and the bridge's (PROTOCOL.md)."""
+        import json
+        import os
+        path = os.path.join(os.path.dirname(__file__), "..", "..", "config",
+                            "grafana-dashboard.json")
+        with open(path) as f:
+            dash = json.load(f)
+        names = set(re.sub(r"\{.*", "", k) for k in scrape(self.port))
+        names |= {"mqchat_push_sent_total", "mqchat_push_failed_total", "mqchat_push_backlog"}
+        used = set()
+        for panel in dash["panels"]:
+            for t in panel["targets"]:
+                used |= set(re.findall(r"mqchat_[a-z_]+", t["expr"]))
+        self.assertTrue(used)
+        self.assertEqual(used - names, set())
+
     def test_bad_listen_address_refused(self):
         self.st.broker.stop()
         self.st.broker.options["metrics_listen"] = "nowhere"
