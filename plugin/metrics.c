@@ -1,25 +1,14 @@
 /* The broker's metrics (see metrics.h): the metric definitions, and the
- * HTTP thread. The thread only reads atomics and writes sockets: it never
- * calls mosquitto_* nor logs (mqchat's log sink is mosquitto's). The socket
- * is bound on the broker thread, in the first tick, so that a bad address is
- * logged there. One request at a time, each with a 2 s deadline; anything
- * but GET /metrics gets 404 or 405. */
+ * HTTP server (core/metrics_http.c), started on the broker thread in the
+ * first tick so that a bad address is logged there. */
 #include "plugin/metrics.h"
 
-#include <errno.h>
-#include <netdb.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/metrics_http.h"
 #include "plugin/plugin.h"
 
 static const char *const reasons[] = {"bad_request", "too_large", "not_member",
@@ -63,10 +52,9 @@ static struct mqc_metric *const all[] = {&stored,  &rejected,      &logins,
                                          &devices, &store_seconds, &redis_up};
 
 static struct {
-    bool tried, running;
-    int fd, stop[2];
-    pthread_t thread;
-} server = {.fd = -1, .stop = {-1, -1}};
+    bool tried;
+    struct mqc_metrics_http *h;
+} server;
 
 void mqc_plugin__metric_stored(void)
 {
@@ -94,149 +82,14 @@ void mqc_plugin__metric_store_rtt(double seconds, void *ctx)
     mqc_metric_observe(&store_seconds, seconds);
 }
 
-/* Write all of buf, giving up on error or timeout (SO_SNDTIMEO). */
-static void write_all(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n <= 0) {
-            if (n < 0 && errno == EINTR)
-                continue;
-            return;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-}
-
-static void respond(int fd, const char *status, const char *type, const char *body, size_t len)
-{
-    char head[256];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n",
-                     status, type, len);
-    write_all(fd, head, (size_t)n);
-    write_all(fd, body, len);
-}
-
-/* Read the request head (up to 4 KB, 2 s) and answer it. */
-static void serve(int fd)
-{
-    struct timeval tv = {2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    char req[4096];
-    size_t len = 0;
-    while (len < sizeof req - 1) {
-        ssize_t n = recv(fd, req + len, sizeof req - 1 - len, 0);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        req[len] = '\0';
-        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-            break;
-    }
-    req[len] = '\0';
-    if (strncmp(req, "GET ", 4) != 0) {
-        respond(fd, "405 Method Not Allowed", "text/plain", "GET only\n", 9);
-        return;
-    }
-    const char *path = req + 4;
-    size_t plen = strcspn(path, " ?\r\n");
-    if (plen != 8 || strncmp(path, "/metrics", 8) != 0) {
-        respond(fd, "404 Not Found", "text/plain", "try /metrics\n", 13);
-        return;
-    }
-    char *text = NULL;
-    size_t tlen = 0;
-    if (mqc_metrics_render(all, sizeof all / sizeof all[0], &text, &tlen) != MQC_OK) {
-        respond(fd, "500 Internal Server Error", "text/plain", "out of memory\n", 14);
-        return;
-    }
-    respond(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text, tlen);
-    free(text);
-}
-
-static void *run(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        struct pollfd p[2] = {{.fd = server.fd, .events = POLLIN},
-                              {.fd = server.stop[0], .events = POLLIN}};
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (p[1].revents)
-            break;
-        if (!p[0].revents)
-            continue;
-        int c = accept(server.fd, NULL, NULL);
-        if (c < 0)
-            continue;
-        serve(c);
-        close(c);
-    }
-    return NULL;
-}
-
-/* Bind and listen on addr (host:port). Returns the socket or -1 (logged). */
-static int listen_on(const char *addr)
-{
-    char host[256], port[8];
-    int portn;
-    if (mqc_metrics_parse_listen(addr, host, sizeof host, &portn) != MQC_OK)
-        return -1; /* the config refused it already */
-    snprintf(port, sizeof port, "%d", portn);
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *res = NULL;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        mqc_log(MQC_LOG_ERR, "metrics: cannot resolve %s: %s", addr, gai_strerror(rc));
-        return -1;
-    }
-    int fd = -1, err = 0;
-    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 16) != 0) {
-            err = errno;
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        mqc_log(MQC_LOG_ERR, "metrics: cannot listen on %s: %s", addr, strerror(err));
-    return fd;
-}
-
 static void start(const char *addr)
 {
-    server.fd = listen_on(addr);
-    if (server.fd < 0)
-        return;
-    if (pipe(server.stop) != 0) {
-        mqc_log(MQC_LOG_ERR, "metrics: pipe: %s", strerror(errno));
-        close(server.fd);
-        server.fd = -1;
-        return;
-    }
-    if (pthread_create(&server.thread, NULL, run, NULL) != 0) {
-        mqc_log(MQC_LOG_ERR, "metrics: cannot start the HTTP thread");
-        mqc_plugin__metrics_stop();
-        return;
-    }
-    server.running = true;
-    mqc_log(MQC_LOG_NOTICE, "metrics: serving http://%s/metrics", addr);
+    char err[300];
+    server.h = mqc_metrics_http_start(addr, all, sizeof all / sizeof all[0], err, sizeof err);
+    if (server.h)
+        mqc_log(MQC_LOG_NOTICE, "metrics: serving http://%s/metrics", addr);
+    else
+        mqc_log(MQC_LOG_ERR, "metrics: %s", err);
 }
 
 void mqc_plugin__metrics_tick(struct mqc_plugin *p)
@@ -253,19 +106,7 @@ void mqc_plugin__metrics_tick(struct mqc_plugin *p)
 
 void mqc_plugin__metrics_stop(void)
 {
-    if (server.running) {
-        ssize_t n = write(server.stop[1], "x", 1);
-        (void)n;
-        pthread_join(server.thread, NULL);
-        server.running = false;
-    }
-    for (int i = 0; i < 2; i++) {
-        if (server.stop[i] >= 0)
-            close(server.stop[i]);
-        server.stop[i] = -1;
-    }
-    if (server.fd >= 0)
-        close(server.fd);
-    server.fd = -1;
+    mqc_metrics_http_stop(server.h);
+    server.h = NULL;
     server.tried = false;
 }

@@ -34,6 +34,7 @@ FILES = [
     "/lib/systemd/system/mqchat-push.service",
     "/usr/share/doc/mqchat/README.md",
     "/usr/share/doc/mqchat/CONFIG.md",
+    "/usr/share/doc/mqchat/OPERATIONS.md",
 ]
 CONFFILES = ["/etc/mosquitto/conf.d/mqchat.conf", "/etc/mqchat/mqchat-push.conf"]
 # Snippet lines the test turns on, with the value it needs (None: as shipped).
