@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "core/id.h"
+#include "core/metrics.h"
 #include "core/redis_url.h"
 
 enum opt_type { OPT_STR, OPT_INT };
@@ -85,6 +86,15 @@ static const char *v_id(const char *v)
     return mqc_id_valid_str(v) ? NULL : "must be 1-64 characters of [A-Za-z0-9_.-]";
 }
 
+static const char *v_listen(const char *v)
+{
+    char host[256];
+    int port;
+    return mqc_metrics_parse_listen(v, host, sizeof host, &port) == MQC_OK
+               ? NULL
+               : "must be host:port or [v6 address]:port";
+}
+
 #define F(field) offsetof(struct mqc_bridge_config, field)
 static const struct opt opts[] = {
     {"redis_url", OPT_STR, F(redis_url), 1, 4096, "redis://127.0.0.1:6379/0", true, v_redis_url,
@@ -122,6 +132,8 @@ static const struct opt opts[] = {
      "how often counters are logged (0 = never)"},
     {"apns_token_refresh_seconds", OPT_INT, F(apns_token_refresh_seconds), 1200, 3500, "2700",
      false, NULL, "age at which the APNs provider token is replaced (20-58 min)"},
+    {"metrics_listen", OPT_STR, F(metrics_listen), 3, 300, NULL, false, v_listen,
+     "host:port serving Prometheus metrics at GET /metrics (unset = off)"},
 };
 #undef F
 #define NOPTS (sizeof opts / sizeof opts[0])

@@ -62,5 +62,8 @@ int mqc_queue_remove_device(struct mqc_queue *q, const char *user, const char *t
 void mqc_queue_count(struct mqc_queue *q, const char *name, long long delta);
 /* Print <prefix>push:stats to f. */
 int mqc_queue_print_stats(struct mqc_queue *q, void *file);
+/* Jobs waiting (the group's lag: not yet read; pending: read, not acked;
+ * and those waiting for a retry) into *n. MQC_OK or MQC_EUNAVAIL. */
+int mqc_queue_backlog(struct mqc_queue *q, long long *n);
 
 #endif
