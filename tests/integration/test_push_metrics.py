@@ -2,7 +2,7 @@
 per provider exactly, failures by provider and reason (a dead token, a
 refused push), and mqchat_push_backlog shows jobs waiting for a retry, then
 0 once everything settled. No user, token or body in the text."""
-import os
+import shutil
 import tempfile
 import unittest
 import urllib.request
@@ -26,6 +26,7 @@ def scrape(port):
 class PushMetricsTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="mqchat-pushm-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
         self.srv = FakePushServer(workdir=self.dir)
         self.addCleanup(self.srv.stop)
         p8, _ = make_apns_key(self.dir, key_id=KID)
