@@ -7,7 +7,7 @@ import tempfile
 import unittest
 import urllib.request
 
-from fakepush import FakePushServer, fcm_step, make_apns_key, make_service_account
+from fakepush import FakePushServer, make_apns_key, make_service_account
 from harness import Chat, Stack, free_port, main, wait_for
 from test_push_bridge import KID, TEAM, Bridge
 
