@@ -21,6 +21,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +132,6 @@ static int report(struct mqc_bench *b)
 
 /* ---- options ------------------------------------------------------------ */
 
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mqc_bench --mode plain|mqchat [options]\n"
@@ -195,8 +195,7 @@ static int parse_ports(const char *list, struct mqc_opts *o)
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         double d;
         if (o->nnodes == MQC_NODES_MAX || num("--ports", t, 1, 65535, &d) != MQC_OK) {
-            fprintf(stderr, "mqc_bench: --ports: at most %d ports of 1-65535\n",
-                    MQC_NODES_MAX - 1);
+            fprintf(stderr, "mqc_bench: --ports: at most %d ports of 1-65535\n", MQC_NODES_MAX - 1);
             return MQC_EBADREQ;
         }
         o->nodes[o->nnodes].sin_port = htons((uint16_t)d);
@@ -224,6 +223,152 @@ static int parse_watch(struct mqc_opts *o, char *arg)
     o->watch[o->nwatch].pid = (long)pid;
     o->watch[o->nwatch].cpu_warm = o->watch[o->nwatch].cpu_end = -1;
     o->nwatch++;
+    return MQC_OK;
+}
+
+/* The numeric options: name, bounds and where the value goes. */
+enum num_kind { NUM_INT, NUM_DOUBLE, NUM_U64 };
+
+struct num_opt {
+    int ch; /* getopt_long's value for it */
+    const char *name;
+    double lo, hi;
+    enum num_kind kind;
+    size_t off; /* of the field in struct mqc_opts */
+};
+
+static const struct num_opt num_opts[] = {
+    {'K', "--cross", 0, MQC_NODES_MAX, NUM_INT, offsetof(struct mqc_opts, cross)},
+    {'p', "--port", 1, 65535, NUM_INT, offsetof(struct mqc_opts, port)},
+    {'n', "--pairs", 1, 20000, NUM_INT, offsetof(struct mqc_opts, pairs)},
+    {'r', "--rate", 0, 10e6, NUM_DOUBLE, offsetof(struct mqc_opts, rate)},
+    {'e', "--events", 0, 1e9, NUM_U64, offsetof(struct mqc_opts, events)},
+    {'w', "--window", 1, 10000, NUM_INT, offsetof(struct mqc_opts, window)},
+    {'s', "--seconds", 0.1, 600, NUM_DOUBLE, offsetof(struct mqc_opts, seconds)},
+    {'W', "--warmup", 0, 120, NUM_DOUBLE, offsetof(struct mqc_opts, warmup)},
+    {'d', "--drain", 0, 600, NUM_DOUBLE, offsetof(struct mqc_opts, drain)},
+    {'T', "--setup-timeout", 1, 7200, NUM_DOUBLE, offsetof(struct mqc_opts, setup_timeout)},
+    {'z', "--size", 0, 60000, NUM_INT, offsetof(struct mqc_opts, size)},
+    {'b', "--connect-batch", 1, 10000, NUM_INT, offsetof(struct mqc_opts, connect_batch)},
+    {'c', "--churn", 0, 1, NUM_DOUBLE, offsetof(struct mqc_opts, churn)},
+    {'o', "--hold", 0, 3600, NUM_DOUBLE, offsetof(struct mqc_opts, hold)},
+};
+
+static void set_defaults(struct mqc_opts *o)
+{
+    o->mode = -1;
+    o->scenario = "pairs";
+    o->host = "127.0.0.1";
+    o->port = 1883;
+    o->pairs = 50;
+    o->window = 16;
+    o->seconds = 10;
+    o->warmup = 2;
+    o->drain = 5;
+    o->setup_timeout = 60;
+    o->size = 100;
+    o->user_prefix = "u";
+    o->password = getenv("MQC_BENCH_PASSWORD");
+    o->connect_batch = 64;
+    o->churn = 0.1;
+    o->hold = 60;
+    o->cross = 1;
+}
+
+/* A numeric option ch with value arg (borrowed) into o. MQC_OK,
+ * MQC_EBADREQ (said why), or MQC_ENOTFOUND when ch is not numeric. */
+static int apply_num(struct mqc_opts *o, int ch, const char *arg)
+{
+    for (size_t i = 0; i < sizeof num_opts / sizeof num_opts[0]; i++) {
+        const struct num_opt *n = &num_opts[i];
+        if (n->ch != ch)
+            continue;
+        double d;
+        if (num(n->name, arg, n->lo, n->hi, &d) != MQC_OK)
+            return MQC_EBADREQ;
+        char *field = (char *)o + n->off;
+        if (n->kind == NUM_INT)
+            *(int *)(void *)field = (int)d;
+        else if (n->kind == NUM_U64)
+            *(uint64_t *)(void *)field = (uint64_t)d;
+        else
+            *(double *)(void *)field = d;
+        return MQC_OK;
+    }
+    return MQC_ENOTFOUND;
+}
+
+/* Any other option ch with value arg (borrowed from argv; --watch edits
+ * it). MQC_OK, MQC_EBADREQ (said why), or MQC_ENOTFOUND when unknown. */
+static int apply_other(struct mqc_opts *o, int ch, char *arg)
+{
+    switch (ch) {
+    case 'm':
+        if (strcmp(arg, "plain") == 0)
+            o->mode = MQC_MODE_PLAIN;
+        else if (strcmp(arg, "mqchat") == 0)
+            o->mode = MQC_MODE_MQCHAT;
+        else {
+            fprintf(stderr, "mqc_bench: --mode: '%s' is not plain or mqchat\n", arg);
+            return MQC_EBADREQ;
+        }
+        return MQC_OK;
+    case 'S':
+        o->scenario = arg;
+        return MQC_OK;
+    case 'H':
+        o->host = arg;
+        return MQC_OK;
+    case 'N':
+        return parse_ports(arg, o);
+    case 'u':
+        o->user_prefix = arg;
+        return MQC_OK;
+    case 'P':
+        o->password = arg;
+        return MQC_OK;
+    case 'F':
+        o->hold_file = arg;
+        return MQC_OK;
+    case 'v':
+        o->verbose = 1;
+        return MQC_OK;
+    case 'x':
+        return parse_watch(o, arg);
+    default:
+        return MQC_ENOTFOUND;
+    }
+}
+
+/* After the options: the addresses (--host must be loopback; --ports
+ * share its address) and the checks that take several options. */
+static int finish_opts(struct mqc_opts *o)
+{
+    memset(&o->addr, 0, sizeof(o->addr));
+    o->addr.sin_family = AF_INET;
+    o->addr.sin_port = htons((uint16_t)o->port);
+    if (inet_pton(AF_INET, o->host, &o->addr.sin_addr) != 1 ||
+        (ntohl(o->addr.sin_addr.s_addr) >> 24) != 127) {
+        fprintf(stderr, "mqc_bench: --host: '%s' is not a loopback IPv4 address (127.x.y.z)\n",
+                o->host);
+        return MQC_EBADREQ;
+    }
+    o->nodes[0] = o->addr;
+    for (int i = 1; i < o->nnodes; i++) {
+        int port = ntohs(o->nodes[i].sin_port);
+        o->nodes[i] = o->addr;
+        o->nodes[i].sin_port = htons((uint16_t)port);
+    }
+    if (o->nnodes == 0)
+        o->nnodes = 1;
+    if (o->events && o->rate > 0) {
+        fprintf(stderr, "mqc_bench: --events needs --rate 0 (saturation)\n");
+        return MQC_EBADREQ;
+    }
+    if (o->mode == MQC_MODE_MQCHAT && (!o->password || !o->password[0])) {
+        fprintf(stderr, "mqc_bench: --mode mqchat needs --password or $MQC_BENCH_PASSWORD\n");
+        return MQC_EBADREQ;
+    }
     return MQC_OK;
 }
 
@@ -256,128 +401,22 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    double d;
-    o->mode = -1;
-    o->scenario = "pairs";
-    o->host = "127.0.0.1";
-    o->port = 1883;
-    o->pairs = 50;
-    o->window = 16;
-    o->seconds = 10;
-    o->warmup = 2;
-    o->drain = 5;
-    o->setup_timeout = 60;
-    o->size = 100;
-    o->user_prefix = "u";
-    o->password = getenv("MQC_BENCH_PASSWORD");
-    o->connect_batch = 64;
-    o->churn = 0.1;
-    o->hold = 60;
-    o->cross = 1;
+    set_defaults(o);
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int rc = MQC_OK;
-        switch (ch) {
-        case 'm':
-            if (strcmp(optarg, "plain") == 0)
-                o->mode = MQC_MODE_PLAIN;
-            else if (strcmp(optarg, "mqchat") == 0)
-                o->mode = MQC_MODE_MQCHAT;
-            else
-                rc = MQC_EBADREQ;
-            break;
-        case 'S':
-            o->scenario = optarg;
-            break;
-        case 'H':
-            o->host = optarg;
-            break;
-        case 'N':
-            rc = parse_ports(optarg, o);
-            break;
-        case 'K':
-            rc = num("--cross", optarg, 0, MQC_NODES_MAX, &d);
-            o->cross = (int)d;
-            break;
-        case 'p':
-            rc = num("--port", optarg, 1, 65535, &d);
-            o->port = (int)d;
-            break;
-        case 'n':
-            rc = num("--pairs", optarg, 1, 20000, &d);
-            o->pairs = (int)d;
-            break;
-        case 'r':
-            rc = num("--rate", optarg, 0, 10e6, &d);
-            o->rate = d;
-            break;
-        case 'e':
-            rc = num("--events", optarg, 0, 1e9, &d);
-            o->events = (uint64_t)d;
-            break;
-        case 'w':
-            rc = num("--window", optarg, 1, 10000, &d);
-            o->window = (int)d;
-            break;
-        case 's':
-            rc = num("--seconds", optarg, 0.1, 600, &d);
-            o->seconds = d;
-            break;
-        case 'W':
-            rc = num("--warmup", optarg, 0, 120, &d);
-            o->warmup = d;
-            break;
-        case 'd':
-            rc = num("--drain", optarg, 0, 600, &d);
-            o->drain = d;
-            break;
-        case 'T':
-            rc = num("--setup-timeout", optarg, 1, 7200, &d);
-            o->setup_timeout = d;
-            break;
-        case 'z':
-            rc = num("--size", optarg, 0, 60000, &d);
-            o->size = (int)d;
-            break;
-        case 'u':
-            o->user_prefix = optarg;
-            break;
-        case 'P':
-            o->password = optarg;
-            break;
-        case 'b':
-            rc = num("--connect-batch", optarg, 1, 10000, &d);
-            o->connect_batch = (int)d;
-            break;
-        case 'c':
-            rc = num("--churn", optarg, 0, 1, &d);
-            o->churn = d;
-            break;
-        case 'F':
-            o->hold_file = optarg;
-            break;
-        case 'o':
-            rc = num("--hold", optarg, 0, 3600, &d);
-            o->hold = d;
-            break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'x':
-            rc = parse_watch(o, optarg);
-            break;
-        case 'h':
+        if (ch == 'h') {
             usage(stdout);
             exit(0);
-        default:
+        }
+        int rc = apply_num(o, ch, optarg);
+        if (rc == MQC_ENOTFOUND)
+            rc = apply_other(o, ch, optarg);
+        if (rc == MQC_ENOTFOUND) {
             usage(stderr);
             return MQC_EBADREQ;
         }
-        if (rc != MQC_OK) {
-            if (ch == 'm')
-                fprintf(stderr, "mqc_bench: --mode: '%s' is not plain or mqchat\n", optarg);
+        if (rc != MQC_OK)
             return rc;
-        }
     }
     if (optind < argc || o->mode < 0) {
         fprintf(stderr, "mqc_bench: %s\n",
@@ -385,32 +424,7 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
         usage(stderr);
         return MQC_EBADREQ;
     }
-    memset(&o->addr, 0, sizeof(o->addr));
-    o->addr.sin_family = AF_INET;
-    o->addr.sin_port = htons((uint16_t)o->port);
-    if (inet_pton(AF_INET, o->host, &o->addr.sin_addr) != 1 ||
-        (ntohl(o->addr.sin_addr.s_addr) >> 24) != 127) {
-        fprintf(stderr, "mqc_bench: --host: '%s' is not a loopback IPv4 address (127.x.y.z)\n",
-                o->host);
-        return MQC_EBADREQ;
-    }
-    o->nodes[0] = o->addr;
-    for (int i = 1; i < o->nnodes; i++) {
-        int port = ntohs(o->nodes[i].sin_port);
-        o->nodes[i] = o->addr;
-        o->nodes[i].sin_port = htons((uint16_t)port);
-    }
-    if (o->nnodes == 0)
-        o->nnodes = 1;
-    if (o->events && o->rate > 0) {
-        fprintf(stderr, "mqc_bench: --events needs --rate 0 (saturation)\n");
-        return MQC_EBADREQ;
-    }
-    if (o->mode == MQC_MODE_MQCHAT && (!o->password || !o->password[0])) {
-        fprintf(stderr, "mqc_bench: --mode mqchat needs --password or $MQC_BENCH_PASSWORD\n");
-        return MQC_EBADREQ;
-    }
-    return MQC_OK;
+    return finish_opts(o);
 }
 
 static const struct mqc_scenario *find_scenario(const char *name)

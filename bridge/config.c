@@ -1,6 +1,7 @@
-/* The bridge's option table and its file parser. Adding an option = one row
- * in opts[] plus a field in struct mqc_bridge_config (and a line in the
- * example config). Values are validated as they are read, so an error names
+/* The bridge's option table (core/opt.h rows, the same setters and checks as
+ * the plugin's) and its file parser. Adding an option = one row in opts[]
+ * plus a field in struct mqc_bridge_config (and a line in the example
+ * config and docs/CONFIG.md). Values are validated as they are read, so an error names
  * the line; finish() adds the checks that need several options. */
 #include "bridge/config.h"
 
@@ -13,21 +14,8 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "core/metrics.h"
+#include "core/opt.h"
 #include "core/redis_url.h"
-
-enum opt_type { OPT_STR, OPT_INT };
-
-struct opt {
-    const char *name;
-    enum opt_type type;
-    size_t offset;
-    long min, max;   /* OPT_INT bounds; OPT_STR length bounds */
-    const char *def; /* NULL = unset */
-    bool secret;     /* never echo the value (it may hold a password) */
-    /* Extra check of a string value; NULL if fine, else a reason. */
-    const char *(*validate)(const char *value);
-    const char *help;
-};
 
 /* Config files are small; anything bigger is a mistake, not a config. */
 #define MAX_FILE_BYTES (1024 * 1024)
@@ -38,15 +26,6 @@ static const char *v_redis_url(const char *v)
     if (mqc_redis_url_parse(v, &u) != MQC_OK)
         return "is not redis://[:password@]host[:port][/db] or unix:///path[?db=N]";
     mqc_redis_url_cleanup(&u);
-    return NULL;
-}
-
-static const char *v_prefix(const char *v)
-{
-    for (const char *p = v; *p; p++) {
-        if (*p == ' ' || *p == '{' || *p == '}' || *p < 0x21 || *p > 0x7e)
-            return "must be printable ASCII without spaces or braces";
-    }
     return NULL;
 }
 
@@ -72,19 +51,9 @@ static const char *v_alnum(const char *v)
     return NULL;
 }
 
-static const char *v_path(const char *v)
-{
-    for (const char *p = v; *p; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return "must be a file path without control characters";
-    }
-    return NULL;
-}
-
-static const char *v_id(const char *v)
-{
-    return mqc_id_valid_str(v) ? NULL : "must be 1-64 characters of [A-Za-z0-9_.-]";
-}
+#define STR mqc_opt_set_str
+#define LONG mqc_opt_set_long
+#define SECRET MQC_OPT_SECRET
 
 static const char *v_listen(const char *v)
 {
@@ -96,110 +65,61 @@ static const char *v_listen(const char *v)
 }
 
 #define F(field) offsetof(struct mqc_bridge_config, field)
-static const struct opt opts[] = {
-    {"redis_url", OPT_STR, F(redis_url), 1, 4096, "redis://127.0.0.1:6379/0", true, v_redis_url,
+static const struct mqc_opt opts[] = {
+    {"redis_url", STR, F(redis_url), 1, 4096, "redis://127.0.0.1:6379/0", SECRET, v_redis_url,
      "Redis to read push jobs from"},
-    {"key_prefix", OPT_STR, F(key_prefix), 1, 64, "mqchat:", false, v_prefix,
+    {"key_prefix", STR, F(key_prefix), 1, 64, "mqchat:", 0, mqc_opt_check_prefix,
      "prefix of every Redis key (as the plugin's key_prefix)"},
-    {"apns_base_url", OPT_STR, F(apns_base_url), 9, 1024, "https://api.push.apple.com", false,
-     v_https, "APNs production endpoint"},
-    {"apns_sandbox_base_url", OPT_STR, F(apns_sandbox_base_url), 9, 1024,
-     "https://api.sandbox.push.apple.com", false, v_https,
+    {"apns_base_url", STR, F(apns_base_url), 9, 1024, "https://api.push.apple.com", 0, v_https,
+     "APNs production endpoint"},
+    {"apns_sandbox_base_url", STR, F(apns_sandbox_base_url), 9, 1024,
+     "https://api.sandbox.push.apple.com", 0, v_https,
      "APNs endpoint for devices registered with sandbox true"},
-    {"apns_key_file", OPT_STR, F(apns_key_file), 1, 4095, NULL, false, v_path,
+    {"apns_key_file", STR, F(apns_key_file), 1, 4095, NULL, 0, mqc_opt_check_path,
      "APNs auth key (.p8, PKCS#8 PEM); unset = no APNs"},
-    {"apns_key_id", OPT_STR, F(apns_key_id), 1, 64, NULL, false, v_alnum,
+    {"apns_key_id", STR, F(apns_key_id), 1, 64, NULL, 0, v_alnum,
      "the auth key's key id (10 characters)"},
-    {"apns_team_id", OPT_STR, F(apns_team_id), 1, 64, NULL, false, v_alnum,
+    {"apns_team_id", STR, F(apns_team_id), 1, 64, NULL, 0, v_alnum,
      "the Apple developer team id (10 characters)"},
-    {"fcm_base_url", OPT_STR, F(fcm_base_url), 9, 1024, "https://fcm.googleapis.com", false,
-     v_https, "FCM HTTP v1 endpoint"},
-    {"fcm_service_account_file", OPT_STR, F(fcm_service_account_file), 1, 4095, NULL, false, v_path,
-     "Google service-account JSON; unset = no FCM"},
-    {"ca_file", OPT_STR, F(ca_file), 1, 4095, NULL, false, v_path,
+    {"fcm_base_url", STR, F(fcm_base_url), 9, 1024, "https://fcm.googleapis.com", 0, v_https,
+     "FCM HTTP v1 endpoint"},
+    {"fcm_service_account_file", STR, F(fcm_service_account_file), 1, 4095, NULL, 0,
+     mqc_opt_check_path, "Google service-account JSON; unset = no FCM"},
+    {"ca_file", STR, F(ca_file), 1, 4095, NULL, 0, mqc_opt_check_path,
      "extra CA bundle for private or test endpoints (verification stays on)"},
-    {"consumer", OPT_STR, F(consumer), 1, 64, NULL, false, v_id,
+    {"consumer", STR, F(consumer), 1, 64, NULL, 0, mqc_opt_check_id,
      "this daemon's name in the Redis consumer group (default: host name)"},
-    {"max_in_flight", OPT_INT, F(max_in_flight), 1, 10000, "100", false, NULL,
+    {"max_in_flight", LONG, F(max_in_flight), 1, 10000, "100", 0, NULL,
      "most requests outstanding at once"},
-    {"max_attempts", OPT_INT, F(max_attempts), 1, 100, "8", false, NULL,
+    {"max_attempts", LONG, F(max_attempts), 1, 100, "8", 0, NULL,
      "tries per job and device before it is dead-lettered"},
-    {"job_ttl_seconds", OPT_INT, F(job_ttl_seconds), 1, 604800, "86400", false, NULL,
+    {"job_ttl_seconds", LONG, F(job_ttl_seconds), 1, 604800, "86400", 0, NULL,
      "a job older than this is dropped instead of sent or retried"},
-    {"request_timeout_ms", OPT_INT, F(request_timeout_ms), 100, 120000, "10000", false, NULL,
+    {"request_timeout_ms", LONG, F(request_timeout_ms), 100, 120000, "10000", 0, NULL,
      "time allowed for one push request"},
-    {"stats_interval_seconds", OPT_INT, F(stats_interval_seconds), 0, 86400, "60", false, NULL,
+    {"stats_interval_seconds", LONG, F(stats_interval_seconds), 0, 86400, "60", 0, NULL,
      "how often counters are logged (0 = never)"},
-    {"apns_token_refresh_seconds", OPT_INT, F(apns_token_refresh_seconds), 1200, 3500, "2700",
-     false, NULL, "age at which the APNs provider token is replaced (20-58 min)"},
-    {"metrics_listen", OPT_STR, F(metrics_listen), 3, 300, NULL, false, v_listen,
+    {"apns_token_refresh_seconds", LONG, F(apns_token_refresh_seconds), 1200, 3500, "2700", 0, NULL,
+     "age at which the APNs provider token is replaced (20-58 min)"},
+    {"metrics_listen", STR, F(metrics_listen), 3, 300, NULL, 0, v_listen,
      "host:port serving Prometheus metrics at GET /metrics (unset = off)"},
 };
 #undef F
+#undef STR
+#undef LONG
+#undef SECRET
 #define NOPTS (sizeof opts / sizeof opts[0])
+_Static_assert(NOPTS <= MQC_BRIDGE_MAX_OPTS, "raise MQC_BRIDGE_MAX_OPTS");
 
-static const struct opt *find(const char *key, size_t len)
+static const struct mqc_opt *find(const char *key, size_t len)
 {
-    for (size_t i = 0; i < NOPTS; i++) {
-        if (strlen(opts[i].name) == len && memcmp(opts[i].name, key, len) == 0)
-            return &opts[i];
-    }
-    return NULL;
-}
-
-/* Set option o of c to value (borrowed). where = "line N: " or "". */
-static int apply(struct mqc_bridge_config *c, const struct opt *o, const char *value,
-                 const char *where, char *err, size_t errlen)
-{
-    char *field = (char *)c + o->offset;
-    const char *shown = o->secret ? "(hidden)" : value;
-
-    if (o->type == OPT_INT) {
-        char *end;
-        errno = 0;
-        long n = strtol(value, &end, 10);
-        if (errno || end == value || *end != '\0' || n < o->min || n > o->max) {
-            snprintf(err, errlen, "%s%s: '%.200s' is not a whole number from %ld to %ld", where,
-                     o->name, shown, o->min, o->max);
-            return MQC_EBADREQ;
-        }
-        *(long *)field = n;
-        return MQC_OK;
-    }
-    const char *why = NULL;
-    size_t len = strlen(value);
-    if ((long)len < o->min || (long)len > o->max)
-        why = "has the wrong length";
-    else if (o->validate)
-        why = o->validate(value);
-    if (why) {
-        snprintf(err, errlen, "%s%s: '%.200s' %s", where, o->name, shown, why);
-        return MQC_EBADREQ;
-    }
-    char *copy = strdup(value);
-    if (!copy) {
-        snprintf(err, errlen, "%sout of memory", where);
-        return MQC_ENOMEM;
-    }
-    free(*(char **)field);
-    *(char **)field = copy;
-    return MQC_OK;
+    return mqc_opt_find(opts, NOPTS, key, len);
 }
 
 int mqc_bridge_config_init(struct mqc_bridge_config *c)
 {
-    char err[256];
     memset(c, 0, sizeof *c);
-    for (size_t i = 0; i < NOPTS; i++) {
-        if (!opts[i].def)
-            continue;
-        int rc = apply(c, &opts[i], opts[i].def, "", err, sizeof err);
-        if (rc != MQC_OK) {
-            mqc_bridge_config_cleanup(c);
-            return rc;
-        }
-    }
-    return MQC_OK;
+    return mqc_opt_defaults(opts, NOPTS, c);
 }
 
 static bool is_blank(char ch)
@@ -228,7 +148,7 @@ static int parse_line(struct mqc_bridge_config *c, const char *line, size_t len,
 
     char where[32];
     snprintf(where, sizeof where, "line %ld: ", lineno);
-    const struct opt *o = find(line + k0, klen);
+    const struct mqc_opt *o = find(line + k0, klen);
     if (!o) {
         snprintf(err, errlen, "%sunknown option '%.*s'", where, (int)(klen > 64 ? 64 : klen),
                  line + k0);
@@ -254,10 +174,10 @@ static int parse_line(struct mqc_bridge_config *c, const char *line, size_t len,
         snprintf(err, errlen, "%sout of memory", where);
         return MQC_ENOMEM;
     }
-    int rc = apply(c, o, value, where, err, errlen);
+    int rc = mqc_opt_apply(o, c, value, where, err, errlen);
     free(value);
     if (rc == MQC_OK)
-        seen[idx] = lineno;
+        seen[idx] = c->line[idx] = lineno;
     return rc;
 }
 
@@ -312,6 +232,12 @@ int mqc_bridge_config_load(struct mqc_bridge_config *c, const char *path, char *
         goto out;
     }
     buf[n] = '\0';
+    free(c->path);
+    if (!(c->path = strdup(path))) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        rc = MQC_ENOMEM;
+        goto out;
+    }
     char why[300] = "";
     rc = mqc_bridge_config_parse(c, buf, why, sizeof why);
     if (rc != MQC_OK)
@@ -346,7 +272,7 @@ int mqc_bridge_config_finish(struct mqc_bridge_config *c, char *err, size_t errl
      * directly are checked here again. */
     static const char *const urls[] = {"apns_base_url", "apns_sandbox_base_url", "fcm_base_url"};
     for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
-        const struct opt *o = find(urls[i], strlen(urls[i]));
+        const struct mqc_opt *o = find(urls[i], strlen(urls[i]));
         char *url = *(char **)((char *)c + o->offset);
         const char *why = url ? v_https(url) : "must be set";
         if (why) {
@@ -389,13 +315,22 @@ void mqc_bridge_config_cleanup(struct mqc_bridge_config *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < NOPTS; i++) {
-        if (opts[i].type == OPT_STR) {
-            char **field = (char **)((char *)c + opts[i].offset);
-            free(*field);
-            *field = NULL;
-        }
-    }
+    mqc_opt_cleanup(opts, NOPTS, c);
+    free(c->path);
+    c->path = NULL;
+}
+
+const char *mqc_bridge_config_where(const struct mqc_bridge_config *c, const char *key, char *buf,
+                                    size_t len)
+{
+    const struct mqc_opt *o = find(key, strlen(key));
+    long line = o ? c->line[o - opts] : 0;
+    if (line > 0)
+        snprintf(buf, len, "%s%sline %ld: %s", c->path ? c->path : "", c->path ? ": " : "", line,
+                 key);
+    else
+        snprintf(buf, len, "%s", key);
+    return buf;
 }
 
 const struct mqc_bridge_config_doc *mqc_bridge_config_docs(size_t *count)

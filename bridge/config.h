@@ -3,12 +3,16 @@
  * default, validator) in config.c. Every value is checked when the file is
  * read; a bad one is refused naming the line, the key and the value (never
  * the value of an option that may hold a secret, such as a redis_url with a
- * password). Pure apart from mqc_bridge_config_load() reading the file. */
+ * password). The table is a core/opt.h table, like the plugin's. Pure apart
+ * from mqc_bridge_config_load() reading the file. */
 #ifndef MQC_BRIDGE_CONFIG_H
 #define MQC_BRIDGE_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* Room for the option table's rows (checked when config.c is built). */
+#define MQC_BRIDGE_MAX_OPTS 32
 
 struct mqc_bridge_config {
     char *redis_url, *key_prefix, *apns_base_url, *apns_sandbox_base_url, *apns_key_file,
@@ -16,6 +20,11 @@ struct mqc_bridge_config {
         *metrics_listen;
     long max_in_flight, max_attempts, job_ttl_seconds, request_timeout_ms, stats_interval_seconds,
         apns_token_refresh_seconds;
+    /* Where the options came from, for errors found later (a key file that
+     * cannot be read): the file load() read (owned, NULL if none) and the
+     * line each option was set on, by table row (0 = default or not set). */
+    char *path;
+    long line[MQC_BRIDGE_MAX_OPTS];
 };
 
 /* Fill *c (borrowed, overwritten) with the defaults. Options without a
@@ -45,6 +54,13 @@ int mqc_bridge_config_finish(struct mqc_bridge_config *c, char *err, size_t errl
 /* Is APNs (FCM) configured? c borrowed; meaningful after finish(). */
 bool mqc_bridge_apns_enabled(const struct mqc_bridge_config *c);
 bool mqc_bridge_fcm_enabled(const struct mqc_bridge_config *c);
+
+/* Where option key (borrowed) of c (borrowed) was set, for an error about
+ * its value found after parsing: "<path>: line N: key", or just "key" when
+ * it was not set from a file. Written to buf (borrowed, len bytes, always
+ * terminated when len > 0); returns buf. */
+const char *mqc_bridge_config_where(const struct mqc_bridge_config *c, const char *key, char *buf,
+                                    size_t len);
 
 /* Free every string of *c (borrowed) and set it to NULL. NULL is fine. */
 void mqc_bridge_config_cleanup(struct mqc_bridge_config *c);

@@ -15,8 +15,9 @@
 #include <unistd.h>
 
 #include "bridge/config.h"
+#include "bridge/faillog.h"
 #include "bridge/metrics.h"
-#include "bridge/queue.h"
+#include "store/pushq.h"
 #include "bridge/sender.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -36,9 +37,10 @@ static void on_signal(int sig)
 
 struct bridge {
     struct mqc_bridge_config cfg;
-    struct mqc_queue *q;
+    struct mqc_pushq *q;
     struct mqc_sender *s;
     long long sent, failed, retried, dead, removed, bad_tokens, no_device;
+    struct mqc_faillog deadlog; /* dead-letter lines: once a minute at most */
 };
 
 /* A job being sent: acknowledged when its last device request finishes. */
@@ -60,22 +62,37 @@ static void job_done_one(struct job_run *run)
     if (--run->pending > 0)
         return;
     if (!run->keep)
-        mqc_queue_ack(run->b->q, run->j.job.id);
+        mqc_pushq_ack(run->b->q, run->j.job.id);
     mqc_queued_job_cleanup(&run->j);
     free(run);
 }
 
+/* reason: why the job was given up; error: the last failure's detail. */
 static void dead_letter(struct bridge *b, struct job_run *run, const char *token,
-                        const char *reason)
+                        const char *reason, const char *error)
 {
-    if (mqc_queue_dead(b->q, &run->j, token, reason) != MQC_OK)
+    char why[512];
+    if (error && *error && strcmp(reason, error) != 0)
+        snprintf(why, sizeof why, "%s; last error: %s", reason, error);
+    else
+        snprintf(why, sizeof why, "%s", reason);
+    long quiet = 0;
+    if (mqc_faillog_note(&b->deadlog, "dead letter", mqc_clock_mono_ms(), &quiet)) {
+        char more[64] = "";
+        if (quiet > 0)
+            snprintf(more, sizeof more, "; %ld more since the last report", quiet);
+        mqc_log(MQC_LOG_WARNING,
+                "bridge: job %s for %.8s... dead-lettered: %s (user=%s attempt=%d%s)",
+                run->j.job.id, token ? token : "", why, run->j.job.user, run->j.attempt, more);
+    }
+    if (mqc_pushq_dead(b->q, &run->j, token, why, error) != MQC_OK)
         run->keep = true;
     b->dead++;
-    mqc_queue_count(b->q, "dead_lettered", 1);
+    mqc_pushq_count(b->q, "dead_lettered", 1);
 }
 
 static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char *reason,
-                    int64_t retry_after_ms)
+                    const char *detail, int64_t retry_after_ms)
 {
     struct dev_ctx *d = ctx;
     struct job_run *run = d->run;
@@ -84,23 +101,23 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
     switch (o) {
     case MQC_PUSH_SENT:
         b->sent++;
-        mqc_queue_count(b->q, "sent", 1);
+        mqc_pushq_count(b->q, "sent", 1);
         mqc_bridge_metric_sent(d->provider);
         break;
     case MQC_PUSH_DEAD_TOKEN:
         mqc_log(MQC_LOG_NOTICE, "bridge: removing dead token %.8s... (user=%s status=%ld %s)",
                 d->token, run->j.job.user, status, reason);
-        if (mqc_queue_remove_device(b->q, run->j.job.user, d->token) != MQC_OK)
+        if (mqc_pushq_remove_device(b->q, run->j.job.user, d->token) != MQC_OK)
             run->keep = true;
         b->removed++;
-        mqc_queue_count(b->q, "tokens_removed", 1);
+        mqc_pushq_count(b->q, "tokens_removed", 1);
         mqc_bridge_metric_failed(d->provider, "dead_token");
         break;
     case MQC_PUSH_BAD_TOKEN:
         mqc_log(MQC_LOG_WARNING, "bridge: bad device token %.8s... (user=%s %s)", d->token,
                 run->j.job.user, reason);
         b->bad_tokens++;
-        mqc_queue_count(b->q, "bad_token", 1);
+        mqc_pushq_count(b->q, "bad_token", 1);
         mqc_bridge_metric_failed(d->provider, "bad_token");
         break;
     case MQC_PUSH_RETRY:
@@ -108,7 +125,7 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
         int attempt = run->j.attempt + 1;
         bool expired = now - run->j.first_ts > b->cfg.job_ttl_seconds * 1000;
         if (attempt > b->cfg.max_attempts || expired) {
-            dead_letter(b, run, d->token, expired ? "expired" : "too many attempts");
+            dead_letter(b, run, d->token, expired ? "expired" : "too many attempts", detail);
             mqc_bridge_metric_failed(d->provider, "gave_up");
             break;
         }
@@ -116,23 +133,23 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
         int64_t wait = mqc_backoff_ms(run->j.attempt, rnd);
         if (retry_after_ms > wait)
             wait = retry_after_ms;
-        if (mqc_queue_retry(b->q, &run->j, d->token, attempt, now + wait) != MQC_OK)
+        if (mqc_pushq_retry(b->q, &run->j, d->token, attempt, now + wait) != MQC_OK)
             run->keep = true;
         b->retried++;
-        mqc_queue_count(b->q, "retried", 1);
+        mqc_pushq_count(b->q, "retried", 1);
         char key[96];
         snprintf(key, sizeof key, "retry_%s", reason && *reason ? reason : "transport");
         for (char *p = key; *p; p++)
             if (*p == ' ' || *p == ':')
                 *p = '_';
-        mqc_queue_count(b->q, key, 1);
+        mqc_pushq_count(b->q, key, 1);
         break;
     }
     case MQC_PUSH_FAILED:
         b->failed++;
-        mqc_queue_count(b->q, "failed", 1);
+        mqc_pushq_count(b->q, "failed", 1);
         mqc_bridge_metric_failed(d->provider, "rejected");
-        dead_letter(b, run, d->token, reason);
+        dead_letter(b, run, d->token, reason, detail);
         break;
     }
     free(d->token);
@@ -153,7 +170,7 @@ static void start_job(struct bridge *b, struct mqc_queued_job *j)
     run->pending = 1; /* held while starting */
     struct mqc_push_device *devs = NULL;
     size_t n = 0;
-    if (mqc_queue_devices(b->q, run->j.job.user, &devs, &n) != MQC_OK) {
+    if (mqc_pushq_devices(b->q, run->j.job.user, &devs, &n) != MQC_OK) {
         run->keep = true;
         job_done_one(run);
         return;
@@ -174,7 +191,7 @@ static void start_job(struct bridge *b, struct mqc_queued_job *j)
             }
             run->pending--;
             if (rc == MQC_ENOTFOUND)
-                mqc_queue_count(b->q, "platform_disabled", 1);
+                mqc_pushq_count(b->q, "platform_disabled", 1);
             else
                 run->keep = true;
             free(d->token);
@@ -183,7 +200,7 @@ static void start_job(struct bridge *b, struct mqc_queued_job *j)
     }
     if (started == 0 && n == 0) {
         b->no_device++;
-        mqc_queue_count(b->q, "no_device", 1);
+        mqc_pushq_count(b->q, "no_device", 1);
     }
     for (size_t i = 0; i < n; i++)
         mqc_push_device_cleanup(&devs[i]);
@@ -224,20 +241,23 @@ static int run_loop(struct bridge *b)
         if (stopping && mono > stop_deadline)
             break;
         int in_flight = mqc_sender_in_flight(b->s);
-        if (enabled && mqc_queue_ensure(b->q, mono) == MQC_OK) {
+        /* Redis is dialled in every mode, so a wrong redis_url shows at
+         * start even while pushes are disabled. */
+        bool up = mqc_pushq_ensure(b->q, mono) == MQC_OK;
+        if (enabled && up) {
             struct mqc_queued_job *jobs;
             size_t n;
             if (mono >= next_move) {
-                mqc_queue_move_due(b->q, mqc_clock_wall_ms());
+                mqc_pushq_move_due(b->q, mqc_clock_wall_ms());
                 next_move = mono + MOVE_EVERY_MS;
             }
             if (!stopping && mono >= next_reclaim) {
-                if (mqc_queue_reclaim(b->q, RECLAIM_IDLE_MS, 100, &jobs, &n) == MQC_OK)
+                if (mqc_pushq_reclaim(b->q, RECLAIM_IDLE_MS, 100, &jobs, &n) == MQC_OK)
                     start_jobs(b, jobs, n);
                 next_reclaim = mono + RECLAIM_EVERY_MS;
             }
             if (!stopping && in_flight < b->cfg.max_in_flight &&
-                mqc_queue_read(b->q, (size_t)(b->cfg.max_in_flight - in_flight),
+                mqc_pushq_read(b->q, (size_t)(b->cfg.max_in_flight - in_flight),
                                in_flight > 0 ? 0 : MOVE_EVERY_MS, &jobs, &n) == MQC_OK)
                 start_jobs(b, jobs, n);
         } else if (mqc_sender_in_flight(b->s) == 0) {
@@ -246,7 +266,7 @@ static int run_loop(struct bridge *b)
         mqc_sender_run(b->s, mqc_sender_in_flight(b->s) > 0 ? 20 : 0);
         long long backlog;
         if (b->cfg.metrics_listen && mono >= next_backlog &&
-            mqc_queue_ensure(b->q, mono) == MQC_OK && mqc_queue_backlog(b->q, &backlog) == MQC_OK)
+            mqc_pushq_ensure(b->q, mono) == MQC_OK && mqc_pushq_backlog(b->q, &backlog) == MQC_OK)
             mqc_bridge_metric_backlog(backlog);
         if (mono >= next_backlog)
             next_backlog = mono + 1000;
@@ -297,6 +317,7 @@ int main(int argc, char **argv)
     struct bridge b = {0};
     char err[512];
     mqc_log_set_sink(log_sink);
+    mqc_faillog_init(&b.deadlog, 60000);
     if (sodium_init() < 0 || mqc_bridge_config_init(&b.cfg) != MQC_OK) {
         fprintf(stderr, "mqchat-push: cannot initialise\n");
         return 1;
@@ -312,19 +333,21 @@ int main(int argc, char **argv)
         return 1;
     }
     int code = 1;
-    b.q = mqc_queue_new(b.cfg.redis_url, b.cfg.key_prefix, b.cfg.consumer);
+    b.q = mqc_pushq_new(b.cfg.redis_url, b.cfg.key_prefix, b.cfg.consumer);
     if (!b.q)
         goto out;
     if (stats) {
-        code = mqc_queue_ensure(b.q, mqc_clock_mono_ms()) == MQC_OK &&
-                       mqc_queue_print_stats(b.q, stdout) == MQC_OK
+        code = mqc_pushq_ensure(b.q, mqc_clock_mono_ms()) == MQC_OK &&
+                       mqc_pushq_print_stats(b.q, stdout) == MQC_OK
                    ? 0
                    : 1;
         goto out;
     }
-    b.s = mqc_sender_new(&b.cfg);
-    if (!b.s)
+    b.s = mqc_sender_new(&b.cfg, err, sizeof err);
+    if (!b.s) {
+        fprintf(stderr, "mqchat-push: %s\n", err);
         goto out;
+    }
     if (b.cfg.metrics_listen &&
         mqc_bridge_metrics_start(b.cfg.metrics_listen, err, sizeof err) != MQC_OK) {
         fprintf(stderr, "mqchat-push: metrics_listen: %s\n", err);
@@ -341,7 +364,7 @@ int main(int argc, char **argv)
 out:
     mqc_bridge_metrics_stop();
     mqc_sender_free(b.s);
-    mqc_queue_free(b.q);
+    mqc_pushq_free(b.q);
     mqc_bridge_config_cleanup(&b.cfg);
     curl_global_cleanup();
     return code;

@@ -1,26 +1,39 @@
-/* APNs and FCM over HTTP/2 with libcurl (see sender.h). */
+/* APNs and FCM over HTTP/2 with libcurl (see sender.h). Every transfer,
+ * the FCM OAuth token request included, runs on the one multi handle: the
+ * loop never blocks on the network. FCM requests that need an access token
+ * wait (parked) until the token request in flight answers; when it fails
+ * they finish as retries carrying its reason. Failures are logged per class
+ * at most once a minute (faillog.h), with the reason. */
 #include "bridge/sender.h"
 
-#include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/faillog.h"
+#include "bridge/fcm_auth.h"
 #include "bridge/jwt.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 
 #define PAYLOAD_MAX 4096
-#define FCM_SCOPE "https://www.googleapis.com/auth/firebase.messaging"
+/* A failure class is logged at most this often (with a count of the rest). */
+#define FAILLOG_INTERVAL_MS 60000
+/* After a failed OAuth token request, FCM sends fail at once (with its
+ * reason) for this long before the next token request is made. */
+#define OAUTH_RETRY_MS 1000
 
 struct growbuf {
     char *data;
     size_t len;
 };
+
+enum req_kind { REQ_APNS, REQ_FCM, REQ_OAUTH };
 
 struct request {
     CURL *easy;
@@ -28,28 +41,35 @@ struct request {
     char *url, *body;
     struct growbuf resp;
     char retry_after[64];
-    bool apns, auth_retried;
-    char token_prefix[9];
+    char errbuf[CURL_ERROR_SIZE];
+    enum req_kind kind;
+    bool auth_retried;
     mqc_sender_done cb;
     void *ctx;
     struct mqc_sender *s;
     char *apns_topic, *collapse; /* for rebuilding headers */
     int64_t expiration;
+    struct request *next; /* in the parked list */
 };
 
 struct mqc_sender {
     const struct mqc_bridge_config *cfg;
     CURLM *multi;
-    int in_flight;
+    int in_flight; /* APNs and FCM requests, parked ones included */
+    struct mqc_faillog faillog;
     /* APNs */
     EVP_PKEY *apns_key;
     char *apns_jwt;
     int64_t apns_jwt_at;
     /* FCM */
-    EVP_PKEY *fcm_key;
-    char *fcm_project, *fcm_email, *fcm_token_uri;
+    bool fcm_on;
+    struct mqc_fcm_account fcm;
     char *fcm_access;
-    int64_t fcm_access_until;
+    int64_t fcm_access_until; /* wall ms */
+    struct request *oauth;    /* token request in flight, or NULL */
+    struct request *parked;   /* FCM requests waiting for a token */
+    int64_t oauth_retry_at;   /* mono ms: no new token request before */
+    char oauth_err[256];      /* why the last token request failed */
 };
 
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
@@ -84,82 +104,79 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
     return len;
 }
 
-static char *read_file(const char *path)
+/* Log a failure of class cls (borrowed) unless one was logged in the last
+ * interval; what and detail (borrowed) say what failed and why. */
+static void log_failure(struct mqc_sender *s, const char *cls, const char *what, const char *detail)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *p = realloc(buf, cap);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
+    long quiet = 0;
+    if (!mqc_faillog_note(&s->faillog, cls, mqc_clock_mono_ms(), &quiet))
+        return;
+    if (quiet > 0)
+        mqc_log(MQC_LOG_ERR, "sender: %s: %s (and %ld more %s failures since the last report)",
+                what, detail, quiet, cls);
+    else
+        mqc_log(MQC_LOG_ERR, "sender: %s: %s", what, detail);
+}
+
+/* Load the APNs key and the FCM service account; a file that cannot be
+ * used is reported naming the config line and key. */
+static int load_credentials(struct mqc_sender *s, char *err, size_t errlen)
+{
+    const struct mqc_bridge_config *cfg = s->cfg;
+    char where[600];
+    if (mqc_bridge_apns_enabled(cfg)) {
+        errno = 0;
+        int rc = mqc_jwt_load_key_file(cfg->apns_key_file, &s->apns_key);
+        int e = errno;
+        if (rc != MQC_OK) {
+            mqc_bridge_config_where(cfg, "apns_key_file", where, sizeof where);
+            if (rc == MQC_ENOTFOUND)
+                snprintf(err, errlen, "%s: cannot read '%s': %s", where, cfg->apns_key_file,
+                         e ? strerror(e) : "read error");
+            else
+                snprintf(err, errlen,
+                         "%s: '%s' is not an EC P-256 private key in PEM (the .p8 file "
+                         "from Apple)",
+                         where, cfg->apns_key_file);
+            return rc;
         }
-        size_t got = fread(buf + len, 1, 4096, f);
-        len += got;
-        if (got < 4096)
-            break;
+        if (EVP_PKEY_get_base_id(s->apns_key) != EVP_PKEY_EC) {
+            mqc_bridge_config_where(cfg, "apns_key_file", where, sizeof where);
+            snprintf(err, errlen, "%s: '%s' is not an EC P-256 private key in PEM", where,
+                     cfg->apns_key_file);
+            return MQC_EBADREQ;
+        }
     }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
+    if (mqc_bridge_fcm_enabled(cfg)) {
+        char why[400] = "";
+        int rc = mqc_fcm_account_load(cfg->fcm_service_account_file, &s->fcm, why, sizeof why);
+        if (rc != MQC_OK) {
+            mqc_bridge_config_where(cfg, "fcm_service_account_file", where, sizeof where);
+            snprintf(err, errlen, "%s: %s", where, why);
+            return rc;
+        }
+        s->fcm_on = true;
+    }
+    return MQC_OK;
 }
 
-static int load_service_account(struct mqc_sender *s, const char *path)
-{
-    char *text = read_file(path);
-    if (!text) {
-        mqc_log(MQC_LOG_ERR, "sender: cannot read fcm_service_account_file (path=%s)", path);
-        return MQC_EBADREQ;
-    }
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(j, "project_id");
-    const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "private_key");
-    const cJSON *email = cJSON_GetObjectItemCaseSensitive(j, "client_email");
-    const cJSON *uri = cJSON_GetObjectItemCaseSensitive(j, "token_uri");
-    int rc = MQC_EBADREQ;
-    if (cJSON_IsString(pid) && cJSON_IsString(key) && cJSON_IsString(email) &&
-        cJSON_IsString(uri) && strncmp(uri->valuestring, "https://", 8) == 0 &&
-        mqc_jwt_load_key_pem(key->valuestring, strlen(key->valuestring), &s->fcm_key) ==
-            MQC_OK) {
-        s->fcm_project = strdup(pid->valuestring);
-        s->fcm_email = strdup(email->valuestring);
-        s->fcm_token_uri = strdup(uri->valuestring);
-        rc = (s->fcm_project && s->fcm_email && s->fcm_token_uri) ? MQC_OK : MQC_ENOMEM;
-    } else {
-        mqc_log(MQC_LOG_ERR, "sender: service account JSON lacks project_id, private_key, "
-                             "client_email or an https token_uri (path=%s)", path);
-    }
-    cJSON_Delete(j);
-    return rc;
-}
-
-struct mqc_sender *mqc_sender_new(const struct mqc_bridge_config *cfg)
+struct mqc_sender *mqc_sender_new(const struct mqc_bridge_config *cfg, char *err, size_t errlen)
 {
     struct mqc_sender *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
         return NULL;
+    }
     s->cfg = cfg;
+    mqc_faillog_init(&s->faillog, FAILLOG_INTERVAL_MS);
     s->multi = curl_multi_init();
-    if (!s->multi)
-        goto fail;
-    curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
-    if (mqc_bridge_apns_enabled(cfg) &&
-        mqc_jwt_load_key_file(cfg->apns_key_file, &s->apns_key) != MQC_OK) {
-        mqc_log(MQC_LOG_ERR, "sender: cannot load the APNs key (path=%s)", cfg->apns_key_file);
+    if (!s->multi) {
+        snprintf(err, errlen, "cannot initialise libcurl");
         goto fail;
     }
-    if (mqc_bridge_fcm_enabled(cfg) &&
-        load_service_account(s, cfg->fcm_service_account_file) != MQC_OK)
+    curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+    if (load_credentials(s, err, errlen) != MQC_OK)
         goto fail;
     return s;
 fail:
@@ -167,18 +184,45 @@ fail:
     return NULL;
 }
 
+static void request_free(struct request *r)
+{
+    if (!r)
+        return;
+    if (r->easy) {
+        if (r->s)
+            curl_multi_remove_handle(r->s->multi, r->easy); /* fine if not added */
+        curl_easy_cleanup(r->easy);
+    }
+    curl_slist_free_all(r->headers);
+    if (r->kind == REQ_OAUTH && r->body)
+        sodium_memzero(r->body, strlen(r->body)); /* holds a signed assertion */
+    free(r->url);
+    free(r->body);
+    if (r->resp.data)
+        sodium_memzero(r->resp.data, r->resp.len); /* may hold an access token */
+    free(r->resp.data);
+    free(r->apns_topic);
+    free(r->collapse);
+    free(r);
+}
+
 void mqc_sender_free(struct mqc_sender *s)
 {
     if (!s)
         return;
+    /* Requests still in flight or parked at exit are simply dropped: their
+     * jobs stay pending in Redis and are sent after a restart. */
+    request_free(s->oauth);
+    while (s->parked) {
+        struct request *r = s->parked;
+        s->parked = r->next;
+        request_free(r);
+    }
     if (s->multi)
         curl_multi_cleanup(s->multi);
     EVP_PKEY_free(s->apns_key);
-    EVP_PKEY_free(s->fcm_key);
     free(s->apns_jwt);
-    free(s->fcm_project);
-    free(s->fcm_email);
-    free(s->fcm_token_uri);
+    mqc_fcm_account_cleanup(&s->fcm);
     if (s->fcm_access) {
         sodium_memzero(s->fcm_access, strlen(s->fcm_access));
         free(s->fcm_access);
@@ -193,7 +237,7 @@ bool mqc_sender_apns(const struct mqc_sender *s)
 
 bool mqc_sender_fcm(const struct mqc_sender *s)
 {
-    return s->fcm_key != NULL;
+    return s->fcm_on;
 }
 
 int mqc_sender_in_flight(const struct mqc_sender *s)
@@ -232,77 +276,24 @@ static const char *apns_jwt(struct mqc_sender *s, bool force)
     return jwt;
 }
 
-/* Fetch an OAuth2 access token for FCM (blocking, bounded by the request
- * timeout; the token lives an hour). */
-static const char *fcm_access(struct mqc_sender *s, bool force)
+/* The FCM access token if it is still good, else NULL. */
+static const char *fcm_token(const struct mqc_sender *s)
 {
-    int64_t now = mqc_clock_wall_ms();
-    if (!force && s->fcm_access && now < s->fcm_access_until)
-        return s->fcm_access;
-    char *claims = NULL, *jwt = NULL;
-    int64_t iat = now / 1000;
-    if (mqc_jwt_google_claims(s->fcm_email, FCM_SCOPE, s->fcm_token_uri, iat, iat + 3600,
-                              &claims) != MQC_OK ||
-        mqc_jwt_rs256(s->fcm_key, claims, &jwt) != MQC_OK) {
-        free(claims);
-        mqc_log(MQC_LOG_ERR, "sender: cannot sign the FCM OAuth assertion");
-        return NULL;
-    }
-    free(claims);
-    CURL *e = curl_easy_init();
-    struct growbuf resp = {0};
-    char *form = NULL;
-    const char *result = NULL;
-    if (!e)
-        goto out;
-    char *enc = curl_easy_escape(e, jwt, 0);
-    size_t flen = strlen(enc ? enc : "") + 128;
-    form = malloc(flen);
-    if (!enc || !form) {
-        curl_free(enc);
-        goto out;
-    }
-    snprintf(form, flen, "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer"
-                         "&assertion=%s", enc);
-    curl_free(enc);
-    curl_easy_setopt(e, CURLOPT_URL, s->fcm_token_uri);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->cfg->request_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    tls_opts(s, e);
-    CURLcode cc = curl_easy_perform(e);
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    if (cc != CURLE_OK || status != 200) {
-        mqc_log(MQC_LOG_ERR, "sender: OAuth token request failed: %s (status=%ld)",
-                cc != CURLE_OK ? curl_easy_strerror(cc) : "refused", status);
-        goto out;
-    }
-    cJSON *j = cJSON_Parse(resp.data ? resp.data : "");
-    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(j, "access_token");
-    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
-    if (cJSON_IsString(tok)) {
-        free(s->fcm_access);
-        s->fcm_access = strdup(tok->valuestring);
-        int64_t life = cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 3600;
-        s->fcm_access_until = now + (life > 120 ? life - 60 : life / 2) * 1000;
-        result = s->fcm_access;
-    } else {
-        mqc_log(MQC_LOG_ERR, "sender: OAuth reply has no access_token");
-    }
-    cJSON_Delete(j);
-out:
-    free(form);
-    free(jwt);
-    free(resp.data);
-    if (e)
-        curl_easy_cleanup(e);
-    return result;
+    return s->fcm_access && mqc_clock_wall_ms() < s->fcm_access_until ? s->fcm_access : NULL;
 }
 
-/* (Re)build the request headers with the current credentials. */
+static void fcm_token_drop(struct mqc_sender *s)
+{
+    if (s->fcm_access) {
+        sodium_memzero(s->fcm_access, strlen(s->fcm_access));
+        free(s->fcm_access);
+    }
+    s->fcm_access = NULL;
+    s->fcm_access_until = 0;
+}
+
+/* (Re)build the request headers with the current credentials (for FCM the
+ * access token must be there: see fcm_token()). */
 static int build_headers(struct request *r, bool force_auth)
 {
     struct mqc_sender *s = r->s;
@@ -310,7 +301,7 @@ static int build_headers(struct request *r, bool force_auth)
     curl_slist_free_all(r->headers);
     r->headers = NULL;
     struct curl_slist *l = NULL;
-    if (r->apns) {
+    if (r->kind == REQ_APNS) {
         const char *jwt = apns_jwt(s, force_auth);
         if (!jwt)
             return MQC_EUNAVAIL;
@@ -333,39 +324,30 @@ static int build_headers(struct request *r, bool force_auth)
         l = curl_slist_append(l, h);
         snprintf(h, sizeof h, "apns-collapse-id: %s", r->collapse);
         l = curl_slist_append(l, h);
-    } else {
-        const char *tok = fcm_access(s, force_auth);
+        l = curl_slist_append(l, "content-type: application/json");
+    } else if (r->kind == REQ_FCM) {
+        const char *tok = fcm_token(s);
         if (!tok)
             return MQC_EUNAVAIL;
         snprintf(h, sizeof h, "authorization: Bearer %s", tok);
         l = curl_slist_append(l, h);
+        sodium_memzero(h, sizeof h);
+        l = curl_slist_append(l, "content-type: application/json");
+    } else {
+        l = curl_slist_append(l, "content-type: application/x-www-form-urlencoded");
     }
-    l = curl_slist_append(l, "content-type: application/json");
     if (!l)
         return MQC_ENOMEM;
     r->headers = l;
     return MQC_OK;
 }
 
-static void request_free(struct request *r)
-{
-    if (!r)
-        return;
-    if (r->easy)
-        curl_easy_cleanup(r->easy);
-    curl_slist_free_all(r->headers);
-    free(r->url);
-    free(r->body);
-    free(r->resp.data);
-    free(r->apns_topic);
-    free(r->collapse);
-    free(r);
-}
-
+/* Put r's transfer (again) on the multi handle. */
 static int start(struct request *r)
 {
     struct mqc_sender *s = r->s;
     if (r->easy) {
+        curl_multi_remove_handle(s->multi, r->easy);
         curl_easy_cleanup(r->easy);
         r->easy = NULL;
     }
@@ -373,6 +355,7 @@ static int start(struct request *r)
     r->resp.data = NULL;
     r->resp.len = 0;
     r->retry_after[0] = '\0';
+    r->errbuf[0] = '\0';
     CURL *e = r->easy = curl_easy_init();
     if (!e)
         return MQC_ENOMEM;
@@ -385,6 +368,7 @@ static int start(struct request *r)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &r->resp);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->cfg->request_timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
@@ -394,11 +378,129 @@ static int start(struct request *r)
     return MQC_OK;
 }
 
+/* The final word on r: tell the caller, then free r. */
+static void complete(struct request *r, enum mqc_push_outcome o, long status, const char *reason,
+                     const char *detail, int64_t retry_after_ms)
+{
+    struct mqc_sender *s = r->s;
+    s->in_flight--;
+    r->cb(r->ctx, o, status, reason, detail, retry_after_ms);
+    request_free(r);
+}
+
+/* OAuth token requests: start one (the assertion signed now). */
+static int oauth_start(struct mqc_sender *s)
+{
+    struct request *r = calloc(1, sizeof *r);
+    if (!r)
+        return MQC_ENOMEM;
+    r->s = s;
+    r->kind = REQ_OAUTH;
+    int rc = MQC_ENOMEM;
+    if (!(r->url = strdup(s->fcm.token_uri)))
+        goto fail;
+    rc = mqc_fcm_token_form(&s->fcm, mqc_clock_wall_ms() / 1000, &r->body);
+    if (rc != MQC_OK) {
+        snprintf(s->oauth_err, sizeof s->oauth_err, "cannot sign the OAuth assertion: %s",
+                 mqc_err_str(rc));
+        goto fail;
+    }
+    if ((rc = build_headers(r, false)) != MQC_OK || (rc = start(r)) != MQC_OK) {
+        snprintf(s->oauth_err, sizeof s->oauth_err, "out of memory");
+        goto fail;
+    }
+    s->oauth = r;
+    return MQC_OK;
+fail:
+    request_free(r);
+    return rc;
+}
+
+/* Every parked FCM request: started with the new token, or (when fail is
+ * set, the token request's failure) finished as a retry carrying it. */
+static void release_parked(struct mqc_sender *s, const char *fail)
+{
+    struct request *list = s->parked;
+    s->parked = NULL;
+    char detail[320];
+    if (fail)
+        snprintf(detail, sizeof detail, "FCM OAuth token request failed: %s", fail);
+    while (list) {
+        struct request *r = list;
+        list = r->next;
+        r->next = NULL;
+        if (!fail && build_headers(r, false) == MQC_OK && start(r) == MQC_OK)
+            continue;
+        complete(r, MQC_PUSH_RETRY, 0, fail ? "oauth_failed" : "start_failed",
+                 fail ? detail : "FCM request could not be started (out of memory)", -1);
+    }
+}
+
+static void oauth_finished(struct mqc_sender *s, struct request *r, CURLcode cc)
+{
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    s->oauth = NULL;
+    char *tok = NULL;
+    int64_t life = 0;
+    int rc = MQC_EUNAVAIL;
+    if (cc != CURLE_OK)
+        snprintf(s->oauth_err, sizeof s->oauth_err, "%s",
+                 r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+    else
+        rc = mqc_fcm_token_reply(status, r->resp.data, &tok, &life, s->oauth_err,
+                                 sizeof s->oauth_err);
+    request_free(r);
+    if (rc == MQC_OK) {
+        fcm_token_drop(s);
+        s->fcm_access = tok;
+        s->fcm_access_until = mqc_clock_wall_ms() + life;
+        s->oauth_err[0] = '\0';
+        release_parked(s, NULL);
+        return;
+    }
+    s->oauth_retry_at = mqc_clock_mono_ms() + OAUTH_RETRY_MS;
+    log_failure(s, "FCM OAuth", "FCM OAuth token request failed", s->oauth_err);
+    release_parked(s, s->oauth_err);
+}
+
+/* Parked requests and no token: ask for one, or, shortly after a failed
+ * request, fail them with its reason (they are retried with backoff).
+ * may_finish false: only start a token request, never call back (for
+ * mqc_sender_submit(), whose callbacks must come later). */
+static void oauth_kick(struct mqc_sender *s, bool may_finish)
+{
+    if (!s->parked || s->oauth)
+        return;
+    if (fcm_token(s)) {
+        if (may_finish)
+            release_parked(s, NULL);
+        return;
+    }
+    if (mqc_clock_mono_ms() >= s->oauth_retry_at) {
+        if (oauth_start(s) == MQC_OK)
+            return;
+        s->oauth_retry_at = mqc_clock_mono_ms() + OAUTH_RETRY_MS;
+        log_failure(s, "FCM OAuth", "FCM OAuth token request failed", s->oauth_err);
+    }
+    if (!may_finish)
+        return;
+    if (!s->oauth_err[0])
+        snprintf(s->oauth_err, sizeof s->oauth_err, "no token yet");
+    release_parked(s, s->oauth_err);
+}
+
+static void park(struct mqc_sender *s, struct request *r)
+{
+    r->next = s->parked;
+    s->parked = r;
+}
+
 int mqc_sender_submit(struct mqc_sender *s, const struct mqc_push_job *job,
                       const struct mqc_push_device *dev, mqc_sender_done cb, void *ctx)
 {
     bool apns = strcmp(dev->platform, "apns") == 0;
-    if ((apns && !s->apns_key) || (!apns && !s->fcm_key))
+    if ((apns && !s->apns_key) || (!apns && !s->fcm_on))
         return MQC_ENOTFOUND;
     struct request *r = calloc(1, sizeof *r);
     if (!r)
@@ -406,8 +508,7 @@ int mqc_sender_submit(struct mqc_sender *s, const struct mqc_push_job *job,
     r->s = s;
     r->cb = cb;
     r->ctx = ctx;
-    r->apns = apns;
-    snprintf(r->token_prefix, sizeof r->token_prefix, "%.8s", dev->token);
+    r->kind = apns ? REQ_APNS : REQ_FCM;
     size_t ulen = strlen(dev->token) + 512;
     r->url = malloc(ulen);
     if (!r->url)
@@ -423,11 +524,17 @@ int mqc_sender_submit(struct mqc_sender *s, const struct mqc_push_job *job,
             goto nomem;
     } else {
         snprintf(r->url, ulen, "%s/v1/projects/%s/messages:send", s->cfg->fcm_base_url,
-                 s->fcm_project);
+                 s->fcm.project);
         r->body = mqc_fcm_payload(job, dev->token, PAYLOAD_MAX);
     }
     if (!r->body)
         goto nomem;
+    if (!apns && !fcm_token(s)) {
+        park(s, r); /* started by oauth_kick() once there is a token */
+        s->in_flight++;
+        oauth_kick(s, false);
+        return MQC_OK;
+    }
     int rc = build_headers(r, false);
     if (rc == MQC_OK)
         rc = start(r);
@@ -445,33 +552,50 @@ nomem:
 static void finished(struct mqc_sender *s, struct request *r, CURLcode cc)
 {
     long status = 0;
-    char reason[128] = "";
+    char reason[128] = "", detail[CURL_ERROR_SIZE + 160];
+    const char *svc = r->kind == REQ_APNS ? "APNs" : "FCM";
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_multi_remove_handle(s->multi, r->easy);
     if (cc != CURLE_OK) {
         status = 0;
+        /* The counter key: curl's short text; the detail: its error buffer. */
         snprintf(reason, sizeof reason, "%s", curl_easy_strerror(cc));
     }
     const char *body = r->resp.data ? r->resp.data : "";
     enum mqc_push_outcome o = cc != CURLE_OK ? MQC_PUSH_RETRY
-                              : r->apns     ? mqc_apns_outcome(status, body, reason, sizeof reason)
-                                            : mqc_fcm_outcome(status, body, reason, sizeof reason);
+                              : r->kind == REQ_APNS
+                                  ? mqc_apns_outcome(status, body, reason, sizeof reason)
+                                  : mqc_fcm_outcome(status, body, reason, sizeof reason);
+    if (cc != CURLE_OK)
+        snprintf(detail, sizeof detail, "%s", r->errbuf[0] ? r->errbuf : reason);
+    else
+        snprintf(detail, sizeof detail, "HTTP %ld %s", status, reason);
     if (o == MQC_PUSH_REFRESH_AUTH && !r->auth_retried) {
         /* Expired credentials: refresh once and send again right away. */
         r->auth_retried = true;
-        mqc_log(MQC_LOG_NOTICE, "sender: refreshing %s credentials (%s)",
-                r->apns ? "APNs" : "FCM", reason);
+        mqc_log(MQC_LOG_NOTICE, "sender: refreshing %s credentials (%s)", svc, reason);
+        if (r->kind == REQ_FCM) {
+            fcm_token_drop(s);
+            park(s, r);
+            oauth_kick(s, true);
+            return;
+        }
         if (build_headers(r, true) == MQC_OK && start(r) == MQC_OK)
             return;
         o = MQC_PUSH_RETRY;
     } else if (o == MQC_PUSH_REFRESH_AUTH) {
         o = MQC_PUSH_RETRY;
     }
-    int64_t after = mqc_retry_after_ms(r->retry_after[0] ? r->retry_after : NULL,
-                                       mqc_clock_wall_ms());
-    s->in_flight--;
-    r->cb(r->ctx, o, status, reason, after);
-    request_free(r);
+    if (o == MQC_PUSH_RETRY || o == MQC_PUSH_FAILED) {
+        char cls[32], what[64];
+        snprintf(cls, sizeof cls, "%s %s", svc, cc != CURLE_OK ? "transport" : "refused");
+        snprintf(what, sizeof what, "%s request %s", svc,
+                 o == MQC_PUSH_RETRY ? "failed" : "refused for good");
+        log_failure(s, cls, what, detail);
+    }
+    int64_t after =
+        mqc_retry_after_ms(r->retry_after[0] ? r->retry_after : NULL, mqc_clock_wall_ms());
+    complete(r, o, status, reason, detail, after);
 }
 
 void mqc_sender_run(struct mqc_sender *s, int timeout_ms)
@@ -488,7 +612,12 @@ void mqc_sender_run(struct mqc_sender *s, int timeout_ms)
             continue;
         struct request *r = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-        if (r)
+        if (!r)
+            continue;
+        if (r->kind == REQ_OAUTH)
+            oauth_finished(s, r, m->data.result);
+        else
             finished(s, r, m->data.result);
     }
+    oauth_kick(s, true);
 }

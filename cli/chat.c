@@ -1,7 +1,7 @@
 /* `mqchat chat`: the interactive line-based client. One loop on one thread
  * serves the MQTT connection and the terminal (mqtt_client + lineedit).
- * Typed commands become requests on chat/u/{me}/req; other lines become
- * messages on chat/c/{current}/send. Every request waits for its reply (at
+ * Typed commands (chat_cmd.c) become requests on chat/u/{me}/req; other
+ * lines become messages on chat/c/{current}/send. Every request waits for its reply (at
  * most MQC_SESSION_TIMEOUT_S) before the next input line is taken, so a
  * script piped to stdin ("/open bob", "hi", "/quit") runs in order. A sent
  * message stays in the outbox until its own echo (a msg with from = me and
@@ -10,6 +10,11 @@
  * server's per-id de-duplication makes harmless. /quit (or end of input)
  * waits for the outbox to empty and for a last sync, then disconnects.
  * What arrived while the client was away is shown on start (chat_sync.c).
+ * Every err is told with what it answers: the message (by id), the request
+ * (by req: "/history in g-3f6a: ..."), or, carrying neither, the last
+ * typing notice or receipt posted (those have no reference); such an err is
+ * never taken for the reply to the request input waits for, since every
+ * request sent here has a usable req.
  *
  * Pointer parameters of the static functions here are borrowed unless their
  * comment says otherwise.
@@ -31,8 +36,6 @@
 
 #define RESEND_MS 10000
 #define UNAVAILABLE_RETRY_MS 2000
-#define TYPING_EVERY_MS 3000
-#define HISTORY_DEFAULT 20
 
 /* Print a line above the input (text borrowed). */
 void mqc_chat__say(struct chat *ch, const char *text)
@@ -61,44 +64,73 @@ static void update_prompt(struct chat *ch)
     mqc_lineedit_set_prompt(&ch->ed, p);
 }
 
-static void set_current(struct chat *ch, const char *conv)
+void mqc_chat__set_current(struct chat *ch, const char *conv, char kind)
 {
     snprintf(ch->current, sizeof ch->current, "%s", conv ? conv : "");
+    ch->current_kind = conv ? kind : 0;
     ch->hist_before = 0;
     update_prompt(ch);
 }
 
-/* ---- seen seqs ---- */
+/* ---- what is known per conversation ---- */
 
-static void note_seq(struct chat *ch, const char *conv, long long seq)
+struct seen *mqc_chat__seen(struct chat *ch, const char *conv, bool create)
 {
     if (!conv)
-        return;
-    for (size_t i = 0; i < ch->nseen; i++) {
-        if (!strcmp(ch->seen[i].conv, conv)) {
-            if (seq > ch->seen[i].seq)
-                ch->seen[i].seq = seq;
-            return;
-        }
-    }
+        return NULL;
+    for (size_t i = 0; i < ch->nseen; i++)
+        if (!strcmp(ch->seen[i].conv, conv))
+            return &ch->seen[i];
+    if (!create || !mqc_id_valid_str(conv))
+        return NULL;
     if (ch->nseen == ch->capseen) {
         size_t cap = ch->capseen ? ch->capseen * 2 : 16;
         struct seen *s = realloc(ch->seen, cap * sizeof *s);
         if (!s)
-            return; /* only /read loses this conversation's position */
+            return NULL; /* only /read and the marks lose this conversation */
         ch->seen = s;
         ch->capseen = cap;
     }
-    snprintf(ch->seen[ch->nseen].conv, sizeof ch->seen[ch->nseen].conv, "%s", conv);
-    ch->seen[ch->nseen++].seq = seq;
+    struct seen *s = &ch->seen[ch->nseen++];
+    memset(s, 0, sizeof *s);
+    memcpy(s->conv, conv, strlen(conv) + 1);
+    return s;
 }
 
-static long long seen_seq(const struct chat *ch, const char *conv)
+static void note_seq(struct chat *ch, const char *conv, long long seq)
 {
-    for (size_t i = 0; i < ch->nseen; i++)
-        if (!strcmp(ch->seen[i].conv, conv))
-            return ch->seen[i].seq;
-    return 0;
+    struct seen *s = mqc_chat__seen(ch, conv, true);
+    if (s && seq > s->seq)
+        s->seq = seq;
+}
+
+/* ---- errors ---- */
+
+void mqc_chat__say_error(struct chat *ch, const char *context, const cJSON *err, const char *suffix)
+{
+    char *line = NULL;
+    if (mqc_render_error(err, context, &line) != MQC_OK) {
+        mqc_chat__say(ch, "out of memory");
+        return;
+    }
+    mqc_chat__sayf(ch, "%s%s", line, suffix ? suffix : "");
+    free(line);
+}
+
+/* What req (borrowed) of kind is, in the user's words, into ctx. */
+static void req_context(const cJSON *req, enum req_kind kind, char *ctx, size_t size)
+{
+    const char *op = str_of(req, "op"), *conv = str_of(req, "conv");
+    if (kind == RQ_SYNC)
+        snprintf(ctx, size, "fetching what arrived while you were away");
+    else if (kind == RQ_CREATE && str_eq(str_of(req, "kind"), "direct"))
+        snprintf(ctx, size, "/open %s", str_of(req, "with") ? str_of(req, "with") : "?");
+    else if (kind == RQ_CREATE)
+        snprintf(ctx, size, "/group");
+    else if (conv)
+        snprintf(ctx, size, "/%s in %s", op ? op : "?", conv);
+    else
+        snprintf(ctx, size, "/%s", op ? op : "?");
 }
 
 /* ---- requests ---- */
@@ -110,6 +142,10 @@ bool mqc_chat__request(struct chat *ch, cJSON *req, enum req_kind kind, const ch
 {
     struct pending_req pr = {.kind = kind};
     snprintf(pr.conv, sizeof pr.conv, "%s", conv ? conv : "");
+    if (req)
+        req_context(req, kind, pr.ctx, sizeof pr.ctx);
+    if (kind == RQ_JOIN)
+        snprintf(pr.ctx, sizeof pr.ctx, "/join %s", pr.conv);
     if (!req || mqc_client_make_id("r", pr.req, sizeof pr.req) != MQC_OK ||
         !cJSON_AddStringToObject(req, "req", pr.req)) {
         mqc_chat__say(ch, "out of memory");
@@ -163,7 +199,7 @@ static void publish_outgoing(struct chat *ch, struct outgoing *o)
         mqc_chat__sayf(ch, "cannot send message %s: %s (will retry)", o->id, mqc_err_str(rc));
 }
 
-static void send_text(struct chat *ch, const char *text)
+void mqc_chat__send_text(struct chat *ch, const char *text)
 {
     if (!ch->current[0]) {
         mqc_chat__say(ch, "no conversation open: /open USER, /group TITLE USERS or /join CONV "
@@ -240,6 +276,7 @@ void mqc_chat__deliver(struct chat *ch, const cJSON *ev)
     bool fresh = mqc_chat__mark_shown(ch, ev);
     note_seq(ch, conv, seq_of(ev, "seq"));
     if (str_eq(str_of(ev, "t"), "msg")) {
+        mqc_chat__note_msg(ch, ev);
         long i =
             str_eq(str_of(ev, "from"), ch->me) ? find_outgoing(ch, str_of(ev, "id"), conv) : -1;
         if (i >= 0)
@@ -259,9 +296,47 @@ void mqc_chat__deliver(struct chat *ch, const cJSON *ev)
             me_out = str_eq(op, "removed") || str_eq(op, "left");
     }
     if (me_out && str_eq(conv, ch->current)) {
-        set_current(ch, NULL);
+        mqc_chat__set_current(ch, NULL, 0);
         mqc_chat__say(ch, "you are no longer in that conversation");
     }
+}
+
+/* The item of conv (borrowed) in a convs reply (borrowed), or NULL. */
+static const cJSON *find_conv(const cJSON *res, const char *conv)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "items"))
+    {
+        if (str_eq(str_of(it, "conv"), conv))
+            return it;
+    }
+    return NULL;
+}
+
+/* A convs reply (borrowed) to /join conv: open it if it is one of mine. */
+static void joined(struct chat *ch, const cJSON *res, const char *conv)
+{
+    const cJSON *item = find_conv(res, conv);
+    if (!item) {
+        mqc_chat__sayf(ch, "/join %s: no such conversation among yours (/convs lists them)", conv);
+        return;
+    }
+    const char *kind = str_of(item, "kind");
+    mqc_chat__set_current(ch, conv, str_eq(kind, "direct") ? 'd' : str_eq(kind, "group") ? 'g' : 0);
+    /* The one-line summary of the item, as /convs shows it. */
+    cJSON *one = cJSON_CreateObject();
+    cJSON *items = one ? cJSON_AddArrayToObject(one, "items") : NULL;
+    cJSON *copy = items ? cJSON_Duplicate(item, true) : NULL;
+    bool ok = copy && cJSON_AddItemToArray(items, copy);
+    if (!ok)
+        cJSON_Delete(copy);
+    char *text = NULL;
+    if (ok && mqc_render_convs(one, ch->me, &text) == MQC_OK)
+        mqc_chat__sayf(ch, "now in %s:\n%s", conv, text);
+    else
+        mqc_chat__sayf(ch, "now in %s", conv);
+    free(text);
+    cJSON_Delete(one);
 }
 
 static void on_res(struct chat *ch, const cJSON *ev)
@@ -277,18 +352,21 @@ static void on_res(struct chat *ch, const cJSON *ev)
     const cJSON *it;
     switch (pr.kind) {
     case RQ_CONVS:
+    case RQ_JOIN:
         cJSON_ArrayForEach(it, items)
         {
             note_seq(ch, str_of(it, "conv"), seq_of(it, "last_seq"));
         }
-        if (mqc_render_convs(ev, ch->me, &text) == MQC_OK)
+        if (pr.kind == RQ_JOIN)
+            joined(ch, ev, pr.conv);
+        else if (mqc_render_convs(ev, ch->me, &text) == MQC_OK)
             mqc_chat__sayf(ch, "conversations:\n%s", text);
         else
             mqc_chat__show_event(ch, ev, NULL);
         break;
     case RQ_CREATE:
         if (conv && mqc_id_valid_str(conv)) {
-            set_current(ch, conv);
+            mqc_chat__set_current(ch, conv, pr.conv[0] ? 'd' : 'g');
             mqc_chat__sayf(ch, "now in %s%s%s (type to send, /history for earlier messages)", conv,
                            pr.conv[0] ? ", with " : "", pr.conv);
         } else {
@@ -316,7 +394,7 @@ static void on_res(struct chat *ch, const cJSON *ev)
     }
     case RQ_LEAVE:
         if (str_eq(pr.conv, ch->current))
-            set_current(ch, NULL);
+            mqc_chat__set_current(ch, NULL, 0);
         mqc_chat__sayf(ch, "left %s", pr.conv);
         break;
     case RQ_SYNC:
@@ -329,32 +407,56 @@ static void on_res(struct chat *ch, const cJSON *ev)
     free(text);
 }
 
-static void on_err(struct chat *ch, const cJSON *ev)
+/* An err about one of my messages (outbox index i). */
+static void message_error(struct chat *ch, const cJSON *ev, size_t i)
 {
-    const char *code = str_of(ev, "code");
-    long i = find_outgoing(ch, str_of(ev, "id"), NULL);
-    if (i >= 0 && str_eq(code, "unavailable")) {
+    char ctx[CTX_SIZE];
+    if (str_eq(str_of(ev, "code"), "unavailable")) {
         /* Nothing was stored: retry with the same id. */
         ch->out[i].resend_at = mqc_clock_mono_ms() + UNAVAILABLE_RETRY_MS;
-        mqc_chat__show_event(ch, ev, " - will retry");
+        snprintf(ctx, sizeof ctx, "[%s] message not stored yet", ch->out[i].conv);
+        mqc_chat__say_error(ch, ctx, ev, "; will retry");
         return;
     }
-    if (i >= 0) {
-        mqc_chat__show_event(ch, ev, " - message not sent");
-        drop_outgoing(ch, (size_t)i);
-        return;
-    }
-    struct pending_req pr;
-    const char *req = str_of(ev, "req");
-    bool mine = false;
-    if (req)
-        mine = take_req(ch, req, &pr);
-    else if (!str_of(ev, "id") && ch->blocking[0])
-        mine = take_req(ch, ch->blocking, &pr); /* our req itself was unusable */
-    if (mine && pr.kind == RQ_SYNC)
+    snprintf(ctx, sizeof ctx, "[%s] message not sent", ch->out[i].conv);
+    mqc_chat__say_error(ch, ctx, ev, NULL);
+    drop_outgoing(ch, i);
+}
+
+/* An err answering my request pr (borrowed). */
+static void request_error(struct chat *ch, const cJSON *ev, const struct pending_req *pr)
+{
+    if (pr->kind == RQ_SYNC) {
         mqc_chat__sync_error(ch, ev);
+    } else if (pr->kind == RQ_LEAVE && str_eq(str_of(ev, "code"), "forbidden")) {
+        /* The server's words ("only group admins may do that") would read
+         * as if leaving needed admin rights: only a direct chat says no. */
+        mqc_chat__sayf(ch, "%s: direct conversations cannot be left (only groups can)", pr->ctx);
+    } else {
+        mqc_chat__say_error(ch, pr->ctx, ev, NULL);
+    }
+}
+
+/* An err with a req or id this run does not know, or with neither: the
+ * latter answers a typing notice or receipt (those carry no reference). */
+static void stray_error(struct chat *ch, const cJSON *ev)
+{
+    if (!str_of(ev, "req") && !str_of(ev, "id") && ch->post_ctx[0])
+        mqc_chat__say_error(ch, ch->post_ctx, ev, NULL);
     else
         mqc_chat__show_event(ch, ev, NULL);
+}
+
+static void on_err(struct chat *ch, const cJSON *ev)
+{
+    long i = find_outgoing(ch, str_of(ev, "id"), NULL);
+    struct pending_req pr;
+    if (i >= 0)
+        message_error(ch, ev, (size_t)i);
+    else if (take_req(ch, str_of(ev, "req"), &pr))
+        request_error(ch, ev, &pr);
+    else /* never taken for the blocking request: every req sent here is usable */
+        stray_error(ch, ev);
 }
 
 static void on_event(void *ctx, struct mqc_client *c, const char *payload, size_t len)
@@ -371,6 +473,8 @@ static void on_event(void *ctx, struct mqc_client *c, const char *payload, size_
         on_res(ch, ev);
     } else if (!strcmp(t, "err")) {
         on_err(ch, ev);
+    } else if (!strcmp(t, "receipt")) {
+        mqc_chat__receipt(ch, ev);
     } else {
         mqc_chat__show_event(ch, ev, NULL);
     }
@@ -406,246 +510,28 @@ static void on_lost(void *ctx, const char *why)
     ch->blocking[0] = '\0'; /* a reply to a request sent before may never come */
 }
 
-/* ---- commands ---- */
-
-/* A request {"op":op} (+ "conv": conv when conv is not NULL). NULL on OOM. */
-cJSON *mqc_chat__new_req(const char *op, const char *conv)
-{
-    cJSON *r = cJSON_CreateObject();
-    if (!r || !cJSON_AddStringToObject(r, "op", op) ||
-        (conv && !cJSON_AddStringToObject(r, "conv", conv))) {
-        cJSON_Delete(r);
-        return NULL;
-    }
-    return r;
-}
-
-/* Add the users in list (borrowed: names split by ',' and spaces) to a new
- * "members" array of r (borrowed). Prints and returns false on a bad name. */
-static bool add_members(struct chat *ch, cJSON *r, const char *list)
-{
-    cJSON *arr = cJSON_AddArrayToObject(r, "members");
-    char *copy = strdup(list);
-    bool ok = arr && copy;
-    char *save = NULL;
-    int n = 0;
-    for (char *tok = ok ? strtok_r(copy, ", ", &save) : NULL; ok && tok;
-         tok = strtok_r(NULL, ", ", &save)) {
-        if (!mqc_id_valid_str(tok)) {
-            mqc_chat__sayf(ch, "invalid user name '%.64s'", tok);
-            ok = false;
-        } else if (!cJSON_AddItemToArray(arr, cJSON_CreateString(tok))) {
-            ok = false;
-        } else {
-            n++;
-        }
-    }
-    free(copy);
-    if (ok && n == 0) {
-        mqc_chat__say(ch, "name at least one user");
-        ok = false;
-    }
-    return ok;
-}
-
-static bool need_current(struct chat *ch)
-{
-    if (ch->current[0])
-        return true;
-    mqc_chat__say(ch, "no conversation open: /open USER, /group TITLE USERS or /join CONV");
-    return false;
-}
-
-static void cmd_help(struct chat *ch)
-{
-    mqc_chat__say(ch, "commands:\n"
-                      "  /convs                 list your conversations\n"
-                      "  /open USER             open (create) a direct chat with USER\n"
-                      "  /group TITLE U1,U2...  create a group and open it\n"
-                      "  /join CONV             open an existing conversation\n"
-                      "  /history [N]           N earlier events (again: further back)\n"
-                      "  /add USER[,USER...]    add members (group admins)\n"
-                      "  /remove USER[,USER...] remove members (group admins)\n"
-                      "  /leave                 leave the current group\n"
-                      "  /read                  mark everything seen here as read\n"
-                      "  /quit                  leave (after unsent messages are confirmed)\n"
-                      "  anything else is sent to the current conversation (//text sends /text)");
-}
-
-static void cmd_history(struct chat *ch, const char *arg)
-{
-    if (!need_current(ch))
-        return;
-    long n = HISTORY_DEFAULT;
-    if (*arg) {
-        char *end;
-        n = strtol(arg, &end, 10);
-        if (end == arg || *end != '\0' || n < 1 || n > 200) {
-            mqc_chat__say(ch, "usage: /history [N], N from 1 to 200");
-            return;
-        }
-    }
-    if (ch->hist_before < 0) {
-        mqc_chat__say(ch, "(no older messages)");
-        return;
-    }
-    cJSON *r = mqc_chat__new_req("history", ch->current);
-    if (r &&
-        (!cJSON_AddNumberToObject(r, "limit", (double)n) ||
-         (ch->hist_before > 0 && !cJSON_AddNumberToObject(r, "before", (double)ch->hist_before)))) {
-        cJSON_Delete(r);
-        r = NULL;
-    }
-    mqc_chat__request(ch, r, RQ_HISTORY, ch->current);
-}
-
-static void cmd_read(struct chat *ch)
-{
-    if (!need_current(ch))
-        return;
-    long long seq = seen_seq(ch, ch->current);
-    if (seq <= 0) {
-        mqc_chat__say(ch, "nothing to mark read here yet");
-        return;
-    }
-    cJSON *r = cJSON_CreateObject();
-    int rc = MQC_ENOMEM;
-    if (r && cJSON_AddStringToObject(r, "type", "read") &&
-        cJSON_AddNumberToObject(r, "seq", (double)seq))
-        rc = mqc_client_publish_conv(ch->c, ch->current, "receipt", r, 1);
-    cJSON_Delete(r);
-    if (rc != MQC_OK)
-        mqc_chat__sayf(ch, "cannot send the receipt: %s", mqc_err_str(rc));
-    else /* the server need not echo a receipt to the device that sent it */
-        mqc_chat__sayf(ch, "marked read up to %lld", seq);
-}
-
-static void cmd_group(struct chat *ch, char *arg)
-{
-    /* The last word is the member list; everything before it the title. */
-    size_t len = strlen(arg);
-    while (len > 0 && arg[len - 1] == ' ')
-        arg[--len] = '\0';
-    char *sp = strrchr(arg, ' ');
-    if (!sp) {
-        mqc_chat__say(ch, "usage: /group TITLE USER[,USER...]");
-        return;
-    }
-    *sp = '\0';
-    cJSON *r = mqc_chat__new_req("create", NULL);
-    if (!r || !cJSON_AddStringToObject(r, "kind", "group") ||
-        !cJSON_AddStringToObject(r, "title", arg)) {
-        cJSON_Delete(r);
-        mqc_chat__say(ch, "out of memory");
-        return;
-    }
-    if (!add_members(ch, r, sp + 1)) {
-        cJSON_Delete(r);
-        return;
-    }
-    mqc_chat__request(ch, r, RQ_CREATE, NULL);
-}
-
-/* One input line (borrowed, may be modified). */
-static void handle_line(struct chat *ch, char *line)
-{
-    if (line[0] != '/' || line[1] == '/') {
-        if (line[0])
-            send_text(ch, line[0] == '/' ? line + 1 : line);
-        return;
-    }
-    char *cmd = line + 1, *arg = cmd + strcspn(cmd, " ");
-    if (*arg)
-        *arg++ = '\0';
-    while (*arg == ' ')
-        arg++;
-    size_t alen = strlen(arg);
-    while (alen > 0 && arg[alen - 1] == ' ')
-        arg[--alen] = '\0';
-
-    if (!strcmp(cmd, "quit") || !strcmp(cmd, "exit")) {
-        ch->quitting = true;
-    } else if (!strcmp(cmd, "help")) {
-        cmd_help(ch);
-    } else if (!strcmp(cmd, "convs")) {
-        mqc_chat__request(ch, mqc_chat__new_req("convs", NULL), RQ_CONVS, NULL);
-    } else if (!strcmp(cmd, "open")) {
-        if (!mqc_id_valid_str(arg)) {
-            mqc_chat__say(ch, "usage: /open USER");
-            return;
-        }
-        cJSON *r = mqc_chat__new_req("create", NULL);
-        if (r && (!cJSON_AddStringToObject(r, "kind", "direct") ||
-                  !cJSON_AddStringToObject(r, "with", arg))) {
-            cJSON_Delete(r);
-            r = NULL;
-        }
-        mqc_chat__request(ch, r, RQ_CREATE, arg);
-    } else if (!strcmp(cmd, "group")) {
-        cmd_group(ch, arg);
-    } else if (!strcmp(cmd, "join")) {
-        if (!mqc_id_valid_str(arg)) {
-            mqc_chat__say(ch, "usage: /join CONV");
-            return;
-        }
-        set_current(ch, arg);
-        mqc_chat__sayf(ch, "now in %s", arg);
-    } else if (!strcmp(cmd, "history")) {
-        cmd_history(ch, arg);
-    } else if (!strcmp(cmd, "add") || !strcmp(cmd, "remove")) {
-        if (!need_current(ch))
-            return;
-        cJSON *r = mqc_chat__new_req(cmd, ch->current);
-        if (!r || !add_members(ch, r, arg)) {
-            cJSON_Delete(r);
-            return;
-        }
-        mqc_chat__request(ch, r, RQ_OTHER, ch->current);
-    } else if (!strcmp(cmd, "leave")) {
-        if (need_current(ch))
-            mqc_chat__request(ch, mqc_chat__new_req("leave", ch->current), RQ_LEAVE, ch->current);
-    } else if (!strcmp(cmd, "read")) {
-        cmd_read(ch);
-    } else {
-        mqc_chat__sayf(ch, "unknown command /%.32s (/help lists them; //text sends /text)", cmd);
-    }
-}
-
-/* Tell the others "composing", at most every TYPING_EVERY_MS per conv. */
-static void maybe_typing(struct chat *ch)
-{
-    const char *typed = mqc_lineedit_current(&ch->ed);
-    if (!ch->current[0] || typed[0] == '/' || !mqc_client_is_ready(ch->c))
-        return;
-    int64_t now = mqc_clock_mono_ms();
-    if (!strcmp(ch->typing_conv, ch->current) && now - ch->typing_at < TYPING_EVERY_MS)
-        return;
-    cJSON *t = cJSON_CreateObject();
-    if (t && cJSON_AddStringToObject(t, "state", "composing") &&
-        mqc_client_publish_conv(ch->c, ch->current, "typing", t, 0) == MQC_OK) {
-        ch->typing_at = now;
-        snprintf(ch->typing_conv, sizeof ch->typing_conv, "%s", ch->current);
-    }
-    cJSON_Delete(t);
-}
-
-/* Timers: resend due messages, give up waiting for a silent reply. */
+/* Timers: resend due messages, give up waiting for a silent reply, send
+ * the delivered receipts due, keep the state file up to date. */
 static void tick(struct chat *ch)
 {
     int64_t now = mqc_clock_mono_ms();
     if (ch->blocking[0] && now >= ch->block_until) {
         struct pending_req pr;
         bool known = take_req(ch, ch->blocking, &pr);
-        mqc_chat__say(ch, "no reply from the server; going on");
         ch->blocking[0] = '\0';
+        if (!known || pr.kind != RQ_SYNC || ch->phase != SY_QUIT) /* quitting: quietly */
+            mqc_chat__sayf(ch, "%s: no reply from the server; going on",
+                           known ? pr.ctx : "the last request");
         if (known && pr.kind == RQ_SYNC)
             mqc_chat__sync_finish(ch, false);
     }
+    mqc_chat__save_shown(ch, false);
     if (!mqc_client_is_ready(ch->c))
         return;
     for (size_t i = 0; i < ch->nout; i++)
         if (now >= ch->out[i].resend_at)
             publish_outgoing(ch, &ch->out[i]);
+    mqc_chat__send_receipts(ch);
 }
 
 /* The main loop. Returns the exit code. */
@@ -660,7 +546,7 @@ static int loop(struct chat *ch)
         /* Take input lines while no reply is awaited. */
         while (!ch->quitting && !ch->blocking[0] && mqc_lineedit_pending(&ch->ed)) {
             char *line = mqc_lineedit_next(&ch->ed);
-            handle_line(ch, line);
+            mqc_chat__handle_line(ch, line);
             free(line);
         }
         if (!ch->quitting && ch->ed.eof && !ch->blocking[0] && !mqc_lineedit_pending(&ch->ed))
@@ -704,7 +590,7 @@ static int loop(struct chat *ch)
             if (mqc_lineedit_read(&ch->ed, &typed) != MQC_OK)
                 mqc_chat__say(ch, "out of memory reading input");
             if (typed)
-                maybe_typing(ch);
+                mqc_chat__maybe_typing(ch);
         }
     }
 }
@@ -719,9 +605,7 @@ int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv)
     memset(&ch, 0, sizeof ch);
     mqc_login_init(&login);
     mqc_lineedit_init(&ch.ed, STDIN_FILENO);
-    if (cli->mqtt &&
-        mqc_login_parse_hostport(cli->mqtt, login.host, sizeof login.host, &login.port) != MQC_OK)
-        fprintf(stderr, "mqchat: ignoring bad MQCHAT_MQTT '%s'\n", cli->mqtt);
+    mqc_login_default_mqtt(&login, cli->mqtt);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-sync")) {
             no_sync = true;
@@ -735,9 +619,14 @@ int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv)
             goto out;
         }
     }
-    if (mqc_login_finish(&login) != MQC_OK || mqc_session_catch_signals() != MQC_OK)
+    int rc = mqc_login_finish(&login);
+    if (rc != MQC_OK) {
+        code = rc == MQC_ENOMEM ? 1 : 2;
         goto out;
+    }
     code = 1;
+    if (mqc_session_catch_signals() != MQC_OK)
+        goto out;
     ch.me = login.user;
     if (!no_sync)
         mqc_chat__state_setup(&ch, &login);
@@ -751,6 +640,8 @@ int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv)
         goto out;
     }
     code = loop(&ch);
+    /* Whatever became of the last sync: what was shown is not shown again. */
+    mqc_chat__save_shown(&ch, true);
     /* Only the outbox decides the exit code; loop() has waited for it. */
     (void)mqc_client_close(ch.c, 2000);
 out:
@@ -760,8 +651,8 @@ out:
         cJSON_Delete(ch.out[i].payload);
     free(ch.out);
     free(ch.seen);
+    free(ch.marks);
     cJSON_Delete(ch.away);
-    mqc_map_free(ch.shown);
     mqc_login_cleanup(&login);
     return code;
 }

@@ -7,9 +7,11 @@
  * never shown, so the next start shows only what this run missed. Live
  * events carry no position, so the saved one only moves at the end of a
  * complete sync, and it is kept whenever a sync is given up. A msg or member
- * event is printed at most once per run, whether it came live or from a
- * sync (keyed by conv and seq), since a sync may return what was also
- * delivered live.
+ * event is printed at most once, whether it came live or from a sync (keyed
+ * by conv and seq), since a sync may return what was also delivered live:
+ * the runs of seqs shown go into the state file too (at most a second
+ * late, and at exit), so a next start that replays from an old position
+ * (the last sync failed, the client was killed) skips what was shown.
  *
  * Pointer parameters of the static functions here are borrowed unless their
  * comment says otherwise.
@@ -20,38 +22,64 @@
 #include <string.h>
 
 #include "cli/chat.h"
+#include "core/clock.h"
 #include "core/err.h"
 
 #define SYNC_LIMIT 200
+/* The runs of seqs shown reach the state file at most this late. */
+#define SAVE_EVERY_MS 1000
 
 /* ---- printed once ---- */
 
-/* The "conv/seq" key of a msg or member event ev into key; false when ev
- * has no conv or seq (such an event is never taken for a repeat). */
-static bool shown_key(const cJSON *ev, char *key, size_t size)
+static bool already_shown(const struct chat *ch, const cJSON *ev)
 {
     const char *conv = str_of(ev, "conv");
     long long seq = seq_of(ev, "seq");
-    int n = conv && seq > 0 ? snprintf(key, size, "%s/%lld", conv, seq) : -1;
-    return n > 0 && (size_t)n < size;
+    return conv && seq > 0 &&
+           (mqc_state_shown_has(&ch->st, conv, seq) || mqc_state_shown_has(&ch->prev, conv, seq));
 }
 
-static bool already_shown(const struct chat *ch, const cJSON *ev)
-{
-    char key[MQC_ID_MAX + 32];
-    return ch->shown && shown_key(ev, key, sizeof key) && mqc_map_get(ch->shown, key);
-}
-
-/* Out of memory only risks printing an event twice. */
 bool mqc_chat__mark_shown(struct chat *ch, const cJSON *ev)
 {
-    char key[MQC_ID_MAX + 32];
-    if (!ch->shown || !shown_key(ev, key, sizeof key))
+    const char *conv = str_of(ev, "conv");
+    long long seq = seq_of(ev, "seq");
+    if (!ch->sync_on || !conv || seq < 1)
         return true;
-    if (mqc_map_get(ch->shown, key))
+    if (already_shown(ch, ev))
         return false;
-    (void)mqc_map_put(ch->shown, key, ch->shown); /* any non-NULL value */
+    if (mqc_state_shown_add(&ch->st, conv, seq))
+        ch->shown_dirty = true;
     return true;
+}
+
+/* Write the position and the runs shown (this run's, then earlier runs'
+ * as far as they fit, least recent dropped first). */
+static int write_state(struct chat *ch)
+{
+    static struct mqc_state out; /* one thread; too large for the stack */
+    out = ch->st;
+    size_t room = MQC_STATE_SHOWN_MAX - out.nshown;
+    size_t take = ch->prev.nshown < room ? ch->prev.nshown : room;
+    /* Earlier runs' ranges are older: they go first. */
+    memmove(out.shown + take, out.shown, out.nshown * sizeof *out.shown);
+    memcpy(out.shown, ch->prev.shown + (ch->prev.nshown - take), take * sizeof *out.shown);
+    out.nshown += take;
+    ch->shown_dirty = false;
+    ch->saved_at = mqc_clock_mono_ms();
+    int rc = mqc_state_save(ch->state_path, &out);
+    if (rc != MQC_OK && !ch->save_failed) {
+        ch->save_failed = true;
+        mqc_chat__sayf(ch, "cannot save the sync position to %s: %s", ch->state_path,
+                       rc == MQC_EINTERNAL ? strerror(errno) : mqc_err_str(rc));
+    }
+    return rc;
+}
+
+void mqc_chat__save_shown(struct chat *ch, bool now)
+{
+    if (ch->sync_on && ch->shown_dirty &&
+        (now || mqc_clock_mono_ms() - ch->saved_at >= SAVE_EVERY_MS))
+        (void)write_state(ch);
 }
 
 /* ---- sync ---- */
@@ -87,16 +115,13 @@ static void show_away(struct chat *ch, enum sync_phase phase)
         mqc_chat__say(ch, "--- end of what you missed ---");
 }
 
-/* Keep the sync position in memory and in the state file. */
+/* Keep the sync position in memory and in the state file. What earlier
+ * runs showed lies before it now: forgotten. */
 static void save_position(struct chat *ch, const char *token)
 {
     snprintf(ch->st.token, sizeof ch->st.token, "%s", token);
-    int rc = mqc_state_save(ch->state_path, &ch->st);
-    if (rc != MQC_OK && !ch->save_failed) {
-        ch->save_failed = true;
-        mqc_chat__sayf(ch, "cannot save the sync position to %s: %s", ch->state_path,
-                       rc == MQC_EINTERNAL ? strerror(errno) : mqc_err_str(rc));
-    }
+    ch->prev.nshown = 0;
+    (void)write_state(ch);
 }
 
 void mqc_chat__sync_finish(struct chat *ch, bool ok)
@@ -187,10 +212,8 @@ void mqc_chat__sync_reply(struct chat *ch, const cJSON *res)
  * position. */
 void mqc_chat__sync_error(struct chat *ch, const cJSON *ev)
 {
-    if (ch->phase == SY_NONE) {
-        mqc_chat__show_event(ch, ev, NULL);
-        return;
-    }
+    if (ch->phase == SY_NONE)
+        return; /* a late page of a sync given up */
     /* Only the first page asks with the saved position; a refused later
      * page is the server's own token: give up rather than lose the gap. */
     if (str_eq(str_of(ev, "code"), "bad_request") && ch->sync_since &&
@@ -202,7 +225,11 @@ void mqc_chat__sync_error(struct chat *ch, const cJSON *ev)
         mqc_chat__sync_start(ch, ch->phase);
         return;
     }
-    mqc_chat__show_event(ch, ev, " - sync given up");
+    /* Nothing is lost: the position stays, and what was shown is in the
+     * state file. On quit that is all there is to it: quietly. */
+    if (ch->phase != SY_QUIT)
+        mqc_chat__say_error(ch, "fetching what arrived while you were away", ev,
+                            "; it is shown next time");
     mqc_chat__sync_finish(ch, false);
 }
 
@@ -234,10 +261,10 @@ void mqc_chat__state_setup(struct chat *ch, const struct mqc_login *l)
     }
     if (rc == MQC_EBADREQ)
         fprintf(stderr, "mqchat: %s is not an mqchat state file: starting fresh\n", ch->state_path);
-    ch->shown = mqc_map_new();
-    if (!ch->shown) {
-        fprintf(stderr, "mqchat: out of memory: not showing what arrived while away\n");
-        return;
-    }
+    /* What the earlier runs showed is kept apart: dropped once a sync has
+     * moved the position past it. */
+    memcpy(ch->prev.shown, ch->st.shown, ch->st.nshown * sizeof *ch->st.shown);
+    ch->prev.nshown = ch->st.nshown;
+    ch->st.nshown = 0;
     ch->sync_on = true;
 }

@@ -34,8 +34,10 @@
 
 /* Most clock difference between this machine and Redis that passes. */
 #define SKEW_MAX_MS 1000
-/* Bytes a send's MQTT packet carries besides its payload (topic, header). */
-#define PACKET_OVERHEAD 1024
+/* Bytes a packet may carry besides a payload of plugin_opt_max_message_bytes
+ * (topic, header, MQTT 5 properties, a CONNECT with a JWT): docs/CONFIG.md
+ * "Packet size". */
+#define PACKET_OVERHEAD 16384
 /* The user the packaged mqchat-push.service runs as. */
 #define PUSH_USER "mosquitto"
 

@@ -94,7 +94,18 @@ int mqc_login_option(struct mqc_login *l, int argc, char **argv, int *i)
         fprintf(stderr, "mqchat: bad --mqtt '%s' (want HOST:PORT, e.g. 127.0.0.1:1883)\n", v);
         return -1;
     }
+    l->mqtt_given = true;
     return 1;
+}
+
+void mqc_login_default_mqtt(struct mqc_login *l, const char *hostport)
+{
+    if (hostport &&
+        mqc_login_parse_hostport(hostport, l->host, sizeof l->host, &l->port) != MQC_OK) {
+        l->bad_env = hostport;
+        snprintf(l->host, sizeof l->host, "%s", MQC_LOGIN_DEFAULT_HOST);
+        l->port = MQC_LOGIN_DEFAULT_PORT;
+    }
 }
 
 /* Prompt on tty (borrowed, open for reading and writing) with echo off and
@@ -126,6 +137,11 @@ int mqc_login_finish(struct mqc_login *l)
 {
     if (!l->user[0]) {
         fprintf(stderr, "mqchat: --user NAME is required\n");
+        return MQC_EBADREQ;
+    }
+    if (l->bad_env && !l->mqtt_given) {
+        fprintf(stderr, "mqchat: bad $MQCHAT_MQTT '%s' (want HOST:PORT, e.g. 127.0.0.1:1883)\n",
+                l->bad_env);
         return MQC_EBADREQ;
     }
     char buf[MQC_PASSWORD_MAX + 2];

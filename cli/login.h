@@ -18,7 +18,9 @@ struct mqc_login {
     char user[MQC_ID_MAX + 1];
     char host[MQC_LOGIN_HOST_MAX + 1];
     int port;
-    char *password; /* owned; wiped and freed by mqc_login_cleanup */
+    char *password;      /* owned; wiped and freed by mqc_login_cleanup */
+    bool mqtt_given;     /* --mqtt was given: the default from the environment is moot */
+    const char *bad_env; /* borrowed: an unusable $MQCHAT_MQTT, or NULL */
 };
 
 /* Set the defaults (no user, 127.0.0.1:1883, no password). */
@@ -37,9 +39,15 @@ int mqc_login_option(struct mqc_login *l, int argc, char **argv, int *i);
  * MQC_EBADREQ (empty host, port not in 1..65535, host too long). */
 int mqc_login_parse_hostport(const char *s, char *host, size_t host_size, int *port);
 
+/* Take hostport (borrowed from $MQCHAT_MQTT, may be NULL) as the default
+ * broker. An unusable value is remembered, not fatal yet: mqc_login_finish
+ * refuses it unless --mqtt replaced it. */
+void mqc_login_default_mqtt(struct mqc_login *l, const char *hostport);
+
 /* Check that a user was given and get the password: $MQCHAT_PASSWORD, else a
  * prompt on /dev/tty with echo off. Prints why and returns MQC_EBADREQ when
- * there is no user, no password can be had, or it is empty. */
+ * there is no user, $MQCHAT_MQTT is unusable (and no --mqtt), no password
+ * can be had, or it is empty; MQC_ENOMEM when out of memory. */
 int mqc_login_finish(struct mqc_login *l);
 
 #endif

@@ -1,6 +1,7 @@
 /* mqchat: the admin tool (users, straight against Redis) and the terminal
  * client (chat, send, listen, req, over MQTT). Parses the global options and
  * dispatches to a subcommand. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,45 +14,67 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mqchat [--redis URL] [--prefix PREFIX] COMMAND ...\n"
-            "\n"
-            "commands:\n"
-            "  user add NAME --password-stdin   create a user (password read from stdin)\n"
-            "  user passwd NAME --password-stdin  change a user's password\n"
-            "  user del NAME                    delete a user\n"
-            "  user list                        list users\n"
-            "  broadcast --text TEXT            a system event to every connected user, on\n"
-            "                                   every node\n"
-            "  doctor --config MOSQUITTO_CONF [--push-config PUSH_CONF]\n"
-            "        check a deployment: one ok/FAIL line per check, exit 0 when all pass\n"
-            "\n"
-            "  chat --user NAME [--mqtt HOST:PORT] [--no-sync]\n"
-            "        interactive client (/help inside lists its commands); on start it\n"
-            "        shows what arrived while it was away (the position is kept in\n"
-            "        $MQCHAT_STATE_DIR, else $XDG_STATE_HOME/mqchat or ~/.local/state/mqchat)\n"
-            "  send --user NAME [--mqtt HOST:PORT] [--timeout S] --conv CONV TEXT...\n"
-            "        send one message; prints \"sent seq N\" once the server stored it\n"
-            "  listen --user NAME [--mqtt HOST:PORT] [--count N]\n"
-            "        print inbox events as JSON lines until N events or Ctrl-C\n"
-            "  req --user NAME [--mqtt HOST:PORT] [--timeout S] JSON\n"
-            "        send a request (\"req\" added if missing), print the reply\n"
-            "\n"
-            "URL: redis://[:password@]host[:port][/db] or unix:///path[?db=N]\n"
-            "     (default redis://127.0.0.1:6379/0, or $MQCHAT_REDIS)\n"
-            "PREFIX: Redis key prefix (default mqchat:, or $MQCHAT_PREFIX)\n"
-            "HOST:PORT: MQTT broker (default 127.0.0.1:1883, or $MQCHAT_MQTT)\n"
-            "The MQTT password comes from $MQCHAT_PASSWORD, else a terminal prompt.\n");
+    fprintf(f, "usage: mqchat [--redis URL] [--prefix PREFIX] COMMAND ...\n"
+               "\n"
+               "commands:\n"
+               "  user add NAME --password-stdin   create a user (password read from stdin)\n"
+               "  user passwd NAME --password-stdin  change a user's password\n"
+               "  user del NAME                    delete a user\n"
+               "  user list                        list users\n"
+               "  broadcast --text TEXT            a system event to every connected user, on\n"
+               "                                   every node\n"
+               "  doctor --config MOSQUITTO_CONF [--push-config PUSH_CONF]\n"
+               "        check a deployment: one ok/FAIL line per check, exit 0 when all pass\n"
+               "\n"
+               "  chat --user NAME [--mqtt HOST:PORT] [--no-sync]\n"
+               "        interactive client (/help inside lists its commands); on start it\n"
+               "        shows what arrived while it was away and was not shown before (kept\n"
+               "        in $MQCHAT_STATE_DIR, else $XDG_STATE_HOME/mqchat or\n"
+               "        ~/.local/state/mqchat)\n"
+               "  send --user NAME [--mqtt HOST:PORT] [--timeout S] --conv CONV TEXT...\n"
+               "        send one message; prints \"sent seq N\" once the server stored it\n"
+               "  listen --user NAME [--mqtt HOST:PORT] [--count N]\n"
+               "        print inbox events as JSON lines until N events or Ctrl-C\n"
+               "  req --user NAME [--mqtt HOST:PORT] [--timeout S] JSON\n"
+               "        send a request (\"req\" added if missing), print the reply\n"
+               "\n"
+               "URL: redis://[:password@]host[:port][/db] or unix:///path[?db=N]\n"
+               "     (default redis://127.0.0.1:6379/0, or $MQCHAT_REDIS)\n"
+               "PREFIX: Redis key prefix (default mqchat:, or $MQCHAT_PREFIX)\n"
+               "HOST:PORT: MQTT broker (default 127.0.0.1:1883, or $MQCHAT_MQTT)\n"
+               "The MQTT password comes from $MQCHAT_PASSWORD, else a terminal prompt.\n"
+               "Exit codes: 0 done, 1 failed (refused, unreachable, timeout), 2 usage error.\n");
+}
+
+/* Is url (borrowed) a Redis URL mqc_redis_url_parse accepts? */
+static bool redis_url_ok(const char *url)
+{
+    struct mqc_redis_url u;
+    if (mqc_redis_url_parse(url, &u) != MQC_OK)
+        return false;
+    mqc_redis_url_cleanup(&u);
+    return true;
+}
+
+/* The subcommands that talk to Redis (the others speak MQTT only). */
+static bool uses_redis(const char *cmd)
+{
+    return !strcmp(cmd, "user") || !strcmp(cmd, "broadcast");
 }
 
 struct mqc_store *mqc_cli_store(const struct mqc_cli *cli)
 {
     struct mqc_redis_url u;
-    if (mqc_redis_url_parse(cli->redis_url, &u) != MQC_OK) {
-        fprintf(stderr, "mqchat: bad Redis URL '%s' (want redis://host:port/db or unix:///path)\n",
-                cli->redis_url);
+    if (mqc_redis_url_parse(cli->redis_url, &u) != MQC_OK) { /* main() checked it */
+        fprintf(stderr, "mqchat: bad Redis URL\n");
         return NULL;
     }
+    /* Where, without the password the URL may hold. */
+    char where[300];
+    if (u.unix_path)
+        snprintf(where, sizeof where, "unix:%s", u.unix_path);
+    else
+        snprintf(where, sizeof where, "%s:%d", u.host, u.port);
     struct mqc_store_opts o = {
         .host = u.host,
         .port = u.port,
@@ -69,8 +92,7 @@ struct mqc_store *mqc_cli_store(const struct mqc_cli *cli)
         return NULL;
     }
     if (mqc_store_ensure(s, mqc_clock_mono_ms()) != MQC_OK) {
-        fprintf(stderr, "mqchat: cannot reach Redis at %s: %s\n", cli->redis_url,
-                mqc_store_last_error(s));
+        fprintf(stderr, "mqchat: cannot reach Redis at %s: %s\n", where, mqc_store_last_error(s));
         mqc_store_free(s);
         return NULL;
     }
@@ -93,6 +115,7 @@ int main(int argc, char **argv)
         .prefix = getenv("MQCHAT_PREFIX") ? getenv("MQCHAT_PREFIX") : "mqchat:",
         .mqtt = getenv("MQCHAT_MQTT"),
     };
+    bool redis_given = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -100,6 +123,7 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--redis") && i + 1 < argc) {
             cli.redis_url = argv[++i];
+            redis_given = true;
         } else if (!strcmp(argv[i], "--prefix") && i + 1 < argc) {
             cli.prefix = argv[++i];
         } else {
@@ -110,6 +134,17 @@ int main(int argc, char **argv)
     }
     if (i >= argc) {
         usage(stderr);
+        return 2;
+    }
+    /* A bad URL is a usage error (exit 2), found before anything is done:
+     * given with --redis it is refused whatever the command; from
+     * $MQCHAT_REDIS only where it would be used. */
+    if ((redis_given || uses_redis(argv[i])) && !redis_url_ok(cli.redis_url)) {
+        /* Not echoed: the URL may hold a password. */
+        fprintf(stderr,
+                "mqchat: bad Redis URL in %s (want redis://[:password@]host[:port][/db] "
+                "or unix:///path[?db=N])\n",
+                redis_given ? "--redis" : "$MQCHAT_REDIS");
         return 2;
     }
     if (!strcmp(argv[i], "user"))

@@ -4,8 +4,8 @@
  *   mqchat req    send one request, print the res/err reply
  * Each signs in, subscribes to its inbox, does its one thing from the ready
  * callback and then drives the connection until its answer arrives or its
- * deadline passes. Exit codes: 0 done, 1 failed (refused, error event,
- * timeout), 2 bad usage.
+ * deadline passes; send and req share that runner (run_until_answer).
+ * Exit codes: 0 done, 1 failed (refused, error event, timeout), 2 bad usage.
  *
  * Pointer parameters of the static functions here are borrowed unless their
  * comment says otherwise.
@@ -43,10 +43,18 @@ struct args {
 static void args_init(struct args *a, const struct mqc_cli *cli)
 {
     mqc_login_init(&a->login);
-    if (cli->mqtt)
-        (void)mqc_login_parse_hostport(cli->mqtt, a->login.host, sizeof a->login.host,
-                                       &a->login.port);
+    mqc_login_default_mqtt(&a->login, cli->mqtt);
     a->timeout_s = MQC_SESSION_TIMEOUT_S;
+}
+
+/* Finish the sign-in options and catch signals: 0 ready, else the exit code
+ * (2 for a usage problem such as no user or password, 1 otherwise). */
+static int args_finish(struct args *a)
+{
+    int rc = mqc_login_finish(&a->login);
+    if (rc != MQC_OK)
+        return rc == MQC_ENOMEM ? 1 : 2;
+    return mqc_session_catch_signals() == MQC_OK ? 0 : 1;
 }
 
 /* 1 taken, 0 not a shared option, -1 bad (printed). */
@@ -76,14 +84,49 @@ static int drive(struct mqc_client *c, const bool *done, int64_t deadline)
     return MQC_OK;
 }
 
+/* The outcome a command waiting for one answer fills in from its
+ * callbacks. */
+struct answer {
+    bool done;
+    int exit_code; /* when done */
+};
+
+/* The runner of send and req: sign in as a->login, let cb (borrowed; its
+ * ready callback publishes) work until ans->done or a->timeout_s pass, then
+ * disconnect. what and ref (borrowed) name the awaited answer in the
+ * timeout message: "no <what> within N s (<ref>)". Returns the exit code. */
+static int run_until_answer(struct args *a, const struct mqc_client_cb *cb,
+                            const struct answer *ans, const char *what, const char *ref)
+{
+    int code = args_finish(a);
+    if (code != 0)
+        return code;
+    struct mqc_client *c = NULL;
+    int64_t deadline = mqc_clock_mono_ms() + (int64_t)a->timeout_s * 1000;
+    if (mqc_session_open(&a->login, cb, a->timeout_s * 1000, &c) != MQC_OK)
+        return 1;
+    int rc = drive(c, &ans->done, deadline);
+    if (rc == MQC_EUNAVAIL)
+        fprintf(stderr, "mqchat: no %s within %d s (%s)\n", what, a->timeout_s, ref);
+    else if (rc == MQC_EAUTH)
+        fprintf(stderr, "mqchat: the broker refused the user on reconnect\n");
+    else if (rc == MQC_EINTERNAL)
+        fprintf(stderr, "mqchat: interrupted before the %s came (%s)\n", what, ref);
+    else if (rc != MQC_OK)
+        fprintf(stderr, "mqchat: %s\n", mqc_client_last_error(c));
+    code = ans->done ? ans->exit_code : 1;
+    (void)mqc_client_close(c, 1000);
+    mqc_client_free(c);
+    return code;
+}
+
 /* ---- send ---- */
 
 struct send_op {
+    struct answer ans;
     const char *conv; /* borrowed from argv */
     char id[MQC_CLIENT_ID_SIZE];
     cJSON *payload; /* owned */
-    bool done;
-    int exit_code;
 };
 
 /* (Re)publish on every ready: the server keeps one copy per id, so a resend
@@ -95,8 +138,7 @@ static void send_ready(void *ctx, struct mqc_client *c, bool first)
     int rc = mqc_client_publish_conv(c, s->conv, "send", s->payload, 1);
     if (rc != MQC_OK && rc != MQC_EUNAVAIL) {
         fprintf(stderr, "mqchat: cannot publish: %s\n", mqc_err_str(rc));
-        s->done = true;
-        s->exit_code = 1;
+        s->ans = (struct answer){.done = true, .exit_code = 1};
     }
 }
 
@@ -110,13 +152,11 @@ static void send_event(void *ctx, struct mqc_client *c, const char *payload, siz
         str_eq(str_of(ev, "from"), mqc_client_user(c)) && str_eq(str_of(ev, "conv"), s->conv)) {
         const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ev, "seq");
         printf("sent seq %lld\n", cJSON_IsNumber(seq) ? (long long)seq->valuedouble : -1LL);
-        s->done = true;
-        s->exit_code = 0;
+        s->ans = (struct answer){.done = true, .exit_code = 0};
     } else if (str_eq(t, "err") && str_eq(str_of(ev, "id"), s->id)) {
         const char *code = str_of(ev, "code"), *msg = str_of(ev, "msg");
         fprintf(stderr, "mqchat: %s: %s\n", code ? code : "error", msg ? msg : "");
-        s->done = true;
-        s->exit_code = 1;
+        s->ans = (struct answer){.done = true, .exit_code = 1};
     }
     cJSON_Delete(ev);
 }
@@ -146,8 +186,7 @@ int mqc_cli_send(const struct mqc_cli *cli, int argc, char **argv)
     static const char use[] =
         "usage: mqchat send --user NAME [--mqtt HOST:PORT] [--timeout S] --conv CONV TEXT...\n";
     struct args a;
-    struct send_op s = {.exit_code = 1};
-    struct mqc_client *c = NULL;
+    struct send_op s = {.ans.exit_code = 1};
     char *body = NULL;
     int code = 2, i = 1;
     args_init(&a, cli);
@@ -182,23 +221,11 @@ int mqc_cli_send(const struct mqc_cli *cli, int argc, char **argv)
         fprintf(stderr, "mqchat: out of memory\n");
         goto out;
     }
-    if (mqc_login_finish(&a.login) != MQC_OK || mqc_session_catch_signals() != MQC_OK) {
-        code = 2;
-        goto out;
-    }
-    int64_t deadline = mqc_clock_mono_ms() + (int64_t)a.timeout_s * 1000;
+    char ref[MQC_CLIENT_ID_SIZE + 8];
+    snprintf(ref, sizeof ref, "id %s", s.id);
     struct mqc_client_cb cb = {.ready = send_ready, .event = send_event, .ctx = &s};
-    if (mqc_session_open(&a.login, &cb, a.timeout_s * 1000, &c) != MQC_OK)
-        goto out;
-    int rc = drive(c, &s.done, deadline);
-    if (rc == MQC_EUNAVAIL)
-        fprintf(stderr, "mqchat: no acknowledgement within %d s (id %s)\n", a.timeout_s, s.id);
-    else if (rc == MQC_EAUTH)
-        fprintf(stderr, "mqchat: the broker refused the user on reconnect\n");
-    code = s.done ? s.exit_code : 1;
-    (void)mqc_client_close(c, 1000);
+    code = run_until_answer(&a, &cb, &s.ans, "acknowledgement", ref);
 out:
-    mqc_client_free(c);
     cJSON_Delete(s.payload);
     free(body);
     mqc_login_cleanup(&a.login);
@@ -289,7 +316,8 @@ int mqc_cli_listen(const struct mqc_cli *cli, int argc, char **argv)
             goto out;
         }
     }
-    if (mqc_login_finish(&a.login) != MQC_OK || mqc_session_catch_signals() != MQC_OK)
+    code = args_finish(&a);
+    if (code != 0)
         goto out;
     code = 1;
     struct mqc_client_cb cb = {
@@ -317,11 +345,10 @@ out:
 /* ---- req ---- */
 
 struct req_op {
+    struct answer ans;
     cJSON *request; /* owned */
     char req[MQC_ID_MAX + 1];
     bool sent;
-    bool done;
-    int exit_code;
 };
 
 /* Publish the request once: a reconnect does not repeat it, since requests
@@ -335,8 +362,7 @@ static void req_ready(void *ctx, struct mqc_client *c, bool first)
     int rc = mqc_client_publish_req(c, r->request);
     if (rc != MQC_OK) {
         fprintf(stderr, "mqchat: cannot publish the request: %s\n", mqc_err_str(rc));
-        r->done = true;
-        r->exit_code = 1;
+        r->ans = (struct answer){.done = true, .exit_code = 1};
         return;
     }
     r->sent = true;
@@ -348,7 +374,7 @@ static void req_event(void *ctx, struct mqc_client *c, const char *payload, size
 {
     (void)c;
     struct req_op *r = ctx;
-    if (r->done)
+    if (r->ans.done)
         return;
     cJSON *ev = cJSON_ParseWithLength(payload, len);
     const char *t = str_of(ev, "t");
@@ -359,8 +385,7 @@ static void req_event(void *ctx, struct mqc_client *c, const char *payload, size
     if (ours && (str_eq(t, "res") || str_eq(t, "err"))) {
         printf("%.*s\n", (int)len, payload);
         (void)fflush(stdout);
-        r->done = true;
-        r->exit_code = str_eq(t, "res") ? 0 : 1;
+        r->ans = (struct answer){.done = true, .exit_code = str_eq(t, "res") ? 0 : 1};
     }
     cJSON_Delete(ev);
 }
@@ -372,8 +397,7 @@ int mqc_cli_req(const struct mqc_cli *cli, int argc, char **argv)
         "  e.g. mqchat req --user alice "
         "'{\"op\":\"create\",\"kind\":\"direct\",\"with\":\"bob\"}'\n";
     struct args a;
-    struct req_op r = {.exit_code = 1};
-    struct mqc_client *c = NULL;
+    struct req_op r = {.ans.exit_code = 1};
     const char *json = NULL;
     int code = 2;
     args_init(&a, cli);
@@ -413,23 +437,11 @@ int mqc_cli_req(const struct mqc_cli *cli, int argc, char **argv)
             goto out;
         }
     } /* a non-string req is sent as is: the server answers with an err */
-    if (mqc_login_finish(&a.login) != MQC_OK || mqc_session_catch_signals() != MQC_OK) {
-        code = 2;
-        goto out;
-    }
-    int64_t deadline = mqc_clock_mono_ms() + (int64_t)a.timeout_s * 1000;
+    char ref[MQC_ID_MAX + 8];
+    snprintf(ref, sizeof ref, "req %s", r.req);
     struct mqc_client_cb cb = {.ready = req_ready, .event = req_event, .ctx = &r};
-    if (mqc_session_open(&a.login, &cb, a.timeout_s * 1000, &c) != MQC_OK)
-        goto out;
-    int rc = drive(c, &r.done, deadline);
-    if (rc == MQC_EUNAVAIL)
-        fprintf(stderr, "mqchat: no reply within %d s (req %s)\n", a.timeout_s, r.req);
-    else if (rc == MQC_EAUTH)
-        fprintf(stderr, "mqchat: the broker refused the user on reconnect\n");
-    code = r.done ? r.exit_code : 1;
-    (void)mqc_client_close(c, 1000);
+    code = run_until_answer(&a, &cb, &r.ans, "reply", ref);
 out:
-    mqc_client_free(c);
     cJSON_Delete(r.request);
     mqc_login_cleanup(&a.login);
     return code;

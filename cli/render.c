@@ -225,14 +225,35 @@ static void render_msg(struct sb *b, const cJSON *ev)
         sb_printf(b, " (reply to %lld)", (long long)cJSON_GetNumberValue(reply));
 }
 
+/* Is user (borrowed, may be NULL) one of the strings of array? */
+static bool in_list(const cJSON *array, const char *user)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, array)
+    {
+        if (user && cJSON_IsString(it) && !strcmp(it->valuestring, user))
+            return true;
+    }
+    return false;
+}
+
 static void render_member(struct sb *b, const cJSON *ev, const char *me)
 {
     const char *op = str_of(ev, "op");
+    const char *by = str_of(ev, "by");
     const cJSON *users = cJSON_GetObjectItemCaseSensitive(ev, "users");
     put_conv(b, ev);
     if (op && !strcmp(op, "left")) {
         put_list(b, users, NULL);
         sb_puts(b, " left");
+    } else if (op && !strcmp(op, "added") && in_list(users, by)) {
+        /* Only the creation adds the adder (an admin is in already). */
+        put_who(b, by, me);
+        sb_puts(b, " created the group");
+        if (cJSON_GetArraySize(users) > 1) {
+            sb_puts(b, " with ");
+            put_list(b, users, by);
+        }
     } else {
         put_who(b, str_of(ev, "by"), me);
         sb_puts(b, " ");
@@ -308,6 +329,13 @@ static void render_res(struct sb *b, const cJSON *ev)
         sb_printf(b, " (%d items)", cJSON_GetArraySize(items));
 }
 
+/* An operator's broadcast. */
+static void render_system(struct sb *b, const cJSON *ev)
+{
+    sb_puts(b, "*** system: ");
+    put_str(b, ev, "text");
+}
+
 /* Anything else: its type and compact JSON, sanitized. */
 static void render_other(struct sb *b, const cJSON *ev, const char *t)
 {
@@ -342,6 +370,8 @@ int mqc_render_event(const cJSON *ev, const char *me, char **out)
         render_err(&b, ev);
     else if (!strcmp(t, "res"))
         render_res(&b, ev);
+    else if (!strcmp(t, "system"))
+        render_system(&b, ev);
     else
         render_other(&b, ev, t);
     return sb_take(&b, out);
@@ -420,6 +450,19 @@ int mqc_render_history(const cJSON *res, const char *me, char **out)
         sb_puts(&b, "  (more: /history again for older)");
     else
         sb_puts(&b, "  (beginning of conversation)");
+    return sb_take(&b, out);
+}
+
+int mqc_render_error(const cJSON *err, const char *context, char **out)
+{
+    struct sb b = {0};
+    sb_safe(&b, context);
+    sb_puts(&b, ": ");
+    const char *msg = str_of(err, "msg"), *code = str_of(err, "code");
+    sb_safe(&b, msg ? msg : "refused");
+    sb_puts(&b, " (");
+    sb_safe(&b, code ? code : "?");
+    sb_puts(&b, ")");
     return sb_take(&b, out);
 }
 

@@ -13,12 +13,15 @@
 
 /* One event as one line (no trailing newline):
  *   msg      "[conv] alice: hello (seq 42)"            (+ " (reply to 41)")
- *   member   "[conv] alice added bob, carol (seq 7)" / "removed" / "bob left"
+ *   member   "[conv] alice added bob, carol (seq 7)" / "removed" / "bob left";
+ *            a group's first event (the adder among the added):
+ *            "[conv] alice created the group with bob, carol (seq 1)"
  *   receipt  "[conv] bob read up to 42" / "bob received up to 42"
  *   typing   "[conv] bob is typing..." / "bob stopped typing"
  *   err      "error not_member: not a member ... (id m-1)" / "(req r1)"
  *   res      "ok create: conv d-..." (convs and history have their own
  *            renderers below; here they get a one-line summary)
+ *   system   "*** system: maintenance at 18:00"
  *   other    "event <t>: <compact JSON>"
  * ev is borrowed. me (borrowed, may be NULL) is the signed-in user: receipts
  * and typing by me read "you". On MQC_OK *out is a NUL-terminated string
@@ -40,6 +43,12 @@ int mqc_render_convs(const cJSON *res, const char *me, char **out);
  * "  (beginning of conversation)" when it is false. *out returned owned;
  * MQC_EBADREQ if res has no "items" array. */
 int mqc_render_history(const cJSON *res, const char *me, char **out);
+
+/* An err event (borrowed) told with what it answers: context (borrowed,
+ * e.g. "/leave in d-8d9c" or "[g-3] message not sent") then
+ * "CONTEXT: MSG (CODE)", every part sanitized. *out returned owned;
+ * MQC_ENOMEM when out of memory. */
+int mqc_render_error(const cJSON *err, const char *context, char **out);
 
 /* A copy of src (borrowed, NUL-terminated) safe to print on a terminal:
  * '\n' becomes the two characters "\n", '\t' a space, every other C0

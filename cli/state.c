@@ -18,8 +18,9 @@
 #include "core/id.h"
 
 #define MAGIC "mqchat-state 1"
-/* A state file is a few lines; anything bigger is not ours. */
-#define FILE_MAX 4096
+/* A state file is a token and at most MQC_STATE_SHOWN_MAX short lines;
+ * anything bigger is not ours. */
+#define FILE_MAX 32768
 
 static bool set(const char *s)
 {
@@ -113,6 +114,83 @@ bool mqc_state_token_valid(const char *tok)
     return n >= 1 && n <= MQC_STATE_TOKEN_MAX;
 }
 
+bool mqc_state_shown_has(const struct mqc_state *st, const char *conv, long long seq)
+{
+    for (size_t i = 0; i < st->nshown; i++)
+        if (seq >= st->shown[i].lo && seq <= st->shown[i].hi && !strcmp(st->shown[i].conv, conv))
+            return true;
+    return false;
+}
+
+/* Move run i to the end (the most recent place). */
+static void make_recent(struct mqc_state *st, size_t i)
+{
+    struct mqc_state_range r = st->shown[i];
+    memmove(st->shown + i, st->shown + i + 1, (st->nshown - i - 1) * sizeof r);
+    st->shown[st->nshown - 1] = r;
+}
+
+bool mqc_state_shown_add(struct mqc_state *st, const char *conv, long long seq)
+{
+    if (seq < 1 || !mqc_id_valid_str(conv) || mqc_state_shown_has(st, conv, seq))
+        return false;
+    size_t grown = st->nshown;
+    for (size_t i = 0; i < st->nshown && grown == st->nshown; i++) {
+        struct mqc_state_range *r = &st->shown[i];
+        if (strcmp(r->conv, conv) != 0)
+            continue;
+        if (r->hi + 1 == seq)
+            r->hi = seq, grown = i;
+        else if (r->lo - 1 == seq)
+            r->lo = seq, grown = i;
+    }
+    if (grown == st->nshown) {
+        if (st->nshown == MQC_STATE_SHOWN_MAX) {
+            memmove(st->shown, st->shown + 1, (st->nshown - 1) * sizeof *st->shown);
+            st->nshown--;
+        }
+        struct mqc_state_range *r = &st->shown[st->nshown];
+        snprintf(r->conv, sizeof r->conv, "%s", conv);
+        r->lo = r->hi = seq;
+        grown = st->nshown++;
+    }
+    /* A run that now meets another of the same conv swallows it. */
+    struct mqc_state_range *g = &st->shown[grown];
+    for (size_t i = 0; i < st->nshown; i++) {
+        struct mqc_state_range *r = &st->shown[i];
+        if (i == grown || strcmp(r->conv, conv) != 0 || (r->hi + 1 != g->lo && g->hi + 1 != r->lo))
+            continue;
+        if (r->lo < g->lo)
+            g->lo = r->lo;
+        if (r->hi > g->hi)
+            g->hi = r->hi;
+        memmove(st->shown + i, st->shown + i + 1, (st->nshown - i - 1) * sizeof *r);
+        st->nshown--;
+        if (i < grown)
+            grown--;
+        break; /* seq joins at most two runs */
+    }
+    make_recent(st, grown);
+    return true;
+}
+
+/* One "shown CONV LO HI" value (val, modified) into st. */
+static int parse_shown(char *val, struct mqc_state *st)
+{
+    char conv[MQC_ID_MAX + 2];
+    long long lo, hi;
+    char extra;
+    if (st->nshown == MQC_STATE_SHOWN_MAX ||
+        sscanf(val, "%65s %lld %lld %c", conv, &lo, &hi, &extra) != 3 || !mqc_id_valid_str(conv) ||
+        lo < 1 || hi < lo)
+        return MQC_EBADREQ;
+    struct mqc_state_range *r = &st->shown[st->nshown++];
+    memcpy(r->conv, conv, strlen(conv) + 1); /* a valid id fits */
+    r->lo = lo;
+    r->hi = hi;
+    return MQC_OK;
+}
+
 /* Parse the text of a state file (buf, NUL-terminated, modified) into st. */
 static int parse(char *buf, struct mqc_state *st)
 {
@@ -125,6 +203,11 @@ static int parse(char *buf, struct mqc_state *st)
         if (!val)
             return MQC_EBADREQ;
         *val++ = '\0';
+        if (!strcmp(line, "shown")) {
+            if (parse_shown(val, st) != MQC_OK)
+                return MQC_EBADREQ;
+            continue;
+        }
         if (strcmp(line, "token") != 0)
             continue; /* a later version's key */
         if (!mqc_state_token_valid(val))
@@ -183,14 +266,33 @@ static int write_all(int fd, const char *buf, size_t len)
     return MQC_OK;
 }
 
+/* The text of st into text (size bytes): its length, or -1 when it does not
+ * fit. */
+static int format_state(const struct mqc_state *st, char *text, size_t size)
+{
+    int n = st->token[0] ? snprintf(text, size, MAGIC "\ntoken %s\n", st->token)
+                         : snprintf(text, size, MAGIC "\n");
+    for (size_t i = 0; i < st->nshown && n >= 0 && (size_t)n < size; i++) {
+        const struct mqc_state_range *r = &st->shown[i];
+        int m = snprintf(text + n, size - (size_t)n, "shown %s %lld %lld\n", r->conv, r->lo, r->hi);
+        n = m < 0 ? -1 : n + m;
+    }
+    return n >= 0 && (size_t)n < size ? n : -1;
+}
+
 int mqc_state_save(const char *path, const struct mqc_state *st)
 {
     if (st->token[0] && !mqc_state_token_valid(st->token))
         return MQC_EBADREQ;
-    char text[MQC_STATE_TOKEN_MAX + 64];
-    int n = st->token[0] ? snprintf(text, sizeof text, MAGIC "\ntoken %s\n", st->token)
-                         : snprintf(text, sizeof text, MAGIC "\n");
-    if (n < 0 || (size_t)n >= sizeof text)
+    if (st->nshown > MQC_STATE_SHOWN_MAX)
+        return MQC_EBADREQ;
+    for (size_t i = 0; i < st->nshown; i++)
+        if (!mqc_id_valid_str(st->shown[i].conv) || st->shown[i].lo < 1 ||
+            st->shown[i].hi < st->shown[i].lo)
+            return MQC_EBADREQ;
+    static char text[FILE_MAX + 1]; /* one thread */
+    int n = format_state(st, text, sizeof text);
+    if (n < 0)
         return MQC_ETOOLARGE;
     /* Unique per process: two clients of one user never share a temp file. */
     char tmp[MQC_STATE_PATH_MAX];

@@ -1,7 +1,11 @@
 /* The terminal client's small per-device state file: where it lives and how
  * it is read and written. It holds the `sync` token of one user at one
  * broker (PROTOCOL.md "sync"), so that `mqchat chat` can show on start what
- * arrived while it was away. Pure file I/O and path building: no MQTT, no
+ * arrived while it was away, and the msg and member events shown on screen
+ * since that position (runs of seqs per conversation), so that they are
+ * never shown again under "while you were away" even when the position
+ * could not be moved past them (the last sync failed, the client was
+ * killed). Pure file I/O and path building: no MQTT, no
  * JSON, and the environment is passed in, so it is unit-tested.
  *
  * Location: $MQCHAT_STATE_DIR, else $XDG_STATE_HOME/mqchat (only when it is
@@ -11,22 +15,38 @@
  *
  *     mqchat-state 1
  *     token t1.1764294000123-0.5e1f0a3b
+ *     shown d-8d9c4e3f0a7b1c2d5e6f708192a3b4c5 4 9
  *
- * Unknown keys are ignored so later versions may add some; a file that does
- * not start with the magic line, or holds a bad token, is garbage. */
+ * ("shown CONV LO HI": seqs LO..HI of CONV were shown; at most
+ * MQC_STATE_SHOWN_MAX lines, oldest first.) Unknown keys are ignored so
+ * later versions may add some; a file that does not start with the magic
+ * line, or holds a bad token or shown line, is garbage. */
 #ifndef MQC_CLI_STATE_H
 #define MQC_CLI_STATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/id.h"
+
 /* Longest token kept; tokens are opaque, the server's are far shorter. */
 #define MQC_STATE_TOKEN_MAX 512
 /* Longest path built here, NUL included. */
 #define MQC_STATE_PATH_MAX 4096
 
+/* Most runs of shown seqs kept; the least recently grown is dropped first. */
+#define MQC_STATE_SHOWN_MAX 128
+
+/* Seqs lo..hi (1 <= lo <= hi) of conv were shown. */
+struct mqc_state_range {
+    char conv[MQC_ID_MAX + 1];
+    long long lo, hi;
+};
+
 struct mqc_state {
-    char token[MQC_STATE_TOKEN_MAX + 1]; /* "" = none */
+    char token[MQC_STATE_TOKEN_MAX + 1];               /* "" = none */
+    struct mqc_state_range shown[MQC_STATE_SHOWN_MAX]; /* least recently grown first */
+    size_t nshown;
 };
 
 /* The environment the directory is chosen from; each field borrowed, NULL
@@ -60,6 +80,16 @@ int mqc_state_mkdir(const char *dir);
 /* Is tok (borrowed) acceptable as a stored token: 1..MQC_STATE_TOKEN_MAX
  * printable ASCII characters other than space? */
 bool mqc_state_token_valid(const char *tok);
+
+/* Was seq of conv (borrowed) shown: inside one of st's runs? */
+bool mqc_state_shown_has(const struct mqc_state *st, const char *conv, long long seq);
+
+/* Record seq (>= 1) of conv (borrowed, a valid id) as shown: grows the run
+ * it touches (merging two that then meet) or starts one, and makes that run
+ * the most recent; when all MQC_STATE_SHOWN_MAX are used the least recent is
+ * dropped. Returns true when it was not recorded before, false when it was
+ * or the arguments are unusable. */
+bool mqc_state_shown_add(struct mqc_state *st, const char *conv, long long seq);
 
 /* Read the state at path (borrowed) into *st. MQC_OK; MQC_ENOTFOUND when
  * the file does not exist (*st is then empty); MQC_EBADREQ when it is

@@ -36,21 +36,29 @@ static int check_name(const char *name)
 {
     if (mqc_id_valid_str(name))
         return MQC_OK;
-    fprintf(stderr,
-            "mqchat: invalid user name '%s': use 1-64 characters of A-Z a-z 0-9 _ . -\n", name);
+    fprintf(stderr, "mqchat: invalid user name '%s': use 1-64 characters of A-Z a-z 0-9 _ . -\n",
+            name);
     return MQC_EBADREQ;
 }
 
 static int report(int rc, const char *what, const char *name, struct mqc_store *s)
 {
     switch (rc) {
-    case MQC_OK: printf("%s %s\n", what, name); return 0;
-    case MQC_EEXIST: fprintf(stderr, "mqchat: user '%s' already exists\n", name); return 1;
-    case MQC_ENOTFOUND: fprintf(stderr, "mqchat: no such user '%s'\n", name); return 1;
+    case MQC_OK:
+        printf("%s %s\n", what, name);
+        return 0;
+    case MQC_EEXIST:
+        fprintf(stderr, "mqchat: user '%s' already exists\n", name);
+        return 1;
+    case MQC_ENOTFOUND:
+        fprintf(stderr, "mqchat: no such user '%s'\n", name);
+        return 1;
     case MQC_EUNAVAIL:
         fprintf(stderr, "mqchat: Redis failed: %s\n", mqc_store_last_error(s));
         return 1;
-    default: fprintf(stderr, "mqchat: %s\n", mqc_err_str(rc)); return 1;
+    default:
+        fprintf(stderr, "mqchat: %s\n", mqc_err_str(rc));
+        return 1;
     }
 }
 
@@ -99,7 +107,11 @@ int mqc_cli_user(const struct mqc_cli *cli, int argc, char **argv)
         struct mqc_store *s = mqc_cli_store(cli);
         if (!s)
             return 1;
-        int code = report(mqc_store_user_del(s, argv[2]), "deleted user", argv[2], s);
+        long long groups = 0;
+        int code = report(mqc_store_user_del(s, argv[2], mqc_clock_wall_ms(), &groups),
+                          "deleted user", argv[2], s);
+        if (code == 0 && groups > 0)
+            printf("left %lld group(s)\n", groups);
         mqc_store_free(s);
         return code;
     }

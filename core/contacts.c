@@ -82,3 +82,66 @@ void mqc_contacts_drop(struct mqc_contacts *c, const char *user)
 {
     mqc_map_free(mqc_map_del(c->users, user));
 }
+
+void mqc_contacts_remove(struct mqc_contacts *c, const char *user, const char *other)
+{
+    struct mqc_map *set = mqc_map_get(c->users, user);
+    if (set)
+        mqc_map_del(set, other);
+}
+
+void mqc_contacts_remove_pair(struct mqc_contacts *c, const char *user, const char *other)
+{
+    mqc_contacts_remove(c, user, other);
+    mqc_contacts_remove(c, other, user);
+}
+
+struct reconcile_ctx {
+    struct mqc_contacts *c;
+    const char *user;
+    struct mqc_map *seen_by;
+    int rc;
+};
+
+static void reconcile_one(const char *key, void *value, void *ctx)
+{
+    struct reconcile_ctx *r = ctx;
+    struct mqc_map *set = value;
+    if (strcmp(key, r->user) == 0)
+        return;
+    if (mqc_map_get(r->seen_by, key)) {
+        if (!mqc_map_get(set, r->user) && mqc_map_put(set, r->user, set) != MQC_OK)
+            r->rc = MQC_ENOMEM;
+    } else {
+        mqc_map_del(set, r->user);
+    }
+}
+
+int mqc_contacts_reconcile(struct mqc_contacts *c, const char *user, const char *const *sees,
+                           size_t n, const char *const *seen_by, size_t m)
+{
+    struct reconcile_ctx r = {c, user, mqc_map_new(), MQC_OK};
+    if (!r.seen_by)
+        return MQC_ENOMEM;
+    for (size_t i = 0; i < m && r.rc == MQC_OK; i++)
+        r.rc = mqc_map_put(r.seen_by, seen_by[i], r.seen_by);
+    if (r.rc == MQC_OK)
+        mqc_map_each(c->users, reconcile_one, &r);
+    mqc_map_free(r.seen_by);
+    struct mqc_map *set = mqc_map_get(c->users, user);
+    if (set) {
+        struct mqc_map *fresh = mqc_map_new();
+        int rc = fresh ? MQC_OK : MQC_ENOMEM;
+        for (size_t i = 0; i < n && rc == MQC_OK; i++) {
+            if (strcmp(sees[i], user) != 0)
+                rc = mqc_map_put(fresh, sees[i], fresh);
+        }
+        if (rc == MQC_OK && mqc_map_put(c->users, user, fresh) == MQC_OK) {
+            mqc_map_free(set);
+        } else {
+            mqc_map_free(fresh);
+            r.rc = MQC_ENOMEM;
+        }
+    }
+    return r.rc;
+}

@@ -5,47 +5,68 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/json.h"
 #include "core/utf8.h"
 
-/* Does the raw JSON text contain the escape \u0000 (any hex case)? cJSON
- * would silently cut strings there, changing ids and bodies. */
-static bool has_escaped_nul(const char *s, size_t len)
+/* Replace a top-level "attrs" object in root with a cJSON_Raw node holding
+ * its text as the client wrote it (minified): cJSON keeps numbers as
+ * doubles and re-prints them (9007199254740993 -> 9007199254740992, 1e400
+ * -> null), while attrs must be delivered unchanged. */
+static int keep_attrs_text(cJSON *root, const char *text, size_t off, size_t len)
 {
-    for (size_t i = 0; i + 6 <= len; i++) {
-        if (s[i] != '\\')
-            continue;
-        if (s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' &&
-            s[i + 5] == '0')
-            return true;
-        i++; /* skip the escaped character, so "\\u0000" is not matched */
+    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(root, "attrs");
+    if (!cJSON_IsObject(attrs))
+        return MQC_OK; /* absent, null, or refused later by mqc_send_parse */
+    cJSON *raw = cJSON_CreateRaw("");
+    char *buf = raw ? cJSON_malloc(len + 1) : NULL;
+    if (!buf) {
+        cJSON_Delete(raw);
+        return MQC_ENOMEM;
     }
-    return false;
+    buf[mqc_json_minify(text + off, len, buf)] = '\0';
+    cJSON_free(raw->valuestring);
+    raw->valuestring = buf;
+    if (!cJSON_ReplaceItemInObjectCaseSensitive(root, "attrs", raw)) {
+        cJSON_Delete(raw);
+        return MQC_ENOMEM;
+    }
+    return MQC_OK;
 }
 
-int mqc_envelope_parse(const void *payload, size_t len, size_t max, cJSON **root)
+int mqc_envelope_parse(const void *payload, size_t len, size_t max, cJSON **root, const char **why)
 {
+    const char *unused;
+    if (!why)
+        why = &unused;
     *root = NULL;
-    if (len > max)
+    *why = NULL;
+    if (len > max) {
+        *why = "payload larger than max_message_bytes";
         return MQC_ETOOLARGE;
-    /* A NUL byte is never valid JSON, and cJSON would cut strings at it, as it
-     * would at an escaped one: either could silently change an id or a body. */
-    if (!payload || len == 0 || memchr(payload, 0, len) || !mqc_utf8_valid(payload, len) ||
-        has_escaped_nul(payload, len))
-        return MQC_EBADREQ;
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(payload, len, &end, false);
-    if (!j)
-        return MQC_EBADREQ;
-    /* Only white space may follow the object. */
-    for (const char *p = end; p && p < (const char *)payload + len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
-            cJSON_Delete(j);
-            return MQC_EBADREQ;
-        }
     }
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
+    /* The strict scan first: cJSON alone would take duplicate keys (keeping
+     * the first), cut strings at an escaped NUL, and take what another
+     * parser refuses, so two readers could see two different messages. */
+    struct mqc_json_scan sc = {.max_depth = MQC_ENVELOPE_DEPTH_MAX, .member = "attrs"};
+    int rc = mqc_json_scan(payload, len, &sc);
+    if (rc != MQC_OK) {
+        *why = rc == MQC_EBADREQ ? sc.why : NULL;
+        return rc;
+    }
+    if (sc.type != MQC_JSON_OBJECT) {
+        *why = "payload must be a JSON object";
         return MQC_EBADREQ;
+    }
+    cJSON *j = cJSON_ParseWithLength(payload, len);
+    if (!j || !cJSON_IsObject(j)) {
+        /* Not expected after the scan; cJSON may only be out of memory. */
+        cJSON_Delete(j);
+        *why = "payload must be a JSON object";
+        return MQC_EBADREQ;
+    }
+    if (sc.member_len && keep_attrs_text(j, payload, sc.member_off, sc.member_len) != MQC_OK) {
+        cJSON_Delete(j);
+        return MQC_ENOMEM;
     }
     *root = j;
     return MQC_OK;
@@ -96,7 +117,8 @@ int mqc_send_parse(const cJSON *root, struct mqc_send *out, const char **why)
     out->attrs = cJSON_GetObjectItemCaseSensitive(root, "attrs");
     if (out->attrs && cJSON_IsNull(out->attrs))
         out->attrs = NULL;
-    if (out->attrs && !cJSON_IsObject(out->attrs)) {
+    /* mqc_envelope_parse turned an attrs object into its text (a raw node). */
+    if (out->attrs && !(cJSON_IsRaw(out->attrs) && out->attrs->valuestring[0] == '{')) {
         *why = "attrs must be an object";
         return MQC_EBADREQ;
     }

@@ -11,23 +11,35 @@
 
 #include <cjson/cJSON.h>
 
-#define MQC_REF_MAX 64     /* client message ids and request ids, in characters */
-#define MQC_TITLE_MAX 256  /* group titles, in bytes */
+#define MQC_REF_MAX 64                 /* client message ids and request ids, in characters */
+#define MQC_TITLE_MAX 256              /* group titles, in bytes */
 #define MQC_SEQ_MAX 9007199254740991LL /* 2^53 - 1: exact in every JSON parser */
 
+/* Deepest nesting of objects and arrays in a payload (the payload object
+ * itself is level 1). */
+#define MQC_ENVELOPE_DEPTH_MAX 64
+
 /* Check and parse payload (borrowed, len bytes; need not be NUL-terminated).
- * MQC_ETOOLARGE if len > max; MQC_EBADREQ if not UTF-8, has an escaped NUL,
- * or is not a JSON object. On success *root is the tree (caller owns). */
-int mqc_envelope_parse(const void *payload, size_t len, size_t max, cJSON **root);
+ * MQC_ETOOLARGE if len > max; MQC_EBADREQ if it is not one JSON object
+ * passing mqc_json_scan (UTF-8, strict grammar, no duplicate keys at any
+ * depth, no escaped NUL, nesting at most MQC_ENVELOPE_DEPTH_MAX); MQC_ENOMEM.
+ * On success *root is the tree (caller owns). A top-level "attrs" member
+ * that is an object is in the tree as a cJSON_Raw node whose valuestring is
+ * the member's text as sent, minus the white space between tokens (strings
+ * and numbers byte for byte), so printing the tree re-emits it unchanged.
+ * why (may be NULL) gets a static reason for the client on MQC_EBADREQ and
+ * MQC_ETOOLARGE, else NULL. */
+int mqc_envelope_parse(const void *payload, size_t len, size_t max, cJSON **root, const char **why);
 
 /* The string value of key if it is a usable reference (1-64 characters),
  * else NULL. Borrowed from root. For echoing `id`/`req` in err events. */
 const char *mqc_envelope_ref(const cJSON *root, const char *key);
 
 struct mqc_send {
-    const char *id;      /* borrowed */
-    const cJSON *body;   /* borrowed, a string */
-    const cJSON *attrs;  /* borrowed, an object, or NULL */
+    const char *id;     /* borrowed */
+    const cJSON *body;  /* borrowed, a string */
+    const cJSON *attrs; /* borrowed, NULL or a raw node holding an object's
+                         * text (see mqc_envelope_parse) */
 };
 int mqc_send_parse(const cJSON *root, struct mqc_send *out, const char **why);
 

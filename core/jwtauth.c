@@ -20,10 +20,13 @@
 
 #include "core/base64url.h"
 #include "core/err.h"
+#include "core/json.h"
 
 #define MAX_KEY_FILE_BYTES (64 * 1024)
 /* Claims beyond this are not times a token may carry (year 33658). */
 #define MAX_SECONDS 1e12
+/* JWT headers and claims are flat objects; a little nesting for custom claims. */
+#define JWT_DEPTH_MAX 16
 
 enum alg { ALG_NONE, ALG_HS256, ALG_RS256, ALG_ES256 };
 
@@ -156,7 +159,13 @@ static cJSON *decode_object(const char *in, size_t len)
     memcpy(text, raw, rawlen);
     text[rawlen] = '\0';
     free(raw);
-    cJSON *j = strlen(text) == rawlen ? cJSON_ParseWithOpts(text, NULL, 1) : NULL;
+    /* The strict scan refuses duplicate claims ({"sub":"a","sub":"b"}, which
+     * cJSON would read as "a" and another verifier as "b": RFC 7519 section 4
+     * allows refusing them) and whatever else two parsers may read apart. */
+    struct mqc_json_scan sc = {.max_depth = JWT_DEPTH_MAX};
+    cJSON *j = mqc_json_scan(text, rawlen, &sc) == MQC_OK && sc.type == MQC_JSON_OBJECT
+                   ? cJSON_ParseWithOpts(text, NULL, 1)
+                   : NULL;
     free(text);
     if (j && !cJSON_IsObject(j)) {
         cJSON_Delete(j);

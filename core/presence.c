@@ -270,6 +270,18 @@ void mqc_presence_forget_published(struct mqc_presence *pr, const char *user)
         mark_grace(pr, u); /* publish the stamped offline once grace is over */
 }
 
+bool mqc_presence_offline_now(struct mqc_presence *pr, const char *user,
+                              struct mqc_presence_change *out)
+{
+    struct user *u = get_user(pr, user, false);
+    if (!u || u->ndev > 0 || u->published == MQC_PRESENCE_OFFLINE)
+        return false;
+    u->published = MQC_PRESENCE_OFFLINE; /* the grace entry then finds nothing to do */
+    *out = (struct mqc_presence_change){
+        .user = u->name, .state = MQC_PRESENCE_OFFLINE, .last_seen = u->last_seen, .devices = 0};
+    return true;
+}
+
 void mqc_presence_mark_published(struct mqc_presence *pr, const char *user, enum mqc_pstate st,
                                  int64_t now)
 {

@@ -59,6 +59,12 @@ struct mqc_presence_change {
     int64_t last_seen; /* offline: when the last device left; else now */
     size_t devices;
 };
+/* The user has no device here and was not shown offline yet: show it now
+ * rather than after grace (the device's will asked for it). Records offline
+ * as published and fills *out (user borrowed until the next call) with what
+ * to publish; false when there is nothing to do. */
+bool mqc_presence_offline_now(struct mqc_presence *pr, const char *user,
+                              struct mqc_presence_change *out);
 /* Hand every due change to fn, in the order users became dirty, and record
  * it as published. Returns the earliest future deadline (ms) still pending,
  * or -1. */

@@ -2,6 +2,7 @@
 #include "core/redis_url.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,4 +99,16 @@ void mqc_redis_url_cleanup(struct mqc_redis_url *u)
     free(u->unix_path);
     free(u->password);
     u->host = u->unix_path = u->password = NULL;
+}
+
+const char *mqc_redis_url_describe(const struct mqc_redis_url *u, char *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return buf;
+    const char *auth = u->password ? ":***@" : "";
+    if (u->unix_path)
+        snprintf(buf, len, "unix://%s?db=%d", u->unix_path, u->db);
+    else
+        snprintf(buf, len, "redis://%s%s:%d/%d", auth, u->host ? u->host : "", u->port, u->db);
+    return buf;
 }

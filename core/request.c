@@ -16,6 +16,7 @@ static const struct {
     {"leave", MQC_OP_LEAVE},   {"convs", MQC_OP_CONVS},     {"history", MQC_OP_HISTORY},
     {"sync", MQC_OP_SYNC},     {"device", MQC_OP_DEVICE},   {"undevice", MQC_OP_UNDEVICE},
     {"mute", MQC_OP_MUTE},
+    {"block", MQC_OP_BLOCK},   {"unblock", MQC_OP_UNBLOCK}, {"blocked", MQC_OP_BLOCKED},
 };
 
 static const char *get_str(const cJSON *root, const char *key)
@@ -197,6 +198,21 @@ static int parse_mute(const cJSON *root, struct mqc_req *r, const char **why)
     return MQC_OK;
 }
 
+/* block, unblock: user, another valid user id. */
+static int parse_block(const cJSON *root, const char *me, struct mqc_req *r, const char **why)
+{
+    r->user = get_str(root, "user");
+    if (!mqc_id_valid_str(r->user)) {
+        *why = "user must be a user id";
+        return MQC_EBADREQ;
+    }
+    if (strcmp(r->user, me) == 0) {
+        *why = "one cannot block oneself";
+        return MQC_EBADREQ;
+    }
+    return MQC_OK;
+}
+
 int mqc_req_parse(const cJSON *root, const char *me, size_t max_members, struct mqc_req *r,
                   const char **why)
 {
@@ -239,6 +255,11 @@ int mqc_req_parse(const cJSON *root, const char *me, size_t max_members, struct 
         return parse_device(root, r, r->op == MQC_OP_DEVICE, why);
     case MQC_OP_MUTE:
         return parse_mute(root, r, why);
+    case MQC_OP_BLOCK:
+    case MQC_OP_UNBLOCK:
+        return parse_block(root, me, r, why);
+    case MQC_OP_BLOCKED:
+        return MQC_OK;
     }
     return MQC_EBADREQ;
 }

@@ -21,6 +21,9 @@ enum mqc_op {
     MQC_OP_DEVICE,
     MQC_OP_UNDEVICE,
     MQC_OP_MUTE,
+    MQC_OP_BLOCK,
+    MQC_OP_UNBLOCK,
+    MQC_OP_BLOCKED,
 };
 
 #define MQC_HISTORY_DEFAULT 50
@@ -47,6 +50,7 @@ struct mqc_req {
     const char *app;     /* device: APNs topic / FCM project */
     bool sandbox;        /* device */
     int64_t until;       /* mute: ms, 0 = unmute */
+    const char *user;    /* block, unblock: the other user */
 };
 
 /* Parse a request object. me is the asking user (borrowed), max_members the

@@ -22,11 +22,13 @@ int mqc_plugin_on_acl_check(int event, void *event_data, void *userdata)
     if (mqc_acl_check(&p->acl, access, user, ed->topic, ed->retain) != MQC_ACL_ALLOW)
         return MOSQ_ERR_ACL_DENIED;
     /* A publish on one's own presence topic by a connection that is not live
-     * any more is a will: wills bypass the message event, so decide here. */
+     * any more is a will: wills bypass the message event (which rewrites
+     * every other presence publish), so decide here: never as sent. */
     struct mqc_topic t;
     if (access == MQC_ACL_WRITE && mqc_topic_parse(ed->topic, &t) == MQC_TOPIC_PRESENCE &&
-        !mqc_presence_tracked(p->presence, (uintptr_t)ed->client) &&
-        !mqc_plugin__presence_will_ok(p, user, ed->payload, ed->payloadlen))
+        !mqc_presence_tracked(p->presence, (uintptr_t)ed->client)) {
+        mqc_plugin__presence_will(p, user, ed->payload, ed->payloadlen);
         return MOSQ_ERR_ACL_DENIED;
+    }
     return MOSQ_ERR_SUCCESS;
 }

@@ -5,7 +5,11 @@
  * held by another user's live connection; the same user may take their own
  * device's id over (a reconnect racing its stale connection). A persistent
  * session without a connection is not held: Mosquitto checks every delivery
- * against the new owner, so nothing queued for the old one leaks. Broker
+ * against the new owner, so nothing queued for the old one leaks.
+ *
+ * Each holding is also one connection's identity (conn: a number never
+ * reused): replies are sent by client id, so a reply goes out only while
+ * the connection that asked still holds its id (plugin/reply.c). Broker
  * thread only. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 
 struct holder {
     const struct mosquitto *client;
+    uint64_t conn;
     char user[MQC_ID_MAX + 1];
 };
 
@@ -42,8 +47,10 @@ void mqc_plugin__client_id_hold(struct mqc_plugin *p, const struct mosquitto *cl
             mqc_log(MQC_LOG_ERR, "auth: out of memory tracking client ids");
             return;
         }
-    }
+    } else if (h->client == client && strcmp(h->user, user) == 0)
+        return; /* SIGHUP's re-authentication: the same connection */
     h->client = client;
+    h->conn = ++p->conn_seq;
     snprintf(h->user, sizeof h->user, "%s", user);
 }
 
@@ -55,6 +62,24 @@ void mqc_plugin__client_id_release(struct mqc_plugin *p, const struct mosquitto 
     struct holder *h = mqc_map_get(p->client_ids, client_id);
     if (h && h->client == client) /* not the stale half of a takeover */
         free(mqc_map_del(p->client_ids, client_id));
+}
+
+uint64_t mqc_plugin__client_conn(struct mqc_plugin *p, const struct mosquitto *client)
+{
+    const char *client_id = mosquitto_client_id(client);
+    if (!client_id || !p->client_ids)
+        return 0;
+    const struct holder *h = mqc_map_get(p->client_ids, client_id);
+    return h && h->client == client ? h->conn : 0;
+}
+
+bool mqc_plugin__client_conn_live(struct mqc_plugin *p, const char *client_id, const char *user,
+                                  uint64_t conn)
+{
+    if (!client_id || !conn || !p->client_ids)
+        return false;
+    const struct holder *h = mqc_map_get(p->client_ids, client_id);
+    return h && h->conn == conn && strcmp(h->user, user) == 0;
 }
 
 static void free_holder(const char *key, void *value, void *ctx)

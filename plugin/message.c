@@ -21,6 +21,7 @@ int mqc_plugin_on_message(int event, void *event_data, void *userdata)
     struct mqc_sender from = {
         .user = mosquitto_client_username(ed->client),
         .client_id = mosquitto_client_id(ed->client),
+        .conn = mqc_plugin__client_conn(p, ed->client),
     };
 
     enum mqc_topic_kind kind = mqc_topic_parse(ed->topic, &t);
@@ -32,12 +33,11 @@ int mqc_plugin_on_message(int event, void *event_data, void *userdata)
         return MOSQ_ERR_ACL_DENIED; /* the ACL already refused these */
 
     cJSON *root = NULL;
+    const char *why = NULL;
     int rc = mqc_envelope_parse(ed->payload, ed->payloadlen, (size_t)p->cfg.max_message_bytes,
-                                &root);
+                                &root, &why);
     if (rc != MQC_OK) {
-        const char *msg = rc == MQC_ETOOLARGE ? "payload larger than max_message_bytes"
-                                              : "payload must be a UTF-8 JSON object";
-        mqc_plugin__send_err(from.client_id, from.user, NULL, NULL, rc, msg);
+        mqc_plugin__send_err(p, &from, NULL, NULL, rc, why);
         if (kind == MQC_TOPIC_CONV && t.leaf == MQC_CONV_SEND)
             mqc_plugin__metric_rejected(rc);
         return MOSQ_ERR_ACL_DENIED;

@@ -98,6 +98,7 @@ static void plugin_free(struct mqc_plugin *p)
     mqc_authcache_free(p->auth);
     mqc_authcache_free(p->auth_fresh);
     mqc_authcache_free(p->auth_bad);
+    mqc_plugin__replies_free(p);
     mqc_plugin__client_ids_free(p);
     mqc_map_free(p->auth_pending);
     mqc_jwtauth_free(p->jwt);
@@ -146,10 +147,117 @@ static void unregister_all(struct mqc_plugin *p)
     mosquitto_callback_unregister(p->id, MOSQ_EVT_RELOAD, mqc_plugin_on_reload, NULL);
 }
 
+/* What Mosquitto 2.0 hands a plugin as its identifier (struct
+ * mosquitto_plugin_id_t in src/mosquitto_broker_internal.h, the same in every
+ * 2.0.x release): the listener the plugin was loaded for, which is NULL
+ * unless per_listener_settings is true (then the plugin is loaded once per
+ * listener: src/security.c, mosquitto_security_module_init). */
+struct mosq_plugin_id {
+    const void *listener;
+};
+
+/* per_listener_settings true: 2.0.11 then never fires MOSQ_EVT_TICK (fixed
+ * in 2.0.15), so nothing queued for Redis would ever be answered, and each
+ * listener would load its own copy of the plugin. Refuse to start. */
+static bool loaded_per_listener(const mosquitto_plugin_id_t *id)
+{
+    return id && ((const struct mosq_plugin_id *)(const void *)id)->listener != NULL;
+}
+
+/* The store (and the cluster bus) as the config says. Returns a MOSQ_ERR_*. */
+static int open_store(struct mqc_plugin *p)
+{
+    const struct mqc_config *c = &p->cfg;
+    struct mqc_store_opts so = {
+        .host = c->redis_host,
+        .port = (int)c->redis_port,
+        .unix_path = c->redis_unix,
+        .password = c->redis_password,
+        .db = (int)c->redis_db,
+        .prefix = c->key_prefix,
+        .timeout_ms = (int)c->redis_timeout_ms,
+        .retry_ms = (int)c->redis_retry_ms,
+        .timeline_cap = c->timeline_max,
+        .retention_ms = c->retention_seconds > 0 ? (int64_t)c->retention_seconds * 1000
+                                                 : (int64_t)c->retention_days * 24 * 3600 * 1000,
+        .push_preview = c->push_preview,
+        .node = c->node_id,
+    };
+    if (!(p->store = mqc_store_new(&so)))
+        return MOSQ_ERR_NOMEM;
+    if (mqc_plugin__cluster_init(p, &so) != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "plugin: cannot start the cluster bus");
+        return MOSQ_ERR_UNKNOWN;
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* Password caches and the verification threads. Returns a MOSQ_ERR_*. */
+static int start_auth(struct mqc_plugin *p)
+{
+    p->auth = mqc_authcache_new(AUTH_CACHE_SLOTS, p->cfg.auth_cache_seconds * 1000);
+    p->auth_fresh = mqc_authcache_new(AUTH_VERDICT_SLOTS, AUTH_VERDICT_MS);
+    p->auth_bad = mqc_authcache_new(AUTH_VERDICT_SLOTS, AUTH_VERDICT_MS);
+    p->auth_pending = mqc_map_new();
+    if (!p->auth || !p->auth_fresh || !p->auth_bad || !p->auth_pending)
+        return MOSQ_ERR_NOMEM;
+    if (p->cfg.auth_threads > 0 &&
+        !(p->authwork = mqc_authwork_new((int)p->cfg.auth_threads, AUTH_QUEUE_MAX))) {
+        mqc_log(MQC_LOG_ERR, "plugin: cannot start %ld password verification thread(s)",
+                p->cfg.auth_threads);
+        return MOSQ_ERR_UNKNOWN;
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* The in-memory state of connections and conversations. Returns a
+ * MOSQ_ERR_*. */
+static int make_state(struct mqc_plugin *p)
+{
+    p->members = mqc_members_new();
+    p->client_ids = mqc_map_new();
+    p->typing = mqc_ratelimit_new(TYPING_SLOTS, TYPING_PER_SECOND, 1000);
+    p->rate_msgs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_msgs, 1000);
+    p->rate_bytes = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_bytes, 1000);
+    p->rate_reqs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_reqs, 1000);
+    p->presence = mqc_presence_new(p->cfg.presence_grace_ms);
+    p->contacts = mqc_contacts_new();
+    if (!p->members || !p->client_ids || !p->typing || !p->presence || !p->contacts ||
+        !p->rate_msgs || !p->rate_bytes || !p->rate_reqs)
+        return MOSQ_ERR_NOMEM;
+    p->acl.other = &p->cfg.other_filters;
+    mqc_plugin__members_init(p);
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* Everything but the callbacks, in order. Returns a MOSQ_ERR_*; p is freed
+ * by the caller on failure. */
+static int plugin_start(struct mqc_plugin *p, struct mosquitto_opt *opts, int count)
+{
+    if (load_config(p, opts, count) != MQC_OK)
+        return MOSQ_ERR_INVAL;
+    int rc = open_store(p);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = start_auth(p);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = make_state(p);
+    if (rc == MOSQ_ERR_SUCCESS)
+        /* Redis may be down at start: the broker still starts, refuses
+         * logins and reconnects when Redis returns. */
+        mqc_plugin__presence_node_reset(p);
+    return rc;
+}
+
 int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mosquitto_opt *opts,
                           int count)
 {
     mqc_log_set_sink(log_sink);
+    if (loaded_per_listener(id)) {
+        mqc_log(MQC_LOG_ERR, "config: per_listener_settings true is not supported: Mosquitto "
+                             "2.0.11 never runs the plugin's tick then, so chat requests would "
+                             "never be answered; set per_listener_settings false");
+        return MOSQ_ERR_INVAL;
+    }
     if (mqc_password_init() != MQC_OK) {
         mqc_log(MQC_LOG_ERR, "plugin: libsodium failed to initialise");
         return MOSQ_ERR_UNKNOWN;
@@ -158,66 +266,14 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata, struct mos
     if (!p)
         return MOSQ_ERR_NOMEM;
     p->id = id;
-    if (load_config(p, opts, count) != MQC_OK) {
-        plugin_free(p);
-        return MOSQ_ERR_INVAL;
-    }
-    struct mqc_store_opts so = {
-        .host = p->cfg.redis_host,
-        .port = (int)p->cfg.redis_port,
-        .unix_path = p->cfg.redis_unix,
-        .password = p->cfg.redis_password,
-        .db = (int)p->cfg.redis_db,
-        .prefix = p->cfg.key_prefix,
-        .timeout_ms = (int)p->cfg.redis_timeout_ms,
-        .retry_ms = (int)p->cfg.redis_retry_ms,
-        .timeline_cap = p->cfg.timeline_max,
-        .retention_ms = p->cfg.retention_seconds > 0
-                            ? (int64_t)p->cfg.retention_seconds * 1000
-                            : (int64_t)p->cfg.retention_days * 24 * 3600 * 1000,
-        .push_preview = p->cfg.push_preview,
-        .node = p->cfg.node_id,
-    };
-    p->store = mqc_store_new(&so);
-    if (p->store && mqc_plugin__cluster_init(p, &so) != MQC_OK) {
-        mqc_log(MQC_LOG_ERR, "plugin: cannot start the cluster bus");
-        plugin_free(p);
-        return MOSQ_ERR_UNKNOWN;
-    }
-    p->auth = mqc_authcache_new(AUTH_CACHE_SLOTS, p->cfg.auth_cache_seconds * 1000);
-    p->auth_fresh = mqc_authcache_new(AUTH_VERDICT_SLOTS, AUTH_VERDICT_MS);
-    p->auth_bad = mqc_authcache_new(AUTH_VERDICT_SLOTS, AUTH_VERDICT_MS);
-    if (p->cfg.auth_threads > 0 &&
-        !(p->authwork = mqc_authwork_new((int)p->cfg.auth_threads, AUTH_QUEUE_MAX))) {
-        mqc_log(MQC_LOG_ERR, "plugin: cannot start %ld password verification thread(s)",
-                p->cfg.auth_threads);
-        plugin_free(p);
-        return MOSQ_ERR_UNKNOWN;
-    }
-    p->members = mqc_members_new();
-    p->client_ids = mqc_map_new();
-    p->auth_pending = mqc_map_new();
-    p->typing = mqc_ratelimit_new(TYPING_SLOTS, TYPING_PER_SECOND, 1000);
-    p->rate_msgs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_msgs, 1000);
-    p->rate_bytes = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_bytes, 1000);
-    p->rate_reqs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_reqs, 1000);
-    p->presence = mqc_presence_new(p->cfg.presence_grace_ms);
-    p->contacts = mqc_contacts_new();
-    if (!p->store || !p->auth || !p->auth_fresh || !p->auth_bad || !p->members || !p->client_ids || !p->auth_pending || !p->typing ||
-        !p->presence || !p->contacts || !p->rate_msgs || !p->rate_bytes || !p->rate_reqs) {
-        plugin_free(p);
-        return MOSQ_ERR_NOMEM;
-    }
-    p->acl.other = &p->cfg.other_filters;
-    mqc_plugin__members_init(p);
-    /* Redis may be down at start: the broker still starts, refuses logins and
-     * reconnects when Redis returns. */
-    mqc_plugin__presence_node_reset(p);
-    if (register_all(p) != MOSQ_ERR_SUCCESS) {
+    int rc = plugin_start(p, opts, count);
+    if (rc == MOSQ_ERR_SUCCESS && (rc = register_all(p)) != MOSQ_ERR_SUCCESS) {
         mqc_log(MQC_LOG_ERR, "plugin: cannot register callbacks");
         unregister_all(p);
+    }
+    if (rc != MOSQ_ERR_SUCCESS) {
         plugin_free(p);
-        return MOSQ_ERR_UNKNOWN;
+        return rc;
     }
     mqc_log(MQC_LOG_NOTICE, "plugin: started (node=%s prefix=%s)", p->cfg.node_id,
             p->cfg.key_prefix);

@@ -43,12 +43,14 @@ struct mqc_plugin {
      * done on the broker thread since the last tick. */
     struct mqc_authwork *authwork;               /* owned */
     struct mqc_authcache *auth_fresh, *auth_bad; /* owned */
-    struct mqc_map *auth_pending; /* owned: user -> checks queued for workers */
+    struct mqc_map *auth_pending;                /* owned: user -> checks queued for workers */
     int sync_verifies;
-    struct mqc_map *client_ids; /* owned: client id -> holder (clientids.c) */
-    struct mqc_acl acl;           /* borrows cfg.other_filters */
-    struct mqc_members *members;  /* owned: conversation -> members cache */
-    struct mqc_ratelimit *typing; /* owned: typing events per user+conv */
+    struct mqc_map *client_ids;                /* owned: client id -> holder (clientids.c) */
+    uint64_t conn_seq;                         /* the last connection number handed out */
+    struct mqc_reply *replies, **replies_tail; /* owned: to send at the end of tick */
+    struct mqc_acl acl;                        /* borrows cfg.other_filters */
+    struct mqc_members *members;               /* owned: conversation -> members cache */
+    struct mqc_ratelimit *typing;              /* owned: typing events per user+conv */
     struct mqc_ratelimit *rate_msgs, *rate_bytes, *rate_reqs; /* owned: per user */
     struct mqc_presence *presence; /* owned: devices and published states */
     struct mqc_contacts *contacts; /* owned: presence visibility */
@@ -56,7 +58,7 @@ struct mqc_plugin {
     bool node_reset_done;          /* this node's stale presence cleared in Redis */
     struct mqc_node_offline *startup_offline; /* retained offline states to publish */
     int64_t next_heartbeat_ms;
-    /* Cluster (cluster.c, reap.c, wake.c). */
+    /* Cluster (cluster_send.c, cluster_recv.c, reap.c, wake.c). */
     struct mqc_bus *bus;             /* owned: the subscriber thread */
     struct mqc_directory *directory; /* owned: users on other nodes */
     struct mqc_reorder *reorder;     /* owned: per-conversation delivery order */
@@ -84,6 +86,12 @@ void mqc_plugin__client_id_hold(struct mqc_plugin *p, const struct mosquitto *cl
                                 const char *client_id, const char *user);
 void mqc_plugin__client_id_release(struct mqc_plugin *p, const struct mosquitto *client);
 void mqc_plugin__client_ids_free(struct mqc_plugin *p);
+/* The number of client's live connection (never reused; 0 if it holds no
+ * client id). */
+uint64_t mqc_plugin__client_conn(struct mqc_plugin *p, const struct mosquitto *client);
+/* Whether connection conn of user still holds client_id. */
+bool mqc_plugin__client_conn_live(struct mqc_plugin *p, const char *client_id, const char *user,
+                                  uint64_t conn);
 /* Take the password verdicts the workers finished into the caches (tick). */
 void mqc_plugin__auth_tick(struct mqc_plugin *p);
 int mqc_plugin_on_acl_check(int event, void *event_data, void *userdata);
@@ -101,21 +109,36 @@ void mqc_plugin__presence_disconnected(struct mqc_plugin *p, const struct mosqui
  * rewrite it in place (ed is the MESSAGE event). Returns a MOSQ_ERR_*. */
 int mqc_plugin__presence_message(struct mqc_plugin *p, struct mosquitto_evt_message *ed);
 /* ACL WRITE on the user's own presence topic by a connection presence does
- * not track: that is a will (or a session being torn down). Allowed only if
- * it says offline and the user has no other connection. */
-bool mqc_plugin__presence_will_ok(struct mqc_plugin *p, const char *user, const void *payload,
-                                  size_t len);
+ * not track: that is a will (or a session being torn down). The caller
+ * refuses it whatever it says; a truthful one (offline, no other device of
+ * the user) makes the server publish its own offline state now. */
+void mqc_plugin__presence_will(struct mqc_plugin *p, const char *user, const void *payload,
+                               size_t len);
+/* Presence visibility (plugin/visibility.c). Each of users and each of
+ * others (all borrowed) stop seeing each other's presence at once; then
+ * every one of users is re-checked against Redis (pairs still sharing a
+ * conversation, unblocked, come back). announce: tell the other nodes to
+ * do the same (cluster "vis"). */
+void mqc_plugin__visibility_split(struct mqc_plugin *p, const char *const *users, size_t n,
+                                  const char *const *others, size_t m, bool announce);
+/* Queue a re-check of user's visibility against Redis. */
+void mqc_plugin__visibility_recheck(struct mqc_plugin *p, const char *user);
+/* n (who, from) pairs, flattened: from stops seeing who (a block). */
+void mqc_plugin__visibility_hide(struct mqc_plugin *p, const char *const *pairs, size_t n);
 /* From tick: publish due changes, heartbeat, startup offline states. */
 void mqc_plugin__presence_tick(struct mqc_plugin *p);
 /* Clear what this node had shown present before it started (blocking Redis
  * call; retried until it succeeds). */
 void mqc_plugin__presence_node_reset(struct mqc_plugin *p);
 
-/* The sender of a publish, as the message handlers see it. Strings borrowed
- * from the broker for the duration of the MESSAGE event. */
+/* The sender of a publish, as the message handlers see it, and where its
+ * replies go. Strings borrowed from the broker for the duration of the
+ * MESSAGE event (or from the mqc_origin that holds them). conn is the
+ * connection (mqc_plugin__client_conn): a reply reaches only it. */
 struct mqc_sender {
     const char *user;
     const char *client_id;
+    uint64_t conn;
 };
 
 /* chat/c/{conv}/send|receipt|typing (plugin/post.c). root is taken;
@@ -131,6 +154,7 @@ int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJS
  * echo. Free with mqc_plugin__origin_free. */
 struct mqc_origin {
     struct mqc_plugin *p;
+    struct mqc_sender to; /* the asking connection; strings point into this struct */
     char *client_id;
     char user[MQC_ID_MAX + 1];
     char conv[MQC_ID_MAX + 1];
@@ -157,28 +181,34 @@ void mqc_plugin__fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
 /* Deliver to every member of conv known to the cache, here and on other
  * nodes; skip is a user to leave out (NULL = none; only for events without
  * seq). Returns false when conv is not cached. */
-bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq,
-                             const char *skip, const char *payload, size_t len, int qos);
+bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq, const char *skip,
+                             const char *payload, size_t len, int qos);
 /* Update the cache from a store result that carried members. */
 void mqc_plugin__members_update(struct mqc_plugin *p, const char *conv, int64_t mver,
                                 const char *const *members, size_t n);
 
-/* Membership answers for the ACL, from memory (plugin/members.c). */
+/* Membership answers for the ACL, from memory, and the members_update above
+ * (plugin/members.c). */
 void mqc_plugin__members_init(struct mqc_plugin *p);
 
-/* Send payload (borrowed, copied) to one client's own queue on topic. Never
- * blocks; a client that is gone is silently skipped by the broker. */
-int mqc_plugin__send_to_client(const char *client_id, const char *topic, const char *payload,
-                               size_t len, int qos);
-/* Send an err event (PROTOCOL.md "errors") to the client that caused it, on
- * its user's inbox. ref_key is "req" or "id"; ref may be NULL. */
-void mqc_plugin__send_err(const char *client_id, const char *user, const char *ref_key,
+/* Replies to one connection (plugin/reply.c). Send payload (borrowed,
+ * copied) to the asking connection on its user's inbox (QoS 1). Replies are
+ * published at the end of tick, and only to the connection that asked (to
+ * borrowed): if it has gone, even if another connection now holds its
+ * client id, the reply is dropped. */
+void mqc_plugin__reply(struct mqc_plugin *p, const struct mqc_sender *to, const char *payload,
+                       size_t len);
+/* Send an err event (PROTOCOL.md "errors") to the connection that caused it,
+ * as a reply. ref_key is "req" or "id"; ref may be NULL. */
+void mqc_plugin__send_err(struct mqc_plugin *p, const struct mqc_sender *to, const char *ref_key,
                           const char *ref, int err, const char *msg);
+/* End of tick: publish the replies whose connection is still there. */
+void mqc_plugin__replies_flush(struct mqc_plugin *p);
+/* Drop every queued reply (plugin cleanup). */
+void mqc_plugin__replies_free(struct mqc_plugin *p);
 
-/* Send payload to the asking device on its user's inbox (QoS 1). */
-void mqc_plugin__reply(const char *client_id, const char *user, const char *payload, size_t len);
-
-/* Cluster (plugin/cluster.c, plugin/reap.c, plugin/wake.c). */
+/* Cluster (plugin/cluster_send.c, plugin/cluster_recv.c, plugin/reap.c,
+ * plugin/wake.c). */
 int mqc_plugin__cluster_init(struct mqc_plugin *p, const struct mqc_store_opts *so);
 void mqc_plugin__cluster_cleanup(struct mqc_plugin *p);
 /* Drain the bus; join the cluster once Redis is up (tick). */
@@ -192,6 +222,10 @@ void mqc_plugin__cluster_members_changed(struct mqc_plugin *p, const char *conv)
 /* Tell the other nodes to publish user's retained presence json. */
 void mqc_plugin__cluster_presence(struct mqc_plugin *p, const char *user, const char *json,
                                   size_t len);
+/* Tell the other nodes to split users from others and re-check users
+ * (mqc_plugin__visibility_split). */
+void mqc_plugin__cluster_visibility(struct mqc_plugin *p, const char *const *users, size_t n,
+                                    const char *const *others, size_t m);
 /* Send payload to the other nodes holding any of users (but skip). */
 void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
                                 const char *const *users, size_t n, const char *skip,
@@ -201,10 +235,11 @@ void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t 
 void mqc_plugin__cluster_route(struct mqc_plugin *p, const char *conv, int64_t seq,
                                const char *const *nodes, const char *const *users, size_t n,
                                const char *payload, size_t len, int qos);
-/* Learn where the users of every live node are (blocking; once). */
-void mqc_plugin__cluster_load_directory(struct mqc_plugin *p);
+/* Cluster membership over time (plugin/reap.c). Learn where the users of
+ * every live node are (blocking; once, when this node joins). */
+void mqc_plugin__reap_join(struct mqc_plugin *p);
 /* Look for dead nodes and clean up after them (tick, now and then). */
-void mqc_plugin__cluster_reap(struct mqc_plugin *p);
+void mqc_plugin__reap(struct mqc_plugin *p);
 /* Another node's retained presence for user: publish it here. */
 void mqc_plugin__presence_remote(struct mqc_plugin *p, const char *user, const char *json,
                                  size_t len);
@@ -219,10 +254,13 @@ void mqc_plugin__wake(void *ctx);
 /* Any thread: get the broker loop through a new pass soon (see wake.c). */
 void mqc_plugin__wake_soon(void *ctx);
 void mqc_plugin__wake_cleanup(void);
-/* Every publish of the plugin goes through here (counted, so that tick can
- * wake the next pass for WebSockets clients). Returns a MOSQ_ERR_*. */
-int mqc_plugin__publish(const char *client_id, const char *topic, const void *payload,
-                        size_t len, int qos, bool retain);
+/* Every publish of the plugin goes through here (plugin/publish.c: counted
+ * with mqc_plugin__wake_published, so that tick can wake the next pass for
+ * WebSockets clients). Returns a MOSQ_ERR_*. */
+int mqc_plugin__publish(const char *client_id, const char *topic, const void *payload, size_t len,
+                        int qos, bool retain);
+/* Count one publish (any publish since the last tick makes tick_end wake). */
+void mqc_plugin__wake_published(void);
 /* A client connected or disconnected (WebSockets ones make the loop poll). */
 void mqc_plugin__wake_client(const struct mosquitto *client, bool connected);
 /* Bracket every tick. */

@@ -39,10 +39,12 @@ static void send_ctx_free(struct send_ctx *c)
 static void post_failed(const struct mqc_origin *o, int rc)
 {
     if (rc == MQC_ENOTMEMBER || rc == MQC_EUNAVAIL)
-        mqc_plugin__send_err(o->client_id, o->user, o->ref ? "id" : NULL, o->ref, rc, NULL);
+        mqc_plugin__send_err(o->p, &o->to, o->ref ? "id" : NULL, o->ref, rc, NULL);
+    else if (rc == MQC_EFORBIDDEN)
+        mqc_plugin__send_err(o->p, &o->to, o->ref ? "id" : NULL, o->ref, rc,
+                             "blocked by the other member of this conversation");
     else
-        mqc_plugin__send_err(o->client_id, o->user, o->ref ? "id" : NULL, o->ref, MQC_EINTERNAL,
-                             NULL);
+        mqc_plugin__send_err(o->p, &o->to, o->ref ? "id" : NULL, o->ref, MQC_EINTERNAL, NULL);
 }
 
 static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
@@ -50,7 +52,8 @@ static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
     struct send_ctx *c = ctx;
     struct mqc_origin *o = c->o;
     if (rc != MQC_OK) {
-        bool told = rc == MQC_ENOTMEMBER || rc == MQC_EUNAVAIL; /* as post_failed says */
+        bool told = rc == MQC_ENOTMEMBER || rc == MQC_EUNAVAIL ||
+                    rc == MQC_EFORBIDDEN; /* as post_failed says */
         mqc_plugin__metric_rejected(told ? rc : MQC_EINTERNAL);
         post_failed(o, rc);
         goto out;
@@ -61,13 +64,13 @@ static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
         if (r->has_members)
             mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
         if (!mqc_plugin__fanout_conv(o->p, o->conv, r->seq, NULL, r->event, r->event_len, 1))
-            mqc_plugin__reply(o->client_id, o->user, r->event, r->event_len);
+            mqc_plugin__reply(o->p, &o->to, r->event, r->event_len);
         goto out;
     }
     if (r->dup) {
         /* A retry: the retrying device gets the original, nobody else anything. */
         if (r->event_len)
-            mqc_plugin__reply(o->client_id, o->user, r->event, r->event_len);
+            mqc_plugin__reply(o->p, &o->to, r->event, r->event_len);
         goto out;
     }
     mqc_plugin__metric_stored();
@@ -91,8 +94,8 @@ static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
             nm = 1;
         }
         mqc_plugin__deliver(o->p, o->conv, r->seq, users, nm, ev, (size_t)n, 1);
-        mqc_plugin__cluster_route(o->p, o->conv, r->seq, r->route_nodes, r->route_users,
-                                  r->nroutes, ev, (size_t)n, 1);
+        mqc_plugin__cluster_route(o->p, o->conv, r->seq, r->route_nodes, r->route_users, r->nroutes,
+                                  ev, (size_t)n, 1);
     } else if (!mqc_plugin__fanout_conv(o->p, o->conv, r->seq, NULL, ev, (size_t)n, 1)) {
         mqc_log(MQC_LOG_WARNING, "send: members not cached, only the sender is told (conv=%s)",
                 o->conv);
@@ -111,7 +114,7 @@ static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const 
     const char *why = NULL;
     if (mqc_send_parse(root, &m, &why) != MQC_OK) {
         const char *id = mqc_envelope_ref(root, "id");
-        mqc_plugin__send_err(from->client_id, from->user, id ? "id" : NULL, id, MQC_EBADREQ, why);
+        mqc_plugin__send_err(p, from, id ? "id" : NULL, id, MQC_EBADREQ, why);
         mqc_plugin__metric_rejected(MQC_EBADREQ);
         return MOSQ_ERR_ACL_DENIED;
     }
@@ -121,7 +124,7 @@ static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const 
     size_t ulen = strlen(from->user);
     if (!mqc_ratelimit_allow(p->rate_msgs, from->user, ulen, now) ||
         !mqc_ratelimit_allow_n(p->rate_bytes, from->user, ulen, payload_len, now)) {
-        mqc_plugin__send_err(from->client_id, from->user, "id", m.id, MQC_ERATE,
+        mqc_plugin__send_err(p, from, "id", m.id, MQC_ERATE,
                              "too many messages; retry later with the same id");
         mqc_plugin__metric_rejected(MQC_ERATE);
         return MOSQ_ERR_ACL_DENIED;
@@ -144,7 +147,7 @@ static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const 
     if (rc != MQC_OK) {
         mqc_log(MQC_LOG_ERR, "send: cannot queue: %s (user=%s conv=%s)", mqc_err_str(rc),
                 from->user, conv);
-        mqc_plugin__send_err(from->client_id, from->user, "id", m.id, MQC_EINTERNAL, NULL);
+        mqc_plugin__send_err(p, from, "id", m.id, MQC_EINTERNAL, NULL);
         mqc_plugin__metric_rejected(MQC_EINTERNAL);
         send_ctx_free(c);
     }
@@ -183,8 +186,8 @@ static void typing_done(void *ctx, int rc, const struct mqc_post_result *r)
     mqc_plugin__origin_free(o);
 }
 
-int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from,
-                     const struct mqc_topic *t, cJSON *root, size_t payload_len)
+int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from, const struct mqc_topic *t,
+                     cJSON *root, size_t payload_len)
 {
     int ret = MOSQ_ERR_SUCCESS, rc = MQC_OK;
     const char *why = NULL;
@@ -196,30 +199,43 @@ int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from,
     } else if (t->leaf == MQC_CONV_RECEIPT) {
         struct mqc_receipt rcp;
         if (mqc_receipt_parse(root, &rcp, &why) != MQC_OK) {
-            mqc_plugin__send_err(from->client_id, from->user, NULL, NULL, MQC_EBADREQ, why);
+            mqc_plugin__send_err(p, from, NULL, NULL, MQC_EBADREQ, why);
             ret = MOSQ_ERR_ACL_DENIED;
         } else if (!mqc_ratelimit_allow(p->rate_reqs, from->user, strlen(from->user),
                                         mqc_clock_mono_ms())) {
             /* Receipts cost a Redis call each: they share the requests' limit. */
-            mqc_plugin__send_err(from->client_id, from->user, NULL, NULL, MQC_ERATE,
+            mqc_plugin__send_err(p, from, NULL, NULL, MQC_ERATE,
                                  "too many receipts and requests; send the latest seq later");
             ret = MOSQ_ERR_ACL_DENIED;
         } else if (!(o = mqc_plugin__origin_new(p, from, t->id, NULL,
                                                 mqc_receipt_type_name(rcp.type)))) {
             rc = MQC_ENOMEM;
         } else {
-            rc = mqc_store_receipt(p->store, t->id, from->user, o->op, rcp.seq, mver,
-                                   receipt_done, o);
+            rc = mqc_store_receipt(p->store, t->id, from->user, o->op, rcp.seq, mver, receipt_done,
+                                   o);
         }
     } else {
         struct mqc_typing ty;
         char key[2 * MQC_ID_MAX + 2];
         int klen = snprintf(key, sizeof key, "%s\n%s", from->user, t->id);
         if (mqc_typing_parse(root, &ty, &why) != MQC_OK) {
-            mqc_plugin__send_err(from->client_id, from->user, NULL, NULL, MQC_EBADREQ, why);
+            mqc_plugin__send_err(p, from, NULL, NULL, MQC_EBADREQ, why);
             ret = MOSQ_ERR_ACL_DENIED;
         } else if (!mqc_ratelimit_allow(p->typing, key, (size_t)klen, mqc_clock_mono_ms())) {
             ret = MOSQ_ERR_SUCCESS; /* over 4/s: dropped silently */
+        } else if (mqc_members_version(p->members, t->id) >= 0 &&
+                   !mqc_members_has(p->members, t->id, from->user)) {
+            /* The cache knows the member list (and drops it on any change,
+             * also on other nodes): no Redis call to learn the answer. */
+            mqc_plugin__send_err(p, from, NULL, NULL, MQC_ENOTMEMBER, NULL);
+            ret = MOSQ_ERR_ACL_DENIED;
+        } else if (!mqc_ratelimit_allow(p->rate_reqs, from->user, strlen(from->user),
+                                        mqc_clock_mono_ms())) {
+            /* Each typing event that reaches Redis costs a call: it shares
+             * the requests' limit, like receipts. */
+            mqc_plugin__send_err(p, from, NULL, NULL, MQC_ERATE,
+                                 "too many typing events and requests; retry later");
+            ret = MOSQ_ERR_ACL_DENIED;
         } else if (!(o = mqc_plugin__origin_new(p, from, t->id, NULL,
                                                 ty.composing ? "composing" : "paused"))) {
             rc = MQC_ENOMEM;
@@ -230,7 +246,7 @@ int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from,
     if (rc != MQC_OK) {
         mqc_log(MQC_LOG_ERR, "post: cannot queue: %s (user=%s conv=%s)", mqc_err_str(rc),
                 from->user, t->id);
-        mqc_plugin__send_err(from->client_id, from->user, NULL, NULL, MQC_EINTERNAL, NULL);
+        mqc_plugin__send_err(p, from, NULL, NULL, MQC_EINTERNAL, NULL);
         mqc_plugin__origin_free(o);
     }
     cJSON_Delete(root);

@@ -14,7 +14,6 @@
 #include "core/topic.h"
 #include "plugin/plugin.h"
 
-
 /* {"user":U,"state":S,"last_seen":L,"ts":T} into buf; returns its length. */
 static int presence_json(char *buf, size_t size, const char *user, enum mqc_pstate st,
                          int64_t last_seen, int64_t ts)
@@ -176,8 +175,10 @@ void mqc_plugin__presence_connected(struct mqc_plugin *p, const struct mosquitto
         return;
     void *ctx[] = {p, (void *)user};
     if (mqc_store_contacts(p->store, user, add_contact, ctx) != MQC_OK)
-        mqc_log(MQC_LOG_WARNING, "presence: cannot load contacts; presence of others hidden "
-                                 "until reconnect (user=%s)", user);
+        mqc_log(MQC_LOG_WARNING,
+                "presence: cannot load contacts; presence of others hidden "
+                "until reconnect (user=%s)",
+                user);
 }
 
 void mqc_plugin__presence_disconnected(struct mqc_plugin *p, const struct mosquitto *client)
@@ -201,7 +202,7 @@ void mqc_plugin__presence_disconnected(struct mqc_plugin *p, const struct mosqui
 static int parse_update(const void *payload, size_t len, enum mqc_pstate *st)
 {
     cJSON *root = NULL;
-    int rc = mqc_envelope_parse(payload, len, 1024, &root);
+    int rc = mqc_envelope_parse(payload, len, 1024, &root, NULL);
     if (rc != MQC_OK)
         return rc;
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "state");
@@ -214,15 +215,23 @@ static int parse_update(const void *payload, size_t len, enum mqc_pstate *st)
 int mqc_plugin__presence_message(struct mqc_plugin *p, struct mosquitto_evt_message *ed)
 {
     const char *user = mosquitto_client_username(ed->client);
-    const char *cid = mosquitto_client_id(ed->client);
+    const struct mqc_sender from = {user, mosquitto_client_id(ed->client),
+                                    mqc_plugin__client_conn(p, ed->client)};
     uintptr_t key = (uintptr_t)ed->client;
     enum mqc_pstate st;
     int rc = parse_update(ed->payload, ed->payloadlen, &st);
     if (rc == MQC_OK && st == MQC_PRESENCE_OFFLINE)
         rc = MQC_EBADREQ;
     if (rc != MQC_OK) {
-        mqc_plugin__send_err(cid, user, NULL, NULL, rc,
+        mqc_plugin__send_err(p, &from, NULL, NULL, rc,
                              "presence must be {\"state\":\"online\"} or {\"state\":\"away\"}");
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    /* Each update is a Redis write and a delivery to every watcher: it
+     * shares the requests' flood limit (per user, all devices together). */
+    if (!mqc_ratelimit_allow(p->rate_reqs, user, strlen(user), mqc_clock_mono_ms())) {
+        mqc_plugin__send_err(p, &from, NULL, NULL, MQC_ERATE,
+                             "too many presence updates and requests; retry later");
         return MOSQ_ERR_ACL_DENIED;
     }
     int64_t now = mqc_clock_wall_ms();
@@ -245,17 +254,23 @@ int mqc_plugin__presence_message(struct mqc_plugin *p, struct mosquitto_evt_mess
     return MOSQ_ERR_SUCCESS;
 }
 
-bool mqc_plugin__presence_will_ok(struct mqc_plugin *p, const char *user, const void *payload,
-                                  size_t len)
+void mqc_plugin__presence_will(struct mqc_plugin *p, const char *user, const void *payload,
+                               size_t len)
 {
+    /* The will itself never goes out: its fields are the client's, and a
+     * delayed will (MQTT 5) would land after, and replace, the server's
+     * newer state. A truthful one (offline, and no other device of the user
+     * here) asks for the drop to be shown now rather than after grace: the
+     * server's own stamped state goes instead, through Redis, so a user
+     * still online on another node stays online, and nothing is published
+     * when the server has shown the user offline already. */
     enum mqc_pstate st;
-    if (parse_update(payload, len, &st) != MQC_OK || st != MQC_PRESENCE_OFFLINE)
-        return false;
-    if (mqc_presence_devices(p->presence, user) > 0)
-        return false; /* another device is still online: the will would lie */
-    /* The will goes out unstamped; make sure the stamped state follows. */
-    mqc_presence_forget_published(p->presence, user);
-    return true;
+    struct mqc_presence_change c;
+    if (parse_update(payload, len, &st) != MQC_OK || st != MQC_PRESENCE_OFFLINE ||
+        mqc_presence_devices(p->presence, user) > 0)
+        return;
+    if (mqc_presence_offline_now(p->presence, user, &c))
+        write_state(p, c.user, MQC_PRESENCE_OFFLINE, c.last_seen, false);
 }
 
 static void on_change(const struct mqc_presence_change *c, void *ctx)
@@ -280,11 +295,10 @@ void mqc_plugin__presence_node_reset(struct mqc_plugin *p)
 {
     if (p->node_reset_done || mqc_store_ensure(p->store, mqc_clock_mono_ms()) != MQC_OK)
         return;
-    if (mqc_store_node_reset(p->store, p->cfg.node_id, mqc_clock_wall_ms(), remember_offline,
-                             p) == MQC_OK) {
+    if (mqc_store_node_reset(p->store, p->cfg.node_id, mqc_clock_wall_ms(), remember_offline, p) ==
+        MQC_OK) {
         p->node_reset_done = true;
-        mqc_log(MQC_LOG_NOTICE, "presence: cleared what node %s had shown present",
-                p->cfg.node_id);
+        mqc_log(MQC_LOG_NOTICE, "presence: cleared what node %s had shown present", p->cfg.node_id);
     }
 }
 
@@ -303,7 +317,6 @@ void mqc_plugin__presence_tick(struct mqc_plugin *p)
     int64_t mono = mqc_clock_mono_ms();
     if (mono >= p->next_heartbeat_ms) {
         p->next_heartbeat_ms = mono + p->cfg.node_timeout_ms / 3;
-        mqc_store_heartbeat(p->store, p->cfg.node_id, mqc_clock_wall_ms(),
-                            p->cfg.node_timeout_ms);
+        mqc_store_heartbeat(p->store, p->cfg.node_id, mqc_clock_wall_ms(), p->cfg.node_timeout_ms);
     }
 }

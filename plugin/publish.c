@@ -1,7 +1,7 @@
-/* Publishing from the plugin: replies to one device, errors, and fan-out to
- * users' inboxes. Uses mosquitto_broker_publish_copy, so the broker copies the
- * payload into memory it owns and callers keep theirs. Every fan-out also
- * goes to the other nodes holding a recipient (cluster.c). Broker thread
+/* Publishing from the plugin: fan-out to users' inboxes (replies to one
+ * connection are in reply.c). Uses mosquitto_broker_publish_copy, so the
+ * broker copies the payload into memory it owns and callers keep theirs. Every fan-out also
+ * goes to the other nodes holding a recipient (cluster_send.c). Broker thread
  * only. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,31 +14,11 @@
 #include "core/topic.h"
 #include "plugin/plugin.h"
 
-int mqc_plugin__send_to_client(const char *client_id, const char *topic, const char *payload,
-                               size_t len, int qos)
+int mqc_plugin__publish(const char *client_id, const char *topic, const void *payload, size_t len,
+                        int qos, bool retain)
 {
-    if (!client_id || !topic || !payload)
-        return MOSQ_ERR_INVAL;
-    return mqc_plugin__publish(client_id, topic, payload, len, qos, false);
-}
-
-void mqc_plugin__reply(const char *client_id, const char *user, const char *payload, size_t len)
-{
-    char topic[96];
-    if (mqc_topic_inbox(user, topic, sizeof topic) == 0)
-        mqc_plugin__send_to_client(client_id, topic, payload, len, 1);
-}
-
-void mqc_plugin__send_err(const char *client_id, const char *user, const char *ref_key,
-                          const char *ref, int err, const char *msg)
-{
-    char *json = mqc_event_err(ref_key, ref, err, msg, mqc_clock_wall_ms());
-    if (!json) {
-        mqc_log(MQC_LOG_ERR, "plugin: cannot build err event: out of memory");
-        return;
-    }
-    mqc_plugin__reply(client_id, user, json, strlen(json));
-    free(json);
+    mqc_plugin__wake_published();
+    return mosquitto_broker_publish_copy(client_id, topic, (int)len, payload, qos, retain, NULL);
 }
 
 static void deliver_local(void *ctx, const struct mqc_reorder_out *o)
@@ -79,8 +59,8 @@ void mqc_plugin__fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
     mqc_plugin__cluster_fanout(p, conv, seq, users, n, NULL, payload, len, qos);
 }
 
-bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq,
-                             const char *skip, const char *payload, size_t len, int qos)
+bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq, const char *skip,
+                             const char *payload, size_t len, int qos)
 {
     size_t n;
     const char *const *users = mqc_members_list(p->members, conv, &n);
@@ -98,42 +78,4 @@ bool mqc_plugin__fanout_conv(struct mqc_plugin *p, const char *conv, int64_t seq
     }
     mqc_plugin__cluster_fanout(p, conv, seq, users, n, skip, payload, len, qos);
     return true;
-}
-
-void mqc_plugin__members_update(struct mqc_plugin *p, const char *conv, int64_t mver,
-                                const char *const *members, size_t n)
-{
-    if (mqc_members_set(p->members, conv, mver, members, n) != 0)
-        mqc_log(MQC_LOG_ERR, "members: cannot cache members: out of memory (conv=%s)", conv);
-    /* A fresh list may come from a change made on another node: users here
-     * now see the presence of new fellow members. */
-    mqc_contacts_add_group(p->contacts, members, n);
-}
-
-struct mqc_origin *mqc_plugin__origin_new(struct mqc_plugin *p, const struct mqc_sender *from,
-                                          const char *conv, const char *ref, const char *op)
-{
-    struct mqc_origin *o = calloc(1, sizeof *o);
-    if (!o)
-        return NULL;
-    o->p = p;
-    o->op = op;
-    o->client_id = strdup(from->client_id ? from->client_id : "");
-    o->ref = ref ? strdup(ref) : NULL;
-    if (!o->client_id || (ref && !o->ref)) {
-        mqc_plugin__origin_free(o);
-        return NULL;
-    }
-    snprintf(o->user, sizeof o->user, "%s", from->user);
-    snprintf(o->conv, sizeof o->conv, "%s", conv ? conv : "");
-    return o;
-}
-
-void mqc_plugin__origin_free(struct mqc_origin *o)
-{
-    if (!o)
-        return;
-    free(o->client_id);
-    free(o->ref);
-    free(o);
 }

@@ -38,7 +38,7 @@ static void load_node(const char *node, bool alive, void *arg)
     mqc_store_node_users(c->p->store, node, add_user, c);
 }
 
-void mqc_plugin__cluster_load_directory(struct mqc_plugin *p)
+void mqc_plugin__reap_join(struct mqc_plugin *p)
 {
     struct load_ctx c = {p, NULL, 0};
     if (mqc_store_cluster_nodes(p->store, p->cfg.node_id, load_node, &c) != MQC_OK) {
@@ -71,7 +71,7 @@ static void reap_node(const char *node, bool alive, void *arg)
     mqc_store_node_forget(p->store, node);
 }
 
-void mqc_plugin__cluster_reap(struct mqc_plugin *p)
+void mqc_plugin__reap(struct mqc_plugin *p)
 {
     int64_t now = mqc_clock_mono_ms();
     if (!p->cluster_joined || now < p->next_reap_ms)

@@ -25,7 +25,7 @@ static void respond(const struct mqc_origin *o, cJSON *fields)
         mqc_log(MQC_LOG_ERR, "req: out of memory building a reply (op=%s)", o->op);
         return;
     }
-    mqc_plugin__reply(o->client_id, o->user, json, strlen(json));
+    mqc_plugin__reply(o->p, &o->to, json, strlen(json));
     free(json);
 }
 
@@ -75,12 +75,16 @@ static void fail(const struct mqc_origin *o, int rc, const char *missing)
         text = msg;
     } else if (rc == MQC_ENOTFOUND) {
         text = "no such user";
+    } else if (rc == MQC_EFORBIDDEN && missing && !strcmp(missing, "blocked")) {
+        text = "blocked by that user";
+    } else if (rc == MQC_EFORBIDDEN && missing && !strcmp(missing, "full")) {
+        text = "the group would have more than max_group_members members";
     } else if (rc == MQC_EFORBIDDEN) {
         text = "only group admins may do that, and not in direct conversations";
     } else if (rc != MQC_ENOTMEMBER && rc != MQC_EUNAVAIL) {
         rc = MQC_EINTERNAL;
     }
-    mqc_plugin__send_err(o->client_id, o->user, "req", o->ref, rc, text);
+    mqc_plugin__send_err(o->p, &o->to, "req", o->ref, rc, text);
 }
 
 static void change_done(void *ctx, int rc, const struct mqc_change_result *r)
@@ -89,10 +93,15 @@ static void change_done(void *ctx, int rc, const struct mqc_change_result *r)
     if (rc != MQC_OK) {
         fail(o, rc, r->missing);
     } else {
+        /* Who now shares a conversation sees each other, unless blocked;
+         * who left or was removed stops seeing the rest at once. */
+        mqc_contacts_add_group(o->p->contacts, r->members, r->nmembers);
+        mqc_plugin__visibility_hide(o->p, r->hidden, r->nhidden);
+        if (r->ngone > 0)
+            mqc_plugin__visibility_split(o->p, r->gone, r->ngone, r->members, r->nmembers, true);
         if (r->event) {
             mqc_plugin__metric_stored();
             mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
-            mqc_contacts_add_group(o->p->contacts, r->members, r->nmembers);
             /* Members and those who just left get the event as one, in
              * the conversation's order. */
             const char **all = malloc((r->nmembers + r->ngone + 1) * sizeof *all);
@@ -262,6 +271,66 @@ static void done_plain(void *ctx, int rc)
     mqc_plugin__origin_free(o);
 }
 
+/* ---- block / unblock / blocked (PROTOCOL.md "Blocking") ---- */
+
+/* A block request in flight: the asker's origin and whom it concerns. */
+struct block_ctx {
+    struct mqc_origin *o;
+    bool block;
+    char other[MQC_ID_MAX + 1];
+};
+
+static void block_done(void *ctx, int rc)
+{
+    struct block_ctx *b = ctx;
+    struct mqc_origin *o = b->o;
+    if (rc != MQC_OK) {
+        fail(o, rc, b->other);
+    } else {
+        /* The blocker's presence leaves the other's view at once, here and
+         * on every node; the re-check restores what a block leaves visible
+         * (the blocker still sees the other), or what an unblock shows. */
+        const char *me[] = {o->user}, *other[] = {b->other};
+        mqc_plugin__visibility_split(o->p, me, 1, other, b->block ? 1 : 0, true);
+        respond(o, NULL);
+    }
+    mqc_plugin__origin_free(o);
+    free(b);
+}
+
+static int block_request(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_origin *o)
+{
+    char direct[MQC_CONVID_LEN + 1];
+    int rc = mqc_convid_direct(o->user, r->user, direct, sizeof direct);
+    struct block_ctx *b = rc == MQC_OK ? calloc(1, sizeof *b) : NULL;
+    if (!b)
+        return rc == MQC_OK ? MQC_ENOMEM : rc;
+    b->o = o;
+    b->block = r->op == MQC_OP_BLOCK;
+    snprintf(b->other, sizeof b->other, "%s", r->user);
+    rc = mqc_store_block(p->store, o->user, r->user, direct, b->block, block_done, b);
+    if (rc != MQC_OK)
+        free(b);
+    return rc;
+}
+
+static void blocked_done(void *ctx, int rc, const char *const *users, size_t n)
+{
+    struct mqc_origin *o = ctx;
+    if (rc != MQC_OK) {
+        fail(o, rc, NULL);
+        mqc_plugin__origin_free(o);
+        return;
+    }
+    cJSON *f = cJSON_CreateObject(), *arr = string_array(users, n, NULL, NULL);
+    if (!f || !arr || !cJSON_AddItemToObject(f, "items", arr)) {
+        cJSON_Delete(arr);
+        cJSON_Delete(f);
+        f = NULL;
+    }
+    finish(o, f);
+}
+
 /* Queue the store call for a parsed request. o is taken on MQC_OK. */
 static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_origin *o)
 {
@@ -270,36 +339,34 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
     case MQC_OP_CREATE:
         if (!r->group) {
             int rc = mqc_convid_direct(o->user, r->with, o->conv, sizeof o->conv);
-            const char *pair[] = {o->user, r->with};
-            mqc_contacts_add_group(p->contacts, pair, 2); /* harmless if it fails */
             return rc != MQC_OK ? rc
-                                : mqc_store_create_direct(p->store, o->conv, o->user, r->with,
-                                                          now, change_done, o);
+                                : mqc_store_create_direct(p->store, o->conv, o->user, r->with, now,
+                                                          change_done, o);
         }
         if (mqc_convid_group(o->conv, sizeof o->conv) != MQC_OK)
             return MQC_EINTERNAL;
-        return mqc_store_create_group(p->store, o->conv, r->title, r->members, r->nmembers, now,
-                                      change_done, o);
+        return mqc_store_create_group(p->store, o->conv, r->title, r->members, r->nmembers,
+                                      (size_t)p->cfg.max_group_members, now, change_done, o);
     case MQC_OP_ADD:
     case MQC_OP_REMOVE:
         return mqc_store_change(p->store, o->conv, o->user, r->op_name, r->members, r->nmembers,
-                                now, change_done, o);
+                                (size_t)p->cfg.max_group_members, now, change_done, o);
     case MQC_OP_LEAVE: {
         const char *self[] = {o->user};
-        return mqc_store_change(p->store, o->conv, o->user, "leave", self, 1, now, change_done,
-                                o);
+        return mqc_store_change(p->store, o->conv, o->user, "leave", self, 1,
+                                (size_t)p->cfg.max_group_members, now, change_done, o);
     }
     case MQC_OP_CONVS:
         return mqc_store_convs(p->store, o->user, convs_done, o);
     case MQC_OP_HISTORY:
-        return mqc_store_history(p->store, o->conv, o->user, r->before, r->limit,
-                                 PAGE_MAX_BYTES, history_done, o);
+        return mqc_store_history(p->store, o->conv, o->user, r->before, r->limit, PAGE_MAX_BYTES,
+                                 history_done, o);
     case MQC_OP_SYNC: {
         char since[MQC_STREAMID_MAX];
         if (r->since && mqc_synctoken_decode(o->user, r->since, since, sizeof since) != MQC_OK)
             return MQC_EBADREQ;
-        return mqc_store_sync(p->store, o->user, r->since ? since : NULL, r->limit,
-                              PAGE_MAX_BYTES, sync_done, o);
+        return mqc_store_sync(p->store, o->user, r->since ? since : NULL, r->limit, PAGE_MAX_BYTES,
+                              sync_done, o);
     }
     case MQC_OP_DEVICE:
         return mqc_store_device(p->store, o->user, r->token, r->platform, r->app, r->sandbox,
@@ -308,6 +375,11 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
         return mqc_store_undevice(p->store, o->user, r->token, done_plain, o);
     case MQC_OP_MUTE:
         return mqc_store_mute(p->store, o->user, o->conv, r->until, now, done_plain, o);
+    case MQC_OP_BLOCK:
+    case MQC_OP_UNBLOCK:
+        return block_request(p, r, o);
+    case MQC_OP_BLOCKED:
+        return mqc_store_blocked(p->store, o->user, blocked_done, o);
     }
     return MQC_EINTERNAL;
 }
@@ -318,14 +390,13 @@ int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJS
     const char *why = NULL;
     int rc = mqc_req_parse(root, from->user, (size_t)p->cfg.max_group_members, &r, &why);
     if (rc != MQC_OK) {
-        mqc_plugin__send_err(from->client_id, from->user, r.req ? "req" : NULL, r.req, rc, why);
+        mqc_plugin__send_err(p, from, r.req ? "req" : NULL, r.req, rc, why);
         mqc_req_cleanup(&r);
         cJSON_Delete(root);
         return MOSQ_ERR_ACL_DENIED;
     }
     if (!mqc_ratelimit_allow(p->rate_reqs, from->user, strlen(from->user), mqc_clock_mono_ms())) {
-        mqc_plugin__send_err(from->client_id, from->user, "req", r.req, MQC_ERATE,
-                             "too many requests; retry later");
+        mqc_plugin__send_err(p, from, "req", r.req, MQC_ERATE, "too many requests; retry later");
         mqc_req_cleanup(&r);
         cJSON_Delete(root);
         return MOSQ_ERR_ACL_DENIED;
@@ -333,13 +404,13 @@ int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJS
     struct mqc_origin *o = mqc_plugin__origin_new(p, from, r.conv, r.req, r.op_name);
     rc = o ? dispatch(p, &r, o) : MQC_ENOMEM;
     if (rc == MQC_EBADREQ && r.op == MQC_OP_SYNC) {
-        mqc_plugin__send_err(from->client_id, from->user, "req", r.req, MQC_EBADREQ,
+        mqc_plugin__send_err(p, from, "req", r.req, MQC_EBADREQ,
                              "since is not a sync token of this user");
         mqc_plugin__origin_free(o);
     } else if (rc != MQC_OK) {
         mqc_log(MQC_LOG_ERR, "req: cannot queue: %s (user=%s op=%s)", mqc_err_str(rc), from->user,
                 r.op_name);
-        mqc_plugin__send_err(from->client_id, from->user, "req", r.req, MQC_EINTERNAL, NULL);
+        mqc_plugin__send_err(p, from, "req", r.req, MQC_EINTERNAL, NULL);
         mqc_plugin__origin_free(o);
     }
     mqc_req_cleanup(&r);

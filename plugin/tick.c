@@ -58,11 +58,13 @@ int mqc_plugin_on_tick(int event, void *event_data, void *userdata)
     mqc_plugin__auth_tick(p);
     mqc_plugin__presence_tick(p);
     mqc_plugin__cluster_tick(p);
-    mqc_plugin__cluster_reap(p);
+    mqc_plugin__reap(p);
     mqc_plugin__deliver_due(p);
     mqc_plugin__metrics_tick(p);
     if (mqc_store_pending(p->store))
         mqc_store_flush_overlapped(p->store, mqc_clock_mono_ms(), p->wake_fds, p->nwake);
+    /* Last: nothing runs between here and Mosquitto sending them. */
+    mqc_plugin__replies_flush(p);
     mqc_plugin__wake_tick_end();
     return MOSQ_ERR_SUCCESS;
 }

@@ -37,9 +37,9 @@
 static pthread_t broker_thread;
 static int wake_signal;
 
-static atomic_ulong published;  /* broker thread: publishes so far */
+static atomic_ulong published; /* broker thread: publishes so far */
 static unsigned long published_seen;
-static atomic_ulong tick_gen;   /* ticks begun */
+static atomic_ulong tick_gen; /* ticks begun */
 
 static pthread_t waker;
 static bool waker_started;
@@ -118,8 +118,10 @@ int mqc_plugin__wake_init(void)
     if (sig > SIGRTMAX || sigaction(sig, NULL, &old) != 0)
         return MQC_EINTERNAL;
     if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN && old.sa_handler != on_wake) {
-        mqc_log(MQC_LOG_WARNING, "wake: signal %d already has a handler; cross-node events wait "
-                                 "for the broker's next idle pass (up to 100 ms)", sig);
+        mqc_log(MQC_LOG_WARNING,
+                "wake: signal %d already has a handler; cross-node events wait "
+                "for the broker's next idle pass (up to 100 ms)",
+                sig);
         return MQC_EINTERNAL;
     }
     memset(&sa, 0, sizeof sa);
@@ -146,11 +148,9 @@ void mqc_plugin__wake(void *ctx)
         pthread_kill(broker_thread, wake_signal);
 }
 
-int mqc_plugin__publish(const char *client_id, const char *topic, const void *payload,
-                        size_t len, int qos, bool retain)
+void mqc_plugin__wake_published(void)
 {
     atomic_fetch_add(&published, 1);
-    return mosquitto_broker_publish_copy(client_id, topic, (int)len, payload, qos, retain, NULL);
 }
 
 void mqc_plugin__wake_tick_begin(void)

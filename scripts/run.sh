@@ -4,8 +4,12 @@
 # everything on Ctrl-C. With NODES=3 (`make cluster`) it starts three brokers
 # (nodes local1..local3 on MQTT_PORT, MQTT_PORT+1, MQTT_PORT+2) sharing the
 # Redis: a cluster to try cross-node chat on; the WebSockets listener stays on
-# the first. Runtime files live in .run/ and are reused by the next
-# run (users and messages survive in Redis' AOF).
+# the first, and a node that dies leaves the others running. Runtime files live
+# in .run/ (RUN_DIR) and are reused by the next run (users and messages survive
+# in Redis' AOF); one stack at a time per RUN_DIR: a second start refuses and
+# says what is running. WEB=0 skips building the web client. Every process
+# runs as the invoking user (so a checkout in a private directory works as
+# root too).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +19,7 @@ MQTT_PORT=${MQTT_PORT:-1883}
 WS_PORT=${WS_PORT:-8080}
 REDIS_PORT=${REDIS_PORT:-6379}
 NODES=${NODES:-1}
+WEB=${WEB:-1}
 case "$NODES" in [1-9]) ;; *) echo "run: NODES must be 1-9" >&2; exit 2 ;; esac
 PLUGIN=$BUILD/mqchat_plugin.so
 CLI=$BUILD/cli/mqchat
@@ -22,19 +27,35 @@ PUSH=$BUILD/bridge/mqchat-push
 WEB_DIR=$BUILD/web/dist
 
 mkdir -p "$RUN_DIR"
-chmod 755 "$RUN_DIR"
+# Redis' AOF (password hashes) and the demo passwords live here.
+chmod 700 "$RUN_DIR"
 
-# Stop whatever a previous run left behind (e.g. after kill -9 of make).
+# One stack per RUN_DIR. The lock is held on fd 7 for as long as this script
+# runs; the services are started with fd 7 closed, so if this script is killed
+# (kill -9 of make) the lock is free and what it left behind is stopped below.
+exec 7>>"$RUN_DIR/run.lock"
+if ! flock -n 7; then
+  echo "run: mqchat is already running from $RUN_DIR:" >&2
+  sed 's/^/run:   /' "$RUN_DIR/running" >&2 2>/dev/null || echo "run:   (starting up)" >&2
+  echo "run: stop it first (Ctrl-C in its terminal), then start again." >&2
+  exit 1
+fi
+
+# Stop whatever a previous run left behind (its script was killed without
+# cleaning up): only processes that still are what the pid file names.
 for pidfile in "$RUN_DIR"/*.pid; do
   [ -e "$pidfile" ] || continue
   pid=$(cat "$pidfile" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    echo "run: stopping leftover process $pid ($(basename "$pidfile" .pid))"
+  name=$(basename "$pidfile" .pid)
+  case "$name" in redis) comm=redis-server ;; mosquitto*) comm=mosquitto ;; push) comm=mqchat-push ;; *) comm= ;; esac
+  if [ -n "$pid" ] && [ -n "$comm" ] && [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = "$comm" ]; then
+    echo "run: stopping process $pid ($name) left behind by an earlier run"
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   rm -f "$pidfile"
 done
+rm -f "$RUN_DIR/running"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 specs=("REDIS_PORT:$REDIS_PORT" "MQTT_PORT:$MQTT_PORT" "WS_PORT:$WS_PORT")
@@ -51,12 +72,19 @@ done
 # The web client: npm packages (once) and the bundle, served by mosquitto's
 # WebSockets listener. Without them the listener still carries MQTT.
 mkdir -p "$WEB_DIR"
-if ! bash "$ROOT/web/tools/prepare.sh" "$WEB_DIR"; then
+if [ "$WEB" = 0 ]; then
+  echo "run: WEB=0: the web client is not built; MQTT over WebSockets still works"
+elif ! bash "$ROOT/web/tools/prepare.sh" "$WEB_DIR"; then
   echo "run: the web client could not be built (see above); MQTT over WebSockets still works" >&2
 fi
 
 render() { # template output
-  local user_line="# user: mosquitto drops to its default user"
+  # mosquitto started as root drops to the user `mosquitto`, which cannot
+  # read a checkout in a private directory (e.g. root's home): the plugin
+  # would not load. `user root` keeps it as the invoking user (it warns in
+  # its log); for any other user mosquitto ignores `user`.
+  local user_line="# user: not started as root, so mosquitto runs as the invoking user"
+  [ "$(id -u)" = 0 ] && user_line="user root"
   sed -e "s#@REDIS_PORT@#$REDIS_PORT#g" -e "s#@MQTT_PORT@#$MQTT_PORT#g" \
       -e "s#@WS_PORT@#$WS_PORT#g" -e "s#@WEB_DIR@#$WEB_DIR#g" \
       -e "s#@RUN_DIR@#$RUN_DIR#g" -e "s#@PLUGIN@#$PLUGIN#g" \
@@ -67,20 +95,14 @@ render "$ROOT/config/mosquitto.conf.in" "$RUN_DIR/mosquitto.conf"
 # Nodes 2..N: their own MQTT port and node id, no WebSockets listener.
 for i in $(seq 2 "$NODES"); do
   sed -e "s#^listener $MQTT_PORT #listener $((MQTT_PORT + i - 1)) #" \
-      -e "/^listener $WS_PORT /d" -e "/^protocol websockets/d" -e "/^http_dir /d" \
+      -e "/^listener $WS_PORT /d" -e "/^socket_domain /d" \
+      -e "/^protocol websockets/d" -e "/^http_dir /d" \
       -e "s#^plugin_opt_node_id local1#plugin_opt_node_id local$i#" \
       -e "s#mosquitto.log#mosquitto-$i.log#" \
       "$RUN_DIR/mosquitto.conf" > "$RUN_DIR/mosquitto-$i.conf"
 done
 # The bridge's config is written once: edit .run/push.conf to add credentials.
 [ -f "$RUN_DIR/push.conf" ] || render "$ROOT/config/push.conf.in" "$RUN_DIR/push.conf"
-# mosquitto started as root drops to user mosquitto: let it write its log.
-for log in "$RUN_DIR/mosquitto.log" $(seq -f "$RUN_DIR/mosquitto-%g.log" 2 "$NODES"); do
-  touch "$log"
-  if id mosquitto >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    chown mosquitto "$log"
-  fi
-done
 
 pids=()
 cleanup() {
@@ -89,21 +111,30 @@ cleanup() {
   echo "run: stopping"
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -f "$RUN_DIR"/*.pid
+  rm -f "$RUN_DIR"/*.pid "$RUN_DIR/running"
 }
 trap 'cleanup; exit 0' INT TERM
 trap cleanup EXIT
 
-wait_until() { # seconds description command...
-  local t=$1 what=$2; shift 2
-  for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+declare -A names # pid -> what it is, for the messages below
+start() { # name pidfile command... (fd 7, the lock, is not inherited)
+  local name=$1 pidfile=$2; shift 2
+  "$@" 7>&- &
+  pids+=($!); names[$!]=$name; echo $! > "$RUN_DIR/$pidfile"
+}
+wait_until() { # seconds description pid command...
+  local t=$1 what=$2 pid=$3; shift 3
+  for _ in $(seq $((t * 10))); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
   echo "run: $what did not come up; see $RUN_DIR/*.log" >&2
   exit 1
 }
 
-redis-server "$RUN_DIR/redis.conf" &
-pids+=($!); echo $! > "$RUN_DIR/redis.pid"
-wait_until 10 "redis" redis-cli -p "$REDIS_PORT" ping
+start "redis (127.0.0.1:$REDIS_PORT)" redis.pid redis-server "$RUN_DIR/redis.conf"
+wait_until 10 "redis" "${pids[-1]}" redis-cli -p "$REDIS_PORT" ping
 
 export MQCHAT_REDIS="redis://127.0.0.1:$REDIS_PORT/0"
 PWFILE=$RUN_DIR/demo-passwords
@@ -120,17 +151,22 @@ done < "$PWFILE"
 ALICE_PW=$(awk '$1=="alice"{print $2}' "$PWFILE")
 BOB_PW=$(awk '$1=="bob"{print $2}' "$PWFILE")
 
-mosquitto -c "$RUN_DIR/mosquitto.conf" &
-pids+=($!); echo $! > "$RUN_DIR/mosquitto.pid"
-wait_until 10 "mosquitto" bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT && exec 4<>/dev/tcp/127.0.0.1/$WS_PORT"
+brokers=() # pids of the brokers still running
+start "mosquitto node local1 (127.0.0.1:$MQTT_PORT, log $RUN_DIR/mosquitto.log)" mosquitto.pid \
+  mosquitto -c "$RUN_DIR/mosquitto.conf"
+brokers+=("${pids[-1]}")
+wait_until 10 "mosquitto" "${pids[-1]}" \
+  bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT && exec 4<>/dev/tcp/127.0.0.1/$WS_PORT"
 for i in $(seq 2 "$NODES"); do
-  mosquitto -c "$RUN_DIR/mosquitto-$i.conf" &
-  pids+=($!); echo $! > "$RUN_DIR/mosquitto-$i.pid"
-  wait_until 10 "mosquitto node $i" bash -c "exec 3<>/dev/tcp/127.0.0.1/$((MQTT_PORT + i - 1))"
+  start "mosquitto node local$i (127.0.0.1:$((MQTT_PORT + i - 1)), log $RUN_DIR/mosquitto-$i.log)" \
+    "mosquitto-$i.pid" mosquitto -c "$RUN_DIR/mosquitto-$i.conf"
+  brokers+=("${pids[-1]}")
+  wait_until 10 "mosquitto node $i" "${pids[-1]}" \
+    bash -c "exec 3<>/dev/tcp/127.0.0.1/$((MQTT_PORT + i - 1))"
 done
 
-"$PUSH" --config "$RUN_DIR/push.conf" >> "$RUN_DIR/push.log" 2>&1 &
-pids+=($!); echo $! > "$RUN_DIR/push.pid"
+start "mqchat-push (log $RUN_DIR/push.log)" push.pid \
+  bash -c 'exec "$0" --config "$1" >> "$2" 2>&1' "$PUSH" "$RUN_DIR/push.conf" "$RUN_DIR/push.log"
 
 # A direct conversation between the demo users, so the instructions below
 # can name it. Creating it again returns the same id.
@@ -186,5 +222,34 @@ Tell every connected user on every node something:
 EOT
 fi
 
-wait -n "${pids[@]}" || true
-echo "run: a service exited; see $RUN_DIR/*.log" >&2
+# Tell a second start what is running here.
+{
+  echo "$(if [ "$NODES" -gt 1 ]; then echo "make cluster"; else echo "make run"; fi) (pid $$, since $(date '+%F %T'))"
+  for pid in "${pids[@]}"; do echo "${names[$pid]}, pid $pid"; done
+} > "$RUN_DIR/running"
+
+# A cluster node that dies leaves the others running (its users are shown
+# offline once its heartbeat is older than plugin_opt_node_timeout_ms); any
+# other service that exits, or the last broker, stops the stack.
+while :; do
+  dead=
+  # One that died while this script was still busy starting the others has
+  # been reaped already: wait no longer knows it.
+  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { dead=$p; break; }; done
+  if [ -z "$dead" ]; then
+    wait -n -p dead "${pids[@]}" 2>/dev/null || true
+    [ -n "$dead" ] || { sleep 0.2; continue; }
+  fi
+  pids=($(for p in "${pids[@]}"; do [ "$p" = "$dead" ] || echo "$p"; done))
+  left=($(for p in "${brokers[@]}"; do [ "$p" = "$dead" ] || echo "$p"; done))
+  if [ "${#left[@]}" -lt "${#brokers[@]}" ] && [ "${#left[@]}" -gt 0 ]; then
+    brokers=("${left[@]}")
+    echo "run: ${names[$dead]} exited; the other ${#brokers[@]} node(s) keep running." >&2
+    echo "run: its users are shown offline on the others within plugin_opt_node_timeout_ms (30 s)." >&2
+    echo "run: ${names[$dead]}, pid $dead: exited" >> "$RUN_DIR/running"
+    continue
+  fi
+  echo "run: ${names[$dead]} exited; stopping the rest (see $RUN_DIR/*.log)" >&2
+  break
+done
+exit 1

@@ -77,12 +77,19 @@ static void finish(struct mqc_store__job *j, int rc, redisReply *r)
     free(j);
 }
 
-/* A reply that means our functions are missing (FUNCTION FLUSH, failover to
- * a fresh replica): reconnect, which reloads them. */
-static int is_missing_function(const redisReply *r)
+/* The one path of a job's reply, whichever way it was read: r (taken; NULL
+ * when there is none: the connection is gone) goes to the job's callback
+ * under the store's one rule for replies (mqc_store__refused). */
+static void take_reply(struct mqc_store *s, struct mqc_store__job *j, redisReply *r)
 {
-    return r && r->type == REDIS_REPLY_ERROR && r->str &&
-           (strstr(r->str, "Function not found") || strstr(r->str, "NOSCRIPT"));
+    if (r)
+        observe(s, j);
+    int rc = r ? mqc_store__refused(s, r) : MQC_EUNAVAIL;
+    if (r && rc != MQC_OK)
+        j->maybe_run = false; /* Redis refused it: it did not run */
+    finish(j, rc, rc == MQC_OK ? r : NULL);
+    if (r)
+        freeReplyObject(r);
 }
 
 /* Read the replies of the batch in flight (blocking) and run its callbacks.
@@ -93,32 +100,14 @@ void mqc_store__complete(struct mqc_store *s)
     s->inflight = NULL;
     s->inflight_tail = &s->inflight;
     s->ninflight = 0;
-    int up = s->ctx != NULL;
     while ((j = list)) {
         list = j->next;
         redisReply *r = NULL;
-        if (up && redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
-            mqc_store__drop(s, s->ctx->errstr[0] ? s->ctx->errstr : "no reply");
-            up = 0;
+        if (s->ctx && redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
+            mqc_store__io_failed(s, "no reply");
             r = NULL;
         }
-        if (!up) {
-            finish(j, MQC_EUNAVAIL, NULL);
-            continue;
-        }
-        observe(s, j);
-        if (r->type == REDIS_REPLY_ERROR) {
-            mqc_log(MQC_LOG_ERR, "store: redis refused a command: %.200s", r->str);
-            j->maybe_run = false;
-        }
-        int missing = is_missing_function(r);
-        finish(j, r->type == REDIS_REPLY_ERROR ? MQC_EUNAVAIL : MQC_OK,
-               r->type == REDIS_REPLY_ERROR ? NULL : r);
-        freeReplyObject(r);
-        if (missing) {
-            mqc_store__drop(s, "functions missing; reloading");
-            up = 0;
-        }
+        take_reply(s, j, r);
     }
 }
 
@@ -128,7 +117,7 @@ static int write_all(struct mqc_store *s)
     int done = 0;
     while (!done) {
         if (redisBufferWrite(s->ctx, &done) != REDIS_OK) {
-            mqc_store__drop(s, s->ctx->errstr[0] ? s->ctx->errstr : "write failed");
+            mqc_store__io_failed(s, "write failed");
             return MQC_EUNAVAIL;
         }
     }
@@ -155,7 +144,7 @@ static void harvest(struct mqc_store *s)
     while (s->inflight && s->ctx) {
         void *reply = NULL;
         if (redisGetReplyFromReader(s->ctx, &reply) != REDIS_OK) {
-            mqc_store__drop(s, s->ctx->errstr[0] ? s->ctx->errstr : "protocol error");
+            mqc_store__io_failed(s, "protocol error");
             break;
         }
         if (!reply) {
@@ -163,24 +152,12 @@ static void harvest(struct mqc_store *s)
             if (poll(&p, 1, 0) <= 0)
                 return;
             if (redisBufferRead(s->ctx) != REDIS_OK) {
-                mqc_store__drop(s, s->ctx->errstr[0] ? s->ctx->errstr : "read failed");
+                mqc_store__io_failed(s, "read failed");
                 break;
             }
             continue;
         }
-        redisReply *r = reply;
-        struct mqc_store__job *j = pop_inflight(s);
-        observe(s, j);
-        if (r->type == REDIS_REPLY_ERROR) {
-            mqc_log(MQC_LOG_ERR, "store: redis refused a command: %.200s", r->str);
-            j->maybe_run = false;
-        }
-        int missing = is_missing_function(r);
-        finish(j, r->type == REDIS_REPLY_ERROR ? MQC_EUNAVAIL : MQC_OK,
-               r->type == REDIS_REPLY_ERROR ? NULL : r);
-        freeReplyObject(r);
-        if (missing)
-            mqc_store__drop(s, "functions missing; reloading");
+        take_reply(s, pop_inflight(s), reply);
     }
     if (s->inflight && !s->ctx)
         mqc_store__complete(s); /* connection gone: fail the rest */

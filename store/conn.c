@@ -86,25 +86,48 @@ void mqc_store__drop(struct mqc_store *s, const char *why)
     s->was_up = false;
 }
 
+void mqc_store__io_failed(struct mqc_store *s, const char *what)
+{
+    char why[160];
+    snprintf(why, sizeof why, "%s", s->ctx && s->ctx->errstr[0] ? s->ctx->errstr : what);
+    mqc_store__drop(s, why);
+}
+
+/* A reply that means our functions are missing (FUNCTION FLUSH, failover to
+ * a fresh replica). */
+static bool is_missing_function(const redisReply *r)
+{
+    return r->str && (strstr(r->str, "Function not found") || strstr(r->str, "NOSCRIPT"));
+}
+
+int mqc_store__refused(struct mqc_store *s, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ERROR)
+        return MQC_OK;
+    snprintf(s->last_error, sizeof s->last_error, "redis refused a command: %.120s",
+             r->str ? r->str : "");
+    mqc_log(MQC_LOG_ERR, "store: %s", s->last_error);
+    if (is_missing_function(r))
+        mqc_store__drop(s, "functions missing; reloading");
+    return MQC_EUNAVAIL;
+}
+
 /* Run a setup command (AUTH/SELECT) on a fresh connection. */
 static int setup(struct mqc_store *s, int argc, const char **argv)
 {
     redisReply *r = redisCommandArgv(s->ctx, argc, argv, NULL);
     if (!r) {
-        mqc_store__drop(s, s->ctx->errstr[0] ? s->ctx->errstr : "setup failed");
+        mqc_store__io_failed(s, "setup failed");
         return MQC_EUNAVAIL;
     }
-    int bad = r->type == REDIS_REPLY_ERROR;
-    if (bad)
-        snprintf(s->last_error, sizeof s->last_error, "%s: %s", argv[0], r->str);
+    int rc = mqc_store__refused(s, r);
     freeReplyObject(r);
-    if (bad) {
+    if (rc != MQC_OK) {
         char why[160];
-        snprintf(why, sizeof why, "%s", s->last_error);
+        snprintf(why, sizeof why, "%s: %.120s", argv[0], s->last_error);
         mqc_store__drop(s, why);
-        return MQC_EUNAVAIL;
     }
-    return MQC_OK;
+    return rc;
 }
 
 redisContext *mqc_store__dial(const char *host, int port, const char *unix_path, int timeout_ms,
@@ -201,8 +224,14 @@ redisReply *mqc_store__argv(struct mqc_store *s, int argc, const char **argv, co
     if (!s->ctx)
         return NULL;
     redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
-    if (!r)
-        mqc_store__drop(s, s->ctx->errstr[0] ? s->ctx->errstr : "no reply");
+    if (!r) {
+        mqc_store__io_failed(s, "no reply");
+        return NULL;
+    }
+    if (mqc_store__refused(s, r) != MQC_OK) {
+        freeReplyObject(r);
+        return NULL;
+    }
     return r;
 }
 

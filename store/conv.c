@@ -282,15 +282,24 @@ static void change_done(struct mqc_store__job *j, int rc, redisReply *r)
     const char **names = NULL;
     if (rc == MQC_OK)
         rc = status(r, &word);
-    if (rc == MQC_ENOTFOUND && r->elements > 1)
+    if ((rc == MQC_ENOTFOUND || rc == MQC_EFORBIDDEN) && r->elements > 1)
         res.missing = reply_str(r->element[1]);
     if (rc == MQC_OK && !strcmp(word, "noop")) {
         res.noop = true;
-    } else if (rc == MQC_OK && r->elements == 2) { /* create_direct: ok, created? */
+    } else if (rc == MQC_OK && r->elements == 5) { /* create_direct: ok, created?, a, b, hidden? */
         res.noop = reply_int(r->element[1]) == 0;
+        names = strings(r, 2, 2, 1);
+        if (!names)
+            rc = MQC_ENOMEM;
+        res.members = names;
+        res.nmembers = names ? 2 : 0;
+        res.hidden = names;
+        res.nhidden = names && reply_int(r->element[4]) == 1 ? 1 : 0;
     } else if (rc == MQC_OK) {
+        /* ok, seq, mver, event, n, members (n), g, gone (g), hidden pairs */
         int64_t n = r->elements >= 5 ? reply_int(r->element[4]) : -1;
-        if (n < 0 || (size_t)(5 + n) > r->elements) {
+        int64_t g = n >= 0 && (size_t)(5 + n) < r->elements ? reply_int(r->element[5 + n]) : -1;
+        if (n < 0 || g < 0 || (size_t)(6 + n + g) > r->elements) {
             rc = MQC_EINTERNAL;
         } else {
             res.seq = reply_int(r->element[1]);
@@ -303,8 +312,10 @@ static void change_done(struct mqc_store__job *j, int rc, redisReply *r)
                 rc = MQC_ENOMEM;
             res.members = names;
             res.nmembers = (size_t)n;
-            res.gone = names ? names + n : NULL;
-            res.ngone = total - (size_t)n;
+            res.gone = names ? names + n + 1 : NULL;
+            res.ngone = (size_t)g;
+            res.hidden = names ? names + n + 1 + g : NULL;
+            res.nhidden = (total - (size_t)(n + 1 + g)) / 2;
         }
     }
     cb(j->ctx, rc, &res);
@@ -315,13 +326,15 @@ int mqc_store_create_direct(struct mqc_store *s, const char *conv, const char *a
                             const char *b_user, int64_t now_ms, mqc_store_change_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_create_direct", 6);
+    mqc_store__args_fcall(&a, "mqc1_create_direct", 8);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_user_key(&a, s, a_user, "user");
     mqc_store__args_user_key(&a, s, b_user, "user");
     mqc_store__args_user_key(&a, s, a_user, "convs");
     mqc_store__args_user_key(&a, s, b_user, "convs");
+    mqc_store__args_user_key(&a, s, a_user, "blocked");
+    mqc_store__args_user_key(&a, s, b_user, "blocked");
     mqc_store__args_str(&a, a_user);
     mqc_store__args_str(&a, b_user);
     mqc_store__args_str(&a, conv);
@@ -330,13 +343,13 @@ int mqc_store_create_direct(struct mqc_store *s, const char *conv, const char *a
 }
 
 int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *title,
-                           const char *const *members, size_t n, int64_t now_ms,
+                           const char *const *members, size_t n, size_t max_members, int64_t now_ms,
                            mqc_store_change_cb cb, void *ctx)
 {
     if (n == 0)
         return MQC_EBADREQ;
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_create_group", 4 + 2 * n);
+    mqc_store__args_fcall(&a, "mqc1_create_group", 4 + 3 * n);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
@@ -344,23 +357,25 @@ int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *ti
     for (size_t i = 0; i < n; i++) {
         mqc_store__args_user_key(&a, s, members[i], "user");
         mqc_store__args_user_key(&a, s, members[i], "convs");
+        mqc_store__args_user_key(&a, s, members[i], "blocked");
     }
     mqc_store__args_str(&a, members[0]);
     mqc_store__args_str(&a, conv);
     mqc_store__args_str(&a, title);
     mqc_store__args_fmt(&a, "%lld", (long long)now_ms);
     mqc_store__args_dctx(&a, s);
+    mqc_store__args_fmt(&a, "%zu", max_members);
     for (size_t i = 0; i < n; i++)
         mqc_store__args_str(&a, members[i]);
     return mqc_store__submit(s, &a, change_done, (void *)cb, ctx);
 }
 
 int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, const char *op,
-                     const char *const *targets, size_t n, int64_t now_ms,
+                     const char *const *targets, size_t n, size_t max_members, int64_t now_ms,
                      mqc_store_change_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_change", 4 + 2 * n);
+    mqc_store__args_fcall(&a, "mqc1_change", 4 + 3 * n);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
@@ -368,12 +383,14 @@ int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, cons
     for (size_t i = 0; i < n; i++) {
         mqc_store__args_user_key(&a, s, targets[i], "user");
         mqc_store__args_user_key(&a, s, targets[i], "convs");
+        mqc_store__args_user_key(&a, s, targets[i], "blocked");
     }
     mqc_store__args_str(&a, by);
     mqc_store__args_str(&a, op);
     mqc_store__args_str(&a, conv);
     mqc_store__args_fmt(&a, "%lld", (long long)now_ms);
     mqc_store__args_dctx(&a, s);
+    mqc_store__args_fmt(&a, "%zu", max_members);
     for (size_t i = 0; i < n; i++)
         mqc_store__args_str(&a, targets[i]);
     return mqc_store__submit(s, &a, change_done, (void *)cb, ctx);

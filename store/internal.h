@@ -102,10 +102,20 @@ void mqc_store__free_jobs(struct mqc_store *s);
 /* Load the function library on a fresh connection (store/lib.c). */
 int mqc_store__load_library(struct mqc_store *s);
 
+/* The one rule for what Redis answers, blocking or pipelined (hiredis: a
+ * status, then a reply):
+ * - no reply (hiredis failed: its errstr says why): mqc_store__io_failed
+ *   drops the connection (what is used when errstr is empty);
+ * - an error reply (LOADING, OOM, READONLY, a script error): Redis refused
+ *   the command; mqc_store__refused logs it, keeps it as the last error and
+ *   returns MQC_EUNAVAIL (MQC_OK for any other reply); one saying our
+ *   functions are missing also drops the connection, which reloads them. */
+void mqc_store__io_failed(struct mqc_store *s, const char *what);
+int mqc_store__refused(struct mqc_store *s, const redisReply *r);
+
 /* Run one command given as argv. Returns the reply (caller frees with
- * freeReplyObject) or NULL when the connection failed, in which case the
- * connection is dropped and the store reports down until reconnected. A Redis
- * error reply (REDIS_REPLY_ERROR) is returned as a reply. */
+ * freeReplyObject) or NULL when the connection failed or Redis refused the
+ * command (the rule above): the reason is in mqc_store_last_error. */
 redisReply *mqc_store__argv(struct mqc_store *s, int argc, const char **argv, const size_t *lens);
 /* Convenience over __argv for NUL-terminated string arguments. */
 redisReply *mqc_store__cmd(struct mqc_store *s, int argc, const char **argv);

@@ -35,3 +35,13 @@ int mqc_key_conv(const char *prefix, const char *conv, const char *part, char *b
         return MQC_EBADREQ;
     return fit(snprintf(buf, size, "%s{c:%s}:%s", prefix, conv, part), size);
 }
+
+int mqc_key_push(const char *prefix, const char *part, char *buf, size_t size)
+{
+    return fit(snprintf(buf, size, "%spush%s%s", prefix, part ? ":" : "", part ? part : ""), size);
+}
+
+int mqc_key_devtoken(const char *prefix, const char *token, char *buf, size_t size)
+{
+    return fit(snprintf(buf, size, "%sdevtoken:%s", prefix, token), size);
+}

@@ -11,16 +11,23 @@
  *   <p>{u:<user>}:tlfloor  STRING  newest timeline id dropped (retention, cap)
  *   <p>{u:<user>}:devices  HASH  push token -> "platform\napp\nsandbox"
  *   <p>{u:<user>}:mute     HASH  conv -> muted until (ms)
+ *   <p>{u:<user>}:blocked  SET   users this user blocks
  *   <p>devtoken:<token>    STRING  owner of a push token
- *   <p>push                STREAM  push jobs for mqchat-push
+ *   <p>push                STREAM  push jobs for mqchat-push (group mqchat-push)
+ *   <p>push:delay          ZSET    retries waiting: JSON [field, value, ...] by due ms
+ *   <p>push:dead           STREAM  jobs mqchat-push gave up on, with the reason
+ *   <p>push:stats          HASH    mqchat-push's counters
  *   <p>{n:<node>}:users    SET   users a broker node published as present
  *   <p>{n:<node>}:alive    STRING  heartbeat: wall ms, expires after 30 s
- *   <p>{c:<conv>}:meta     HASH  kind, title, created, creator, seq, mver
+ *   <p>{c:<conv>}:meta     HASH  kind, title, created, creator, seq, mver,
+ *                                b:<user> (direct: the other member blocks user)
  *   <p>{c:<conv>}:members  HASH  user -> admin | member
  *   <p>{c:<conv>}:log      STREAM  "<seq>-0" -> e = event JSON (msg, member)
  *   <p>{c:<conv>}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
  *   <p>{c:<conv>}:rcpt     HASH  d:<user> / r:<user> -> delivered / read cursor
- * store/mqchat.lua holds the functions that change these atomically.
+ * store/mqchat.lua holds the functions that change these atomically;
+ * mqc1_user_del deletes a user's keys: those above, and any other
+ * "<p>{u:<user>}:*" key (store/users.c finds them with SCAN).
  */
 #ifndef MQC_STORE_KEYS_H
 #define MQC_STORE_KEYS_H
@@ -39,5 +46,10 @@ int mqc_key_user(const char *prefix, const char *user, char *buf, size_t size);
 int mqc_key_user_part(const char *prefix, const char *user, const char *part, char *buf,
                       size_t size);
 int mqc_key_conv(const char *prefix, const char *conv, const char *part, char *buf, size_t size);
+
+/* Write "<prefix>push" (part NULL) or "<prefix>push:<part>" into buf. */
+int mqc_key_push(const char *prefix, const char *part, char *buf, size_t size);
+/* Write "<prefix>devtoken:<token>" into buf (tokens are long: size it). */
+int mqc_key_devtoken(const char *prefix, const char *token, char *buf, size_t size);
 
 #endif

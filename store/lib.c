@@ -11,17 +11,15 @@ int mqc_store__load_library(struct mqc_store *s)
 {
     const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", mqc_lua_library};
     redisReply *r = mqc_store__cmd(s, 4, argv);
-    if (!r)
+    if (!r) {
+        if (s->ctx) { /* refused, not a broken connection */
+            char why[160];
+            snprintf(why, sizeof why, "cannot load functions (Redis 7 needed): %.100s",
+                     s->last_error);
+            mqc_store__drop(s, why);
+        }
         return MQC_EUNAVAIL;
-    int rc = MQC_OK;
-    if (r->type == REDIS_REPLY_ERROR) {
-        char why[160];
-        snprintf(why, sizeof why, "cannot load functions (Redis 7 needed): %.100s", r->str);
-        rc = MQC_EUNAVAIL;
-        freeReplyObject(r);
-        mqc_store__drop(s, why);
-        return rc;
     }
     freeReplyObject(r);
-    return rc;
+    return MQC_OK;
 }

@@ -7,7 +7,8 @@ dedupe, store, cursor. Bodies arrive as ready-made JSON fragments from the
 plugin and are stored verbatim, once per message.
 
 Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
-  P{c:C}:meta     HASH  kind, title, created, creator, seq (last), mver (membership version)
+  P{c:C}:meta     HASH  kind, title, created, creator, seq (last), mver (membership version),
+                        b:<user> (direct only: the other member blocks <user>)
   P{c:C}:members  HASH  user -> "admin" | "member"
   P{c:C}:log      STREAM  id "<seq>-0", field e = the event JSON
   P{c:C}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
@@ -19,6 +20,7 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   P{u:U}:tlfloor  STRING  id of the newest timeline entry dropped (retention, cap)
   P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
   P{u:U}:mute     HASH  conv -> muted until (ms)
+  P{u:U}:blocked  SET   users U blocks
   Pdevtoken:T     STRING  owner of push token T
   Ppush           STREAM  push jobs for mqchat-push
   P{n:N}:users    SET   users this broker node has published as present
@@ -79,6 +81,16 @@ local function field(f, name)
   return nil
 end
 
+-- The event JSON of a conversation log entry (XRANGE item {id, fields}).
+-- Entries are written with e first; older layouts put other fields first,
+-- so anything else is looked up by name. Every reader of the log (send's
+-- dedupe, history, sync) goes through here. nil if the entry has no event.
+local function log_event(entry)
+  local f = entry[2]
+  if f[1] == 'e' then return f[2] end
+  return field(f, 'e')
+end
+
 -- Remember that timeline entries up to id were dropped (sync then answers
 -- reset for tokens older than that).
 local function raise_floor(floor_key, id)
@@ -100,7 +112,7 @@ end
 
 -- Is any device of the user connected and in the foreground? Also notes
 -- in d.routes the other nodes (not d.node) with a device of the user: the
--- caller sends the event there (cluster delivery, plugin/cluster.c), decided
+-- caller sends the event there (cluster delivery, plugin/cluster_send.c), decided
 -- here, in Redis's order, so a device that connected before the message was
 -- stored is never missed.
 local function user_online(d, user)
@@ -200,12 +212,13 @@ end
 local function send(keys, args)
   local sender = args[1]
   if redis.call('HEXISTS', keys[2], sender) == 0 then return {'not_member'} end
+  if redis.call('HEXISTS', keys[1], 'b:' .. sender) == 1 then return {'forbidden', 'blocked'} end
   local dk = sender .. '\n' .. args[2]
   local old = redis.call('HGET', keys[4], dk)
   if old then
     local e = redis.call('XRANGE', keys[3], old .. '-0', old .. '-0')
     local ev = ''
-    if e[1] then ev = e[1][2][2] end
+    if e[1] then ev = log_event(e[1]) or '' end
     -- the members too (when the caller's cache is stale): a retry whose
     -- first attempt's reply was lost must reach everyone (store/conv.c)
     local mver = num(redis.call('HGET', keys[1], 'mver'))
@@ -250,40 +263,58 @@ local function members(keys, args)
   return add_members({'ok', 0, mver}, keys[2], mver, args[2])
 end
 
--- create_direct: KEYS meta, members, user a, user b, convs a, convs b
--- ARGV a, b, conv, now
+-- create_direct: KEYS meta, members, user a, user b, convs a, convs b, blocked a, blocked b
+-- ARGV a (the creator), b, conv, now
+-- Reply: ok, created (0/1), a, b, a blocks b (0/1: presence of a hidden from b)
+-- forbidden when b blocks a; when a blocks b, the new conversation carries
+-- the mark that refuses b's sends (block()).
 local function create_direct(keys, args)
+  if redis.call('SISMEMBER', keys[8], args[1]) == 1 then return {'forbidden', 'blocked'} end
+  local out = {'ok', 0, args[1], args[2], 0}
   if redis.call('EXISTS', keys[1]) == 1 then
     if redis.call('HGET', keys[1], 'kind') ~= 'direct' then return {'exists'} end
-    return {'ok', 0}
+  else
+    if redis.call('EXISTS', keys[3]) == 0 or redis.call('EXISTS', keys[4]) == 0 then
+      return {'not_found'}
+    end
+    redis.call('HSET', keys[1], 'kind', 'direct', 'created', args[4], 'creator', args[1],
+               'seq', 0, 'mver', 1)
+    redis.call('HSET', keys[2], args[1], 'member', args[2], 'member')
+    redis.call('SADD', keys[5], args[3])
+    redis.call('SADD', keys[6], args[3])
+    out[2] = 1
   end
-  if redis.call('EXISTS', keys[3]) == 0 or redis.call('EXISTS', keys[4]) == 0 then
-    return {'not_found'}
+  if redis.call('SISMEMBER', keys[7], args[2]) == 1 then
+    redis.call('HSET', keys[1], 'b:' .. args[2], 1)
+    out[5] = 1
   end
-  redis.call('HSET', keys[1], 'kind', 'direct', 'created', args[4], 'creator', args[1],
-             'seq', 0, 'mver', 1)
-  redis.call('HSET', keys[2], args[1], 'member', args[2], 'member')
-  redis.call('SADD', keys[5], args[3])
-  redis.call('SADD', keys[6], args[3])
-  return {'ok', 1}
+  return out
 end
 
--- create_group: KEYS meta, members, log, rcpt, then user key and convs key per member
--- ARGV creator, conv, title, now, dctx, then the members (creator first)
+-- create_group: KEYS meta, members, log, rcpt, then user key, convs key and
+-- blocked set per member
+-- ARGV creator, conv, title, now, dctx, max members, then the members (creator first)
+-- Reply: ok, 1, 1, event, n, members (n), 0, then (who, from) pairs: presence
+-- of who hidden from from by a block.
+-- forbidden when the group would pass max members or a member blocks the creator.
 local function create_group(keys, args)
   if redis.call('EXISTS', keys[1]) == 1 then return {'exists'} end
   local d = parse_dctx(args[5])
+  if #args - 6 > num(args[6]) then return {'forbidden', 'full'} end
   local users = {}
-  for i = 6, #args do
-    local k = 5 + (i - 6) * 2
+  for i = 7, #args do
+    local k = 5 + (i - 7) * 3
     if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', args[i]} end
+    if i > 7 and redis.call('SISMEMBER', keys[k + 2], args[1]) == 1 then
+      return {'forbidden', 'blocked'}
+    end
     users[#users + 1] = args[i]
   end
   redis.call('HSET', keys[1], 'kind', 'group', 'title', args[3], 'created', args[4],
              'creator', args[1], 'seq', 1, 'mver', 1)
   for i, u in ipairs(users) do
     redis.call('HSET', keys[2], u, (u == args[1]) and 'admin' or 'member')
-    redis.call('SADD', keys[6 + (i - 1) * 2], args[2])
+    redis.call('SADD', keys[6 + (i - 1) * 3], args[2])
   end
   local ev = member_event(args[2], 1, 'added', users, args[1], args[4])
   redis.call('XADD', keys[3], '1-0', 'e', ev, 't', d.now)
@@ -291,13 +322,29 @@ local function create_group(keys, args)
   deliver(d, args[2], 1, 'member', args[1], users, '')
   local out = {'ok', 1, 1, ev, #users}
   for _, u in ipairs(users) do out[#out + 1] = u end
+  out[#out + 1] = 0
+  -- Presence hidden by blocks among the members: (who, from) pairs.
+  local in_group = {}
+  for _, u in ipairs(users) do in_group[u] = true end
+  for i, u in ipairs(users) do
+    for _, b in ipairs(redis.call('SMEMBERS', keys[7 + (i - 1) * 3])) do
+      if in_group[b] then
+        out[#out + 1] = u
+        out[#out + 1] = b
+      end
+    end
+  end
   return out
 end
 
 -- change: add / remove / leave.
--- KEYS meta, members, log, rcpt, then user key and convs key per target
--- ARGV by, op ("add"|"remove"|"leave"), conv, now, dctx, then the targets
--- Reply: ok, seq, mver, event, n, members after (n), users no longer members
+-- KEYS meta, members, log, rcpt, then user key, convs key and blocked set per target
+-- ARGV by, op ("add"|"remove"|"leave"), conv, now, dctx, max members, then the targets
+-- Reply: ok, seq, mver, event, n, members after (n), g, users no longer
+-- members (g), then (who, from) pairs: presence of who hidden from from by a
+-- block (add only);
+-- forbidden (+ "full" when an add would pass max members, "blocked" when a
+-- user to add blocks by).
 local function change(keys, args)
   local by, op, conv, now = args[1], args[2], args[3], args[4]
   local d = parse_dctx(args[5])
@@ -306,20 +353,24 @@ local function change(keys, args)
   if redis.call('HGET', keys[1], 'kind') ~= 'group' then return {'forbidden'} end
   if op ~= 'leave' and role ~= 'admin' then return {'forbidden'} end
   local changed, gone = {}, {}
-  for i = 6, #args do
-    local u, k = args[i], 5 + (i - 6) * 2
+  for i = 7, #args do
+    local u, k = args[i], 5 + (i - 7) * 3
     local is_member = redis.call('HEXISTS', keys[2], u) == 1
     if op == 'add' and not is_member then
       if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', u} end
+      if redis.call('SISMEMBER', keys[k + 2], by) == 1 then return {'forbidden', 'blocked'} end
       changed[#changed + 1] = i
     elseif op ~= 'add' and is_member then
       changed[#changed + 1] = i
     end
   end
   if #changed == 0 then return {'noop'} end
+  if op == 'add' and redis.call('HLEN', keys[2]) + #changed > num(args[6]) then
+    return {'forbidden', 'full'}
+  end
   local users = {}
   for _, i in ipairs(changed) do
-    local u, ck = args[i], 6 + (i - 6) * 2
+    local u, ck = args[i], 6 + (i - 7) * 3
     users[#users + 1] = u
     if op == 'add' then
       redis.call('HSET', keys[2], u, 'member')
@@ -351,7 +402,28 @@ local function change(keys, args)
   deliver(d, conv, seq, 'member', by, recipients, '')
   local out = {'ok', seq, mver, ev, #all / 2}
   for i = 1, #all, 2 do out[#out + 1] = all[i] end
+  out[#out + 1] = #gone
   for _, u in ipairs(gone) do out[#out + 1] = u end
+  if op == 'add' then
+    -- Presence hidden by blocks between the added users and the members:
+    -- (who, from) pairs.
+    for _, i in ipairs(changed) do
+      local x = args[i]
+      for _, b in ipairs(redis.call('SMEMBERS', keys[7 + (i - 7) * 3])) do
+        if redis.call('HEXISTS', keys[2], b) == 1 then
+          out[#out + 1] = x
+          out[#out + 1] = b
+        end
+      end
+      for j = 1, #all, 2 do
+        local m = all[j]
+        if m ~= x and redis.call('SISMEMBER', d.prefix .. '{u:' .. m .. '}:blocked', x) == 1 then
+          out[#out + 1] = m
+          out[#out + 1] = x
+        end
+      end
+    end
+  end
   return out
 end
 
@@ -402,13 +474,15 @@ local function history(keys, args)
     local got = redis.call('XREVRANGE', keys[3], hi, '-', 'COUNT', want + 1)
     local stop = false
     for i = 1, math.min(#got, want) do
-      local text = got[i][2][2]
-      if #items > 0 and bytes + #text > maxb then
+      local text = log_event(got[i])
+      if text and #items > 0 and bytes + #text > maxb then
         more, stop = 1, true
         break
       end
-      items[#items + 1] = text
-      bytes = bytes + #text
+      if text then
+        items[#items + 1] = text
+        bytes = bytes + #text
+      end
     end
     if stop then break end
     if #got <= want then break end -- nothing older
@@ -429,6 +503,13 @@ end
 -- most present state of any node (online > away > offline), the total of
 -- devices, and when the aggregate last changed.
 local rank = {online = 3, away = 2, offline = 1}
+
+-- Whether the user of presence hash k still exists: a deleted user
+-- (user_del) stays deleted, whatever a node writes late about their devices
+-- (the disconnects of the kicked ones).
+local function user_exists(k)
+  return redis.call('EXISTS', (string.gsub(k, ':presence$', ':user'))) == 1
+end
 
 -- Recompute the aggregate of presence hash k. Returns state, devices.
 local function aggregate(k)
@@ -468,6 +549,10 @@ end
 -- ARGV state, last_seen, node, devices (on this node), user
 -- Reply: ok, 1|0 (the aggregate changed), aggregate state, its last_seen
 local function presence(keys, args)
+  if not user_exists(keys[1]) then
+    redis.call('SREM', keys[2], args[5])
+    return {'ok', 0, 'offline', tostring(args[2])}
+  end
   local changed, st, seen = presence_set(keys[1], args[3], args[1], tonumber(args[4]) or 0,
                                          args[2])
   if args[1] == 'offline' then
@@ -481,6 +566,7 @@ end
 -- devices: the number of a user's devices on a node changed (no state yet).
 -- KEYS presence hash. ARGV node, devices.
 local function devices(keys, args)
+  if not user_exists(keys[1]) then return {'ok'} end
   local n = tonumber(args[2]) or 0
   if n == 0 then
     redis.call('HDEL', keys[1], 'd:' .. args[1])
@@ -513,18 +599,65 @@ local function node_reset(keys, args)
   return out
 end
 
--- contacts: KEYS the user's convs. ARGV user, key prefix.
--- Reply: ok, then every other user sharing a conversation with the user.
+-- contacts: presence visibility of a user. KEYS the user's convs, the
+-- user's blocked set. ARGV user, key prefix.
+-- Iterates over the other users sharing a conversation with the user
+-- (conversation members and their blocked sets read by name: single Redis,
+-- see docs/ARCHITECTURE.md).
+-- Reply: ok, n, the n users whose presence the user may see (those who do
+-- not block the user), then the users who may see the user's (those the
+-- user does not block).
 local function contacts(keys, args)
-  local seen, out = {}, {'ok'}
+  local seen, shared = {}, {}
   for _, c in ipairs(redis.call('SMEMBERS', keys[1])) do
     for _, u in ipairs(redis.call('HKEYS', args[2] .. '{c:' .. c .. '}:members')) do
       if not seen[u] and u ~= args[1] then
         seen[u] = true
-        out[#out + 1] = u
+        shared[#shared + 1] = u
       end
     end
   end
+  local sees, seen_by = {}, {}
+  for _, u in ipairs(shared) do
+    if redis.call('SISMEMBER', args[2] .. '{u:' .. u .. '}:blocked', args[1]) == 0 then
+      sees[#sees + 1] = u
+    end
+    if redis.call('SISMEMBER', keys[2], u) == 0 then seen_by[#seen_by + 1] = u end
+  end
+  local out = {'ok', #sees}
+  for _, u in ipairs(sees) do out[#out + 1] = u end
+  for _, u in ipairs(seen_by) do out[#out + 1] = u end
+  return out
+end
+
+-- block / unblock: KEYS the user's blocked set, the other user's user key,
+-- the meta of their direct conversation. ARGV other, "block"|"unblock".
+-- Idempotent; not_found for a user that does not exist (unblocking a
+-- deleted user still in the set works). The direct conversation, if any,
+-- gets (or loses) the mark that refuses the other's sends.
+local function block(keys, args)
+  local other = args[1]
+  local listed = redis.call('SISMEMBER', keys[1], other) == 1
+  if redis.call('EXISTS', keys[2]) == 0 and not (listed and args[2] == 'unblock') then
+    return {'not_found', other}
+  end
+  local direct = redis.call('HGET', keys[3], 'kind') == 'direct'
+  if args[2] == 'block' then
+    redis.call('SADD', keys[1], other)
+    if direct then redis.call('HSET', keys[3], 'b:' .. other, 1) end
+  else
+    redis.call('SREM', keys[1], other)
+    if direct then redis.call('HDEL', keys[3], 'b:' .. other) end
+  end
+  return {'ok'}
+end
+
+-- blocked: KEYS the user's blocked set. Reply: ok, the blocked users sorted.
+local function blocked(keys, args)
+  local all = redis.call('SMEMBERS', keys[1])
+  table.sort(all)
+  local out = {'ok'}
+  for _, u in ipairs(all) do out[#out + 1] = u end
   return out
 end
 
@@ -581,8 +714,7 @@ local function sync(keys, args)
     if v.hi - v.lo + 1 <= 4 * v.n + 16 then
       for _, e in ipairs(redis.call('XRANGE', log, v.lo .. '-0', v.hi .. '-0')) do
         local id = num(string.match(e[1], '^(%d+)'))
-        v.texts[id] = e[2][2] -- log entries are written e first
-        if e[2][1] ~= 'e' then v.texts[id] = field(e[2], 'e') end
+        v.texts[id] = log_event(e)
       end
     else
       v.sparse = true
@@ -595,7 +727,7 @@ local function sync(keys, args)
     local text = v.texts[sq]
     if v.sparse then
       local e = redis.call('XRANGE', d.prefix .. '{c:' .. c .. '}:log', sq .. '-0', sq .. '-0')
-      if e[1] then text = field(e[1][2], 'e') end
+      if e[1] then text = log_event(e[1]) end
     end
     if text then
       if n > 0 and bytes + #text > maxb then
@@ -644,7 +776,78 @@ local function mute(keys, args)
   return {'ok'}
 end
 
+-- user_del: delete a user and everything they own (mqchat user del).
+-- KEYS the user's record, the set of all users, then every other key of the
+-- user (convs first; presence, timeline, floor, devices, mutes, and any
+-- per-user key of the schema: deleting one that does not exist is harmless).
+-- ARGV user, key prefix, now, shared bus channel, node bus channel prefix.
+-- Conversations (read by name from the user's convs, single Redis): the user
+-- leaves each one; in a group the others get a "left" event (stored,
+-- delivered, pushed like a leave), sent live through the bus to the nodes
+-- with a device of a recipient ("e" messages, core/busmsg.h); a
+-- conversation nobody is left in is deleted; other people's messages and
+-- the user's own stay in the logs of conversations that live on. Every node
+-- is told to drop its cached membership ("mv") and to disconnect the user's
+-- devices ("kick"). Reply: ok, groups left; or not_found.
+local function user_del(keys, args)
+  local user, p, now = args[1], args[2], tonumber(args[3])
+  if redis.call('EXISTS', keys[1]) == 0 then return {'not_found'} end
+  local left = 0
+  for _, c in ipairs(redis.call('SMEMBERS', keys[3])) do
+    local base = p .. '{c:' .. c .. '}:'
+    redis.call('HDEL', base .. 'members', user)
+    redis.call('HDEL', base .. 'rcpt', 'd:' .. user, 'r:' .. user)
+    local all = redis.call('HGETALL', base .. 'members')
+    local kind = redis.call('HGET', base .. 'meta', 'kind')
+    if #all == 0 then
+      redis.call('DEL', base .. 'meta', base .. 'members', base .. 'log', base .. 'ids',
+                 base .. 'rcpt')
+    elseif kind == 'group' then
+      local has_admin, first, users = false, nil, {}
+      for i = 1, #all, 2 do
+        users[#users + 1] = all[i]
+        if all[i + 1] == 'admin' then has_admin = true end
+        if not first or all[i] < first then first = all[i] end
+      end
+      if not has_admin then redis.call('HSET', base .. 'members', first, 'admin') end
+      local seq = redis.call('HINCRBY', base .. 'meta', 'seq', 1)
+      redis.call('HINCRBY', base .. 'meta', 'mver', 1)
+      local ev = member_event(c, seq, 'left', {user}, user, now)
+      redis.call('XADD', base .. 'log', seq .. '-0', 'e', ev, 't', now)
+      -- No node is "here" (node '\n' is nobody's id): every node with a
+      -- device of a member gets the event.
+      local d = {prefix = p, now = now, cap = math.huge, preview = false, node = '\n',
+                 routes = {}, route_nodes = {}}
+      deliver(d, c, seq, 'member', user, users, '')
+      for _, node in ipairs(d.route_nodes) do
+        redis.call('PUBLISH', args[5] .. node, 'e 1 ' .. c .. ' ' .. seq .. ' ' ..
+                   table.concat(d.routes[node], ',') .. '\n' .. ev)
+      end
+      left = left + 1
+    else
+      redis.call('HINCRBY', base .. 'meta', 'mver', 1)
+    end
+    redis.call('PUBLISH', args[4], 'mv * ' .. c)
+  end
+  for _, tok in ipairs(redis.call('HKEYS', p .. '{u:' .. user .. '}:devices')) do
+    if redis.call('GET', p .. 'devtoken:' .. tok) == user then
+      redis.call('DEL', p .. 'devtoken:' .. tok)
+    end
+  end
+  for _, f in ipairs(redis.call('HKEYS', p .. '{u:' .. user .. '}:presence')) do
+    if string.sub(f, 1, 2) == 'd:' or string.sub(f, 1, 2) == 's:' then
+      redis.call('SREM', p .. '{n:' .. string.sub(f, 3) .. '}:users', user)
+    end
+  end
+  redis.call('SREM', keys[2], user)
+  redis.call('DEL', keys[1])
+  for i = 3, #keys do redis.call('DEL', keys[i]) end
+  redis.call('PUBLISH', args[4], 'kick * ' .. user)
+  return {'ok', left}
+end
+
 redis.register_function('mqc1_sync', sync)
+redis.register_function('mqc1_user_del', user_del)
 redis.register_function('mqc1_device', device)
 redis.register_function('mqc1_undevice', undevice)
 redis.register_function('mqc1_mute', mute)
@@ -653,6 +856,8 @@ redis.register_function('mqc1_devices', devices)
 redis.register_function('mqc1_node_reset', node_reset)
 redis.register_function{function_name = 'mqc1_contacts', callback = contacts, flags = {'no-writes'}}
 redis.register_function('mqc1_send', send)
+redis.register_function('mqc1_block', block)
+redis.register_function{function_name = 'mqc1_blocked', callback = blocked, flags = {'no-writes'}}
 redis.register_function('mqc1_receipt', receipt)
 redis.register_function('mqc1_members', members)
 redis.register_function('mqc1_create_direct', create_direct)

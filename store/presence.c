@@ -2,8 +2,8 @@
  * them), the set of users each node published as present (to clear them when
  * the node restarts), the node heartbeat, and the contact list used for
  * presence visibility. Writes are queued on the per-pass pipeline; the two
- * reads are blocking and happen only at node start and at a user's first
- * connection. */
+ * blocking reads happen only at node start and at a user's first
+ * connection (a visibility re-check after a change is queued). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,20 +135,90 @@ int mqc_store_node_reset(struct mqc_store *s, const char *node, int64_t now_ms,
     return MQC_OK;
 }
 
+/* The users of an mqc1_contacts reply: sees = element[2 .. 2+n), seen_by =
+ * the rest (borrowed from r; *sees and *seen_by one malloc'd array). */
+static int contacts_lists(const redisReply *r, const char ***sees, size_t *nsees,
+                          const char ***seen_by, size_t *nseen)
+{
+    *sees = NULL;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+        r->element[1]->type != REDIS_REPLY_INTEGER || r->element[1]->integer < 0 ||
+        (size_t)r->element[1]->integer > r->elements - 2)
+        return MQC_EINTERNAL;
+    size_t total = r->elements - 2, n = (size_t)r->element[1]->integer;
+    const char **all = calloc(total ? total : 1, sizeof *all);
+    if (!all)
+        return MQC_ENOMEM;
+    for (size_t i = 0; i < total; i++) {
+        const redisReply *e = r->element[2 + i];
+        all[i] = e->type == REDIS_REPLY_STRING ? e->str : "";
+    }
+    *sees = all;
+    *nsees = n;
+    *seen_by = all + n;
+    *nseen = total - n;
+    return MQC_OK;
+}
+
+static void contacts_argv(struct mqc_store *s, const char *user, char *ck, char *bk,
+                          const char **argv)
+{
+    argv[0] = "FCALL";
+    argv[1] = "mqc1_contacts";
+    argv[2] = "2";
+    argv[3] = ck;
+    argv[4] = bk;
+    argv[5] = user;
+    argv[6] = s->prefix;
+}
+
 int mqc_store_contacts(struct mqc_store *s, const char *user,
                        void (*fn)(const char *other, void *ctx), void *ctx)
 {
-    char ck[MQC_KEY_MAX];
-    if (mqc_key_user_part(s->prefix, user, "convs", ck, sizeof ck) != MQC_OK)
+    char ck[MQC_KEY_MAX], bk[MQC_KEY_MAX];
+    if (mqc_key_user_part(s->prefix, user, "convs", ck, sizeof ck) != MQC_OK ||
+        mqc_key_user_part(s->prefix, user, "blocked", bk, sizeof bk) != MQC_OK)
         return MQC_EBADREQ;
-    const char *argv[] = {"FCALL", "mqc1_contacts", "1", ck, user, s->prefix};
-    redisReply *r = call_ok(s, 6, argv);
+    const char *argv[7];
+    contacts_argv(s, user, ck, bk, argv);
+    redisReply *r = call_ok(s, 7, argv);
     if (!r)
         return MQC_EUNAVAIL;
-    for (size_t i = 1; i < r->elements; i++) {
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-            fn(r->element[i]->str, ctx);
-    }
+    const char **sees, **seen_by;
+    size_t nsees, nseen;
+    int rc = contacts_lists(r, &sees, &nsees, &seen_by, &nseen);
+    for (size_t i = 0; rc == MQC_OK && i < nsees; i++)
+        fn(sees[i], ctx);
+    free(sees);
     freeReplyObject(r);
-    return MQC_OK;
+    return rc == MQC_OK ? MQC_OK : MQC_EUNAVAIL;
+}
+
+static void visibility_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    mqc_store_visibility_cb cb = (mqc_store_visibility_cb)j->cb;
+    const char **sees = NULL, **seen_by = NULL;
+    size_t nsees = 0, nseen = 0;
+    if (rc == MQC_OK) {
+        const char *word = (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                            r->element[0]->type == REDIS_REPLY_STRING)
+                               ? r->element[0]->str
+                               : "";
+        rc =
+            strcmp(word, "ok") ? MQC_EINTERNAL : contacts_lists(r, &sees, &nsees, &seen_by, &nseen);
+    }
+    cb(j->ctx, rc, sees, nsees, seen_by, nseen);
+    free(sees);
+}
+
+int mqc_store_visibility(struct mqc_store *s, const char *user, mqc_store_visibility_cb cb,
+                         void *ctx)
+{
+    char ck[MQC_KEY_MAX], bk[MQC_KEY_MAX];
+    if (mqc_key_user_part(s->prefix, user, "convs", ck, sizeof ck) != MQC_OK ||
+        mqc_key_user_part(s->prefix, user, "blocked", bk, sizeof bk) != MQC_OK)
+        return MQC_EBADREQ;
+    const char *argv[7];
+    contacts_argv(s, user, ck, bk, argv);
+    return mqc_store__enqueue(s, 7, argv, NULL, visibility_done, (void *)cb, ctx);
 }

@@ -46,8 +46,12 @@ int mqc_store_user_add(struct mqc_store *s, const char *user, const char *hash, 
 int mqc_store_user_ensure(struct mqc_store *s, const char *user, int64_t now_ms);
 /* Replace an existing user's hash. MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */
 int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *hash);
-/* Delete user. MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */
-int mqc_store_user_del(struct mqc_store *s, const char *user);
+/* Blocking: delete user and everything they own (mqc1_user_del in
+ * store/mqchat.lua): their keys, their push tokens, their place in every
+ * conversation (groups get a "left" event at now_ms), and every node is told
+ * to disconnect their devices. *groups gets how many groups they left.
+ * MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */
+int mqc_store_user_del(struct mqc_store *s, const char *user, int64_t now_ms, long long *groups);
 /* Call fn(user, ctx) for every user, sorted. MQC_OK or MQC_EUNAVAIL. */
 int mqc_store_user_list(struct mqc_store *s, void (*fn)(const char *user, void *ctx), void *ctx);
 
@@ -100,23 +104,33 @@ struct mqc_change_result {
     int64_t mver; /* membership version after the change */
     const char *event; /* the member event, NULL for direct creates and noops */
     size_t event_len;
-    const char *const *members; /* members after the change */
+    const char *const *members; /* members after the change (direct create: the pair) */
     size_t nmembers;
     const char *const *gone; /* users removed/left by this change */
     size_t ngone;
-    const char *missing; /* MQC_ENOTFOUND: the user that does not exist, if known */
+    /* Presence hidden by blocks among the users this change brought
+     * together: nhidden (who, from) pairs, flattened; from must not see
+     * who's presence although they now share a conversation. */
+    const char *const *hidden;
+    size_t nhidden;
+    const char *missing; /* MQC_ENOTFOUND: the user that does not exist, if known;
+                          * MQC_EFORBIDDEN: why ("blocked", "full"), if known */
 };
 typedef void (*mqc_store_change_cb)(void *ctx, int rc, const struct mqc_change_result *r);
 
+/* a is the creator: MQC_EFORBIDDEN when b blocks a. */
 int mqc_store_create_direct(struct mqc_store *s, const char *conv, const char *a, const char *b,
                             int64_t now_ms, mqc_store_change_cb cb, void *ctx);
-/* members[0] must be the creator. */
+/* members[0] must be the creator. MQC_EFORBIDDEN when the group would have
+ * more than max_members members or a member blocks the creator. */
 int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *title,
-                           const char *const *members, size_t n, int64_t now_ms,
+                           const char *const *members, size_t n, size_t max_members, int64_t now_ms,
                            mqc_store_change_cb cb, void *ctx);
-/* op: "add", "remove" or "leave" (targets = {by} for leave). */
+/* op: "add", "remove" or "leave" (targets = {by} for leave). An add that
+ * would make the group larger than max_members, or add a user who blocks
+ * by, is MQC_EFORBIDDEN (checked atomically with the change). */
 int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, const char *op,
-                     const char *const *targets, size_t n, int64_t now_ms,
+                     const char *const *targets, size_t n, size_t max_members, int64_t now_ms,
                      mqc_store_change_cb cb, void *ctx);
 
 struct mqc_conv_info {
@@ -136,6 +150,9 @@ typedef void (*mqc_store_history_cb)(void *ctx, int rc, bool more, const char *c
  * (at least one): a page cut short by size has more = true. */
 int mqc_store_history(struct mqc_store *s, const char *conv, const char *user, int64_t before,
                       int64_t limit, size_t max_bytes, mqc_store_history_cb cb, void *ctx);
+
+/* A plain outcome: rc only. */
+typedef void (*mqc_store_done_cb)(void *ctx, int rc);
 
 /* ---- Presence (store/presence.c) ---- */
 
@@ -159,10 +176,30 @@ int mqc_store_heartbeat(struct mqc_store *s, const char *node, int64_t now_ms, i
  * present. fn(user, last_seen, ctx) for each. MQC_OK or MQC_EUNAVAIL. */
 int mqc_store_node_reset(struct mqc_store *s, const char *node, int64_t now_ms,
                          void (*fn)(const char *user, int64_t last_seen, void *ctx), void *ctx);
-/* Blocking: every other user sharing a conversation with user;
- * fn(other, ctx) for each. MQC_OK or MQC_EUNAVAIL. */
+/* Blocking: every other user sharing a conversation with user whose
+ * presence user may see (who does not block user); fn(other, ctx) for each.
+ * MQC_OK or MQC_EUNAVAIL. */
 int mqc_store_contacts(struct mqc_store *s, const char *user,
                        void (*fn)(const char *other, void *ctx), void *ctx);
+/* Presence visibility of user now: sees = the users whose presence user may
+ * see, seen_by = the users who may see user's (both: sharing a conversation,
+ * minus blocks). Arrays borrowed for the callback. */
+typedef void (*mqc_store_visibility_cb)(void *ctx, int rc, const char *const *sees, size_t nsees,
+                                        const char *const *seen_by, size_t nseen_by);
+/* Queue that read (the pipeline's order: it sees every change queued before). */
+int mqc_store_visibility(struct mqc_store *s, const char *user, mqc_store_visibility_cb cb,
+                         void *ctx);
+
+/* ---- Blocking (store/block.c) ---- */
+
+/* user blocks (block true) or unblocks other; direct is the id of their
+ * direct conversation (core/convid.h), whose sends from other are refused
+ * while blocked. MQC_OK, MQC_ENOTFOUND (other is no user), MQC_EUNAVAIL. */
+int mqc_store_block(struct mqc_store *s, const char *user, const char *other, const char *direct,
+                    bool block, mqc_store_done_cb cb, void *ctx);
+/* The users user blocks, sorted (borrowed for the callback). */
+typedef void (*mqc_store_list_cb)(void *ctx, int rc, const char *const *users, size_t n);
+int mqc_store_blocked(struct mqc_store *s, const char *user, mqc_store_list_cb cb, void *ctx);
 
 /* ---- Sync and push settings (store/sync.c) ---- */
 
@@ -179,10 +216,8 @@ typedef void (*mqc_store_sync_cb)(void *ctx, int rc, const struct mqc_sync_resul
 int mqc_store_sync(struct mqc_store *s, const char *user, const char *since, int64_t limit,
                    size_t max_bytes, mqc_store_sync_cb cb, void *ctx);
 
-typedef void (*mqc_store_done_cb)(void *ctx, int rc);
-int mqc_store_device(struct mqc_store *s, const char *user, const char *token,
-                     const char *platform, const char *app, bool sandbox, mqc_store_done_cb cb,
-                     void *ctx);
+int mqc_store_device(struct mqc_store *s, const char *user, const char *token, const char *platform,
+                     const char *app, bool sandbox, mqc_store_done_cb cb, void *ctx);
 int mqc_store_undevice(struct mqc_store *s, const char *user, const char *token,
                        mqc_store_done_cb cb, void *ctx);
 int mqc_store_mute(struct mqc_store *s, const char *user, const char *conv, int64_t until_ms,

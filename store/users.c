@@ -1,6 +1,7 @@
 /* User accounts in Redis: the password hash per user and the set of all
  * users. Creation and password change are small Lua scripts so that they are
- * atomic (no half-created user). */
+ * atomic (no half-created user); deletion is the library's mqc1_user_del
+ * (store/mqchat.lua), which also takes the user out of every conversation. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,28 +10,20 @@
 #include "store/internal.h"
 #include "store/keys.h"
 
-static const char *ADD_LUA =
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'pw', ARGV[1], 'created', ARGV[2])\n"
-    "redis.call('SADD', KEYS[2], ARGV[3])\n"
-    "return 1\n";
+static const char *ADD_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+                             "redis.call('HSET', KEYS[1], 'pw', ARGV[1], 'created', ARGV[2])\n"
+                             "redis.call('SADD', KEYS[2], ARGV[3])\n"
+                             "return 1\n";
 
 /* A user vouched for by a token: created without a password if missing. */
-static const char *ENSURE_LUA =
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'created', ARGV[1], 'via', 'jwt')\n"
-    "redis.call('SADD', KEYS[2], ARGV[2])\n"
-    "return 1\n";
+static const char *ENSURE_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+                                "redis.call('HSET', KEYS[1], 'created', ARGV[1], 'via', 'jwt')\n"
+                                "redis.call('SADD', KEYS[2], ARGV[2])\n"
+                                "return 1\n";
 
-static const char *PASSWD_LUA =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'pw', ARGV[1])\n"
-    "return 1\n";
-
-static const char *DEL_LUA =
-    "local n = redis.call('DEL', KEYS[1])\n"
-    "redis.call('SREM', KEYS[2], ARGV[1])\n"
-    "return n\n";
+static const char *PASSWD_LUA = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+                                "redis.call('HSET', KEYS[1], 'pw', ARGV[1])\n"
+                                "return 1\n";
 
 /* Build the user and users keys; MQC_EBADREQ for a bad id. */
 static int user_keys(struct mqc_store *s, const char *user, char *ukey, char *skey)
@@ -129,17 +122,105 @@ int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *has
     return n == 1 ? MQC_OK : MQC_ENOTFOUND;
 }
 
-int mqc_store_user_del(struct mqc_store *s, const char *user)
+/* The user's keys of the schema (store/keys.h) that user_del deletes by
+ * name, after the record and the set of all users. */
+static const char *const USER_PARTS[] = {"convs", "presence", "tl", "tlfloor", "devices", "mute"};
+
+/* Append to a every other key "<prefix>{u:<user>}:*" that exists (block
+ * lists and whatever else a feature keeps per user), found with SCAN (a few
+ * keys per call: Redis is never blocked for long). MQC_OK or MQC_EUNAVAIL. */
+static int scan_user_keys(struct mqc_store *s, const char *user, struct mqc_store__args *a)
+{
+    char pattern[2 * MQC_KEY_MAX], known[MQC_KEY_MAX];
+    size_t n = 0;
+    for (const char *c = s->prefix; *c && n + 3 < sizeof pattern; c++) {
+        if (strchr("*?[]\\", *c))
+            pattern[n++] = '\\';
+        pattern[n++] = *c;
+    }
+    pattern[n] = '\0';
+    snprintf(pattern + n, sizeof pattern - n, "{u:%s}:*", user);
+    char cursor[32] = "0";
+    do {
+        const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+        redisReply *r = mqc_store__cmd(s, 6, argv);
+        if (!r)
+            return MQC_EUNAVAIL;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return MQC_EUNAVAIL;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            const redisReply *k = r->element[1]->element[i];
+            if (k->type != REDIS_REPLY_STRING)
+                continue;
+            bool dup = false;
+            for (size_t j = 0; j < sizeof USER_PARTS / sizeof *USER_PARTS && !dup; j++)
+                dup = mqc_key_user_part(s->prefix, user, USER_PARTS[j], known, sizeof known) ==
+                          MQC_OK &&
+                      strcmp(known, k->str) == 0;
+            if (!dup && mqc_key_user(s->prefix, user, known, sizeof known) == MQC_OK)
+                dup = strcmp(known, k->str) == 0;
+            if (!dup)
+                mqc_store__args_push(a, k->str, k->len);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return MQC_OK;
+}
+
+int mqc_store_user_del(struct mqc_store *s, const char *user, int64_t now_ms, long long *groups)
 {
     char ukey[MQC_KEY_MAX], skey[MQC_KEY_MAX];
     int rc = user_keys(s, user, ukey, skey);
     if (rc != MQC_OK)
         return rc;
-    const char *kv[] = {ukey, skey, user};
-    long long n = 0;
-    if ((rc = eval_int(s, DEL_LUA, 2, kv, 3, &n)) != MQC_OK)
-        return rc;
-    return n == 1 ? MQC_OK : MQC_ENOTFOUND;
+    /* Keys first, ARGV after: the extra keys are only known after SCAN. */
+    struct mqc_store__args keys = {0};
+    mqc_store__args_str(&keys, ukey);
+    mqc_store__args_str(&keys, skey);
+    for (size_t i = 0; i < sizeof USER_PARTS / sizeof *USER_PARTS; i++)
+        mqc_store__args_user_key(&keys, s, user, USER_PARTS[i]);
+    if ((rc = scan_user_keys(s, user, &keys)) != MQC_OK || keys.failed) {
+        mqc_store__args_free(&keys);
+        return rc != MQC_OK ? rc : MQC_ENOMEM;
+    }
+    struct mqc_store__args a = {0};
+    mqc_store__args_fcall(&a, "mqc1_user_del", (size_t)keys.n);
+    for (int i = 0; i < keys.n; i++)
+        mqc_store__args_push(&a, keys.v[i], keys.lens[i]);
+    mqc_store__args_free(&keys);
+    mqc_store__args_str(&a, user);
+    mqc_store__args_str(&a, s->prefix);
+    mqc_store__args_fmt(&a, "%lld", (long long)now_ms);
+    char chan[MQC_KEY_MAX];
+    snprintf(chan, sizeof chan, "%sbus:all", s->prefix);
+    mqc_store__args_str(&a, chan);
+    snprintf(chan, sizeof chan, "%sbus:n:", s->prefix);
+    mqc_store__args_str(&a, chan);
+    if (a.failed) {
+        mqc_store__args_free(&a);
+        return MQC_ENOMEM;
+    }
+    redisReply *r = mqc_store__argv(s, a.n, (const char **)a.v, a.lens);
+    mqc_store__args_free(&a);
+    if (!r)
+        return MQC_EUNAVAIL;
+    rc = MQC_EUNAVAIL; /* an error reply (LOADING, OOM, READONLY) or a bad shape */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_STRING) {
+        if (strcmp(r->element[0]->str, "not_found") == 0) {
+            rc = MQC_ENOTFOUND;
+        } else if (strcmp(r->element[0]->str, "ok") == 0 && r->elements == 2 &&
+                   r->element[1]->type == REDIS_REPLY_INTEGER) {
+            *groups = r->element[1]->integer;
+            rc = MQC_OK;
+        }
+    }
+    freeReplyObject(r);
+    return rc;
 }
 
 int mqc_store_user_list(struct mqc_store *s, void (*fn)(const char *user, void *ctx), void *ctx)

@@ -10,6 +10,7 @@
 
 #include "core/envelope.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/utf8.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -17,10 +18,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_quiet();
     cJSON *root = NULL;
-    int rc = mqc_envelope_parse(data, size, 65536, &root);
+    const char *why = NULL;
+    int rc = mqc_envelope_parse(data, size, 65536, &root, &why);
     if (rc != MQC_OK) {
         FUZZ_CHECK(rc == MQC_EBADREQ || rc == MQC_ETOOLARGE || rc == MQC_ENOMEM);
         FUZZ_CHECK(rc != MQC_ETOOLARGE || size > 65536);
+        FUZZ_CHECK(rc == MQC_ENOMEM || why != NULL);
         return 0;
     }
     FUZZ_CHECK(cJSON_IsObject(root));
@@ -31,11 +34,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(strlen(ref) >= 1 && mqc_utf8_count(ref, strlen(ref)) <= MQC_REF_MAX);
     (void)mqc_envelope_ref(root, "req");
 
-    const char *why = NULL;
+    why = NULL;
     struct mqc_send send;
     if (mqc_send_parse(root, &send, &why) == MQC_OK) {
         FUZZ_CHECK(send.id != NULL && cJSON_IsString(send.body));
-        FUZZ_CHECK(send.attrs == NULL || cJSON_IsObject(send.attrs));
+        /* attrs is kept as the client's text: an object that scans clean
+         * again, and parses to the object cJSON would have read. */
+        if (send.attrs) {
+            const char *t = send.attrs->valuestring;
+            struct mqc_json_scan sc = {.max_depth = MQC_ENVELOPE_DEPTH_MAX};
+            FUZZ_CHECK(cJSON_IsRaw(send.attrs) && t != NULL);
+            FUZZ_CHECK(mqc_json_scan(t, strlen(t), &sc) == MQC_OK && sc.type == MQC_JSON_OBJECT);
+            cJSON *again = cJSON_Parse(t);
+            FUZZ_CHECK(cJSON_IsObject(again));
+            cJSON_Delete(again);
+        }
         /* The body is re-sent to every member: escapes must not have made
          * it invalid UTF-8. */
         const char *body = send.body->valuestring;

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_quiet();
     cJSON *root = NULL;
-    if (mqc_envelope_parse(data, size, 65536, &root) != MQC_OK)
+    if (mqc_envelope_parse(data, size, 65536, &root, NULL) != MQC_OK)
         return 0;
     struct mqc_req r;
     const char *why = NULL;

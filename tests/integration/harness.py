@@ -208,6 +208,8 @@ class Broker:
             "user root",
             "set_tcp_nodelay true",
             "persistence false",
+            # docs/CONFIG.md, "Packet size": max_message_bytes + 16384.
+            "max_packet_size %d" % max_packet_size(self.options.get("max_message_bytes")),
             "log_dest stderr",
             "log_type all",
             "plugin " + PLUGIN,
@@ -271,6 +273,17 @@ class Broker:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def max_packet_size(max_message_bytes):
+    """The max_packet_size that goes with plugin_opt_max_message_bytes (its
+    default when unset or not a number, its bounds when outside them: bad
+    values are test_config's, refused by the plugin itself)."""
+    try:
+        n = min(max(int(max_message_bytes), 256), 16777216)
+    except (TypeError, ValueError):
+        n = 65536
+    return n + 16384
 
 
 def connect_packet(user, password, client_id, keepalive=30, will=None):

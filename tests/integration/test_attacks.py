@@ -618,6 +618,49 @@ class AttackTest(unittest.TestCase):
         self.assertUnchanged(before, "receipts moving back or malformed")
         self.quiet(self.alice, self.bob)
 
+    # -- duplicate keys (issue 14.2) --------------------------------------------
+
+    def test_duplicate_keys_refused_everywhere(self):
+        """One key twice, at any depth or however spelled, lets two parsers read
+        one payload two ways (cJSON keeps the first, many keep the last): every
+        kind of publish refuses it with bad_request, nothing stored, nobody
+        told, and no id or req echoed (which of the two would it be?)."""
+        g = self.group
+        sends = [('{"id":"dup","id":"dup2","body":"x"}', "id twice"),
+                 ('{"id":"dup3","body":"x","body":"y"}', "body twice"),
+                 ('{"id":"dup4","\\u0069d":"dup5","body":"x"}', "id twice, once escaped"),
+                 ('{"id":"dup6","body":"x","attrs":{"k":1,"k":2}}', "attrs key twice"),
+                 ('{"id":"dup7","body":"x","attrs":{"a":[{"b":{"k":1,"\\u006b":2}}]}}',
+                  "key twice deep in attrs"),
+                 ('{"id":"dup8","body":"x","attrs":{},"attrs":{"reply_to":1}}', "attrs twice"),
+                 ('{"id":"dup9","body":"x","attrs":{"\\u00e9":1,"\u00e9":2}}',
+                  "attrs key as escape and as UTF-8")]
+        for payload, name in sends:
+            e = self.bad_post(self.bob, g, payload, "bad_request", "send: " + name)
+            self.assertIn("duplicate key", e["msg"], name)
+            self.assertNotIn("id", e, name)
+        for payload, leaf in [('{"type":"read","seq":1,"seq":2}', "receipt"),
+                              ('{"type":"read","type":"delivered","seq":1}', "receipt"),
+                              ('{"state":"composing","state":"paused"}', "typing"),
+                              ('{"state":"paused","x":{"k":[],"k":[]}}', "typing")]:
+            e = self.bad_post(self.bob, g, payload, "bad_request",
+                              "%s with a duplicate key %s" % (leaf, payload), leaf=leaf)
+            self.assertIn("duplicate key", e["msg"])
+        for payload in ['{"op":"convs","req":"d1","req":"d2"}',
+                        '{"op":"leave","op":"convs","req":"d3","conv":"%s"}' % g,
+                        '{"op":"add","req":"d4","conv":"%s","members":["carol"],'
+                        '"members":["mallory"]}' % g,
+                        '{"op":"mute","req":"d5","conv":"%s","until":0,"x":[{"k":0,"k":0}]}' % g]:
+            self.bad_req(self.bob, payload, "bad_request", "request with a duplicate key " +
+                         payload.replace(g, "{conv}"))
+        # presence: the retained state is not moved
+        state = self.presence_of("bob")
+        self.bob.c.publish("chat/presence/bob", '{"state":"away","state":"online"}')
+        self.assertEqual(self.bob.err()["code"], "bad_request")
+        case("presence with a duplicate key")
+        self.assertEqual(self.presence_of("bob"), state)
+        self.quiet(self.alice, self.carol, self.mallory)
+
     def test_zz_broker_survived(self):
         self.assertTrue(self.st.broker.alive())
         self.st.broker.check_sanitizers()

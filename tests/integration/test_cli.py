@@ -68,14 +68,39 @@ class CliTest(unittest.TestCase):
         self.assertIn("no such user", r.stderr)
 
     def test_bad_url_and_unreachable_redis(self):
-        r = subprocess.run([CLI, "--redis", "http://x", "user", "list"], capture_output=True,
-                           text=True, timeout=30)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("bad Redis URL", r.stderr)
-        r = subprocess.run([CLI, "--redis", "redis://127.0.0.1:1/0", "user", "list"],
+        # A bad URL is a usage error: exit 2, said on stderr, the URL (which
+        # may hold a password) not echoed; an unreachable Redis is a runtime
+        # failure: exit 1.
+        for args in (["--redis", "http://x", "user", "list"],
+                     ["--redis", "redis://:s3cret@host:notaport/0", "user", "del", "x"],
+                     ["--redis", "nonsense", "broadcast", "--text", "hi"],
+                     # given explicitly, it is refused even by a command
+                     # that does not use Redis
+                     ["--redis", "http://x", "chat", "--user", "a"]):
+            r = subprocess.run([CLI] + args, capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn("bad Redis URL in --redis", r.stderr)
+            self.assertNotIn("s3cret", r.stderr)
+            self.assertEqual(r.stdout, "")
+        import os
+        env = dict(os.environ, MQCHAT_REDIS="http://x")
+        r = subprocess.run([CLI, "user", "list"], capture_output=True, text=True, timeout=30,
+                           env=env)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("bad Redis URL in $MQCHAT_REDIS", r.stderr)
+        r = subprocess.run([CLI, "--redis", "redis://:s3cret@127.0.0.1:1/0", "user", "list"],
                            capture_output=True, text=True, timeout=30)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("cannot reach Redis", r.stderr)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot reach Redis at 127.0.0.1:1", r.stderr)
+        self.assertNotIn("s3cret", r.stderr)
+
+    def test_usage_errors_exit_2(self):
+        for args in ([], ["--bogus"], ["--redis"], ["frobnicate"], ["user"],
+                     ["user", "list", "extra"], ["user", "del"],
+                     ["broadcast"], ["broadcast", "--text", ""]):
+            r = subprocess.run([CLI] + args, capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertTrue(r.stderr.strip(), args)
 
     def test_env_url(self):
         import os

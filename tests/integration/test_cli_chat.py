@@ -13,7 +13,9 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import signal
 import threading
+import time
 import unittest
 
 from harness import CLI, DEFAULT_TIMEOUT, Stack, main, wait_for
@@ -23,6 +25,63 @@ PW = "pw-cli-chat"
 
 def payload(m):
     return json.loads(m.payload.decode())
+
+
+class ChatProc:
+    """`mqchat chat` driven line by line through a pipe, its output
+    collected by a thread, so a test can wait for a line before typing the
+    next one."""
+
+    def __init__(self, argv, env):
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env)
+        self.lines = []
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def out(self):
+        with self.lock:
+            return list(self.lines)
+
+    def send(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def wait(self, pred, what):
+        """Wait for an output line for which pred holds; return it."""
+        def found():
+            if self.p.poll() is not None and not self.reader.is_alive():
+                raise AssertionError("chat exited waiting for %s: %r" % (what, self.out()))
+            return next((l for l in self.out() if pred(l)), None)
+        return wait_for(found, what=what)
+
+    def wait_text(self, text):
+        return self.wait(lambda l: text in l, repr(text))
+
+    def quit(self):
+        """/quit; returns (exit code, stderr)."""
+        self.send("/quit")
+        self.p.stdin.close()
+        self.p.wait(timeout=60)
+        self.reader.join(timeout=10)
+        return self.p.returncode, self.p.stderr.read()
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGKILL)
+            self.p.wait()
+        self.reader.join(timeout=10)
+        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
 
 
 class CliChatTest(unittest.TestCase):
@@ -133,6 +192,34 @@ class CliChatTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=30, env=self.env())
         self.assertEqual(r.returncode, 2)
         self.assertIn("--user", r.stderr)
+
+    def test_bad_mqchat_mqtt_is_a_usage_error(self):
+        # An unusable $MQCHAT_MQTT: exit 2 with a message, for every MQTT
+        # subcommand, unless --mqtt replaces it.
+        self.users("bm_a")
+        env = self.env()
+        env["MQCHAT_MQTT"] = "no:such:port"
+        for cmd, extra in (("send", ["--conv", "c1", "x"]), ("req", ['{"op":"convs"}']),
+                           ("listen", []), ("chat", [])):
+            r = subprocess.run([CLI, cmd, "--user", "bm_a"] + extra, capture_output=True,
+                               text=True, timeout=30, env=env, input="/quit\n")
+            self.assertEqual(r.returncode, 2, (cmd, r.stdout, r.stderr))
+            self.assertIn("bad $MQCHAT_MQTT", r.stderr)
+        r = subprocess.run(self.argv("req", "bm_a", '{"op":"convs"}'), capture_output=True,
+                           text=True, timeout=30, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Other usage errors: 2; a broker that is not there: 1.
+        for args in (["send", "--user", "bm_a", "--timeout", "0", "--conv", "c", "x"],
+                     ["req", "--user", "bm_a", "not json"],
+                     ["chat", "--user", "bm_a", "--bogus"],
+                     ["listen", "--user", "bm_a", "--count", "0"]):
+            r = subprocess.run([CLI] + args, capture_output=True, text=True, timeout=30,
+                               env=self.env())
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+        r = subprocess.run([CLI, "req", "--user", "bm_a", "--mqtt", "127.0.0.1:1", "--timeout",
+                            "1", '{"op":"convs"}'], capture_output=True, text=True, timeout=30,
+                           env=self.env())
+        self.assertEqual(r.returncode, 1, r.stderr)
 
     def test_listen_prints_event_json(self):
         self.users("ls_a", "ls_b")
@@ -269,6 +356,98 @@ class CliChatTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
         return r
 
+    def chat_proc(self, user, *args):
+        p = ChatProc(self.argv("chat", user, *args), self.env())
+        self.addCleanup(p.kill)
+        return p
+
+    def test_chat_join_is_checked(self):
+        # /join of a conversation that is not mine: refused, the prompt stays,
+        # no stray error lines, and /quit stays quiet.
+        self.users("jc_a", "jc_b")
+        conv = self.direct("jc_b", "jc_a")
+        r = self.chat("jc_a", "/join no-such-conv\nanybody there?\n/join %s\n/leave\n"
+                      "/quit\n" % conv)
+        out = r.stdout
+        self.assertIn("/join no-such-conv: no such conversation among yours", out)
+        self.assertNotIn("now in no-such-conv", out)
+        self.assertIn("no conversation open", out)
+        self.assertNotIn("error", out)
+        self.assertNotIn("given up", out + r.stderr)
+        # /join of mine: opened, with what it is.
+        self.assertIn("now in %s:" % conv, out)
+        self.assertIn("direct  with jc_b", out)
+        # /leave in a direct chat: said what is wrong, not "admins only".
+        self.assertIn("/leave in %s: direct conversations cannot be left" % conv, out)
+        self.assertNotIn("admin", out)
+        # /help says so too.
+        r = self.chat("jc_a", "/help\n/quit\n")
+        self.assertIn("direct chats cannot be left", r.stdout)
+
+    def test_chat_never_replays_what_was_shown(self):
+        # A message shown live is in the state file within a second; a client
+        # killed before its sync on quit does not show it again on the next
+        # start, while a message it never saw still is.
+        self.users("rp_a", "rp_b")
+        conv = self.direct("rp_b", "rp_a")
+        self.chat("rp_a")  # a saved position
+        p = self.chat_proc("rp_a")
+        p.wait_text("conversations:")
+        s = self.mq("send", "rp_b", "--conv", conv, "seen live")
+        self.assertEqual(s.returncode, 0, s.stderr)
+        p.wait_text("rp_b: seen live (seq 1)")
+        def saved():
+            with open(self.state_file("rp_a")) as f:
+                return "shown %s 1 1" % conv in f.read()
+        wait_for(saved, what="the shown message in the state file")
+        p.kill()
+        s = self.mq("send", "rp_b", "--conv", conv, "while killed")
+        self.assertEqual(s.returncode, 0, s.stderr)
+        r = self.chat("rp_a")
+        self.assertIn("--- while you were away (1) ---", r.stdout)
+        self.assertIn("rp_b: while killed (seq 2)", r.stdout)
+        self.assertNotIn("seen live", r.stdout)
+        # That sync moved the position: neither comes again.
+        r = self.chat("rp_a")
+        self.assertIn("--- nothing new while you were away ---", r.stdout)
+
+    def test_chat_read_once_marks_and_broadcast(self):
+        self.users("mk_a", "mk_b")
+        conv = self.direct("mk_a", "mk_b")
+        bob = self.inbox("mk_b")
+        p = self.chat_proc("mk_a")
+        p.wait_text("conversations:")
+        p.send("/join %s" % conv)
+        p.wait_text("now in %s" % conv)
+        p.send("hello bob")
+        p.wait_text("mk_a: hello bob (seq 1) - sent")
+        # bob's receipts move the mark of alice's message, one line each.
+        bob.publish("chat/c/%s/receipt" % conv, json.dumps({"type": "delivered", "seq": 1}))
+        p.wait_text("[%s] your messages up to seq 1: delivered to mk_b" % conv)
+        bob.publish("chat/c/%s/receipt" % conv, json.dumps({"type": "read", "seq": 1}))
+        p.wait_text("[%s] your messages up to seq 1: read by mk_b" % conv)
+        # A message from bob: the client says delivered by itself.
+        bob.publish("chat/c/%s/send" % conv, json.dumps({"id": "mk-1", "body": "hi alice"}))
+        p.wait_text("mk_b: hi alice (seq 2)")
+        m = bob.expect(lambda m: payload(m).get("t") == "receipt" and
+                       payload(m).get("user") == "mk_a", what="alice's delivered receipt")
+        self.assertEqual((payload(m)["type"], payload(m)["seq"]), ("delivered", 2))
+        # /read: said once, its echo not printed again.
+        p.send("/read")
+        p.wait_text("marked read up to 2")
+        bob.expect(lambda m: payload(m).get("t") == "receipt" and
+                   payload(m).get("type") == "read", what="alice's read receipt")
+        p.send("/convs")  # a round trip after the echo reached alice
+        p.wait(lambda l: "%s  direct" % conv in l and "unread 0" in l, "the convs reply")
+        self.assertEqual([l for l in p.out() if "read up to 2" in l], ["marked read up to 2"])
+        # An operator's broadcast, readable.
+        b = self.stack.cli("broadcast", "--text", "maintenance at 18:00")
+        self.assertEqual(b.returncode, 0, b.stderr)
+        p.wait_text("*** system: maintenance at 18:00")
+        self.assertFalse([l for l in p.out() if "event system" in l or "{" in l], p.out())
+        code, err = p.quit()
+        self.assertEqual(code, 0, err)
+
     def test_chat_bad_saved_position_starts_fresh(self):
         self.users("bt_a", "bt_b", "bt_other")
         conv = self.direct("bt_b", "bt_a")
@@ -292,6 +471,44 @@ class CliChatTest(unittest.TestCase):
         r = self.chat("bt_a")
         self.assertIn("--- while you were away (1) ---", r.stdout)
         self.assertIn("[%s] bt_b: after the fresh start (seq 1)" % conv, r.stdout)
+
+
+class CliChatLimitTest(unittest.TestCase):
+    """Errors that carry no reference (a refused receipt or typing notice)
+    are told with what they answer, and never taken for the reply to a
+    request: a broker with a tight request limit refuses receipts."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(options={"rate_reqs": 3}).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.__exit__(None, None, None)
+
+    def test_refused_receipts_told_in_context(self):
+        self.stack.add_user("rl_a", PW)
+        self.stack.add_user("rl_b", PW)
+        env = dict(os.environ, MQCHAT_PASSWORD=PW)
+        env.pop("MQCHAT_MQTT", None)
+        port = "127.0.0.1:%d" % self.stack.broker.port
+        r = subprocess.run([CLI, "req", "--user", "rl_b", "--mqtt", port,
+                            json.dumps({"op": "create", "kind": "direct", "with": "rl_a"})],
+                           capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        conv = json.loads(r.stdout)["conv"]
+        bob = self.stack.client("rl_b", PW)
+        bob.publish("chat/c/%s/send" % conv, json.dumps({"id": "rl-1", "body": "x"}))
+        p = ChatProc([CLI, "chat", "--user", "rl_a", "--mqtt", port, "--no-sync"], env)
+        self.addCleanup(p.kill)
+        p.wait_text("conversations:")
+        p.send("/join %s" % conv)
+        p.wait_text("now in %s" % conv)
+        for _ in range(10):
+            p.send("/read")
+        line = p.wait_text("(rate_limited)")
+        self.assertTrue(line.startswith("read receipt in %s: " % conv), line)
+        self.assertFalse([l for l in p.out() if l.startswith("error ")], p.out())
 
 
 if __name__ == "__main__":

@@ -38,6 +38,28 @@ class ConfigTest(unittest.TestCase):
                 self.assertIn(expect, log)
                 self.assertNotIn("s3cr3t-value", log)  # secrets are never logged
 
+    def test_per_listener_settings_refused(self):
+        """per_listener_settings true: 2.0.11 never fires the tick event then
+        (requests would never be answered): the plugin refuses to start."""
+        st = Stack()
+        st.__enter__()
+        self.addCleanup(st.close)
+        st.broker.stop()
+        write_conf = st.broker.write_conf
+
+        def per_listener():
+            write_conf()
+            with open(st.broker.conf_path) as f:
+                text = f.read()
+            with open(st.broker.conf_path, "w") as f:
+                f.write("per_listener_settings true\n" + text)
+
+        st.broker.write_conf = per_listener
+        st.broker.start(wait=False)
+        wait_for(lambda: st.broker.proc.poll() is not None, what="broker to exit")
+        self.assertNotEqual(st.broker.proc.returncode, 0)
+        self.assertIn("per_listener_settings true is not supported", st.broker.log_text())
+
     def test_good_values_start(self):
         st = self.start_with({"max_message_bytes": "1024", "retention_days": "7",
                               "other_topics": "devices/%u/#", "node_id": "n-1"})

@@ -240,11 +240,12 @@ class FaultTest(unittest.TestCase):
 
     def test_push_chain_with_bridge_kill(self):
         from fakepush import FakePushServer, make_apns_key, make_service_account
-        from test_push_bridge import KID, PUSH, TEAM, Bridge
+        from test_push_bridge import KID, PUSH, TEAM, Bridge, remove_dir
         if not PUSH:
             self.skipTest("MQCHAT_PUSH not set")
         import tempfile
         d = tempfile.mkdtemp(prefix="mqchat-fault-push-")
+        self.addCleanup(remove_dir, d)  # runs last: after every process stopped
         srv = FakePushServer(workdir=d)
         self.addCleanup(srv.stop)
         p8, _ = make_apns_key(d, key_id=KID)

@@ -141,6 +141,23 @@ class GroupsTest(unittest.TestCase):
         self.assertEqual(a.err()["code"], "bad_request")
         self.assertTrue(self.stack.broker.alive())
 
+    def test_size_cap_holds_across_requests(self):
+        # max_group_members is 10: each add is small, their sum is not.
+        users = ["cap%d" % i for i in range(12)]
+        for u in users:
+            self.stack.add_user(u, "pw")
+        a = self.chat("alice")
+        conv = a.group("capped", users[:4])  # 5 with alice
+        self.assertEqual(a.ok("add", conv=conv, members=users[4:8])["conv"], conv)  # 9
+        r = a.req("add", conv=conv, members=users[8:12])  # would be 13
+        self.assertEqual(r["code"], "forbidden", r)
+        r = a.req("add", conv=conv, members=users[8:10])  # would be 11
+        self.assertEqual(r["code"], "forbidden", r)
+        a.ok("add", conv=conv, members=users[8:9])  # 10: at the cap
+        item = [c for c in a.ok("convs")["items"] if c["conv"] == conv][0]
+        self.assertEqual(len(item["members"]), 10)
+        self.assertEqual(a.req("add", conv=conv, members=users[9:10])["code"], "forbidden")
+
 
 if __name__ == "__main__":
     main()

@@ -79,6 +79,42 @@ class MessagingTest(unittest.TestCase):
         raw = self.redis("--raw", "XRANGE", "mqchat:{c:%s}:log" % conv, "-", "+")
         self.assertEqual(raw.count("héllo ✓"), 1)
 
+    def test_attrs_delivered_as_sent(self):
+        """attrs reach everyone as the client wrote them (issue 21.8): numbers
+        no double holds, exponents, trailing zeros, escapes and key order, byte
+        for byte in the live event, in history and in sync; only white space
+        between tokens is dropped."""
+        a, b = self.chat("alice"), self.chat("bob")
+        conv = a.group("attrs-as-sent", ["bob"])
+        b.event(lambda e: e.get("t") == "member" and e.get("conv") == conv)
+        since = b.ok("sync")["next"]
+        raw = self.stack.client("bob", "bob-pw")
+        self.assertEqual(raw.subscribe("chat/u/bob/inbox"), [1])
+        attrs = ('{"big":9007199254740993,"u64":12345678901234567890,"huge":1e400,'
+                 '"neg":-0.10,"exp":1E+2,"tiny":5e-324,"s":"\\u00e9\\/\\"x","z":[0,{"a":null}],'
+                 '"a":true}')
+        spaced = ' { "n" : 9007199254740993 ,\t"l" : [ 1.50 , "a b" ] } '
+        a.publish_raw("chat/c/%s/send" % conv,
+                      '{"id":"nums","body":"x","attrs":%s}' % attrs)
+        a.publish_raw("chat/c/%s/send" % conv,
+                      '{"id":"spaced","body":"x","attrs":%s}' % spaced)
+        kept = [attrs.encode(), b'{"n":9007199254740993,"l":[1.50,"a b"]}']
+
+        def tail(attrs_text):
+            return b',"attrs":' + attrs_text + b'}'
+
+        for mid, want in zip(("nums", "spaced"), kept):
+            m = raw.expect(lambda m: b'"id":"%s"' % mid.encode() in m.payload, what=mid)
+            self.assertTrue(m.payload.endswith(tail(want)), m.payload)
+            self.assertEqual(b.msg(conv, mid)["attrs"]["big" if mid == "nums" else "n"],
+                             9007199254740993)
+        for op, fields in (("history", {"conv": conv, "limit": 10}), ("sync", {"since": since})):
+            raw.publish("chat/u/bob/req", json.dumps(dict(fields, op=op, req="raw-" + op)))
+            m = raw.expect(lambda m: b'"req":"raw-%s"' % op.encode() in m.payload, what=op)
+            for want in kept:
+                self.assertIn(tail(want), m.payload, op)
+        raw.close()
+
     def test_non_member_and_unknown_conversation(self):
         a, m = self.chat("alice"), self.chat("mallory")
         conv = a.direct("bob")

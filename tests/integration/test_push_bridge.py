@@ -5,18 +5,26 @@ provider tokens, retries, dead-token removal, and no job lost when the bridge
 or Redis restarts."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
 import unittest
 
-from fakepush import (FakePushServer, fcm_step, make_apns_key, make_service_account,
+from fakepush import (OAUTH, FakePushServer, fcm_step, make_apns_key, make_service_account,
                       verify_jwt)
-from harness import Chat, Stack, main, wait_for
+from harness import Chat, Redis, Stack, free_port, main, wait_for
 
 PUSH = os.environ.get("MQCHAT_PUSH", "")
 TEAM, KID = "TEAM123456", "ABCDE12345"
+
+
+def remove_dir(path):
+    """Remove a test's temp dir (kept when MQCHAT_KEEP is set, as the
+    harness keeps its own)."""
+    if not os.environ.get("MQCHAT_KEEP"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Bridge:
@@ -57,6 +65,7 @@ class Bridge:
 class PushBridgeTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="mqchat-push-")
+        self.addCleanup(remove_dir, self.dir)  # runs last: after every process stopped
         self.srv = FakePushServer(workdir=self.dir)
         self.addCleanup(self.srv.stop)
         self.p8, self.apns_pub = make_apns_key(self.dir, key_id=KID)
@@ -75,6 +84,27 @@ class PushBridgeTest(unittest.TestCase):
         })
         self.addCleanup(self.bridge.stop)
         self.alice = Chat(self.st, "alice", "alice-pw")
+
+    def reconfigure(self, **changes):
+        """Rewrite the bridge's config (before it starts) with changes."""
+        opts = {}
+        with open(self.bridge.conf) as f:
+            for line in f:
+                k, v = line.rstrip("\n").split(" ", 1)
+                opts[k] = v
+        opts.update({k: str(v) for k, v in changes.items()})
+        self.bridge = Bridge(self.dir, opts)
+        self.addCleanup(self.bridge.stop)
+
+    def dead_letters(self):
+        out = []
+        r = self.st.redis.call("XRANGE", "mqchat:push:dead", "-", "+")
+        for _id, fv in r:
+            d = {}
+            for i in range(0, len(fv), 2):
+                d[fv[i].decode()] = fv[i + 1].decode()
+            out.append(d)
+        return out
 
     def register(self, user, platform, token, app="com.example.chat", sandbox=False):
         c = Chat(self.st, user, user + "-pw")
@@ -243,6 +273,64 @@ class PushBridgeTest(unittest.TestCase):
             return {r.json()["seq"] for r in self.srv.requests(token=tok) if r.status == 200}
         wait_for(lambda: seqs() == {1, 2, 3, 4, 5}, timeout=90, what="all five delivered")
 
+    def test_unreachable_apns_is_logged_once_with_its_reason(self):
+        port = free_port()  # nothing listens there
+        self.reconfigure(apns_base_url="https://127.0.0.1:%d" % port, max_attempts=1)
+        self.register("bob", "apns", "a1" * 32)
+        self.register("carol", "apns", "a2" * 32)
+        cb, cc = self.alice.direct("bob"), self.alice.direct("carol")
+        self.bridge.start()
+        self.send(cb, "u1", "x")
+        self.send(cc, "u2", "y")
+        wait_for(lambda: len(self.dead_letters()) >= 2, timeout=20,
+                 what="both jobs dead-lettered")
+        for d in self.dead_letters():
+            self.assertIn("port %d" % port, d["error"])
+            self.assertIn("too many attempts; last error: ", d["reason"])
+            self.assertIn(d["error"], d["reason"])
+            self.assertEqual(d["attempt"], "1")
+        log = self.bridge.log()
+        lines = [l for l in log.splitlines() if "APNs request failed: " in l]
+        self.assertEqual(len(lines), 1, log)  # a class once per interval, not per request
+        self.assertIn("port %d" % port, lines[0])
+
+    def test_oauth_failure_is_retried_logged_and_dead_lettered(self):
+        self.reconfigure(max_attempts=2)
+        self.srv.behave(OAUTH, [("status", 500, {"error": "backend_error",
+                                                 "error_description": "try later"})])
+        self.register("carol", "fcm", "fcm-oauth-fail", app="test-project")
+        conv = self.alice.direct("carol")
+        self.bridge.start()
+        self.send(conv, "o1", "hi")
+        wait_for(lambda: int(self.bridge.stats().get("retried", "0")) >= 1, timeout=15,
+                 what="the OAuth failure counted as a retry")
+        self.assertGreaterEqual(int(self.bridge.stats().get("retry_oauth_failed", "0")), 1)
+        wait_for(lambda: len(self.dead_letters()) >= 1, timeout=20, what="job dead-lettered")
+        d = self.dead_letters()[0]
+        self.assertEqual(d["error"], "FCM OAuth token request failed: HTTP 500 backend_error: "
+                                     "try later")
+        self.assertIn("FCM OAuth token request failed: HTTP 500 backend_error", self.bridge.log())
+        self.assertEqual(self.srv.requests(kind="fcm"), [])
+
+    def test_hung_oauth_does_not_block_apns(self):
+        self.reconfigure(request_timeout_ms=8000)
+        self.srv.behave(OAUTH, [("hang",), ("ok",)])
+        self.register("carol", "fcm", "fcm-hang-1", app="test-project")
+        self.register("bob", "apns", "a3" * 32)
+        cc, cb = self.alice.direct("carol"), self.alice.direct("bob")
+        self.bridge.start()
+        self.send(cc, "h0", "to carol")
+        self.srv.wait_requests(1, timeout=15, kind="oauth")
+        t0 = time.monotonic()
+        self.send(cb, "h1", "to bob")
+        wait_for(lambda: any(r.status == 200 for r in self.srv.requests(token="a3" * 32)),
+                 timeout=6, what="APNs push while the OAuth request hangs")
+        self.assertLess(time.monotonic() - t0, 6)
+        self.assertIsNone(self.srv.requests(kind="oauth")[0].status)  # still hanging
+        # after the token request times out, FCM goes through with a new token
+        wait_for(lambda: any(r.status == 200 for r in self.srv.requests(kind="fcm")),
+                 timeout=30, what="FCM delivered after the hung token request")
+
     def test_redis_restart_under_the_bridge(self):
         tok = "ff" * 32
         self.register("bob", "apns", tok)
@@ -261,6 +349,92 @@ class PushBridgeTest(unittest.TestCase):
         wait_for(lambda: len(self.srv.requests(token=tok)) >= 2, timeout=20,
                  what="push after Redis restart")
         self.assertIsNone(self.bridge.proc.poll())
+
+
+class BridgeRedisTest(unittest.TestCase):
+    """The bridge's own Redis side, without a broker: a wrong redis_url is
+    reported (naming the URL, never its password) whatever is configured,
+    and --stats counts jobs nobody has read yet."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mqchat-push-redis-")
+        self.addCleanup(remove_dir, self.dir)
+        self.p8, _ = make_apns_key(self.dir, key_id=KID)
+
+    def bridge(self, url, apns):
+        opts = {"redis_url": url, "stats_interval_seconds": 0}
+        if apns:
+            opts.update({"apns_key_file": self.p8, "apns_key_id": KID, "apns_team_id": TEAM})
+        b = Bridge(self.dir, opts)
+        if os.path.exists(b.log_path):
+            os.unlink(b.log_path)
+        b.start()
+        self.addCleanup(b.stop)
+        return b
+
+    def test_unreachable_redis_is_reported_in_every_mode(self):
+        port = free_port()
+        for apns in (False, True):
+            b = self.bridge("redis://:hunter2secret@127.0.0.1:%d/0" % port, apns)
+            want = "cannot use redis at redis://:***@127.0.0.1:%d/0" % port
+            wait_for(lambda: want in b.log(), timeout=15,
+                     what="the bridge to report the unreachable Redis (apns=%s)" % apns)
+            self.assertIsNone(b.proc.poll())  # it keeps trying, never exits
+            b.stop()
+            log = b.log()
+            self.assertNotIn("hunter2secret", log)
+            self.assertEqual(log.count(want), 1, log)  # once per outage, not once a second
+
+    def test_refused_setup_is_reported(self):
+        redis = Redis(self.dir)
+        redis.start()
+        self.addCleanup(redis.stop)
+        b = self.bridge("redis://127.0.0.1:%d/99" % redis.port, False)
+        wait_for(lambda: "cannot use redis at redis://127.0.0.1:%d/99: SELECT refused" %
+                 redis.port in b.log(), timeout=15, what="the refused SELECT reported")
+
+    def test_credential_file_errors_name_line_and_key(self):
+        sa = os.path.join(self.dir, "sa.json")
+        with open(sa, "w") as f:
+            f.write("this is not JSON\n")
+        notkey = os.path.join(self.dir, "notkey.p8")
+        with open(notkey, "w") as f:
+            f.write("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+        apns = {"apns_key_id": KID, "apns_team_id": TEAM}
+        cases = [
+            (dict(apns, apns_key_file="/nonexistent/AuthKey.p8"),
+             "line 3: apns_key_file: cannot read '/nonexistent/AuthKey.p8': No such file"),
+            (dict(apns, apns_key_file=notkey),
+             "line 3: apns_key_file: '%s' is not an EC P-256 private key" % notkey),
+            ({"fcm_service_account_file": sa},
+             "line 1: fcm_service_account_file: '%s' is not JSON" % sa),
+            ({"fcm_service_account_file": "/nonexistent/sa.json"},
+             "line 1: fcm_service_account_file: cannot read '/nonexistent/sa.json'"),
+        ]
+        for opts, want in cases:
+            with self.subTest(want=want):
+                b = Bridge(self.dir, opts)
+                r = subprocess.run([PUSH, "--config", b.conf], capture_output=True, text=True,
+                                   timeout=20)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn(b.conf + ": " + want, r.stderr)
+
+    def test_stats_count_jobs_not_read_yet(self):
+        redis = Redis(self.dir)
+        redis.start()
+        self.addCleanup(redis.stop)
+        for i in range(3):
+            redis.call("XADD", "mqchat:push", "*", "user", "bob", "conv", "d:x", "seq", i + 1)
+        b = Bridge(self.dir, {"redis_url": redis.url()})  # jobs queued, no daemon reading
+        st = b.stats()
+        self.assertEqual(st.get("pending"), "0")
+        self.assertEqual(st.get("waiting"), "3")
+        redis.call("XADD", "mqchat:push", "*", "user", "bob", "conv", "d:x", "seq", 4)
+        self.assertEqual(b.stats().get("waiting"), "4")
+        # deleted entries: Redis no longer knows the lag, the count still holds
+        first = redis.call("XRANGE", "mqchat:push", "-", "+", "COUNT", 1)[0][0]
+        redis.call("XDEL", "mqchat:push", first)
+        self.assertEqual(b.stats().get("waiting"), "3")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,33 @@ class SyncTest(unittest.TestCase):
     def chat(self, user):
         return Chat(self.stack, user, user + "-pw")
 
+    def test_old_layout_event_read_by_history_and_sync(self):
+        """A log entry stored in the older field layout (the event not the
+        first field) reads the same through history as through sync (issue
+        14.4: one reader in store/mqchat.lua)."""
+        a, d = self.chat("alice"), self.chat("dave")
+        conv = a.direct("dave")
+        token = d.ok("sync")["next"]
+        a.send(conv, "new-1", "new layout")
+        d.msg(conv, "new-1")
+        old = {"t": "msg", "conv": conv, "seq": 2, "id": "old-2", "from": "alice",
+               "ts": 1, "body": "old layout"}
+        r = self.stack.redis.call
+        r("XADD", "mqchat:{c:%s}:log" % conv, "2-0", "t", "1", "k", "alice\nold-2",
+          "e", json.dumps(old))
+        r("HSET", "mqchat:{c:%s}:meta" % conv, "seq", "2")
+        for u in ("alice", "dave"):
+            r("XADD", "mqchat:{u:%s}:tl" % u, "*", "c", conv, "s", "2")
+        h = a.ok("history", conv=conv)
+        self.assertEqual([e["id"] for e in h["items"]], ["new-1", "old-2"])
+        self.assertEqual(h["items"][1]["body"], "old layout")
+        events, _, _ = sync_all(d, token, 10)
+        self.assertEqual([e.get("id") for e in events], ["new-1", "old-2"])
+        a.send(conv, "new-3", "after the old one")  # the next seq follows
+        self.assertEqual(d.msg(conv, "new-3")["seq"], 3)
+        a.close()
+        d.close()
+
     def test_offline_device_syncs_300_in_pages(self):
         b_off = self.chat("bob")
         start = b_off.ok("sync")

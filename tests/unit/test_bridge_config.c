@@ -265,7 +265,13 @@ TEST(load_file)
         CHECK_EQ_INT(mqc_bridge_config_load(&c, path, err, sizeof err), MQC_OK);
         CHECK_EQ_INT(c.max_in_flight, 7);
         CHECK_STR(c.consumer, "worker-9");
+        /* where each option came from, for errors found after parsing */
+        char where[600], want[600];
+        snprintf(want, sizeof want, "%s: line 2: consumer", path);
+        CHECK_STR(mqc_bridge_config_where(&c, "consumer", where, sizeof where), want);
+        CHECK_STR(mqc_bridge_config_where(&c, "ca_file", where, sizeof where), "ca_file");
         mqc_bridge_config_cleanup(&c);
+        CHECK(c.path == NULL);
     }
 
     /* an error inside the file names the path and the line */

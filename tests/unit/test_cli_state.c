@@ -138,7 +138,7 @@ TEST(round_trip_atomic_private)
 {
     char p[1024];
     snprintf(p, sizeof p, "%s/alice@h_1883.state", root);
-    struct mqc_state st = {{0}}, back;
+    struct mqc_state st = {.nshown = 0}, back;
     snprintf(st.token, sizeof st.token, "t1.1764294000123-0.5e1f0a3b");
     if (!CHECK_EQ_INT(mqc_state_save(p, &st), MQC_OK))
         return;
@@ -169,7 +169,7 @@ TEST(save_into_missing_dir_fails_cleanly)
 {
     char p[1024];
     snprintf(p, sizeof p, "%s/no/such/dir/u@h_1.state", root);
-    struct mqc_state st = {{0}};
+    struct mqc_state st = {.nshown = 0};
     snprintf(st.token, sizeof st.token, "tok");
     CHECK_EQ_INT(mqc_state_save(p, &st), MQC_EINTERNAL);
     CHECK_EQ_INT(errno, ENOENT);
@@ -237,6 +237,78 @@ TEST(unknown_keys_ignored)
     CHECK_STR(st.token, "t1.6-0.ab");
 }
 
+TEST(shown_runs)
+{
+    static struct mqc_state st;
+    memset(&st, 0, sizeof st);
+    CHECK(!mqc_state_shown_has(&st, "c1", 1));
+    CHECK(mqc_state_shown_add(&st, "c1", 5));
+    CHECK(!mqc_state_shown_add(&st, "c1", 5)); /* already */
+    CHECK(mqc_state_shown_add(&st, "c1", 6));  /* grows up */
+    CHECK(mqc_state_shown_add(&st, "c1", 4));  /* grows down */
+    CHECK(mqc_state_shown_add(&st, "c2", 6));  /* another conv: its own run */
+    CHECK(mqc_state_shown_add(&st, "c1", 9));  /* a gap: a new run */
+    CHECK_EQ_INT((long)st.nshown, 3);
+    CHECK(mqc_state_shown_has(&st, "c1", 4) && mqc_state_shown_has(&st, "c1", 6));
+    CHECK(!mqc_state_shown_has(&st, "c1", 7) && !mqc_state_shown_has(&st, "c2", 5));
+    /* 8 then 7 join the two runs of c1 into 4..9. */
+    CHECK(mqc_state_shown_add(&st, "c1", 8));
+    CHECK(mqc_state_shown_add(&st, "c1", 7));
+    CHECK_EQ_INT((long)st.nshown, 2);
+    CHECK_STR(st.shown[1].conv, "c1"); /* the most recent last */
+    CHECK_EQ_INT(st.shown[1].lo, 4);
+    CHECK_EQ_INT(st.shown[1].hi, 9);
+    /* Unusable arguments. */
+    CHECK(!mqc_state_shown_add(&st, "c1", 0));
+    CHECK(!mqc_state_shown_add(&st, "bad/conv", 1));
+    /* Full: the least recently grown run goes. */
+    for (int i = 0; i < MQC_STATE_SHOWN_MAX; i++) {
+        char conv[16];
+        snprintf(conv, sizeof conv, "x%d", i);
+        CHECK(mqc_state_shown_add(&st, conv, 1));
+    }
+    CHECK_EQ_INT((long)st.nshown, MQC_STATE_SHOWN_MAX);
+    CHECK(!mqc_state_shown_has(&st, "c2", 6));
+    CHECK(!mqc_state_shown_has(&st, "c1", 4));
+    CHECK(mqc_state_shown_has(&st, "x0", 1));
+}
+
+TEST(shown_round_trip)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/shown@h_1883.state", root);
+    static struct mqc_state st, back;
+    memset(&st, 0, sizeof st);
+    snprintf(st.token, sizeof st.token, "t1.5-0.ab");
+    for (int i = 0; i < MQC_STATE_SHOWN_MAX; i++) {
+        char conv[MQC_ID_MAX + 1];
+        memset(conv, 'g', MQC_ID_MAX); /* the longest ids still fit the file */
+        snprintf(conv + MQC_ID_MAX - 4, 5, "%04d", i);
+        CHECK(mqc_state_shown_add(&st, conv, 1000000000000LL + i));
+    }
+    if (!CHECK_EQ_INT(mqc_state_save(p, &st), MQC_OK))
+        return;
+    CHECK_EQ_INT(mqc_state_load(p, &back), MQC_OK);
+    CHECK_STR(back.token, "t1.5-0.ab");
+    CHECK_EQ_INT((long)back.nshown, MQC_STATE_SHOWN_MAX);
+    CHECK(memcmp(back.shown, st.shown, sizeof st.shown) == 0);
+    /* Bad shown lines make the file garbage. */
+    static const char *const bad[] = {
+        "mqchat-state 1\nshown c1 0 3\n",   /* seq 0 */
+        "mqchat-state 1\nshown c1 5 3\n",   /* hi < lo */
+        "mqchat-state 1\nshown c/1 1 3\n",  /* not an id */
+        "mqchat-state 1\nshown c1 1\n",     /* no hi */
+        "mqchat-state 1\nshown c1 1 2 3\n", /* extra */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_EQ_INT(load_text(bad[i], strlen(bad[i]), &back), MQC_EBADREQ);
+        CHECK_EQ_INT((long)back.nshown, 0);
+    }
+    static const char good[] = "mqchat-state 1\ntoken t1.7-0.ab\nshown c1 2 4\n";
+    CHECK_EQ_INT(load_text(good, strlen(good), &back), MQC_OK);
+    CHECK(mqc_state_shown_has(&back, "c1", 3) && !mqc_state_shown_has(&back, "c1", 5));
+}
+
 int main(void)
 {
     const char *t = getenv("TMPDIR");
@@ -254,6 +326,8 @@ int main(void)
     RUN(missing_file);
     RUN(garbage_files);
     RUN(unknown_keys_ignored);
+    RUN(shown_runs);
+    RUN(shown_round_trip);
     rm_tree(root);
     return test_finish();
 }

@@ -185,6 +185,38 @@ TEST(free_null)
     mqc_contacts_free(c); /* sets and keys released (ASan checks) */
 }
 
+TEST(remove_and_reconcile)
+{
+    struct mqc_contacts *c = mqc_contacts_new();
+    if (!CHECK(c != NULL))
+        return;
+    const char *g[] = {"alice", "bob", "carol"};
+    for (int i = 0; i < 3; i++)
+        mqc_contacts_track(c, g[i]);
+    mqc_contacts_add_group(c, g, 3);
+    mqc_contacts_remove_pair(c, "alice", "bob");
+    CHECK(!mqc_contacts_has(c, "alice", "bob"));
+    CHECK(!mqc_contacts_has(c, "bob", "alice"));
+    CHECK(mqc_contacts_has(c, "alice", "carol"));
+    /* The store says: alice sees bob and carol; only carol sees alice (alice
+     * blocks bob). */
+    const char *sees[] = {"bob", "carol"}, *seen_by[] = {"carol"};
+    CHECK_EQ_INT(mqc_contacts_reconcile(c, "alice", sees, 2, seen_by, 1), MQC_OK);
+    CHECK(mqc_contacts_has(c, "alice", "bob"));
+    CHECK(mqc_contacts_has(c, "alice", "carol"));
+    CHECK(!mqc_contacts_has(c, "bob", "alice"));
+    CHECK(mqc_contacts_has(c, "carol", "alice"));
+    /* Nothing shared any more. */
+    CHECK_EQ_INT(mqc_contacts_reconcile(c, "alice", NULL, 0, NULL, 0), MQC_OK);
+    CHECK(!mqc_contacts_has(c, "alice", "carol"));
+    CHECK(!mqc_contacts_has(c, "carol", "alice"));
+    CHECK(mqc_contacts_has(c, "bob", "carol"));
+    mqc_contacts_remove(c, "bob", "carol");
+    CHECK(!mqc_contacts_has(c, "bob", "carol"));
+    CHECK(mqc_contacts_has(c, "carol", "bob"));
+    mqc_contacts_free(c);
+}
+
 int main(void)
 {
     RUN(untracked_has_nothing);
@@ -194,5 +226,6 @@ int main(void)
     RUN(drop);
     RUN(many_users);
     RUN(free_null);
+    RUN(remove_and_reconcile);
     return test_finish();
 }

@@ -13,14 +13,14 @@
 
 /* Parse a string literal (its full length, embedded NULs included) with a
  * generous max. *root is set only on MQC_OK. */
-#define PARSE_LIT(lit, root) mqc_envelope_parse((lit), sizeof(lit) - 1, 4096, (root))
+#define PARSE_LIT(lit, root) mqc_envelope_parse((lit), sizeof(lit) - 1, 4096, (root), NULL)
 
 /* Parse NUL-terminated JSON text that the test expects to be good; NULL
  * (after a failed check) if it is not. */
 static cJSON *parse_ok(const char *json)
 {
     cJSON *root = NULL;
-    if (!CHECK_EQ_INT(mqc_envelope_parse(json, strlen(json), 65536, &root), MQC_OK)) {
+    if (!CHECK_EQ_INT(mqc_envelope_parse(json, strlen(json), 65536, &root, NULL), MQC_OK)) {
         fprintf(stderr, "  refused: %s\n", json);
         return NULL;
     }
@@ -32,7 +32,7 @@ static cJSON *parse_ok(const char *json)
 static void expect_refused(const char *json, int want)
 {
     cJSON *root = (cJSON *)1; /* must be reset to NULL */
-    if (!CHECK_EQ_INT(mqc_envelope_parse(json, strlen(json), 65536, &root), want))
+    if (!CHECK_EQ_INT(mqc_envelope_parse(json, strlen(json), 65536, &root, NULL), want))
         fprintf(stderr, "  accepted or wrong code: %s\n", json);
     CHECK(root == NULL);
     if (root && root != (cJSON *)1)
@@ -59,25 +59,25 @@ TEST(parse_size_limit)
     const char *json = "{\"a\":1}"; /* 7 bytes */
     size_t len = strlen(json);
     cJSON *root = (cJSON *)1;
-    CHECK_EQ_INT(mqc_envelope_parse(json, len, len - 1, &root), MQC_ETOOLARGE);
+    CHECK_EQ_INT(mqc_envelope_parse(json, len, len - 1, &root, NULL), MQC_ETOOLARGE);
     CHECK(root == NULL);
     root = NULL;
-    CHECK_EQ_INT(mqc_envelope_parse(json, len, len, &root), MQC_OK);
+    CHECK_EQ_INT(mqc_envelope_parse(json, len, len, &root, NULL), MQC_OK);
     CHECK(cJSON_IsObject(root));
     cJSON_Delete(root);
     root = NULL;
-    CHECK_EQ_INT(mqc_envelope_parse(json, len, len + 1, &root), MQC_OK);
+    CHECK_EQ_INT(mqc_envelope_parse(json, len, len + 1, &root, NULL), MQC_OK);
     cJSON_Delete(root);
     /* Too large wins over everything else: even garbage is "too large". */
     root = (cJSON *)1;
-    CHECK_EQ_INT(mqc_envelope_parse("\xff\xff\xff", 3, 2, &root), MQC_ETOOLARGE);
+    CHECK_EQ_INT(mqc_envelope_parse("\xff\xff\xff", 3, 2, &root, NULL), MQC_ETOOLARGE);
     CHECK(root == NULL);
 }
 
 TEST(parse_empty_refused)
 {
     cJSON *root = (cJSON *)1;
-    CHECK_EQ_INT(mqc_envelope_parse("", 0, 100, &root), MQC_EBADREQ);
+    CHECK_EQ_INT(mqc_envelope_parse("", 0, 100, &root, NULL), MQC_EBADREQ);
     CHECK(root == NULL);
     expect_refused("   ", MQC_EBADREQ);
 }
@@ -176,13 +176,13 @@ TEST(parse_raw_nul_byte)
      * read as the id "abc". */
     static const char json[] = "{\"id\":\"abc\0xyz\",\"body\":\"hi\"}";
     cJSON *root = NULL;
-    int rc = mqc_envelope_parse(json, sizeof json - 1, 4096, &root);
+    int rc = mqc_envelope_parse(json, sizeof json - 1, 4096, &root, NULL);
     CHECK_EQ_INT(rc, MQC_EBADREQ);
     cJSON_Delete(root);
     /* A NUL after the object is trailing garbage. */
     static const char trail[] = "{\"a\":1}\0";
     root = (cJSON *)1;
-    CHECK_EQ_INT(mqc_envelope_parse(trail, sizeof trail - 1, 4096, &root), MQC_EBADREQ);
+    CHECK_EQ_INT(mqc_envelope_parse(trail, sizeof trail - 1, 4096, &root, NULL), MQC_EBADREQ);
     CHECK(root == NULL);
 }
 
@@ -211,7 +211,7 @@ TEST(parse_not_nul_terminated)
     const char buf[] = "{\"id\":\"m1\",\"body\":\"hi\"}GARBAGE";
     size_t len = strlen("{\"id\":\"m1\",\"body\":\"hi\"}");
     cJSON *root = NULL;
-    CHECK_EQ_INT(mqc_envelope_parse(buf, len, 4096, &root), MQC_OK);
+    CHECK_EQ_INT(mqc_envelope_parse(buf, len, 4096, &root, NULL), MQC_OK);
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "body")), "hi");
     cJSON_Delete(root);
 
@@ -222,15 +222,15 @@ TEST(parse_not_nul_terminated)
         return;
     memcpy(exact, buf, len);
     root = NULL;
-    CHECK_EQ_INT(mqc_envelope_parse(exact, len, 4096, &root), MQC_OK);
+    CHECK_EQ_INT(mqc_envelope_parse(exact, len, 4096, &root, NULL), MQC_OK);
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "id")), "m1");
     cJSON_Delete(root);
     /* and a cut-short object in an exact buffer is refused, not over-read */
     root = (cJSON *)1;
-    CHECK_EQ_INT(mqc_envelope_parse(exact, len - 1, 4096, &root), MQC_EBADREQ);
+    CHECK_EQ_INT(mqc_envelope_parse(exact, len - 1, 4096, &root, NULL), MQC_EBADREQ);
     CHECK(root == NULL);
     root = (cJSON *)1;
-    CHECK_EQ_INT(mqc_envelope_parse(exact, 11, 4096, &root), MQC_EBADREQ); /* {"id":"m1", */
+    CHECK_EQ_INT(mqc_envelope_parse(exact, 11, 4096, &root, NULL), MQC_EBADREQ); /* {"id":"m1", */
     CHECK(root == NULL);
     free(exact);
 
@@ -238,7 +238,7 @@ TEST(parse_not_nul_terminated)
      * part of the payload. */
     const char tail[] = "{\"a\":1}\\u0000";
     root = NULL;
-    CHECK_EQ_INT(mqc_envelope_parse(tail, 7, 4096, &root), MQC_OK);
+    CHECK_EQ_INT(mqc_envelope_parse(tail, 7, 4096, &root, NULL), MQC_OK);
     cJSON_Delete(root);
 }
 
@@ -333,9 +333,102 @@ TEST(send_good)
     CHECK_STR(s.id, "m-1");
     CHECK(cJSON_IsString(s.body));
     CHECK_STR(cJSON_GetStringValue(s.body), "hello");
-    CHECK(cJSON_IsObject(s.attrs));
-    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s.attrs, "k")), "v");
+    /* attrs is kept as the client's text */
+    CHECK(cJSON_IsRaw(s.attrs));
+    CHECK_STR(s.attrs->valuestring, "{\"k\":\"v\"}");
     cJSON_Delete(root);
+}
+
+/* attrs is kept as sent (white space between tokens dropped): numbers that a
+ * double cannot hold, escapes, and key order unchanged; printing the tree
+ * re-emits that text. */
+TEST(send_attrs_text_kept)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"{\"id\":\"m\",\"body\":\"x\",\"attrs\":{\"n\":9007199254740993}}",
+         "{\"n\":9007199254740993}"},
+        {"{\"id\":\"m\",\"body\":\"x\",\"attrs\":{\"n\":12345678901234567890}}",
+         "{\"n\":12345678901234567890}"},
+        {"{\"id\":\"m\",\"body\":\"x\",\"attrs\":{\"n\":1e400,\"m\":-0.10,\"e\":1E+2}}",
+         "{\"n\":1e400,\"m\":-0.10,\"e\":1E+2}"},
+        {"{\"attrs\" : { \"z\" : [ 1 , 2.50 ] ,\t\"a\" : \"s p\\u00e9\\/\" } "
+         ",\"id\":\"m\",\"body\":\"x\"}",
+         "{\"z\":[1,2.50],\"a\":\"s p\\u00e9\\/\"}"},
+        {"{\"id\":\"m\",\"body\":\"x\",\"attrs\":{}}", "{}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *root = parse_ok(cases[i].in);
+        if (!root)
+            continue;
+        struct mqc_send s;
+        const char *why = NULL;
+        CHECK_EQ_INT(mqc_send_parse(root, &s, &why), MQC_OK);
+        if (CHECK(cJSON_IsRaw(s.attrs)))
+            CHECK_STR(s.attrs->valuestring, cases[i].want);
+        char *printed = cJSON_PrintUnformatted(root);
+        CHECK(printed && strstr(printed, cases[i].want) != NULL);
+        free(printed);
+        cJSON_Delete(root);
+    }
+    /* nested "attrs" members are not top-level attrs: left as a tree */
+    cJSON *root = parse_ok("{\"x\":{\"attrs\":{\"n\":1}}}");
+    if (root) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(root, "x");
+        CHECK(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(x, "attrs")));
+        cJSON_Delete(root);
+    }
+}
+
+/* Duplicate keys, at any depth and however escaped, are refused with a
+ * reason; so is nesting past MQC_ENVELOPE_DEPTH_MAX. */
+TEST(parse_duplicate_keys_refused)
+{
+    static const char *const bad[] = {
+        "{\"id\":\"dup\",\"id\":\"dup2\",\"body\":\"x\"}",
+        "{\"id\":\"m\",\"body\":\"x\",\"attrs\":{\"k\":1,\"k\":2}}",
+        "{\"id\":\"m\",\"body\":\"x\",\"attrs\":{\"a\":[{\"k\":1,\"j\":0,\"k\":2}]}}",
+        "{\"id\":\"m\",\"\\u0069d\":\"n\",\"body\":\"x\"}",
+        "{\"type\":\"read\",\"seq\":1,\"seq\":2}",
+        "{\"state\":\"composing\",\"state\":\"paused\"}",
+        "{\"op\":\"convs\",\"req\":\"a\",\"req\":\"b\"}",
+        "{\"body\":\"x\",\"attrs\":{},\"id\":\"m\",\"attrs\":{\"n\":1}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cJSON *root = NULL;
+        const char *why = NULL;
+        if (!CHECK_EQ_INT(mqc_envelope_parse(bad[i], strlen(bad[i]), 4096, &root, &why),
+                          MQC_EBADREQ))
+            fprintf(stderr, "  accepted: %s\n", bad[i]);
+        CHECK(root == NULL);
+        CHECK(why && strstr(why, "duplicate key"));
+        cJSON_Delete(root);
+    }
+    /* the same key in two different objects is fine */
+    cJSON *root = parse_ok("{\"k\":{\"k\":{\"k\":1}},\"a\":[{\"k\":1},{\"k\":2}]}");
+    CHECK(root != NULL);
+    cJSON_Delete(root);
+
+    char deep[256];
+    size_t n = 0;
+    for (int d = 0; d < MQC_ENVELOPE_DEPTH_MAX; d++)
+        n += (size_t)snprintf(deep + n, sizeof deep - n, "%s", d ? "[" : "{\"a\":");
+    /* {"a": + 63 '[' = 64 levels */
+    for (int d = 1; d < MQC_ENVELOPE_DEPTH_MAX; d++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    deep[n] = '\0';
+    root = parse_ok(deep);
+    CHECK(root != NULL);
+    cJSON_Delete(root);
+    /* one level more */
+    char deeper[sizeof deep + 8];
+    snprintf(deeper, sizeof deeper, "{\"b\":%s}", deep);
+    const char *why = NULL;
+    root = NULL;
+    CHECK_EQ_INT(mqc_envelope_parse(deeper, strlen(deeper), 4096, &root, &why), MQC_EBADREQ);
+    CHECK(why && strstr(why, "deep"));
 }
 
 TEST(send_attrs_absent_or_null)
@@ -567,6 +660,8 @@ int main(void)
     RUN(ref_empty_or_not_string_refused);
     RUN(ref_key_is_case_sensitive);
     RUN(send_good);
+    RUN(send_attrs_text_kept);
+    RUN(parse_duplicate_keys_refused);
     RUN(send_attrs_absent_or_null);
     RUN(send_refused_cases);
     RUN(send_id_64_chars_ok);

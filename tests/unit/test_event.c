@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/envelope.h"
 #include "core/event.h"
 #include "tests/unit/test.h"
 
@@ -96,11 +97,9 @@ TEST(wire_codes)
         int err;
         const char *code;
     } cases[] = {
-        {MQC_EBADREQ, "bad_request"},  {MQC_ETOOLARGE, "too_large"},
-        {MQC_ENOTMEMBER, "not_member"}, {MQC_EFORBIDDEN, "forbidden"},
-        {MQC_ENOTFOUND, "not_found"},  {MQC_ERATE, "rate_limited"},
-        {MQC_EUNAVAIL, "unavailable"}, {MQC_EINTERNAL, "internal"},
-        {MQC_ENOMEM, "internal"},
+        {MQC_EBADREQ, "bad_request"},  {MQC_ETOOLARGE, "too_large"}, {MQC_ENOTMEMBER, "not_member"},
+        {MQC_EFORBIDDEN, "forbidden"}, {MQC_ENOTFOUND, "not_found"}, {MQC_ERATE, "rate_limited"},
+        {MQC_EUNAVAIL, "unavailable"}, {MQC_EINTERNAL, "internal"},  {MQC_ENOMEM, "internal"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cJSON *o = build("req", "r", cases[i].err, NULL, 0);
@@ -187,6 +186,32 @@ out:
     free(suffix);
     cJSON_Delete(body);
     cJSON_Delete(attrs);
+}
+
+/* attrs as mqc_envelope_parse leaves it (the client's text in a raw node):
+ * the event carries that text byte for byte, big numbers included. */
+TEST(msg_parts_attrs_text_verbatim)
+{
+    const char *payload = "{\"id\":\"m\",\"body\":\"b\",\"attrs\": {\"n\":9007199254740993,"
+                          "\"b\":12345678901234567890,\"i\":1e400,\"s\":\"\\u00e9\"}}";
+    const char *want = ",\"body\":\"b\",\"attrs\":{\"n\":9007199254740993,"
+                       "\"b\":12345678901234567890,\"i\":1e400,\"s\":\"\\u00e9\"}}";
+    cJSON *root = NULL;
+    struct mqc_send m;
+    const char *why = NULL;
+    char *prefix = NULL, *suffix = NULL;
+    if (!CHECK_EQ_INT(mqc_envelope_parse(payload, strlen(payload), 4096, &root, NULL), 0) ||
+        !CHECK_EQ_INT(mqc_send_parse(root, &m, &why), 0) ||
+        !CHECK_EQ_INT(
+            mqc_event_msg_parts("g-1", m.id, "alice", 5, m.body, m.attrs, &prefix, &suffix), 0))
+        goto out;
+    size_t sl = strlen(suffix), wl = strlen(want);
+    if (!CHECK(sl >= wl && strcmp(suffix + sl - wl, want) == 0))
+        fprintf(stderr, "  suffix: %s\n", suffix);
+out:
+    free(prefix);
+    free(suffix);
+    cJSON_Delete(root);
 }
 
 TEST(msg_parts_without_attrs)
@@ -382,6 +407,7 @@ int main(void)
     RUN(wire_codes);
     RUN(strings_are_escaped);
     RUN(msg_parts_with_attrs);
+    RUN(msg_parts_attrs_text_verbatim);
     RUN(msg_parts_without_attrs);
     RUN(msg_parts_escaping);
     RUN(res_moves_fields);

@@ -180,6 +180,33 @@ TEST(alg_none_crit_and_malformed)
     mqc_jwtauth_free(a);
 }
 
+/* A claim or header given twice could name one user to this verifier and
+ * another to the next (cJSON keeps the first, many parsers the last):
+ * refused, however the second is spelled (RFC 7519 section 4). */
+TEST(duplicate_claims_refused)
+{
+    struct mqc_jwtauth *a = make(SECRET, NULL, NULL, NULL);
+    if (!CHECK(a != NULL))
+        return;
+    CHECK_STR(
+        verdict(a, hs256(HS, "{\"sub\":\"alice\",\"sub\":\"mallory\",\"exp\":1800000600}", SECRET),
+                "alice"),
+        "malformed claims");
+    CHECK_STR(verdict(a,
+                      hs256(HS, "{\"sub\":\"alice\",\"s\\u0075b\":\"mallory\",\"exp\":1800000600}",
+                            SECRET),
+                      "alice"),
+              "malformed claims");
+    CHECK_STR(
+        verdict(a, hs256(HS, "{\"sub\":\"alice\",\"exp\":1,\"exp\":1800000600}", SECRET), "alice"),
+        "malformed claims");
+    CHECK(strcmp(verdict(a, hs256("{\"alg\":\"HS256\",\"alg\":\"none\"}", GOOD, SECRET), "alice"),
+                 "") != 0);
+    /* the same claims, once each, are fine */
+    CHECK_STR(verdict(a, hs256(HS, "{\"sub\":\"alice\",\"exp\":1800000600}", SECRET), "alice"), "");
+    mqc_jwtauth_free(a);
+}
+
 TEST(rs256_pinned_to_rsa_key)
 {
     struct mqc_jwtauth *a = make(NULL, rsa_pub, NULL, NULL);
@@ -289,6 +316,7 @@ int main(void)
     close(fd);
     RUN(hs256_accepts_and_refuses);
     RUN(alg_none_crit_and_malformed);
+    RUN(duplicate_claims_refused);
     RUN(rs256_pinned_to_rsa_key);
     RUN(es256_pinned_to_ec_key);
     RUN(issuer_and_audience);

@@ -152,6 +152,26 @@ TEST(cleanup_is_idempotent)
     CHECK(true); /* reaching here: a second cleanup and cleanup(NULL) are no-ops */
 }
 
+TEST(describe_hides_the_password)
+{
+    struct mqc_redis_url u;
+    char buf[128];
+    if (!CHECK_EQ_INT(mqc_redis_url_parse("redis://:s3cret@h.example:6380/2", &u), MQC_OK))
+        return;
+    CHECK_STR(mqc_redis_url_describe(&u, buf, sizeof buf), "redis://:***@h.example:6380/2");
+    CHECK(strstr(buf, "s3cret") == NULL);
+    mqc_redis_url_cleanup(&u);
+    if (!CHECK_EQ_INT(mqc_redis_url_parse("redis://127.0.0.1", &u), MQC_OK))
+        return;
+    CHECK_STR(mqc_redis_url_describe(&u, buf, sizeof buf), "redis://127.0.0.1:6379/0");
+    CHECK_STR(mqc_redis_url_describe(&u, buf, 8), "redis:/");
+    mqc_redis_url_cleanup(&u);
+    if (!CHECK_EQ_INT(mqc_redis_url_parse("unix:///run/r.sock?db=3", &u), MQC_OK))
+        return;
+    CHECK_STR(mqc_redis_url_describe(&u, buf, sizeof buf), "unix:///run/r.sock?db=3");
+    mqc_redis_url_cleanup(&u);
+}
+
 int main(void)
 {
     RUN(host_only);
@@ -164,5 +184,6 @@ int main(void)
     RUN(unix_socket_db);
     RUN(bad_urls);
     RUN(cleanup_is_idempotent);
+    RUN(describe_hides_the_password);
     return test_finish();
 }

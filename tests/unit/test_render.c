@@ -93,7 +93,22 @@ TEST(member_added_removed_left)
     char *s = line_of("{\"t\":\"member\",\"conv\":\"g-3\",\"seq\":1,\"op\":\"added\","
                       "\"users\":[\"alice\",\"bob\",\"carol\"],\"by\":\"alice\",\"ts\":5}",
                       "bob");
-    CHECK_STR(s, "[g-3] alice added alice, bob, carol (seq 1)");
+    CHECK_STR(s, "[g-3] alice created the group with bob, carol (seq 1)");
+    free(s);
+    s = line_of("{\"t\":\"member\",\"conv\":\"g-3\",\"seq\":1,\"op\":\"added\","
+                "\"users\":[\"alice\",\"bob\",\"carol\"],\"by\":\"alice\",\"ts\":5}",
+                "alice");
+    CHECK_STR(s, "[g-3] you created the group with bob, carol (seq 1)");
+    free(s);
+    s = line_of("{\"t\":\"member\",\"conv\":\"g-3\",\"seq\":1,\"op\":\"added\","
+                "\"users\":[\"alice\"],\"by\":\"alice\"}",
+                "alice");
+    CHECK_STR(s, "[g-3] you created the group (seq 1)");
+    free(s);
+    s = line_of("{\"t\":\"member\",\"conv\":\"g-3\",\"seq\":7,\"op\":\"added\","
+                "\"users\":[\"dave\"],\"by\":\"alice\"}",
+                "alice");
+    CHECK_STR(s, "[g-3] you added dave (seq 7)");
     free(s);
     s = line_of("{\"t\":\"member\",\"conv\":\"g-3\",\"seq\":8,\"op\":\"removed\","
                 "\"users\":[\"carol\"],\"by\":\"alice\"}",
@@ -148,6 +163,36 @@ TEST(err_with_id_and_req)
     s = line_of("{\"t\":\"err\",\"code\":\"bad_request\"}", "alice");
     CHECK_STR(s, "error bad_request: ?");
     free(s);
+}
+
+TEST(system_broadcast)
+{
+    char *s = line_of("{\"t\":\"system\",\"text\":\"maintenance at 18:00\",\"ts\":1764294000000}",
+                      "alice");
+    CHECK_STR(s, "*** system: maintenance at 18:00");
+    free(s);
+    s = line_of("{\"t\":\"system\",\"text\":\"a\\u001b[2Jb\"}", "alice");
+    CHECK_STR(s, "*** system: a?[2Jb");
+    free(s);
+    s = line_of("{\"t\":\"system\"}", "alice");
+    CHECK_STR(s, "*** system: ?");
+    free(s);
+}
+
+TEST(error_with_context)
+{
+    cJSON *ev = cJSON_Parse("{\"t\":\"err\",\"req\":\"r1\",\"code\":\"not_member\","
+                            "\"msg\":\"not a member\\nof this\"}");
+    char *out = NULL;
+    CHECK_EQ_INT(mqc_render_error(ev, "/history in g-1", &out), MQC_OK);
+    CHECK_STR(out, "/history in g-1: not a member\\nof this (not_member)");
+    free(out);
+    cJSON_Delete(ev);
+    ev = cJSON_Parse("{\"t\":\"err\"}");
+    CHECK_EQ_INT(mqc_render_error(ev, "typing in c\x1b", &out), MQC_OK);
+    CHECK_STR(out, "typing in c?: refused (?)");
+    free(out);
+    cJSON_Delete(ev);
 }
 
 TEST(res_summary)
@@ -287,6 +332,8 @@ int main(void)
     RUN(receipt);
     RUN(typing);
     RUN(err_with_id_and_req);
+    RUN(system_broadcast);
+    RUN(error_with_context);
     RUN(res_summary);
     RUN(unknown_type_shows_json);
     RUN(not_an_event);

@@ -465,6 +465,38 @@ TEST(cleanup_is_safe)
     CHECK_EQ_INT(r.nmembers, 0);
 }
 
+TEST(block_ops)
+{
+    struct parsed p;
+    const char *ok[] = {"{\"req\":\"r\",\"op\":\"block\",\"user\":\"mallory\"}",
+                        "{\"req\":\"r\",\"op\":\"unblock\",\"user\":\"mallory\"}"};
+    for (int i = 0; i < 2; i++) {
+        if (!parse(&p, ok[i]))
+            return;
+        CHECK_EQ_INT(p.rc, MQC_OK);
+        CHECK_EQ_INT(p.r.op, i == 0 ? MQC_OP_BLOCK : MQC_OP_UNBLOCK);
+        CHECK_STR(p.r.user, "mallory");
+        done(&p);
+    }
+    if (!parse(&p, "{\"req\":\"r\",\"op\":\"blocked\"}"))
+        return;
+    CHECK_EQ_INT(p.rc, MQC_OK);
+    CHECK_EQ_INT(p.r.op, MQC_OP_BLOCKED);
+    done(&p);
+    /* me is "alice" (parse()): oneself, missing, bad id, not a string */
+    const char *bad[] = {"{\"req\":\"r\",\"op\":\"block\",\"user\":\"alice\"}",
+                         "{\"req\":\"r\",\"op\":\"block\"}",
+                         "{\"req\":\"r\",\"op\":\"unblock\",\"user\":\"a/b\"}",
+                         "{\"req\":\"r\",\"op\":\"block\",\"user\":7}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (!parse(&p, bad[i]))
+            return;
+        CHECK_EQ_INT(p.rc, MQC_EBADREQ);
+        CHECK_STR(p.r.req, "r");
+        done(&p);
+    }
+}
+
 int main(void)
 {
     RUN(create_direct);
@@ -487,5 +519,6 @@ int main(void)
     RUN(too_many_members);
     RUN(title_bad);
     RUN(cleanup_is_safe);
+    RUN(block_ops);
     return test_finish();
 }

@@ -1,8 +1,11 @@
 // Entry point: the sign-in card, then one ChatSession over an mqtt.js
-// WebSocket connection to the broker that served this page. mqtt.js
-// reconnects by itself; the session resubscribes, resends and syncs.
+// WebSocket connection to the broker that served this page (and only that
+// one: server.js decides, the page's CSP enforces). mqtt.js reconnects by
+// itself; the session resubscribes, resends and syncs.
+import './trusted.js'; // before anything else: the Trusted Types default policy
 import mqtt from 'mqtt';
 import { ChatSession } from './protocol.js';
+import { checkServer, chooseServer } from './server.js';
 import { LoginView } from './ui/login.js';
 import { AppView } from './ui/app.js';
 
@@ -17,20 +20,16 @@ const storage = (() => {
   }
 })();
 
-function defaultUrl() {
-  const q = new URLSearchParams(location.search).get('mqtt');
-  if (q) return q;
-  if (location.protocol === 'http:' || location.protocol === 'https:') {
-    return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/mqtt`;
-  }
-  return 'ws://127.0.0.1:8080/mqtt';
-}
-
 let session = null;
 let app = null;
 
+// ?mqtt= is used only when it names this page's own origin; otherwise the
+// card opens its server field with a warning, pre-filled with our own.
+const server = chooseServer(location.href);
 const login = new LoginView({
-  defaultUrl: defaultUrl(),
+  defaultUrl: server.url,
+  warning: server.warning,
+  pageUrl: location.href,
   lastUser: storage && storage.getItem('mqchat.user'),
   onSubmit: start,
 });
@@ -40,7 +39,14 @@ function showLogin() {
   document.title = 'mqchat';
 }
 
-function start({ user, password, url }) {
+function start({ user, password, url: wanted }) {
+  // The one place the password leaves the page: checked here again.
+  const checked = checkServer(wanted, location.href);
+  if (!checked.ok) {
+    login.fail(checked.reason);
+    return;
+  }
+  const { url } = checked;
   // A new attempt replaces one still trying to reach the server.
   if (session && !app) session.close();
   const tag = Math.random().toString(36).slice(2, 10);

@@ -2,10 +2,13 @@
 // index.html (with style.css inlined) and app.js (src/main.js and mqtt.js
 // bundled by esbuild into one classic script). Mosquitto's little HTTP
 // server sends no Content-Type, so the page uses nothing the browser would
-// refuse without one (no module scripts, no external stylesheet).
+// refuse without one (no module scripts, no external stylesheet). The
+// Content-Security-Policy <meta> in index.html allows that one inline
+// <style> by its hash, computed here ('STYLE-HASH' in the source).
 //
 //   node tools/build.mjs [--outdir DIR] [--dev]
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +36,11 @@ const result = await build({
   define: { 'process.env.NODE_ENV': dev ? '"development"' : '"production"' },
 });
 const css = await readFile(path.join(web, 'src/style.css'), 'utf8');
-const html = (await readFile(path.join(web, 'src/index.html'), 'utf8')).replace('/*STYLE*/', () => css);
+let html = (await readFile(path.join(web, 'src/index.html'), 'utf8')).replace('/*STYLE*/', () => css);
+const styles = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)];
+if (styles.length !== 1 || !html.includes("'STYLE-HASH'")) throw new Error('index.html: expected one <style> and the CSP placeholder');
+const styleHash = createHash('sha256').update(styles[0][1], 'utf8').digest('base64');
+html = html.replace("'STYLE-HASH'", `'sha256-${styleHash}'`);
 await writeFile(path.join(outdir, 'index.html'), html);
 const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs)[0]].bytes;
 console.log(`web: built ${outdir}/index.html and app.js (${Math.round(bytes / 1024)} KiB)`);

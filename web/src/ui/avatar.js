@@ -6,7 +6,7 @@ import { hue, initials } from './format.js';
 export function avatar(name, { presence = null, group = false, size = '' } = {}) {
   const el = h('span', {
     class: `avatar ${group ? 'group' : ''} ${size}`,
-    style: `--h:${hue(name)}`,
+    style: { '--h': hue(name) },
     'aria-hidden': 'true',
   }, group ? '#' : initials(name));
   if (presence !== null) {

@@ -142,7 +142,7 @@ export class ChatView {
         onclick: mark === 'failed' ? () => s.retry(ev.id) : null,
       },
       h('div', { class: 'bubble' },
-        group && !mine && !cont ? h('div', { class: 'sender', style: `--h:${hue(ev.from)}` }, ev.from) : null,
+        group && !mine && !cont ? h('div', { class: 'sender', style: { '--h': hue(ev.from) } }, ev.from) : null,
         h('span', { class: 'body' }, ev.body),
         h('span', { class: 'meta' },
           h('span', { class: 'time' }, clock(ev.ts || Date.now())),

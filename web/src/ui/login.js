@@ -1,11 +1,16 @@
 // The sign-in card: user, password and (folded away) the server address.
-// Calls onSubmit({user, password, url}); shows errors given to fail().
+// Calls onSubmit({user, password, url}) only for a server of the page's own
+// origin (server.js checkServer); shows errors given to fail(). `warning`
+// (a ?mqtt= link naming another server, ignored by chooseServer) opens the
+// server field and stays on the card until the user signs in.
 import { h } from './dom.js';
 import { validId } from '../protocol.js';
+import { checkServer } from '../server.js';
 
 export class LoginView {
-  constructor({ defaultUrl, lastUser, onSubmit }) {
+  constructor({ defaultUrl, warning = null, pageUrl, lastUser, onSubmit }) {
     this.onSubmit = onSubmit;
+    this.pageUrl = pageUrl;
     this.user = h('input', {
       id: 'login-user', name: 'username', autocomplete: 'username', autocapitalize: 'none',
       spellcheck: 'false', required: true, placeholder: 'alice', value: lastUser || '',
@@ -15,6 +20,8 @@ export class LoginView {
       required: true, placeholder: '••••••••',
     });
     this.url = h('input', { id: 'login-url', name: 'url', value: defaultUrl, spellcheck: 'false' });
+    this.warning = h('p', { id: 'login-server-warning', class: 'form-warning', role: 'alert', hidden: !warning },
+      warning || '');
     this.error = h('p', { id: 'login-error', class: 'form-error', role: 'alert' });
     this.button = h('button', { id: 'login-submit', type: 'submit', class: 'primary' }, 'Sign in');
     this.el = h('main', { id: 'login', class: 'login' },
@@ -23,7 +30,8 @@ export class LoginView {
         h('p', { class: 'lead' }, 'Chat over MQTT, right from the browser.'),
         h('label', {}, 'User', this.user),
         h('label', {}, 'Password', this.password),
-        h('details', { class: 'server' }, h('summary', {}, 'Server'), h('label', {}, 'WebSocket URL', this.url)),
+        this.server = h('details', { class: 'server', open: !!warning },
+          h('summary', {}, 'Server'), this.warning, h('label', {}, 'WebSocket URL', this.url)),
         this.error,
         this.button));
   }
@@ -33,9 +41,14 @@ export class LoginView {
     const user = this.user.value.trim();
     if (!validId(user)) return this.fail('User names are 1-64 letters, digits, dots, dashes or underscores.');
     if (!this.password.value) return this.fail('Enter your password.');
+    const server = checkServer(this.url.value, this.pageUrl);
+    if (!server.ok) {
+      this.server.open = true;
+      return this.fail(server.reason);
+    }
     this.busy(true);
     this.error.textContent = '';
-    this.onSubmit({ user, password: this.password.value, url: this.url.value.trim() });
+    this.onSubmit({ user, password: this.password.value, url: server.url });
   }
 
   busy(on, label = 'Signing in…') {
@@ -59,5 +72,6 @@ export class LoginView {
     this.busy(false);
     this.password.value = '';
     this.error.textContent = '';
+    this.warning.hidden = true;
   }
 }

@@ -156,11 +156,14 @@ export class Stack {
     const lines = [
       `listener ${this.mqttPort} 127.0.0.1`,
       `listener ${this.wsPort} 127.0.0.1`,
+      // 2.0.11 binds a WebSockets listener to every interface without it.
+      'socket_domain ipv4',
       'protocol websockets',
       `http_dir ${this.webDir}`,
       'allow_anonymous false',
       'user root',
       'set_tcp_nodelay true',
+      'max_packet_size 81920',
       'persistence false',
       'log_dest stderr',
       'log_type all',

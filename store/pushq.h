@@ -1,11 +1,12 @@
-/* The bridge's side of Redis: the push job stream read through a consumer
+/* The push bridge's side of the store (store/ is the only code that talks
+ * to Redis): the push job stream read through a consumer
  * group (a job is acknowledged only after a final outcome), the delayed
  * retry set, the dead-letter stream, pending jobs of crashed consumers,
  * device lookups and removals, and the counters. One blocking hiredis
  * connection with timeouts; when Redis goes away every call fails with
  * MQC_EUNAVAIL and the connection is re-tried, the daemon never exits. */
-#ifndef MQC_BRIDGE_QUEUE_H
-#define MQC_BRIDGE_QUEUE_H
+#ifndef MQC_STORE_PUSHQ_H
+#define MQC_STORE_PUSHQ_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,15 +14,15 @@
 
 #include "bridge/payload.h"
 
-struct mqc_queue;
+struct mqc_pushq;
 
 /* url and prefix borrowed (copied). consumer: this daemon's name in the group. */
-struct mqc_queue *mqc_queue_new(const char *url, const char *prefix, const char *consumer);
-void mqc_queue_free(struct mqc_queue *q);
+struct mqc_pushq *mqc_pushq_new(const char *url, const char *prefix, const char *consumer);
+void mqc_pushq_free(struct mqc_pushq *q);
 /* Connect (again) if needed; creates the consumer group on first contact.
  * MQC_OK or MQC_EUNAVAIL. */
-int mqc_queue_ensure(struct mqc_queue *q, int64_t now_mono_ms);
-bool mqc_queue_up(const struct mqc_queue *q);
+int mqc_pushq_ensure(struct mqc_pushq *q, int64_t now_mono_ms);
+bool mqc_pushq_up(const struct mqc_pushq *q);
 
 /* A job as read from the stream, with the retry information the bridge adds
  * when it re-queues a job for one device. */
@@ -37,33 +38,35 @@ void mqc_queued_job_cleanup(struct mqc_queued_job *j);
  * restart), then new ones, blocking at most block_ms when there are none.
  * *out is a malloc'd array of n jobs (caller cleans each and frees). Entries
  * that cannot be parsed are dead-lettered and acknowledged here. */
-int mqc_queue_read(struct mqc_queue *q, size_t max, int block_ms, struct mqc_queued_job **out,
+int mqc_pushq_read(struct mqc_pushq *q, size_t max, int block_ms, struct mqc_queued_job **out,
                    size_t *n);
 /* Claim jobs pending for longer than min_idle_ms in other (crashed)
- * consumers. Same output as mqc_queue_read. */
-int mqc_queue_reclaim(struct mqc_queue *q, int64_t min_idle_ms, size_t max,
+ * consumers. Same output as mqc_pushq_read. */
+int mqc_pushq_reclaim(struct mqc_pushq *q, int64_t min_idle_ms, size_t max,
                       struct mqc_queued_job **out, size_t *n);
 /* Acknowledge a job (final outcome for all its devices). */
-int mqc_queue_ack(struct mqc_queue *q, const char *id);
+int mqc_pushq_ack(struct mqc_pushq *q, const char *id);
 /* Schedule a retry of job for one device at due_ms (wall clock). */
-int mqc_queue_retry(struct mqc_queue *q, const struct mqc_queued_job *j, const char *token,
+int mqc_pushq_retry(struct mqc_pushq *q, const struct mqc_queued_job *j, const char *token,
                     int attempt, int64_t due_ms);
 /* Move due retries back into the job stream. */
-int mqc_queue_move_due(struct mqc_queue *q, int64_t now_ms);
-/* Put a job for one device on the dead-letter stream with a reason. */
-int mqc_queue_dead(struct mqc_queue *q, const struct mqc_queued_job *j, const char *token,
-                   const char *reason);
+int mqc_pushq_move_due(struct mqc_pushq *q, int64_t now_ms);
+/* Put a job for one device on the dead-letter stream with a reason (why it
+ * was given up) and error (the last failure's detail; borrowed, may be
+ * NULL), and the attempt it failed on. */
+int mqc_pushq_dead(struct mqc_pushq *q, const struct mqc_queued_job *j, const char *token,
+                   const char *reason, const char *error);
 /* The user's push devices. *out malloc'd array (cleanup each, free). */
-int mqc_queue_devices(struct mqc_queue *q, const char *user, struct mqc_push_device **out,
+int mqc_pushq_devices(struct mqc_pushq *q, const char *user, struct mqc_push_device **out,
                       size_t *n);
 /* Remove a device the push service reported dead (only if still the user's). */
-int mqc_queue_remove_device(struct mqc_queue *q, const char *user, const char *token);
+int mqc_pushq_remove_device(struct mqc_pushq *q, const char *user, const char *token);
 /* Add delta to counter name (in <prefix>push:stats). Failures are ignored. */
-void mqc_queue_count(struct mqc_queue *q, const char *name, long long delta);
+void mqc_pushq_count(struct mqc_pushq *q, const char *name, long long delta);
 /* Print <prefix>push:stats to f. */
-int mqc_queue_print_stats(struct mqc_queue *q, void *file);
+int mqc_pushq_print_stats(struct mqc_pushq *q, void *file);
 /* Jobs waiting (the group's lag: not yet read; pending: read, not acked;
  * and those waiting for a retry) into *n. MQC_OK or MQC_EUNAVAIL. */
-int mqc_queue_backlog(struct mqc_queue *q, long long *n);
+int mqc_pushq_backlog(struct mqc_pushq *q, long long *n);
 
 #endif

@@ -1,10 +1,9 @@
-/* Redis side of the push bridge (see queue.h). Keys, with P the prefix:
- *   P push          STREAM  jobs (written by the plugin, and retries by us)
- *   P push:delay    ZSET    retries waiting: JSON [field, value, ...] by due ms
- *   P push:dead     STREAM  jobs given up on, with the reason
- *   P push:stats    HASH    counters
- * The consumer group is "mqchat-push". */
-#include "bridge/queue.h"
+/* The push job queue in Redis, for the push bridge (see pushq.h): the
+ * store's module for mqchat-push, so that store/ stays the only code that
+ * speaks Redis. Keys (store/keys.h): <p>push (jobs, written by the plugin
+ * and by retries), <p>push:delay, <p>push:dead, <p>push:stats, and the
+ * users' devices. The consumer group is "mqchat-push". */
+#include "store/pushq.h"
 
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
@@ -17,11 +16,14 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/redis_url.h"
+#include "store/internal.h"
+#include "store/keys.h"
 
 #define GROUP "mqchat-push"
 #define RETRY_MS 1000
+#define DIAL_TIMEOUT_MS 2000
 
-struct mqc_queue {
+struct mqc_pushq {
     redisContext *c;
     struct mqc_redis_url url;
     char *prefix, *consumer;
@@ -46,31 +48,34 @@ static const char *REMOVE_DEVICE_LUA =
     "if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end\n"
     "return 1\n";
 
-struct mqc_queue *mqc_queue_new(const char *url, const char *prefix, const char *consumer)
+struct mqc_pushq *mqc_pushq_new(const char *url, const char *prefix, const char *consumer)
 {
-    struct mqc_queue *q = calloc(1, sizeof *q);
+    struct mqc_pushq *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
     if (mqc_redis_url_parse(url, &q->url) != MQC_OK) {
-        mqc_log(MQC_LOG_ERR, "queue: bad redis_url '%s'", url);
+        mqc_log(MQC_LOG_ERR, "pushq: redis_url is not a Redis URL");
         free(q);
         return NULL;
     }
     q->prefix = strdup(prefix);
     q->consumer = strdup(consumer);
     if (!q->prefix || !q->consumer) {
-        mqc_queue_free(q);
+        mqc_pushq_free(q);
         return NULL;
     }
-    snprintf(q->k_stream, sizeof q->k_stream, "%spush", prefix);
-    snprintf(q->k_delay, sizeof q->k_delay, "%spush:delay", prefix);
-    snprintf(q->k_dead, sizeof q->k_dead, "%spush:dead", prefix);
-    snprintf(q->k_stats, sizeof q->k_stats, "%spush:stats", prefix);
+    if (mqc_key_push(prefix, NULL, q->k_stream, sizeof q->k_stream) != MQC_OK ||
+        mqc_key_push(prefix, "delay", q->k_delay, sizeof q->k_delay) != MQC_OK ||
+        mqc_key_push(prefix, "dead", q->k_dead, sizeof q->k_dead) != MQC_OK ||
+        mqc_key_push(prefix, "stats", q->k_stats, sizeof q->k_stats) != MQC_OK) {
+        mqc_pushq_free(q);
+        return NULL;
+    }
     strcpy(q->backlog_after, "0");
     return q;
 }
 
-void mqc_queue_free(struct mqc_queue *q)
+void mqc_pushq_free(struct mqc_pushq *q)
 {
     if (!q)
         return;
@@ -82,10 +87,10 @@ void mqc_queue_free(struct mqc_queue *q)
     free(q);
 }
 
-static void drop(struct mqc_queue *q, const char *why)
+static void drop(struct mqc_pushq *q, const char *why)
 {
     if (q->c) {
-        mqc_log(MQC_LOG_ERR, "queue: redis connection lost: %s", why);
+        mqc_log(MQC_LOG_ERR, "pushq: redis connection lost: %s", why);
         redisFree(q->c);
         q->c = NULL;
     }
@@ -93,7 +98,7 @@ static void drop(struct mqc_queue *q, const char *why)
 
 /* Run a command; NULL (and the connection dropped) on I/O errors. Error
  * replies are logged and returned as NULL too. */
-static redisReply *cmd(struct mqc_queue *q, int argc, const char **argv, const size_t *lens)
+static redisReply *cmd(struct mqc_pushq *q, int argc, const char **argv, const size_t *lens)
 {
     if (!q->c)
         return NULL;
@@ -103,69 +108,82 @@ static redisReply *cmd(struct mqc_queue *q, int argc, const char **argv, const s
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        mqc_log(MQC_LOG_ERR, "queue: redis refused %s: %.200s", argv[0], r->str);
+        mqc_log(MQC_LOG_ERR, "pushq: redis refused %s: %.200s", argv[0], r->str);
         freeReplyObject(r);
         return NULL;
     }
     return r;
 }
 
-int mqc_queue_ensure(struct mqc_queue *q, int64_t now)
+/* Say once per outage why Redis cannot be used, naming the URL (without its
+ * password); the next success says it is back. */
+static void cannot_use(struct mqc_pushq *q, const char *why)
+{
+    if (!q->warned) {
+        char where[512];
+        mqc_log(MQC_LOG_ERR, "pushq: cannot use redis at %s: %s (retrying every %d ms)",
+                mqc_redis_url_describe(&q->url, where, sizeof where), why, RETRY_MS);
+    }
+    q->warned = true;
+    if (q->c)
+        redisFree(q->c);
+    q->c = NULL;
+}
+
+/* Run a setup command; NULL (nothing to free) and why set when it failed. */
+static bool setup_cmd(struct mqc_pushq *q, int argc, const char **argv, char *why, size_t len)
+{
+    redisReply *r = redisCommandArgv(q->c, argc, argv, NULL);
+    if (!r) {
+        snprintf(why, len, "%s: %s", argv[0], q->c->errstr[0] ? q->c->errstr : "no reply");
+        return false;
+    }
+    bool ok = r->type != REDIS_REPLY_ERROR ||
+              (!strcmp(argv[0], "XGROUP") && r->str && !strncmp(r->str, "BUSYGROUP", 9));
+    if (!ok)
+        snprintf(why, len, "%s refused: %.200s", argv[0], r->str ? r->str : "");
+    freeReplyObject(r);
+    return ok;
+}
+
+int mqc_pushq_ensure(struct mqc_pushq *q, int64_t now)
 {
     if (q->c)
         return MQC_OK;
     if (now - q->last_attempt < RETRY_MS && q->last_attempt)
         return MQC_EUNAVAIL;
     q->last_attempt = now;
-    struct timeval tv = {2, 0};
-    q->c = q->url.unix_path ? redisConnectUnixWithTimeout(q->url.unix_path, tv)
-                            : redisConnectWithTimeout(q->url.host, q->url.port, tv);
-    if (!q->c || q->c->err) {
-        if (!q->warned)
-            mqc_log(MQC_LOG_ERR, "queue: cannot connect to redis: %s",
-                    q->c ? q->c->errstr : "out of memory");
-        q->warned = true;
-        if (q->c)
-            redisFree(q->c);
-        q->c = NULL;
+    char why[300];
+    q->c = mqc_store__dial(q->url.host, q->url.port, q->url.unix_path, DIAL_TIMEOUT_MS,
+                           q->url.password, why, sizeof why);
+    if (!q->c) {
+        cannot_use(q, why);
         return MQC_EUNAVAIL;
     }
-    q->warned = false;
     redisSetTimeout(q->c, (struct timeval){5, 0});
-    if (q->url.password) {
-        const char *a[] = {"AUTH", q->url.password};
-        redisReply *r = cmd(q, 2, a, NULL);
-        if (!r)
-            goto fail;
-        freeReplyObject(r);
-    }
     if (q->url.db) {
         char db[16];
         snprintf(db, sizeof db, "%d", q->url.db);
         const char *a[] = {"SELECT", db};
-        redisReply *r = cmd(q, 2, a, NULL);
-        if (!r)
+        if (!setup_cmd(q, 2, a, why, sizeof why))
             goto fail;
-        freeReplyObject(r);
     }
     /* The group starts at the beginning: jobs written before the bridge ever
      * ran are sent too. BUSYGROUP (it exists) is fine. */
     const char *a[] = {"XGROUP", "CREATE", q->k_stream, GROUP, "0", "MKSTREAM"};
-    redisReply *r = redisCommandArgv(q->c, 6, a, NULL);
-    if (!r) {
-        drop(q, "XGROUP failed");
-        return MQC_EUNAVAIL;
-    }
-    freeReplyObject(r);
-    mqc_log(MQC_LOG_NOTICE, "queue: connected to redis, consumer %s in group " GROUP,
-            q->consumer);
+    if (!setup_cmd(q, 6, a, why, sizeof why))
+        goto fail;
+    char where[512];
+    mqc_log(MQC_LOG_NOTICE, "pushq: connected to redis at %s, consumer %s in group " GROUP,
+            mqc_redis_url_describe(&q->url, where, sizeof where), q->consumer);
+    q->warned = false;
     return MQC_OK;
 fail:
-    drop(q, "setup failed");
+    cannot_use(q, why);
     return MQC_EUNAVAIL;
 }
 
-bool mqc_queue_up(const struct mqc_queue *q)
+bool mqc_pushq_up(const struct mqc_pushq *q)
 {
     return q->c != NULL;
 }
@@ -218,7 +236,7 @@ static int parse_entry(const redisReply *e, struct mqc_queued_job *out)
 }
 
 /* Turn a list of entries into jobs; bad entries are dead-lettered and acked. */
-static int collect(struct mqc_queue *q, const redisReply *entries, struct mqc_queued_job **out,
+static int collect(struct mqc_pushq *q, const redisReply *entries, struct mqc_queued_job **out,
                    size_t *n, char *last_id, size_t last_len)
 {
     *out = calloc(entries->elements ? entries->elements : 1, sizeof **out);
@@ -235,19 +253,19 @@ static int collect(struct mqc_queue *q, const redisReply *entries, struct mqc_qu
         }
         if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 && e->element[0]->str) {
             /* Deleted entries come back with a nil body: just ack them. */
-            mqc_log(MQC_LOG_WARNING, "queue: unreadable job dropped (id=%s)", e->element[0]->str);
-            const char *a[] = {"XADD", q->k_dead, "*", "id", e->element[0]->str, "reason",
-                               "unreadable job"};
+            mqc_log(MQC_LOG_WARNING, "pushq: unreadable job dropped (id=%s)", e->element[0]->str);
+            const char *a[] = {"XADD",   q->k_dead,       "*", "id", e->element[0]->str,
+                               "reason", "unreadable job"};
             redisReply *r = cmd(q, 7, a, NULL);
             freeReplyObject(r);
-            mqc_queue_ack(q, e->element[0]->str);
-            mqc_queue_count(q, "dead_unreadable", 1);
+            mqc_pushq_ack(q, e->element[0]->str);
+            mqc_pushq_count(q, "dead_unreadable", 1);
         }
     }
     return MQC_OK;
 }
 
-int mqc_queue_read(struct mqc_queue *q, size_t max, int block_ms, struct mqc_queued_job **out,
+int mqc_pushq_read(struct mqc_pushq *q, size_t max, int block_ms, struct mqc_queued_job **out,
                    size_t *n)
 {
     *out = NULL;
@@ -295,7 +313,7 @@ int mqc_queue_read(struct mqc_queue *q, size_t max, int block_ms, struct mqc_que
     return rc;
 }
 
-int mqc_queue_reclaim(struct mqc_queue *q, int64_t min_idle_ms, size_t max,
+int mqc_pushq_reclaim(struct mqc_pushq *q, int64_t min_idle_ms, size_t max,
                       struct mqc_queued_job **out, size_t *n)
 {
     *out = NULL;
@@ -303,8 +321,7 @@ int mqc_queue_reclaim(struct mqc_queue *q, int64_t min_idle_ms, size_t max,
     char idle[24], count[24];
     snprintf(idle, sizeof idle, "%lld", (long long)min_idle_ms);
     snprintf(count, sizeof count, "%zu", max);
-    const char *a[] = {"XAUTOCLAIM", q->k_stream, GROUP, q->consumer, idle, "0-0",
-                       "COUNT", count};
+    const char *a[] = {"XAUTOCLAIM", q->k_stream, GROUP, q->consumer, idle, "0-0", "COUNT", count};
     redisReply *r = cmd(q, 8, a, NULL);
     if (!r)
         return MQC_EUNAVAIL;
@@ -316,7 +333,7 @@ int mqc_queue_reclaim(struct mqc_queue *q, int64_t min_idle_ms, size_t max,
     return rc;
 }
 
-int mqc_queue_ack(struct mqc_queue *q, const char *id)
+int mqc_pushq_ack(struct mqc_pushq *q, const char *id)
 {
     const char *a[] = {"XACK", q->k_stream, GROUP, id};
     redisReply *r = cmd(q, 4, a, NULL);
@@ -339,10 +356,11 @@ static char *retry_fields(const struct mqc_queued_job *j, const char *token, int
     snprintf(ts, sizeof ts, "%lld", (long long)p->ts);
     snprintf(att, sizeof att, "%d", attempt);
     snprintf(first, sizeof first, "%lld", (long long)j->first_ts);
-    const char *kv[] = {"user", p->user, "conv", p->conv, "seq", seq, "kind", p->kind,
-                        "from", p->from ? p->from : "", "badge", badge, "ts", ts,
-                        "only_token", token, "attempt", att, "first_ts", first,
-                        "nonce", nonce, "preview", p->preview};
+    const char *kv[] = {"user",  p->user,   "conv",    p->conv,    "seq",
+                        seq,     "kind",    p->kind,   "from",     p->from ? p->from : "",
+                        "badge", badge,     "ts",      ts,         "only_token",
+                        token,   "attempt", att,       "first_ts", first,
+                        "nonce", nonce,     "preview", p->preview};
     size_t n = sizeof kv / sizeof kv[0];
     if (!p->preview)
         n -= 2;
@@ -360,7 +378,7 @@ static char *retry_fields(const struct mqc_queued_job *j, const char *token, int
     return out;
 }
 
-int mqc_queue_retry(struct mqc_queue *q, const struct mqc_queued_job *j, const char *token,
+int mqc_pushq_retry(struct mqc_pushq *q, const struct mqc_queued_job *j, const char *token,
                     int attempt, int64_t due_ms)
 {
     char *m = retry_fields(j, token, attempt);
@@ -377,7 +395,7 @@ int mqc_queue_retry(struct mqc_queue *q, const struct mqc_queued_job *j, const c
     return MQC_OK;
 }
 
-int mqc_queue_move_due(struct mqc_queue *q, int64_t now_ms)
+int mqc_pushq_move_due(struct mqc_pushq *q, int64_t now_ms)
 {
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
@@ -389,29 +407,38 @@ int mqc_queue_move_due(struct mqc_queue *q, int64_t now_ms)
     return MQC_OK;
 }
 
-int mqc_queue_dead(struct mqc_queue *q, const struct mqc_queued_job *j, const char *token,
-                   const char *reason)
+int mqc_pushq_dead(struct mqc_pushq *q, const struct mqc_queued_job *j, const char *token,
+                   const char *reason, const char *error)
 {
-    char seq[24];
+    char seq[24], att[16];
     snprintf(seq, sizeof seq, "%lld", (long long)j->job.seq);
-    const char *a[] = {"XADD",   q->k_dead,   "MAXLEN", "~",    "100000", "*",
-                       "id",     j->job.id,   "user",   j->job.user, "conv", j->job.conv,
-                       "seq",    seq,         "token",  token ? token : "", "reason",
-                       reason ? reason : ""};
-    redisReply *r = cmd(q, 18, a, NULL);
+    snprintf(att, sizeof att, "%d", j->attempt);
+    const char *a[] = {"XADD",    q->k_dead,
+                       "MAXLEN",  "~",
+                       "100000",  "*",
+                       "id",      j->job.id,
+                       "user",    j->job.user,
+                       "conv",    j->job.conv,
+                       "seq",     seq,
+                       "token",   token ? token : "",
+                       "attempt", att,
+                       "reason",  reason ? reason : "",
+                       "error",   error ? error : ""};
+    redisReply *r = cmd(q, sizeof a / sizeof a[0], a, NULL);
     if (!r)
         return MQC_EUNAVAIL;
     freeReplyObject(r);
     return MQC_OK;
 }
 
-int mqc_queue_devices(struct mqc_queue *q, const char *user, struct mqc_push_device **out,
+int mqc_pushq_devices(struct mqc_pushq *q, const char *user, struct mqc_push_device **out,
                       size_t *n)
 {
     *out = NULL;
     *n = 0;
-    char key[256];
-    snprintf(key, sizeof key, "%s{u:%s}:devices", q->prefix, user);
+    char key[MQC_KEY_MAX];
+    if (mqc_key_user_part(q->prefix, user, "devices", key, sizeof key) != MQC_OK)
+        return MQC_EBADREQ;
     const char *a[] = {"HGETALL", key};
     redisReply *r = cmd(q, 2, a, NULL);
     if (!r)
@@ -422,22 +449,23 @@ int mqc_queue_devices(struct mqc_queue *q, const char *user, struct mqc_push_dev
         if (!*out)
             rc = MQC_ENOMEM;
         for (size_t i = 0; rc == MQC_OK && i + 1 < r->elements; i += 2) {
-            if (mqc_push_device_parse(r->element[i]->str, r->element[i + 1]->str,
-                                      &(*out)[*n]) == MQC_OK)
+            if (mqc_push_device_parse(r->element[i]->str, r->element[i + 1]->str, &(*out)[*n]) ==
+                MQC_OK)
                 (*n)++;
             else
-                mqc_log(MQC_LOG_WARNING, "queue: unreadable device record (user=%s)", user);
+                mqc_log(MQC_LOG_WARNING, "pushq: unreadable device record (user=%s)", user);
         }
     }
     freeReplyObject(r);
     return rc;
 }
 
-int mqc_queue_remove_device(struct mqc_queue *q, const char *user, const char *token)
+int mqc_pushq_remove_device(struct mqc_pushq *q, const char *user, const char *token)
 {
-    char dk[256], ik[4200];
-    snprintf(dk, sizeof dk, "%s{u:%s}:devices", q->prefix, user);
-    snprintf(ik, sizeof ik, "%sdevtoken:%s", q->prefix, token);
+    char dk[MQC_KEY_MAX], ik[4200];
+    if (mqc_key_user_part(q->prefix, user, "devices", dk, sizeof dk) != MQC_OK ||
+        mqc_key_devtoken(q->prefix, token, ik, sizeof ik) != MQC_OK)
+        return MQC_EBADREQ;
     const char *a[] = {"EVAL", REMOVE_DEVICE_LUA, "2", dk, ik, token, user};
     redisReply *r = cmd(q, 7, a, NULL);
     if (!r)
@@ -446,7 +474,7 @@ int mqc_queue_remove_device(struct mqc_queue *q, const char *user, const char *t
     return MQC_OK;
 }
 
-void mqc_queue_count(struct mqc_queue *q, const char *name, long long delta)
+void mqc_pushq_count(struct mqc_pushq *q, const char *name, long long delta)
 {
     char d[24];
     snprintf(d, sizeof d, "%lld", delta);
@@ -455,7 +483,47 @@ void mqc_queue_count(struct mqc_queue *q, const char *name, long long delta)
     freeReplyObject(r);
 }
 
-int mqc_queue_print_stats(struct mqc_queue *q, void *file)
+/* Jobs in the stream the group has not read yet: XINFO GROUPS' lag, or
+ * when Redis cannot tell it (entries deleted or trimmed) the entries after
+ * the group's last-delivered-id, counted up to a cap. -1 if unknown. */
+static long long waiting_jobs(struct mqc_pushq *q)
+{
+    const char *a[] = {"XINFO", "GROUPS", q->k_stream};
+    redisReply *r = cmd(q, 3, a, NULL);
+    long long n = -1;
+    char last[64] = "";
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *g = r->element[i];
+        long long lag = -1;
+        bool ours = false;
+        for (size_t k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements; k += 2) {
+            const redisReply *f = g->element[k], *v = g->element[k + 1];
+            if (!f->str)
+                continue;
+            if (!strcmp(f->str, "name"))
+                ours = v->str && !strcmp(v->str, GROUP);
+            else if (!strcmp(f->str, "lag") && v->type == REDIS_REPLY_INTEGER)
+                lag = v->integer;
+            else if (!strcmp(f->str, "last-delivered-id") && v->str)
+                snprintf(last, sizeof last, "(%s", v->str);
+        }
+        if (!ours)
+            continue;
+        n = lag;
+        break;
+    }
+    freeReplyObject(r);
+    if (n >= 0 || !last[0])
+        return n;
+    const char *b[] = {"XRANGE", q->k_stream, last, "+", "COUNT", "100000"};
+    redisReply *x = cmd(q, 6, b, NULL);
+    if (x && x->type == REDIS_REPLY_ARRAY)
+        n = (long long)x->elements;
+    freeReplyObject(x);
+    return n;
+}
+
+int mqc_pushq_print_stats(struct mqc_pushq *q, void *file)
 {
     const char *a[] = {"HGETALL", q->k_stats};
     redisReply *r = cmd(q, 2, a, NULL);
@@ -463,18 +531,23 @@ int mqc_queue_print_stats(struct mqc_queue *q, void *file)
         return MQC_EUNAVAIL;
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
         fprintf(file, "%s %s\n", r->element[i]->str, r->element[i + 1]->str);
+    freeReplyObject(r);
+    /* pending: read by a consumer, not yet acknowledged; waiting: in the
+     * stream, not yet read; waiting_retry: in the delayed set. */
     const char *b[] = {"XPENDING", q->k_stream, GROUP};
     redisReply *p = cmd(q, 3, b, NULL);
     if (p && p->type == REDIS_REPLY_ARRAY && p->elements >= 1)
         fprintf(file, "pending %lld\n", p->element[0]->integer);
     freeReplyObject(p);
+    long long waiting = waiting_jobs(q);
+    if (waiting >= 0)
+        fprintf(file, "waiting %lld\n", waiting);
     const char *c[] = {"ZCARD", q->k_delay};
     redisReply *z = cmd(q, 2, c, NULL);
     if (z)
         fprintf(file, "waiting_retry %lld\n", z->integer);
     freeReplyObject(z);
-    freeReplyObject(r);
-    return MQC_OK;
+    return q->c ? MQC_OK : MQC_EUNAVAIL;
 }
 
 /* The integer value of key in a flat key/value reply, or 0. */
@@ -488,7 +561,7 @@ static long long field_int(const redisReply *r, const char *key)
     return 0;
 }
 
-int mqc_queue_backlog(struct mqc_queue *q, long long *n)
+int mqc_pushq_backlog(struct mqc_pushq *q, long long *n)
 {
     const char *a[] = {"XINFO", "GROUPS", q->k_stream};
     redisReply *r = cmd(q, 3, a, NULL);

@@ -1,0 +1,208 @@
+/* The cluster, as this node takes part in it (ARCHITECTURE.md, "Cluster"):
+ * what it sends. Announcing where its users are, node events, membership
+ * invalidations and presence on the shared channel, and each stored event
+ * to the other nodes that hold a recipient. The message format is
+ * core/busmsg.h; what arrives is handled in cluster_recv.c. Broker thread
+ * only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/busmsg.h"
+#include "core/directory.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "plugin/plugin.h"
+#include "store/bus.h"
+
+#define MAX_BUCKETS 16
+/* How long an event waits for an earlier one from another node. */
+#define REORDER_WAIT_MS 100
+
+int mqc_plugin__cluster_init(struct mqc_plugin *p, const struct mqc_store_opts *so)
+{
+    p->directory = mqc_directory_new();
+    p->reorder = mqc_reorder_new(REORDER_WAIT_MS);
+    if (!p->directory || !p->reorder)
+        return MQC_ENOMEM;
+    p->wake_ok = mqc_plugin__wake_init() == MQC_OK;
+    p->bus = mqc_bus_new(so, p->cfg.node_id, p->wake_ok ? mqc_plugin__wake_soon : NULL, NULL);
+    if (!p->bus)
+        return MQC_ENOMEM;
+    return MQC_OK;
+}
+
+void mqc_plugin__cluster_cleanup(struct mqc_plugin *p)
+{
+    mqc_bus_free(p->bus); /* joins the bus thread: no wake after this */
+    p->bus = NULL;
+    mqc_plugin__wake_cleanup();
+    mqc_directory_free(p->directory);
+    p->directory = NULL;
+    mqc_reorder_free(p->reorder);
+    p->reorder = NULL;
+}
+
+/* Publish a header line (and body) on the shared channel or to node. */
+static void bus_send(struct mqc_plugin *p, const char *node, const char *head, const char *body,
+                     size_t blen)
+{
+    size_t n;
+    char *msg = mqc_busmsg_build(head, body, blen, &n);
+    if (!msg) {
+        mqc_log(MQC_LOG_ERR, "cluster: out of memory building a bus message");
+        return;
+    }
+    if (mqc_store_bus_publish(p->store, node, msg, n) != MQC_OK)
+        mqc_log(MQC_LOG_ERR, "cluster: cannot queue a bus message");
+    free(msg);
+}
+
+void mqc_plugin__cluster_user(struct mqc_plugin *p, const char *user, bool on)
+{
+    char head[160];
+    snprintf(head, sizeof head, "%s %s %s", on ? "on" : "off", p->cfg.node_id, user);
+    bus_send(p, NULL, head, NULL, 0);
+}
+
+void mqc_plugin__cluster_node_event(struct mqc_plugin *p, const char *kind, const char *node)
+{
+    char head[160];
+    snprintf(head, sizeof head, "%s %s", kind, node);
+    bus_send(p, NULL, head, NULL, 0);
+}
+
+void mqc_plugin__cluster_members_changed(struct mqc_plugin *p, const char *conv)
+{
+    char head[160];
+    snprintf(head, sizeof head, "mv %s %s", p->cfg.node_id, conv);
+    bus_send(p, NULL, head, NULL, 0);
+}
+
+void mqc_plugin__cluster_presence(struct mqc_plugin *p, const char *user, const char *json,
+                                  size_t len)
+{
+    char head[160];
+    snprintf(head, sizeof head, "pr %s %s", p->cfg.node_id, user);
+    bus_send(p, NULL, head, json, len);
+}
+
+/* Per-node lists of recipients for one event. */
+struct bucket {
+    const char *node; /* interned by the directory */
+    char *users;      /* "u1,u2,..." */
+    size_t len, cap;
+};
+
+static void bucket_add(struct bucket *b, const char *user)
+{
+    size_t ul = strlen(user);
+    if (b->len + ul + 2 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->len + ul + 2)
+            cap *= 2;
+        char *v = realloc(b->users, cap);
+        if (!v)
+            return; /* that user gets it by sync */
+        b->users = v;
+        b->cap = cap;
+    }
+    if (b->len)
+        b->users[b->len++] = ',';
+    memcpy(b->users + b->len, user, ul);
+    b->len += ul;
+    b->users[b->len] = '\0';
+}
+
+void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
+                                const char *const *users, size_t n, const char *skip,
+                                const char *payload, size_t len, int qos)
+{
+    if (!p->directory || mqc_directory_count(p->directory) == 0)
+        return;
+    struct bucket b[MAX_BUCKETS];
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (skip && strcmp(users[i], skip) == 0)
+            continue;
+        size_t nn;
+        const char *const *nodes = mqc_directory_nodes(p->directory, users[i], &nn);
+        for (size_t k = 0; nodes && k < nn; k++) {
+            size_t j = 0;
+            while (j < nb && b[j].node != nodes[k])
+                j++;
+            if (j == nb) {
+                if (nb == MAX_BUCKETS)
+                    continue;
+                b[nb++] = (struct bucket){.node = nodes[k]};
+            }
+            bucket_add(&b[j], users[i]);
+        }
+    }
+    for (size_t j = 0; j < nb; j++) {
+        if (b[j].len) {
+            char *head = mqc_busmsg_event_head(qos, conv, seq, b[j].users);
+            if (head)
+                bus_send(p, b[j].node, head, payload, len);
+            free(head);
+        }
+        free(b[j].users);
+    }
+}
+
+void mqc_plugin__cluster_route(struct mqc_plugin *p, const char *conv, int64_t seq,
+                               const char *const *nodes, const char *const *users, size_t n,
+                               const char *payload, size_t len, int qos)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!nodes[i][0] || !users[i][0] || strcmp(nodes[i], p->cfg.node_id) == 0)
+            continue;
+        char *head = mqc_busmsg_event_head(qos, conv, seq, users[i]);
+        if (!head)
+            continue; /* those users get it by sync */
+        bus_send(p, nodes[i], head, payload, len);
+        free(head);
+    }
+}
+
+/* ---- presence visibility ("vis"; see plugin/visibility.c) ---- */
+
+/* "id,id,...", malloc'd (len in *len), or NULL when out of memory. */
+static char *csv_join(const char *const *ids, size_t n, size_t *len)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(ids[i]) + 1;
+    char *out = malloc(total), *w = out;
+    for (size_t i = 0; out && i < n; i++) {
+        size_t l = strlen(ids[i]);
+        if (i)
+            *w++ = ',';
+        memcpy(w, ids[i], l);
+        w += l;
+    }
+    if (out)
+        *len = (size_t)(w - out);
+    return out;
+}
+
+void mqc_plugin__cluster_visibility(struct mqc_plugin *p, const char *const *users, size_t n,
+                                    const char *const *others, size_t m)
+{
+    char head[160];
+    snprintf(head, sizeof head, "vis %s", p->cfg.node_id);
+    size_t ul = 0, ol = 0;
+    char *u = csv_join(users, n, &ul), *o = csv_join(others, m, &ol);
+    char *body = u && o ? malloc(ul + 1 + ol + 1) : NULL;
+    if (body) {
+        memcpy(body, u, ul);
+        body[ul] = '\n';
+        memcpy(body + ul + 1, o, ol);
+        bus_send(p, NULL, head, body, ul + 1 + ol);
+    } else {
+        mqc_log(MQC_LOG_ERR, "cluster: out of memory announcing a visibility change");
+    }
+    free(body);
+    free(u);
+    free(o);
+}
