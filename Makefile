@@ -46,5 +46,10 @@ fuzz:
 	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target mqc_fuzz_all
 	bash tests/fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# The Debian package (cmake/package.cmake): $(BUILD)/mqchat_<version>_<arch>.deb.
+.PHONY: package
+package: build
+	cd $(BUILD) && cpack -G DEB
+
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -16,7 +16,8 @@
 
 struct mqc_bridge_config {
     char *redis_url, *key_prefix, *apns_base_url, *apns_sandbox_base_url, *apns_key_file,
-        *apns_key_id, *apns_team_id, *fcm_base_url, *fcm_service_account_file, *ca_file, *consumer;
+        *apns_key_id, *apns_team_id, *fcm_base_url, *fcm_service_account_file, *ca_file, *consumer,
+        *metrics_listen;
     long max_in_flight, max_attempts, job_ttl_seconds, request_timeout_ms, stats_interval_seconds,
         apns_token_refresh_seconds;
     /* Where the options came from, for errors found later (a key file that

@@ -16,6 +16,7 @@
 
 #include "bridge/config.h"
 #include "bridge/faillog.h"
+#include "bridge/metrics.h"
 #include "store/pushq.h"
 #include "bridge/sender.h"
 #include "core/clock.h"
@@ -53,6 +54,7 @@ struct job_run {
 struct dev_ctx {
     struct job_run *run;
     char *token;
+    char provider[8]; /* "apns" / "fcm": metrics labels */
 };
 
 static void job_done_one(struct job_run *run)
@@ -100,6 +102,7 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
     case MQC_PUSH_SENT:
         b->sent++;
         mqc_pushq_count(b->q, "sent", 1);
+        mqc_bridge_metric_sent(d->provider);
         break;
     case MQC_PUSH_DEAD_TOKEN:
         mqc_log(MQC_LOG_NOTICE, "bridge: removing dead token %.8s... (user=%s status=%ld %s)",
@@ -108,12 +111,14 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
             run->keep = true;
         b->removed++;
         mqc_pushq_count(b->q, "tokens_removed", 1);
+        mqc_bridge_metric_failed(d->provider, "dead_token");
         break;
     case MQC_PUSH_BAD_TOKEN:
         mqc_log(MQC_LOG_WARNING, "bridge: bad device token %.8s... (user=%s %s)", d->token,
                 run->j.job.user, reason);
         b->bad_tokens++;
         mqc_pushq_count(b->q, "bad_token", 1);
+        mqc_bridge_metric_failed(d->provider, "bad_token");
         break;
     case MQC_PUSH_RETRY:
     case MQC_PUSH_REFRESH_AUTH: {
@@ -121,6 +126,7 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
         bool expired = now - run->j.first_ts > b->cfg.job_ttl_seconds * 1000;
         if (attempt > b->cfg.max_attempts || expired) {
             dead_letter(b, run, d->token, expired ? "expired" : "too many attempts", detail);
+            mqc_bridge_metric_failed(d->provider, "gave_up");
             break;
         }
         uint32_t rnd = randombytes_random();
@@ -142,6 +148,7 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
     case MQC_PUSH_FAILED:
         b->failed++;
         mqc_pushq_count(b->q, "failed", 1);
+        mqc_bridge_metric_failed(d->provider, "rejected");
         dead_letter(b, run, d->token, reason, detail);
         break;
     }
@@ -175,6 +182,7 @@ static void start_job(struct bridge *b, struct mqc_queued_job *j)
         struct dev_ctx *d = calloc(1, sizeof *d);
         if (d && (d->token = strdup(devs[i].token))) {
             d->run = run;
+            snprintf(d->provider, sizeof d->provider, "%s", devs[i].platform);
             run->pending++;
             int rc = mqc_sender_submit(b->s, &run->j.job, &devs[i], on_done, d);
             if (rc == MQC_OK) {
@@ -218,7 +226,7 @@ static void log_stats(struct bridge *b)
 
 static int run_loop(struct bridge *b)
 {
-    int64_t next_move = 0, next_reclaim = 0, next_stats = 0, stop_deadline = 0;
+    int64_t next_move = 0, next_reclaim = 0, next_stats = 0, stop_deadline = 0, next_backlog = 0;
     bool enabled = mqc_sender_apns(b->s) || mqc_sender_fcm(b->s);
     if (!enabled)
         mqc_log(MQC_LOG_WARNING, "bridge: no APNs key and no FCM service account configured: "
@@ -256,6 +264,12 @@ static int run_loop(struct bridge *b)
             usleep(100 * 1000); /* Redis away (or pushes disabled): wait, never exit */
         }
         mqc_sender_run(b->s, mqc_sender_in_flight(b->s) > 0 ? 20 : 0);
+        long long backlog;
+        if (b->cfg.metrics_listen && mono >= next_backlog &&
+            mqc_pushq_ensure(b->q, mono) == MQC_OK && mqc_pushq_backlog(b->q, &backlog) == MQC_OK)
+            mqc_bridge_metric_backlog(backlog);
+        if (mono >= next_backlog)
+            next_backlog = mono + 1000;
         if (b->cfg.stats_interval_seconds > 0 && mono >= next_stats) {
             if (next_stats)
                 log_stats(b);
@@ -334,6 +348,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "mqchat-push: %s\n", err);
         goto out;
     }
+    if (b.cfg.metrics_listen &&
+        mqc_bridge_metrics_start(b.cfg.metrics_listen, err, sizeof err) != MQC_OK) {
+        fprintf(stderr, "mqchat-push: metrics_listen: %s\n", err);
+        goto out;
+    }
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
@@ -343,6 +362,7 @@ int main(int argc, char **argv)
             mqc_sender_apns(b.s) ? "on" : "off", mqc_sender_fcm(b.s) ? "on" : "off");
     code = run_loop(&b);
 out:
+    mqc_bridge_metrics_stop();
     mqc_sender_free(b.s);
     mqc_pushq_free(b.q);
     mqc_bridge_config_cleanup(&b.cfg);

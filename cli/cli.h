@@ -23,6 +23,10 @@ int mqc_cli_user(const struct mqc_cli *cli, int argc, char **argv);
  * on every node (broadcast.c). */
 int mqc_cli_broadcast(const struct mqc_cli *cli, int argc, char **argv);
 
+/* `mqchat doctor --config FILE [--push-config FILE]`: one line per check
+ * of a deployment; 0 when every check passed (doctor.c). */
+int mqc_cli_doctor(const struct mqc_cli *cli, int argc, char **argv);
+
 /* The terminal client over MQTT; argv[0] is the subcommand name. cli is
  * borrowed. Exit codes: 0 done, 1 failed, 2 bad usage. */
 /* `mqchat chat ...`: interactive (chat.c). */

@@ -23,6 +23,8 @@ static void usage(FILE *f)
                "  user list                        list users\n"
                "  broadcast --text TEXT            a system event to every connected user, on\n"
                "                                   every node\n"
+               "  doctor --config MOSQUITTO_CONF [--push-config PUSH_CONF]\n"
+               "        check a deployment: one ok/FAIL line per check, exit 0 when all pass\n"
                "\n"
                "  chat --user NAME [--mqtt HOST:PORT] [--no-sync]\n"
                "        interactive client (/help inside lists its commands); on start it\n"
@@ -149,6 +151,8 @@ int main(int argc, char **argv)
         return mqc_cli_user(&cli, argc - i, argv + i);
     if (!strcmp(argv[i], "broadcast"))
         return mqc_cli_broadcast(&cli, argc - i, argv + i);
+    if (!strcmp(argv[i], "doctor"))
+        return mqc_cli_doctor(&cli, argc - i, argv + i);
     if (!strcmp(argv[i], "chat"))
         return mqc_cli_chat(&cli, argc - i, argv + i);
     if (!strcmp(argv[i], "send"))

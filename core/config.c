@@ -11,12 +11,22 @@
 
 #include "core/err.h"
 #include "core/id.h"
+#include "core/metrics.h"
 #include "core/opt.h"
 
 #define STR mqc_opt_set_str
 #define LONG mqc_opt_set_long
 #define BOOL mqc_opt_set_bool
 #define SECRET MQC_OPT_SECRET
+
+static const char *v_listen(const char *v)
+{
+    char host[256];
+    int port;
+    return mqc_metrics_parse_listen(v, host, sizeof host, &port) == MQC_OK
+               ? NULL
+               : "must be host:port or [v6 address]:port";
+}
 
 #define F(field) offsetof(struct mqc_config, field)
 static const struct mqc_opt opts[] = {
@@ -74,6 +84,8 @@ static const struct mqc_opt opts[] = {
      "third of it)"},
     {"redis_retry_ms", LONG, F(redis_retry_ms), 10, 60000, "500", 0, NULL,
      "least time between two reconnect attempts while Redis is down"},
+    {"metrics_listen", STR, F(metrics_listen), 3, 300, NULL, 0, v_listen,
+     "host:port serving Prometheus metrics at GET /metrics (unset = off)"},
 };
 #undef F
 #undef STR

@@ -16,6 +16,7 @@
 #include "core/jwtauth.h"
 #include "core/log.h"
 #include "core/password.h"
+#include "plugin/metrics.h"
 #include "plugin/plugin.h"
 
 /* Redis reachable and this node's stale presence cleared: the precondition of
@@ -139,7 +140,7 @@ void mqc_plugin__auth_tick(struct mqc_plugin *p)
         mqc_authwork_drain(p->authwork, take_verdict, p);
 }
 
-int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
+static int basic_auth(int event, void *event_data, void *userdata)
 {
     (void)event;
     struct mosquitto_evt_basic_auth *ed = event_data;
@@ -177,4 +178,17 @@ int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
     mqc_plugin__presence_connected(p, ed->client, user);
     mqc_plugin__wake_client(ed->client, true);
     return MOSQ_ERR_SUCCESS;
+}
+
+/* The login counters wrap the decision (a SIGHUP's re-checks are not
+ * logins). */
+int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_basic_auth *ed = event_data;
+    struct mqc_plugin *p = userdata;
+    int rc = basic_auth(event, event_data, userdata);
+    bool jwt = p->jwt && ed->password && mqc_jwtauth_is_token(ed->password);
+    if (!p->reloading)
+        mqc_plugin__metric_login(jwt ? "jwt" : "password", rc);
+    return rc;
 }

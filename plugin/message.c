@@ -9,6 +9,7 @@
 #include "core/envelope.h"
 #include "core/err.h"
 #include "core/topic.h"
+#include "plugin/metrics.h"
 #include "plugin/plugin.h"
 
 int mqc_plugin_on_message(int event, void *event_data, void *userdata)
@@ -37,6 +38,8 @@ int mqc_plugin_on_message(int event, void *event_data, void *userdata)
                                 &root, &why);
     if (rc != MQC_OK) {
         mqc_plugin__send_err(p, &from, NULL, NULL, rc, why);
+        if (kind == MQC_TOPIC_CONV && t.leaf == MQC_CONV_SEND)
+            mqc_plugin__metric_rejected(rc);
         return MOSQ_ERR_ACL_DENIED;
     }
     if (kind == MQC_TOPIC_CONV)

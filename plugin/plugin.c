@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/password.h"
+#include "plugin/metrics.h"
 #include "plugin/plugin.h"
 
 #define AUTH_CACHE_SLOTS 32768
@@ -90,6 +91,7 @@ static void plugin_free(struct mqc_plugin *p)
 {
     if (!p)
         return;
+    mqc_plugin__metrics_stop();
     mqc_store_free(p->store);
     mqc_plugin__cluster_cleanup(p); /* first: joins the bus thread */
     mqc_authwork_free(p->authwork); /* joins the workers */

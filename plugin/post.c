@@ -13,6 +13,7 @@
 #include "core/event.h"
 #include "core/log.h"
 #include "core/utf8.h"
+#include "plugin/metrics.h"
 #include "plugin/plugin.h"
 
 /* Bytes of the body kept as the push preview (the bridge may cut further). */
@@ -51,6 +52,9 @@ static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
     struct send_ctx *c = ctx;
     struct mqc_origin *o = c->o;
     if (rc != MQC_OK) {
+        bool told = rc == MQC_ENOTMEMBER || rc == MQC_EUNAVAIL ||
+                    rc == MQC_EFORBIDDEN; /* as post_failed says */
+        mqc_plugin__metric_rejected(told ? rc : MQC_EINTERNAL);
         post_failed(o, rc);
         goto out;
     }
@@ -69,6 +73,7 @@ static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
             mqc_plugin__reply(o->p, &o->to, r->event, r->event_len);
         goto out;
     }
+    mqc_plugin__metric_stored();
     if (r->has_members)
         mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
     size_t hl = strlen(c->prefix), tl = strlen(c->suffix);
@@ -110,6 +115,7 @@ static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const 
     if (mqc_send_parse(root, &m, &why) != MQC_OK) {
         const char *id = mqc_envelope_ref(root, "id");
         mqc_plugin__send_err(p, from, id ? "id" : NULL, id, MQC_EBADREQ, why);
+        mqc_plugin__metric_rejected(MQC_EBADREQ);
         return MOSQ_ERR_ACL_DENIED;
     }
     /* Flood limits per user (all devices together): over them, nothing is
@@ -120,6 +126,7 @@ static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const 
         !mqc_ratelimit_allow_n(p->rate_bytes, from->user, ulen, payload_len, now)) {
         mqc_plugin__send_err(p, from, "id", m.id, MQC_ERATE,
                              "too many messages; retry later with the same id");
+        mqc_plugin__metric_rejected(MQC_ERATE);
         return MOSQ_ERR_ACL_DENIED;
     }
     struct send_ctx *c = calloc(1, sizeof *c);
@@ -141,6 +148,7 @@ static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const 
         mqc_log(MQC_LOG_ERR, "send: cannot queue: %s (user=%s conv=%s)", mqc_err_str(rc),
                 from->user, conv);
         mqc_plugin__send_err(p, from, "id", m.id, MQC_EINTERNAL, NULL);
+        mqc_plugin__metric_rejected(MQC_EINTERNAL);
         send_ctx_free(c);
     }
     return MOSQ_ERR_SUCCESS;

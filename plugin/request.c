@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/request.h"
 #include "core/synctoken.h"
+#include "plugin/metrics.h"
 #include "plugin/plugin.h"
 
 /* Send {"t":"res",...} with fields (taken) to the asking device. */
@@ -99,6 +100,7 @@ static void change_done(void *ctx, int rc, const struct mqc_change_result *r)
         if (r->ngone > 0)
             mqc_plugin__visibility_split(o->p, r->gone, r->ngone, r->members, r->nmembers, true);
         if (r->event) {
+            mqc_plugin__metric_stored();
             mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
             /* Members and those who just left get the event as one, in
              * the conversation's order. */

@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "plugin/metrics.h"
 #include "plugin/plugin.h"
 
 static void find_wake_fds(struct mqc_plugin *p)
@@ -59,6 +60,7 @@ int mqc_plugin_on_tick(int event, void *event_data, void *userdata)
     mqc_plugin__cluster_tick(p);
     mqc_plugin__reap(p);
     mqc_plugin__deliver_due(p);
+    mqc_plugin__metrics_tick(p);
     if (mqc_store_pending(p->store))
         mqc_store_flush_overlapped(p->store, mqc_clock_mono_ms(), p->wake_fds, p->nwake);
     /* Last: nothing runs between here and Mosquitto sending them. */

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config file
   mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
   redis-server libhiredis-dev libcjson-dev libsodium-dev libssl-dev
   libcurl4-openssl-dev

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -49,6 +50,26 @@ size_t mqc_store_pending(const struct mqc_store *s)
     return s ? s->njobs + s->ninflight : 0;
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void mqc_store_set_rtt_hook(struct mqc_store *s, void (*fn)(double, void *), void *ctx)
+{
+    s->rtt_hook = fn;
+    s->rtt_ctx = ctx;
+}
+
+/* Report the round trip of j, whose reply has just been read. */
+static void observe(struct mqc_store *s, const struct mqc_store__job *j)
+{
+    if (s->rtt_hook && j->sent_ns)
+        s->rtt_hook((double)(now_ns() - j->sent_ns) / 1e9, s->rtt_ctx);
+}
+
 static void finish(struct mqc_store__job *j, int rc, redisReply *r)
 {
     j->done(j, rc, r);
@@ -61,6 +82,8 @@ static void finish(struct mqc_store__job *j, int rc, redisReply *r)
  * under the store's one rule for replies (mqc_store__refused). */
 static void take_reply(struct mqc_store *s, struct mqc_store__job *j, redisReply *r)
 {
+    if (r)
+        observe(s, j);
     int rc = r ? mqc_store__refused(s, r) : MQC_EUNAVAIL;
     if (r && rc != MQC_OK)
         j->maybe_run = false; /* Redis refused it: it did not run */
@@ -174,8 +197,10 @@ void mqc_store_flush_overlapped(struct mqc_store *s, int64_t now_mono_ms, const 
         size_t n = s->njobs;
         s->njobs = 0;
         int up = mqc_store_ensure(s, now_mono_ms) == MQC_OK;
+        int64_t sent = now_ns();
         for (j = list; up && j; j = j->next) {
             j->maybe_run = true;
+            j->sent_ns = sent;
             if (redisAppendFormattedCommand(s->ctx, j->cmd, (size_t)j->len) != REDIS_OK) {
                 mqc_store__drop(s, "cannot queue command");
                 up = 0;

@@ -31,6 +31,8 @@ struct mqc_store {
      * one stored reports it with announce set; any answer from Redis for
      * the key forgets it. */
     struct mqc_map *unsure;
+    void (*rtt_hook)(double seconds, void *ctx); /* mqc_store_set_rtt_hook */
+    void *rtt_ctx;
 };
 
 /* A queued command: the formatted RESP text and what to do with the reply.
@@ -42,6 +44,7 @@ struct mqc_store__job {
     struct mqc_store__job *next;
     char *cmd; /* from redisFormatCommandArgv */
     long long len;
+    int64_t sent_ns; /* monotonic time it was written to Redis (round trips) */
     void (*done)(struct mqc_store__job *job, int rc, redisReply *reply);
     void *cb, *ctx; /* the caller's callback and its argument */
     bool maybe_run; /* handed to a live connection and not refused by Redis: on

@@ -549,3 +549,42 @@ int mqc_pushq_print_stats(struct mqc_pushq *q, void *file)
     freeReplyObject(z);
     return q->c ? MQC_OK : MQC_EUNAVAIL;
 }
+
+/* The integer value of key in a flat key/value reply, or 0. */
+static long long field_int(const redisReply *r, const char *key)
+{
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && !strcmp(k->str, key))
+            return v->type == REDIS_REPLY_INTEGER ? v->integer : 0;
+    }
+    return 0;
+}
+
+int mqc_pushq_backlog(struct mqc_pushq *q, long long *n)
+{
+    const char *a[] = {"XINFO", "GROUPS", q->k_stream};
+    redisReply *r = cmd(q, 3, a, NULL);
+    if (!r)
+        return MQC_EUNAVAIL;
+    long long total = 0;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *g = r->element[i];
+        for (size_t j = 0; g->type == REDIS_REPLY_ARRAY && j + 1 < g->elements; j += 2) {
+            if (g->element[j]->type == REDIS_REPLY_STRING && !strcmp(g->element[j]->str, "name") &&
+                g->element[j + 1]->type == REDIS_REPLY_STRING &&
+                !strcmp(g->element[j + 1]->str, GROUP))
+                total += field_int(g, "lag") + field_int(g, "pending");
+        }
+    }
+    freeReplyObject(r);
+    const char *b[] = {"ZCARD", q->k_delay};
+    redisReply *z = cmd(q, 2, b, NULL);
+    if (!z)
+        return MQC_EUNAVAIL;
+    if (z->type == REDIS_REPLY_INTEGER)
+        total += z->integer;
+    freeReplyObject(z);
+    *n = total;
+    return MQC_OK;
+}

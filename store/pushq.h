@@ -65,5 +65,8 @@ int mqc_pushq_remove_device(struct mqc_pushq *q, const char *user, const char *t
 void mqc_pushq_count(struct mqc_pushq *q, const char *name, long long delta);
 /* Print <prefix>push:stats to f. */
 int mqc_pushq_print_stats(struct mqc_pushq *q, void *file);
+/* Jobs waiting (the group's lag: not yet read; pending: read, not acked;
+ * and those waiting for a retry) into *n. MQC_OK or MQC_EUNAVAIL. */
+int mqc_pushq_backlog(struct mqc_pushq *q, long long *n);
 
 #endif

@@ -241,6 +241,11 @@ int mqc_store_reap_claim(struct mqc_store *s, const char *node, const char *self
 /* Blocking: forget node in the node registry. */
 int mqc_store_node_forget(struct mqc_store *s, const char *node);
 
+/* Call fn(seconds, ctx) (ctx borrowed) with the round trip of every command
+ * answered by Redis: from the write of its batch to the read of its reply.
+ * fn runs on the store's thread and must not block. NULL turns it off. */
+void mqc_store_set_rtt_hook(struct mqc_store *s, void (*fn)(double, void *), void *ctx);
+
 /* Number of queued operations. */
 size_t mqc_store_pending(const struct mqc_store *s);
 /* Run every queued operation as one pipeline and call their callbacks. */

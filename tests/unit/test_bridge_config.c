@@ -300,7 +300,7 @@ TEST(docs_cover_every_option)
 {
     size_t n = 0;
     const struct mqc_bridge_config_doc *d = mqc_bridge_config_docs(&n);
-    CHECK_EQ_INT(n, 17);
+    CHECK_EQ_INT(n, 18);
     bool found_ttl = false;
     for (size_t i = 0; i < n; i++) {
         CHECK(d[i].name && d[i].def && d[i].help && *d[i].help);
