@@ -55,15 +55,6 @@ static const char *v_alnum(const char *v)
 #define LONG mqc_opt_set_long
 #define SECRET MQC_OPT_SECRET
 
-static const char *v_listen(const char *v)
-{
-    char host[256];
-    int port;
-    return mqc_metrics_parse_listen(v, host, sizeof host, &port) == MQC_OK
-               ? NULL
-               : "must be host:port or [v6 address]:port";
-}
-
 #define F(field) offsetof(struct mqc_bridge_config, field)
 static const struct mqc_opt opts[] = {
     {"redis_url", STR, F(redis_url), 1, 4096, "redis://127.0.0.1:6379/0", SECRET, v_redis_url,
@@ -101,7 +92,7 @@ static const struct mqc_opt opts[] = {
      "how often counters are logged (0 = never)"},
     {"apns_token_refresh_seconds", LONG, F(apns_token_refresh_seconds), 1200, 3500, "2700", 0, NULL,
      "age at which the APNs provider token is replaced (20-58 min)"},
-    {"metrics_listen", STR, F(metrics_listen), 3, 300, NULL, 0, v_listen,
+    {"metrics_listen", STR, F(metrics_listen), 3, 300, NULL, 0, mqc_metrics_check_listen,
      "host:port serving Prometheus metrics at GET /metrics (unset = off)"},
 };
 #undef F

@@ -19,15 +19,6 @@
 #define BOOL mqc_opt_set_bool
 #define SECRET MQC_OPT_SECRET
 
-static const char *v_listen(const char *v)
-{
-    char host[256];
-    int port;
-    return mqc_metrics_parse_listen(v, host, sizeof host, &port) == MQC_OK
-               ? NULL
-               : "must be host:port or [v6 address]:port";
-}
-
 #define F(field) offsetof(struct mqc_config, field)
 static const struct mqc_opt opts[] = {
     {"redis_host", STR, F(redis_host), 1, 255, "127.0.0.1", 0, NULL, "Redis host"},
@@ -84,7 +75,7 @@ static const struct mqc_opt opts[] = {
      "third of it)"},
     {"redis_retry_ms", LONG, F(redis_retry_ms), 10, 60000, "500", 0, NULL,
      "least time between two reconnect attempts while Redis is down"},
-    {"metrics_listen", STR, F(metrics_listen), 3, 300, NULL, 0, v_listen,
+    {"metrics_listen", STR, F(metrics_listen), 3, 300, NULL, 0, mqc_metrics_check_listen,
      "host:port serving Prometheus metrics at GET /metrics (unset = off)"},
 };
 #undef F

@@ -193,3 +193,12 @@ int mqc_metrics_parse_listen(const char *s, char *host, size_t size, int *port)
     *port = (int)p;
     return MQC_OK;
 }
+
+const char *mqc_metrics_check_listen(const char *v)
+{
+    char host[256];
+    int port;
+    return mqc_metrics_parse_listen(v, host, sizeof host, &port) == MQC_OK
+               ? NULL
+               : "must be host:port or [v6 address]:port";
+}

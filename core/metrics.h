@@ -59,4 +59,9 @@ int mqc_metrics_render(struct mqc_metric *const *ms, size_t n, char **out, size_
  * (size bytes) and *port (1-65535). MQC_OK or MQC_EBADREQ. */
 int mqc_metrics_parse_listen(const char *s, char *host, size_t size, int *port);
 
+/* Option-table check (core/opt.h) for a metrics_listen value v (borrowed):
+ * NULL when it parses, else the static reason. Shared by the plugin's and
+ * the bridge's tables. */
+const char *mqc_metrics_check_listen(const char *v);
+
 #endif
