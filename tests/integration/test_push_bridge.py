@@ -255,7 +255,11 @@ class PushBridgeTest(unittest.TestCase):
             return ok
         wait_for(lambda: len(delivered()) == 40 * 4, timeout=40,
                  what="every (device, message) delivered")  # creation event + 3 messages
-        self.assertEqual(set(delivered().values()), {1})  # once each
+        # Pushes are at least once: a 200 the fake wrote just before it closed
+        # the connection (1 s after its GOAWAY, possibly with an RST that
+        # discards it on a loaded machine) is never read, and the bridge
+        # rightly sends that one again. Never more than that.
+        self.assertLessEqual(max(delivered().values()), 2)
 
     def test_bridge_killed_then_restarted_delivers_everything(self):
         tok = "ee" * 32
