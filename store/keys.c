@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 #include "core/id.h"
+#include "core/slot.h"
 
 static int fit(int n, size_t size)
 {
@@ -44,4 +45,23 @@ int mqc_key_push(const char *prefix, const char *part, char *buf, size_t size)
 int mqc_key_devtoken(const char *prefix, const char *token, char *buf, size_t size)
 {
     return fit(snprintf(buf, size, "%sdevtoken:%s", prefix, token), size);
+}
+
+int mqc_key_slot_jobs(const char *prefix, unsigned slot, char *buf, size_t size)
+{
+    const char *tag = mqc_slot_tag(slot);
+    if (!tag)
+        return MQC_EINTERNAL;
+    return fit(snprintf(buf, size, "%s{%s}:jobs", prefix, tag), size);
+}
+
+int mqc_key_conv_jobs(const char *prefix, const char *conv, char *buf, size_t size)
+{
+    char tag[80];
+    if (!mqc_id_valid_str(conv))
+        return MQC_EBADREQ;
+    int n = snprintf(tag, sizeof tag, "c:%s", conv);
+    if (fit(n, sizeof tag) != MQC_OK)
+        return MQC_EINTERNAL;
+    return mqc_key_slot_jobs(prefix, mqc_slot_of(tag, (size_t)n), buf, size);
 }

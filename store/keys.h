@@ -25,6 +25,9 @@
  *   <p>{c:<conv>}:log      STREAM  "<seq>-0" -> e = event JSON (msg, member)
  *   <p>{c:<conv>}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
  *   <p>{c:<conv>}:rcpt     HASH  d:<user> / r:<user> -> delivered / read cursor
+ *   <p>{<slot tag>}:jobs   STREAM  per key slot: one job per stored event of the
+ *                                conversations of that slot (lazy fan-out; tag from
+ *                                core/slot.h, the same slot as "{c:<conv>}")
  * store/mqchat.lua holds the functions that change these atomically;
  * mqc1_user_del deletes a user's keys: those above, and any other
  * "<p>{u:<user>}:*" key (store/users.c finds them with SCAN).
@@ -51,5 +54,12 @@ int mqc_key_conv(const char *prefix, const char *conv, const char *part, char *b
 int mqc_key_push(const char *prefix, const char *part, char *buf, size_t size);
 /* Write "<prefix>devtoken:<token>" into buf (tokens are long: size it). */
 int mqc_key_devtoken(const char *prefix, const char *token, char *buf, size_t size);
+
+/* Write "<prefix>{<slot tag>}:jobs" (core/slot.h) into buf: the job stream of
+ * one key slot. MQC_EINTERNAL for a slot out of range. */
+int mqc_key_slot_jobs(const char *prefix, unsigned slot, char *buf, size_t size);
+/* The job stream of conversation conv: the one of the slot of its keys
+ * ("{c:<conv>}"), so a single-slot call writes the message and its job. */
+int mqc_key_conv_jobs(const char *prefix, const char *conv, char *buf, size_t size);
 
 #endif
