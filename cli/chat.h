@@ -18,6 +18,7 @@
 #include "cli/lineedit.h"
 #include "cli/login.h"
 #include "cli/mqtt_client.h"
+#include "cli/relstate.h"
 #include "cli/state.h"
 #include "core/id.h"
 
@@ -91,6 +92,8 @@ struct chat {
     char typing_conv[MQC_ID_MAX + 1];
     bool quitting;
     int64_t quit_until;
+    struct mqc_relstate *rel; /* owned: quotes and reaction sets seen (may be NULL: out of
+                               * memory, relations then show as bare events) */
     /* sync */
     bool sync_on;                        /* not --no-sync, and the state file is usable */
     char state_path[MQC_STATE_PATH_MAX]; /* "" when sync_on is false */
@@ -137,6 +140,10 @@ void mqc_chat__set_current(struct chat *ch, const char *conv, char kind);
 struct seen *mqc_chat__seen(struct chat *ch, const char *conv, bool create);
 /* Queue text (borrowed) as a message to the current conversation. */
 void mqc_chat__send_text(struct chat *ch, const char *text);
+/* Queue payload (taken: always freed, NULL allowed: out of memory), a send
+ * without its "id", to the current conversation: it gets an id and goes
+ * through the outbox like a message. */
+void mqc_chat__send_payload(struct chat *ch, cJSON *payload);
 /* Print err (borrowed) as "CONTEXT: MSG (CODE)" + suffix (may be NULL). */
 void mqc_chat__say_error(struct chat *ch, const char *context, const cJSON *err,
                          const char *suffix);
@@ -164,6 +171,20 @@ void mqc_chat__handle_line(struct chat *ch, char *line);
 /* Something was typed: tell the others "composing", at most every few
  * seconds per conversation. */
 void mqc_chat__maybe_typing(struct chat *ch);
+
+/* chat_rel.c (message relations). ch is borrowed everywhere. */
+
+/* /reply, /edit, /delete, /react: true when cmd (borrowed) is one of them
+ * (handled, arg borrowed); false otherwise. */
+bool mqc_chat__relation_cmd(struct chat *ch, const char *cmd, const char *arg);
+/* Their lines for /help. */
+extern const char mqc_chat__relation_help[];
+/* Is t (borrowed, may be NULL) "edit", "delete" or "react"? */
+bool mqc_chat__is_relation(const char *t);
+/* Print a stored event ev (borrowed) with suffix (borrowed, may be NULL):
+ * a reply with the line quoting what it answers, a reaction as the
+ * message's whole count; anything else as mqc_chat__show_event. */
+void mqc_chat__show_stored(struct chat *ch, const cJSON *ev, const char *suffix);
 
 /* chat_marks.c. ch is borrowed everywhere. */
 
