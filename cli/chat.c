@@ -279,8 +279,9 @@ void mqc_chat__show_event(struct chat *ch, const cJSON *ev, const char *suffix)
     free(line);
 }
 
-/* A msg or member event (borrowed), live or from a sync: note its seq,
- * settle the outbox, print it unless this run printed it already. */
+/* A msg, member, edit, delete or react event (borrowed), live or from a
+ * sync: note its seq and relations, settle the outbox, print it unless this
+ * run printed it already. */
 void mqc_chat__deliver(struct chat *ch, const cJSON *ev)
 {
     const char *conv = str_of(ev, "conv"), *t = str_of(ev, "t");

@@ -1,10 +1,11 @@
 /* Internal to `mqchat chat` (chat.c, chat_cmd.c, chat_marks.c,
- * chat_sync.c): the client's state and what its files share. chat.c is the
- * loop, requests and their replies, errors and the outbox; chat_cmd.c the
- * typed commands; chat_marks.c receipts (the delivered receipts it sends,
- * the delivered/read marks of my messages it shows); chat_sync.c the state
- * file, the sync on start, after a reconnect and on quit, and what was
- * printed. Not a public API. */
+ * chat_sync.c, chat_rel.c): the client's state and what its files share.
+ * chat.c is the loop, requests and their replies, errors and the outbox;
+ * chat_cmd.c the typed commands; chat_marks.c receipts (the delivered
+ * receipts it sends, the delivered/read marks of my messages it shows);
+ * chat_sync.c the state file, the sync on start, after a reconnect and on
+ * quit, and what was printed; chat_rel.c message relations (/reply, /edit,
+ * /delete, /react and how they are shown). Not a public API. */
 #ifndef MQC_CLI_CHAT_H
 #define MQC_CLI_CHAT_H
 
@@ -160,8 +161,9 @@ cJSON *mqc_chat__new_req(const char *op, const char *conv);
 bool mqc_chat__request(struct chat *ch, cJSON *req, enum req_kind kind, const char *conv);
 /* Print ev (borrowed) rendered, with suffix (borrowed, may be NULL). */
 void mqc_chat__show_event(struct chat *ch, const cJSON *ev, const char *suffix);
-/* A msg or member event (borrowed), live or from a sync: note its seq,
- * settle the outbox, print it unless this run printed it already. */
+/* A msg, member, edit, delete or react event (borrowed), live or from a
+ * sync: note its seq and relations, settle the outbox, print it unless this
+ * run printed it already. */
 void mqc_chat__deliver(struct chat *ch, const cJSON *ev);
 
 /* chat_cmd.c. ch is borrowed everywhere. */

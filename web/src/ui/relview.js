@@ -152,6 +152,8 @@ export class RelView {
 
   // A tap on a bubble shows its actions (touch screens have no hover).
   tap(seq) {
+    const sel = globalThis.getSelection ? String(globalThis.getSelection()) : '';
+    if (sel) return; // selecting text is no tap
     this.selected = this.selected === seq ? 0 : seq;
     if (!this.selected) this.picker = this.confirm = 0;
     this.rerender();
