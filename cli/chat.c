@@ -201,7 +201,18 @@ static void publish_outgoing(struct chat *ch, struct outgoing *o)
 
 void mqc_chat__send_text(struct chat *ch, const char *text)
 {
+    cJSON *p = cJSON_CreateObject();
+    if (p && !cJSON_AddStringToObject(p, "body", text)) {
+        cJSON_Delete(p);
+        p = NULL;
+    }
+    mqc_chat__send_payload(ch, p);
+}
+
+void mqc_chat__send_payload(struct chat *ch, cJSON *payload)
+{
     if (!ch->current[0]) {
+        cJSON_Delete(payload);
         mqc_chat__say(ch, "no conversation open: /open USER, /group TITLE USERS or /join CONV "
                           "(/help lists the commands)");
         return;
@@ -210,6 +221,7 @@ void mqc_chat__send_text(struct chat *ch, const char *text)
         size_t cap = ch->capout ? ch->capout * 2 : 8;
         struct outgoing *o = realloc(ch->out, cap * sizeof *o);
         if (!o) {
+            cJSON_Delete(payload);
             mqc_chat__say(ch, "out of memory: message not sent");
             return;
         }
@@ -219,10 +231,9 @@ void mqc_chat__send_text(struct chat *ch, const char *text)
     struct outgoing *o = &ch->out[ch->nout];
     memset(o, 0, sizeof *o);
     snprintf(o->conv, sizeof o->conv, "%s", ch->current);
-    o->payload = cJSON_CreateObject();
+    o->payload = payload;
     if (!o->payload || mqc_client_make_id("m", o->id, sizeof o->id) != MQC_OK ||
-        !cJSON_AddStringToObject(o->payload, "id", o->id) ||
-        !cJSON_AddStringToObject(o->payload, "body", text)) {
+        !cJSON_AddStringToObject(o->payload, "id", o->id)) {
         cJSON_Delete(o->payload);
         mqc_chat__say(ch, "out of memory: message not sent");
         return;
@@ -268,21 +279,25 @@ void mqc_chat__show_event(struct chat *ch, const cJSON *ev, const char *suffix)
     free(line);
 }
 
-/* A msg or member event (borrowed), live or from a sync: note its seq,
- * settle the outbox, print it unless this run printed it already. */
+/* A msg, member, edit, delete or react event (borrowed), live or from a
+ * sync: note its seq and relations, settle the outbox, print it unless this
+ * run printed it already. */
 void mqc_chat__deliver(struct chat *ch, const cJSON *ev)
 {
-    const char *conv = str_of(ev, "conv");
+    const char *conv = str_of(ev, "conv"), *t = str_of(ev, "t");
     bool fresh = mqc_chat__mark_shown(ch, ev);
     note_seq(ch, conv, seq_of(ev, "seq"));
-    if (str_eq(str_of(ev, "t"), "msg")) {
-        mqc_chat__note_msg(ch, ev);
+    if (mqc_relstate_apply(ch->rel, ev) != MQC_OK)
+        mqc_chat__say(ch, "out of memory: a reply or reaction may show without context");
+    if (str_eq(t, "msg") || mqc_chat__is_relation(t)) {
+        if (str_eq(t, "msg"))
+            mqc_chat__note_msg(ch, ev);
         long i =
             str_eq(str_of(ev, "from"), ch->me) ? find_outgoing(ch, str_of(ev, "id"), conv) : -1;
         if (i >= 0)
             drop_outgoing(ch, (size_t)i);
         if (fresh)
-            mqc_chat__show_event(ch, ev, i >= 0 ? " - sent" : NULL);
+            mqc_chat__show_stored(ch, ev, i >= 0 ? " - sent" : NULL);
         return;
     }
     if (fresh)
@@ -377,6 +392,7 @@ static void on_res(struct chat *ch, const cJSON *ev)
         long long oldest = 0;
         cJSON_ArrayForEach(it, items)
         {
+            (void)mqc_relstate_apply(ch->rel, it); /* for quotes and /react */
             long long s = seq_of(it, "seq");
             if (s > 0 && (oldest == 0 || s < oldest))
                 oldest = s;
@@ -467,7 +483,7 @@ static void on_event(void *ctx, struct mqc_client *c, const char *payload, size_
     const char *t = str_of(ev, "t");
     if (!t) {
         mqc_chat__say(ch, "(an inbox message that is not an event)");
-    } else if (!strcmp(t, "msg") || !strcmp(t, "member")) {
+    } else if (!strcmp(t, "msg") || !strcmp(t, "member") || mqc_chat__is_relation(t)) {
         mqc_chat__deliver(ch, ev);
     } else if (!strcmp(t, "res")) {
         on_res(ch, ev);
@@ -628,6 +644,7 @@ int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv)
     if (mqc_session_catch_signals() != MQC_OK)
         goto out;
     ch.me = login.user;
+    ch.rel = mqc_relstate_new(); /* NULL: relations show without context */
     if (!no_sync)
         mqc_chat__state_setup(&ch, &login);
     update_prompt(&ch);
@@ -652,6 +669,7 @@ out:
     free(ch.out);
     free(ch.seen);
     free(ch.marks);
+    mqc_relstate_free(ch.rel);
     cJSON_Delete(ch.away);
     mqc_login_cleanup(&login);
     return code;

@@ -1,10 +1,11 @@
 /* Internal to `mqchat chat` (chat.c, chat_cmd.c, chat_marks.c,
- * chat_sync.c): the client's state and what its files share. chat.c is the
- * loop, requests and their replies, errors and the outbox; chat_cmd.c the
- * typed commands; chat_marks.c receipts (the delivered receipts it sends,
- * the delivered/read marks of my messages it shows); chat_sync.c the state
- * file, the sync on start, after a reconnect and on quit, and what was
- * printed. Not a public API. */
+ * chat_sync.c, chat_rel.c): the client's state and what its files share.
+ * chat.c is the loop, requests and their replies, errors and the outbox;
+ * chat_cmd.c the typed commands; chat_marks.c receipts (the delivered
+ * receipts it sends, the delivered/read marks of my messages it shows);
+ * chat_sync.c the state file, the sync on start, after a reconnect and on
+ * quit, and what was printed; chat_rel.c message relations (/reply, /edit,
+ * /delete, /react and how they are shown). Not a public API. */
 #ifndef MQC_CLI_CHAT_H
 #define MQC_CLI_CHAT_H
 
@@ -18,6 +19,7 @@
 #include "cli/lineedit.h"
 #include "cli/login.h"
 #include "cli/mqtt_client.h"
+#include "cli/relstate.h"
 #include "cli/state.h"
 #include "core/id.h"
 
@@ -91,6 +93,8 @@ struct chat {
     char typing_conv[MQC_ID_MAX + 1];
     bool quitting;
     int64_t quit_until;
+    struct mqc_relstate *rel; /* owned: quotes and reaction sets seen (may be NULL: out of
+                               * memory, relations then show as bare events) */
     /* sync */
     bool sync_on;                        /* not --no-sync, and the state file is usable */
     char state_path[MQC_STATE_PATH_MAX]; /* "" when sync_on is false */
@@ -137,6 +141,10 @@ void mqc_chat__set_current(struct chat *ch, const char *conv, char kind);
 struct seen *mqc_chat__seen(struct chat *ch, const char *conv, bool create);
 /* Queue text (borrowed) as a message to the current conversation. */
 void mqc_chat__send_text(struct chat *ch, const char *text);
+/* Queue payload (taken: always freed, NULL allowed: out of memory), a send
+ * without its "id", to the current conversation: it gets an id and goes
+ * through the outbox like a message. */
+void mqc_chat__send_payload(struct chat *ch, cJSON *payload);
 /* Print err (borrowed) as "CONTEXT: MSG (CODE)" + suffix (may be NULL). */
 void mqc_chat__say_error(struct chat *ch, const char *context, const cJSON *err,
                          const char *suffix);
@@ -153,8 +161,9 @@ cJSON *mqc_chat__new_req(const char *op, const char *conv);
 bool mqc_chat__request(struct chat *ch, cJSON *req, enum req_kind kind, const char *conv);
 /* Print ev (borrowed) rendered, with suffix (borrowed, may be NULL). */
 void mqc_chat__show_event(struct chat *ch, const cJSON *ev, const char *suffix);
-/* A msg or member event (borrowed), live or from a sync: note its seq,
- * settle the outbox, print it unless this run printed it already. */
+/* A msg, member, edit, delete or react event (borrowed), live or from a
+ * sync: note its seq and relations, settle the outbox, print it unless this
+ * run printed it already. */
 void mqc_chat__deliver(struct chat *ch, const cJSON *ev);
 
 /* chat_cmd.c. ch is borrowed everywhere. */
@@ -164,6 +173,20 @@ void mqc_chat__handle_line(struct chat *ch, char *line);
 /* Something was typed: tell the others "composing", at most every few
  * seconds per conversation. */
 void mqc_chat__maybe_typing(struct chat *ch);
+
+/* chat_rel.c (message relations). ch is borrowed everywhere. */
+
+/* /reply, /edit, /delete, /react: true when cmd (borrowed) is one of them
+ * (handled, arg borrowed); false otherwise. */
+bool mqc_chat__relation_cmd(struct chat *ch, const char *cmd, const char *arg);
+/* Their lines for /help. */
+extern const char mqc_chat__relation_help[];
+/* Is t (borrowed, may be NULL) "edit", "delete" or "react"? */
+bool mqc_chat__is_relation(const char *t);
+/* Print a stored event ev (borrowed) with suffix (borrowed, may be NULL):
+ * a reply with the line quoting what it answers, a reaction as the
+ * message's whole count; anything else as mqc_chat__show_event. */
+void mqc_chat__show_stored(struct chat *ch, const cJSON *ev, const char *suffix);
 
 /* chat_marks.c. ch is borrowed everywhere. */
 

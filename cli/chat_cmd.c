@@ -82,6 +82,7 @@ static void cmd_help(struct chat *ch)
                   "  /read                  mark everything seen here as read\n"
                   "  /quit                  leave (after unsent messages are confirmed)\n"
                   "  anything else is sent to the current conversation (//text sends /text)");
+    mqc_chat__say(ch, mqc_chat__relation_help);
 }
 
 static void cmd_history(struct chat *ch, const char *arg)
@@ -261,6 +262,8 @@ void mqc_chat__handle_line(struct chat *ch, char *line)
         cmd_leave(ch);
     else if (!strcmp(cmd, "read"))
         cmd_read(ch);
+    else if (mqc_chat__relation_cmd(ch, cmd, arg))
+        ;
     else
         mqc_chat__sayf(ch, "unknown command /%.32s (/help lists them; //text sends /text)", cmd);
 }

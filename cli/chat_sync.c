@@ -190,7 +190,8 @@ void mqc_chat__sync_reply(struct chat *ch, const cJSON *res)
     cJSON_ArrayForEach(ev, events)
     {
         const char *t = str_of(ev, "t");
-        if (ch->sync_reset || !(str_eq(t, "msg") || str_eq(t, "member")))
+        if (ch->sync_reset ||
+            !(str_eq(t, "msg") || str_eq(t, "member") || mqc_chat__is_relation(t)))
             continue;
         cJSON *copy = cJSON_Duplicate(ev, true);
         if (!copy || !cJSON_AddItemToArray(ch->away, copy)) {

@@ -212,17 +212,59 @@ static void render_msg(struct sb *b, const cJSON *ev)
     put_str(b, ev, "from");
     sb_puts(b, ": ");
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(ev, "body");
-    if (cJSON_IsString(body))
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "deleted")))
+        sb_puts(b, "(message deleted)");
+    else if (cJSON_IsString(body))
         sb_safe(b, body->valuestring);
     else
         sb_puts(b, "(no text)");
     sb_puts(b, " (seq ");
     put_num(b, ev, "seq");
     sb_puts(b, ")");
-    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(ev, "attrs");
-    const cJSON *reply = cJSON_GetObjectItemCaseSensitive(attrs, "reply_to");
+    /* PROTOCOL.md v1.1 puts reply_to on the event; older apps kept it in attrs. */
+    const cJSON *reply = cJSON_GetObjectItemCaseSensitive(ev, "reply_to");
+    if (!cJSON_IsNumber(reply))
+        reply = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "attrs"),
+                                                 "reply_to");
     if (cJSON_IsNumber(reply))
         sb_printf(b, " (reply to %lld)", (long long)cJSON_GetNumberValue(reply));
+}
+
+/* edit, delete and react events on their own (without what the client
+ * remembers): "[c] #41 edited: TEXT (seq 45)", "[c] #41 deleted by alice
+ * (seq 46)", "[c] alice reacted to #41: E1 E2 (seq 47)" or "[c] alice
+ * removed their reaction to #41 (seq 47)". */
+static void render_relation(struct sb *b, const cJSON *ev, const char *t, const char *me)
+{
+    put_conv(b, ev);
+    if (!strcmp(t, "react")) {
+        const cJSON *emojis = cJSON_GetObjectItemCaseSensitive(ev, "emojis");
+        put_who(b, str_of(ev, "from"), me);
+        sb_puts(b,
+                cJSON_GetArraySize(emojis) > 0 ? " reacted to #" : " removed their reaction to #");
+        put_num(b, ev, "target");
+        const cJSON *e;
+        int n = 0;
+        cJSON_ArrayForEach(e, emojis)
+        {
+            sb_puts(b, n++ ? " " : ": ");
+            sb_safe(b, cJSON_IsString(e) ? e->valuestring : "?");
+        }
+    } else {
+        sb_puts(b, "#");
+        put_num(b, ev, "target");
+        if (!strcmp(t, "delete")) {
+            sb_puts(b, " deleted by ");
+            put_who(b, str_of(ev, "from"), me);
+        } else {
+            const char *body = str_of(ev, "body");
+            sb_puts(b, " edited: ");
+            sb_safe(b, body ? body : "(erased)");
+        }
+    }
+    sb_puts(b, " (seq ");
+    put_num(b, ev, "seq");
+    sb_puts(b, ")");
 }
 
 /* Is user (borrowed, may be NULL) one of the strings of array? */
@@ -372,6 +414,8 @@ int mqc_render_event(const cJSON *ev, const char *me, char **out)
         render_res(&b, ev);
     else if (!strcmp(t, "system"))
         render_system(&b, ev);
+    else if (!strcmp(t, "edit") || !strcmp(t, "delete") || !strcmp(t, "react"))
+        render_relation(&b, ev, t, me);
     else
         render_other(&b, ev, t);
     return sb_take(&b, out);
@@ -470,5 +514,135 @@ int mqc_render_safe(const char *src, char **out)
 {
     struct sb b = {0};
     sb_safe(&b, src ? src : "");
+    return sb_take(&b, out);
+}
+
+int mqc_render_quote(long long target, const char *from, const char *text, bool deleted, char **out)
+{
+    struct sb b = {0};
+    sb_printf(&b, "  \xe2\x86\xb3 reply to #%lld", target);
+    if (deleted) {
+        sb_puts(&b, " (message deleted)");
+    } else if (!from || !from[0]) {
+        sb_puts(&b, " (original message not loaded)");
+    } else {
+        sb_puts(&b, " ");
+        sb_safe(&b, from);
+        sb_puts(&b, ": ");
+        sb_safe(&b, text ? text : "");
+    }
+    return sb_take(&b, out);
+}
+
+/* One member's set, for sorting by seq. */
+struct rset {
+    const char *user;
+    double seq;
+    const cJSON *emojis;
+};
+
+static int by_seq(const void *a, const void *b)
+{
+    double x = ((const struct rset *)a)->seq, y = ((const struct rset *)b)->seq;
+    return (x > y) - (x < y);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Has emoji e (borrowed) been listed before set i of sets? */
+static bool listed_before(const struct rset *sets, size_t i, const char *e)
+{
+    for (size_t k = 0; k < i; k++) {
+        const cJSON *x;
+        cJSON_ArrayForEach(x, sets[k].emojis)
+        {
+            if (cJSON_IsString(x) && !strcmp(x->valuestring, e))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Does set (borrowed array) hold e? Repeats inside one set count once. */
+static bool set_has(const cJSON *set, const char *e)
+{
+    const cJSON *x;
+    cJSON_ArrayForEach(x, set)
+    {
+        if (cJSON_IsString(x) && !strcmp(x->valuestring, e))
+            return true;
+    }
+    return false;
+}
+
+/* Is x (an element of set) preceded in set by the same string? */
+static bool set_has_before(const cJSON *set, const cJSON *x)
+{
+    for (const cJSON *y = set->child; y && y != x; y = y->next)
+        if (cJSON_IsString(y) && !strcmp(y->valuestring, x->valuestring))
+            return true;
+    return false;
+}
+
+/* "E N (u1, u2)" for emoji e over sets[0..n) (users borrowed into names). */
+static void put_chip(struct sb *b, const struct rset *sets, size_t n, const char *e,
+                     const char **names)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (set_has(sets[i].emojis, e))
+            names[k++] = sets[i].user;
+    qsort(names, k, sizeof *names, by_name);
+    sb_safe(b, e);
+    sb_printf(b, " %zu (", k);
+    for (size_t i = 0; i < k; i++) {
+        if (i)
+            sb_puts(b, ", ");
+        sb_safe(b, names[i]);
+    }
+    sb_puts(b, ")");
+}
+
+int mqc_render_reactions(const char *conv, long long target, const cJSON *reacts, char **out)
+{
+    struct sb b = {0};
+    size_t n = 0, cap = (size_t)cJSON_GetArraySize(reacts);
+    struct rset *sets = cap ? calloc(cap, sizeof *sets) : NULL;
+    const char **names = cap ? calloc(cap, sizeof *names) : NULL;
+    if (cap && (!sets || !names))
+        b.oom = true;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, reacts)
+    {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "emojis");
+        if (!b.oom && it->string && cJSON_GetArraySize(e) > 0)
+            sets[n++] = (struct rset){
+                it->string, cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "seq")), e};
+    }
+    if (n)
+        qsort(sets, n, sizeof *sets, by_seq);
+    sb_puts(&b, "[");
+    sb_safe(&b, conv ? conv : "?");
+    sb_printf(&b, "] #%lld reactions: ", target);
+    int chips = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *x;
+        cJSON_ArrayForEach(x, sets[i].emojis)
+        {
+            if (!cJSON_IsString(x) || listed_before(sets, i, x->valuestring) ||
+                set_has_before(sets[i].emojis, x))
+                continue;
+            if (chips++)
+                sb_puts(&b, ", ");
+            put_chip(&b, sets, n, x->valuestring, names);
+        }
+    }
+    if (!chips)
+        sb_puts(&b, "none");
+    free(sets);
+    free(names);
     return sb_take(&b, out);
 }

@@ -7,12 +7,19 @@
 #ifndef MQC_RENDER_H
 #define MQC_RENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
 
 /* One event as one line (no trailing newline):
- *   msg      "[conv] alice: hello (seq 42)"            (+ " (reply to 41)")
+ *   msg      "[conv] alice: hello (seq 42)"            (+ " (reply to 41)");
+ *            deleted (history): "[conv] alice: (message deleted) (seq 42)"
+ *   edit     "[conv] #41 edited: new text (seq 45)"
+ *   delete   "[conv] #41 deleted by alice (seq 46)"
+ *   react    "[conv] alice reacted to #41: E1 E2 (seq 47)" / "alice removed
+ *            their reaction to #41" (the client shows the whole count with
+ *            mqc_render_reactions instead when it knows them)
  *   member   "[conv] alice added bob, carol (seq 7)" / "removed" / "bob left";
  *            a group's first event (the adder among the added):
  *            "[conv] alice created the group with bob, carol (seq 1)"
@@ -56,5 +63,22 @@ int mqc_render_error(const cJSON *err, const char *context, char **out);
  * valid UTF-8 becomes '?'. *out returned owned (free()). MQC_ENOMEM when out
  * of memory. */
 int mqc_render_safe(const char *src, char **out);
+
+/* The line under a reply to target, the quoted message told by the caller
+ * (from and text borrowed; text already cut to length):
+ *   "  ↳ reply to #41 alice: TEXT"
+ *   "  ↳ reply to #41 (message deleted)"                when deleted
+ *   "  ↳ reply to #41 (original message not loaded)"    when from is NULL or ""
+ * *out returned owned; MQC_ENOMEM when out of memory. */
+int mqc_render_quote(long long target, const char *from, const char *text, bool deleted,
+                     char **out);
+
+/* Every member's reactions on message target of conv as one line:
+ *   "[conv] #41 reactions: E1 2 (alice, bob), E2 1 (carol)"   or "... reactions: none"
+ * reacts (borrowed, may be NULL): object user -> {"seq":N,"emojis":[...]},
+ * as cli/relstate.h keeps it. Each emoji once, in the order first given (by
+ * the seq of the sets holding it), its users sorted by name. *out returned
+ * owned; MQC_ENOMEM when out of memory. */
+int mqc_render_reactions(const char *conv, long long target, const cJSON *reacts, char **out);
 
 #endif

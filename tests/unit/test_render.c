@@ -321,6 +321,87 @@ TEST(safe_copy)
     free(out);
 }
 
+/* ---- message relations ---- */
+
+TEST(relation_events)
+{
+    char *s =
+        line_of("{\"t\":\"msg\",\"conv\":\"d-1\",\"seq\":42,\"from\":\"bob\",\"body\":\"yes\","
+                "\"reply_to\":41}",
+                "alice");
+    CHECK_STR(s, "[d-1] bob: yes (seq 42) (reply to 41)");
+    free(s);
+    s = line_of("{\"t\":\"msg\",\"conv\":\"d-1\",\"seq\":41,\"from\":\"bob\",\"deleted\":true}",
+                "alice");
+    CHECK_STR(s, "[d-1] bob: (message deleted) (seq 41)");
+    free(s);
+    s = line_of("{\"t\":\"edit\",\"conv\":\"d-1\",\"seq\":45,\"id\":\"e\",\"from\":\"bob\","
+                "\"target\":41,\"body\":\"fixed\\u001b[2J\",\"ts\":1}",
+                "alice");
+    CHECK_STR(s, "[d-1] #41 edited: fixed?[2J (seq 45)");
+    free(s);
+    s = line_of("{\"t\":\"edit\",\"conv\":\"d-1\",\"seq\":45,\"from\":\"bob\",\"target\":41,"
+                "\"deleted\":true}",
+                "alice");
+    CHECK_STR(s, "[d-1] #41 edited: (erased) (seq 45)");
+    free(s);
+    s = line_of("{\"t\":\"delete\",\"conv\":\"d-1\",\"seq\":46,\"from\":\"alice\",\"target\":41}",
+                "alice");
+    CHECK_STR(s, "[d-1] #41 deleted by you (seq 46)");
+    free(s);
+    s = line_of("{\"t\":\"react\",\"conv\":\"d-1\",\"seq\":47,\"from\":\"bob\",\"target\":41,"
+                "\"emojis\":[\"\xf0\x9f\x91\x8d\",\"\xf0\x9f\x8e\x89\"]}",
+                "alice");
+    CHECK_STR(s, "[d-1] bob reacted to #41: \xf0\x9f\x91\x8d \xf0\x9f\x8e\x89 (seq 47)");
+    free(s);
+    s = line_of("{\"t\":\"react\",\"conv\":\"d-1\",\"seq\":48,\"from\":\"bob\",\"target\":41,"
+                "\"emojis\":[]}",
+                "alice");
+    CHECK_STR(s, "[d-1] bob removed their reaction to #41 (seq 48)");
+    free(s);
+}
+
+TEST(reply_quote)
+{
+    char *s = NULL;
+    CHECK_EQ_INT(mqc_render_quote(41, "alice", "see you \xe2\x98\x83\x07...", false, &s), MQC_OK);
+    CHECK_STR(s, "  \xe2\x86\xb3 reply to #41 alice: see you \xe2\x98\x83?...");
+    free(s);
+    CHECK_EQ_INT(mqc_render_quote(41, NULL, NULL, false, &s), MQC_OK);
+    CHECK_STR(s, "  \xe2\x86\xb3 reply to #41 (original message not loaded)");
+    free(s);
+    CHECK_EQ_INT(mqc_render_quote(41, "alice", NULL, true, &s), MQC_OK);
+    CHECK_STR(s, "  \xe2\x86\xb3 reply to #41 (message deleted)");
+    free(s);
+}
+
+TEST(reactions_line)
+{
+#define UP "\xf0\x9f\x91\x8d"
+#define PARTY "\xf0\x9f\x8e\x89"
+    /* carol's set is the oldest: her emoji comes first; users by name;
+     * an emptied set and a repeat inside one set count for nothing. */
+    cJSON *r = cJSON_Parse("{\"dave\":{\"seq\":9,\"emojis\":[\"" UP "\",\"" UP "\"]},"
+                           "\"carol\":{\"seq\":5,\"emojis\":[\"" PARTY "\"]},"
+                           "\"bob\":{\"seq\":7,\"emojis\":[]},"
+                           "\"alice\":{\"seq\":8,\"emojis\":[\"" UP "\",\"" PARTY "\"]},"
+                           "\"eve\\u001b\":{\"seq\":10,\"emojis\":[\"x\\u0007\"]}}");
+    char *s = NULL;
+    if (!CHECK(r != NULL))
+        return;
+    CHECK_EQ_INT(mqc_render_reactions("g-1", 41, r, &s), MQC_OK);
+    CHECK_STR(s, "[g-1] #41 reactions: " PARTY " 2 (alice, carol), " UP " 2 (alice, dave), x? 1 "
+                 "(eve?)");
+    CHECK(!has_controls(s));
+    free(s);
+    cJSON_Delete(r);
+    CHECK_EQ_INT(mqc_render_reactions("g-1", 41, NULL, &s), MQC_OK);
+    CHECK_STR(s, "[g-1] #41 reactions: none");
+    free(s);
+#undef UP
+#undef PARTY
+}
+
 int main(void)
 {
     RUN(msg);
@@ -342,5 +423,8 @@ int main(void)
     RUN(convs_title_sanitized);
     RUN(history);
     RUN(safe_copy);
+    RUN(relation_events);
+    RUN(reply_quote);
+    RUN(reactions_line);
     return test_finish();
 }

@@ -54,6 +54,9 @@ export class Outbox {
   static payload(it) {
     const p = { id: it.id, body: it.body };
     if (it.attrs && typeof it.attrs === 'object') p.attrs = it.attrs;
+    // A relation (relations.js): reply_to, or edit/delete/react with its
+    // target (delete and react carry no body).
+    if (it.rel && typeof it.rel === 'object') Object.assign(p, it.rel);
     return JSON.stringify(p);
   }
 

@@ -9,6 +9,7 @@
 import { Emitter } from './emitter.js';
 import { Outbox } from './outbox.js';
 import { Timeline } from './timeline.js';
+import { fold, isRelation, mySet, relKind, toggle } from './relations.js';
 
 export const topics = {
   inbox: (u) => `chat/u/${u}/inbox`,
@@ -282,6 +283,9 @@ export class ChatSession extends Emitter {
     switch (ev.t) {
       case 'msg':
       case 'member':
+      case 'edit':
+      case 'delete':
+      case 'react':
         return this.handleStored(ev, live, notify);
       case 'receipt':
         return this.handleReceipt(ev);
@@ -305,12 +309,17 @@ export class ChatSession extends Emitter {
     const cursorMoved = ev.t === 'msg' && validId(ev.from) && tl.setCursor(ev.from, 'read', ev.seq);
     if (cursorMoved && ev.from !== this.user && notify) this.emit('receipts', conv);
     let acked = null;
-    if (ev.t === 'msg' && ev.from === this.user) acked = this.outbox.ack(conv, ev.id);
+    if (ev.from === this.user) acked = this.outbox.ack(conv, ev.id);
     const info = this.convs.get(conv);
     if (!info || ev.t === 'member') this.scheduleConvsRefresh();
     if (info) {
       if (ev.seq > info.last_seq) info.last_seq = ev.seq;
       if (ev.t === 'msg' && ev.from === this.user && ev.seq > info.read_seq) info.read_seq = ev.seq;
+      // Relations never count as unread: one arriving with nothing unread
+      // (or of my own) keeps the count where it was.
+      if (fresh && isRelation(ev) && (ev.from === this.user || info.unread === 0) && ev.seq > info.read_seq) {
+        info.read_seq = ev.seq;
+      }
       if (ev.seq >= (info.lastEvent?.seq || 0)) {
         info.lastTs = ev.ts;
         info.lastEvent = ev;
@@ -566,8 +575,10 @@ export class ChatSession extends Emitter {
   // What the message view shows: stored events ascending, then the
   // unacknowledged sends (marked pending or failed).
   messages(conv) {
-    const out = this.timeline(conv).list().slice();
+    const out = this.timeline(conv).list().filter((ev) => !isRelation(ev));
     for (const it of this.outbox.pending(conv)) {
+      const kind = relKind(it.rel);
+      if (kind !== 'msg' && kind !== 'reply') continue;
       out.push({
         t: 'msg',
         conv,
@@ -575,12 +586,25 @@ export class ChatSession extends Emitter {
         from: this.user,
         body: it.body,
         attrs: it.attrs,
+        reply_to: kind === 'reply' ? it.rel.reply_to : undefined,
         ts: it.ts,
         pending: true,
         failed: it.failed,
       });
     }
     return out;
+  }
+
+  // The conversation's messages with their edits, deletes and reactions
+  // applied (relations.js fold), my unacknowledged ones on top.
+  relations(conv) {
+    const pending = this.outbox.pending(conv).filter((it) => !it.failed).map((it) => ({ ...it, from: this.user }));
+    return fold(this.timeline(conv).list(), pending);
+  }
+
+  // Edits, deletes and reactions of conv that the server refused for good.
+  failedRelations(conv) {
+    return this.outbox.pending(conv).filter((it) => it.failed && !['msg', 'reply'].includes(relKind(it.rel)));
   }
 
   // 'pending' | 'failed' | 'sent' | 'delivered' | 'read' for our own messages.
@@ -602,6 +626,43 @@ export class ChatSession extends Emitter {
     this.flushOutbox(false);
     this.emit('messages', conv);
     return id;
+  }
+
+  // Replies, edits, deletes and reactions (PROTOCOL.md "Message
+  // relations") go through the outbox like messages: resent with the same
+  // id until their echo arrives. Each returns the client id.
+  queue(conv, fields) {
+    const id = `m${this.now().toString(36)}.${++this.msgN}.${this.tag}`;
+    this.outbox.add({ id, conv, ts: this.now(), ...fields });
+    this.flushOutbox(false);
+    this.emit('messages', conv);
+    return id;
+  }
+
+  reply(conv, seq, body, attrs) {
+    this.stopTyping(conv);
+    return this.queue(conv, { body, attrs, rel: { reply_to: seq } });
+  }
+
+  edit(conv, seq, body) {
+    this.stopTyping(conv);
+    return this.queue(conv, { body, rel: { edit: seq } });
+  }
+
+  deleteMessage(conv, seq) {
+    return this.queue(conv, { rel: { delete: seq } });
+  }
+
+  // My whole set for seq becomes emojis ([] removes mine).
+  react(conv, seq, emojis) {
+    return this.queue(conv, { rel: { react: seq, emojis: [...emojis] } });
+  }
+
+  // Tapping emoji on message seq: my current set (the newest one I sent,
+  // even unacknowledged) with emoji added or removed.
+  toggleReaction(conv, seq, emoji) {
+    const m = this.relations(conv).get(seq);
+    return this.react(conv, seq, toggle(mySet(m, this.user), emoji));
   }
 
   retry(id) {

@@ -13,11 +13,19 @@ export class Timeline {
     this.cursors = new Map(); // user -> {delivered, read}
   }
 
-  // Adds a stored event (t msg|member with a seq). Returns true when it is
-  // new, false for a duplicate or an event without a usable seq.
+  // Adds a stored event (t msg|member|edit|delete|react with a seq).
+  // Returns true when it is new, false for a duplicate or an event without a
+  // usable seq. A msg that comes back deleted (history after a delete)
+  // replaces the copy held: the erasure wins.
   add(ev) {
     if (!ev || !Number.isInteger(ev.seq) || ev.seq < 1) return false;
-    if (this.events.has(ev.seq)) return false;
+    const old = this.events.get(ev.seq);
+    if (old && ev.deleted === true && old.deleted !== true && old.t === ev.t) {
+      this.events.set(ev.seq, ev);
+      this.sorted = null;
+      return true;
+    }
+    if (old) return false;
     this.events.set(ev.seq, ev);
     this.sorted = null;
     return true;

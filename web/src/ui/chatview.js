@@ -1,9 +1,11 @@
 // The open conversation: header (title, presence or typing), the message
 // list (day separators, sender names in groups, sent/delivered/read marks,
-// an unread divider, older pages loaded on scrolling up), the typing line
-// and the composer.
+// an unread divider, older pages loaded on scrolling up, replies, edits,
+// deletes and reactions through relview.js), the typing line and the
+// composer.
 import { h, replace } from './dom.js';
 import { avatar } from './avatar.js';
+import { RelView } from './relview.js';
 import { clock, day, hue, lastSeen, memberText, typingText } from './format.js';
 
 const MARK_TEXT = { pending: '◷', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
@@ -29,6 +31,7 @@ export class ChatView {
       id: 'composer-input', rows: '1', placeholder: 'Message', autocomplete: 'off',
       oninput: () => this.onInput(), onkeydown: (e) => this.onKey(e),
     });
+    this.rel = new RelView({ session, view: this });
     this.sendBtn = h('button', { id: 'composer-send', type: 'submit', class: 'send', 'aria-label': 'Send' }, '➤');
     this.empty = h('div', { class: 'chat-empty' },
       h('div', { class: 'logo big' }, 'mq'),
@@ -40,6 +43,7 @@ export class ChatView {
         h('div', { class: 'chat-head-text' }, this.title, this.sub)),
       this.scroller,
       this.typingLine,
+      this.rel.bar,
       h('form', { id: 'composer', class: 'composer', onsubmit: (e) => this.onSend(e) }, this.input, this.sendBtn));
     this.el = h('div', { id: 'chat', class: 'chat' }, this.empty, this.pane);
   }
@@ -53,6 +57,7 @@ export class ChatView {
     this.pane.hidden = false;
     this.el.dataset.conv = conv;
     this.input.value = '';
+    this.rel.reset();
     this.renderHead();
     this.renderMessages({ toBottom: true });
     this.renderTyping();
@@ -118,6 +123,7 @@ export class ChatView {
     const rows = [];
     let lastDay = '';
     let prev = null;
+    const rels = this.rel.begin(this.conv);
     for (const ev of s.messages(this.conv)) {
       const d = day(ev.ts || Date.now());
       if (d !== lastDay) {
@@ -136,19 +142,27 @@ export class ChatView {
       const mine = ev.from === s.user;
       const cont = prev && prev.from === ev.from && (ev.ts || 0) - (prev.ts || 0) < 5 * 60000;
       const mark = mine ? s.mark(ev) : null;
+      const m = ev.seq ? rels.get(ev.seq) : undefined;
       rows.push(h('div', {
         class: `msg ${mine ? 'mine' : 'theirs'} ${cont ? 'cont' : ''} ${mark === 'failed' ? 'failed' : ''}`,
         'data-seq': ev.seq, 'data-id': ev.id, 'data-from': ev.from,
-        onclick: mark === 'failed' ? () => s.retry(ev.id) : null,
+        onclick: mark === 'failed' ? () => s.retry(ev.id) : ev.seq ? () => this.rel.tap(ev.seq) : null,
       },
-      h('div', { class: 'bubble' },
-        group && !mine && !cont ? h('div', { class: 'sender', style: { '--h': hue(ev.from) } }, ev.from) : null,
-        h('span', { class: 'body' }, ev.body),
-        h('span', { class: 'meta' },
-          h('span', { class: 'time' }, clock(ev.ts || Date.now())),
-          mine ? h('span', { class: `mark ${mark}`, 'data-mark': mark, title: MARK_LABEL[mark], 'aria-label': MARK_LABEL[mark] }, MARK_TEXT[mark]) : null))));
+      h('div', { class: 'stack' },
+        h('div', { class: 'bubble' },
+          group && !mine && !cont ? h('div', { class: 'sender', style: { '--h': hue(ev.from) } }, ev.from) : null,
+          this.rel.quote(m ? m.reply_to : ev.reply_to),
+          this.rel.body(ev, m),
+          h('span', { class: 'meta' },
+            this.rel.edited(m),
+            h('span', { class: 'time' }, clock(ev.ts || Date.now())),
+            mine ? h('span', { class: `mark ${mark}`, 'data-mark': mark, title: MARK_LABEL[mark], 'aria-label': MARK_LABEL[mark] }, MARK_TEXT[mark]) : null)),
+        this.rel.chips(this.conv, m),
+        this.rel.pickerRow(this.conv, ev, m)),
+      this.rel.actions(this.conv, ev, m)));
       prev = ev;
     }
+    rows.push(...this.rel.failedRows(this.conv));
     if (!rows.length) rows.push(h('div', { class: 'system' }, tl.historyLoaded ? 'No messages yet. Say hi!' : 'Loading…'));
     replace(this.list, rows);
     replace(this.older, tl.historyLoaded && tl.more ? (this.loadingOlder ? 'Loading older messages…' : '') : tl.historyLoaded && tl.size ? 'Start of the conversation' : '');
@@ -217,13 +231,14 @@ export class ChatView {
 
   onKey(e) {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) this.onSend(e);
+    else if (e.key === 'Escape' && this.rel.mode) this.rel.cancel();
   }
 
   onSend(e) {
     e.preventDefault();
     const body = this.input.value.trim();
     if (!body || !this.conv) return;
-    this.session.send(this.conv, body);
+    if (!this.rel.submit(this.conv, body)) this.session.send(this.conv, body);
     this.input.value = '';
     this.input.style.height = 'auto';
     this.unreadFrom = 0;
