@@ -11,6 +11,8 @@ MQTT_PORT ?= 1883
 WS_PORT ?= 8080
 REDIS_PORT ?= 6379
 WEB ?= 1
+S3 ?= 1
+S3_PORT ?= 4568
 
 .PHONY: all build run cluster test test-asan fuzz deps clean
 
@@ -24,11 +26,11 @@ deps:
 	bash scripts/deps.sh
 
 run: deps build
-	MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
+	MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) S3=$(S3) S3_PORT=$(S3_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
 # Three brokers sharing one Redis (ports MQTT_PORT..MQTT_PORT+2).
 cluster: deps build
-	NODES=3 MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
+	NODES=3 MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) S3=$(S3) S3_PORT=$(S3_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j 2
