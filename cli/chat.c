@@ -206,10 +206,16 @@ void mqc_chat__send_text(struct chat *ch, const char *text)
                           "(/help lists the commands)");
         return;
     }
+    mqc_chat__send_msg(ch, ch->current, text, NULL);
+}
+
+void mqc_chat__send_msg(struct chat *ch, const char *conv, const char *text, cJSON *attrs)
+{
     if (ch->nout == ch->capout) {
         size_t cap = ch->capout ? ch->capout * 2 : 8;
         struct outgoing *o = realloc(ch->out, cap * sizeof *o);
         if (!o) {
+            cJSON_Delete(attrs);
             mqc_chat__say(ch, "out of memory: message not sent");
             return;
         }
@@ -218,11 +224,14 @@ void mqc_chat__send_text(struct chat *ch, const char *text)
     }
     struct outgoing *o = &ch->out[ch->nout];
     memset(o, 0, sizeof *o);
-    snprintf(o->conv, sizeof o->conv, "%s", ch->current);
+    snprintf(o->conv, sizeof o->conv, "%s", conv);
     o->payload = cJSON_CreateObject();
     if (!o->payload || mqc_client_make_id("m", o->id, sizeof o->id) != MQC_OK ||
         !cJSON_AddStringToObject(o->payload, "id", o->id) ||
-        !cJSON_AddStringToObject(o->payload, "body", text)) {
+        !cJSON_AddStringToObject(o->payload, "body", text) ||
+        (attrs && !cJSON_AddItemToObject(o->payload, "attrs", attrs))) {
+        if (attrs && !cJSON_GetObjectItemCaseSensitive(o->payload, "attrs"))
+            cJSON_Delete(attrs);
         cJSON_Delete(o->payload);
         mqc_chat__say(ch, "out of memory: message not sent");
         return;
@@ -403,6 +412,11 @@ static void on_res(struct chat *ch, const cJSON *ev)
     case RQ_OTHER:
         mqc_chat__show_event(ch, ev, NULL);
         break;
+    case RQ_UPLOAD:
+    case RQ_FIND:
+    case RQ_DOWNLOAD:
+        mqc_chat__file_reply(ch, pr.kind, ev);
+        break;
     }
     free(text);
 }
@@ -435,6 +449,8 @@ static void request_error(struct chat *ch, const cJSON *ev, const struct pending
     } else {
         mqc_chat__say_error(ch, pr->ctx, ev, NULL);
     }
+    if (pr->kind == RQ_UPLOAD || pr->kind == RQ_FIND || pr->kind == RQ_DOWNLOAD)
+        mqc_chat__file_failed(ch);
 }
 
 /* An err with a req or id this run does not know, or with neither: the

@@ -10,13 +10,14 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 import unittest
 import urllib.error
 import urllib.request
 
-from harness import DEFAULT_TIMEOUT, Broker, Chat, Stack, main, wait_for
+from harness import CLI, DEFAULT_TIMEOUT, Broker, Chat, Stack, main, wait_for
 from s3stack import ACCESS_KEY, BUCKET, SECRET_KEY, S3rver, VerifyingProxy, presigned_check
 
 MAX = 100000
@@ -211,6 +212,53 @@ class AttachmentsTest(unittest.TestCase):
         k = self.upload(a, conv, name="..")["key"]
         self.assertRegex(k, r"^%s/[0-9a-f]{32}$" % conv)
         self.assertTrue(self.upload(a, conv, name="x" * 200 + ".pdf")["key"].endswith(".pdf"))
+
+    def cli_chat(self, user, script, cwd):
+        env = dict(os.environ, MQCHAT_PASSWORD=user + "-pw", MQCHAT_STATE_DIR=cwd)
+        env.pop("MQCHAT_MQTT", None)
+        r = subprocess.run([CLI, "chat", "--user", user, "--mqtt",
+                            "127.0.0.1:%d" % self.stack.broker.port], input=script,
+                           capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        return r.stdout
+
+    def test_terminal_client_file_and_get(self):
+        a = self.chat("alice")
+        conv = a.direct("bob")
+        work = tempfile.mkdtemp(prefix="mqchat-attach-cli-", dir=self.tmp)
+        src = os.path.join(work, "report 2026.pdf")
+        data = os.urandom(5000)
+        with open(src, "wb") as f:
+            f.write(data)
+        out = self.cli_chat("alice", "/join %s\n/file %s\n/file /nonexistent\n/quit\n" %
+                            (conv, src), work)
+        self.assertIn("uploading report 2026.pdf (5000 bytes)", out)
+        self.assertIn("/file: cannot read /nonexistent", out)
+        m = a.event(lambda e: e.get("t") == "msg" and e.get("conv") == conv and
+                    "attachment" in e.get("attrs", {}), what="the /file message")
+        att = m["attrs"]["attachment"]
+        self.assertEqual((att["name"], att["type"], att["size"]),
+                         ("report 2026.pdf", "application/pdf", 5000))
+        self.assertRegex(att["key"], KEY_RE % conv)
+        self.assertIn("[file report 2026.pdf, 5000 bytes; /get %d]" % m["seq"], out)
+        got = http("GET", a.ok("download", conv=conv, key=att["key"])["url"])
+        self.assertEqual(got, (200, data))
+        # bob saves it: under its (sanitised) name, then to a path; never over a file.
+        a.send(conv, "plain", "no file here")
+        plain = a.msg(conv, "plain")["seq"]
+        bobdir = tempfile.mkdtemp(prefix="bob-", dir=work)
+        out = self.cli_chat("bob", "/join %s\n/get %d\n/get %d\n/get %d copy.bin\n/get %d x\n"
+                            "/quit\n" % (conv, m["seq"], m["seq"], m["seq"], plain), bobdir)
+        with open(os.path.join(bobdir, "report_2026.pdf"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        with open(os.path.join(bobdir, "copy.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertIn("saved report_2026.pdf (5000 bytes)", out)
+        self.assertIn("/get: report_2026.pdf exists", out)
+        self.assertIn("/get: message %d in %s has no file" % (plain, conv), out)
+        # Nothing else left behind (no .part file); the state file is the client's.
+        self.assertEqual(sorted(n for n in os.listdir(bobdir) if not n.endswith(".state")),
+                         ["copy.bin", "report_2026.pdf"])
 
 
 class ExpiryTest(unittest.TestCase):
