@@ -4,7 +4,7 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS ?= topic envelope request synctoken config bridge_config push_job \
+FUZZ_TARGETS ?= topic envelope request synctoken config bridge_config push_job attach \
 	service_account utf8 jwt json
 JOBS ?= $(shell nproc)
 MQTT_PORT ?= 1883

@@ -51,7 +51,7 @@ class AttachmentsTest(unittest.TestCase):
         cls.s3 = S3rver(cls.tmp).start()
         cls.proxy = VerifyingProxy(cls.s3.port).start()
         cls.stack = Stack(options=store_options(cls.proxy.url(), cls.secret)).__enter__()
-        for u in ("alice", "bob", "carol", "mallory"):
+        for u in ("alice", "bob", "carol", "mallory", "dave"):
             cls.stack.add_user(u, u + "-pw")
 
     @classmethod
@@ -161,6 +161,29 @@ class AttachmentsTest(unittest.TestCase):
         self.assertEqual(http("GET", get), (200, b"x" * 10))
         # A download URL is a GET URL: it cannot be used to write.
         self.assertEqual(http("PUT", get, b"y" * 10, {"Content-Type": "image/png"})[0], 403)
+
+    def test_push_preview_of_an_attachment(self):
+        # dave never connects: his push jobs carry the preview of core/preview.c.
+        a = self.chat("alice")
+        conv = a.direct("dave")
+        photo = self.upload(a, conv, name="p.jpg")
+        doc = self.upload(a, conv, name="plan.pdf", type="application/pdf")
+        for mid, r, body in (("pv1", photo, ""), ("pv2", doc, ""), ("pv3", doc, "see plan")):
+            att = {"key": r["key"], "name": mid == "pv1" and "p.jpg" or "plan.pdf",
+                   "type": mid == "pv1" and "image/jpeg" or "application/pdf", "size": 10}
+            a.send(conv, mid, body, attrs={"attachment": att})
+            a.msg(conv, mid)
+
+        def previews():
+            out = {}
+            for _, fields in self.stack.redis.call("XRANGE", "mqchat:push", "-", "+"):
+                f = dict(zip(fields[::2], fields[1::2]))
+                if f.get(b"conv") == conv.encode() and f.get(b"user") == b"dave":
+                    out[int(f[b"seq"])] = f.get(b"preview", b"").decode()
+            return out
+        got = wait_for(lambda: len(previews()) >= 3 and previews(), what="dave's push jobs")
+        self.assertEqual([got[s] for s in sorted(got)],
+                         ["\U0001F4F7 Photo", "\U0001F4CE plan.pdf", "see plan"])
 
     def test_what_s3rver_alone_checks(self):
         # The same URLs sent to s3rver itself, without the proxy. It checks
