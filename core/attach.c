@@ -80,6 +80,12 @@ struct mqc_attach_store *mqc_attach_store_new(const char *endpoint, const char *
     size_t pl = strlen(path);
     while (pl > 0 && path[pl - 1] == '/')
         pl--;
+    /* Clients leave the scheme's default port out of the Host header, and
+     * the signature covers that header: so must the signed host. */
+    const char *dflt = sl == 4 ? ":80" : ":443";
+    size_t dl = strlen(dflt);
+    if (al > dl && !strncmp(auth + al - dl, dflt, dl))
+        al -= dl;
     s->scheme = strndup(endpoint, sl);
     s->host = strndup(auth, al);
     s->base = strndup(path, pl);

@@ -88,6 +88,17 @@ TEST(urls_both_styles)
     CHECK(u && strstr(u, "%2Feu-west-1%2Fs3%2Faws4_request"));
     CHECK(u && strstr(u, "X-Amz-SignedHeaders=host&"));
     free(u);
+    /* A default port is not part of the Host header clients send. */
+    struct mqc_attach_store *d =
+        mqc_attach_store_new("https://files.example.com:443/base/", "bkt", "r", "AK", "SK", true);
+    if (CHECK(d != NULL)) {
+        CHECK_STR(d->host, "files.example.com");
+        CHECK_STR(d->base, "/base");
+        CHECK_EQ_INT(mqc_attach_get_url(d, key, 1700000000, 60, &u), MQC_OK);
+        CHECK(u && strncmp(u, "https://files.example.com/base/bkt/c1/", 38) == 0);
+        free(u);
+    }
+    mqc_attach_store_free(d);
 out:
     mqc_attach_store_free(p);
     mqc_attach_store_free(v);

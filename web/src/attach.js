@@ -10,6 +10,11 @@ const KEY_RE = /^[A-Za-z0-9_.-]{1,64}\/[0-9a-f]{32}(\/[A-Za-z0-9._-]{1,64})?$/;
 const IMAGE_RE = /^image\/(png|jpeg|gif|webp|avif|bmp)$/;
 // A download URL is asked for again this long before it expires.
 const URL_MARGIN_MS = 60000;
+// At most this many download requests in flight (a long history full of
+// images must not run into the server's request rate limit).
+const MAX_IN_FLIGHT = 4;
+// A key whose download was refused is not asked for again before this.
+const REFUSED_MS = 30000;
 
 // The attachment a msg event carries, checked, or null.
 export function attachmentOf(ev) {
@@ -59,7 +64,22 @@ export class Attachments {
     this.session = session;
     this.XHR = XHR;
     this.now = now;
-    this.urls = new Map(); // key -> { url, expires } or { pending: Promise }
+    this.urls = new Map(); // key -> { url, expires } | { pending: Promise } | { error, until }
+    this.inFlight = 0;
+    this.waiting = []; // resolve functions of requests waiting for a slot
+  }
+
+  // Run fn (returning a promise) when fewer than MAX_IN_FLIGHT run.
+  async limited(fn) {
+    if (this.inFlight >= MAX_IN_FLIGHT) await new Promise((r) => this.waiting.push(r));
+    this.inFlight++;
+    try {
+      return await fn();
+    } finally {
+      this.inFlight--;
+      const next = this.waiting.shift();
+      if (next) next();
+    }
   }
 
   // Uploads file (a File or Blob with name/type/size) into conv and sends
@@ -102,18 +122,23 @@ export class Attachments {
   }
 
   // A download URL for key in conv, from the cache while it has more than
-  // a minute left; one request at a time per key.
+  // a minute left; one request at a time per key, a few keys at a time; a
+  // refusal (not_member, not_found...) is remembered for a while, so that
+  // redraws do not ask again and again.
   async url(conv, key) {
     const c = this.urls.get(key);
     if (c && c.pending) return c.pending;
-    if (c && c.expires - this.now() > URL_MARGIN_MS) return c.url;
-    const pending = this.session.request('download', { conv, key }).then(
+    if (c && c.error && c.until > this.now()) throw c.error;
+    if (c && c.url && c.expires - this.now() > URL_MARGIN_MS) return c.url;
+    const pending = this.limited(() => this.session.request('download', { conv, key })).then(
       (r) => {
         this.urls.set(key, { url: r.url, expires: r.expires });
         return r.url;
       },
       (e) => {
-        this.urls.delete(key);
+        const retryable = e && (e.code === 'rate_limited' || e.code === 'timeout' || e.code === 'offline');
+        if (retryable) this.urls.delete(key);
+        else this.urls.set(key, { error: e, until: this.now() + REFUSED_MS });
         throw e;
       },
     );

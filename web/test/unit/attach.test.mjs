@@ -100,3 +100,29 @@ test('download URLs are cached until a minute before they expire', async () => {
   assert.equal(await a.url('c1', KEY), 'u2');
   assert.equal(s.asked.length, 2);
 });
+
+test('download URLs: a refusal is remembered a while, few requests at a time', async () => {
+  let now = 0;
+  const notMember = Object.assign(new Error('not_member'), { code: 'not_member' });
+  const s = fakeSession({ download: notMember });
+  const a = new Attachments(s, { now: () => now });
+  await assert.rejects(a.url('c1', KEY), /not_member/);
+  await assert.rejects(a.url('c1', KEY), /not_member/);
+  assert.equal(s.asked.length, 1);
+  now += 31000;
+  await assert.rejects(a.url('c1', KEY), /not_member/);
+  assert.equal(s.asked.length, 2);
+
+  let open = 0;
+  let most = 0;
+  const s2 = fakeSession({});
+  s2.request = () => {
+    open++;
+    most = Math.max(most, open);
+    return new Promise((r) => setTimeout(() => { open--; r({ url: 'u', expires: 1e12 }); }, 5));
+  };
+  const b = new Attachments(s2, { now: () => 0 });
+  const keys = Array.from({ length: 20 }, (_, i) => `c1/${String(i).padStart(32, '0')}`);
+  await Promise.all(keys.map((k) => b.url('c1', k)));
+  assert.equal(most, 4);
+});
