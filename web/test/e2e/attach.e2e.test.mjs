@@ -5,7 +5,8 @@
 // conversation, sees the thumbnail live (the image really loaded from the
 // store), opens the full image by clicking it, and sees it again after a
 // reload. alice pastes an image and drops a text file on the chat (a named
-// link with its size for bob). Screenshots of both pages:
+// link with its size for bob), uploads a 3 MB file (its progress row goes
+// from 0% to 100%) and one over max_upload_bytes (refused in place). Screenshots of both pages:
 // MQCHAT_WEB_ARTIFACTS/attach-alice.png and attach-bob.png (build/web-artifacts
 // under ctest).
 import { test } from 'node:test';
@@ -91,6 +92,7 @@ test('alice sends bob an image and a file through the object store', { timeout: 
     options: {
       s3_endpoint: origin, s3_bucket: BUCKET, s3_access_key: 'S3RVER',
       s3_secret_key_file: path.join(tmp, 's3.secret'), s3_path_style: 'true',
+      max_upload_bytes: 4000000,
     },
   });
   const profile = path.join(tmp, 'chromium');
@@ -193,6 +195,25 @@ test('alice sends bob an image and a file through the object store', { timeout: 
   assert.equal(await link.locator('.file-size').textContent(), '29 B');
   await alice.locator('#uploads .upload').first().waitFor({ state: 'detached' }).catch(() => {});
   assert.equal(await alice.locator('#uploads .upload').count(), 0);
+
+  // 4. A bigger file: its row shows the upload's progress (XHR upload
+  // events) until it is sent; one over max_upload_bytes is refused in place.
+  await alice.evaluate(() => {
+    window.seenProgress = [];
+    new MutationObserver(() => {
+      for (const el of document.querySelectorAll('#uploads .upload-pct')) {
+        if (window.seenProgress.at(-1) !== el.textContent) window.seenProgress.push(el.textContent);
+      }
+    }).observe(document.querySelector('#uploads'), { subtree: true, childList: true, characterData: true });
+  });
+  await alice.setInputFiles('#composer-file', { name: 'clip.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(3000000, 7) });
+  await bob.locator('#messages a.attachment.file .file-name', { hasText: 'clip.bin' }).waitFor();
+  assert.equal(await bob.locator('#messages a.attachment.file', { hasText: 'clip.bin' }).locator('.file-size').textContent(), '3.0 MB');
+  const seen = await alice.evaluate(() => window.seenProgress);
+  assert.ok(seen.length >= 2 && seen[0] === '0%' && seen.at(-1) === '100%', JSON.stringify(seen));
+  await alice.setInputFiles('#composer-file', { name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(4000001, 1) });
+  await alice.locator('#uploads .upload.error', { hasText: 'huge.bin: the file is too large' }).waitFor();
+  await alice.locator('#uploads .upload.error button').click();
 
   // After a reload bob still sees the thumbnails (history, fresh URLs).
   await bob.reload();
