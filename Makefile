@@ -4,13 +4,15 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS ?= topic envelope request synctoken config bridge_config push_job \
+FUZZ_TARGETS ?= topic envelope request synctoken config bridge_config push_job attach \
 	service_account utf8 jwt json relation
 JOBS ?= $(shell nproc)
 MQTT_PORT ?= 1883
 WS_PORT ?= 8080
 REDIS_PORT ?= 6379
 WEB ?= 1
+S3 ?= 1
+S3_PORT ?= 4568
 
 .PHONY: all build run cluster test test-asan fuzz deps clean
 
@@ -24,11 +26,11 @@ deps:
 	bash scripts/deps.sh
 
 run: deps build
-	MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
+	MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) S3=$(S3) S3_PORT=$(S3_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
 # Three brokers sharing one Redis (ports MQTT_PORT..MQTT_PORT+2).
 cluster: deps build
-	NODES=3 MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
+	NODES=3 MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) S3=$(S3) S3_PORT=$(S3_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j 2

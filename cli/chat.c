@@ -199,24 +199,10 @@ static void publish_outgoing(struct chat *ch, struct outgoing *o)
         mqc_chat__sayf(ch, "cannot send message %s: %s (will retry)", o->id, mqc_err_str(rc));
 }
 
-void mqc_chat__send_text(struct chat *ch, const char *text)
+/* Queue payload (taken; NULL: out of memory) into conv through the outbox:
+ * it gets its "id" here and is resent until the server's copy comes back. */
+static void send_payload_to(struct chat *ch, const char *conv, cJSON *payload)
 {
-    cJSON *p = cJSON_CreateObject();
-    if (p && !cJSON_AddStringToObject(p, "body", text)) {
-        cJSON_Delete(p);
-        p = NULL;
-    }
-    mqc_chat__send_payload(ch, p);
-}
-
-void mqc_chat__send_payload(struct chat *ch, cJSON *payload)
-{
-    if (!ch->current[0]) {
-        cJSON_Delete(payload);
-        mqc_chat__say(ch, "no conversation open: /open USER, /group TITLE USERS or /join CONV "
-                          "(/help lists the commands)");
-        return;
-    }
     if (ch->nout == ch->capout) {
         size_t cap = ch->capout ? ch->capout * 2 : 8;
         struct outgoing *o = realloc(ch->out, cap * sizeof *o);
@@ -230,7 +216,7 @@ void mqc_chat__send_payload(struct chat *ch, cJSON *payload)
     }
     struct outgoing *o = &ch->out[ch->nout];
     memset(o, 0, sizeof *o);
-    snprintf(o->conv, sizeof o->conv, "%s", ch->current);
+    snprintf(o->conv, sizeof o->conv, "%s", conv);
     o->payload = payload;
     if (!o->payload || mqc_client_make_id("m", o->id, sizeof o->id) != MQC_OK ||
         !cJSON_AddStringToObject(o->payload, "id", o->id)) {
@@ -241,6 +227,40 @@ void mqc_chat__send_payload(struct chat *ch, cJSON *payload)
     ch->nout++;
     ch->typing_at = 0; /* a new message may announce typing again at once */
     publish_outgoing(ch, o);
+}
+
+void mqc_chat__send_text(struct chat *ch, const char *text)
+{
+    if (!ch->current[0]) {
+        mqc_chat__say(ch, "no conversation open: /open USER, /group TITLE USERS or /join CONV "
+                          "(/help lists the commands)");
+        return;
+    }
+    mqc_chat__send_msg(ch, ch->current, text, NULL);
+}
+
+void mqc_chat__send_msg(struct chat *ch, const char *conv, const char *text, cJSON *attrs)
+{
+    cJSON *p = cJSON_CreateObject();
+    if (!p || !cJSON_AddStringToObject(p, "body", text) ||
+        (attrs && !cJSON_AddItemToObject(p, "attrs", attrs))) {
+        if (attrs && !cJSON_GetObjectItemCaseSensitive(p, "attrs"))
+            cJSON_Delete(attrs);
+        cJSON_Delete(p);
+        p = NULL;
+    }
+    send_payload_to(ch, conv, p);
+}
+
+void mqc_chat__send_payload(struct chat *ch, cJSON *payload)
+{
+    if (!ch->current[0]) {
+        cJSON_Delete(payload);
+        mqc_chat__say(ch, "no conversation open: /open USER, /group TITLE USERS or /join CONV "
+                          "(/help lists the commands)");
+        return;
+    }
+    send_payload_to(ch, ch->current, payload);
 }
 
 /* Index of the outgoing message with id in conv, or -1. */
@@ -419,6 +439,11 @@ static void on_res(struct chat *ch, const cJSON *ev)
     case RQ_OTHER:
         mqc_chat__show_event(ch, ev, NULL);
         break;
+    case RQ_UPLOAD:
+    case RQ_FIND:
+    case RQ_DOWNLOAD:
+        mqc_chat__file_reply(ch, pr.kind, ev);
+        break;
     }
     free(text);
 }
@@ -451,6 +476,8 @@ static void request_error(struct chat *ch, const cJSON *ev, const struct pending
     } else {
         mqc_chat__say_error(ch, pr->ctx, ev, NULL);
     }
+    if (pr->kind == RQ_UPLOAD || pr->kind == RQ_FIND || pr->kind == RQ_DOWNLOAD)
+        mqc_chat__file_failed(ch);
 }
 
 /* An err with a req or id this run does not know, or with neither: the

@@ -27,7 +27,30 @@
 #define MAX_REQS 32
 
 /* What a request's reply means to the client. */
-enum req_kind { RQ_CONVS, RQ_JOIN, RQ_CREATE, RQ_HISTORY, RQ_LEAVE, RQ_SYNC, RQ_OTHER };
+enum req_kind {
+    RQ_CONVS,
+    RQ_JOIN,
+    RQ_CREATE,
+    RQ_HISTORY,
+    RQ_LEAVE,
+    RQ_SYNC,
+    RQ_OTHER,
+    RQ_UPLOAD,   /* /file: the upload URL */
+    RQ_FIND,     /* /get: the message with the file */
+    RQ_DOWNLOAD, /* /get: the download URL */
+};
+
+/* The one /file or /get in flight (chat_file.c). */
+enum file_step { FO_NONE, FO_UPLOAD, FO_FIND, FO_DOWNLOAD };
+struct file_op {
+    enum file_step step;
+    char conv[MQC_ID_MAX + 1];
+    char path[4096]; /* /file: the file sent; /get: where to save it */
+    char name[256];
+    char type[128];
+    long long size; /* /file */
+    long long seq;  /* /get */
+};
 
 /* What a request or post was, for error lines: "/leave in d-8d9c...". */
 #define CTX_SIZE (MQC_ID_MAX * 2 + 32)
@@ -111,6 +134,7 @@ struct chat {
     char sync_next[MQC_STATE_TOKEN_MAX + 1]; /* since of its next page */
     cJSON *away;                             /* owned array: its events so far */
     bool quit_synced;                        /* the sync on quit is over */
+    struct file_op file;                     /* /file or /get in flight */
 };
 
 /* The string member key of o, or NULL. Borrowed. */
@@ -145,6 +169,8 @@ void mqc_chat__send_text(struct chat *ch, const char *text);
  * without its "id", to the current conversation: it gets an id and goes
  * through the outbox like a message. */
 void mqc_chat__send_payload(struct chat *ch, cJSON *payload);
+/* Send text with attrs (taken; NULL = none) into conv. */
+void mqc_chat__send_msg(struct chat *ch, const char *conv, const char *text, cJSON *attrs);
 /* Print err (borrowed) as "CONTEXT: MSG (CODE)" + suffix (may be NULL). */
 void mqc_chat__say_error(struct chat *ch, const char *context, const cJSON *err,
                          const char *suffix);
@@ -170,6 +196,13 @@ void mqc_chat__deliver(struct chat *ch, const cJSON *ev);
 
 /* One typed line (borrowed, may be modified). */
 void mqc_chat__handle_line(struct chat *ch, char *line);
+
+/* chat_file.c: /file PATH and /get SEQ [PATH] (arg borrowed), the replies
+ * to their requests (ev borrowed), and an err that ends one. */
+void mqc_chat__cmd_file(struct chat *ch, const char *arg);
+void mqc_chat__cmd_get(struct chat *ch, const char *arg);
+void mqc_chat__file_reply(struct chat *ch, enum req_kind kind, const cJSON *ev);
+void mqc_chat__file_failed(struct chat *ch);
 /* Something was typed: tell the others "composing", at most every few
  * seconds per conversation. */
 void mqc_chat__maybe_typing(struct chat *ch);

@@ -80,6 +80,8 @@ static void cmd_help(struct chat *ch)
                   "  /remove USER[,USER...] remove members (group admins)\n"
                   "  /leave                 leave the current group (direct chats cannot be left)\n"
                   "  /read                  mark everything seen here as read\n"
+                  "  /file PATH             send a file (photo, document...)\n"
+                  "  /get SEQ [PATH]        save the file of message SEQ (default: its name)\n"
                   "  /quit                  leave (after unsent messages are confirmed)\n"
                   "  anything else is sent to the current conversation (//text sends /text)");
     mqc_chat__say(ch, mqc_chat__relation_help);
@@ -264,6 +266,10 @@ void mqc_chat__handle_line(struct chat *ch, char *line)
         cmd_read(ch);
     else if (mqc_chat__relation_cmd(ch, cmd, arg))
         ;
+    else if (!strcmp(cmd, "file"))
+        mqc_chat__cmd_file(ch, arg);
+    else if (!strcmp(cmd, "get"))
+        mqc_chat__cmd_get(ch, arg);
     else
         mqc_chat__sayf(ch, "unknown command /%.32s (/help lists them; //text sends /text)", cmd);
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "bridge/config.h"
@@ -663,6 +664,38 @@ static bool check_plugin(struct doctor *d, const struct mqc_mosqconf *c, struct 
     return true;
 }
 
+/* ---- attachments ---- */
+
+/* The object store options: all of them or none (config finish checked
+ * that), and a secret key file the broker's user can read and that holds a
+ * line. The store itself is not contacted. */
+static void check_attach(struct doctor *d, const struct mqc_mosqconf *c,
+                         const struct mqc_config *cfg)
+{
+    if (!cfg->s3_endpoint) {
+        ok(d, "attachments off (no plugin_opt_s3_endpoint): upload/download answer unavailable");
+        return;
+    }
+    const char *user = mqc_mosqconf_get(c, "user", 0, c->n);
+    if (!check_readable(d, "s3 secret key file", cfg->s3_secret_key_file, user ? user : "mosquitto",
+                        "plugin_opt_s3_secret_key_file"))
+        return;
+    size_t len = 0;
+    char *text = read_file(cfg->s3_secret_key_file, &len);
+    bool empty = !text || strspn(text, " \t\r\n") == len;
+    if (text)
+        OPENSSL_cleanse(text, len);
+    free(text);
+    if (empty) {
+        fail(d, "s3 secret key file '%s' is empty; put the store's secret access key in it",
+             cfg->s3_secret_key_file);
+        return;
+    }
+    ok(d, "attachments in %s (bucket %s, %s-style, URLs valid %lds, at most %ld bytes)",
+       cfg->s3_endpoint, cfg->s3_bucket, cfg->s3_path_style ? "path" : "virtual-host",
+       cfg->url_seconds, cfg->max_upload_bytes);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mqchat doctor --config MOSQUITTO_CONF [--push-config PUSH_CONF]\n");
@@ -698,6 +731,8 @@ int mqc_cli_doctor(const struct mqc_cli *cli, int argc, char **argv)
         ok(&d, "config '%s' parses (%zu directives)", conf, c.n);
         have_cfg = check_plugin(&d, &c, &cfg);
         check_broker(&d, &c, have_cfg ? cfg.max_message_bytes : 65536);
+        if (have_cfg)
+            check_attach(&d, &c, &cfg);
         if (have_cfg)
             check_redis(&d, &cfg);
         if (have_cfg && push)

@@ -221,11 +221,26 @@ static void render_msg(struct sb *b, const cJSON *ev)
     sb_puts(b, " (seq ");
     put_num(b, ev, "seq");
     sb_puts(b, ")");
+    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(ev, "attrs");
+    const cJSON *att = cJSON_GetObjectItemCaseSensitive(attrs, "attachment");
+    if (cJSON_IsObject(att)) {
+        /* A file (PROTOCOL.md "Attachments"): its name and size, and how to
+         * save it. */
+        const char *type = str_of(att, "type");
+        const cJSON *size = cJSON_GetObjectItemCaseSensitive(att, "size");
+        sb_puts(b, type && !strncmp(type, "image/", 6) ? " [photo " : " [file ");
+        const char *name = str_of(att, "name");
+        sb_safe(b, name ? name : "(no name)");
+        if (cJSON_IsNumber(size))
+            sb_printf(b, ", %lld bytes", (long long)cJSON_GetNumberValue(size));
+        sb_puts(b, "; /get ");
+        put_num(b, ev, "seq");
+        sb_puts(b, "]");
+    }
     /* PROTOCOL.md v1.1 puts reply_to on the event; older apps kept it in attrs. */
     const cJSON *reply = cJSON_GetObjectItemCaseSensitive(ev, "reply_to");
     if (!cJSON_IsNumber(reply))
-        reply = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "attrs"),
-                                                 "reply_to");
+        reply = cJSON_GetObjectItemCaseSensitive(attrs, "reply_to");
     if (cJSON_IsNumber(reply))
         sb_printf(b, " (reply to %lld)", (long long)cJSON_GetNumberValue(reply));
 }

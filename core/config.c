@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/attach.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "core/metrics.h"
@@ -18,6 +19,27 @@
 #define LONG mqc_opt_set_long
 #define BOOL mqc_opt_set_bool
 #define SECRET MQC_OPT_SECRET
+
+/* Regions and access key ids: letters, digits and '-' / '_' only (they
+ * go into URLs and the signed scope as they are). */
+static const char *check_word(const char *v)
+{
+    for (const char *p = v; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return "must be letters, digits, '-' and '_'";
+    }
+    return NULL;
+}
+static const char *check_region(const char *v)
+{
+    return check_word(v);
+}
+static const char *check_access_key(const char *v)
+{
+    return check_word(v);
+}
 
 #define F(field) offsetof(struct mqc_config, field)
 static const struct mqc_opt opts[] = {
@@ -77,6 +99,22 @@ static const struct mqc_opt opts[] = {
      "least time between two reconnect attempts while Redis is down"},
     {"metrics_listen", STR, F(metrics_listen), 3, 300, NULL, 0, mqc_metrics_check_listen,
      "host:port serving Prometheus metrics at GET /metrics (unset = off)"},
+    {"s3_endpoint", STR, F(s3_endpoint), 8, 1024, NULL, 0, mqc_attach_check_endpoint,
+     "object store for attachments, http[s]://host[:port] (unset = attachments unavailable)"},
+    {"s3_bucket", STR, F(s3_bucket), 3, 63, NULL, 0, mqc_attach_check_bucket,
+     "bucket holding the attachments"},
+    {"s3_region", STR, F(s3_region), 1, 64, "us-east-1", 0, check_region,
+     "region the URLs are signed for"},
+    {"s3_access_key", STR, F(s3_access_key), 1, 128, NULL, 0, check_access_key,
+     "access key id signing the URLs"},
+    {"s3_secret_key_file", STR, F(s3_secret_key_file), 1, 4096, NULL, 0, mqc_opt_check_path,
+     "file holding the secret access key (one line)"},
+    {"s3_path_style", BOOL, F(s3_path_style), 0, 1, "false", 0, NULL,
+     "URLs as endpoint/bucket/key (MinIO and the like); else bucket.host/key"},
+    {"max_upload_bytes", LONG, F(max_upload_bytes), 1, 5368709120L, "104857600", 0, NULL,
+     "largest attachment in bytes (larger uploads are too_large)"},
+    {"url_seconds", LONG, F(url_seconds), 1, 604800, "900", 0, NULL,
+     "how long an upload or download URL stays valid"},
 };
 #undef F
 #undef STR
@@ -122,6 +160,22 @@ int mqc_config_finish(struct mqc_config *cfg, char *err, size_t errlen)
     if (mqc_filter_list_parse(cfg->other_topics, &cfg->other_filters, why, sizeof why) != MQC_OK) {
         snprintf(err, errlen, "plugin_opt_other_topics: %s", why);
         return MQC_EBADREQ;
+    }
+    /* Attachments: all four of endpoint, bucket, key and secret, or none. */
+    const char *s3[] = {cfg->s3_endpoint, cfg->s3_bucket, cfg->s3_access_key,
+                        cfg->s3_secret_key_file};
+    const char *s3n[] = {"s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key_file"};
+    size_t set = 0;
+    for (size_t i = 0; i < 4; i++)
+        set += s3[i] != NULL;
+    for (size_t i = 0; set > 0 && set < 4 && i < 4; i++) {
+        if (!s3[i]) {
+            snprintf(err, errlen,
+                     "plugin_opt_%s: missing (attachments need s3_endpoint, s3_bucket, "
+                     "s3_access_key and s3_secret_key_file together)",
+                     s3n[i]);
+            return MQC_EBADREQ;
+        }
     }
     return MQC_OK;
 }

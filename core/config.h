@@ -38,7 +38,17 @@ struct mqc_config {
     long rate_bytes;
     long rate_reqs;
     long timeline_max;
-    char *metrics_listen;                 /* host:port serving metrics, NULL = off */
+    char *metrics_listen; /* host:port serving metrics, NULL = off */
+    /* Attachments (PROTOCOL.md "Attachments"): the object store; unset
+     * endpoint = upload/download answer unavailable. */
+    char *s3_endpoint;
+    char *s3_bucket;
+    char *s3_region;
+    char *s3_access_key;
+    char *s3_secret_key_file;
+    bool s3_path_style;
+    long max_upload_bytes;
+    long url_seconds;
     struct mqc_filter_list other_filters; /* parsed other_topics */
 };
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/attach.h"
 #include "core/envelope.h"
 #include "core/err.h"
 #include "core/id.h"
@@ -16,7 +17,7 @@ static const struct {
     {"leave", MQC_OP_LEAVE},     {"convs", MQC_OP_CONVS},   {"history", MQC_OP_HISTORY},
     {"sync", MQC_OP_SYNC},       {"device", MQC_OP_DEVICE}, {"undevice", MQC_OP_UNDEVICE},
     {"mute", MQC_OP_MUTE},       {"block", MQC_OP_BLOCK},   {"unblock", MQC_OP_UNBLOCK},
-    {"blocked", MQC_OP_BLOCKED},
+    {"blocked", MQC_OP_BLOCKED}, {"upload", MQC_OP_UPLOAD}, {"download", MQC_OP_DOWNLOAD},
 };
 
 static const char *get_str(const cJSON *root, const char *key)
@@ -213,6 +214,45 @@ static int parse_block(const cJSON *root, const char *me, struct mqc_req *r, con
     return MQC_OK;
 }
 
+/* upload: conv, name (1-255 bytes), type (a MIME type), size (>= 0); the
+ * size limit is the plugin's (too_large). */
+static int parse_upload(const cJSON *root, struct mqc_req *r, const char **why)
+{
+    int rc = get_conv(root, r, why);
+    if (rc != MQC_OK)
+        return rc;
+    r->name = get_str(root, "name");
+    if (!r->name || !*r->name || strlen(r->name) > 255) {
+        *why = "name must be a string of 1-255 bytes";
+        return MQC_EBADREQ;
+    }
+    r->type = get_str(root, "type");
+    if (!mqc_attach_type_valid(r->type)) {
+        *why = "type must be a MIME type such as image/jpeg";
+        return MQC_EBADREQ;
+    }
+    if (mqc_envelope_int(root, "size", 0, MQC_SEQ_MAX, &r->size) != MQC_OK) {
+        *why = "size must be a whole number of bytes";
+        return MQC_EBADREQ;
+    }
+    return MQC_OK;
+}
+
+/* download: conv and key (whether the key is conv's is the plugin's
+ * not_found). */
+static int parse_download(const cJSON *root, struct mqc_req *r, const char **why)
+{
+    int rc = get_conv(root, r, why);
+    if (rc != MQC_OK)
+        return rc;
+    r->key = get_str(root, "key");
+    if (!r->key || !*r->key || strlen(r->key) > 1024) {
+        *why = "key must be the key an upload answered";
+        return MQC_EBADREQ;
+    }
+    return MQC_OK;
+}
+
 int mqc_req_parse(const cJSON *root, const char *me, size_t max_members, struct mqc_req *r,
                   const char **why)
 {
@@ -260,6 +300,10 @@ int mqc_req_parse(const cJSON *root, const char *me, size_t max_members, struct 
         return parse_block(root, me, r, why);
     case MQC_OP_BLOCKED:
         return MQC_OK;
+    case MQC_OP_UPLOAD:
+        return parse_upload(root, r, why);
+    case MQC_OP_DOWNLOAD:
+        return parse_download(root, r, why);
     }
     return MQC_EBADREQ;
 }

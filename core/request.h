@@ -24,6 +24,8 @@ enum mqc_op {
     MQC_OP_BLOCK,
     MQC_OP_UNBLOCK,
     MQC_OP_BLOCKED,
+    MQC_OP_UPLOAD,
+    MQC_OP_DOWNLOAD,
 };
 
 #define MQC_HISTORY_DEFAULT 50
@@ -51,6 +53,10 @@ struct mqc_req {
     bool sandbox;         /* device */
     int64_t until;        /* mute: ms, 0 = unmute */
     const char *user;     /* block, unblock: the other user */
+    const char *name;     /* upload: the file's name (1-255 bytes) */
+    const char *type;     /* upload: its MIME type */
+    int64_t size;         /* upload: its size in bytes */
+    const char *key;      /* download: the object key */
 };
 
 /* Parse a request object. me is the asking user (borrowed), max_members the

@@ -114,6 +114,7 @@ static void plugin_free(struct mqc_plugin *p)
         p->startup_offline = o->next;
         free(o);
     }
+    mqc_plugin__attach_cleanup(p);
     mqc_config_cleanup(&p->cfg);
     free(p);
 }
@@ -241,6 +242,8 @@ static int plugin_start(struct mqc_plugin *p, struct mosquitto_opt *opts, int co
         rc = start_auth(p);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = make_state(p);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mqc_plugin__attach_init(p);
     if (rc == MOSQ_ERR_SUCCESS)
         /* Redis may be down at start: the broker still starts, refuses
          * logins and reconnects when Redis returns. */

@@ -15,6 +15,7 @@
 
 #include "acl/acl.h"
 #include "core/authcache.h"
+#include "core/attach.h"
 #include "core/authwork.h"
 #include "core/config.h"
 #include "core/jwtauth.h"
@@ -52,10 +53,11 @@ struct mqc_plugin {
     struct mqc_members *members;               /* owned: conversation -> members cache */
     struct mqc_ratelimit *typing;              /* owned: typing events per user+conv */
     struct mqc_ratelimit *rate_msgs, *rate_bytes, *rate_reqs; /* owned: per user */
-    struct mqc_presence *presence; /* owned: devices and published states */
-    struct mqc_contacts *contacts; /* owned: presence visibility */
-    bool reloading;                /* between MOSQ_EVT_RELOAD and the next tick (SIGHUP re-auth) */
-    bool node_reset_done;          /* this node's stale presence cleared in Redis */
+    struct mqc_presence *presence;   /* owned: devices and published states */
+    struct mqc_contacts *contacts;   /* owned: presence visibility */
+    struct mqc_attach_store *attach; /* owned: the object store; NULL = not configured */
+    bool reloading;       /* between MOSQ_EVT_RELOAD and the next tick (SIGHUP re-auth) */
+    bool node_reset_done; /* this node's stale presence cleared in Redis */
     struct mqc_node_offline *startup_offline; /* retained offline states to publish */
     int64_t next_heartbeat_ms;
     /* Cluster (cluster_send.c, cluster_recv.c, reap.c, wake.c). */
@@ -148,6 +150,16 @@ int mqc_plugin__post(struct mqc_plugin *p, const struct mqc_sender *from, const 
                      cJSON *root, size_t payload_len);
 /* chat/u/{me}/req (plugin/request.c). root is taken. */
 int mqc_plugin__request(struct mqc_plugin *p, const struct mqc_sender *from, cJSON *root);
+
+/* Attachments (plugin/attach.c). Read the store's secret key and set up
+ * p->attach when plugin_opt_s3_endpoint is set. Returns a MOSQ_ERR_*. */
+int mqc_plugin__attach_init(struct mqc_plugin *p);
+void mqc_plugin__attach_cleanup(struct mqc_plugin *p);
+struct mqc_origin;
+struct mqc_req;
+/* An upload or download request (o taken on MQC_OK, which includes the
+ * refusals answered at once: unavailable, too_large, not_found). */
+int mqc_plugin__attach_request(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_origin *o);
 
 /* Per-request state carried from the MESSAGE event to the store callback:
  * who asked (copied: the client may be gone by then) and the reference to

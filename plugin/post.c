@@ -12,12 +12,10 @@
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "core/preview.h"
 #include "core/utf8.h"
 #include "plugin/metrics.h"
 #include "plugin/plugin.h"
-
-/* Bytes of the body kept as the push preview (the bridge may cut further). */
-#define MQC_PREVIEW_MAX 240
 
 /* A send in flight: who asked, and the event around its future seq. */
 struct send_ctx {
@@ -137,10 +135,8 @@ static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const 
         rc = mqc_event_msg_parts(conv, m.id, from->user, mqc_clock_wall_ms(), m.body, m.attrs,
                                  &c->prefix, &c->suffix);
     char preview[MQC_PREVIEW_MAX + 1];
-    const char *body = m.body->valuestring;
-    size_t plen = mqc_utf8_prefix(body, strlen(body), MQC_PREVIEW_MAX);
-    memcpy(preview, body, plen);
-    preview[plen] = '\0';
+    mqc_preview_make(m.body->valuestring, m.attrs ? m.attrs->valuestring : NULL, preview,
+                     sizeof preview);
     if (rc == MQC_OK)
         rc = mqc_store_send(p->store, conv, from->user, m.id, c->prefix, c->suffix, preview,
                             mqc_members_version(p->members, conv), send_done, c);

@@ -7,7 +7,11 @@
 # the first, and a node that dies leaves the others running. Runtime files live
 # in .run/ (RUN_DIR) and are reused by the next run (users and messages survive
 # in Redis' AOF); one stack at a time per RUN_DIR: a second start refuses and
-# says what is running. WEB=0 skips building the web client. Every process
+# says what is running. WEB=0 skips building the web client. Attachments: an
+# s3rver (the fake S3 server from web/'s npm packages) on S3_PORT (default
+# 4568), path-style, bucket "mqchat", its data in .run/s3data; the plugin
+# gets its plugin_opt_s3_* options, so uploads work out of the box (S3=0, or
+# no s3rver installed: upload/download answer unavailable). Every process
 # runs as the invoking user (so a checkout in a private directory works as
 # root too).
 set -euo pipefail
@@ -20,6 +24,9 @@ WS_PORT=${WS_PORT:-8080}
 REDIS_PORT=${REDIS_PORT:-6379}
 NODES=${NODES:-1}
 WEB=${WEB:-1}
+S3=${S3:-1}
+S3_PORT=${S3_PORT:-4568}
+S3RVER=$ROOT/web/node_modules/s3rver/bin/s3rver.js
 case "$NODES" in [1-9]) ;; *) echo "run: NODES must be 1-9" >&2; exit 2 ;; esac
 PLUGIN=$BUILD/mqchat_plugin.so
 CLI=$BUILD/cli/mqchat
@@ -47,7 +54,7 @@ for pidfile in "$RUN_DIR"/*.pid; do
   [ -e "$pidfile" ] || continue
   pid=$(cat "$pidfile" 2>/dev/null || true)
   name=$(basename "$pidfile" .pid)
-  case "$name" in redis) comm=redis-server ;; mosquitto*) comm=mosquitto ;; push) comm=mqchat-push ;; *) comm= ;; esac
+  case "$name" in redis) comm=redis-server ;; mosquitto*) comm=mosquitto ;; push) comm=mqchat-push ;; s3rver) comm=node ;; *) comm= ;; esac
   if [ -n "$pid" ] && [ -n "$comm" ] && [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = "$comm" ]; then
     echo "run: stopping process $pid ($name) left behind by an earlier run"
     kill "$pid" 2>/dev/null || true
@@ -59,6 +66,7 @@ rm -f "$RUN_DIR/running"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 specs=("REDIS_PORT:$REDIS_PORT" "MQTT_PORT:$MQTT_PORT" "WS_PORT:$WS_PORT")
+[ "$S3" = 0 ] || specs+=("S3_PORT:$S3_PORT")
 for i in $(seq 2 "$NODES"); do specs+=("MQTT_PORT:$((MQTT_PORT + i - 1))"); done
 for spec in "${specs[@]}"; do
   name=${spec%%:*}; port=${spec#*:}
@@ -74,7 +82,8 @@ done
 mkdir -p "$WEB_DIR"
 if [ "$WEB" = 0 ]; then
   echo "run: WEB=0: the web client is not built; MQTT over WebSockets still works"
-elif ! bash "$ROOT/web/tools/prepare.sh" "$WEB_DIR"; then
+elif ! MQCHAT_S3_ORIGIN=$([ "$S3" = 0 ] || echo "http://127.0.0.1:$S3_PORT") \
+     bash "$ROOT/web/tools/prepare.sh" "$WEB_DIR"; then
   echo "run: the web client could not be built (see above); MQTT over WebSockets still works" >&2
 fi
 
@@ -92,6 +101,21 @@ render() { # template output
 }
 render "$ROOT/config/redis.conf.in" "$RUN_DIR/redis.conf"
 render "$ROOT/config/mosquitto.conf.in" "$RUN_DIR/mosquitto.conf"
+# Attachments: s3rver's built-in account (S3RVER / S3RVER) signs the URLs.
+if [ "$S3" != 0 ] && [ ! -f "$S3RVER" ]; then
+  echo "run: s3rver is not installed (bash web/tools/prepare.sh installs it): attachments are off"
+  S3=0
+fi
+if [ "$S3" != 0 ]; then
+  (umask 077; echo S3RVER > "$RUN_DIR/s3.secret")
+  cat >> "$RUN_DIR/mosquitto.conf" <<EOC
+plugin_opt_s3_endpoint http://127.0.0.1:$S3_PORT
+plugin_opt_s3_bucket mqchat
+plugin_opt_s3_access_key S3RVER
+plugin_opt_s3_secret_key_file $RUN_DIR/s3.secret
+plugin_opt_s3_path_style true
+EOC
+fi
 # Nodes 2..N: their own MQTT port and node id, no WebSockets listener.
 for i in $(seq 2 "$NODES"); do
   sed -e "s#^listener $MQTT_PORT #listener $((MQTT_PORT + i - 1)) #" \
@@ -134,6 +158,13 @@ wait_until() { # seconds description pid command...
 }
 
 start "redis (127.0.0.1:$REDIS_PORT)" redis.pid redis-server "$RUN_DIR/redis.conf"
+if [ "$S3" != 0 ]; then
+  mkdir -p "$RUN_DIR/s3data"
+  start "s3rver (http://127.0.0.1:$S3_PORT, data $RUN_DIR/s3data, log $RUN_DIR/s3rver.log)" s3rver.pid \
+    bash -c 'exec node "$0" -d "$1" -a 127.0.0.1 -p "$2" --no-vhost-buckets --configure-bucket mqchat "$3" >> "$4" 2>&1' \
+    "$S3RVER" "$RUN_DIR/s3data" "$S3_PORT" "$ROOT/config/s3rver-cors.xml" "$RUN_DIR/s3rver.log"
+  wait_until 10 "s3rver" "${pids[-1]}" bash -c "exec 3<>/dev/tcp/127.0.0.1/$S3_PORT"
+fi
 wait_until 10 "redis" "${pids[-1]}" redis-cli -p "$REDIS_PORT" ping
 
 export MQCHAT_REDIS="redis://127.0.0.1:$REDIS_PORT/0"
@@ -184,6 +215,7 @@ mqchat is running on loopback:
   Redis  127.0.0.1:$REDIS_PORT   (AOF in $RUN_DIR)
   Push   mqchat-push (config: $RUN_DIR/push.conf, log: $RUN_DIR/push.log;
          pushes stay disabled until you add APNs/FCM credentials there)
+$(if [ "$S3" != 0 ]; then echo "  Files  s3rver http://127.0.0.1:$S3_PORT (bucket mqchat, data in $RUN_DIR/s3data): photos and files"; else echo "  Files  off (S3=0 or no s3rver): upload/download answer unavailable"; fi)
 
 Demo users (passwords kept in $PWFILE):
   alice  $ALICE_PW

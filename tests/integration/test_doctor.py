@@ -125,6 +125,22 @@ class DoctorTest(unittest.TestCase):
         self.assert_fails(self.conf_with("plugin_opt_redis_port 99999"),
                           "plugin_opt_redis_port: '99999'")
 
+    def test_attachment_store(self):
+        rc, out = doctor(self.st.broker.conf_path)
+        self.assertIn("ok: attachments off (no plugin_opt_s3_endpoint)", out)
+        secret = self.write("s3.secret", "")
+        os.chmod(secret, 0o644)
+        s3 = ("plugin_opt_s3_endpoint http://127.0.0.1:9000", "plugin_opt_s3_bucket chat-files",
+              "plugin_opt_s3_access_key AK", "plugin_opt_s3_secret_key_file " + secret)
+        self.assert_fails(self.conf_with(*s3), "s3 secret key file '%s' is empty" % secret)
+        self.assert_fails(self.conf_with(*s3[:3]), "plugin_opt_s3_secret_key_file: missing")
+        with open(secret, "w") as f:
+            f.write("sekrit\n")
+        rc, out = doctor(self.conf_with(*s3, "plugin_opt_s3_path_style true"))
+        self.assertIn("ok: attachments in http://127.0.0.1:9000 (bucket chat-files, path-style",
+                      out)
+        self.assertNotIn("sekrit", out)
+
     def test_include_dir_followed(self):
         inc = os.path.join(self.st.dir, "conf.d")
         os.mkdir(inc)

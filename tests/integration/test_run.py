@@ -96,6 +96,7 @@ class RunScript:
         self.mqtt = free_block(nodes)
         self.ws = free_port()
         self.redis = free_port()
+        self.s3 = free_port()
         self.out_path = os.path.join(os.path.dirname(run_dir), "run-%d-%d.out" %
                                      (nodes, self.mqtt))
         self.proc = None
@@ -104,6 +105,7 @@ class RunScript:
     def start(self):
         env = dict(os.environ, MQTT_PORT=str(self.mqtt), WS_PORT=str(self.ws),
                    REDIS_PORT=str(self.redis), NODES=str(self.nodes), WEB="0",
+                   S3_PORT=str(self.s3),
                    BUILD=self.build, RUN_DIR=self.run_dir)
         env.pop("MQCHAT_REDIS", None)
         with open(self.out_path, "wb") as out:
@@ -217,6 +219,12 @@ class MakeRunTest(unittest.TestCase):
             for d in ("scripts", "config"):
                 shutil.copytree(os.path.join(SRC, d), os.path.join(cls.root, d))
             fake_build(os.path.join(cls.root, "build"))
+            # s3rver from this tree's npm packages (installed by the
+            # web_bundle fixture): run.sh starts it for attachments.
+            mods = os.path.join(SRC, "web", "node_modules")
+            if os.path.isdir(os.path.join(mods, "s3rver")):
+                os.makedirs(os.path.join(cls.root, "web"))
+                os.symlink(mods, os.path.join(cls.root, "web", "node_modules"))
             cls.rs = RunScript(cls.root, os.path.join(cls.root, "build"),
                                 os.path.join(cls.root, ".run")).start().wait_ready()
         except BaseException:
@@ -244,6 +252,29 @@ class MakeRunTest(unittest.TestCase):
             self.assertEqual(b.msg(conv, "hello-1")["body"], "hello bob")
         finally:
             st.close()
+
+    def test_uploads_work_out_of_the_box(self):
+        if not os.path.exists(os.path.join(self.root, "web", "node_modules", "s3rver")):
+            self.skipTest("s3rver not installed (web/tools/prepare.sh)")
+        import urllib.request
+        self.assertIn("Files  s3rver http://127.0.0.1:%d" % self.rs.s3, self.rs.output())
+        conv = re.search(r"share the direct conversation (\S+)\.", self.rs.output()).group(1)
+        st = _Stack(self.rs.mqtt)
+        try:
+            a = Chat(st, "alice", self.rs.password("alice"))
+            r = a.ok("upload", conv=conv, name="hi.txt", type="text/plain", size=5)
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            put = urllib.request.Request(r["put_url"], data=b"hello", method="PUT",
+                                         headers=r["headers"])
+            self.assertEqual(opener.open(put, timeout=10).status, 200)
+            url = Chat(st, "bob", self.rs.password("bob")).ok("download", conv=conv,
+                                                            key=r["key"])["url"]
+            self.assertEqual(opener.open(url, timeout=10).read(), b"hello")
+            self.assertTrue(os.path.isdir(os.path.join(self.rs.run_dir, "s3data", "mqchat")))
+        finally:
+            st.close()
+        addrs = listening_addrs(self.rs.pids["s3rver"])
+        self.assertTrue(addrs and all(loopback(a) for a, _ in addrs), addrs)
 
     def test_broker_listens_on_loopback_only(self):
         addrs = listening_addrs(self.rs.pids["mosquitto"])
@@ -293,8 +324,9 @@ class MakeClusterTest(unittest.TestCase):
 
     def test_a_dead_node_leaves_the_others_running(self):
         r = self.rs.start().wait_ready()
-        self.assertEqual(sorted(r.pids),
-                         ["mosquitto", "mosquitto-2", "mosquitto-3", "push", "redis"])
+        s3 = os.path.exists(os.path.join(SRC, "web", "node_modules", "s3rver"))
+        self.assertEqual(sorted(r.pids), ["mosquitto", "mosquitto-2", "mosquitto-3", "push",
+                                          "redis"] + (["s3rver"] if s3 else []))
         os.kill(r.pids["mosquitto-2"], signal.SIGKILL)
         try:
             wait_for(lambda: "node local2" in r.output() and "keep running" in r.output(),

@@ -346,6 +346,41 @@ TEST(docs_defaults_are_accepted)
     mqc_config_cleanup(&c);
 }
 
+TEST(attachment_store_options)
+{
+    struct mqc_config c;
+    char err[512] = "";
+    if (!CHECK_EQ_INT(mqc_config_init(&c), MQC_OK))
+        return;
+    CHECK(c.s3_endpoint == NULL);
+    CHECK_STR(c.s3_region, "us-east-1");
+    CHECK(!c.s3_path_style);
+    CHECK_EQ_INT(c.max_upload_bytes, 104857600);
+    CHECK_EQ_INT(c.url_seconds, 900);
+    expect_bad(&c, "s3_endpoint", "ftp://x", true);
+    expect_bad(&c, "s3_endpoint", "http://u@x", true);
+    expect_bad(&c, "s3_bucket", "Bad_Bucket", true);
+    expect_bad(&c, "s3_region", "us east", true);
+    expect_bad(&c, "url_seconds", "604801", true);
+    expect_bad(&c, "max_upload_bytes", "0", true);
+    CHECK_EQ_INT(mqc_config_set(&c, "s3_endpoint", "http://127.0.0.1:9000", err, sizeof err),
+                 MQC_OK);
+    /* endpoint alone: the others are missing, named */
+    CHECK_EQ_INT(mqc_config_finish(&c, err, sizeof err), MQC_EBADREQ);
+    CHECK(test_contains(err, "plugin_opt_s3_bucket: missing"));
+    CHECK_EQ_INT(mqc_config_set(&c, "s3_bucket", "chat-files", err, sizeof err), MQC_OK);
+    CHECK_EQ_INT(mqc_config_set(&c, "s3_access_key", "AKIAIOSFODNN7EXAMPLE", err, sizeof err),
+                 MQC_OK);
+    CHECK_EQ_INT(mqc_config_finish(&c, err, sizeof err), MQC_EBADREQ);
+    CHECK(test_contains(err, "plugin_opt_s3_secret_key_file: missing"));
+    CHECK_EQ_INT(mqc_config_set(&c, "s3_secret_key_file", "/etc/mqchat/s3.secret", err, sizeof err),
+                 MQC_OK);
+    CHECK_EQ_INT(mqc_config_set(&c, "s3_path_style", "true", err, sizeof err), MQC_OK);
+    CHECK_EQ_INT(mqc_config_finish(&c, err, sizeof err), MQC_OK);
+    CHECK(c.s3_path_style);
+    mqc_config_cleanup(&c);
+}
+
 int main(void)
 {
     RUN(defaults);
@@ -366,5 +401,6 @@ int main(void)
     RUN(finish_keeps_node_id);
     RUN(cleanup_used_config);
     RUN(docs_defaults_are_accepted);
+    RUN(attachment_store_options);
     return test_finish();
 }

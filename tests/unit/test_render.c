@@ -56,6 +56,24 @@ TEST(msg_reply_to_and_utf8)
     free(s);
 }
 
+TEST(msg_with_attachment)
+{
+    char *s = line_of("{\"t\":\"msg\",\"conv\":\"d-1\",\"seq\":7,\"from\":\"bob\",\"body\":\"\","
+                      "\"attrs\":{\"attachment\":{\"key\":\"d-1/k\",\"name\":\"cat\\u001b[2J.jpg\","
+                      "\"type\":\"image/jpeg\",\"size\":1234}}}",
+                      "alice");
+    /* The sender's file name is shown with its control characters neutralised. */
+    CHECK(s && strstr(s, "[d-1] bob:  (seq 7) [photo cat"));
+    CHECK(s && strstr(s, "[2J.jpg, 1234 bytes; /get 7]"));
+    CHECK(s && !strchr(s, 0x1b));
+    free(s);
+    s = line_of("{\"t\":\"msg\",\"conv\":\"d-1\",\"seq\":8,\"from\":\"bob\",\"body\":\"see\","
+                "\"attrs\":{\"attachment\":{\"name\":\"a.pdf\",\"type\":\"application/pdf\"}}}",
+                "alice");
+    CHECK_STR(s, "[d-1] bob: see (seq 8) [file a.pdf; /get 8]");
+    free(s);
+}
+
 TEST(msg_without_body_or_seq)
 {
     char *s = line_of("{\"t\":\"msg\",\"conv\":\"c1\",\"from\":\"x\",\"body\":7}", NULL);
@@ -406,6 +424,7 @@ int main(void)
 {
     RUN(msg);
     RUN(msg_reply_to_and_utf8);
+    RUN(msg_with_attachment);
     RUN(msg_without_body_or_seq);
     RUN(body_controls_are_neutralised);
     RUN(sender_name_and_conv_sanitized);

@@ -497,6 +497,48 @@ TEST(block_ops)
     }
 }
 
+TEST(attachment_ops)
+{
+    struct parsed p;
+    if (!parse(&p, "{\"req\":\"r\",\"op\":\"upload\",\"conv\":\"c1\",\"name\":\"cat.jpg\","
+                   "\"type\":\"image/jpeg\",\"size\":123456}"))
+        return;
+    CHECK_EQ_INT(p.rc, MQC_OK);
+    CHECK_EQ_INT(p.r.op, MQC_OP_UPLOAD);
+    CHECK_STR(p.r.conv, "c1");
+    CHECK_STR(p.r.name, "cat.jpg");
+    CHECK_STR(p.r.type, "image/jpeg");
+    CHECK(p.r.size == 123456);
+    done(&p);
+    if (!parse(&p, "{\"req\":\"r\",\"op\":\"download\",\"conv\":\"c1\",\"key\":\"c1/x\"}"))
+        return;
+    CHECK_EQ_INT(p.rc, MQC_OK);
+    CHECK_EQ_INT(p.r.op, MQC_OP_DOWNLOAD);
+    CHECK_STR(p.r.key, "c1/x");
+    done(&p);
+    const char *bad[] = {
+        "{\"req\":\"r\",\"op\":\"upload\",\"conv\":\"c1\",\"name\":\"a\",\"type\":\"a/b\"}",
+        "{\"req\":\"r\",\"op\":\"upload\",\"conv\":\"c1\",\"name\":\"a\",\"type\":\"a/b\","
+        "\"size\":-1}",
+        "{\"req\":\"r\",\"op\":\"upload\",\"conv\":\"c1\",\"name\":\"a\",\"type\":\"a/b\","
+        "\"size\":\"5\"}",
+        "{\"req\":\"r\",\"op\":\"upload\",\"conv\":\"c1\",\"name\":\"\",\"type\":\"a/b\","
+        "\"size\":5}",
+        "{\"req\":\"r\",\"op\":\"upload\",\"conv\":\"c1\",\"name\":\"a\",\"type\":\"a/b;c\","
+        "\"size\":5}",
+        "{\"req\":\"r\",\"op\":\"upload\",\"conv\":\"c/1\",\"name\":\"a\",\"type\":\"a/b\","
+        "\"size\":5}",
+        "{\"req\":\"r\",\"op\":\"download\",\"conv\":\"c1\"}",
+        "{\"req\":\"r\",\"op\":\"download\",\"conv\":\"c1\",\"key\":7}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (!parse(&p, bad[i]))
+            return;
+        CHECK_EQ_INT(p.rc, MQC_EBADREQ);
+        done(&p);
+    }
+}
+
 int main(void)
 {
     RUN(create_direct);
@@ -520,5 +562,6 @@ int main(void)
     RUN(title_bad);
     RUN(cleanup_is_safe);
     RUN(block_ops);
+    RUN(attachment_ops);
     return test_finish();
 }

@@ -2,11 +2,33 @@
 // list (day separators, sender names in groups, sent/delivered/read marks,
 // an unread divider, older pages loaded on scrolling up, replies, edits,
 // deletes and reactions through relview.js), the typing line and the
-// composer.
+// composer. Attachments: the clip button, pasting files and dropping them on
+// the pane upload them (a progress row each); images show inline (click: the
+// full image in a new tab), other files as a link with size.
 import { h, replace } from './dom.js';
+import { Attachments, attachmentOf, formatSize, isImage } from '../attach.js';
 import { avatar } from './avatar.js';
 import { RelView } from './relview.js';
 import { clock, day, hue, lastSeen, memberText, typingText } from './format.js';
+
+// A paper clip drawn as SVG (an emoji may be missing from the fonts).
+function clip() {
+  const NS = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('width', '20');
+  svg.setAttribute('height', '20');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'clip');
+  const p = document.createElementNS(NS, 'path');
+  p.setAttribute('d', 'M21 11.5l-8.6 8.6a5.5 5.5 0 01-7.8-7.8l8.6-8.6a3.7 3.7 0 015.2 5.2l-8.6 8.6a1.8 1.8 0 01-2.6-2.6l8-8');
+  p.setAttribute('fill', 'none');
+  p.setAttribute('stroke', 'currentColor');
+  p.setAttribute('stroke-width', '2');
+  p.setAttribute('stroke-linecap', 'round');
+  svg.appendChild(p);
+  return svg;
+}
 
 const MARK_TEXT = { pending: '◷', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
 const MARK_LABEL = {
@@ -16,6 +38,7 @@ const MARK_LABEL = {
 export class ChatView {
   constructor({ session, onBack }) {
     this.session = session;
+    this.files = new Attachments(session);
     this.conv = null;
     this.unreadFrom = 0;
     this.loadingOlder = false;
@@ -33,6 +56,19 @@ export class ChatView {
     });
     this.rel = new RelView({ session, view: this });
     this.sendBtn = h('button', { id: 'composer-send', type: 'submit', class: 'send', 'aria-label': 'Send' }, '➤');
+    this.fileInput = h('input', {
+      id: 'composer-file', type: 'file', multiple: true, hidden: true,
+      onchange: () => {
+        this.uploadFiles([...this.fileInput.files]);
+        this.fileInput.value = '';
+      },
+    });
+    this.attachBtn = h('button', {
+      id: 'composer-attach', type: 'button', class: 'icon attach', title: 'Attach a photo or file',
+      'aria-label': 'Attach a photo or file', onclick: () => this.fileInput.click(),
+    }, clip());
+    this.input.addEventListener('paste', (e) => this.onPaste(e));
+    this.uploads = h('div', { id: 'uploads', class: 'uploads', 'aria-live': 'polite' });
     this.empty = h('div', { class: 'chat-empty' },
       h('div', { class: 'logo big' }, 'mq'),
       h('p', {}, 'Pick a conversation, or start a new one.'));
@@ -44,7 +80,12 @@ export class ChatView {
       this.scroller,
       this.typingLine,
       this.rel.bar,
-      h('form', { id: 'composer', class: 'composer', onsubmit: (e) => this.onSend(e) }, this.input, this.sendBtn));
+      this.uploads,
+      h('form', { id: 'composer', class: 'composer', onsubmit: (e) => this.onSend(e) },
+        this.attachBtn, this.fileInput, this.input, this.sendBtn));
+    this.pane.addEventListener('dragover', (e) => this.onDrag(e));
+    this.pane.addEventListener('dragleave', () => this.pane.classList.remove('dropping'));
+    this.pane.addEventListener('drop', (e) => this.onDrop(e));
     this.el = h('div', { id: 'chat', class: 'chat' }, this.empty, this.pane);
   }
 
@@ -152,7 +193,10 @@ export class ChatView {
         h('div', { class: 'bubble' },
           group && !mine && !cont ? h('div', { class: 'sender', style: { '--h': hue(ev.from) } }, ev.from) : null,
           this.rel.quote(m ? m.reply_to : ev.reply_to),
-          this.rel.body(ev, m),
+          // The folded state holds the latest attrs (an edit may replace
+          // them) and none once deleted.
+          m && m.deleted ? null : this.attachmentView(m ? { ...ev, attrs: m.attrs } : ev),
+          (m ? m.deleted || m.body : ev.body) || !attachmentOf(m ? { attrs: m.attrs } : ev) ? this.rel.body(ev, m) : null,
           h('span', { class: 'meta' },
             this.rel.edited(m),
             h('span', { class: 'time' }, clock(ev.ts || Date.now())),
@@ -188,6 +232,92 @@ export class ChatView {
         m.setAttribute('aria-label', MARK_LABEL[mark]);
       }
     }
+  }
+
+  // The attachment of ev as shown in its bubble, or null. Images get their
+  // download URL when drawn (the URL is cached, so redraws reuse it).
+  attachmentView(ev) {
+    const a = attachmentOf(ev);
+    if (!a) return null;
+    const conv = ev.conv;
+    const open = async (e) => {
+      e.preventDefault();
+      e.stopPropagation();
+      try {
+        window.open(await this.files.url(conv, a.key), '_blank', 'noopener');
+      } catch (err) {
+        this.showUploadError(a.name, err);
+      }
+    };
+    if (isImage(a)) {
+      const img = h('img', { class: 'thumb', alt: a.name, title: a.name, 'data-key': a.key, onclick: open });
+      this.files.url(conv, a.key).then((url) => {
+        img.src = url;
+      }, () => img.classList.add('broken'));
+      return h('div', { class: 'attachment image' }, img);
+    }
+    return h('a', { class: 'attachment file', href: '#', 'data-key': a.key, onclick: open },
+      h('span', { class: 'file-icon' }, clip()),
+      h('span', { class: 'file-name' }, a.name),
+      a.size !== null ? h('span', { class: 'file-size' }, formatSize(a.size)) : null);
+  }
+
+  // ---- uploads ----
+
+  uploadFiles(files) {
+    for (const f of files) this.uploadOne(this.conv, f);
+  }
+
+  async uploadOne(conv, file) {
+    if (!conv || !file) return;
+    const bar = h('progress', { max: '1', value: '0' });
+    const row = h('div', { class: 'upload', 'data-name': file.name || 'file' },
+      h('span', { class: 'upload-name' }, file.name || 'file'), bar,
+      h('span', { class: 'upload-pct' }, '0%'));
+    this.uploads.appendChild(row);
+    try {
+      await this.files.upload(conv, file, (f) => {
+        bar.value = f;
+        row.querySelector('.upload-pct').textContent = `${Math.round(f * 100)}%`;
+      });
+      row.remove();
+      this.unreadFrom = 0;
+      if (this.conv === conv) this.renderMessages({ toBottom: true });
+    } catch (err) {
+      row.remove();
+      this.showUploadError(file.name || 'file', err);
+    }
+  }
+
+  showUploadError(name, err) {
+    const why = err && err.code === 'too_large' ? 'the file is too large'
+      : err && err.code === 'unavailable' ? 'this server does not take files'
+        : (err && err.message) || 'failed';
+    const row = h('div', { class: 'upload error', role: 'alert' }, `${name}: ${why}`,
+      h('button', { type: 'button', class: 'icon', 'aria-label': 'Dismiss', onclick: () => row.remove() }, '×'));
+    this.uploads.appendChild(row);
+  }
+
+  onPaste(e) {
+    const files = [...((e.clipboardData && e.clipboardData.files) || [])];
+    if (!files.length) return;
+    e.preventDefault();
+    this.uploadFiles(files);
+  }
+
+  onDrag(e) {
+    if (!this.conv || !e.dataTransfer || ![...e.dataTransfer.types].includes('Files')) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'copy';
+    this.pane.classList.add('dropping');
+  }
+
+  onDrop(e) {
+    this.pane.classList.remove('dropping');
+    const files = [...((e.dataTransfer && e.dataTransfer.files) || [])];
+    if (!files.length) return;
+    e.preventDefault();
+    this.uploadFiles(files);
   }
 
   onScroll() {

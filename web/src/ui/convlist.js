@@ -5,6 +5,7 @@ import { h, replace } from './dom.js';
 import { avatar } from './avatar.js';
 import { memberText, shortTime } from './format.js';
 import { previewText } from '../relations.js';
+import { previewText as attachPreview } from '../attach.js';
 
 export class ConvList {
   constructor({ session, onOpen }) {
@@ -19,7 +20,7 @@ export class ConvList {
     if (!ev) return info.kind === 'group' ? `${info.members.length} members` : 'No messages yet';
     if (ev.t === 'member') return memberText(ev);
     const who = ev.from === this.session.user ? 'You: ' : info.kind === 'group' ? `${ev.from}: ` : '';
-    return who + (previewText(ev) ?? ev.body);
+    return who + (previewText(ev) ?? attachPreview(ev));
   }
 
   render() {
