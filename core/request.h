@@ -24,6 +24,10 @@ enum mqc_op {
     MQC_OP_BLOCK,
     MQC_OP_UNBLOCK,
     MQC_OP_BLOCKED,
+    MQC_OP_SESSION,
+    MQC_OP_SESSIONS,
+    MQC_OP_LOGOUT,
+    MQC_OP_REVOKE,
 };
 
 #define MQC_HISTORY_DEFAULT 50
@@ -51,6 +55,8 @@ struct mqc_req {
     bool sandbox;         /* device */
     int64_t until;        /* mute: ms, 0 = unmute */
     const char *user;     /* block, unblock: the other user */
+    const char *label;    /* session: the device label (its "device" field), NULL when absent */
+    const char *device;   /* revoke: the device session id */
 };
 
 /* Parse a request object. me is the asking user (borrowed), max_members the

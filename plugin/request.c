@@ -1,4 +1,5 @@
-/* Requests on chat/u/{me}/req: create, add, remove, leave, convs, history.
+/* Requests on chat/u/{me}/req: create, add, remove, leave, convs, history,
+ * sync, push devices, mute, blocks (device sessions: session_ops.c).
  * Parsed with core/request.c, queued for Redis, answered in the store
  * callback with a `res` (or `err`) to the asking device only; membership
  * changes also deliver their `member` event to everyone concerned. */
@@ -380,6 +381,11 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
         return block_request(p, r, o);
     case MQC_OP_BLOCKED:
         return mqc_store_blocked(p->store, o->user, blocked_done, o);
+    case MQC_OP_SESSION:
+    case MQC_OP_SESSIONS:
+    case MQC_OP_LOGOUT:
+    case MQC_OP_REVOKE:
+        return mqc_plugin__session_request(p, r, o);
     }
     return MQC_EINTERNAL;
 }
