@@ -25,7 +25,17 @@
 #define MAX_REQS 32
 
 /* What a request's reply means to the client. */
-enum req_kind { RQ_CONVS, RQ_JOIN, RQ_CREATE, RQ_HISTORY, RQ_LEAVE, RQ_SYNC, RQ_OTHER };
+enum req_kind {
+    RQ_CONVS,
+    RQ_JOIN,
+    RQ_CREATE,
+    RQ_HISTORY,
+    RQ_LEAVE,
+    RQ_SYNC,
+    RQ_SESSION,
+    RQ_LOGOUT,
+    RQ_OTHER
+};
 
 /* What a request or post was, for error lines: "/leave in d-8d9c...". */
 #define CTX_SIZE (MQC_ID_MAX * 2 + 32)
@@ -107,6 +117,8 @@ struct chat {
     char sync_next[MQC_STATE_TOKEN_MAX + 1]; /* since of its next page */
     cJSON *away;                             /* owned array: its events so far */
     bool quit_synced;                        /* the sync on quit is over */
+    /* device session (chat_device.c) */
+    bool token_login; /* signed in with st.session, not the password */
 };
 
 /* The string member key of o, or NULL. Borrowed. */
@@ -195,6 +207,18 @@ void mqc_chat__save_shown(struct chat *ch, bool now);
 /* Start a sync for phase from the saved position (none: fetch the current
  * one). ch->phase must be SY_NONE, or the phase of a sync cut short. */
 void mqc_chat__sync_start(struct chat *ch, enum sync_phase phase);
+
+/* ---- device session (cli/chat_device.c) ---- */
+
+/* Signed in with the password and a state file to keep it in: ask for a
+ * device session token (first connect). */
+void mqc_chat__device_ask(struct chat *ch);
+/* The res (borrowed) of a session or logout request. */
+void mqc_chat__device_reply(struct chat *ch, const cJSON *res, enum req_kind kind);
+/* Forget the kept token (ended, refused, signed out) and save the state. */
+void mqc_chat__device_forget(struct chat *ch);
+/* /logout: end this device's session on the server, forget it, quit. */
+void mqc_chat__device_logout(struct chat *ch);
 /* A `res` (borrowed) to a sync request: one page. */
 void mqc_chat__sync_reply(struct chat *ch, const cJSON *res);
 /* An `err` (borrowed) to a sync request. */

@@ -81,6 +81,8 @@ static void cmd_help(struct chat *ch)
                   "  /leave                 leave the current group (direct chats cannot be left)\n"
                   "  /read                  mark everything seen here as read\n"
                   "  /quit                  leave (after unsent messages are confirmed)\n"
+                  "  /logout                end this device's session (the password is asked\n"
+                  "                         next time) and leave\n"
                   "  anything else is sent to the current conversation (//text sends /text)");
 }
 
@@ -261,6 +263,8 @@ void mqc_chat__handle_line(struct chat *ch, char *line)
         cmd_leave(ch);
     else if (!strcmp(cmd, "read"))
         cmd_read(ch);
+    else if (!strcmp(cmd, "logout"))
+        mqc_chat__device_logout(ch);
     else
         mqc_chat__sayf(ch, "unknown command /%.32s (/help lists them; //text sends /text)", cmd);
 }

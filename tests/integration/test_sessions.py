@@ -7,11 +7,15 @@ not authorised); ending a session (revoke, `mqchat user revoke`, a password
 change, `user del`) disconnects the live devices using it within a second,
 on every node. Two brokers share one Redis; Redis is read raw through the
 harness."""
-import json
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
 import time
 import unittest
 
-from harness import DEFAULT_TIMEOUT, SANITIZE, Chat, Cluster, main, wait_for
+from harness import CLI, DEFAULT_TIMEOUT, SANITIZE, Chat, Cluster, main, wait_for
 
 NOT_AUTHORISED = 5
 KICK_DEADLINE = 1.0 * (3 if SANITIZE else 1)
@@ -244,6 +248,65 @@ class SessionsTest(unittest.TestCase):
             wait_for(lambda: b.alive(), what="restart")
         self.assertEqual(self.connack("alice", res["token"], node=0), 0)
         self.assertEqual(self.connack("alice", res["token"], node=1), 0)
+
+
+    def test_terminal_client_keeps_the_token_not_the_password(self):
+        state = tempfile.mkdtemp(prefix="mqc-sess-state-")
+        self.addCleanup(shutil.rmtree, state, True)
+
+        def chat(script, password=None):
+            env = dict(os.environ, MQCHAT_STATE_DIR=state)
+            env.pop("MQCHAT_MQTT", None)
+            env.pop("MQCHAT_PASSWORD", None)
+            if password:
+                env["MQCHAT_PASSWORD"] = password
+            # A session of its own: no terminal to prompt on.
+            return subprocess.run([CLI, "chat", "--user", "alice", "--mqtt",
+                                   "127.0.0.1:%d" % self.cl.brokers[0].port],
+                                  input=script, capture_output=True, text=True, timeout=60,
+                                  env=env, start_new_session=True)
+
+        def kept():
+            files = glob.glob(os.path.join(state, "alice@*.state"))
+            self.assertEqual(len(files), 1, files)
+            with open(files[0]) as f:
+                text = f.read()
+            self.assertNotIn("alice-pw", text)
+            line = [l for l in text.splitlines() if l.startswith("session ")]
+            return line[0].split(" ", 1)[1] if line else None
+
+        r = chat("/quit\n", password="alice-pw")
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        self.assertIn("this device stays signed in", r.stdout)
+        token = kept()
+        self.assertTrue(token and token.startswith("s1."), token)
+        items = self.pw("alice").ok("sessions")["items"]
+        self.assertTrue(items[0]["label"].startswith("mqchat on "), items)
+        # Next run: no password anywhere, signed in with the kept token (the
+        # state file is per broker address: same node).
+        r = chat("/quit\n")
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        self.assertIn("signed in as alice (this device's session)", r.stdout)
+        # /logout ends it on the server and here.
+        r = chat("/logout\n")
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        self.assertIn("signed out of this device", r.stdout)
+        self.assertIsNone(kept())
+        self.assertEqual(self.connack("alice", token), NOT_AUTHORISED)
+        r = chat("/quit\n")  # nothing kept, no password: cannot sign in
+        self.assertEqual(r.returncode, 2, (r.stdout, r.stderr))
+        # A kept token revoked meanwhile: the password is asked (here from
+        # the environment) and a new session kept.
+        r = chat("/quit\n", password="alice-pw")
+        first = kept()
+        dev = first.split(".")[1]
+        self.assertEqual(self.cl.cli("user", "revoke", "alice", dev).returncode, 0)
+        r = chat("/quit\n", password="alice-pw")
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        self.assertIn("session has ended", r.stderr)
+        second = kept()
+        self.assertTrue(second and second != first)
+        self.assertEqual(self.connack("alice", second), 0)
 
 
 if __name__ == "__main__":
