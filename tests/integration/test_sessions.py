@@ -15,7 +15,10 @@ import tempfile
 import time
 import unittest
 
-from harness import CLI, DEFAULT_TIMEOUT, SANITIZE, Chat, Cluster, main, wait_for
+import urllib.request
+
+from harness import (CLI, DEFAULT_TIMEOUT, SANITIZE, Chat, Cluster, Stack, free_port, main,
+                     wait_for)
 
 NOT_AUTHORISED = 5
 KICK_DEADLINE = 1.0 * (3 if SANITIZE else 1)
@@ -307,6 +310,40 @@ class SessionsTest(unittest.TestCase):
         second = kept()
         self.assertTrue(second and second != first)
         self.assertEqual(self.connack("alice", second), 0)
+
+
+class SessionMetricsTest(unittest.TestCase):
+    """Token logins count as mqchat_logins_total{method="token",...}."""
+
+    def scrape(self):
+        url = "http://127.0.0.1:%d/metrics" % self.port
+        with urllib.request.urlopen(url, timeout=5) as r:
+            text = r.read().decode()
+        return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1])
+                for l in text.splitlines() if l and not l.startswith("#")}
+
+    def test_token_logins_counted(self):
+        self.port = free_port()
+        st = Stack({"metrics_listen": "127.0.0.1:%d" % self.port}).__enter__()
+        self.addCleanup(st.close)
+        st.add_user("alice", "alice-pw")
+        tok = Chat(st, "alice", "alice-pw").ok("session")["token"]
+        before = wait_for(lambda: self.try_scrape(), what="the metrics endpoint")
+        st.client("alice", tok)
+        bad = st.client("alice", "s1." + "A" * 11 + "." + "B" * 43, connect=False)
+        self.assertEqual(bad.connect(), 5)
+        after = self.scrape()
+        for result, n in (("ok", 1), ("fail", 1)):
+            k = 'mqchat_logins_total{method="token",result="%s"}' % result
+            self.assertEqual(after.get(k, 0) - before.get(k, 0), n, k)
+        k = 'mqchat_logins_total{method="password",result="fail"}'
+        self.assertEqual(after.get(k, 0) - before.get(k, 0), 0)
+
+    def try_scrape(self):
+        try:
+            return self.scrape()
+        except OSError:
+            return None
 
 
 if __name__ == "__main__":
