@@ -27,6 +27,7 @@
 #define MQC_SESS_TOKEN_MAX 200 /* the wire contract's bound on any token */
 #define MQC_SESS_LABEL_MAX 64  /* characters (UTF-8) */
 #define MQC_SESS_KEY_BYTES 32
+#define MQC_SESS_PER_USER_MAX 100 /* live sessions one user may hold */
 /* A record's largest size: hash, three times, a label of 64 4-byte chars. */
 #define MQC_SESS_RECORD_MAX (MQC_SESS_HASH_LEN + 3 * 21 + 4 + 4 * MQC_SESS_LABEL_MAX + 1)
 

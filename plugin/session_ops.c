@@ -34,9 +34,12 @@ static void respond(const struct mqc_origin *o, cJSON *fields)
 
 static void fail(const struct mqc_origin *o, int rc, const char *notfound)
 {
-    if (rc != MQC_ENOTFOUND && rc != MQC_EUNAVAIL)
+    const char *text = rc == MQC_ENOTFOUND ? notfound : NULL;
+    if (rc == MQC_EFORBIDDEN)
+        text = "too many device sessions: revoke some first";
+    else if (rc != MQC_ENOTFOUND && rc != MQC_EUNAVAIL)
         rc = MQC_EINTERNAL;
-    mqc_plugin__send_err(o->p, &o->to, "req", o->ref, rc, rc == MQC_ENOTFOUND ? notfound : NULL);
+    mqc_plugin__send_err(o->p, &o->to, "req", o->ref, rc, text);
 }
 
 /* ---- session ---- */

@@ -890,10 +890,11 @@ local function sess_prune(key, now)
 end
 
 -- KEYS: sess, user record. ARGV: device, hash, now, expires, label,
--- has_label (0/1), rotate (0/1). A new device, or (rotate) a new hash for a
--- device that must still exist, keeping its created time and, unless a new
--- one is given, its label. Reply: ok; or not_found (no such user, or the
--- rotated session has ended).
+-- has_label (0/1), rotate (0/1), most sessions per user. A new device, or
+-- (rotate) a new hash for a device that must still exist, keeping its
+-- created time and, unless a new one is given, its label. Reply: ok; or
+-- not_found (no such user, or the rotated session has ended); or forbidden
+-- (a new device beyond the most sessions a user may hold).
 local function sess_put(keys, args)
   local dev, hash, now, exp, label = args[1], args[2], tonumber(args[3]), args[4], args[5]
   if redis.call('EXISTS', keys[2]) == 0 then return {'not_found'} end
@@ -907,6 +908,9 @@ local function sess_put(keys, args)
     if args[6] ~= '1' then label = l end
   end
   sess_prune(keys[1], now)
+  if args[7] ~= '1' and redis.call('HLEN', keys[1]) >= tonumber(args[8]) then
+    return {'forbidden'}
+  end
   redis.call('HSET', keys[1], dev, hash .. '\t' .. created .. '\t' .. args[3] .. '\t' .. exp ..
              '\t' .. label)
   return {'ok'}

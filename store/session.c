@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/session_token.h"
 #include "store/internal.h"
 #include "store/keys.h"
 
@@ -22,6 +23,8 @@ static int status(const redisReply *r)
         return MQC_OK;
     if (!strcmp(r->element[0]->str, "not_found"))
         return MQC_ENOTFOUND;
+    if (!strcmp(r->element[0]->str, "forbidden"))
+        return MQC_EFORBIDDEN;
     return MQC_EINTERNAL;
 }
 
@@ -100,6 +103,7 @@ int mqc_store_session_put(struct mqc_store *s, const char *user, const char *dev
     mqc_store__args_str(&a, label ? label : "");
     mqc_store__args_str(&a, label ? "1" : "0");
     mqc_store__args_str(&a, rotate ? "1" : "0");
+    mqc_store__args_fmt(&a, "%d", MQC_SESS_PER_USER_MAX);
     return mqc_store__submit(s, &a, done_plain, (void *)cb, ctx);
 }
 

@@ -242,7 +242,8 @@ int mqc_store_session_get(struct mqc_store *s, const char *user, const char *dev
 /* Queue: store a session of user (a new device, or with rotate the new hash
  * of an existing one, keeping its created time and, when label is NULL,
  * its label). cb gets MQC_OK, MQC_ENOTFOUND (no such user, or the rotated
- * session has ended) or MQC_EUNAVAIL. */
+ * session has ended), MQC_EFORBIDDEN (a new device while user already holds
+ * MQC_SESS_PER_USER_MAX live sessions) or MQC_EUNAVAIL. */
 int mqc_store_session_put(struct mqc_store *s, const char *user, const char *device,
                           const char *hash, int64_t now_ms, int64_t expires_ms, const char *label,
                           bool rotate, mqc_store_done_cb cb, void *ctx);

@@ -155,6 +155,22 @@ class SessionsTest(unittest.TestCase):
         res2 = self.new_session(self.pw("alice", 1))
         self.assertEqual([k.decode() for k in self.r("HKEYS", key)], [res2["device"]])
 
+    def test_at_most_100_sessions_per_user(self):
+        alice = self.pw("alice")
+        mine = self.new_session(alice)
+        dev = self.token_chat("alice", mine["token"], node=1)
+        far = str(int(time.time() * 1000) + DAY_MS)
+        rec = "h" * 43 + "\t1\t1\t" + far + "\tfiller"
+        self.r("HSET", "mqchat:{u:alice}:sess",
+               *[x for i in range(99) for x in ("F%010d" % i, rec)])
+        e = self.pw("alice", 1).req("session")
+        self.assertEqual((e["t"], e["code"]), ("err", "forbidden"))
+        # Rotating an existing one is still fine; so is a new one after a revoke.
+        self.new_session(dev)
+        alice.ok("revoke", device="F0000000000")
+        self.new_session(self.pw("alice", 1))
+        self.assertEqual(self.r("HLEN", "mqchat:{u:alice}:sess"), 100)
+
     def test_revoke_kicks_a_live_device_on_another_node(self):
         alice = self.pw("alice", 0)
         phone = self.new_session(self.pw("alice", 1), device="phone")
