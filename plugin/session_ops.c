@@ -157,7 +157,8 @@ static void list_done(void *ctx, int rc, const char *const *v, const size_t *len
             items[k].rec.expires > now)
             items[k++].device = v[2 * i];
     }
-    qsort(items, k, sizeof *items, by_created);
+    if (k > 1)
+        qsort(items, k, sizeof *items, by_created);
     const char *current = mqc_plugin__client_session(o->p, o->to.client_id, o->user, o->to.conn);
     cJSON *f = cJSON_CreateObject(), *arr = cJSON_CreateArray();
     bool ok = f && arr;
