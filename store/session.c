@@ -1,6 +1,7 @@
 /* Device sessions in Redis (PROTOCOL.md "Device sessions"): one hash per
  * user, <p>{u:U}:sess, device id -> record (core/session_token.h). The token
- * check at CONNECT reads one field (blocking, like the password hash read);
+ * check at CONNECT reads one field (blocking, like the password hash read,
+ * but on the store's side connection so it never waits for the pipeline);
  * everything else is a queued call of the mqc1_sess_* functions of
  * store/mqchat.lua, which also tell every node to disconnect the devices of
  * the sessions they end. */
@@ -59,8 +60,10 @@ int mqc_store_session_get(struct mqc_store *s, const char *user, const char *dev
     char key[MQC_KEY_MAX];
     if (mqc_key_user_part(s->prefix, user, "sess", key, sizeof key) != MQC_OK)
         return MQC_ENOTFOUND;
+    /* On the side connection: a login storm's reads do not each wait for
+     * the pipeline batch in flight. */
     const char *argv[] = {"HGET", key, device};
-    redisReply *r = mqc_store__cmd(s, 3, argv);
+    redisReply *r = mqc_store__side_cmd(s, 3, argv);
     if (!r)
         return MQC_EUNAVAIL;
     int rc;
