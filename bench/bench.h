@@ -55,7 +55,8 @@ struct mqc_opts {
     double seconds, warmup, drain, setup_timeout;
     int size;
     const char *user_prefix;
-    const char *password; /* borrowed from argv or the environment; never printed */
+    const char *password;    /* borrowed from argv or the environment; never printed */
+    const char *tokens_file; /* per-user passwords (session tokens), or NULL */
     int connect_batch;
     double churn;          /* scenario crowd: fraction of idle users reconnecting per second */
     const char *hold_file; /* borrowed from argv; NULL = no hold phase */
@@ -111,8 +112,15 @@ struct mqc_hooks {
     void (*free)(void *scen);
 };
 
+/* A user's own password (bench/tokens.c). */
+struct mqc_bench_token {
+    char *user, *token; /* owned */
+};
+
 struct mqc_bench {
     struct mqc_opts o;
+    struct mqc_bench_token *tokens; /* owned, sorted by user; ntokens entries */
+    size_t ntokens;
     struct mqc_loop loop;
     struct mqc_client *c; /* owned, nc entries */
     size_t nc;
@@ -191,5 +199,12 @@ void mqc_bench__close(struct mqc_bench *b, struct mqc_client *c);
 void mqc_bench__release(struct mqc_bench *b);
 /* CPU seconds process pid has used so far, -1 when unknown. */
 double mqc_bench__proc_cpu(long pid);
+
+/* --tokens-file (bench/tokens.c): load "user token" lines from path.
+ * MQC_OK, MQC_EBADREQ (cannot open), MQC_ENOMEM. */
+int mqc_bench__tokens_load(struct mqc_bench *b, const char *path);
+/* user's token (borrowed from b), or NULL. */
+const char *mqc_bench__token(const struct mqc_bench *b, const char *user);
+void mqc_bench__tokens_free(struct mqc_bench *b);
 
 #endif

@@ -451,7 +451,12 @@ static void client_ready(struct mqc_bench *b, struct mqc_client *c)
 int mqc_bench__open(struct mqc_bench *b, struct mqc_client *c)
 {
     const char *user = b->o.mode == MQC_MODE_MQCHAT ? c->user : NULL;
-    const char *pw = b->o.mode == MQC_MODE_MQCHAT ? b->o.password : NULL;
+    const char *pw = NULL;
+    if (b->o.mode == MQC_MODE_MQCHAT) {
+        pw = mqc_bench__token(b, c->user);
+        if (!pw)
+            pw = b->o.password;
+    }
     c->unacked = 0;
     c->subs_pending = 0;
     c->want = 0;

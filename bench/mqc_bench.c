@@ -160,6 +160,8 @@ static void usage(FILE *f)
                "  --size BYTES        message body size (100)\n"
                "  --user-prefix P     mqchat users are P{i}a (sender) and P{i}b (u)\n"
                "  --password PW       mqchat users' password (or $MQC_BENCH_PASSWORD)\n"
+               "  --tokens-file PATH  mqchat: \"user token\" lines; those users log in with\n"
+               "                      their device session token instead (mqc_bench_tokens)\n"
                "  --connect-batch N   connects in progress at once (64)\n"
                "  --churn F           crowd: fraction of idle users reconnecting per second\n"
                "                      during the measured window (0.1)\n"
@@ -330,6 +332,9 @@ static int apply_other(struct mqc_opts *o, int ch, char *arg)
     case 'F':
         o->hold_file = arg;
         return MQC_OK;
+    case 't':
+        o->tokens_file = arg;
+        return MQC_OK;
     case 'v':
         o->verbose = 1;
         return MQC_OK;
@@ -365,7 +370,7 @@ static int finish_opts(struct mqc_opts *o)
         fprintf(stderr, "mqc_bench: --events needs --rate 0 (saturation)\n");
         return MQC_EBADREQ;
     }
-    if (o->mode == MQC_MODE_MQCHAT && (!o->password || !o->password[0])) {
+    if (o->mode == MQC_MODE_MQCHAT && (!o->password || !o->password[0]) && !o->tokens_file) {
         fprintf(stderr, "mqc_bench: --mode mqchat needs --password or $MQC_BENCH_PASSWORD\n");
         return MQC_EBADREQ;
     }
@@ -395,6 +400,7 @@ static int parse_opts(int argc, char **argv, struct mqc_opts *o)
         {"watch", required_argument, 0, 'x'},
         {"churn", required_argument, 0, 'c'},
         {"hold-file", required_argument, 0, 'F'},
+        {"tokens-file", required_argument, 0, 't'},
         {"hold", required_argument, 0, 'o'},
         {"ports", required_argument, 0, 'N'},
         {"cross", required_argument, 0, 'K'},
@@ -461,6 +467,10 @@ int main(int argc, char **argv)
     b->loop.ep = -1;
     if (parse_opts(argc, argv, &b->o) != MQC_OK)
         goto out;
+    if (b->o.tokens_file && mqc_bench__tokens_load(b, b->o.tokens_file) != MQC_OK) {
+        fprintf(stderr, "mqc_bench: --tokens-file: cannot read %s\n", b->o.tokens_file);
+        goto out;
+    }
     const struct mqc_scenario *sc = find_scenario(b->o.scenario);
     if (!sc) {
         fprintf(stderr,
@@ -522,6 +532,7 @@ out:
     free(b->s);
     free(b->scratch);
     free(b->retry_q);
+    mqc_bench__tokens_free(b);
     free(b);
     return ret;
 }

@@ -436,6 +436,10 @@ static void on_res(struct chat *ch, const cJSON *ev)
     case RQ_SYNC:
         mqc_chat__sync_reply(ch, ev);
         break;
+    case RQ_SESSION:
+    case RQ_LOGOUT:
+        mqc_chat__device_reply(ch, ev, pr.kind);
+        break;
     case RQ_OTHER:
         mqc_chat__show_event(ch, ev, NULL);
         break;
@@ -475,6 +479,10 @@ static void request_error(struct chat *ch, const cJSON *ev, const struct pending
         mqc_chat__sayf(ch, "%s: direct conversations cannot be left (only groups can)", pr->ctx);
     } else {
         mqc_chat__say_error(ch, pr->ctx, ev, NULL);
+        if (pr->kind == RQ_LOGOUT) { /* forgotten here whatever the server said */
+            mqc_chat__device_forget(ch);
+            ch->quitting = true;
+        }
     }
     if (pr->kind == RQ_UPLOAD || pr->kind == RQ_FIND || pr->kind == RQ_DOWNLOAD)
         mqc_chat__file_failed(ch);
@@ -529,7 +537,9 @@ static void on_ready(void *ctx, struct mqc_client *c, bool first)
     (void)c;
     struct chat *ch = ctx;
     if (first) {
-        mqc_chat__sayf(ch, "signed in as %s; /help lists the commands", ch->me);
+        mqc_chat__sayf(ch, "signed in as %s%s; /help lists the commands", ch->me,
+                       ch->token_login ? " (this device's session)" : "");
+        mqc_chat__device_ask(ch);
         if (ch->sync_on)
             mqc_chat__sync_start(ch, SY_START); /* it asks for convs when done */
         else
@@ -621,6 +631,12 @@ static int loop(struct chat *ch)
         bool readable = false;
         int rc = mqc_client_run(ch->c, want_input ? ch->ed.fd : -1, 200, &readable);
         if (rc == MQC_EAUTH) {
+            if (ch->st.session[0]) {
+                mqc_chat__device_forget(ch);
+                mqc_chat__say(ch, "this device's session has ended (signed out elsewhere, or the "
+                                  "password changed): run mqchat chat again to sign in");
+                return 1;
+            }
             mqc_chat__say(
                 ch, "the broker refused the user on reconnect (deleted, or password changed)");
             return 1;
@@ -662,7 +678,13 @@ int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv)
             goto out;
         }
     }
-    int rc = mqc_login_finish(&login);
+    /* The state file first: it may hold this device's session token, which
+     * signs in instead of the password (asked only if the token is refused). */
+    ch.me = login.user;
+    if (!no_sync && login.user[0])
+        mqc_chat__state_setup(&ch, &login);
+    ch.token_login = ch.st.session[0] != '\0';
+    int rc = mqc_login_finish_with(&login, ch.token_login ? ch.st.session : NULL);
     if (rc != MQC_OK) {
         code = rc == MQC_ENOMEM ? 1 : 2;
         goto out;
@@ -670,14 +692,24 @@ int mqc_cli_chat(const struct mqc_cli *cli, int argc, char **argv)
     code = 1;
     if (mqc_session_catch_signals() != MQC_OK)
         goto out;
-    ch.me = login.user;
     ch.rel = mqc_relstate_new(); /* NULL: relations show without context */
-    if (!no_sync)
-        mqc_chat__state_setup(&ch, &login);
     update_prompt(&ch);
     struct mqc_client_cb cb = {.ready = on_ready, .event = on_event, .lost = on_lost, .ctx = &ch};
     /* session_open sets ch.c before connecting: on_ready publishes through it. */
-    if (mqc_session_open(&login, &cb, MQC_SESSION_TIMEOUT_S * 1000, &ch.c) != MQC_OK)
+    rc = mqc_session_open(&login, &cb, MQC_SESSION_TIMEOUT_S * 1000, &ch.c);
+    if (rc == MQC_EAUTH && ch.token_login) {
+        /* The kept session has ended: forget it, ask for the password. */
+        fprintf(stderr, "mqchat: this device's session has ended: sign in with the password\n");
+        mqc_chat__device_forget(&ch);
+        ch.token_login = false;
+        mqc_login_cleanup(&login);
+        if ((rc = mqc_login_finish(&login)) != MQC_OK) {
+            code = rc == MQC_ENOMEM ? 1 : 2;
+            goto out;
+        }
+        rc = mqc_session_open(&login, &cb, MQC_SESSION_TIMEOUT_S * 1000, &ch.c);
+    }
+    if (rc != MQC_OK)
         goto out;
     if (mqc_lineedit_start(&ch.ed) != MQC_OK) {
         fprintf(stderr, "mqchat: cannot set up the terminal\n");

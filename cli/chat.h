@@ -34,6 +34,8 @@ enum req_kind {
     RQ_HISTORY,
     RQ_LEAVE,
     RQ_SYNC,
+    RQ_SESSION,
+    RQ_LOGOUT,
     RQ_OTHER,
     RQ_UPLOAD,   /* /file: the upload URL */
     RQ_FIND,     /* /get: the message with the file */
@@ -135,6 +137,8 @@ struct chat {
     cJSON *away;                             /* owned array: its events so far */
     bool quit_synced;                        /* the sync on quit is over */
     struct file_op file;                     /* /file or /get in flight */
+    /* device session (chat_device.c) */
+    bool token_login; /* signed in with st.session, not the password */
 };
 
 /* The string member key of o, or NULL. Borrowed. */
@@ -251,6 +255,18 @@ void mqc_chat__save_shown(struct chat *ch, bool now);
 /* Start a sync for phase from the saved position (none: fetch the current
  * one). ch->phase must be SY_NONE, or the phase of a sync cut short. */
 void mqc_chat__sync_start(struct chat *ch, enum sync_phase phase);
+
+/* ---- device session (cli/chat_device.c) ---- */
+
+/* Signed in with the password and a state file to keep it in: ask for a
+ * device session token (first connect). */
+void mqc_chat__device_ask(struct chat *ch);
+/* The res (borrowed) of a session or logout request. */
+void mqc_chat__device_reply(struct chat *ch, const cJSON *res, enum req_kind kind);
+/* Forget the kept token (ended, refused, signed out) and save the state. */
+void mqc_chat__device_forget(struct chat *ch);
+/* /logout: end this device's session on the server, forget it, quit. */
+void mqc_chat__device_logout(struct chat *ch);
 /* A `res` (borrowed) to a sync request: one page. */
 void mqc_chat__sync_reply(struct chat *ch, const cJSON *res);
 /* An `err` (borrowed) to a sync request. */

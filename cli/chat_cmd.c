@@ -83,6 +83,8 @@ static void cmd_help(struct chat *ch)
                   "  /file PATH             send a file (photo, document...)\n"
                   "  /get SEQ [PATH]        save the file of message SEQ (default: its name)\n"
                   "  /quit                  leave (after unsent messages are confirmed)\n"
+                  "  /logout                end this device's session (the password is asked\n"
+                  "                         next time) and leave\n"
                   "  anything else is sent to the current conversation (//text sends /text)");
     mqc_chat__say(ch, mqc_chat__relation_help);
 }
@@ -270,6 +272,8 @@ void mqc_chat__handle_line(struct chat *ch, char *line)
         mqc_chat__cmd_file(ch, arg);
     else if (!strcmp(cmd, "get"))
         mqc_chat__cmd_get(ch, arg);
+    else if (!strcmp(cmd, "logout"))
+        mqc_chat__device_logout(ch);
     else
         mqc_chat__sayf(ch, "unknown command /%.32s (/help lists them; //text sends /text)", cmd);
 }

@@ -135,6 +135,11 @@ static int prompt_tty(FILE *tty, const char *user, char *buf, size_t size)
 
 int mqc_login_finish(struct mqc_login *l)
 {
+    return mqc_login_finish_with(l, NULL);
+}
+
+int mqc_login_finish_with(struct mqc_login *l, const char *token)
+{
     if (!l->user[0]) {
         fprintf(stderr, "mqchat: --user NAME is required\n");
         return MQC_EBADREQ;
@@ -146,7 +151,11 @@ int mqc_login_finish(struct mqc_login *l)
     }
     char buf[MQC_PASSWORD_MAX + 2];
     const char *env = getenv("MQCHAT_PASSWORD");
-    if (env) {
+    if (token) {
+        if (strlen(token) > MQC_PASSWORD_MAX)
+            return MQC_EBADREQ;
+        snprintf(buf, sizeof buf, "%s", token);
+    } else if (env) {
         if (strlen(env) > MQC_PASSWORD_MAX) {
             fprintf(stderr, "mqchat: password longer than %d bytes\n", MQC_PASSWORD_MAX);
             return MQC_EBADREQ;

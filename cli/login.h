@@ -49,5 +49,8 @@ void mqc_login_default_mqtt(struct mqc_login *l, const char *hostport);
  * there is no user, $MQCHAT_MQTT is unusable (and no --mqtt), no password
  * can be had, or it is empty; MQC_ENOMEM when out of memory. */
 int mqc_login_finish(struct mqc_login *l);
+/* The same, but with token (borrowed; a device session token, or NULL)
+ * taken as the password instead of $MQCHAT_PASSWORD or a prompt. */
+int mqc_login_finish_with(struct mqc_login *l, const char *token);
 
 #endif

@@ -331,6 +331,13 @@ int mqc_client_start(struct mqc_client *c, int timeout_ms)
     return MQC_OK;
 }
 
+int mqc_client_set_password(struct mqc_client *c, const char *password)
+{
+    return mosquitto_username_pw_set(c->mosq, c->user, password) == MOSQ_ERR_SUCCESS
+               ? MQC_OK
+               : MQC_EINTERNAL;
+}
+
 bool mqc_client_is_ready(const struct mqc_client *c)
 {
     return c->state == ST_READY;

@@ -44,6 +44,10 @@ struct mqc_client_cb {
  * owned (mqc_client_free). Nothing is sent until mqc_client_start. */
 int mqc_client_new(const char *host, int port, const char *user, const char *password,
                    const struct mqc_client_cb *cb, struct mqc_client **out);
+/* Sign in with password (borrowed, copied) from the next (re)connect on:
+ * a device session token that replaced the password. MQC_OK or
+ * MQC_EINTERNAL. */
+int mqc_client_set_password(struct mqc_client *c, const char *password);
 /* Disconnect at once (no flushing) and free. NULL does nothing. */
 void mqc_client_free(struct mqc_client *c);
 

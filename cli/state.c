@@ -208,11 +208,15 @@ static int parse(char *buf, struct mqc_state *st)
                 return MQC_EBADREQ;
             continue;
         }
-        if (strcmp(line, "token") != 0)
+        bool session = !strcmp(line, "session");
+        if (strcmp(line, "token") != 0 && !session)
             continue; /* a later version's key */
         if (!mqc_state_token_valid(val))
             return MQC_EBADREQ;
-        snprintf(st->token, sizeof st->token, "%s", val);
+        if (session)
+            snprintf(st->session, sizeof st->session, "%s", val);
+        else
+            snprintf(st->token, sizeof st->token, "%s", val);
     }
     return MQC_OK;
 }
@@ -272,6 +276,10 @@ static int format_state(const struct mqc_state *st, char *text, size_t size)
 {
     int n = st->token[0] ? snprintf(text, size, MAGIC "\ntoken %s\n", st->token)
                          : snprintf(text, size, MAGIC "\n");
+    if (st->session[0] && n >= 0 && (size_t)n < size) {
+        int m = snprintf(text + n, size - (size_t)n, "session %s\n", st->session);
+        n = m < 0 ? -1 : n + m;
+    }
     for (size_t i = 0; i < st->nshown && n >= 0 && (size_t)n < size; i++) {
         const struct mqc_state_range *r = &st->shown[i];
         int m = snprintf(text + n, size - (size_t)n, "shown %s %lld %lld\n", r->conv, r->lo, r->hi);
@@ -282,7 +290,8 @@ static int format_state(const struct mqc_state *st, char *text, size_t size)
 
 int mqc_state_save(const char *path, const struct mqc_state *st)
 {
-    if (st->token[0] && !mqc_state_token_valid(st->token))
+    if ((st->token[0] && !mqc_state_token_valid(st->token)) ||
+        (st->session[0] && !mqc_state_token_valid(st->session)))
         return MQC_EBADREQ;
     if (st->nshown > MQC_STATE_SHOWN_MAX)
         return MQC_EBADREQ;

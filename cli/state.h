@@ -16,7 +16,11 @@
  *     mqchat-state 1
  *     token t1.1764294000123-0.5e1f0a3b
  *     shown d-8d9c4e3f0a7b1c2d5e6f708192a3b4c5 4 9
+ *     session s1.AbCdEfGhIjK.<43 characters>
  *
+ * ("session": the device session token `mqchat chat` signs in with instead
+ * of the password, PROTOCOL.md "Device sessions"; the password is never
+ * kept.)
  * ("shown CONV LO HI": seqs LO..HI of CONV were shown; at most
  * MQC_STATE_SHOWN_MAX lines, oldest first.) Unknown keys are ignored so
  * later versions may add some; a file that does not start with the magic
@@ -45,6 +49,7 @@ struct mqc_state_range {
 
 struct mqc_state {
     char token[MQC_STATE_TOKEN_MAX + 1];               /* "" = none */
+    char session[MQC_STATE_TOKEN_MAX + 1];             /* device session token; "" = none */
     struct mqc_state_range shown[MQC_STATE_SHOWN_MAX]; /* least recently grown first */
     size_t nshown;
 };

@@ -1,8 +1,11 @@
-/* `mqchat user add|passwd|del|list`: user administration straight against
- * Redis. Passwords come from stdin only (never argv, which other users can
- * see in ps), are hashed with argon2id here and never stored or printed. */
+/* `mqchat user add|passwd|del|list|sessions|revoke`: user administration
+ * straight against Redis (a password change, a revoke and a delete end
+ * device sessions and disconnect their devices on every node). Passwords come from stdin only
+ * (never argv, which other users can see in ps), are hashed with argon2id here and never stored or
+ * printed. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -11,6 +14,7 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "core/password.h"
+#include "core/session_token.h"
 
 /* Read one password line from stdin into buf; strips the trailing newline. */
 static int read_password(char *buf, size_t size)
@@ -85,7 +89,82 @@ static int set_password(const struct mqc_cli *cli, int argc, char **argv, int ad
         return 1;
     int rc = adding ? mqc_store_user_add(s, name, hash, mqc_clock_wall_ms())
                     : mqc_store_user_passwd(s, name, hash);
-    int code = report(rc, adding ? "added user" : "changed password of", name, s);
+    int code = report(rc, adding ? "added user" : "changed password (and ended every session) of",
+                      name, s);
+    mqc_store_free(s);
+    return code;
+}
+
+/* ---- sessions, revoke: queued store calls run by one flush ---- */
+
+struct sess_out {
+    int rc;
+    long long n;
+};
+
+static void iso_time(int64_t ms, char *buf, size_t size)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, size, "%lld", (long long)ms);
+}
+
+static void print_sessions(void *ctx, int rc, const char *const *v, const size_t *lens, size_t n)
+{
+    struct sess_out *o = ctx;
+    o->rc = rc;
+    int64_t now = mqc_clock_wall_ms();
+    for (size_t i = 0; rc == MQC_OK && i < n; i++) {
+        struct mqc_sess_record r;
+        if (mqc_sess_record_parse(v[2 * i + 1], lens[2 * i + 1], &r) != MQC_OK || r.expires <= now)
+            continue;
+        char c[32], u[32], e[32];
+        iso_time(r.created, c, sizeof c);
+        iso_time(r.last_used, u, sizeof u);
+        iso_time(r.expires, e, sizeof e);
+        printf("%s\t%s\t%s\t%s\t%s\n", v[2 * i], r.label[0] ? r.label : "-", c, u, e);
+        o->n++;
+    }
+}
+
+static void count_ended(void *ctx, int rc, long long n)
+{
+    struct sess_out *o = ctx;
+    o->rc = rc;
+    o->n = n;
+}
+
+/* user sessions NAME; user revoke NAME DEVICE|--all. */
+static int sessions_cmd(const struct mqc_cli *cli, char **argv)
+{
+    bool revoke = !strcmp(argv[1], "revoke");
+    if (check_name(argv[2]) != MQC_OK)
+        return 2;
+    const char *device = revoke && strcmp(argv[3], "--all") != 0 ? argv[3] : NULL;
+    if (device && !mqc_sess_device_valid(device)) {
+        fprintf(stderr, "mqchat: '%s' is not a device id (see mqchat user sessions %s)\n", device,
+                argv[2]);
+        return 2;
+    }
+    struct mqc_store *s = mqc_cli_store(cli);
+    if (!s)
+        return 1;
+    struct sess_out o = {MQC_EUNAVAIL, 0};
+    int rc = revoke ? mqc_store_session_end(s, argv[2], device, count_ended, &o)
+                    : mqc_store_sessions(s, argv[2], print_sessions, &o);
+    if (rc == MQC_OK)
+        mqc_store_flush(s, mqc_clock_mono_ms());
+    else
+        o.rc = rc;
+    int code = 0;
+    if (o.rc != MQC_OK)
+        code = report(o.rc, "", argv[2], s);
+    else if (revoke && device && o.n == 0) {
+        fprintf(stderr, "mqchat: user '%s' has no session on device '%s'\n", argv[2], device);
+        code = 1;
+    } else if (revoke)
+        printf("ended %lld session(s) of %s\n", o.n, argv[2]);
     mqc_store_free(s);
     return code;
 }
@@ -115,6 +194,8 @@ int mqc_cli_user(const struct mqc_cli *cli, int argc, char **argv)
         mqc_store_free(s);
         return code;
     }
+    if ((!strcmp(sub, "sessions") && argc == 3) || (!strcmp(sub, "revoke") && argc == 4))
+        return sessions_cmd(cli, argv);
     if (!strcmp(sub, "list") && argc == 2) {
         struct mqc_store *s = mqc_cli_store(cli);
         if (!s)
@@ -125,6 +206,7 @@ int mqc_cli_user(const struct mqc_cli *cli, int argc, char **argv)
         return code;
     }
     fprintf(stderr, "usage: mqchat user add NAME --password-stdin | user passwd NAME "
-                    "--password-stdin | user del NAME | user list\n");
+                    "--password-stdin | user del NAME | user list | user sessions NAME | "
+                    "user revoke NAME DEVICE|--all\n");
     return 2;
 }

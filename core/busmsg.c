@@ -12,9 +12,10 @@ static const struct {
     enum mqc_busmsg_kind kind;
     int args; /* words after the kind: node, then arg */
 } KINDS[] = {
-    {"on", MQC_BUS_ON, 2},     {"off", MQC_BUS_OFF, 2},   {"hello", MQC_BUS_HELLO, 1},
-    {"dead", MQC_BUS_DEAD, 1}, {"mv", MQC_BUS_MV, 2},     {"pr", MQC_BUS_PR, 2},
-    {"bc", MQC_BUS_BC, 0},     {"kick", MQC_BUS_KICK, 2}, {"vis", MQC_BUS_VIS, 1},
+    {"on", MQC_BUS_ON, 2},       {"off", MQC_BUS_OFF, 2},   {"hello", MQC_BUS_HELLO, 1},
+    {"dead", MQC_BUS_DEAD, 1},   {"mv", MQC_BUS_MV, 2},     {"pr", MQC_BUS_PR, 2},
+    {"bc", MQC_BUS_BC, 0},       {"kick", MQC_BUS_KICK, 2}, {"vis", MQC_BUS_VIS, 1},
+    {"skick", MQC_BUS_SKICK, 3},
 };
 
 /* The next space-separated word of [*p, end) (advances *p past it). */
@@ -103,6 +104,11 @@ int mqc_busmsg_parse(const char *data, size_t len, struct mqc_busmsg *m)
         if (KINDS[i].args >= 2) {
             w = word(&p, end, &wl);
             if (copy_id(m->arg, w, wl, 0) != MQC_OK)
+                return MQC_EBADREQ;
+        }
+        if (KINDS[i].args >= 3) {
+            w = word(&p, end, &wl);
+            if (copy_id(m->dev, w, wl, 1) != MQC_OK)
                 return MQC_EBADREQ;
         }
         if (p != end || ((m->kind == MQC_BUS_BC || m->kind == MQC_BUS_VIS) && m->blen == 0))

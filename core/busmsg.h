@@ -11,6 +11,8 @@
  *   pr <node> <user>\n<state json>        retained presence to publish
  *   bc\n<event>                           system broadcast to every user
  *   kick <node> <user>                    user deleted: disconnect their devices
+ *   skick <node> <user> <device>          session(s) ended: disconnect the devices
+ *                                         logged in with them (device "*": all)
  *   vis <node>\n<user>,...\n<other>,...    presence visibility: split these
  *                                         users from the others, re-check them
  *
@@ -35,12 +37,14 @@ enum mqc_busmsg_kind {
     MQC_BUS_BC,
     MQC_BUS_KICK,
     MQC_BUS_VIS,
+    MQC_BUS_SKICK,
 };
 
 struct mqc_busmsg {
     enum mqc_busmsg_kind kind;
     char node[MQC_ID_MAX + 1]; /* all but e and bc */
-    char arg[MQC_ID_MAX + 1];  /* the user (on, off, pr, kick) or conv (mv) */
+    char arg[MQC_ID_MAX + 1];  /* the user (on, off, pr, kick, skick) or conv (mv) */
+    char dev[MQC_ID_MAX + 1];  /* skick: the session's device id, or "*" */
     /* e only: qos 0/1; conv "" and seq -1 when the event has no order. */
     int qos;
     char conv[MQC_ID_MAX + 1];

@@ -29,6 +29,8 @@ struct mqc_config {
     char *other_topics;
     long auth_cache_seconds;
     long auth_threads;
+    long session_days;    /* device session lifetime */
+    char *session_secret; /* NULL = the key Redis keeps */
     long redis_timeout_ms;
     long redis_retry_ms;
     long presence_grace_ms;

@@ -31,7 +31,9 @@ struct mqc_map *mqc_map_new(void)
     struct mqc_map *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    m->nb = 64;
+    /* Small at first: a map per connected user (contacts.c's sets) is
+     * common, and most stay nearly empty; big ones double as they fill. */
+    m->nb = 4;
     if (!(m->b = calloc(m->nb, sizeof *m->b))) {
         free(m);
         return NULL;

@@ -8,16 +8,19 @@
 #include "core/envelope.h"
 #include "core/err.h"
 #include "core/id.h"
+#include "core/session_token.h"
 
 static const struct {
     const char *name;
     enum mqc_op op;
 } ops[] = {
-    {"create", MQC_OP_CREATE},   {"add", MQC_OP_ADD},       {"remove", MQC_OP_REMOVE},
-    {"leave", MQC_OP_LEAVE},     {"convs", MQC_OP_CONVS},   {"history", MQC_OP_HISTORY},
-    {"sync", MQC_OP_SYNC},       {"device", MQC_OP_DEVICE}, {"undevice", MQC_OP_UNDEVICE},
-    {"mute", MQC_OP_MUTE},       {"block", MQC_OP_BLOCK},   {"unblock", MQC_OP_UNBLOCK},
-    {"blocked", MQC_OP_BLOCKED}, {"upload", MQC_OP_UPLOAD}, {"download", MQC_OP_DOWNLOAD},
+    {"create", MQC_OP_CREATE},     {"add", MQC_OP_ADD},         {"remove", MQC_OP_REMOVE},
+    {"leave", MQC_OP_LEAVE},       {"convs", MQC_OP_CONVS},     {"history", MQC_OP_HISTORY},
+    {"sync", MQC_OP_SYNC},         {"device", MQC_OP_DEVICE},   {"undevice", MQC_OP_UNDEVICE},
+    {"mute", MQC_OP_MUTE},         {"block", MQC_OP_BLOCK},     {"unblock", MQC_OP_UNBLOCK},
+    {"blocked", MQC_OP_BLOCKED},   {"session", MQC_OP_SESSION}, {"sessions", MQC_OP_SESSIONS},
+    {"logout", MQC_OP_LOGOUT},     {"revoke", MQC_OP_REVOKE},   {"upload", MQC_OP_UPLOAD},
+    {"download", MQC_OP_DOWNLOAD},
 };
 
 static const char *get_str(const cJSON *root, const char *key)
@@ -253,6 +256,28 @@ static int parse_download(const cJSON *root, struct mqc_req *r, const char **why
     return MQC_OK;
 }
 
+/* session: an optional device label; revoke: a device session id. */
+static int parse_session(const cJSON *root, struct mqc_req *r, const char **why)
+{
+    const cJSON *dev = cJSON_GetObjectItemCaseSensitive(root, "device");
+    if (r->op == MQC_OP_REVOKE) {
+        r->device = get_str(root, "device");
+        if (!mqc_sess_device_valid(r->device)) {
+            *why = "device must be a device id from sessions";
+            return MQC_EBADREQ;
+        }
+        return MQC_OK;
+    }
+    if (!dev)
+        return MQC_OK;
+    r->label = get_str(root, "device");
+    if (!mqc_sess_label_valid(r->label)) {
+        *why = "device must be a label of at most 64 characters (no control characters)";
+        return MQC_EBADREQ;
+    }
+    return MQC_OK;
+}
+
 int mqc_req_parse(const cJSON *root, const char *me, size_t max_members, struct mqc_req *r,
                   const char **why)
 {
@@ -299,11 +324,16 @@ int mqc_req_parse(const cJSON *root, const char *me, size_t max_members, struct 
     case MQC_OP_UNBLOCK:
         return parse_block(root, me, r, why);
     case MQC_OP_BLOCKED:
+    case MQC_OP_SESSIONS:
+    case MQC_OP_LOGOUT:
         return MQC_OK;
     case MQC_OP_UPLOAD:
         return parse_upload(root, r, why);
     case MQC_OP_DOWNLOAD:
         return parse_download(root, r, why);
+    case MQC_OP_SESSION:
+    case MQC_OP_REVOKE:
+        return parse_session(root, r, why);
     }
     return MQC_EBADREQ;
 }

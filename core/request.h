@@ -26,6 +26,10 @@ enum mqc_op {
     MQC_OP_BLOCKED,
     MQC_OP_UPLOAD,
     MQC_OP_DOWNLOAD,
+    MQC_OP_SESSION,
+    MQC_OP_SESSIONS,
+    MQC_OP_LOGOUT,
+    MQC_OP_REVOKE,
 };
 
 #define MQC_HISTORY_DEFAULT 50
@@ -57,6 +61,8 @@ struct mqc_req {
     const char *type;     /* upload: its MIME type */
     int64_t size;         /* upload: its size in bytes */
     const char *key;      /* download: the object key */
+    const char *label;    /* session: the device label (its "device" field), NULL when absent */
+    const char *device;   /* revoke: the device session id */
 };
 
 /* Parse a request object. me is the asking user (borrowed), max_members the

@@ -1,6 +1,7 @@
 /* MOSQ_EVT_BASIC_AUTH: username = user id; password = the user's password,
- * checked against the argon2id hash in Redis, or (when a JWT option is set) a
- * signed token whose sub is the user id. 2.0.11 has no connect event and no
+ * checked against the argon2id hash in Redis, a device session token
+ * (plugin/session_auth.c), or (when a JWT option is set) a signed token
+ * whose sub is the user id. 2.0.11 has no connect event and no
  * deferred auth, so this answers synchronously on the broker thread: one
  * short Redis call per connect, and argon2id only when the (user, hash,
  * password) triple was not verified recently; under a login storm argon2id
@@ -16,6 +17,7 @@
 #include "core/jwtauth.h"
 #include "core/log.h"
 #include "core/password.h"
+#include "core/session_token.h"
 #include "plugin/metrics.h"
 #include "plugin/plugin.h"
 
@@ -160,8 +162,11 @@ static int basic_auth(int event, void *event_data, void *userdata)
                 user, cid);
         return MOSQ_ERR_AUTH;
     }
+    char sess[MQC_SESS_DEVICE_LEN + 1] = "";
     int rc = store_ready(p, mqc_clock_mono_ms());
-    if (rc == MQC_OK)
+    if (rc == MQC_OK && mqc_sess_is_token(pw, strlen(pw)))
+        rc = mqc_plugin__session_check(p, user, pw, sess);
+    else if (rc == MQC_OK)
         rc = p->jwt && mqc_jwtauth_is_token(pw) ? check_token(p, user, pw)
                                                 : check_password(p, user, pw);
     if (rc == MQC_EBUSY)
@@ -174,7 +179,7 @@ static int basic_auth(int event, void *event_data, void *userdata)
     if (rc != MQC_OK)
         return MOSQ_ERR_AUTH;
     /* Success is the connect: 2.0.11 has no connect event. */
-    mqc_plugin__client_id_hold(p, ed->client, cid, user);
+    mqc_plugin__client_id_hold(p, ed->client, cid, user, sess);
     mqc_plugin__presence_connected(p, ed->client, user);
     mqc_plugin__wake_client(ed->client, true);
     return MOSQ_ERR_SUCCESS;
@@ -187,8 +192,10 @@ int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
     struct mosquitto_evt_basic_auth *ed = event_data;
     struct mqc_plugin *p = userdata;
     int rc = basic_auth(event, event_data, userdata);
-    bool jwt = p->jwt && ed->password && mqc_jwtauth_is_token(ed->password);
+    const char *pw = ed->password;
+    bool sess = pw && mqc_sess_is_token(pw, strlen(pw));
+    bool jwt = !sess && p->jwt && pw && mqc_jwtauth_is_token(pw);
     if (!p->reloading)
-        mqc_plugin__metric_login(jwt ? "jwt" : "password", rc);
+        mqc_plugin__metric_login(sess ? "token" : jwt ? "jwt" : "password", rc);
     return rc;
 }

@@ -18,12 +18,14 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "core/log.h"
+#include "core/session_token.h"
 #include "plugin/plugin.h"
 
 struct holder {
     const struct mosquitto *client;
     uint64_t conn;
     char user[MQC_ID_MAX + 1];
+    char sess[MQC_SESS_DEVICE_LEN + 1]; /* device session it logged in with; "" = none */
 };
 
 bool mqc_plugin__client_id_free_for(struct mqc_plugin *p, const struct mosquitto *client,
@@ -36,7 +38,7 @@ bool mqc_plugin__client_id_free_for(struct mqc_plugin *p, const struct mosquitto
 }
 
 void mqc_plugin__client_id_hold(struct mqc_plugin *p, const struct mosquitto *client,
-                                const char *client_id, const char *user)
+                                const char *client_id, const char *user, const char *sess)
 {
     if (!client_id || !p->client_ids)
         return;
@@ -47,11 +49,15 @@ void mqc_plugin__client_id_hold(struct mqc_plugin *p, const struct mosquitto *cl
             mqc_log(MQC_LOG_ERR, "auth: out of memory tracking client ids");
             return;
         }
-    } else if (h->client == client && strcmp(h->user, user) == 0)
-        return; /* SIGHUP's re-authentication: the same connection */
+    } else if (h->client == client && strcmp(h->user, user) == 0) {
+        /* SIGHUP's re-authentication: the same connection */
+        snprintf(h->sess, sizeof h->sess, "%s", sess ? sess : "");
+        return;
+    }
     h->client = client;
     h->conn = ++p->conn_seq;
     snprintf(h->user, sizeof h->user, "%s", user);
+    snprintf(h->sess, sizeof h->sess, "%s", sess ? sess : "");
 }
 
 void mqc_plugin__client_id_release(struct mqc_plugin *p, const struct mosquitto *client)
@@ -80,6 +86,71 @@ bool mqc_plugin__client_conn_live(struct mqc_plugin *p, const char *client_id, c
         return false;
     const struct holder *h = mqc_map_get(p->client_ids, client_id);
     return h && h->conn == conn && strcmp(h->user, user) == 0;
+}
+
+/* The holding of connection conn of user on client_id, or NULL. */
+static struct holder *live_holder(struct mqc_plugin *p, const char *client_id, const char *user,
+                                  uint64_t conn)
+{
+    if (!client_id || !conn || !p->client_ids)
+        return NULL;
+    struct holder *h = mqc_map_get(p->client_ids, client_id);
+    return h && h->conn == conn && strcmp(h->user, user) == 0 ? h : NULL;
+}
+
+const char *mqc_plugin__client_session(struct mqc_plugin *p, const char *client_id,
+                                       const char *user, uint64_t conn)
+{
+    const struct holder *h = live_holder(p, client_id, user, conn);
+    return h && h->sess[0] ? h->sess : NULL;
+}
+
+void mqc_plugin__client_session_set(struct mqc_plugin *p, const char *client_id, const char *user,
+                                    uint64_t conn, const char *sess)
+{
+    struct holder *h = live_holder(p, client_id, user, conn);
+    if (h)
+        snprintf(h->sess, sizeof h->sess, "%s", sess ? sess : "");
+}
+
+struct kick_ctx {
+    const char *user, *sess;
+    char **ids;
+    size_t n, cap;
+};
+
+static void collect_session(const char *key, void *value, void *ctx)
+{
+    const struct holder *h = value;
+    struct kick_ctx *k = ctx;
+    if (strcmp(h->user, k->user) != 0 || !h->sess[0] ||
+        (strcmp(k->sess, "*") != 0 && strcmp(h->sess, k->sess) != 0))
+        return;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 4;
+        char **ids = realloc(k->ids, cap * sizeof *ids);
+        if (!ids)
+            return;
+        k->ids = ids;
+        k->cap = cap;
+    }
+    if ((k->ids[k->n] = strdup(key)))
+        k->n++;
+}
+
+size_t mqc_plugin__client_session_kick(struct mqc_plugin *p, const char *user, const char *sess)
+{
+    if (!p->client_ids)
+        return 0;
+    struct kick_ctx k = {.user = user, .sess = sess};
+    mqc_map_each(p->client_ids, collect_session, &k);
+    /* Kicked after the walk: a kick may end up changing the map. */
+    for (size_t i = 0; i < k.n; i++) {
+        mosquitto_kick_client_by_clientid(k.ids[i], false);
+        free(k.ids[i]);
+    }
+    free(k.ids);
+    return k.n;
 }
 
 static void free_holder(const char *key, void *value, void *ctx)

@@ -132,6 +132,17 @@ static void on_bus(void *ctx, bool to_all, const char *data, size_t len)
         mqc_authcache_forget(p->auth, m.arg);
         mosquitto_kick_client_by_username(m.arg, false);
         break;
+    case MQC_BUS_SKICK: {
+        /* Sessions ended (logout, revoke, password change): the devices
+         * that logged in with them go now. */
+        size_t n = mqc_plugin__client_session_kick(p, m.arg, m.dev);
+        if (n > 0)
+            mqc_log(MQC_LOG_NOTICE,
+                    "cluster: session ended: disconnected %zu device(s) (user=%s "
+                    "device=%s)",
+                    n, m.arg, m.dev);
+        break;
+    }
     case MQC_BUS_VIS:
         if (!mine)
             on_visibility(p, m.body, m.blen);

@@ -26,6 +26,7 @@
 #include "core/members.h"
 #include "core/presence.h"
 #include "core/ratelimit.h"
+#include "core/session_token.h"
 #include "core/topic.h"
 #include "store/bus.h"
 #include "store/store.h"
@@ -46,6 +47,10 @@ struct mqc_plugin {
     struct mqc_authcache *auth_fresh, *auth_bad; /* owned */
     struct mqc_map *auth_pending;                /* owned: user -> checks queued for workers */
     int sync_verifies;
+    /* Device sessions (session_auth.c): the key of the token hashes, from
+     * session_secret or, once Redis answers, the key Redis keeps. */
+    unsigned char sess_key[MQC_SESS_KEY_BYTES];
+    bool sess_key_ok;
     struct mqc_map *client_ids;                /* owned: client id -> holder (clientids.c) */
     uint64_t conn_seq;                         /* the last connection number handed out */
     struct mqc_reply *replies, **replies_tail; /* owned: to send at the end of tick */
@@ -84,8 +89,21 @@ int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata);
  * in as user) use client_id? */
 bool mqc_plugin__client_id_free_for(struct mqc_plugin *p, const struct mosquitto *client,
                                     const char *client_id, const char *user);
+/* sess: the device session id the client logged in with (borrowed; NULL
+ * or "" for a password or JWT login). */
 void mqc_plugin__client_id_hold(struct mqc_plugin *p, const struct mosquitto *client,
-                                const char *client_id, const char *user);
+                                const char *client_id, const char *user, const char *sess);
+/* The device session id connection conn of user on client_id logged in
+ * with (borrowed from the holding), or NULL (none, or the connection is
+ * gone). */
+const char *mqc_plugin__client_session(struct mqc_plugin *p, const char *client_id,
+                                       const char *user, uint64_t conn);
+/* Tie that connection to device session sess (borrowed; NULL = none). */
+void mqc_plugin__client_session_set(struct mqc_plugin *p, const char *client_id, const char *user,
+                                    uint64_t conn, const char *sess);
+/* Disconnect user's connections here that logged in with (or were tied to)
+ * device session sess ("*": any). Returns how many. */
+size_t mqc_plugin__client_session_kick(struct mqc_plugin *p, const char *user, const char *sess);
 void mqc_plugin__client_id_release(struct mqc_plugin *p, const struct mosquitto *client);
 void mqc_plugin__client_ids_free(struct mqc_plugin *p);
 /* The number of client's live connection (never reused; 0 if it holds no
@@ -94,6 +112,22 @@ uint64_t mqc_plugin__client_conn(struct mqc_plugin *p, const struct mosquitto *c
 /* Whether connection conn of user still holds client_id. */
 bool mqc_plugin__client_conn_live(struct mqc_plugin *p, const char *client_id, const char *user,
                                   uint64_t conn);
+/* Device session token logins (plugin/session_auth.c): check token (the
+ * MQTT password, borrowed) for user; on MQC_OK its device id is written to
+ * device (MQC_SESS_DEVICE_LEN + 1 bytes). MQC_OK, MQC_EAUTH (malformed,
+ * unknown, ended, expired or another user's token), MQC_EUNAVAIL. */
+int mqc_plugin__session_check(struct mqc_plugin *p, const char *user, const char *token,
+                              char *device);
+/* Load the key of the token hashes into p: the option's, or the one Redis
+ * keeps for every broker (created by the first that asks; blocking, once).
+ * MQC_OK or MQC_EUNAVAIL. */
+int mqc_plugin__session_key_load(struct mqc_plugin *p);
+/* Requests session, sessions, logout, revoke (plugin/session_ops.c): queue
+ * the store call for r (core/request.h) from o (taken on MQC_OK). */
+struct mqc_req;
+struct mqc_origin;
+int mqc_plugin__session_request(struct mqc_plugin *p, const struct mqc_req *r,
+                                struct mqc_origin *o);
 /* Take the password verdicts the workers finished into the caches (tick). */
 void mqc_plugin__auth_tick(struct mqc_plugin *p);
 int mqc_plugin_on_acl_check(int event, void *event_data, void *userdata);

@@ -1,5 +1,6 @@
-/* Requests on chat/u/{me}/req: create, add, remove, leave, convs, history
- * and the rest (upload and download go on in plugin/attach.c).
+/* Requests on chat/u/{me}/req: create, add, remove, leave, convs, history,
+ * sync, push devices, mute, blocks (upload and download go on in
+ * plugin/attach.c, device sessions in session_ops.c).
  * Parsed with core/request.c, queued for Redis, answered in the store
  * callback with a `res` (or `err`) to the asking device only; membership
  * changes also deliver their `member` event to everyone concerned. */
@@ -384,6 +385,11 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
     case MQC_OP_UPLOAD:
     case MQC_OP_DOWNLOAD:
         return mqc_plugin__attach_request(p, r, o);
+    case MQC_OP_SESSION:
+    case MQC_OP_SESSIONS:
+    case MQC_OP_LOGOUT:
+    case MQC_OP_REVOKE:
+        return mqc_plugin__session_request(p, r, o);
     }
     return MQC_EINTERNAL;
 }

@@ -50,6 +50,8 @@ void mqc_store_free(struct mqc_store *s)
     mqc_map_free(s->unsure); /* after the jobs: failing them may add keys */
     if (s->ctx)
         redisFree(s->ctx);
+    if (s->side)
+        redisFree(s->side);
     free(s->host);
     free(s->unix_path);
     free(s->prefix);
@@ -227,6 +229,47 @@ redisReply *mqc_store__argv(struct mqc_store *s, int argc, const char **argv, co
     if (!r) {
         mqc_store__io_failed(s, "no reply");
         return NULL;
+    }
+    if (mqc_store__refused(s, r) != MQC_OK) {
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Dial the side connection (AUTH, SELECT). Quiet: the main connection's
+ * errors are what the operator is told. */
+static redisContext *dial_side(struct mqc_store *s)
+{
+    char err[160];
+    redisContext *c = mqc_store__dial(s->host, s->port, s->unix_path, s->timeout_ms, s->password,
+                                      err, sizeof err);
+    if (c && s->db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", s->db);
+        const char *argv[] = {"SELECT", db};
+        redisReply *r = redisCommandArgv(c, 2, argv, NULL);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            redisFree(c);
+            c = NULL;
+        }
+        if (r)
+            freeReplyObject(r);
+    }
+    return c;
+}
+
+redisReply *mqc_store__side_cmd(struct mqc_store *s, int argc, const char **argv)
+{
+    if (!s->ctx)
+        return NULL; /* down: the caller reports it as for any command */
+    if (!s->side && !(s->side = dial_side(s)))
+        return mqc_store__cmd(s, argc, argv);
+    redisReply *r = redisCommandArgv(s->side, argc, argv, NULL);
+    if (!r) { /* gone: the next call dials again; this one goes the usual way */
+        redisFree(s->side);
+        s->side = NULL;
+        return mqc_store__cmd(s, argc, argv);
     }
     if (mqc_store__refused(s, r) != MQC_OK) {
         freeReplyObject(r);

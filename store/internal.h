@@ -10,7 +10,8 @@
 #include "store/store.h"
 
 struct mqc_store {
-    redisContext *ctx; /* NULL while down */
+    redisContext *ctx;  /* NULL while down */
+    redisContext *side; /* login reads that must not wait for the pipeline; NULL = none yet */
     char *host, *unix_path, *password, *prefix;
     char *node; /* this broker's node id (cluster routes), or NULL */
     int port, db, timeout_ms, retry_ms;
@@ -117,6 +118,11 @@ int mqc_store__refused(struct mqc_store *s, const redisReply *r);
  * freeReplyObject) or NULL when the connection failed or Redis refused the
  * command (the rule above): the reason is in mqc_store_last_error. */
 redisReply *mqc_store__argv(struct mqc_store *s, int argc, const char **argv, const size_t *lens);
+/* Run one read-only command on the side connection (dialled on first use),
+ * which never waits for the batch in flight on the main one; falls back to
+ * mqc_store__cmd when the side connection cannot be had. Same contract as
+ * mqc_store__cmd. */
+redisReply *mqc_store__side_cmd(struct mqc_store *s, int argc, const char **argv);
 /* Convenience over __argv for NUL-terminated string arguments. */
 redisReply *mqc_store__cmd(struct mqc_store *s, int argc, const char **argv);
 /* Drop the connection after an I/O or protocol error (logs why). */

@@ -12,6 +12,9 @@
  *   <p>{u:<user>}:devices  HASH  push token -> "platform\napp\nsandbox"
  *   <p>{u:<user>}:mute     HASH  conv -> muted until (ms)
  *   <p>{u:<user>}:blocked  SET   users this user blocks
+ *   <p>{u:<user>}:sess     HASH  device session id -> "hash\tcreated\tlast_used\t
+ *                                expires\tlabel" (core/session_token.h)
+ *   <p>session:key         STRING  key text of session hashes (no session_secret)
  *   <p>devtoken:<token>    STRING  owner of a push token
  *   <p>push                STREAM  push jobs for mqchat-push (group mqchat-push)
  *   <p>push:delay          ZSET    retries waiting: JSON [field, value, ...] by due ms

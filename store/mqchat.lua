@@ -21,6 +21,7 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
   P{u:U}:mute     HASH  conv -> muted until (ms)
   P{u:U}:blocked  SET   users U blocks
+  P{u:U}:sess     HASH  device session id -> record (device sessions, at the end)
   Pdevtoken:T     STRING  owner of push token T
   Ppush           STREAM  push jobs for mqchat-push
   P{n:N}:users    SET   users this broker node has published as present
@@ -865,3 +866,106 @@ redis.register_function('mqc1_create_group', create_group)
 redis.register_function('mqc1_change', change)
 redis.register_function{function_name = 'mqc1_convs', callback = convs, flags = {'no-writes'}}
 redis.register_function{function_name = 'mqc1_history', callback = history, flags = {'no-writes'}}
+
+--[[
+Device sessions (PROTOCOL.md "Device sessions"; core/session_token.h holds
+the record format). One user's keys only (their hash tag), all in KEYS:
+  P{u:U}:sess   HASH  device id -> "<hash>\t<created>\t<last_used>\t<expires>\t<label>"
+Ending sessions tells every node to disconnect the devices that use them:
+"skick * <user> <device | *>" on the bus channel given in ARGV (core/busmsg.h).
+]]
+
+local function sess_split(rec)
+  return string.match(rec, '^([^\t]*)\t(%d+)\t(%d+)\t(%d+)\t(.*)$')
+end
+
+-- Expired records of one user's sessions are dropped whenever a session is
+-- written, so the hash never grows past the devices in use.
+local function sess_prune(key, now)
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    local _, _, _, exp = sess_split(all[i + 1])
+    if not exp or tonumber(exp) <= now then redis.call('HDEL', key, all[i]) end
+  end
+end
+
+-- KEYS: sess, user record. ARGV: device, hash, now, expires, label,
+-- has_label (0/1), rotate (0/1), most sessions per user. A new device, or
+-- (rotate) a new hash for a device that must still exist, keeping its
+-- created time and, unless a new one is given, its label. Reply: ok; or
+-- not_found (no such user, or the rotated session has ended); or forbidden
+-- (a new device beyond the most sessions a user may hold).
+local function sess_put(keys, args)
+  local dev, hash, now, exp, label = args[1], args[2], tonumber(args[3]), args[4], args[5]
+  if redis.call('EXISTS', keys[2]) == 0 then return {'not_found'} end
+  local created = args[3]
+  if args[7] == '1' then
+    local old = redis.call('HGET', keys[1], dev)
+    if not old then return {'not_found'} end
+    local _, c, _, e, l = sess_split(old)
+    if not c or tonumber(e) <= now then return {'not_found'} end
+    created = c
+    if args[6] ~= '1' then label = l end
+  end
+  sess_prune(keys[1], now)
+  if args[7] ~= '1' and redis.call('HLEN', keys[1]) >= tonumber(args[8]) then
+    return {'forbidden'}
+  end
+  redis.call('HSET', keys[1], dev, hash .. '\t' .. created .. '\t' .. args[3] .. '\t' .. exp ..
+             '\t' .. label)
+  return {'ok'}
+end
+
+-- KEYS: sess. ARGV: device, hash, now. Record that the session was used
+-- (coarse: the broker calls it at most once an hour per session); only
+-- while the record still holds that hash (never resurrects an ended one).
+local function sess_touch(keys, args)
+  local old = redis.call('HGET', keys[1], args[1])
+  if not old then return {'ok'} end
+  local h, c, _, e, l = sess_split(old)
+  if h ~= args[2] then return {'ok'} end
+  redis.call('HSET', keys[1], args[1], h .. '\t' .. c .. '\t' .. args[3] .. '\t' .. e .. '\t' .. l)
+  return {'ok'}
+end
+
+-- KEYS: sess. ARGV: device ("" = every session), user, bus channel. Reply:
+-- ok, sessions ended.
+local function sess_end(keys, args)
+  local n
+  if args[1] == '' then
+    n = redis.call('HLEN', keys[1])
+    redis.call('DEL', keys[1])
+  else
+    n = redis.call('HDEL', keys[1], args[1])
+  end
+  if n > 0 then
+    redis.call('PUBLISH', args[3], 'skick * ' .. args[2] .. ' ' ..
+               (args[1] == '' and '*' or args[1]))
+  end
+  return {'ok', n}
+end
+
+-- KEYS: user record, sess. ARGV: password hash, user, bus channel. Set the
+-- password and end every session. Reply: ok; or not_found.
+local function user_passwd(keys, args)
+  if redis.call('EXISTS', keys[1]) == 0 then return {'not_found'} end
+  redis.call('HSET', keys[1], 'pw', args[1])
+  if redis.call('DEL', keys[2]) > 0 then
+    redis.call('PUBLISH', args[3], 'skick * ' .. args[2] .. ' *')
+  end
+  return {'ok'}
+end
+
+-- KEYS: the secret key's key. ARGV: a fresh random key text. The key of the
+-- session hashes when no plugin_opt_session_secret is set: the first broker
+-- to ask creates it, every broker then uses the same one. Reply: the text.
+local function sess_secret(keys, args)
+  redis.call('SET', keys[1], args[1], 'NX')
+  return redis.call('GET', keys[1])
+end
+
+redis.register_function('mqc1_sess_put', sess_put)
+redis.register_function('mqc1_sess_touch', sess_touch)
+redis.register_function('mqc1_sess_end', sess_end)
+redis.register_function('mqc1_user_passwd', user_passwd)
+redis.register_function('mqc1_sess_secret', sess_secret)

@@ -44,7 +44,9 @@ int mqc_store_user_add(struct mqc_store *s, const char *user, const char *hash, 
 /* Make sure user exists (a JWT vouched for it): created with no password
  * when missing, left as it is otherwise. MQC_OK, MQC_EBADREQ, MQC_EUNAVAIL. */
 int mqc_store_user_ensure(struct mqc_store *s, const char *user, int64_t now_ms);
-/* Replace an existing user's hash. MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */
+/* Replace an existing user's hash and end every session of theirs (their
+ * devices are disconnected on every node). MQC_OK, MQC_ENOTFOUND,
+ * MQC_EUNAVAIL. */
 int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *hash);
 /* Blocking: delete user and everything they own (mqc1_user_del in
  * store/mqchat.lua): their keys, their push tokens, their place in every
@@ -225,6 +227,41 @@ int mqc_store_mute(struct mqc_store *s, const char *user, const char *conv, int6
  * need it before the grace period lets presence say offline). */
 int mqc_store_presence_devices(struct mqc_store *s, const char *user, const char *node,
                                size_t devices);
+
+/* ---- Device sessions (store/session.c; records: core/session_token.h) ----
+ * All strings borrowed. */
+
+/* Blocking: the key text of session hashes that Redis keeps for every
+ * broker, stored from candidate (fresh random text) by the first to ask.
+ * Copied into out. MQC_OK or MQC_EUNAVAIL. */
+int mqc_store_session_secret(struct mqc_store *s, const char *candidate, char *out, size_t size);
+/* Blocking (one HGET): user's session record of device, copied into out.
+ * MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */
+int mqc_store_session_get(struct mqc_store *s, const char *user, const char *device, char *out,
+                          size_t size);
+/* Queue: store a session of user (a new device, or with rotate the new hash
+ * of an existing one, keeping its created time and, when label is NULL,
+ * its label). cb gets MQC_OK, MQC_ENOTFOUND (no such user, or the rotated
+ * session has ended), MQC_EFORBIDDEN (a new device while user already holds
+ * MQC_SESS_PER_USER_MAX live sessions) or MQC_EUNAVAIL. */
+int mqc_store_session_put(struct mqc_store *s, const char *user, const char *device,
+                          const char *hash, int64_t now_ms, int64_t expires_ms, const char *label,
+                          bool rotate, mqc_store_done_cb cb, void *ctx);
+/* Queue: set last_used of user's session device (if it still has hash). */
+int mqc_store_session_touch(struct mqc_store *s, const char *user, const char *device,
+                            const char *hash, int64_t now_ms);
+/* user's sessions: n (device, record) pairs flattened in v (2n strings with
+ * their lengths), borrowed for the callback. */
+typedef void (*mqc_store_sessions_cb)(void *ctx, int rc, const char *const *v, const size_t *lens,
+                                      size_t n);
+int mqc_store_sessions(struct mqc_store *s, const char *user, mqc_store_sessions_cb cb, void *ctx);
+/* An outcome with a count. */
+typedef void (*mqc_store_count_cb)(void *ctx, int rc, long long n);
+/* Queue: end user's session device (NULL: every session of user); every
+ * node then disconnects the devices using them (bus "skick"). cb (may be
+ * NULL) gets how many ended. */
+int mqc_store_session_end(struct mqc_store *s, const char *user, const char *device,
+                          mqc_store_count_cb cb, void *ctx);
 
 /* ---- Cluster membership (store/cluster.c) ---- */
 

@@ -1,6 +1,7 @@
 /* User accounts in Redis: the password hash per user and the set of all
  * users. Creation and password change are small Lua scripts so that they are
- * atomic (no half-created user); deletion is the library's mqc1_user_del
+ * atomic (no half-created user); a password change is the library's
+ * mqc1_user_passwd (it also ends every device session); deletion is the library's mqc1_user_del
  * (store/mqchat.lua), which also takes the user out of every conversation. */
 #include <stdio.h>
 #include <string.h>
@@ -19,10 +20,6 @@ static const char *ADD_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then return 
 static const char *ENSURE_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
                                 "redis.call('HSET', KEYS[1], 'created', ARGV[1], 'via', 'jwt')\n"
                                 "redis.call('SADD', KEYS[2], ARGV[2])\n"
-                                "return 1\n";
-
-static const char *PASSWD_LUA = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-                                "redis.call('HSET', KEYS[1], 'pw', ARGV[1])\n"
                                 "return 1\n";
 
 /* Build the user and users keys; MQC_EBADREQ for a bad id. */
@@ -111,20 +108,31 @@ int mqc_store_user_ensure(struct mqc_store *s, const char *user, int64_t now_ms)
 
 int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *hash)
 {
-    char ukey[MQC_KEY_MAX];
+    char ukey[MQC_KEY_MAX], skey[MQC_KEY_MAX], chan[MQC_KEY_MAX];
     int rc = mqc_key_user(s->prefix, user, ukey, sizeof ukey);
+    if (rc == MQC_OK)
+        rc = mqc_key_user_part(s->prefix, user, "sess", skey, sizeof skey);
     if (rc != MQC_OK)
         return rc;
-    const char *kv[] = {ukey, hash};
-    long long n = 0;
-    if ((rc = eval_int(s, PASSWD_LUA, 1, kv, 2, &n)) != MQC_OK)
-        return rc;
-    return n == 1 ? MQC_OK : MQC_ENOTFOUND;
+    snprintf(chan, sizeof chan, "%sbus:all", s->prefix);
+    const char *argv[] = {"FCALL", "mqc1_user_passwd", "2", ukey, skey, hash, user, chan};
+    redisReply *r = mqc_store__cmd(s, 8, argv);
+    if (!r)
+        return MQC_EUNAVAIL;
+    rc = MQC_EUNAVAIL;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_STRING)
+        rc = !strcmp(r->element[0]->str, "ok")          ? MQC_OK
+             : !strcmp(r->element[0]->str, "not_found") ? MQC_ENOTFOUND
+                                                        : MQC_EUNAVAIL;
+    freeReplyObject(r);
+    return rc;
 }
 
 /* The user's keys of the schema (store/keys.h) that user_del deletes by
  * name, after the record and the set of all users. */
-static const char *const USER_PARTS[] = {"convs", "presence", "tl", "tlfloor", "devices", "mute"};
+static const char *const USER_PARTS[] = {"convs",   "presence", "tl",  "tlfloor",
+                                         "devices", "mute",     "sess"};
 
 /* Append to a every other key "<prefix>{u:<user>}:*" that exists (block
  * lists and whatever else a feature keeps per user), found with SCAN (a few

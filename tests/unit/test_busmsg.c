@@ -32,6 +32,15 @@ TEST(simple_kinds)
     CHECK_EQ_INT(m.kind, MQC_BUS_MV);
     CHECK_STR(m.node, "*");
     CHECK_STR(m.arg, "g-1");
+    CHECK_EQ_INT(parse("skick * zed AbCdEfGhIjK", &m), MQC_OK);
+    CHECK_EQ_INT(m.kind, MQC_BUS_SKICK);
+    CHECK_STR(m.arg, "zed");
+    CHECK_STR(m.dev, "AbCdEfGhIjK");
+    CHECK_EQ_INT(parse("skick * zed *", &m), MQC_OK);
+    CHECK_STR(m.dev, "*");
+    CHECK_EQ_INT(parse("skick * zed", &m), MQC_EBADREQ);
+    CHECK_EQ_INT(parse("skick * * x", &m), MQC_EBADREQ);
+    CHECK_EQ_INT(parse("skick * zed a b", &m), MQC_EBADREQ);
     CHECK_EQ_INT(parse("kick * zed", &m), MQC_OK);
     CHECK_EQ_INT(m.kind, MQC_BUS_KICK);
     CHECK_EQ_INT(parse("pr n1 alice\n{\"state\":\"online\"}", &m), MQC_OK);

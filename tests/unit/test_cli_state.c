@@ -237,6 +237,34 @@ TEST(unknown_keys_ignored)
     CHECK_STR(st.token, "t1.6-0.ab");
 }
 
+/* The device session token is kept beside the sync token, and alone. */
+TEST(session_round_trip)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/carol@h_1883.state", root);
+    struct mqc_state st = {.nshown = 0}, back;
+    snprintf(st.session, sizeof st.session,
+             "s1.AbCdEfGhIjK.0123456789abcdefghijklmnopqrstuvwxyzABCDEFG");
+    if (!CHECK_EQ_INT(mqc_state_save(p, &st), MQC_OK))
+        return;
+    CHECK_EQ_INT(mqc_state_load(p, &back), MQC_OK);
+    CHECK_STR(back.session, st.session);
+    CHECK_STR(back.token, "");
+    snprintf(st.token, sizeof st.token, "t1.5-0.ab");
+    CHECK_EQ_INT(mqc_state_save(p, &st), MQC_OK);
+    CHECK_EQ_INT(mqc_state_load(p, &back), MQC_OK);
+    CHECK_STR(back.session, st.session);
+    CHECK_STR(back.token, "t1.5-0.ab");
+    st.session[0] = '\0';
+    CHECK_EQ_INT(mqc_state_save(p, &st), MQC_OK);
+    CHECK_EQ_INT(mqc_state_load(p, &back), MQC_OK);
+    CHECK_STR(back.session, "");
+    snprintf(st.session, sizeof st.session, "two words");
+    CHECK_EQ_INT(mqc_state_save(p, &st), MQC_EBADREQ);
+    static const char bad[] = "mqchat-state 1\nsession \x01\n";
+    CHECK_EQ_INT(load_text(bad, strlen(bad), &back), MQC_EBADREQ);
+}
+
 TEST(shown_runs)
 {
     static struct mqc_state st;
@@ -326,6 +354,7 @@ int main(void)
     RUN(missing_file);
     RUN(garbage_files);
     RUN(unknown_keys_ignored);
+    RUN(session_round_trip);
     RUN(shown_runs);
     RUN(shown_round_trip);
     rm_tree(root);

@@ -2,6 +2,13 @@
 // WebSocket connection to the broker that served this page (and only that
 // one: server.js decides, the page's CSP enforces). mqtt.js reconnects by
 // itself; the session resubscribes, resends and syncs.
+//
+// "Keep me signed in" (PROTOCOL.md "Device sessions"): once signed in with
+// the password, the page asks for a device session token and keeps it in
+// localStorage (mqchat.device: user, token, server), never the password; the
+// connection's own reconnects switch to the token too. A reload signs in
+// with the token; a refused token is forgotten and the card comes back.
+// Sign-out ends the session on the server (`logout`) and forgets it here.
 import './trusted.js'; // before anything else: the Trusted Types default policy
 import mqtt from 'mqtt';
 import { ChatSession } from './protocol.js';
@@ -39,7 +46,47 @@ function showLogin() {
   document.title = 'mqchat';
 }
 
-function start({ user, password, url: wanted }) {
+const DEVICE_KEY = 'mqchat.device';
+
+function loadDevice() {
+  try {
+    const d = storage && JSON.parse(storage.getItem(DEVICE_KEY) || 'null');
+    return d && typeof d.user === 'string' && typeof d.token === 'string' && typeof d.url === 'string' ? d : null;
+  } catch {
+    return null;
+  }
+}
+
+function saveDevice(d) {
+  try {
+    if (d) storage.setItem(DEVICE_KEY, JSON.stringify(d));
+    else if (storage) storage.removeItem(DEVICE_KEY);
+  } catch {
+    /* storage full or gone: the next visit asks for the password */
+  }
+}
+
+function deviceLabel() {
+  const ua = navigator.userAgent || '';
+  const browser = /Firefox\//.test(ua) ? 'Firefox' : /Edg\//.test(ua) ? 'Edge'
+    : /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+  return `${browser} (web)`;
+}
+
+// Ask for a session token over the connection just signed in, keep it, and
+// reconnect with it from now on.
+async function keepSignedIn(s, client, user, url) {
+  try {
+    const r = await s.request('session', { device: deviceLabel() });
+    if (session !== s || typeof r.token !== 'string') return;
+    client.options.password = r.token;
+    saveDevice({ user, token: r.token, url, device: r.device });
+  } catch {
+    /* not kept: the next visit asks for the password */
+  }
+}
+
+function start({ user, password, url: wanted, keep = false, withToken = false }) {
   // The one place the password leaves the page: checked here again.
   const checked = checkServer(wanted, location.href);
   if (!checked.ok) {
@@ -71,13 +118,20 @@ function start({ user, password, url: wanted }) {
     if (st === 'online' && !signedIn) {
       signedIn = true;
       if (storage) storage.setItem('mqchat.user', user);
+      if (keep && !withToken && storage) keepSignedIn(s, client, user, url);
       login.reset();
-      app = new AppView({ session: s, onSignOut: signOut });
+      app = new AppView({ session: s, onSignOut: () => signOut() });
       root.replaceChildren(app.el);
       document.title = `mqchat · ${user}`;
     } else if (st === 'denied') {
       off();
-      if (!signedIn) {
+      if (withToken || (keep && loadDevice())) {
+        // The kept session was ended, expired or revoked (its token is what
+        // the reconnects used): forget it and ask for the password.
+        saveDevice(null);
+        if (signedIn) signOut(false);
+        login.fail('Your session on this device has ended. Sign in again.');
+      } else if (!signedIn) {
         login.fail('Wrong user name or password.');
       } else {
         signOut();
@@ -96,9 +150,17 @@ function start({ user, password, url: wanted }) {
   window.mqchat = s;
 }
 
-function signOut() {
-  if (session) session.close();
+// Sign out: end this device's session on the server first (when there is
+// one and the connection is up; a second at most), then forget it here.
+async function signOut(endSession = true) {
+  const s = session;
   session = null;
+  if (endSession && loadDevice() && s && s.connected) {
+    await Promise.race([s.request('logout').catch(() => {}),
+      new Promise((r) => setTimeout(r, 1000))]);
+  }
+  if (endSession) saveDevice(null);
+  if (s) s.close();
   if (app) app.destroy();
   app = null;
   window.mqchat = null;
@@ -113,3 +175,14 @@ document.addEventListener('visibilitychange', () => {
 });
 
 showLogin();
+// A kept session: sign in with its token, without the password.
+{
+  const d = loadDevice();
+  const checked = d && checkServer(d.url, location.href);
+  if (d && checked.ok) {
+    login.busy(true);
+    start({ user: d.user, password: d.token, url: checked.url, withToken: true });
+  } else if (d) {
+    saveDevice(null);
+  }
+}

@@ -1,5 +1,6 @@
-// The sign-in card: user, password and (folded away) the server address.
-// Calls onSubmit({user, password, url}) only for a server of the page's own
+// The sign-in card: user, password, "keep me signed in" and (folded away)
+// the server address. Calls onSubmit({user, password, url, keep}) only for a
+// server of the page's own
 // origin (server.js checkServer); shows errors given to fail(). `warning`
 // (a ?mqtt= link naming another server, ignored by chooseServer) opens the
 // server field and stays on the card until the user signs in.
@@ -19,6 +20,7 @@ export class LoginView {
       id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password',
       required: true, placeholder: '••••••••',
     });
+    this.keep = h('input', { id: 'login-keep', name: 'keep', type: 'checkbox' });
     this.url = h('input', { id: 'login-url', name: 'url', value: defaultUrl, spellcheck: 'false' });
     this.warning = h('p', { id: 'login-server-warning', class: 'form-warning', role: 'alert', hidden: !warning },
       warning || '');
@@ -30,6 +32,7 @@ export class LoginView {
         h('p', { class: 'lead' }, 'Chat over MQTT, right from the browser.'),
         h('label', {}, 'User', this.user),
         h('label', {}, 'Password', this.password),
+        h('label', { class: 'check' }, this.keep, 'Keep me signed in on this device'),
         this.server = h('details', { class: 'server', open: !!warning },
           h('summary', {}, 'Server'), this.warning, h('label', {}, 'WebSocket URL', this.url)),
         this.error,
@@ -48,7 +51,7 @@ export class LoginView {
     }
     this.busy(true);
     this.error.textContent = '';
-    this.onSubmit({ user, password: this.password.value, url: server.url });
+    this.onSubmit({ user, password: this.password.value, url: server.url, keep: this.keep.checked });
   }
 
   busy(on, label = 'Signing in…') {
