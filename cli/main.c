@@ -21,6 +21,8 @@ static void usage(FILE *f)
                "  user passwd NAME --password-stdin  change a user's password\n"
                "  user del NAME                    delete a user\n"
                "  user list                        list users\n"
+               "  store upgrade                    convert a store written by an older mqchat\n"
+               "                                   (stop brokers and mqchat-push first)\n"
                "  broadcast --text TEXT            a system event to every connected user, on\n"
                "                                   every node\n"
                "  doctor --config MOSQUITTO_CONF [--push-config PUSH_CONF]\n"
@@ -59,7 +61,7 @@ static bool redis_url_ok(const char *url)
 /* The subcommands that talk to Redis (the others speak MQTT only). */
 static bool uses_redis(const char *cmd)
 {
-    return !strcmp(cmd, "user") || !strcmp(cmd, "broadcast");
+    return !strcmp(cmd, "user") || !strcmp(cmd, "broadcast") || !strcmp(cmd, "store");
 }
 
 struct mqc_store *mqc_cli_store(const struct mqc_cli *cli)
@@ -149,6 +151,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[i], "user"))
         return mqc_cli_user(&cli, argc - i, argv + i);
+    if (!strcmp(argv[i], "store"))
+        return mqc_cli_store_cmd(&cli, argc - i, argv + i);
     if (!strcmp(argv[i], "broadcast"))
         return mqc_cli_broadcast(&cli, argc - i, argv + i);
     if (!strcmp(argv[i], "doctor"))

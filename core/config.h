@@ -38,6 +38,7 @@ struct mqc_config {
     long rate_bytes;
     long rate_reqs;
     long timeline_max;
+    long test_crash_after_sends;          /* tests: SIGKILL after the Nth stored send (0 = off) */
     char *metrics_listen;                 /* host:port serving metrics, NULL = off */
     struct mqc_filter_list other_filters; /* parsed other_topics */
 };
