@@ -6,11 +6,15 @@ of G offline members, and a direct message to an offline recipient who is in
 C conversations (lazy fan-out: the same cost as in 1); then the cost of one
 sync of that user with nothing new (fan-out on read: paid per sync, never
 per message). Also the FCALL's own time (commandstats usec of fcall), to
-tell the function from everything around it. Run with /usr/bin/python3 and
+tell the function from everything around it, and the system share of the
+CPU (the AOF: the harness runs appendfsync always, as deployments do).
+PERF_OUT=file records `perf` samples of Redis during the offline direct run. Run with /usr/bin/python3 and
 MQCHAT_PLUGIN / MQCHAT_CLI pointing at a build (any version: compare two
 builds in the same run). Talks to 127.0.0.1 only; bounded by N."""
 import json
 import os
+import signal
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
@@ -24,32 +28,45 @@ OPTS = {"rate_msgs": "0", "rate_bytes": "0", "rate_reqs": "0", "max_group_member
 
 
 def info(redis):
-    """(CPU seconds, calls, fcall usec) so far."""
-    cpu, calls, fcall_us = 0.0, 0, 0
+    """(CPU seconds, calls, fcall usec, system CPU seconds) so far."""
+    cpu, calls, fcall_us, sys_cpu = 0.0, 0, 0, 0.0
     for line in redis.call("INFO", "cpu").decode().splitlines():
         if line.startswith(("used_cpu_sys:", "used_cpu_user:")):
             cpu += float(line.split(":")[1])
+        if line.startswith("used_cpu_sys:"):
+            sys_cpu += float(line.split(":")[1])
     for line in redis.call("INFO", "commandstats").decode().splitlines():
         if line.startswith("cmdstat_"):
             calls += int(line.split("calls=")[1].split(",")[0])
         if line.startswith("cmdstat_fcall:"):
             fcall_us += int(line.split("usec=")[1].split(",")[0])
-    return cpu, calls, fcall_us
+    return cpu, calls, fcall_us, sys_cpu
 
 
-def measure(stack, n, act, done):
-    c0, k0, f0 = info(stack.redis)
+def measure(stack, n, act, done, perf=None):
+    """Per act: Redis CPU us, calls, FCALL us (commandstats: wall time in
+    the function), system CPU us (mostly the AOF's write and fsync). With
+    perf (a file name), `perf record` samples Redis meanwhile."""
+    rec = None
+    if perf:
+        rec = subprocess.Popen(["perf", "record", "-F", "4000", "-g", "-o", perf, "-p",
+                                str(stack.redis.proc.pid)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    c0, k0, f0, s0 = info(stack.redis)
     for i in range(n):
         act(i)
     done()
-    c1, k1, f1 = info(stack.redis)
+    c1, k1, f1, s1 = info(stack.redis)
+    if rec:
+        rec.send_signal(signal.SIGINT)
+        rec.wait(timeout=60)
     # The two INFO calls themselves are in the delta: 2 calls, a few us.
-    return (c1 - c0) * 1e6 / n, (k1 - k0 - 2) / n, (f1 - f0) / n
+    return (c1 - c0) * 1e6 / n, (k1 - k0 - 2) / n, (f1 - f0) / n, (s1 - s0) * 1e6 / n
 
 
 def report(what, r):
-    us, calls, fus = r
-    print(f"{what}: {us:.1f} us Redis CPU/msg, {calls:.2f} Redis calls/msg, "
+    us, calls, fus, sus = r
+    print(f"{what}: {us:.1f} us Redis CPU/msg ({sus:.1f} system), {calls:.2f} Redis calls/msg, "
           f"FCALL {fus:.1f} us/msg", flush=True)
 
 
@@ -96,7 +113,8 @@ def main():
         b.close()
         offline(s, "bob")
         report("direct, recipient offline",
-               measure(s, N, send(conv, "o"), own_copy(conv, f"o{N - 1}")))
+               measure(s, N, send(conv, "o"), own_copy(conv, f"o{N - 1}"),
+                       perf=os.environ.get("PERF_OUT")))
 
         members = [f"m{i}" for i in range(G)]
         gconv = req(a, "alice", "r2", op="create", kind="group", title="g", members=members)["conv"]
@@ -137,7 +155,7 @@ def main():
 
         def sync(i):
             req(cc, "carol", f"sy{i}", op="sync", since=tok)
-        us, calls, fus = measure(s, k, sync, lambda: None)
+        us, calls, fus, _ = measure(s, k, sync, lambda: None)
         print(f"sync with nothing new, user in {C} conversations: {us:.0f} us Redis CPU/sync, "
               f"{calls:.1f} Redis calls/sync", flush=True)
 

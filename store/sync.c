@@ -31,6 +31,9 @@ static int ok_status(const redisReply *r)
  * conversation's slot): each conversation's visible events after the
  * position and before W. Then the merge below, by (t, conv, seq). */
 
+/* Least bytes of events asked of one conversation per page. */
+#define CONV_BYTES_MIN 16384
+
 /* One event of a sync page, pointing into its conversation's reply. */
 struct sync_ev {
     int64_t t, seq;
@@ -201,7 +204,13 @@ static int queue_conv(struct sync_run *x, size_t i, const char *user)
     mqc_store__args_fmt(&a, "%lld", (long long)S);
     mqc_store__args_fmt(&a, "%lld", (long long)x->w);
     mqc_store__args_fmt(&a, "%lld", (long long)x->limit);
-    mqc_store__args_fmt(&a, "%zu", x->max_bytes);
+    /* Each conversation gets a share of the page's bytes (at least one
+     * event always comes): a user in hundreds of busy conversations never
+     * makes Redis build, or the broker hold, hundreds of full pages. A
+     * conversation cut short bounds the merge (sync_finish), so nothing is
+     * skipped, the page is only shorter. */
+    size_t share = x->max_bytes / (x->nconvs ? x->nconvs : 1);
+    mqc_store__args_fmt(&a, "%zu", share > CONV_BYTES_MIN ? share : CONV_BYTES_MIN);
     return mqc_store__submit(s, &a, sync_conv_done, (void *)(uintptr_t)i, x);
 }
 
