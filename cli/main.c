@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/redis_url.h"
+#include "store/store.h"
 
 static void usage(FILE *f)
 {
@@ -98,6 +99,10 @@ struct mqc_store *mqc_cli_store(const struct mqc_cli *cli)
         mqc_store_free(s);
         return NULL;
     }
+    /* A store the CLI writes first (users added before any broker ran) is
+     * marked with this layout's version, like the brokers do; a v1 store is
+     * left alone (only `mqchat store upgrade` converts it). */
+    (void)mqc_store_check_version(s);
     return s;
 }
 
