@@ -7,10 +7,12 @@ delivery) loses nothing and doubles nothing: every stored message has
 exactly one job in its slot's job stream and every member's sync is gapless.
 Real redis-server and mosquitto with the plugin."""
 import hashlib
-import time
+import json
+import socket
 import unittest
 
-from harness import Chat, Stack, conv_jobs, main, wait_for
+from harness import (Chat, Stack, _resp_read, conv_jobs, conv_slot, has_function, main,
+                     wait_for)
 
 
 def sync_all(chat, since, limit):
@@ -146,6 +148,46 @@ class FanoutTest(unittest.TestCase):
         self.assertEqual(u.req("sync", since=v1_token("oli", now))["code"], "bad_request")
         u.close()
         o.close()
+
+    def test_job_hint_published(self):
+        """After a stored message the broker PUBLISHes its slot on
+        <prefix>jobs (mqchat-push's wake-up)."""
+        o = self.chat("oli")
+        conv = o.group("hinted", ["una"])
+        with socket.create_connection(("127.0.0.1", self.stack.redis.port), timeout=10) as sk:
+            sk.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$11\r\nmqchat:jobs\r\n")
+            f = sk.makefile("rb")
+            self.assertEqual(_resp_read(f)[0], b"subscribe")
+            o.send(conv, "h1", "hint me")
+            o.msg(conv, "h1")
+            msg = _resp_read(f)
+            self.assertEqual(msg[:2], [b"message", b"mqchat:jobs"])
+            self.assertIn(str(conv_slot(conv)).encode(), msg[2].split())
+        o.close()
+
+    def test_read_receipt_and_unread_update(self):
+        """A read receipt queues mqc2_unread (mqchat-push's half of #15):
+        without that function the broker says so once and goes on."""
+        o, u = self.chat("oli"), self.chat("una")
+        conv = o.group("reads", ["una"])
+        for i in range(3):
+            o.send(conv, "r%d" % i, "read me %d" % i)
+        o.msg(conv, "r2")
+        for seq in (3, 4):
+            u.publish_raw("chat/c/%s/receipt" % conv, json.dumps({"type": "read", "seq": seq}))
+            ev = o.event(lambda e: e.get("t") == "receipt" and e.get("seq") == seq,
+                         what="read receipt %d" % seq)
+            self.assertEqual(ev["user"], "una")
+        u.barrier()
+        if has_function(self.stack.redis, "mqc2_unread"):
+            wait_for(lambda: self.stack.redis.call("HGET", "mqchat:{u:una}:unread",
+                                                   "r:" + conv) == b"3", what="r:<conv> = 3")
+        else:
+            log = self.stack.broker.log_text()
+            self.assertEqual(log.count("mqc2_unread is not loaded"), 1)
+            self.assertNotIn("functions missing; reloading", log)
+        o.close()
+        u.close()
 
 
 class RecoveryTest(unittest.TestCase):
