@@ -76,8 +76,13 @@ class DoctorTest(unittest.TestCase):
         self.assertNotIn("FAIL", out)
         for line in ("ok: Redis version 7", "ok: function library mqchat_v2 loaded",
                      "ok: 1 users under key prefix 'mqchat:'", "ok: Redis appendonly yes",
-                     "ok: apns_key_file is an EC P-256 key", "ok: push config"):
+                     "ok: apns_key_file is an EC P-256 key", "ok: push config",
+                     "ok: store layout version 2"):
             self.assertIn(line, out)
+
+    def test_store_needs_upgrade(self):
+        self.st.redis.call("DEL", "mqchat:version")  # as a v1 store with users
+        self.assert_fails(self.st.broker.conf_path, "run mqchat store upgrade")
 
     def test_redis_down(self):
         self.st.redis.stop()
