@@ -1,6 +1,6 @@
 """Scale: a message to a 1000-member group reaches every online member, and
-Redis holds its body once (the conversation's log), with one job for
-mqchat-push and nothing per member (lazy fan-out, #15).
+Redis holds its body once (the conversation's log; its job for mqchat-push
+carries the push preview), and nothing per member (lazy fan-out, #15).
 
 The 999 members other than the sender are bare MQTT 3.1.1 connections driven
 by one selector loop in this process (paho would need a thread per client);
@@ -17,9 +17,8 @@ import socket
 import time
 import unittest
 
-from harness import (DEFAULT_TIMEOUT, SANITIZE, Chat, Stack, connect_packet, conv_jobs, main,
-                     mqtt_packet,
-                     mqtt_str)
+from harness import (DEFAULT_TIMEOUT, SANITIZE, Chat, Stack, connect_packet, conv_jobs, jobs_key,
+                     main, mqtt_packet, mqtt_str)
 
 MEMBERS = 1000  # the sender included
 PASSWORD = "scale-pw"
@@ -229,8 +228,12 @@ class ScaleTest(unittest.TestCase):
                 sel.close()
 
             # The body is stored once: in the conversation's log, nowhere else.
+            # (and the push preview in its job: a copy of at most 240 bytes,
+            # in the job stream of the conversation's slot, aged out after
+            # an hour; push_preview is on by default)
             hits = st.redis.call("EVAL", FIND_LUA, 0, body)
-            self.assertEqual(hits, [b"mqchat:{c:%s}:log" % conv.encode()])
+            self.assertEqual(sorted(hits), sorted([b"mqchat:{c:%s}:log" % conv.encode(),
+                                                   jobs_key(conv).encode()]))
             self.assertEqual(st.redis.call("XLEN", "mqchat:{c:%s}:log" % conv), 2)  # member, msg
             # ... with one job for mqchat-push, whatever the group size (lazy
             # fan-out, #15: nothing per member on the message path).
