@@ -19,6 +19,9 @@ struct mqc_store *mqc_cli_store(const struct mqc_cli *cli);
 /* `mqchat user ...`: argv[0] is "user". */
 int mqc_cli_user(const struct mqc_cli *cli, int argc, char **argv);
 
+/* `mqchat store upgrade` (store_cmd.c): argv[0] is "store". */
+int mqc_cli_store_cmd(const struct mqc_cli *cli, int argc, char **argv);
+
 /* `mqchat broadcast --text TEXT`: a system event to every connected user,
  * on every node (broadcast.c). */
 int mqc_cli_broadcast(const struct mqc_cli *cli, int argc, char **argv);

@@ -499,6 +499,16 @@ static void check_redis(struct doctor *d, const struct mqc_config *cfg)
     else
         ok(d, "no users yet under key prefix '%s' (create them with mqchat user add)",
            cfg->key_prefix);
+    char ver[32];
+    if (mqc_store_probe_version(p, cfg->key_prefix, ver, sizeof ver) != MQC_OK)
+        fail(d, "cannot read the store's layout version (GET %sversion)", cfg->key_prefix);
+    else if (!strcmp(ver, "2"))
+        ok(d, "store layout version %s (lazy fan-out)", ver);
+    else if (users > 0)
+        fail(d,
+             "the store under key prefix '%s' was written by an older mqchat (layout version "
+             "'%s'): brokers refuse it; stop them and mqchat-push, run mqchat store upgrade",
+             cfg->key_prefix, ver[0] ? ver : "1");
     mqc_store_probe_free(p);
 }
 

@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/redis_url.h"
+#include "store/store.h"
 
 static void usage(FILE *f)
 {
@@ -25,6 +26,8 @@ static void usage(FILE *f)
                "  user sessions NAME               NAME's device sessions: device, label,\n"
                "                                   created, last used, expires\n"
                "  user revoke NAME DEVICE|--all    end one device session (or all of them)\n"
+               "  store upgrade                    convert a store written by an older mqchat\n"
+               "                                   (stop brokers and mqchat-push first)\n"
                "  broadcast --text TEXT            a system event to every connected user, on\n"
                "                                   every node\n"
                "  doctor --config MOSQUITTO_CONF [--push-config PUSH_CONF]\n"
@@ -63,7 +66,7 @@ static bool redis_url_ok(const char *url)
 /* The subcommands that talk to Redis (the others speak MQTT only). */
 static bool uses_redis(const char *cmd)
 {
-    return !strcmp(cmd, "user") || !strcmp(cmd, "broadcast");
+    return !strcmp(cmd, "user") || !strcmp(cmd, "broadcast") || !strcmp(cmd, "store");
 }
 
 struct mqc_store *mqc_cli_store(const struct mqc_cli *cli)
@@ -100,6 +103,10 @@ struct mqc_store *mqc_cli_store(const struct mqc_cli *cli)
         mqc_store_free(s);
         return NULL;
     }
+    /* A store the CLI writes first (users added before any broker ran) is
+     * marked with this layout's version, like the brokers do; a v1 store is
+     * left alone (only `mqchat store upgrade` converts it). */
+    (void)mqc_store_check_version(s);
     return s;
 }
 
@@ -153,6 +160,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[i], "user"))
         return mqc_cli_user(&cli, argc - i, argv + i);
+    if (!strcmp(argv[i], "store"))
+        return mqc_cli_store_cmd(&cli, argc - i, argv + i);
     if (!strcmp(argv[i], "broadcast"))
         return mqc_cli_broadcast(&cli, argc - i, argv + i);
     if (!strcmp(argv[i], "doctor"))

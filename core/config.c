@@ -78,7 +78,10 @@ static const struct mqc_opt opts[] = {
     {"retention_seconds", LONG, F(retention_seconds), 0, 3153600000L, "0", 0, NULL,
      "retention in seconds, overriding retention_days when set (0 = use days)"},
     {"timeline_max", LONG, F(timeline_max), 100, 100000000, "100000", 0, NULL,
-     "entries kept per user timeline (oldest dropped first)"},
+     "ignored since lazy fan-out (no per-user timelines); kept so old configs load"},
+    {"test_crash_after_sends", LONG, F(test_crash_after_sends), 0, 1000000000, "0", 0, NULL,
+     "tests only: the broker kills itself (SIGKILL) right after Redis answers this many "
+     "stored sends, before delivering the last one (0 = never)"},
     {"push_preview", BOOL, F(push_preview), 0, 1, "true", 0, NULL,
      "put a preview of the body in pushes"},
     {"other_topics", STR, F(other_topics), 1, 8192, NULL, 0, NULL,

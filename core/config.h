@@ -40,7 +40,8 @@ struct mqc_config {
     long rate_bytes;
     long rate_reqs;
     long timeline_max;
-    char *metrics_listen; /* host:port serving metrics, NULL = off */
+    long test_crash_after_sends; /* tests: SIGKILL after the Nth stored send (0 = off) */
+    char *metrics_listen;        /* host:port serving metrics, NULL = off */
     /* Attachments (PROTOCOL.md "Attachments"): the object store; unset
      * endpoint = upload/download answer unavailable. */
     char *s3_endpoint;

@@ -150,21 +150,6 @@ void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t 
     }
 }
 
-void mqc_plugin__cluster_route(struct mqc_plugin *p, const char *conv, int64_t seq,
-                               const char *const *nodes, const char *const *users, size_t n,
-                               const char *payload, size_t len, int qos)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!nodes[i][0] || !users[i][0] || strcmp(nodes[i], p->cfg.node_id) == 0)
-            continue;
-        char *head = mqc_busmsg_event_head(qos, conv, seq, users[i]);
-        if (!head)
-            continue; /* those users get it by sync */
-        bus_send(p, nodes[i], head, payload, len);
-        free(head);
-    }
-}
-
 /* ---- presence visibility ("vis"; see plugin/visibility.c) ---- */
 
 /* "id,id,...", malloc'd (len in *len), or NULL when out of memory. */

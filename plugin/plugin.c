@@ -183,6 +183,7 @@ static int open_store(struct mqc_plugin *p)
                                                  : (int64_t)c->retention_days * 24 * 3600 * 1000,
         .push_preview = c->push_preview,
         .node = c->node_id,
+        .check_version = true,
     };
     if (!(p->store = mqc_store_new(&so)))
         return MOSQ_ERR_NOMEM;
@@ -248,6 +249,14 @@ static int plugin_start(struct mqc_plugin *p, struct mosquitto_opt *opts, int co
         /* Redis may be down at start: the broker still starts, refuses
          * logins and reconnects when Redis returns. */
         mqc_plugin__presence_node_reset(p);
+    if (rc == MOSQ_ERR_SUCCESS && mqc_store_needs_upgrade(p->store)) {
+        /* A store written by an older mqchat: reading it with this code
+         * would lose events (no message counts, timelines ignored). */
+        mqc_log(MQC_LOG_ERR, "plugin: the Redis store was written by an older mqchat; stop "
+                             "every broker and mqchat-push, run `mqchat store upgrade`, then "
+                             "start them again");
+        rc = MOSQ_ERR_INVAL;
+    }
     return rc;
 }
 

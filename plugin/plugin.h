@@ -75,6 +75,7 @@ struct mqc_plugin {
     int wake_fds[MQC_MAX_WAKE_FDS]; /* the broker's epoll descriptor(s): see tick.c */
     size_t nwake;
     bool wake_searched;
+    long test_sends; /* stored sends (cfg.test_crash_after_sends) */
 };
 
 /* A user the node had shown present before it (re)started (presence.c). */
@@ -276,11 +277,6 @@ void mqc_plugin__cluster_visibility(struct mqc_plugin *p, const char *const *use
 void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
                                 const char *const *users, size_t n, const char *skip,
                                 const char *payload, size_t len, int qos);
-/* Send payload to the nodes Redis named for a stored message (nodes[i] gets
- * the comma-separated users[i]). */
-void mqc_plugin__cluster_route(struct mqc_plugin *p, const char *conv, int64_t seq,
-                               const char *const *nodes, const char *const *users, size_t n,
-                               const char *payload, size_t len, int qos);
 /* Cluster membership over time (plugin/reap.c). Learn where the users of
  * every live node are (blocking; once, when this node joins). */
 void mqc_plugin__reap_join(struct mqc_plugin *p);

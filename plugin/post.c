@@ -3,6 +3,7 @@
  * atomically with the write), and finished in the store callback during the
  * tick: fan-out only after Redis confirmed the write, so nobody ever sees a
  * message that is not stored. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,9 @@ static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
         goto out;
     }
     mqc_plugin__metric_stored();
+    if (o->p->cfg.test_crash_after_sends > 0 &&
+        ++o->p->test_sends >= o->p->cfg.test_crash_after_sends)
+        raise(SIGKILL); /* tests: the recovery path (stored, not delivered) */
     if (r->has_members)
         mqc_plugin__members_update(o->p, o->conv, r->mver, r->members, r->nmembers);
     size_t hl = strlen(c->prefix), tl = strlen(c->suffix);
@@ -82,19 +86,10 @@ static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
         goto out;
     }
     int n = snprintf(ev, hl + tl + 24, "%s%lld%s", c->prefix, (long long)r->seq, c->suffix);
-    if (r->has_routes) {
-        /* Other nodes: those Redis named when it stored the message. */
-        size_t nm;
-        const char *const *users = mqc_members_list(o->p->members, o->conv, &nm);
-        const char *self[] = {o->user};
-        if (!users) {
-            users = self;
-            nm = 1;
-        }
-        mqc_plugin__deliver(o->p, o->conv, r->seq, users, nm, ev, (size_t)n, 1);
-        mqc_plugin__cluster_route(o->p, o->conv, r->seq, r->route_nodes, r->route_users, r->nroutes,
-                                  ev, (size_t)n, 1);
-    } else if (!mqc_plugin__fanout_conv(o->p, o->conv, r->seq, NULL, ev, (size_t)n, 1)) {
+    /* Live copies: members here, and the other nodes the directory says
+     * hold a member (core/directory.c, as the nodes announce it on the bus).
+     * A device that connects meanwhile gets the message from its sync. */
+    if (!mqc_plugin__fanout_conv(o->p, o->conv, r->seq, NULL, ev, (size_t)n, 1)) {
         mqc_log(MQC_LOG_WARNING, "send: members not cached, only the sender is told (conv=%s)",
                 o->conv);
         const char *self[] = {o->user};

@@ -237,7 +237,7 @@ static void sync_done(void *ctx, int rc, const struct mqc_sync_result *r)
 {
     struct mqc_origin *o = ctx;
     char token[MQC_SYNCTOKEN_MAX];
-    if (rc == MQC_OK && mqc_synctoken_encode(o->user, r->next, token, sizeof token) != MQC_OK)
+    if (rc == MQC_OK && mqc_synctoken_encode(o->user, &r->next, token, sizeof token) != MQC_OK)
         rc = MQC_EINTERNAL;
     if (rc != MQC_OK) {
         fail(o, rc, NULL);
@@ -364,10 +364,12 @@ static int dispatch(struct mqc_plugin *p, const struct mqc_req *r, struct mqc_or
         return mqc_store_history(p->store, o->conv, o->user, r->before, r->limit, PAGE_MAX_BYTES,
                                  history_done, o);
     case MQC_OP_SYNC: {
-        char since[MQC_STREAMID_MAX];
-        if (r->since && mqc_synctoken_decode(o->user, r->since, since, sizeof since) != MQC_OK)
+        /* A version 1 token decodes with legacy set: the store answers
+         * reset (its timeline is gone), never a silent gap. */
+        struct mqc_syncpos since;
+        if (r->since && mqc_synctoken_decode(o->user, r->since, &since) != MQC_OK)
             return MQC_EBADREQ;
-        return mqc_store_sync(p->store, o->user, r->since ? since : NULL, r->limit, PAGE_MAX_BYTES,
+        return mqc_store_sync(p->store, o->user, r->since ? &since : NULL, r->limit, PAGE_MAX_BYTES,
                               sync_done, o);
     }
     case MQC_OP_DEVICE:

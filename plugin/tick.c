@@ -63,6 +63,15 @@ int mqc_plugin_on_tick(int event, void *event_data, void *userdata)
     mqc_plugin__metrics_tick(p);
     if (mqc_store_pending(p->store))
         mqc_store_flush_overlapped(p->store, mqc_clock_mono_ms(), p->wake_fds, p->nwake);
+    /* Follow-ups the replies queued (sync's per-conversation step, unread
+     * updates) and the job hints of the events just stored go out now, not
+     * a loop pass later; a couple of rounds at most. */
+    for (int round = 0; round < 3; round++) {
+        mqc_store_hints_flush(p->store);
+        if (!mqc_store_queued(p->store))
+            break;
+        mqc_store_flush_overlapped(p->store, mqc_clock_mono_ms(), p->wake_fds, p->nwake);
+    }
     /* Last: nothing runs between here and Mosquitto sending them. */
     mqc_plugin__replies_flush(p);
     mqc_plugin__wake_tick_end();

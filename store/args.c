@@ -86,15 +86,6 @@ void mqc_store__args_user_key(struct mqc_store__args *a, struct mqc_store *s, co
         mqc_store__args_str(a, k);
 }
 
-void mqc_store__args_dctx(struct mqc_store__args *a, struct mqc_store *s)
-{
-    char d[256];
-    if (mqc_store__dctx(s, mqc_clock_wall_ms(), d, sizeof d) != MQC_OK)
-        a->failed = 1;
-    else
-        mqc_store__args_str(a, d);
-}
-
 void mqc_store__args_free(struct mqc_store__args *a)
 {
     for (int i = 0; i < a->n; i++)

@@ -42,7 +42,13 @@ int mqc_store__enqueue(struct mqc_store *s, int argc, const char **argv, const s
     *s->jobs_tail = j;
     s->jobs_tail = &j->next;
     s->njobs++;
+    s->last_job = j;
     return MQC_OK;
+}
+
+size_t mqc_store_queued(const struct mqc_store *s)
+{
+    return s ? s->njobs : 0;
 }
 
 size_t mqc_store_pending(const struct mqc_store *s)
@@ -70,11 +76,14 @@ static void observe(struct mqc_store *s, const struct mqc_store__job *j)
         s->rtt_hook((double)(now_ns() - j->sent_ns) / 1e9, s->rtt_ctx);
 }
 
-static void finish(struct mqc_store__job *j, int rc, redisReply *r)
+/* Run j's callback and free j. Returns whether the callback took r. */
+static bool finish(struct mqc_store__job *j, int rc, redisReply *r)
 {
     j->done(j, rc, r);
+    bool kept = r && j->keep_reply;
     redisFreeCommand(j->cmd);
     free(j);
+    return kept;
 }
 
 /* The one path of a job's reply, whichever way it was read: r (taken; NULL
@@ -84,11 +93,16 @@ static void take_reply(struct mqc_store *s, struct mqc_store__job *j, redisReply
 {
     if (r)
         observe(s, j);
+    if (r && j->soft && r->type == REDIS_REPLY_ERROR) {
+        j->maybe_run = false;
+        if (!finish(j, MQC_EUNAVAIL, r)) /* the job handles it (e.g. a function not loaded yet) */
+            freeReplyObject(r);
+        return;
+    }
     int rc = r ? mqc_store__refused(s, r) : MQC_EUNAVAIL;
     if (r && rc != MQC_OK)
         j->maybe_run = false; /* Redis refused it: it did not run */
-    finish(j, rc, rc == MQC_OK ? r : NULL);
-    if (r)
+    if (!finish(j, rc, rc == MQC_OK ? r : NULL) && r)
         freeReplyObject(r);
 }
 

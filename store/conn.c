@@ -31,6 +31,7 @@ struct mqc_store *mqc_store_new(const struct mqc_store_opts *o)
     s->timeline_cap = o->timeline_cap > 0 ? o->timeline_cap : 100000;
     s->retention_ms = o->retention_ms > 0 ? o->retention_ms : 30LL * 24 * 3600 * 1000;
     s->push_preview = o->push_preview;
+    s->check_version = o->check_version;
     s->inflight_tail = &s->inflight;
     s->jobs_tail = &s->jobs;
     s->unsure = mqc_map_new();
@@ -56,6 +57,8 @@ void mqc_store_free(struct mqc_store *s)
     free(s->unix_path);
     free(s->prefix);
     free(s->node);
+    free(s->hint_bits);
+    free(s->hint_slots);
     if (s->password) {
         memset(s->password, 0, strlen(s->password));
         free(s->password);
@@ -185,6 +188,12 @@ static int connect_now(struct mqc_store *s)
         mqc_log(MQC_LOG_ERR, "store: %s (%s)", s->last_error, where(s, w, sizeof w));
         return MQC_EUNAVAIL;
     }
+    if (s->check_version && mqc_store_check_version(s) != MQC_OK) {
+        if (s->ctx)
+            mqc_store__drop(s, s->needs_upgrade ? "store needs `mqchat store upgrade`"
+                                                : "cannot check the store's version");
+        return MQC_EUNAVAIL;
+    }
     mqc_log(MQC_LOG_NOTICE, "store: connected to redis (%s)", where(s, w, sizeof w));
     s->was_up = true;
     s->last_error[0] = '\0';
@@ -199,14 +208,6 @@ int mqc_store_ensure(struct mqc_store *s, int64_t now)
         return MQC_EUNAVAIL;
     s->last_attempt_ms = now;
     return connect_now(s);
-}
-
-int mqc_store__dctx(const struct mqc_store *s, int64_t now_ms, char *buf, size_t size)
-{
-    int n = snprintf(buf, size, "%s\t%lld\t%ld\t%lld\t%d\t%s", s->prefix, (long long)now_ms,
-                     s->timeline_cap, (long long)s->retention_ms, s->push_preview ? 1 : 0,
-                     s->node ? s->node : "");
-    return (n < 0 || (size_t)n >= size) ? MQC_EINTERNAL : MQC_OK;
 }
 
 bool mqc_store_is_up(const struct mqc_store *s)

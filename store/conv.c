@@ -102,33 +102,6 @@ static int parse_members(const redisReply *r, size_t at, struct mqc_post_result 
     return MQC_OK;
 }
 
-/* The routes add_routes() in store/mqchat.lua put at r->element[at] (count,
- * then node / users pairs). They go in the tail of *members' allocation
- * (reallocated), so one free releases both. */
-static int parse_routes(const redisReply *r, size_t at, struct mqc_post_result *res,
-                        const char ***members)
-{
-    int64_t n = reply_int(r->element[at]);
-    if (n < 0 || at + 1 + 2 * (size_t)n > r->elements)
-        return MQC_OK;
-    size_t nm = res->has_members ? res->nmembers : 0;
-    const char **all = realloc(*members, (nm + 2 * (size_t)n + 1) * sizeof *all);
-    if (!all)
-        return MQC_ENOMEM;
-    *members = all;
-    if (res->has_members)
-        res->members = all;
-    for (size_t i = 0; i < (size_t)n; i++) {
-        all[nm + i] = reply_str(r->element[at + 1 + 2 * i]);
-        all[nm + (size_t)n + i] = reply_str(r->element[at + 2 + 2 * i]);
-    }
-    res->route_nodes = all + nm;
-    res->route_users = all + nm + (size_t)n;
-    res->nroutes = (size_t)n;
-    res->has_routes = true;
-    return MQC_OK;
-}
-
 /* Turn a post function's reply into res; *members (returned owned, may be
  * NULL) holds res->members. */
 static int post_parse(int rc, const redisReply *r, struct mqc_post_result *res,
@@ -150,6 +123,7 @@ static int post_parse(int rc, const redisReply *r, struct mqc_post_result *res,
         }
     } else if (rc == MQC_OK && !strcmp(word, "ignored")) {
         res->ignored = true;
+        res->read_m = -1;
         res->seq = reply_int(r->elements > 1 ? r->element[1] : NULL);
     } else if (rc == MQC_OK) {
         if (r->elements < 4)
@@ -157,10 +131,12 @@ static int post_parse(int rc, const redisReply *r, struct mqc_post_result *res,
         res->seq = reply_int(r->element[1]);
         res->mver = reply_int(r->element[2]);
         rc = parse_members(r, 3, res, members);
+        /* receipt: m after the members ("" = unknown) */
         int64_t nm = reply_int(r->element[3]);
         size_t at = 4 + (nm > 0 ? 2 * (size_t)nm : 0);
-        if (rc == MQC_OK && at < r->elements)
-            rc = parse_routes(r, at, res, members);
+        res->read_m = -1;
+        if (at < r->elements && r->element[at]->type == REDIS_REPLY_INTEGER)
+            res->read_m = r->element[at]->integer;
     }
     return rc;
 }
@@ -208,6 +184,8 @@ static void send_done(struct mqc_store__job *j, int rc, redisReply *r)
     } else if (w->s->unsure && mqc_map_del(w->s->unsure, w->key) && res.dup) {
         res.announce = true;
     }
+    if (rc == MQC_OK && !res.dup)
+        mqc_store__hint(w->s, w->key, strcspn(w->key, "\n")); /* key: conv\n... */
     w->cb(w->ctx, rc, &res);
     free(members);
     free(w);
@@ -218,19 +196,25 @@ int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, co
                    mqc_store_post_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_send", 5);
+    mqc_store__args_fcall(&a, "mqc2_send", 6);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
     mqc_store__args_conv_key(&a, s, conv, "ids");
     mqc_store__args_conv_key(&a, s, conv, "rcpt");
+    char jobs[MQC_KEY_MAX];
+    if (mqc_key_conv_jobs(s->prefix, conv, jobs, sizeof jobs) != MQC_OK)
+        a.failed = 1;
+    else
+        mqc_store__args_str(&a, jobs);
     mqc_store__args_str(&a, sender);
     mqc_store__args_str(&a, id);
     mqc_store__args_str(&a, prefix);
     mqc_store__args_str(&a, suffix);
     mqc_store__args_fmt(&a, "%lld", (long long)cached_mver);
-    mqc_store__args_dctx(&a, s);
-    mqc_store__args_str(&a, preview ? preview : "");
+    mqc_store__args_fmt(&a, "%lld", (long long)s->retention_ms);
+    mqc_store__args_str(&a, conv);
+    mqc_store__args_str(&a, s->push_preview && preview ? preview : "");
     size_t kl = strlen(conv) + strlen(sender) + strlen(id) + 3;
     struct send_job *w = malloc(sizeof *w + kl);
     if (!w) {
@@ -247,19 +231,96 @@ int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, co
     return rc;
 }
 
+/* The reply of mqc2_unread (fire-and-forget): failures are logged; a
+ * library without the function (mqchat-push's side of #15 not merged, or an
+ * older library still loaded) is said once, and costs nothing else. */
+static void unread_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    struct mqc_store *s = j->ctx;
+    if (rc == MQC_OK || !r)
+        return; /* no reply: the connection's failure is logged by the store */
+    if (r->type == REDIS_REPLY_ERROR && r->str && strstr(r->str, "Function not found")) {
+        if (!s->unread_missing_logged)
+            mqc_log(MQC_LOG_WARNING, "store: mqc2_unread is not loaded; unread counters are "
+                                     "not updated after reads (logged once)");
+        s->unread_missing_logged = true;
+        return;
+    }
+    mqc_log(MQC_LOG_ERR, "store: unread update failed: %.120s",
+            r->type == REDIS_REPLY_ERROR && r->str ? r->str : "unexpected reply");
+}
+
+/* Queue the user-slot update after a read receipt.
+ * Contract of mqc2_unread (store/mqchat.lua, written with mqchat-push):
+ * KEYS "<p>{u:<user>}:unread"; ARGV conv, counted mc ("" = none), read mc
+ * ("" = none); max-updates c:<conv> / r:<conv> and total (idempotent,
+ * order-independent); replies with the new total, which is ignored here. */
+static void queue_unread(struct mqc_store *s, const char *conv, const char *user, int64_t read_m)
+{
+    struct mqc_store__args a = {0};
+    mqc_store__args_fcall(&a, "mqc2_unread", 1);
+    mqc_store__args_user_key(&a, s, user, "unread");
+    mqc_store__args_str(&a, conv);
+    mqc_store__args_str(&a, "");
+    mqc_store__args_fmt(&a, "%lld", (long long)read_m);
+    if (mqc_store__submit(s, &a, unread_done, NULL, s) != MQC_OK) {
+        mqc_log(MQC_LOG_ERR, "store: cannot queue an unread update (user=%s conv=%s)", user, conv);
+        return;
+    }
+    s->last_job->soft = true;
+}
+
+/* A receipt in flight: the caller's callback, and what the unread update
+ * needs. */
+struct receipt_job {
+    struct mqc_store *s;
+    mqc_store_post_cb cb;
+    void *ctx;
+    bool read;
+    char conv[MQC_ID_MAX + 1], user[MQC_ID_MAX + 1];
+};
+
+static void receipt_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    struct receipt_job *w = j->ctx;
+    struct mqc_post_result res = {0};
+    const char **members = NULL;
+    rc = post_parse(rc, r, &res, &members);
+    if (rc == MQC_OK && w->read && !res.ignored && res.read_m >= 0)
+        queue_unread(w->s, w->conv, w->user, res.read_m);
+    w->cb(w->ctx, rc, &res);
+    free(members);
+    free(w);
+}
+
 int mqc_store_receipt(struct mqc_store *s, const char *conv, const char *user, const char *type,
                       int64_t seq, int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
 {
+    if (!mqc_id_valid_str(conv) || !mqc_id_valid_str(user))
+        return MQC_EBADREQ;
+    struct receipt_job *w = calloc(1, sizeof *w);
+    if (!w)
+        return MQC_ENOMEM;
+    w->s = s;
+    w->cb = cb;
+    w->ctx = ctx;
+    w->read = strcmp(type, "read") == 0;
+    snprintf(w->conv, sizeof w->conv, "%s", conv);
+    snprintf(w->user, sizeof w->user, "%s", user);
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_receipt", 3);
+    mqc_store__args_fcall(&a, "mqc2_receipt", 4);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "rcpt");
+    mqc_store__args_conv_key(&a, s, conv, "log");
     mqc_store__args_str(&a, user);
     mqc_store__args_str(&a, type);
     mqc_store__args_fmt(&a, "%lld", (long long)seq);
     mqc_store__args_fmt(&a, "%lld", (long long)cached_mver);
-    return mqc_store__submit(s, &a, post_done, (void *)cb, ctx);
+    int rc = mqc_store__submit(s, &a, receipt_done, NULL, w);
+    if (rc != MQC_OK)
+        free(w);
+    return rc;
 }
 
 int mqc_store_members(struct mqc_store *s, const char *conv, const char *user, int64_t cached_mver,
@@ -276,9 +337,18 @@ int mqc_store_members(struct mqc_store *s, const char *conv, const char *user, i
 
 /* ---- create / add / remove / leave ---- */
 
+/* A membership call in flight: the caller's callback, and the conversation
+ * (its slot goes into the next job hint when an event was stored). */
+struct change_job {
+    struct mqc_store *s;
+    mqc_store_change_cb cb;
+    void *ctx;
+    char conv[MQC_ID_MAX + 1];
+};
+
 static void change_done(struct mqc_store__job *j, int rc, redisReply *r)
 {
-    mqc_store_change_cb cb = (mqc_store_change_cb)j->cb;
+    struct change_job *w = j->ctx;
     struct mqc_change_result res = {0};
     const char *word;
     const char **names = NULL;
@@ -320,8 +390,41 @@ static void change_done(struct mqc_store__job *j, int rc, redisReply *r)
             res.nhidden = (total - (size_t)(n + 1 + g)) / 2;
         }
     }
-    cb(j->ctx, rc, &res);
+    if (rc == MQC_OK && res.event)
+        mqc_store__hint(w->s, w->conv, strlen(w->conv));
+    w->cb(w->ctx, rc, &res);
     free(names);
+    free(w);
+}
+
+/* Queue a built membership call (the builder is freed either way). */
+static int submit_change(struct mqc_store *s, struct mqc_store__args *a, const char *conv,
+                         mqc_store_change_cb cb, void *ctx)
+{
+    struct change_job *w = calloc(1, sizeof *w);
+    if (!w || !mqc_id_valid_str(conv)) {
+        mqc_store__args_free(a);
+        free(w);
+        return w ? MQC_EBADREQ : MQC_ENOMEM;
+    }
+    w->s = s;
+    w->cb = cb;
+    w->ctx = ctx;
+    snprintf(w->conv, sizeof w->conv, "%s", conv);
+    int rc = mqc_store__submit(s, a, change_done, NULL, w);
+    if (rc != MQC_OK)
+        free(w);
+    return rc;
+}
+
+/* The job stream key of conv's slot, as the next key of a. */
+static void args_jobs_key(struct mqc_store__args *a, struct mqc_store *s, const char *conv)
+{
+    char jobs[MQC_KEY_MAX];
+    if (mqc_key_conv_jobs(s->prefix, conv, jobs, sizeof jobs) != MQC_OK)
+        a->failed = 1;
+    else
+        mqc_store__args_str(a, jobs);
 }
 
 int mqc_store_create_direct(struct mqc_store *s, const char *conv, const char *a_user,
@@ -341,7 +444,7 @@ int mqc_store_create_direct(struct mqc_store *s, const char *conv, const char *a
     mqc_store__args_str(&a, b_user);
     mqc_store__args_str(&a, conv);
     mqc_store__args_fmt(&a, "%lld", (long long)now_ms);
-    return mqc_store__submit(s, &a, change_done, (void *)cb, ctx);
+    return submit_change(s, &a, conv, cb, ctx);
 }
 
 int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *title,
@@ -351,11 +454,12 @@ int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *ti
     if (n == 0)
         return MQC_EBADREQ;
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_create_group", 4 + 3 * n);
+    mqc_store__args_fcall(&a, "mqc2_create_group", 5 + 3 * n);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
     mqc_store__args_conv_key(&a, s, conv, "rcpt");
+    args_jobs_key(&a, s, conv);
     for (size_t i = 0; i < n; i++) {
         mqc_store__args_user_key(&a, s, members[i], "user");
         mqc_store__args_user_key(&a, s, members[i], "convs");
@@ -365,11 +469,10 @@ int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *ti
     mqc_store__args_str(&a, conv);
     mqc_store__args_str(&a, title);
     mqc_store__args_fmt(&a, "%lld", (long long)now_ms);
-    mqc_store__args_dctx(&a, s);
     mqc_store__args_fmt(&a, "%zu", max_members);
     for (size_t i = 0; i < n; i++)
         mqc_store__args_str(&a, members[i]);
-    return mqc_store__submit(s, &a, change_done, (void *)cb, ctx);
+    return submit_change(s, &a, conv, cb, ctx);
 }
 
 int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, const char *op,
@@ -377,25 +480,26 @@ int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, cons
                      mqc_store_change_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_change", 4 + 3 * n);
+    mqc_store__args_fcall(&a, "mqc2_change", 5 + 4 * n);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
     mqc_store__args_conv_key(&a, s, conv, "rcpt");
+    args_jobs_key(&a, s, conv);
     for (size_t i = 0; i < n; i++) {
         mqc_store__args_user_key(&a, s, targets[i], "user");
         mqc_store__args_user_key(&a, s, targets[i], "convs");
         mqc_store__args_user_key(&a, s, targets[i], "blocked");
+        mqc_store__args_user_key(&a, s, targets[i], "gone");
     }
     mqc_store__args_str(&a, by);
     mqc_store__args_str(&a, op);
     mqc_store__args_str(&a, conv);
     mqc_store__args_fmt(&a, "%lld", (long long)now_ms);
-    mqc_store__args_dctx(&a, s);
     mqc_store__args_fmt(&a, "%zu", max_members);
     for (size_t i = 0; i < n; i++)
         mqc_store__args_str(&a, targets[i]);
-    return mqc_store__submit(s, &a, change_done, (void *)cb, ctx);
+    return submit_change(s, &a, conv, cb, ctx);
 }
 
 /* ---- convs / history ---- */

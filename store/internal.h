@@ -18,11 +18,14 @@ struct mqc_store {
     long timeline_cap;
     int64_t retention_ms;
     bool push_preview;
+    bool check_version; /* refuse a store that needs `mqchat store upgrade` */
+    bool needs_upgrade; /* the last check found one */
     int64_t last_attempt_ms;
     bool ever_attempted;
     bool was_up; /* for logging transitions once */
     char last_error[160];
     struct mqc_store__job *jobs, **jobs_tail; /* queued for the next flush */
+    struct mqc_store__job *last_job;          /* the newest queued (mqc_store__enqueue) */
     size_t njobs;
     struct mqc_store__job *inflight, **inflight_tail; /* written, replies not read yet */
     size_t ninflight;
@@ -32,6 +35,12 @@ struct mqc_store {
      * one stored reports it with announce set; any answer from Redis for
      * the key forgets it. */
     struct mqc_map *unsure;
+    /* Slots with events stored since the last mqc_store_hints_flush
+     * (store/hint.c): a bitmap and the list in arrival order. */
+    unsigned char *hint_bits;
+    unsigned *hint_slots;
+    size_t nhints;
+    bool unread_missing_logged;                  /* mqc2_unread absent: said once */
     void (*rtt_hook)(double seconds, void *ctx); /* mqc_store_set_rtt_hook */
     void *rtt_ctx;
 };
@@ -47,9 +56,13 @@ struct mqc_store__job {
     long long len;
     int64_t sent_ns; /* monotonic time it was written to Redis (round trips) */
     void (*done)(struct mqc_store__job *job, int rc, redisReply *reply);
-    void *cb, *ctx; /* the caller's callback and its argument */
-    bool maybe_run; /* handed to a live connection and not refused by Redis: on
-                     * MQC_EUNAVAIL, Redis may still have run it */
+    void *cb, *ctx;  /* the caller's callback and its argument */
+    bool keep_reply; /* set by done(): it took the reply (frees it with
+                      * freeReplyObject) */
+    bool soft;       /* an error reply goes to done() as is (rc MQC_EUNAVAIL, reply
+                      * given), without the one rule's logging and reconnect */
+    bool maybe_run;  /* handed to a live connection and not refused by Redis: on
+                      * MQC_EUNAVAIL, Redis may still have run it */
 };
 
 /* Connect to Redis (unix_path wins over host/port) with timeout_ms for the
@@ -78,8 +91,6 @@ void mqc_store__args_conv_key(struct mqc_store__args *a, struct mqc_store *s, co
                               const char *part);
 void mqc_store__args_user_key(struct mqc_store__args *a, struct mqc_store *s, const char *user,
                               const char *part);
-/* The delivery context of the current time. */
-void mqc_store__args_dctx(struct mqc_store__args *a, struct mqc_store *s);
 void mqc_store__args_free(struct mqc_store__args *a);
 /* Queue the built command; frees the builder either way. MQC_EBADREQ if any
  * step failed. */
@@ -93,13 +104,12 @@ int mqc_store__submit(struct mqc_store *s, struct mqc_store__args *a,
 int mqc_store__event_list(const redisReply *r, size_t from, const char ***events, size_t **lens,
                           size_t *n);
 
-/* Write the delivery context of store/mqchat.lua ("prefix\tnow\tcap\t
- * retention\tpreview") into buf. */
-int mqc_store__dctx(const struct mqc_store *s, int64_t now_ms, char *buf, size_t size);
 /* Read the replies of the batch in flight and run its callbacks. */
 void mqc_store__complete(struct mqc_store *s);
 /* Fail every queued job with MQC_EUNAVAIL (store shutdown). */
 void mqc_store__free_jobs(struct mqc_store *s);
+/* Note that conv (len bytes, borrowed) got a stored event (its slot goes into the next hint). */
+void mqc_store__hint(struct mqc_store *s, const char *conv, size_t len);
 /* Load the function library on a fresh connection (store/lib.c). */
 int mqc_store__load_library(struct mqc_store *s);
 

@@ -7,8 +7,10 @@
  *   <p>{u:<user>}:user     HASH  pw (argon2id PHC string), created (ms)
  *   <p>{u:<user>}:convs    SET   the user's conversation ids
  *   <p>{u:<user>}:presence HASH  state, last_seen, node, devices
- *   <p>{u:<user>}:tl       STREAM  timeline: auto id -> c = conv, s = seq
- *   <p>{u:<user>}:tlfloor  STRING  newest timeline id dropped (retention, cap)
+ *   <p>{u:<user>}:gone     ZSET  conv -> ms the user stopped being a member (sync still
+ *                                returns the removal event; trimmed by retention)
+ *   <p>{u:<user>}:unread   HASH  c:<conv> highest mc counted, r:<conv> mc at the read
+ *                                cursor, total (max-updates: mqchat-push, mqc2_unread)
  *   <p>{u:<user>}:devices  HASH  push token -> "platform\napp\nsandbox"
  *   <p>{u:<user>}:mute     HASH  conv -> muted until (ms)
  *   <p>{u:<user>}:blocked  SET   users this user blocks
@@ -16,23 +18,30 @@
  *                                expires\tlabel" (core/session_token.h)
  *   <p>session:key         STRING  key text of session hashes (no session_secret)
  *   <p>devtoken:<token>    STRING  owner of a push token
- *   <p>push                STREAM  push jobs for mqchat-push (group mqchat-push)
+ *   <p>version             STRING  layout version ("2": lazy fan-out; store/upgrade.c)
+ *   <p>jobs                channel  hints: slots whose job stream got jobs (store/hint.c)
+ *   <p>push                STREAM  v1 push jobs (mqchat-push's side of #15 replaces it)
  *   <p>push:delay          ZSET    retries waiting: JSON [field, value, ...] by due ms
  *   <p>push:dead           STREAM  jobs mqchat-push gave up on, with the reason
  *   <p>push:stats          HASH    mqchat-push's counters
  *   <p>{n:<node>}:users    SET   users a broker node published as present
  *   <p>{n:<node>}:alive    STRING  heartbeat: wall ms, expires after 30 s
  *   <p>{c:<conv>}:meta     HASH  kind, title, created, creator, seq, mver,
+ *                                mc (msg events so far), lt (ms of the last event),
  *                                b:<user> (direct: the other member blocks user)
  *   <p>{c:<conv>}:members  HASH  user -> admin | member
- *   <p>{c:<conv>}:log      STREAM  "<seq>-0" -> e = event JSON (msg, member)
+ *   <p>{c:<conv>}:log      STREAM  "<seq>-0" -> e = event JSON (msg, member), t = ms
+ *                                (Redis TIME, non-decreasing), k = dedupe key, m = mc
  *   <p>{c:<conv>}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
- *   <p>{c:<conv>}:rcpt     HASH  d:<user> / r:<user> -> delivered / read cursor
+ *   <p>{c:<conv>}:rcpt     HASH  d:<user> / r:<user> -> delivered / read cursor,
+ *                                j:<user> seq that made user a member, x:<user> seq
+ *                                that removed user (sync visibility)
  *   <p>{<slot tag>}:jobs   STREAM  per key slot: one job per stored event of the
  *                                conversations of that slot (lazy fan-out; tag from
- *                                core/slot.h, the same slot as "{c:<conv>}")
+ *                                core/slot.h, the same slot as "{c:<conv>}"): c, s, m,
+ *                                k (msg|member), f, ts, p (preview), u (users gone)
  * store/mqchat.lua holds the functions that change these atomically;
- * mqc1_user_del deletes a user's keys: those above, and any other
+ * mqc2_user_del deletes a user's keys: those above, and any other
  * "<p>{u:<user>}:*" key (store/users.c finds them with SCAN).
  */
 #ifndef MQC_STORE_KEYS_H

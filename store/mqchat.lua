@@ -1,33 +1,44 @@
-#!lua name=mqchat_v1
+#!lua name=mqchat_v2
 --[[
-mqchat's Redis functions (Redis 7 FUNCTION library, loaded with FUNCTION
-LOAD REPLACE on every connect; functions persist in the AOF). Each function
-does one chat operation atomically: membership check, sequence number,
-dedupe, store, cursor. Bodies arrive as ready-made JSON fragments from the
-plugin and are stored verbatim, once per message.
+mqchat's Redis functions (Redis 7 FUNCTION library, loaded on every connect
+by store/lib.c, which also deletes the older library "mqchat_v1" in the same
+MULTI; functions persist in the AOF). Each function does one chat operation
+atomically: membership check, sequence number, dedupe, store, cursor. Bodies
+arrive as ready-made JSON fragments from the plugin and are stored verbatim,
+once per message.
+
+Lazy fan-out (issue #15, docs/ARCHITECTURE.md): the message path (send)
+touches the conversation's slot only and does O(1) work whatever the group
+size: nothing per recipient. Per-recipient work is read at sync time from
+the conversation logs (sync_user + sync_conv) or done later by mqchat-push
+from the job stream of the conversation's slot.
 
 Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   P{c:C}:meta     HASH  kind, title, created, creator, seq (last), mver (membership version),
+                        mc (msg events so far), lt (ms of the last event),
                         b:<user> (direct only: the other member blocks <user>)
   P{c:C}:members  HASH  user -> "admin" | "member"
-  P{c:C}:log      STREAM  id "<seq>-0", field e = the event JSON
+  P{c:C}:log      STREAM  id "<seq>-0": e = the event JSON (first), t = ms (Redis TIME,
+                        non-decreasing per conversation), k = dedupe key (msgs),
+                        m = mc after this event (absent in v1 entries: m = seq)
   P{c:C}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
-  P{c:C}:rcpt     HASH  "d:<user>" / "r:<user>" -> delivered / read cursor
+  P{c:C}:rcpt     HASH  d:<user> / r:<user> delivered / read cursor; j:<user> seq of the
+                        event that made user a member (absent: from the start);
+                        x:<user> seq of the event that removed user
+  P{<slot tag>}:jobs STREAM  one job per stored msg/member event of the slot's
+                        conversations: c, s, m, k (msg|member), f, ts, p (preview), u
   P{u:U}:user     HASH  pw, created
   P{u:U}:convs    SET   conversation ids
+  P{u:U}:gone     ZSET  conversation -> ms the user stopped being a member
+  P{u:U}:unread   HASH  c:<conv>, r:<conv>, total (written by mqchat-push / mqc2_unread)
   P{u:U}:presence HASH  state, last_seen, node, devices
-  P{u:U}:tl       STREAM  the user's timeline: auto id -> c = conv, s = seq
-  P{u:U}:tlfloor  STRING  id of the newest timeline entry dropped (retention, cap)
   P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
   P{u:U}:mute     HASH  conv -> muted until (ms)
   P{u:U}:blocked  SET   users U blocks
   P{u:U}:sess     HASH  device session id -> record (device sessions, at the end)
   Pdevtoken:T     STRING  owner of push token T
-  Ppush           STREAM  push jobs for mqchat-push
   P{n:N}:users    SET   users this broker node has published as present
-
-Writing functions take a delivery context string (dctx):
-  "<key prefix>\t<now ms>\t<timeline cap>\t<retention ms>\t<push preview 0/1>"
+  Pversion        STRING  "2" once the store has this layout (mqchat store upgrade)
 
 Replies are flat arrays whose first element is a status string: "ok",
 "dup", "ignored", "noop", or an error code of the wire contract
@@ -41,7 +52,7 @@ end
 -- Members (flattened user, role pairs) appended to out when the caller's
 -- cached membership version differs from the stored one.
 local function add_members(out, members_key, mver, cached)
-  if tostring(mver) ~= cached then
+  if (type(mver) == 'string' and mver or tostring(mver)) ~= cached then
     local all = redis.call('HGETALL', members_key)
     out[#out + 1] = #all / 2
     for i = 1, #all do out[#out + 1] = all[i] end
@@ -60,19 +71,13 @@ local function member_event(conv, seq, op, users, by, ts)
          '","users":' .. json_users(users) .. ',"by":"' .. by .. '","ts":' .. ts .. '}'
 end
 
-local function parse_dctx(s)
-  local p, now, cap, ret, prev, node =
-    string.match(s, '^(.-)\t(%d+)\t(%d+)\t(%d+)\t([01])\t?(.*)$')
-  return {prefix = p, now = tonumber(now), cap = tonumber(cap), retention = tonumber(ret),
-          preview = prev == '1', node = node or '', routes = {}, route_nodes = {}}
-end
-
--- Compare stream ids "ms-seq": is a < b?
-local function id_lt(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
-  return am < bm or (am == bm and as < bs)
+-- Redis' clock in ms, never before lt: a conversation's event times never
+-- go back (sync positions rely on it).
+local function clock(lt)
+  local t = redis.call('TIME')
+  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if ms < lt then ms = lt end
+  return ms
 end
 
 local function field(f, name)
@@ -92,103 +97,51 @@ local function log_event(entry)
   return field(f, 'e')
 end
 
--- Remember that timeline entries up to id were dropped (sync then answers
--- reset for tokens older than that).
-local function raise_floor(floor_key, id)
-  local cur = redis.call('GET', floor_key)
-  if not cur or id_lt(cur, id) then redis.call('SET', floor_key, id) end
+-- The seq of a log entry (ids are "<seq>-0").
+local function entry_seq(entry)
+  return tonumber(string.sub(entry[1], 1, -3)) or 0
 end
 
--- The user's total unread count over all conversations (push badge).
-local function unread_total(d, user)
-  local total = 0
-  for _, c in ipairs(redis.call('SMEMBERS', d.prefix .. '{u:' .. user .. '}:convs')) do
-    local base = d.prefix .. '{c:' .. c .. '}:'
-    local last = num(redis.call('HGET', base .. 'meta', 'seq'))
-    local read = num(redis.call('HGET', base .. 'rcpt', 'r:' .. user))
-    if last > read then total = total + last - read end
-  end
-  return total
+-- The time (ms) of a log entry: written second (e, t, ...), else by name.
+local function entry_t(entry)
+  local f = entry[2]
+  if f[3] == 't' then return tonumber(f[4]) or 0 end
+  return num(field(f, 't'))
 end
 
--- Is any device of the user connected and in the foreground? Also notes
--- in d.routes the other nodes (not d.node) with a device of the user: the
--- caller sends the event there (cluster delivery, plugin/cluster_send.c), decided
--- here, in Redis's order, so a device that connected before the message was
--- stored is never missed.
-local function user_online(d, user)
-  local all = redis.call('HGETALL', d.prefix .. '{u:' .. user .. '}:presence')
-  local state, devices = nil, 0
-  for i = 1, #all, 2 do
-    local f = all[i]
-    if f == 'state' then
-      state = all[i + 1]
-    elseif f == 'devices' then
-      devices = tonumber(all[i + 1]) or 0
-    elseif string.sub(f, 1, 2) == 'd:' and d.node ~= '' and (tonumber(all[i + 1]) or 0) > 0 then
-      local node = string.sub(f, 3)
-      if node ~= d.node then
-        local r = d.routes[node]
-        if not r then
-          r = {}
-          d.routes[node] = r
-          d.route_nodes[#d.route_nodes + 1] = node
-        end
-        r[#r + 1] = user
-      end
-    end
-  end
-  return devices > 0 and state ~= 'away'
+-- The message count after a log entry; v1 entries have none (m = seq: the
+-- upgrade set mc = seq).
+local function entry_m(entry)
+  local f = entry[2]
+  local m
+  if f[7] == 'm' then m = f[8] elseif f[5] == 'm' then m = f[6] else m = field(f, 'm') end
+  return tonumber(m) or entry_seq(entry)
 end
 
--- The routes user_online noted, appended to out: count, then node and its
--- users (comma-separated) for each.
-local function add_routes(out, d)
-  out[#out + 1] = #d.route_nodes
-  for _, node in ipairs(d.route_nodes) do
-    out[#out + 1] = node
-    out[#out + 1] = table.concat(d.routes[node], ',')
-  end
-  return out
-end
+-- Jobs are only needed while mqchat-push runs or restarts: the stream is
+-- capped at about JOBS_MAX entries on every write, and entries older than
+-- JOBS_AGE_MS are dropped every 64th event of a conversation (with the
+-- log's retention trim: measured, every 8th cost ~4 us per message).
+local JOBS_MAX = 20000
+local JOBS_MAX_S = '20000' -- as a string: no number formatting per call
+local JOBS_AGE_MS = 3600000
 
--- Every recipient gets a pointer (conv, seq) in their timeline (the body stays
--- once, in the conversation log); recipients other than the actor with no
--- device in the foreground, and the conversation not muted, get a push job.
-local function deliver(d, conv, seq, kind, actor, recipients, preview)
-  for _, u in ipairs(recipients) do
-    local base = d.prefix .. '{u:' .. u .. '}:'
-    redis.call('XADD', base .. 'tl', '*', 'c', conv, 's', seq)
-    -- The count cap is checked every 32nd event of a conversation (the cap
-    -- has 10% slack), which keeps XLEN off the common path.
-    local len = (seq % 32 == 0) and redis.call('XLEN', base .. 'tl') or 0
-    if len > d.cap + math.max(math.floor(d.cap / 10), 1) then
-      local old = redis.call('XRANGE', base .. 'tl', '-', '+', 'COUNT', len - d.cap)
-      raise_floor(base .. 'tlfloor', old[#old][1])
-      redis.call('XTRIM', base .. 'tl', 'MAXLEN', d.cap)
-    end
-    local online = user_online(d, u)
-    if u ~= actor and not online then
-      local until_ms = num(redis.call('HGET', base .. 'mute', conv))
-      if until_ms <= d.now then
-        local job = {'user', u, 'conv', conv, 'seq', seq, 'kind', kind, 'from', actor,
-                     'badge', unread_total(d, u), 'ts', d.now}
-        if d.preview and preview and preview ~= '' then
-          job[#job + 1] = 'preview'
-          job[#job + 1] = preview
-        end
-        redis.call('XADD', d.prefix .. 'push', '*', unpack(job))
-      end
-    end
+-- Append job (flat field/value list) to the slot's job stream.
+local function add_job(jobs_key, job, seq, t)
+  redis.call('XADD', jobs_key, 'MAXLEN', '~', JOBS_MAX_S, '*', unpack(job))
+  if seq % 64 == 0 then
+    redis.call('XTRIM', jobs_key, 'MINID', '~', (t - JOBS_AGE_MS) .. '-0')
   end
 end
 
 -- Drop conversation log entries older than the retention window, a few per
--- write (amortised, never a long pause), with their dedupe keys.
-local function trim_log(d, log_key, ids_key)
-  local cutoff = d.now - d.retention
+-- call (amortised, never a long pause), with their dedupe keys.
+local function trim_log(log_key, ids_key, now, retention)
+  local cutoff = now - retention
+  local first = redis.call('XRANGE', log_key, '-', '+', 'COUNT', 1)[1]
+  if not first or entry_t(first) >= cutoff then return end -- the common case
   local last = nil
-  for _, e in ipairs(redis.call('XRANGE', log_key, '-', '+', 'COUNT', 8)) do
+  for _, e in ipairs(redis.call('XRANGE', log_key, '-', '+', 'COUNT', 64)) do
     local f = e[2]
     local t, k = nil, nil
     for i = 1, #f, 2 do
@@ -200,20 +153,22 @@ local function trim_log(d, log_key, ids_key)
   end
   if last then
     -- MINID keeps ids >= its argument: keep everything after "last".
-    local s = tonumber(string.match(last, '^(%d+)-'))
-    redis.call('XTRIM', log_key, 'MINID', (s + 1) .. '-0')
+    redis.call('XTRIM', log_key, 'MINID', (entry_seq({last}) + 1) .. '-0')
   end
 end
 
--- send: KEYS meta, members, log, ids, rcpt
+-- send: KEYS meta, members, log, ids, rcpt, jobs (all in the conversation's slot)
 -- ARGV sender, client id, event prefix (ends with "seq":), event suffix, cached mver,
---      dctx, preview
--- Reply: ok, seq, mver, members (add_members), routes (add_routes); or dup,
--- seq, event, mver, members; or not_member.
+--      retention ms, conv, push preview ("" = none)
+-- Reply: ok, seq, mver, members (add_members); or dup, seq, event, mver,
+-- members; or not_member; or forbidden, blocked.
+-- The message path: nothing per recipient, no user keys, no presence.
 local function send(keys, args)
   local sender = args[1]
   if redis.call('HEXISTS', keys[2], sender) == 0 then return {'not_member'} end
-  if redis.call('HEXISTS', keys[1], 'b:' .. sender) == 1 then return {'forbidden', 'blocked'} end
+  local meta = redis.call('HMGET', keys[1], 'b:' .. sender, 'seq', 'mc', 'lt', 'mver')
+  if meta[1] then return {'forbidden', 'blocked'} end
+  local mver = meta[5] or '0'
   local dk = sender .. '\n' .. args[2]
   local old = redis.call('HGET', keys[4], dk)
   if old then
@@ -222,38 +177,66 @@ local function send(keys, args)
     if e[1] then ev = log_event(e[1]) or '' end
     -- the members too (when the caller's cache is stale): a retry whose
     -- first attempt's reply was lost must reach everyone (store/conv.c)
-    local mver = num(redis.call('HGET', keys[1], 'mver'))
-    return add_members({'dup', num(old), ev, mver}, keys[2], mver, args[5])
+    return add_members({'dup', num(old), ev, num(mver)}, keys[2], mver, args[5])
   end
-  local d = parse_dctx(args[6])
-  local seq = redis.call('HINCRBY', keys[1], 'seq', 1)
-  local ev = args[3] .. seq .. args[4]
-  redis.call('XADD', keys[3], seq .. '-0', 'e', ev, 't', d.now, 'k', dk)
-  redis.call('HSET', keys[4], dk, seq)
-  redis.call('HSET', keys[5], 'r:' .. sender, seq, 'd:' .. sender, seq)
-  local conv = string.match(keys[1], '{c:(.-)}')
-  deliver(d, conv, seq, 'msg', sender, redis.call('HKEYS', keys[2]), args[7])
-  if seq % 8 == 0 then trim_log(d, keys[3], keys[4]) end
-  local mver = num(redis.call('HGET', keys[1], 'mver'))
-  return add_routes(add_members({'ok', seq, mver}, keys[2], mver, args[5]), d)
+  -- Numbers are turned into strings once: every Lua number handed to
+  -- redis.call or concatenated is formatted with sprintf("%.14g"), which
+  -- was a visible share of this function's time.
+  local seq = num(meta[2]) + 1
+  local t = clock(num(meta[4]))
+  local sseq, smc, st = tostring(seq), tostring(num(meta[3]) + 1), tostring(t)
+  local id = sseq .. '-0'
+  redis.call('HSET', keys[1], 'seq', sseq, 'mc', smc, 'lt', st)
+  redis.call('XADD', keys[3], id, 'e', args[3] .. sseq .. args[4], 't', st, 'k', dk, 'm', smc)
+  redis.call('HSET', keys[4], dk, sseq)
+  redis.call('HSET', keys[5], 'r:' .. sender, sseq, 'd:' .. sender, sseq)
+  if args[8] ~= '' then
+    redis.call('XADD', keys[6], 'MAXLEN', '~', JOBS_MAX_S, '*', 'c', args[7], 's', sseq, 'm', smc,
+               'k', 'msg', 'f', sender, 'ts', st, 'p', args[8])
+  else
+    redis.call('XADD', keys[6], 'MAXLEN', '~', JOBS_MAX_S, '*', 'c', args[7], 's', sseq, 'm', smc,
+               'k', 'msg', 'f', sender, 'ts', st)
+  end
+  if seq % 64 == 0 then
+    redis.call('XTRIM', keys[6], 'MINID', '~', tostring(t - JOBS_AGE_MS) .. '-0')
+    trim_log(keys[3], keys[4], t, num(args[6]))
+  end
+  return add_members({'ok', seq, num(mver)}, keys[2], mver, args[5])
 end
 
--- receipt: KEYS meta, members, rcpt
+-- receipt: KEYS meta, members, rcpt, log
 -- ARGV user, "delivered"|"read", seq, cached mver
+-- Reply: ok, cursor, mver, members (add_members), m: for "read", the number
+-- of msg events up to and including the cursor (mc at that log entry; ""
+-- when unknown: the entry is past retention), "" for "delivered"; or
+-- ignored, cursor; or not_member.
 local function receipt(keys, args)
   local user = args[1]
   if redis.call('HEXISTS', keys[2], user) == 0 then return {'not_member'} end
-  local last = num(redis.call('HGET', keys[1], 'seq'))
+  local meta = redis.call('HMGET', keys[1], 'seq', 'mver', 'mc')
+  local last = num(meta[1])
   local s = math.min(num(args[3]), last)
-  local field = (args[2] == 'read' and 'r:' or 'd:') .. user
-  local cur = num(redis.call('HGET', keys[3], field))
+  local read = args[2] == 'read'
+  local field_name = (read and 'r:' or 'd:') .. user
+  local cur = num(redis.call('HGET', keys[3], field_name))
   if s <= cur then return {'ignored', cur} end
-  redis.call('HSET', keys[3], field, s)
-  if args[2] == 'read' and num(redis.call('HGET', keys[3], 'd:' .. user)) < s then
-    redis.call('HSET', keys[3], 'd:' .. user, s)
+  redis.call('HSET', keys[3], field_name, s)
+  local m = ''
+  if read then
+    if num(redis.call('HGET', keys[3], 'd:' .. user)) < s then
+      redis.call('HSET', keys[3], 'd:' .. user, s)
+    end
+    if s == last then
+      m = num(meta[3])
+    else
+      local e = redis.call('XREVRANGE', keys[4], s .. '-0', '-', 'COUNT', 1)
+      if e[1] then m = entry_m(e[1]) end
+    end
   end
-  local mver = num(redis.call('HGET', keys[1], 'mver'))
-  return add_members({'ok', s, mver}, keys[2], mver, args[4])
+  local mver = num(meta[2])
+  local out = add_members({'ok', s, mver}, keys[2], mver, args[4])
+  out[#out + 1] = m
+  return out
 end
 
 -- members: KEYS meta, members. ARGV user, cached mver. Membership check and
@@ -268,7 +251,8 @@ end
 -- ARGV a (the creator), b, conv, now
 -- Reply: ok, created (0/1), a, b, a blocks b (0/1: presence of a hidden from b)
 -- forbidden when b blocks a; when a blocks b, the new conversation carries
--- the mark that refuses b's sends (block()).
+-- the mark that refuses b's sends (block()). Both members see the log from
+-- its start (no j: cursors), and there is no creation event.
 local function create_direct(keys, args)
   if redis.call('SISMEMBER', keys[8], args[1]) == 1 then return {'forbidden', 'blocked'} end
   local out = {'ok', 0, args[1], args[2], 0}
@@ -279,7 +263,7 @@ local function create_direct(keys, args)
       return {'not_found'}
     end
     redis.call('HSET', keys[1], 'kind', 'direct', 'created', args[4], 'creator', args[1],
-               'seq', 0, 'mver', 1)
+               'seq', 0, 'mver', 1, 'mc', 0)
     redis.call('HSET', keys[2], args[1], 'member', args[2], 'member')
     redis.call('SADD', keys[5], args[3])
     redis.call('SADD', keys[6], args[3])
@@ -292,35 +276,36 @@ local function create_direct(keys, args)
   return out
 end
 
--- create_group: KEYS meta, members, log, rcpt, then user key, convs key and
--- blocked set per member
--- ARGV creator, conv, title, now, dctx, max members, then the members (creator first)
+-- create_group: KEYS meta, members, log, rcpt, jobs, then user key, convs key
+-- and blocked set per member
+-- ARGV creator, conv, title, now, max members, then the members (creator first)
 -- Reply: ok, 1, 1, event, n, members (n), 0, then (who, from) pairs: presence
 -- of who hidden from from by a block.
 -- forbidden when the group would pass max members or a member blocks the creator.
 local function create_group(keys, args)
   if redis.call('EXISTS', keys[1]) == 1 then return {'exists'} end
-  local d = parse_dctx(args[5])
-  if #args - 6 > num(args[6]) then return {'forbidden', 'full'} end
+  if #args - 5 > num(args[5]) then return {'forbidden', 'full'} end
   local users = {}
-  for i = 7, #args do
-    local k = 5 + (i - 7) * 3
+  for i = 6, #args do
+    local k = 6 + (i - 6) * 3
     if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', args[i]} end
-    if i > 7 and redis.call('SISMEMBER', keys[k + 2], args[1]) == 1 then
+    if i > 6 and redis.call('SISMEMBER', keys[k + 2], args[1]) == 1 then
       return {'forbidden', 'blocked'}
     end
     users[#users + 1] = args[i]
   end
+  local t = clock(0)
   redis.call('HSET', keys[1], 'kind', 'group', 'title', args[3], 'created', args[4],
-             'creator', args[1], 'seq', 1, 'mver', 1)
+             'creator', args[1], 'seq', 1, 'mver', 1, 'mc', 0, 'lt', t)
   for i, u in ipairs(users) do
     redis.call('HSET', keys[2], u, (u == args[1]) and 'admin' or 'member')
-    redis.call('SADD', keys[6 + (i - 1) * 3], args[2])
+    redis.call('SADD', keys[7 + (i - 1) * 3], args[2])
   end
   local ev = member_event(args[2], 1, 'added', users, args[1], args[4])
-  redis.call('XADD', keys[3], '1-0', 'e', ev, 't', d.now)
+  redis.call('XADD', keys[3], '1-0', 'e', ev, 't', t, 'm', 0)
   redis.call('HSET', keys[4], 'r:' .. args[1], 1, 'd:' .. args[1], 1)
-  deliver(d, args[2], 1, 'member', args[1], users, '')
+  add_job(keys[5], {'c', args[2], 's', 1, 'm', 0, 'k', 'member', 'f', args[1], 'ts', t,
+                    'u', ''}, 1, t)
   local out = {'ok', 1, 1, ev, #users}
   for _, u in ipairs(users) do out[#out + 1] = u end
   out[#out + 1] = 0
@@ -328,7 +313,7 @@ local function create_group(keys, args)
   local in_group = {}
   for _, u in ipairs(users) do in_group[u] = true end
   for i, u in ipairs(users) do
-    for _, b in ipairs(redis.call('SMEMBERS', keys[7 + (i - 1) * 3])) do
+    for _, b in ipairs(redis.call('SMEMBERS', keys[8 + (i - 1) * 3])) do
       if in_group[b] then
         out[#out + 1] = u
         out[#out + 1] = b
@@ -339,23 +324,25 @@ local function create_group(keys, args)
 end
 
 -- change: add / remove / leave.
--- KEYS meta, members, log, rcpt, then user key, convs key and blocked set per target
--- ARGV by, op ("add"|"remove"|"leave"), conv, now, dctx, max members, then the targets
+-- KEYS meta, members, log, rcpt, jobs, then user key, convs key, blocked set
+-- and gone zset per target
+-- ARGV by, op ("add"|"remove"|"leave"), conv, now, max members, then the targets
 -- Reply: ok, seq, mver, event, n, members after (n), g, users no longer
 -- members (g), then (who, from) pairs: presence of who hidden from from by a
 -- block (add only);
 -- forbidden (+ "full" when an add would pass max members, "blocked" when a
 -- user to add blocks by).
+-- Visibility for sync: an added user sees the log from this event on (j:),
+-- a removed one up to and including it (x:, and the gone zset).
 local function change(keys, args)
   local by, op, conv, now = args[1], args[2], args[3], args[4]
-  local d = parse_dctx(args[5])
   local role = redis.call('HGET', keys[2], by)
   if not role then return {'not_member'} end
   if redis.call('HGET', keys[1], 'kind') ~= 'group' then return {'forbidden'} end
   if op ~= 'leave' and role ~= 'admin' then return {'forbidden'} end
   local changed, gone = {}, {}
-  for i = 7, #args do
-    local u, k = args[i], 5 + (i - 7) * 3
+  for i = 6, #args do
+    local u, k = args[i], 6 + (i - 6) * 4
     local is_member = redis.call('HEXISTS', keys[2], u) == 1
     if op == 'add' and not is_member then
       if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', u} end
@@ -366,19 +353,27 @@ local function change(keys, args)
     end
   end
   if #changed == 0 then return {'noop'} end
-  if op == 'add' and redis.call('HLEN', keys[2]) + #changed > num(args[6]) then
+  if op == 'add' and redis.call('HLEN', keys[2]) + #changed > num(args[5]) then
     return {'forbidden', 'full'}
   end
+  local meta = redis.call('HMGET', keys[1], 'seq', 'mc', 'lt')
+  local seq, mc = num(meta[1]) + 1, num(meta[2])
+  local t = clock(num(meta[3]))
   local users = {}
   for _, i in ipairs(changed) do
-    local u, ck = args[i], 6 + (i - 7) * 3
+    local u, k = args[i], 6 + (i - 6) * 4
     users[#users + 1] = u
     if op == 'add' then
       redis.call('HSET', keys[2], u, 'member')
-      redis.call('SADD', keys[ck], conv)
+      redis.call('SADD', keys[k + 1], conv)
+      redis.call('ZREM', keys[k + 3], conv)
+      redis.call('HSET', keys[4], 'j:' .. u, seq)
+      redis.call('HDEL', keys[4], 'x:' .. u)
     else
       redis.call('HDEL', keys[2], u)
-      redis.call('SREM', keys[ck], conv)
+      redis.call('SREM', keys[k + 1], conv)
+      redis.call('ZADD', keys[k + 3], t, conv)
+      redis.call('HSET', keys[4], 'x:' .. u, seq)
       gone[#gone + 1] = u
     end
   end
@@ -389,18 +384,16 @@ local function change(keys, args)
     if not first or all[i] < first then first = all[i] end
   end
   if not has_admin and first then redis.call('HSET', keys[2], first, 'admin') end
-  local seq = redis.call('HINCRBY', keys[1], 'seq', 1)
+  redis.call('HSET', keys[1], 'seq', seq, 'lt', t)
   local mver = redis.call('HINCRBY', keys[1], 'mver', 1)
   local ev_op = ({add = 'added', remove = 'removed', leave = 'left'})[op]
   local ev = member_event(conv, seq, ev_op, users, by, now)
-  redis.call('XADD', keys[3], seq .. '-0', 'e', ev, 't', d.now)
+  redis.call('XADD', keys[3], seq .. '-0', 'e', ev, 't', t, 'm', mc)
   if op ~= 'leave' then
     redis.call('HSET', keys[4], 'r:' .. by, seq, 'd:' .. by, seq)
   end
-  local recipients = {}
-  for i = 1, #all, 2 do recipients[#recipients + 1] = all[i] end
-  for _, u in ipairs(gone) do recipients[#recipients + 1] = u end
-  deliver(d, conv, seq, 'member', by, recipients, '')
+  add_job(keys[5], {'c', conv, 's', seq, 'm', mc, 'k', 'member', 'f', by, 'ts', t,
+                    'u', table.concat(gone, ',')}, seq, t)
   local out = {'ok', seq, mver, ev, #all / 2}
   for i = 1, #all, 2 do out[#out + 1] = all[i] end
   out[#out + 1] = #gone
@@ -410,15 +403,16 @@ local function change(keys, args)
     -- (who, from) pairs.
     for _, i in ipairs(changed) do
       local x = args[i]
-      for _, b in ipairs(redis.call('SMEMBERS', keys[7 + (i - 7) * 3])) do
+      for _, b in ipairs(redis.call('SMEMBERS', keys[8 + (i - 6) * 4])) do
         if redis.call('HEXISTS', keys[2], b) == 1 then
           out[#out + 1] = x
           out[#out + 1] = b
         end
       end
+      local prefix = string.match(keys[6], '^(.-){u:')
       for j = 1, #all, 2 do
         local m = all[j]
-        if m ~= x and redis.call('SISMEMBER', d.prefix .. '{u:' .. m .. '}:blocked', x) == 1 then
+        if m ~= x and redis.call('SISMEMBER', prefix .. '{u:' .. m .. '}:blocked', x) == 1 then
           out[#out + 1] = m
           out[#out + 1] = x
         end
@@ -662,86 +656,133 @@ local function blocked(keys, args)
   return out
 end
 
--- sync: KEYS the user's timeline, its floor (last dropped id).
--- ARGV since stream id ("" = none), limit, max reply bytes, dctx
--- Reply: ok, reset (0/1), more (0/1), next stream id, events...
-local function sync(keys, args)
-  local tl, since = keys[1], args[1]
-  local limit, maxb = num(args[2]), num(args[3])
-  local d = parse_dctx(args[4])
-  if redis.call('EXISTS', tl) == 0 then
-    if since == '' then since = '0-0' end
-    return {'ok', 0, 0, since}
-  end
-  local cutoff = math.max(d.now - d.retention, 0) .. '-0'
-  local expired = redis.call('XREVRANGE', tl, '(' .. cutoff, '-', 'COUNT', 1)
-  if expired[1] then
-    raise_floor(keys[2], expired[1][1])
-    redis.call('XTRIM', tl, 'MINID', cutoff)
-  end
-  local last = redis.call('XREVRANGE', tl, '+', '-', 'COUNT', 1)
-  local last_id = '0-0'
-  if last[1] then last_id = last[1][1] end
-  if since == '' then return {'ok', 0, 0, last_id} end
-  local floor = redis.call('GET', keys[2])
-  if floor and id_lt(since, floor) then return {'ok', 1, 0, last_id} end
-  local got = redis.call('XRANGE', tl, '(' .. since, '+', 'COUNT', limit + 1)
-  local out = {'ok', 0, 0, since}
-  local count = math.min(#got, limit)
-  if #got > limit then out[3] = 1 end
-  -- Fetch each conversation's part of the page with one XRANGE over its seq
-  -- span (a member's timeline holds every event of the conversation, so the
-  -- span is dense), or entry by entry when the span is sparse (the user left
-  -- and came back).
-  local convs, order, cs, sqs = {}, {}, {}, {}
-  for k = 1, count do
-    local f = got[k][2]
-    local c, sq = f[2], tonumber(f[4]) -- entries are written as c, conv, s, seq
-    if f[1] ~= 'c' or f[3] ~= 's' then c, sq = field(f, 'c'), num(field(f, 's')) end
-    cs[k], sqs[k] = c, sq
-    local v = convs[c]
-    if not v then
-      v = {lo = sq, hi = sq, n = 0, texts = {}}
-      convs[c] = v
-      order[#order + 1] = c
-    end
-    if sq < v.lo then v.lo = sq end
-    if sq > v.hi then v.hi = sq end
-    v.n = v.n + 1
-  end
-  for _, c in ipairs(order) do
-    local v = convs[c]
-    local log = d.prefix .. '{c:' .. c .. '}:log'
-    if v.hi - v.lo + 1 <= 4 * v.n + 16 then
-      for _, e in ipairs(redis.call('XRANGE', log, v.lo .. '-0', v.hi .. '-0')) do
-        local id = num(string.match(e[1], '^(%d+)'))
-        v.texts[id] = log_event(e)
-      end
-    else
-      v.sparse = true
-    end
-  end
-  local n, bytes = 0, 0
-  for k = 1, count do
-    local c, sq = cs[k], sqs[k]
-    local v = convs[c]
-    local text = v.texts[sq]
-    if v.sparse then
-      local e = redis.call('XRANGE', d.prefix .. '{c:' .. c .. '}:log', sq .. '-0', sq .. '-0')
-      if e[1] then text = log_event(e[1]) end
-    end
-    if text then
-      if n > 0 and bytes + #text > maxb then
-        out[3] = 1
-        return out
-      end
-      out[#out + 1] = text
-      bytes = bytes + #text
-      n = n + 1
-    end
-    out[4] = got[k][1]
+-- sync_user (fan-out on read, step 1): KEYS the user's convs, the user's gone zset.
+-- ARGV since T ("" = none: just the current position), retention ms.
+-- Reply: ok, W (Redis TIME, ms), reset (0/1: T is older than retention),
+-- then the conversations whose logs may hold events for the user: every
+-- conversation of the user and those the user stopped being a member of at
+-- or after T (their removal event is still to be seen). Gone entries past
+-- retention are dropped here.
+local function sync_user(keys, args)
+  local w = clock(0)
+  local floor = w - num(args[2])
+  redis.call('ZREMRANGEBYSCORE', keys[2], '-inf', '(' .. floor)
+  if args[1] == '' then return {'ok', w, 0} end
+  local since = num(args[1])
+  if since < floor then return {'ok', w, 1} end
+  local out = {'ok', w, 0}
+  local cs = redis.call('SMEMBERS', keys[1])
+  for i = 1, #cs do out[i + 3] = cs[i] end
+  for _, c in ipairs(redis.call('ZRANGEBYSCORE', keys[2], since, '+inf')) do
+    if redis.call('SISMEMBER', keys[1], c) == 0 then out[#out + 1] = c end
   end
   return out
+end
+
+-- sync_conv (fan-out on read, step 2; no writes): KEYS meta, rcpt, log of one
+-- conversation. ARGV user, T, S, W, limit, max bytes.
+-- The events the user may see (seq >= j:<user>, and <= x:<user> when set)
+-- that come after the position: t > T, or t == T and seq > S; and t < W.
+-- Reply: ok, more (0/1: events after the last one returned are left), then
+-- (t, seq, event) for each, ascending, at most limit and about max bytes
+-- (at least one). Cost: the events returned, plus a binary search over seq
+-- (t never decreases with seq) when more than limit are pending.
+local function sync_conv(keys, args)
+  local T, S, W = num(args[2]), num(args[3]), num(args[4])
+  local meta = redis.call('HMGET', keys[1], 'lt', 'seq')
+  local lt, last = num(meta[1]), num(meta[2])
+  if lt < T or (lt == T and last <= S) then return {'ok', 0} end
+  local user = args[1]
+  local rc = redis.call('HMGET', keys[2], 'j:' .. user, 'x:' .. user)
+  local lo, hi = math.max(num(rc[1]), 1), last
+  if rc[2] then hi = math.min(hi, num(rc[2])) end
+  if lo > hi then return {'ok', 0} end
+  local limit, maxb = num(args[5]), num(args[6])
+  local function after(e)
+    local t = entry_t(e)
+    return t > T or (t == T and entry_seq(e) > S)
+  end
+  local got = redis.call('XREVRANGE', keys[3], hi .. '-0', lo .. '-0', 'COUNT', limit + 1)
+  local list, n = {}, #got
+  if n <= limit or not after(got[n]) then
+    for i = n, 1, -1 do list[#list + 1] = got[i] end
+  else
+    -- More than limit pending: find the first entry after the position.
+    local best, a, z = entry_seq(got[n]), lo, entry_seq(got[n]) - 1
+    while a <= z do
+      local mid = math.floor((a + z) / 2)
+      local e = redis.call('XRANGE', keys[3], mid .. '-0', z .. '-0', 'COUNT', 1)[1]
+      if not e then
+        z = mid - 1
+      elseif after(e) then
+        best, z = entry_seq(e), mid - 1
+      else
+        a = entry_seq(e) + 1
+      end
+    end
+    list = redis.call('XRANGE', keys[3], best .. '-0', hi .. '-0', 'COUNT', limit + 1)
+  end
+  local out, count, bytes = {'ok', 0}, 0, 0
+  for _, e in ipairs(list) do
+    local t = entry_t(e)
+    if t >= W then break end
+    if t > T or (t == T and entry_seq(e) > S) then
+      local text = log_event(e)
+      if text then
+        if count == limit or (count > 0 and bytes + #text > maxb) then
+          out[2] = 1
+          break
+        end
+        out[#out + 1] = t
+        out[#out + 1] = entry_seq(e)
+        out[#out + 1] = text
+        count = count + 1
+        bytes = bytes + #text
+      end
+    end
+  end
+  return out
+end
+
+-- upgrade_conv (mqchat store upgrade): KEYS meta, log. A conversation written
+-- by v1 gets mc = seq (v1 entries count as m = seq) and lt = its last log
+-- entry's time. Idempotent. Reply: ok, 1 if it changed anything, else 0.
+local function upgrade_conv(keys, args)
+  local meta = redis.call('HMGET', keys[1], 'seq', 'mc', 'lt')
+  if redis.call('EXISTS', keys[1]) == 0 then return {'ok', 0} end
+  local changed = 0
+  if not meta[2] then
+    redis.call('HSET', keys[1], 'mc', num(meta[1]))
+    changed = 1
+  end
+  if not meta[3] then
+    local e = redis.call('XREVRANGE', keys[2], '+', '-', 'COUNT', 1)[1]
+    redis.call('HSET', keys[1], 'lt', e and entry_t(e) or 0)
+    changed = 1
+  end
+  return {'ok', changed}
+end
+
+-- upgrade_user (mqchat store upgrade): KEYS convs, unread, tl, tlfloor of one
+-- user. ARGV user, key prefix. Builds the unread counters from v1's cursors
+-- (c:<conv> = seq, r:<conv> = read cursor, total = the v1 badge), reading
+-- each conversation by name (upgrade only: single Redis), and deletes the
+-- v1 timeline. Idempotent: a user with an unread hash is left as it is.
+-- Reply: ok, 1 if it changed anything, else 0.
+local function upgrade_user(keys, args)
+  local user, p = args[1], args[2]
+  local changed = redis.call('DEL', keys[3], keys[4]) > 0 and 1 or 0
+  if redis.call('EXISTS', keys[2]) == 1 then return {'ok', changed} end
+  local total = 0
+  for _, c in ipairs(redis.call('SMEMBERS', keys[1])) do
+    local base = p .. '{c:' .. c .. '}:'
+    local last = num(redis.call('HGET', base .. 'meta', 'seq'))
+    local read = math.min(num(redis.call('HGET', base .. 'rcpt', 'r:' .. user)), last)
+    redis.call('HSET', keys[2], 'c:' .. c, last, 'r:' .. c, read)
+    total = total + last - read
+  end
+  redis.call('HSET', keys[2], 'total', total)
+  return {'ok', 1}
 end
 
 -- device: KEYS the user's devices. ARGV token, platform, app, sandbox (0/1), user, prefix.
@@ -779,13 +820,16 @@ end
 
 -- user_del: delete a user and everything they own (mqchat user del).
 -- KEYS the user's record, the set of all users, then every other key of the
--- user (convs first; presence, timeline, floor, devices, mutes, and any
+-- user (convs first; presence, gone, unread, devices, mutes, and any
 -- per-user key of the schema: deleting one that does not exist is harmless).
--- ARGV user, key prefix, now, shared bus channel, node bus channel prefix.
+-- ARGV user, key prefix, now, shared bus channel, node bus channel prefix,
+-- then (conv, job stream key of its slot) for each of the user's
+-- conversations (store/users.c computes the slots).
 -- Conversations (read by name from the user's convs, single Redis): the user
--- leaves each one; in a group the others get a "left" event (stored,
--- delivered, pushed like a leave), sent live through the bus to the nodes
--- with a device of a recipient ("e" messages, core/busmsg.h); a
+-- leaves each one; in a group the others get a "left" event (stored, with
+-- its job for mqchat-push like a leave), sent live through the bus to the
+-- nodes with a device of a member ("e" messages, core/busmsg.h: the nodes
+-- are read from the members' presence, this rare path only); a
 -- conversation nobody is left in is deleted; other people's messages and
 -- the user's own stay in the logs of conversations that live on. Every node
 -- is told to drop its cached membership ("mv") and to disconnect the user's
@@ -793,11 +837,13 @@ end
 local function user_del(keys, args)
   local user, p, now = args[1], args[2], tonumber(args[3])
   if redis.call('EXISTS', keys[1]) == 0 then return {'not_found'} end
+  local jobs = {}
+  for i = 6, #args - 1, 2 do jobs[args[i]] = args[i + 1] end
   local left = 0
   for _, c in ipairs(redis.call('SMEMBERS', keys[3])) do
     local base = p .. '{c:' .. c .. '}:'
     redis.call('HDEL', base .. 'members', user)
-    redis.call('HDEL', base .. 'rcpt', 'd:' .. user, 'r:' .. user)
+    redis.call('HDEL', base .. 'rcpt', 'd:' .. user, 'r:' .. user, 'j:' .. user, 'x:' .. user)
     local all = redis.call('HGETALL', base .. 'members')
     local kind = redis.call('HGET', base .. 'meta', 'kind')
     if #all == 0 then
@@ -811,18 +857,36 @@ local function user_del(keys, args)
         if not first or all[i] < first then first = all[i] end
       end
       if not has_admin then redis.call('HSET', base .. 'members', first, 'admin') end
-      local seq = redis.call('HINCRBY', base .. 'meta', 'seq', 1)
+      local meta = redis.call('HMGET', base .. 'meta', 'seq', 'mc', 'lt')
+      local seq, mc = num(meta[1]) + 1, num(meta[2])
+      local t = clock(num(meta[3]))
+      redis.call('HSET', base .. 'meta', 'seq', seq, 'lt', t)
       redis.call('HINCRBY', base .. 'meta', 'mver', 1)
       local ev = member_event(c, seq, 'left', {user}, user, now)
-      redis.call('XADD', base .. 'log', seq .. '-0', 'e', ev, 't', now)
-      -- No node is "here" (node '\n' is nobody's id): every node with a
-      -- device of a member gets the event.
-      local d = {prefix = p, now = now, cap = math.huge, preview = false, node = '\n',
-                 routes = {}, route_nodes = {}}
-      deliver(d, c, seq, 'member', user, users, '')
-      for _, node in ipairs(d.route_nodes) do
+      redis.call('XADD', base .. 'log', seq .. '-0', 'e', ev, 't', t, 'm', mc)
+      if jobs[c] then
+        add_job(jobs[c], {'c', c, 's', seq, 'm', mc, 'k', 'member', 'f', user, 'ts', t,
+                          'u', user}, seq, t)
+      end
+      -- Live copies: every node with a device of a member (no node is
+      -- "here": the CLI runs this).
+      local routes, nodes = {}, {}
+      for _, u in ipairs(users) do
+        local pr = redis.call('HGETALL', p .. '{u:' .. u .. '}:presence')
+        for i = 1, #pr, 2 do
+          if string.sub(pr[i], 1, 2) == 'd:' and num(pr[i + 1]) > 0 then
+            local node = string.sub(pr[i], 3)
+            if not routes[node] then
+              routes[node] = {}
+              nodes[#nodes + 1] = node
+            end
+            table.insert(routes[node], u)
+          end
+        end
+      end
+      for _, node in ipairs(nodes) do
         redis.call('PUBLISH', args[5] .. node, 'e 1 ' .. c .. ' ' .. seq .. ' ' ..
-                   table.concat(d.routes[node], ',') .. '\n' .. ev)
+                   table.concat(routes[node], ',') .. '\n' .. ev)
       end
       left = left + 1
     else
@@ -847,8 +911,12 @@ local function user_del(keys, args)
   return {'ok', left}
 end
 
-redis.register_function('mqc1_sync', sync)
-redis.register_function('mqc1_user_del', user_del)
+redis.register_function('mqc2_sync_user', sync_user)
+redis.register_function{function_name = 'mqc2_sync_conv', callback = sync_conv,
+                        flags = {'no-writes'}}
+redis.register_function('mqc2_upgrade_conv', upgrade_conv)
+redis.register_function('mqc2_upgrade_user', upgrade_user)
+redis.register_function('mqc2_user_del', user_del)
 redis.register_function('mqc1_device', device)
 redis.register_function('mqc1_undevice', undevice)
 redis.register_function('mqc1_mute', mute)
@@ -856,14 +924,14 @@ redis.register_function('mqc1_presence', presence)
 redis.register_function('mqc1_devices', devices)
 redis.register_function('mqc1_node_reset', node_reset)
 redis.register_function{function_name = 'mqc1_contacts', callback = contacts, flags = {'no-writes'}}
-redis.register_function('mqc1_send', send)
+redis.register_function('mqc2_send', send)
 redis.register_function('mqc1_block', block)
 redis.register_function{function_name = 'mqc1_blocked', callback = blocked, flags = {'no-writes'}}
-redis.register_function('mqc1_receipt', receipt)
+redis.register_function('mqc2_receipt', receipt)
 redis.register_function('mqc1_members', members)
 redis.register_function('mqc1_create_direct', create_direct)
-redis.register_function('mqc1_create_group', create_group)
-redis.register_function('mqc1_change', change)
+redis.register_function('mqc2_create_group', create_group)
+redis.register_function('mqc2_change', change)
 redis.register_function{function_name = 'mqc1_convs', callback = convs, flags = {'no-writes'}}
 redis.register_function{function_name = 'mqc1_history', callback = history, flags = {'no-writes'}}
 

@@ -210,6 +210,20 @@ int mqc_store_probe_library(struct mqc_store_probe *p, char *name, size_t size)
     return rc;
 }
 
+int mqc_store_probe_version(struct mqc_store_probe *p, const char *prefix, char *out, size_t size)
+{
+    char key[MQC_KEY_MAX], why[160];
+    snprintf(key, sizeof key, "%sversion", prefix);
+    const char *argv[] = {"GET", key};
+    redisReply *r = run(p, why, sizeof why, 2, argv);
+    if (!r)
+        return MQC_EUNAVAIL;
+    int rc = r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL ? MQC_OK : MQC_EUNAVAIL;
+    snprintf(out, size, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    return rc;
+}
+
 int mqc_store_probe_users(struct mqc_store_probe *p, const char *prefix, long long *n)
 {
     char key[MQC_KEY_MAX], why[160];

@@ -37,6 +37,9 @@ int mqc_store_probe_cluster_state(struct mqc_store_probe *p, char *out, size_t s
  * MQC_OK: loaded, the same code; MQC_ENOTFOUND: not loaded; MQC_EEXIST:
  * loaded with other code; MQC_EUNAVAIL. The library name goes to name. */
 int mqc_store_probe_library(struct mqc_store_probe *p, char *name, size_t size);
+/* The store layout version ("<prefix>version", store/upgrade.c) into out:
+ * "" when the key is absent (an empty store, or one written by v1). */
+int mqc_store_probe_version(struct mqc_store_probe *p, const char *prefix, char *out, size_t size);
 /* How many users the users set of prefix (borrowed) holds. */
 int mqc_store_probe_users(struct mqc_store_probe *p, const char *prefix, long long *n);
 /* Other key prefixes holding an mqchat users set: fn(prefix, users, ctx)

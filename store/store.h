@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/synctoken.h"
+
 struct mqc_store_opts {
     const char *host; /* borrowed during _new only (copied) */
     int port;
@@ -21,7 +23,10 @@ struct mqc_store_opts {
     long timeline_cap;    /* entries kept per user timeline (0 = 100000) */
     int64_t retention_ms; /* how long logs and timelines are kept (0 = 30 days) */
     bool push_preview;    /* put body previews in push jobs */
-    const char *node;     /* this broker's node id (routes of sends), or NULL */
+    const char *node;     /* this broker's node id, or NULL */
+    bool check_version;   /* on every connect: refuse (stay down) a store with
+                           * data and no version MQC_STORE_VERSION, and mark an
+                           * empty one (mqc_store_check_version) */
 };
 
 struct mqc_store;
@@ -48,7 +53,7 @@ int mqc_store_user_ensure(struct mqc_store *s, const char *user, int64_t now_ms)
  * devices are disconnected on every node). MQC_OK, MQC_ENOTFOUND,
  * MQC_EUNAVAIL. */
 int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *hash);
-/* Blocking: delete user and everything they own (mqc1_user_del in
+/* Blocking: delete user and everything they own (mqc2_user_del in
  * store/mqchat.lua): their keys, their push tokens, their place in every
  * conversation (groups get a "left" event at now_ms), and every node is told
  * to disconnect their devices. *groups gets how many groups they left.
@@ -78,22 +83,25 @@ struct mqc_post_result {
     bool has_members;
     const char *event; /* dup: the stored event */
     size_t event_len;
-    /* send: the other nodes with a device of a recipient, and those
-     * recipients ("u1,u2,..."), as Redis saw them when it stored the
-     * message. */
-    const char *const *route_nodes, *const *route_users;
-    size_t nroutes;
-    bool has_routes;
+    /* receipt, "read": the number of msg events up to and including the
+     * cursor (the log entry's m), -1 when unknown; the store has already
+     * queued the reader's unread update (mqc2_unread) with it. */
+    int64_t read_m;
 };
 typedef void (*mqc_store_post_cb)(void *ctx, int rc, const struct mqc_post_result *r);
 
 /* Store a message (prefix + seq + suffix) unless (sender, id) is stored,
- * point every member's timeline at it and queue push jobs for members with
- * no device in the foreground (preview: a short start of the body, or ""). */
+ * with its job in the job stream of the conversation's slot (mqchat-push
+ * does the per-recipient work from it; preview: a short start of the body,
+ * or "", kept in the job only when push_preview is on). O(1) in Redis
+ * whatever the group size (lazy fan-out, docs/ARCHITECTURE.md). */
 int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, const char *id,
                    const char *prefix, const char *suffix, const char *preview, int64_t cached_mver,
                    mqc_store_post_cb cb, void *ctx);
-/* Raise user's "delivered" or "read" cursor to seq (clamped, monotonic). */
+/* Raise user's "delivered" or "read" cursor to seq (clamped, monotonic).
+ * After a raised "read" cursor the store queues, fire-and-forget, the
+ * user-slot update of the user's unread counters (mqc2_unread, written by
+ * mqchat-push's side of #15): a failure is logged, never the receipt's. */
 int mqc_store_receipt(struct mqc_store *s, const char *conv, const char *user, const char *type,
                       int64_t seq, int64_t cached_mver, mqc_store_post_cb cb, void *ctx);
 /* Membership check of user in conv (and the members, when stale). */
@@ -205,16 +213,20 @@ int mqc_store_blocked(struct mqc_store *s, const char *user, mqc_store_list_cb c
 
 struct mqc_sync_result {
     bool reset, more;
-    const char *next; /* stream id of the timeline position after this page */
+    struct mqc_syncpos next; /* the position after this page */
     const char *const *events;
     const size_t *lens;
     size_t n;
 };
 typedef void (*mqc_store_sync_cb)(void *ctx, int rc, const struct mqc_sync_result *r);
-/* Page through user's timeline after since (a stream id, NULL = none: just
- * the current position). */
-int mqc_store_sync(struct mqc_store *s, const char *user, const char *since, int64_t limit,
-                   size_t max_bytes, mqc_store_sync_cb cb, void *ctx);
+/* Fan-out on read: every event user may see after since (NULL: none, just
+ * the current position), oldest first by (time, conv, seq), so each
+ * conversation's events in seq order; at most limit events and about
+ * max_bytes (at least one). One call in the user's slot (mqc2_sync_user),
+ * then one per conversation of the user, pipelined (mqc2_sync_conv): the
+ * callback runs once, after the second step's replies. */
+int mqc_store_sync(struct mqc_store *s, const char *user, const struct mqc_syncpos *since,
+                   int64_t limit, size_t max_bytes, mqc_store_sync_cb cb, void *ctx);
 
 int mqc_store_device(struct mqc_store *s, const char *user, const char *token, const char *platform,
                      const char *app, bool sandbox, mqc_store_done_cb cb, void *ctx);
@@ -282,6 +294,32 @@ int mqc_store_node_forget(struct mqc_store *s, const char *node);
  * answered by Redis: from the write of its batch to the read of its reply.
  * fn runs on the store's thread and must not block. NULL turns it off. */
 void mqc_store_set_rtt_hook(struct mqc_store *s, void (*fn)(double, void *), void *ctx);
+
+/* ---- Store layout (store/upgrade.c) ---- */
+
+/* The layout version this code reads and writes ("<prefix>version"). */
+#define MQC_STORE_VERSION 2
+/* Blocking: make sure the store has this layout: an empty store gets the
+ * version key; one with data and no version (written by v1) is
+ * MQC_EFORBIDDEN (the operator runs `mqchat store upgrade`). MQC_OK,
+ * MQC_EFORBIDDEN, MQC_EUNAVAIL. */
+int mqc_store_check_version(struct mqc_store *s);
+/* Whether the last check found a store that needs `mqchat store upgrade`. */
+bool mqc_store_needs_upgrade(const struct mqc_store *s);
+/* Blocking: convert a v1 store in place (mqc2_upgrade_conv per conversation,
+ * mqc2_upgrade_user per user, then the version key). Idempotent. *convs and
+ * *users get how many were changed. MQC_OK or MQC_EUNAVAIL. */
+int mqc_store_upgrade(struct mqc_store *s, long long *convs, long long *users);
+
+/* ---- Job hints (store/hint.c) ---- */
+
+/* Queue one PUBLISH on "<prefix>jobs" with the slots of the events stored
+ * since the last call (space-separated, each once), if any: the non-durable
+ * wake-up of mqchat-push. Call once per loop pass, after the flush. */
+void mqc_store_hints_flush(struct mqc_store *s);
+/* Operations queued and not yet written (callbacks may queue follow-ups:
+ * sync's second step, unread updates, hints). */
+size_t mqc_store_queued(const struct mqc_store *s);
 
 /* Number of queued operations. */
 size_t mqc_store_pending(const struct mqc_store *s);

@@ -1,7 +1,7 @@
 /* User accounts in Redis: the password hash per user and the set of all
  * users. Creation and password change are small Lua scripts so that they are
  * atomic (no half-created user); a password change is the library's
- * mqc1_user_passwd (it also ends every device session); deletion is the library's mqc1_user_del
+ * mqc1_user_passwd (it also ends every device session); deletion is the library's mqc2_user_del
  * (store/mqchat.lua), which also takes the user out of every conversation. */
 #include <stdio.h>
 #include <string.h>
@@ -131,7 +131,7 @@ int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *has
 
 /* The user's keys of the schema (store/keys.h) that user_del deletes by
  * name, after the record and the set of all users. */
-static const char *const USER_PARTS[] = {"convs",   "presence", "tl",  "tlfloor",
+static const char *const USER_PARTS[] = {"convs",   "presence", "gone", "unread",
                                          "devices", "mute",     "sess"};
 
 /* Append to a every other key "<prefix>{u:<user>}:*" that exists (block
@@ -179,6 +179,30 @@ static int scan_user_keys(struct mqc_store *s, const char *user, struct mqc_stor
     return MQC_OK;
 }
 
+/* Append (conv, job stream key of its slot) for each of user's conversations
+ * to a: the "left" events mqc2_user_del stores get their jobs there (Lua
+ * cannot compute slots cheaply). MQC_OK or MQC_EUNAVAIL. */
+static int add_conv_jobs(struct mqc_store *s, const char *user, struct mqc_store__args *a)
+{
+    char ckey[MQC_KEY_MAX], jobs[MQC_KEY_MAX];
+    if (mqc_key_user_part(s->prefix, user, "convs", ckey, sizeof ckey) != MQC_OK)
+        return MQC_EBADREQ;
+    const char *argv[] = {"SMEMBERS", ckey};
+    redisReply *r = mqc_store__cmd(s, 2, argv);
+    if (!r)
+        return MQC_EUNAVAIL;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *c = r->element[i];
+        if (c->type != REDIS_REPLY_STRING ||
+            mqc_key_conv_jobs(s->prefix, c->str, jobs, sizeof jobs) != MQC_OK)
+            continue;
+        mqc_store__args_push(a, c->str, c->len);
+        mqc_store__args_str(a, jobs);
+    }
+    freeReplyObject(r);
+    return MQC_OK;
+}
+
 int mqc_store_user_del(struct mqc_store *s, const char *user, int64_t now_ms, long long *groups)
 {
     char ukey[MQC_KEY_MAX], skey[MQC_KEY_MAX];
@@ -196,7 +220,7 @@ int mqc_store_user_del(struct mqc_store *s, const char *user, int64_t now_ms, lo
         return rc != MQC_OK ? rc : MQC_ENOMEM;
     }
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_user_del", (size_t)keys.n);
+    mqc_store__args_fcall(&a, "mqc2_user_del", (size_t)keys.n);
     for (int i = 0; i < keys.n; i++)
         mqc_store__args_push(&a, keys.v[i], keys.lens[i]);
     mqc_store__args_free(&keys);
@@ -208,6 +232,10 @@ int mqc_store_user_del(struct mqc_store *s, const char *user, int64_t now_ms, lo
     mqc_store__args_str(&a, chan);
     snprintf(chan, sizeof chan, "%sbus:n:", s->prefix);
     mqc_store__args_str(&a, chan);
+    if ((rc = add_conv_jobs(s, user, &a)) != MQC_OK) {
+        mqc_store__args_free(&a);
+        return rc;
+    }
     if (a.failed) {
         mqc_store__args_free(&a);
         return MQC_ENOMEM;

@@ -39,6 +39,58 @@ def _ephemeral_low():
         return 32768
 
 
+def crc16(data):
+    """CRC16-CCITT (XMODEM), the Redis Cluster key hash (core/slot.c)."""
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xffff if crc & 0x8000 else (crc << 1) & 0xffff
+    return crc
+
+
+_SLOT_TAGS = {}
+
+
+def slot_tag(slot):
+    """The "j<n>" hash tag core/slot.c picks for slot: the first n that lands there."""
+    if slot not in _SLOT_TAGS:
+        n = 0
+        while crc16(b"j%d" % n) % 16384 != slot:
+            n += 1
+        _SLOT_TAGS[slot] = "j%d" % n
+    return _SLOT_TAGS[slot]
+
+
+def conv_slot(conv):
+    return crc16(("c:" + conv).encode()) % 16384
+
+
+def jobs_key(conv, prefix="mqchat:"):
+    """The job stream of conv's slot (store/keys.h mqc_key_conv_jobs)."""
+    return "%s{%s}:jobs" % (prefix, slot_tag(conv_slot(conv)))
+
+
+def conv_jobs(redis, conv, prefix="mqchat:"):
+    """conv's jobs in its slot's stream, oldest first, as dicts of str."""
+    out = []
+    for _id, f in redis.call("XRANGE", jobs_key(conv, prefix), "-", "+"):
+        j = {f[i].decode(): f[i + 1].decode() for i in range(0, len(f), 2)}
+        if j.get("c") == conv:
+            out.append(j)
+    return out
+
+
+def has_function(redis, name):
+    """Is Redis function name loaded (e.g. mqchat-push's side of #15)?"""
+    for lib in redis.call("FUNCTION", "LIST"):
+        d = dict(zip(lib[::2], lib[1::2]))
+        for fn in d.get(b"functions", []):
+            if dict(zip(fn[::2], fn[1::2])).get(b"name") == name.encode():
+                return True
+    return False
+
+
 def free_port():
     """A free loopback port below the kernel's ephemeral range: a port the
     kernel may hand to some outgoing connection (tests open thousands) could

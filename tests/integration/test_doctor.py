@@ -74,10 +74,15 @@ class DoctorTest(unittest.TestCase):
         rc, out = doctor(self.st.broker.conf_path, self.push)
         self.assertEqual(rc, 0, out)
         self.assertNotIn("FAIL", out)
-        for line in ("ok: Redis version 7", "ok: function library mqchat_v1 loaded",
+        for line in ("ok: Redis version 7", "ok: function library mqchat_v2 loaded",
                      "ok: 1 users under key prefix 'mqchat:'", "ok: Redis appendonly yes",
-                     "ok: apns_key_file is an EC P-256 key", "ok: push config"):
+                     "ok: apns_key_file is an EC P-256 key", "ok: push config",
+                     "ok: store layout version 2"):
             self.assertIn(line, out)
+
+    def test_store_needs_upgrade(self):
+        self.st.redis.call("DEL", "mqchat:version")  # as a v1 store with users
+        self.assert_fails(self.st.broker.conf_path, "run mqchat store upgrade")
 
     def test_redis_down(self):
         self.st.redis.stop()
@@ -85,13 +90,13 @@ class DoctorTest(unittest.TestCase):
                           "cannot reach Redis at 127.0.0.1:%d" % self.st.redis.port)
 
     def test_functions_missing(self):
-        self.st.redis.call("FUNCTION", "DELETE", "mqchat_v1")
+        self.st.redis.call("FUNCTION", "DELETE", "mqchat_v2")
         self.assert_fails(self.st.broker.conf_path,
-                          "function library mqchat_v1 is not loaded in Redis")
+                          "function library mqchat_v2 is not loaded in Redis")
 
     def test_functions_of_another_build(self):
         self.st.redis.call("FUNCTION", "LOAD", "REPLACE",
-                           "#!lua name=mqchat_v1\nredis.register_function('x', "
+                           "#!lua name=mqchat_v2\nredis.register_function('x', "
                            "function() return 1 end)\n")
         self.assert_fails(self.st.broker.conf_path, "differs from this build's")
 

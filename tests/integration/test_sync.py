@@ -6,7 +6,9 @@ import json
 import subprocess
 import unittest
 
-from harness import Chat, Stack, main, wait_for
+import time
+
+from harness import Chat, Stack, conv_jobs, has_function, main, wait_for
 
 
 def redis(stack, *args):
@@ -73,11 +75,12 @@ class SyncTest(unittest.TestCase):
         old = {"t": "msg", "conv": conv, "seq": 2, "id": "old-2", "from": "alice",
                "ts": 1, "body": "old layout"}
         r = self.stack.redis.call
-        r("XADD", "mqchat:{c:%s}:log" % conv, "2-0", "t", "1", "k", "alice\nold-2",
+        # An entry as v1 wrote it (no m), at Redis' time (sync reads by time).
+        sec, usec = r("TIME")
+        now = int(sec) * 1000 + int(usec) // 1000
+        r("XADD", "mqchat:{c:%s}:log" % conv, "2-0", "t", str(now), "k", "alice\nold-2",
           "e", json.dumps(old))
-        r("HSET", "mqchat:{c:%s}:meta" % conv, "seq", "2")
-        for u in ("alice", "dave"):
-            r("XADD", "mqchat:{u:%s}:tl" % u, "*", "c", conv, "s", "2")
+        r("HSET", "mqchat:{c:%s}:meta" % conv, "seq", "2", "lt", str(now))
         h = a.ok("history", conv=conv)
         self.assertEqual([e["id"] for e in h["items"]], ["new-1", "old-2"])
         self.assertEqual(h["items"][1]["body"], "old layout")
@@ -118,7 +121,13 @@ class SyncTest(unittest.TestCase):
         self.assertIn("member", [e["t"] for e in events])  # the group's creation
         again = b.ok("sync", since=last)
         self.assertEqual((again["events"], again["more"]), ([], False))
-        self.assertEqual(again["next"], last)
+        # Tokens are positions in time: an empty page's next is as good as
+        # the last one; what arrives after either comes exactly once.
+        c.send(c3, "after", "after the catch-up")
+        c.msg(c3, "after")
+        for since in (last, again["next"]):
+            late, _, _ = sync_all(b, since, 50)
+            self.assertEqual([e.get("id") for e in late], ["after"])
 
     def test_two_devices_offline_one_catches_up(self):
         a = self.chat("alice")
@@ -144,6 +153,27 @@ class SyncTest(unittest.TestCase):
             self.assertEqual(a.req("sync", since=bad)["code"], "bad_request", bad)
         self.assertEqual(a.ok("sync", since=tok)["events"], [])
 
+    def test_jobs_in_slot_stream(self):
+        """Lazy fan-out (#15): every stored msg and member event has exactly
+        one job in the job stream of its conversation's slot, whoever is
+        online; push decisions (presence, mute, devices) are mqchat-push's."""
+        for u in ("ja", "jb", "jc"):
+            self.stack.add_user(u, u + "-pw")
+        a = self.chat("ja")
+        conv = a.group("jobs", ["jb", "jc"])  # jb and jc offline
+        a.send(conv, "j1", "hello push world")
+        a.msg(conv, "j1")
+        a.ok("remove", conv=conv, members=["jc"])
+        jobs = conv_jobs(self.stack.redis, conv)
+        self.assertEqual([(j["s"], j["k"], j["f"], j["m"]) for j in jobs],
+                         [("1", "member", "ja", "0"), ("2", "msg", "ja", "1"),
+                          ("3", "member", "ja", "1")])
+        self.assertEqual(jobs[1]["p"], "hello push world")
+        self.assertEqual(jobs[2]["u"], "jc")
+        self.assertTrue(all(int(j["ts"]) > 0 for j in jobs))
+
+    @unittest.skip("push decisions moved to mqchat-push (issue #15, its half: mqc2_expand "
+                   "and per-slot job streams); covered there")
     def test_push_jobs(self):
         for u in ("pa", "pb", "pc", "pd"):
             self.stack.add_user(u, u + "-pw")
@@ -222,7 +252,7 @@ class SyncRestartTest(unittest.TestCase):
             self.assertEqual([e["id"] for e in r["events"]], ["r1"])
             self.assertFalse(r["reset"])
             # jobs survive the restart
-            self.assertIn("before restart", redis(st, "--raw", "XRANGE", "mqchat:push", "-", "+"))
+            self.assertEqual([j["s"] for j in conv_jobs(st.redis, conv)], ["1"])
             old = r["next"]
             b.close()
             a = Chat(st, "alice", "a")

@@ -1,0 +1,178 @@
+/* The store's layout version ("<prefix>version") and the in-place upgrade
+ * from the v1 layout (per-user timelines) to lazy fan-out (issue #15): each
+ * conversation gets its message count and last event time
+ * (mqc2_upgrade_conv), each user unread counters built from the v1 cursors
+ * and no timeline (mqc2_upgrade_user), then the version key. Blocking calls:
+ * for `mqchat store upgrade` and for the connect-time check. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/internal.h"
+#include "store/keys.h"
+
+bool mqc_store_needs_upgrade(const struct mqc_store *s)
+{
+    return s && s->needs_upgrade;
+}
+
+int mqc_store_check_version(struct mqc_store *s)
+{
+    char vkey[MQC_KEY_MAX], ukey[MQC_KEY_MAX], v[8];
+    snprintf(vkey, sizeof vkey, "%sversion", s->prefix);
+    snprintf(v, sizeof v, "%d", MQC_STORE_VERSION);
+    if (mqc_key_users(s->prefix, ukey, sizeof ukey) != MQC_OK)
+        return MQC_EINTERNAL;
+    const char *get[] = {"GET", vkey};
+    redisReply *r = mqc_store__cmd(s, 2, get);
+    if (!r)
+        return MQC_EUNAVAIL;
+    int rc = MQC_OK;
+    if (r->type == REDIS_REPLY_STRING) {
+        if (strcmp(r->str, v) != 0) {
+            mqc_log(MQC_LOG_ERR, "store: the store has layout version %.20s, this mqchat reads %s",
+                    r->str, v);
+            rc = MQC_EFORBIDDEN;
+        }
+    } else {
+        /* No version: data means v1 wrote it; an empty store is ours. */
+        const char *ex[] = {"EXISTS", ukey};
+        redisReply *e = mqc_store__cmd(s, 2, ex);
+        if (!e) {
+            freeReplyObject(r);
+            return MQC_EUNAVAIL;
+        }
+        if (e->type == REDIS_REPLY_INTEGER && e->integer > 0) {
+            mqc_log(MQC_LOG_ERR,
+                    "store: the store holds data of an older mqchat (no %s key): "
+                    "run `mqchat store upgrade` first",
+                    vkey);
+            rc = MQC_EFORBIDDEN;
+        } else {
+            const char *set[] = {"SET", vkey, v, "NX"};
+            redisReply *x = mqc_store__cmd(s, 4, set);
+            if (!x)
+                rc = MQC_EUNAVAIL;
+            freeReplyObject(x);
+        }
+        freeReplyObject(e);
+    }
+    freeReplyObject(r);
+    s->needs_upgrade = rc == MQC_EFORBIDDEN;
+    return rc;
+}
+
+/* FCALL fn with the keys and args given; *changed += the reply's second
+ * element. MQC_OK or MQC_EUNAVAIL. */
+static int upgrade_call(struct mqc_store *s, struct mqc_store__args *a, long long *changed)
+{
+    if (a->failed) {
+        mqc_store__args_free(a);
+        return MQC_EBADREQ;
+    }
+    redisReply *r = mqc_store__argv(s, a->n, (const char **)a->v, a->lens);
+    mqc_store__args_free(a);
+    if (!r)
+        return MQC_EUNAVAIL;
+    int rc = MQC_EUNAVAIL;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_INTEGER) {
+        *changed += r->element[1]->integer;
+        rc = MQC_OK;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Call fn(s, id, ctx) for every id in "<prefix>{<kind>:<id>}:<part>" keys
+ * (SCAN, a batch at a time). */
+static int scan_ids(struct mqc_store *s, char kind, const char *part,
+                    int (*fn)(struct mqc_store *, const char *, long long *), long long *changed)
+{
+    char pattern[2 * MQC_KEY_MAX];
+    size_t n = 0;
+    for (const char *c = s->prefix; *c && n + 3 < sizeof pattern; c++) {
+        if (strchr("*?[]\\", *c))
+            pattern[n++] = '\\';
+        pattern[n++] = *c;
+    }
+    pattern[n] = '\0';
+    snprintf(pattern + n, sizeof pattern - n, "{%c:*}:%s", kind, part);
+    size_t plen = strlen(s->prefix) + 3, slen = strlen(part) + 2;
+    char cursor[32] = "0";
+    do {
+        const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+        redisReply *r = mqc_store__cmd(s, 6, argv);
+        if (!r)
+            return MQC_EUNAVAIL;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return MQC_EUNAVAIL;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        int rc = MQC_OK;
+        for (size_t i = 0; rc == MQC_OK && i < r->element[1]->elements; i++) {
+            const redisReply *k = r->element[1]->element[i];
+            if (k->type != REDIS_REPLY_STRING || k->len <= plen + slen ||
+                k->len - plen - slen > MQC_ID_MAX)
+                continue;
+            char id[MQC_ID_MAX + 1];
+            size_t idl = k->len - plen - slen;
+            memcpy(id, k->str + plen, idl);
+            id[idl] = '\0';
+            rc = fn(s, id, changed);
+            if (rc == MQC_EBADREQ)
+                rc = MQC_OK; /* not an id of ours: leave it */
+        }
+        freeReplyObject(r);
+        if (rc != MQC_OK)
+            return rc;
+    } while (strcmp(cursor, "0") != 0);
+    return MQC_OK;
+}
+
+static int upgrade_conv(struct mqc_store *s, const char *conv, long long *changed)
+{
+    struct mqc_store__args a = {0};
+    mqc_store__args_fcall(&a, "mqc2_upgrade_conv", 2);
+    mqc_store__args_conv_key(&a, s, conv, "meta");
+    mqc_store__args_conv_key(&a, s, conv, "log");
+    return upgrade_call(s, &a, changed);
+}
+
+static int upgrade_user(struct mqc_store *s, const char *user, long long *changed)
+{
+    struct mqc_store__args a = {0};
+    mqc_store__args_fcall(&a, "mqc2_upgrade_user", 4);
+    mqc_store__args_user_key(&a, s, user, "convs");
+    mqc_store__args_user_key(&a, s, user, "unread");
+    mqc_store__args_user_key(&a, s, user, "tl");
+    mqc_store__args_user_key(&a, s, user, "tlfloor");
+    mqc_store__args_str(&a, user);
+    mqc_store__args_str(&a, s->prefix);
+    return upgrade_call(s, &a, changed);
+}
+
+int mqc_store_upgrade(struct mqc_store *s, long long *convs, long long *users)
+{
+    *convs = *users = 0;
+    int rc = scan_ids(s, 'c', "meta", upgrade_conv, convs);
+    /* Users: every user with a conversation set or a v1 timeline. */
+    if (rc == MQC_OK)
+        rc = scan_ids(s, 'u', "user", upgrade_user, users);
+    if (rc != MQC_OK)
+        return rc;
+    char vkey[MQC_KEY_MAX], v[8];
+    snprintf(vkey, sizeof vkey, "%sversion", s->prefix);
+    snprintf(v, sizeof v, "%d", MQC_STORE_VERSION);
+    const char *set[] = {"SET", vkey, v};
+    redisReply *r = mqc_store__cmd(s, 3, set);
+    if (!r)
+        return MQC_EUNAVAIL;
+    freeReplyObject(r);
+    s->needs_upgrade = false;
+    return MQC_OK;
+}
