@@ -1,5 +1,7 @@
-/* mqchat-push: the push bridge daemon. Reads push jobs from Redis (consumer
- * group), looks up the user's devices, sends APNs / FCM requests over HTTP/2
+/* mqchat-push: the push bridge daemon. Expands the broker's per-slot jobs
+ * (one per stored message or member event: lazy fan-out, store/jobs.h) into
+ * per-user push jobs, reads those from Redis (consumer group), looks up the
+ * user's devices, sends APNs / FCM requests over HTTP/2
  * and acknowledges a job only when every device has a final outcome:
  * retries go to a delayed set (exponential backoff with jitter, honouring
  * Retry-After), jobs past max_attempts or their TTL to a dead-letter stream,
@@ -17,8 +19,9 @@
 #include "bridge/config.h"
 #include "bridge/faillog.h"
 #include "bridge/metrics.h"
-#include "store/pushq.h"
 #include "bridge/sender.h"
+#include "store/jobs.h"
+#include "store/pushq.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -26,6 +29,8 @@
 #define RECLAIM_EVERY_MS 30000
 #define RECLAIM_IDLE_MS 60000
 #define MOVE_EVERY_MS 250
+#define WAIT_MS 50         /* longest blocking read of push jobs: hints wait no longer */
+#define EXPAND_PER_RUN 512 /* slot jobs expanded per loop turn, about */
 
 static volatile sig_atomic_t stopping;
 
@@ -38,6 +43,7 @@ static void on_signal(int sig)
 struct bridge {
     struct mqc_bridge_config cfg;
     struct mqc_pushq *q;
+    struct mqc_jobs *jobs;
     struct mqc_sender *s;
     long long sent, failed, retried, dead, removed, bad_tokens, no_device;
     struct mqc_faillog deadlog; /* dead-letter lines: once a minute at most */
@@ -217,11 +223,14 @@ static void start_jobs(struct bridge *b, struct mqc_queued_job *jobs, size_t n)
 
 static void log_stats(struct bridge *b)
 {
+    struct mqc_jobs_counts jc;
+    mqc_jobs_counts(b->jobs, &jc);
     mqc_log(MQC_LOG_NOTICE,
             "bridge: sent=%lld failed=%lld retried=%lld dead_lettered=%lld tokens_removed=%lld "
-            "bad_tokens=%lld no_device=%lld in_flight=%d",
+            "bad_tokens=%lld no_device=%lld in_flight=%d expanded=%lld pushes_queued=%lld "
+            "bad_jobs=%lld sweeps=%lld taken_over=%lld",
             b->sent, b->failed, b->retried, b->dead, b->removed, b->bad_tokens, b->no_device,
-            mqc_sender_in_flight(b->s));
+            mqc_sender_in_flight(b->s), jc.events, jc.pushes, jc.bad, jc.sweeps, jc.claimed);
 }
 
 static int run_loop(struct bridge *b)
@@ -256,9 +265,13 @@ static int run_loop(struct bridge *b)
                     start_jobs(b, jobs, n);
                 next_reclaim = mono + RECLAIM_EVERY_MS;
             }
+            size_t expanded = 0;
+            if (!stopping)
+                mqc_jobs_run(b->jobs, mono, mqc_clock_wall_ms(), EXPAND_PER_RUN, &expanded);
+            bool idle = in_flight == 0 && expanded == 0 && !mqc_jobs_busy(b->jobs);
             if (!stopping && in_flight < b->cfg.max_in_flight &&
-                mqc_pushq_read(b->q, (size_t)(b->cfg.max_in_flight - in_flight),
-                               in_flight > 0 ? 0 : MOVE_EVERY_MS, &jobs, &n) == MQC_OK)
+                mqc_pushq_read(b->q, (size_t)(b->cfg.max_in_flight - in_flight), idle ? WAIT_MS : 0,
+                               &jobs, &n) == MQC_OK)
                 start_jobs(b, jobs, n);
         } else if (mqc_sender_in_flight(b->s) == 0) {
             usleep(100 * 1000); /* Redis away (or pushes disabled): wait, never exit */
@@ -343,6 +356,9 @@ int main(int argc, char **argv)
                    : 1;
         goto out;
     }
+    b.jobs = mqc_jobs_new(b.cfg.redis_url, b.cfg.key_prefix, b.cfg.consumer);
+    if (!b.jobs)
+        goto out;
     b.s = mqc_sender_new(&b.cfg, err, sizeof err);
     if (!b.s) {
         fprintf(stderr, "mqchat-push: %s\n", err);
@@ -365,6 +381,7 @@ out:
     mqc_bridge_metrics_stop();
     mqc_sender_free(b.s);
     mqc_pushq_free(b.q);
+    mqc_jobs_free(b.jobs);
     mqc_bridge_config_cleanup(&b.cfg);
     curl_global_cleanup();
     return code;

@@ -1,6 +1,10 @@
 /* Loads store/mqchat.lua (embedded at build time) into Redis as the function
- * library "mqchat_v1" on every new connection. FUNCTION LOAD REPLACE is
- * idempotent, and the library also persists in Redis' AOF. */
+ * library "mqchat_v1" on every new connection: the broker's (mqc_store) and
+ * mqchat-push's (store/pushq.c, store/jobs.c), so whichever connects first
+ * after a Redis restart without persistence brings the functions back.
+ * FUNCTION LOAD REPLACE is idempotent, and the library also persists in
+ * Redis' AOF. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -22,4 +26,21 @@ int mqc_store__load_library(struct mqc_store *s)
     }
     freeReplyObject(r);
     return MQC_OK;
+}
+
+int mqc_store__load_library_ctx(redisContext *c, char *why, size_t len)
+{
+    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", mqc_lua_library};
+    redisReply *r = redisCommandArgv(c, 4, argv, NULL);
+    if (!r) {
+        snprintf(why, len, "FUNCTION LOAD: %s", c->errstr[0] ? c->errstr : "no reply");
+        return MQC_EUNAVAIL;
+    }
+    int rc = MQC_OK;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(why, len, "cannot load functions (Redis 7 needed): %.100s", r->str);
+        rc = MQC_EUNAVAIL;
+    }
+    freeReplyObject(r);
+    return rc;
 }

@@ -2,7 +2,8 @@
  * store's module for mqchat-push, so that store/ stays the only code that
  * speaks Redis. Keys (store/keys.h): <p>push (jobs, written by the plugin
  * and by retries), <p>push:delay, <p>push:dead, <p>push:stats, and the
- * users' devices. The consumer group is "mqchat-push". */
+ * users' devices. The consumer group is "mqchat-push". Its scripts are
+ * functions of the store library (store/mqchat.lua), loaded on connect. */
 #include "store/pushq.h"
 
 #include <cjson/cJSON.h>
@@ -33,20 +34,6 @@ struct mqc_pushq {
     char backlog_after[64];
     bool warned;
 };
-
-static const char *MOVE_LUA =
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 200)\n"
-    "for _, m in ipairs(due) do\n"
-    "  local f = cjson.decode(m)\n"
-    "  redis.call('XADD', KEYS[2], '*', unpack(f))\n"
-    "  redis.call('ZREM', KEYS[1], m)\n"
-    "end\n"
-    "return #due\n";
-
-static const char *REMOVE_DEVICE_LUA =
-    "redis.call('HDEL', KEYS[1], ARGV[1])\n"
-    "if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end\n"
-    "return 1\n";
 
 struct mqc_pushq *mqc_pushq_new(const char *url, const char *prefix, const char *consumer)
 {
@@ -168,6 +155,10 @@ int mqc_pushq_ensure(struct mqc_pushq *q, int64_t now)
         if (!setup_cmd(q, 2, a, why, sizeof why))
             goto fail;
     }
+    /* The functions (mqc1_push_move, mqc1_push_drop_device) are the
+     * library's: load it, as the broker does, in case Redis lost it. */
+    if (mqc_store__load_library_ctx(q->c, why, sizeof why) != MQC_OK)
+        goto fail;
     /* The group starts at the beginning: jobs written before the bridge ever
      * ran are sent too. BUSYGROUP (it exists) is fine. */
     const char *a[] = {"XGROUP", "CREATE", q->k_stream, GROUP, "0", "MKSTREAM"};
@@ -399,7 +390,7 @@ int mqc_pushq_move_due(struct mqc_pushq *q, int64_t now_ms)
 {
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    const char *a[] = {"EVAL", MOVE_LUA, "2", q->k_delay, q->k_stream, now};
+    const char *a[] = {"FCALL", "mqc1_push_move", "2", q->k_delay, q->k_stream, now};
     redisReply *r = cmd(q, 6, a, NULL);
     if (!r)
         return MQC_EUNAVAIL;
@@ -466,7 +457,7 @@ int mqc_pushq_remove_device(struct mqc_pushq *q, const char *user, const char *t
     if (mqc_key_user_part(q->prefix, user, "devices", dk, sizeof dk) != MQC_OK ||
         mqc_key_devtoken(q->prefix, token, ik, sizeof ik) != MQC_OK)
         return MQC_EBADREQ;
-    const char *a[] = {"EVAL", REMOVE_DEVICE_LUA, "2", dk, ik, token, user};
+    const char *a[] = {"FCALL", "mqc1_push_drop_device", "2", dk, ik, token, user};
     redisReply *r = cmd(q, 7, a, NULL);
     if (!r)
         return MQC_EUNAVAIL;
