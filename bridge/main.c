@@ -359,6 +359,8 @@ int main(int argc, char **argv)
     b.jobs = mqc_jobs_new(b.cfg.redis_url, b.cfg.key_prefix, b.cfg.consumer);
     if (!b.jobs)
         goto out;
+    mqc_jobs_tune(b.jobs, b.cfg.jobs_sweep_seconds * 1000, b.cfg.jobs_reclaim_seconds * 1000,
+                  b.cfg.expand_by_slot);
     b.s = mqc_sender_new(&b.cfg, err, sizeof err);
     if (!b.s) {
         fprintf(stderr, "mqchat-push: %s\n", err);

@@ -20,8 +20,6 @@
 
 #define RETRY_MS 1000
 #define DIAL_TIMEOUT_MS 2000
-#define SWEEP_EVERY_MS 30000
-#define RECLAIM_IDLE_MS 60000
 #define SWEEP_CHUNK 1024 /* XLEN commands per pipelined write of a sweep */
 #define HINT_READS 64    /* socket reads of hints per run, at most */
 #define RECOVER_ROUNDS 16
@@ -44,6 +42,8 @@ struct mqc_jobs *mqc_jobs_new(const char *url, const char *prefix, const char *c
         mqc_jobs_free(j);
         return NULL;
     }
+    j->sweep_ms = 30000;
+    j->reclaim_ms = 60000;
     (void)mqc_slot_tag(0); /* build the tag table now, once */
     return j;
 }
@@ -62,9 +62,13 @@ void mqc_jobs_free(struct mqc_jobs *j)
     free(j);
 }
 
-void mqc_jobs_set_by_slot(struct mqc_jobs *j, bool on)
+void mqc_jobs_tune(struct mqc_jobs *j, int64_t sweep_ms, int64_t reclaim_ms, bool by_slot)
 {
-    j->by_slot = on;
+    if (sweep_ms > 0)
+        j->sweep_ms = sweep_ms;
+    if (reclaim_ms > 0)
+        j->reclaim_ms = reclaim_ms;
+    j->by_slot = by_slot;
 }
 
 void mqc_jobs_counts(const struct mqc_jobs *j, struct mqc_jobs_counts *out)
@@ -323,7 +327,7 @@ static int read_slot(struct mqc_jobs *j, const char *key, const char *from, int6
 /* After a sweep found entries in slot stream key: this consumer's own
  * pending entries (left by a previous run of this bridge, or by a failed
  * expansion), then those other consumers left pending for longer than
- * RECLAIM_IDLE_MS (dead bridges), each expanded. */
+ * reclaim_ms (dead bridges), each expanded. */
 static int recover(struct mqc_jobs *j, const char *key, int64_t wall)
 {
     for (int i = 0; i < RECOVER_ROUNDS; i++) {
@@ -335,7 +339,7 @@ static int recover(struct mqc_jobs *j, const char *key, int64_t wall)
             break; /* none left, or none could be done now: the next sweep retries */
     }
     char cursor[64] = "0-0", idle[24], count[16];
-    snprintf(idle, sizeof idle, "%d", RECLAIM_IDLE_MS);
+    snprintf(idle, sizeof idle, "%lld", (long long)j->reclaim_ms);
     snprintf(count, sizeof count, "%d", MQC_JOBS_READ);
     for (int i = 0; i < RECOVER_ROUNDS; i++) {
         const char *a[] = {"XAUTOCLAIM", key,    MQC_JOBS_GROUP, j->consumer,
@@ -444,7 +448,7 @@ int mqc_jobs_run(struct mqc_jobs *j, int64_t mono, int64_t wall, size_t max_even
     ensure_sub(j, mono);
     drain_hints(j);
     if (mono >= j->next_sweep) {
-        j->next_sweep = mono + SWEEP_EVERY_MS;
+        j->next_sweep = mono + j->sweep_ms;
         if (sweep(j, wall) != MQC_OK) {
             j->next_sweep = 0;
             return MQC_EUNAVAIL;

@@ -28,10 +28,13 @@ struct mqc_jobs;
 struct mqc_jobs *mqc_jobs_new(const char *url, const char *prefix, const char *consumer);
 void mqc_jobs_free(struct mqc_jobs *j);
 
-/* Group the users of an expansion by key slot, one mqc2_expand call per slot
- * (what a Redis Cluster needs) instead of one call for all the users of a
- * job (a single Redis). Off by default. */
-void mqc_jobs_set_by_slot(struct mqc_jobs *j, bool on);
+/* Tuning (mqchat-push's jobs_* options). sweep_ms: how often every slot
+ * stream is checked (default 30 s); reclaim_ms: how long an entry stays
+ * pending with another consumer before it is taken over (default 60 s);
+ * by_slot: group the users of an expansion by key slot, one mqc2_expand call
+ * per slot (what a Redis Cluster needs) instead of one call for all the
+ * users of a job (a single Redis; the default). Values <= 0 keep defaults. */
+void mqc_jobs_tune(struct mqc_jobs *j, int64_t sweep_ms, int64_t reclaim_ms, bool by_slot);
 
 /* Do what is due, without blocking for long: (re)connect (at most once a
  * second), take the hints that arrived, sweep every slot when due (at start,

@@ -25,6 +25,7 @@ struct mqc_jobs {
     size_t nhinted;
     unsigned cursor; /* where the next look for hinted slots starts */
     int64_t last_attempt, last_sub_attempt, next_sweep;
+    int64_t sweep_ms, reclaim_ms; /* mqc_jobs_tune */
     bool warned, by_slot;
     struct mqc_jobs_counts n;
 };
