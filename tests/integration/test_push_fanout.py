@@ -225,6 +225,24 @@ class FanoutTest(unittest.TestCase):
         self.wait_drained(h, timeout=15)
         self.assertEqual(self.pushed(h, 1), {"bob": 2})
 
+    def test_jobs_of_a_dead_bridge_taken_over(self):
+        """Entries another consumer read and never acknowledged (it died)
+        are claimed once idle for jobs_reclaim_seconds, and expanded."""
+        g = "g8"
+        self.member(g, "alice")
+        self.member(g, "bob")
+        self.device("bob")
+        key = conv_jobs_key(g)
+        write_job(self.redis, g, 1, 1, frm="alice", hint=False)
+        self.r("XGROUP", "CREATE", key, "mqchat-push", "0")
+        got = self.r("XREADGROUP", "GROUP", "mqchat-push", "dead-bridge", "COUNT", 10,
+                     "STREAMS", key, ">")
+        self.assertEqual(len(got[0][1]), 1)
+        self.start_bridge(jobs_sweep_seconds=1, jobs_reclaim_seconds=1)
+        self.wait_drained(g, timeout=15)
+        self.assertEqual(self.pushed(g, 1), {"bob": 1})
+        self.assertEqual(self.r("XPENDING", key, "mqchat-push")[0], 0)
+
     def test_unreadable_jobs_dropped(self):
         g = "g6"
         self.member(g, "alice")
