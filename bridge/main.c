@@ -163,20 +163,23 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
     job_done_one(run);
 }
 
-/* Start every device request of a job; takes j. */
-static void start_job(struct bridge *b, struct mqc_queued_job *j)
+/* Start every device request of a job; takes j and devs (n devices of the
+ * job's user, looked up when have is set; otherwise the job stays pending). */
+static void start_job(struct bridge *b, struct mqc_queued_job *j, struct mqc_push_device *devs,
+                      size_t n, bool have)
 {
     struct job_run *run = calloc(1, sizeof *run);
     if (!run) {
         mqc_queued_job_cleanup(j);
+        for (size_t i = 0; i < n; i++)
+            mqc_push_device_cleanup(&devs[i]);
+        free(devs);
         return; /* stays pending in Redis, reclaimed later */
     }
     run->b = b;
     run->j = *j;
     run->pending = 1; /* held while starting */
-    struct mqc_push_device *devs = NULL;
-    size_t n = 0;
-    if (mqc_pushq_devices(b->q, run->j.job.user, &devs, &n) != MQC_OK) {
+    if (!have) {
         run->keep = true;
         job_done_one(run);
         return;
@@ -214,10 +217,22 @@ static void start_job(struct bridge *b, struct mqc_queued_job *j)
     job_done_one(run);
 }
 
+/* Start jobs (taken), their users' devices looked up in one round trip. */
 static void start_jobs(struct bridge *b, struct mqc_queued_job *jobs, size_t n)
 {
+    size_t m = n ? n : 1;
+    const char **users = calloc(m, sizeof *users);
+    struct mqc_push_device **devs = calloc(m, sizeof *devs);
+    size_t *ndevs = calloc(m, sizeof *ndevs);
+    bool have = users && devs && ndevs;
+    for (size_t i = 0; have && i < n; i++)
+        users[i] = jobs[i].job.user;
+    have = have && mqc_pushq_devices_many(b->q, users, n, devs, ndevs) == MQC_OK;
     for (size_t i = 0; i < n; i++)
-        start_job(b, &jobs[i]);
+        start_job(b, &jobs[i], have ? devs[i] : NULL, have ? ndevs[i] : 0, have);
+    free(users);
+    free(devs);
+    free(ndevs);
     free(jobs);
 }
 
@@ -277,6 +292,7 @@ static int run_loop(struct bridge *b)
             usleep(100 * 1000); /* Redis away (or pushes disabled): wait, never exit */
         }
         mqc_sender_run(b->s, mqc_sender_in_flight(b->s) > 0 ? 20 : 0);
+        mqc_pushq_flush(b->q); /* this turn's acks and counters, one round trip */
         long long backlog;
         if (b->cfg.metrics_listen && mono >= next_backlog &&
             mqc_pushq_ensure(b->q, mono) == MQC_OK && mqc_pushq_backlog(b->q, &backlog) == MQC_OK)
@@ -289,6 +305,7 @@ static int run_loop(struct bridge *b)
             next_stats = mono + b->cfg.stats_interval_seconds * 1000;
         }
     }
+    mqc_pushq_flush(b->q);
     log_stats(b);
     return 0;
 }

@@ -984,11 +984,12 @@ local function expand(keys, args)
     else
       total, r = unread_apply(keys[k + 1], conv, nil, nil)
     end
-    if u ~= from and not (kind == 'msg' and r >= m) then
+    -- cheapest test first: most users without a device stop at EXISTS
+    if u ~= from and not (kind == 'msg' and r >= m) and
+        redis.call('EXISTS', keys[k + 4]) == 1 and
+        num(redis.call('HGET', keys[k + 3], conv)) <= now then
       local p = redis.call('HMGET', keys[k + 2], 'state', 'devices')
-      local online = num(p[2]) > 0 and p[1] ~= 'away'
-      if not online and num(redis.call('HGET', keys[k + 3], conv)) <= now and
-          redis.call('EXISTS', keys[k + 4]) == 1 then
+      if num(p[2]) == 0 or p[1] == 'away' then
         out[#out + 1] = u
         out[#out + 1] = total
       end
