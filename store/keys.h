@@ -11,6 +11,10 @@
  *   <p>{u:<user>}:tlfloor  STRING  newest timeline id dropped (retention, cap)
  *   <p>{u:<user>}:devices  HASH  push token -> "platform\napp\nsandbox"
  *   <p>{u:<user>}:mute     HASH  conv -> muted until (ms)
+ *   <p>{u:<user>}:unread   HASH  c:<conv> = highest msg count (meta mc) counted for
+ *                                the user, r:<conv> = msg count at the read cursor,
+ *                                total = sum of (c - r): the push badge. Max-based
+ *                                updates only (mqc2_expand, mqc2_unread): idempotent
  *   <p>{u:<user>}:blocked  SET   users this user blocks
  *   <p>devtoken:<token>    STRING  owner of a push token
  *   <p>push                STREAM  push jobs for mqchat-push (group mqchat-push)
@@ -27,7 +31,9 @@
  *   <p>{c:<conv>}:rcpt     HASH  d:<user> / r:<user> -> delivered / read cursor
  *   <p>{<slot tag>}:jobs   STREAM  per key slot: one job per stored event of the
  *                                conversations of that slot (lazy fan-out; tag from
- *                                core/slot.h, the same slot as "{c:<conv>}")
+ *                                core/slot.h, the same slot as "{c:<conv>}"); group
+ *                                mqchat-push: store/jobs.c expands and deletes them
+ *   <p>jobs                CHANNEL hints: slot numbers with new jobs (not durable)
  * store/mqchat.lua holds the functions that change these atomically;
  * mqc1_user_del deletes a user's keys: those above, and any other
  * "<p>{u:<user>}:*" key (store/users.c finds them with SCAN).

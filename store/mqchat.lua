@@ -20,6 +20,7 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   P{u:U}:tlfloor  STRING  id of the newest timeline entry dropped (retention, cap)
   P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
   P{u:U}:mute     HASH  conv -> muted until (ms)
+  P{u:U}:unread   HASH  c:<conv> / r:<conv> = msg count counted / read, total (badge)
   P{u:U}:blocked  SET   users U blocks
   Pdevtoken:T     STRING  owner of push token T
   Ppush           STREAM  push jobs for mqchat-push

@@ -111,7 +111,8 @@ int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *has
 
 /* The user's keys of the schema (store/keys.h) that user_del deletes by
  * name, after the record and the set of all users. */
-static const char *const USER_PARTS[] = {"convs", "presence", "tl", "tlfloor", "devices", "mute"};
+static const char *const USER_PARTS[] = {"convs",   "presence", "tl",    "tlfloor",
+                                         "devices", "mute",     "unread"};
 
 /* Append to a every other key "<prefix>{u:<user>}:*" that exists (block
  * lists and whatever else a feature keeps per user), found with SCAN (a few
