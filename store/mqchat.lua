@@ -908,9 +908,20 @@ end
 
 -- Max-update conv's share of unread hash k: c = max(c, counted), r =
 -- max(r, read) (nil = unchanged), c raised to r; total moved by the change
--- of c - r (never below 0). Returns the new total and r.
+-- of c - r (never below 0). Returns the new total and r. Invariant: c >= r
+-- (every write goes through here), so counting a new message (counted > c,
+-- no read) moves total by counted - c and needs neither r nor total: the
+-- common case costs HGET, HSET, HINCRBY (r is then below counted).
 local function unread_apply(k, conv, counted, read)
-  local cur = redis.call('HMGET', k, 'c:' .. conv, 'r:' .. conv, 'total')
+  local fc, fr = 'c:' .. conv, 'r:' .. conv
+  if counted and not read then
+    local c0 = num(redis.call('HGET', k, fc))
+    if counted > c0 then
+      redis.call('HSET', k, fc, counted)
+      return redis.call('HINCRBY', k, 'total', counted - c0), -1
+    end
+  end
+  local cur = redis.call('HMGET', k, fc, fr, 'total')
   local c0, r0, total = num(cur[1]), num(cur[2]), num(cur[3])
   local c, r = c0, r0
   if counted and counted > c then c = counted end
@@ -918,7 +929,7 @@ local function unread_apply(k, conv, counted, read)
   if r > c then c = r end
   if c ~= c0 or r ~= r0 then
     total = math.max(total + (c - r) - (c0 - r0), 0)
-    redis.call('HSET', k, 'c:' .. conv, c, 'r:' .. conv, r, 'total', total)
+    redis.call('HSET', k, fc, c, fr, r, 'total', total)
   end
   return total, r
 end

@@ -9,6 +9,7 @@ APNs. Also: a lost hint (the sweep finds the job), a bridge killed with -9
 in the middle of a batch (every push job produced at least once, counters
 exact), unreadable jobs, and one expand call per user slot."""
 import os
+import random
 import signal
 import socket
 import tempfile
@@ -73,8 +74,12 @@ class FanoutTest(unittest.TestCase):
         self.r("HSET", P + "{u:%s}:mute" % user, conv, until_ms)
 
     def unread(self, user):
+        """The user's unread hash (an absent r:<conv> reads 0: nothing read)."""
         fv = self.r("HGETALL", P + "{u:%s}:unread" % user) or []
-        return {fv[i].decode(): int(fv[i + 1]) for i in range(0, len(fv), 2)}
+        d = {fv[i].decode(): int(fv[i + 1]) for i in range(0, len(fv), 2)}
+        for k in [k for k in d if k.startswith("c:")]:
+            d.setdefault("r:" + k[2:], 0)
+        return d
 
     def push_jobs(self):
         out = []
@@ -242,6 +247,37 @@ class FanoutTest(unittest.TestCase):
         self.wait_drained(g, timeout=15)
         self.assertEqual(self.pushed(g, 1), {"bob": 1})
         self.assertEqual(self.r("XPENDING", key, "mqchat-push")[0], 0)
+
+    def test_unread_counters_idempotent_and_order_independent(self):
+        """mqc2_unread over random counted / read updates of several
+        conversations, applied in random orders and twice: the same hash
+        every time, total = the sum of (c - r)."""
+        lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "store",
+                           "mqchat.lua")
+        with open(lib) as f:
+            self.r("FUNCTION", "LOAD", "REPLACE", f.read())
+        rnd = random.Random(15)
+        ops = []
+        for _ in range(60):
+            conv = rnd.choice(["a", "b", "c"])
+            counted = rnd.randint(1, 30) if rnd.random() < 0.7 else ""
+            read = rnd.randint(1, 30) if rnd.random() < 0.4 else ""
+            ops.append((conv, counted, read))
+        want_c, want_r = {}, {}
+        for conv, counted, read in ops:
+            want_r[conv] = max(want_r.get(conv, 0), read or 0)
+            want_c[conv] = max(want_c.get(conv, 0), counted or 0, want_r[conv])
+        want = {"total": sum(want_c[c] - want_r[c] for c in want_c)}
+        for c in want_c:
+            want["c:" + c], want["r:" + c] = want_c[c], want_r[c]
+        for trial in range(4):
+            user = "order%d" % trial
+            seq = ops[:] + ops[:rnd.randint(0, len(ops))]   # some twice
+            rnd.shuffle(seq)
+            for conv, counted, read in seq:
+                self.r("FCALL", "mqc2_unread", 1, P + "{u:%s}:unread" % user, conv, counted,
+                       read)
+            self.assertEqual(self.unread(user), want)
 
     def test_unreadable_jobs_dropped(self):
         g = "g6"
