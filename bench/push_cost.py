@@ -26,16 +26,24 @@ N = int(os.environ.get("N", "50"))
 G = int(os.environ.get("G", "100"))
 DEVICES = os.environ.get("DEVICES", "1") == "1"  # 0: nobody has a device, no push is sent
 FSYNC = os.environ.get("FSYNC", "always")  # the tests' Redis: AOF, appendfsync always
-IDLE_S = 2.0
+IDLE_S = 3.0
 P = "mqchat:"
 
 
 def info(redis):
     """(cpu seconds, calls, {command: (calls, usec)})."""
     cpu, calls, per = 0.0, 0, {}
+    main_thread = 0.0
     for line in redis.call("INFO", "cpu").decode().splitlines():
         if line.startswith(("used_cpu_sys:", "used_cpu_user:")):
             cpu += float(line.split(":")[1])
+        elif line.startswith(("used_cpu_sys_main_thread:", "used_cpu_user_main_thread:")):
+            main_thread += float(line.split(":")[1])
+    per["main_thread_cpu_us"] = (int(main_thread * 1e6), 0)
+    for line in redis.call("INFO", "stats").decode().splitlines():
+        if line.startswith(("total_reads_processed:", "total_connections_received:")):
+            name, v = line.split(":")
+            per[name] = (int(v), 0)
     for line in redis.call("INFO", "commandstats").decode().splitlines():
         if line.startswith("cmdstat_"):
             name, rest = line[8:].split(":", 1)
@@ -76,6 +84,25 @@ def job_cmds(conv, first, n, key, chan):
                     "ts", int(time.time() * 1000), "p", "hello"])
         out.append(["PUBLISH", chan, str(conv_slot(conv))])
     return out
+
+
+class Conn:
+    """One persistent connection for the bench's polling (a fresh connection
+    per poll would cost Redis more than what is measured)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.f = self.s.makefile("rb")
+        self.polls = 0
+
+    def call(self, *args):
+        enc = bytearray(b"*%d\r\n" % len(args))
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            enc += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(enc)
+        self.polls += 1
+        return harness._resp_read(self.f)
 
 
 def drained(redis, conv):
@@ -119,26 +146,33 @@ def main():
         harness.wait_for(lambda: len(srv.requests(kind="apns")) >= want and
                          redis.call("XLEN", key) == 0, timeout=60, what="warm-up pushes")
         harness.wait_for(lambda: drained(redis, conv), timeout=60, what="warm-up drained")
+        conn = Conn(redis.port)
         # the bridge's idle cost per second
-        a = info(redis)
+        a = info(conn)
         t0 = time.monotonic()
         time.sleep(IDLE_S)
-        b = info(redis)
+        b = info(conn)
         idle = delta(a, b)
         idle_t = time.monotonic() - t0
         # the cost of writing N jobs and hints (the message path's share)
-        a = info(redis)
+        a = info(conn)
         pipeline(redis, job_cmds(conv, 0, N, "bench:dummy", "bench:nobody"))
-        write = delta(a, info(redis))
+        write = delta(a, info(conn))
         redis.call("DEL", "bench:dummy")
-        # the deferred work
+        # the deferred work (polled every 50 ms over one connection; the
+        # polls' own commands, 1 to 3 each, are left in: a few per second)
         before = len(srv.requests(kind="apns"))
-        a = info(redis)
+        a = info(conn)
         t0 = time.monotonic()
         pipeline(redis, job_cmds(conv, 2, N, key, P + "jobs"))
+        harness.wait_for(lambda: conn.call("XLEN", key) == 0, timeout=600,
+                         what="slot jobs expanded", interval=0.005)
+        mid = info(conn)
+        t_mid = time.monotonic()
         harness.wait_for(lambda: len(srv.requests(kind="apns")) >= before + N * G * DEVICES and
-                         drained(redis, conv), timeout=600, what="all pushes sent")
-        b = info(redis)
+                         drained(conn, conv), timeout=600, what="all pushes sent",
+                         interval=0.05)
+        b = info(conn)
         took = time.monotonic() - t0
         run = delta(a, b)
         scale = took / idle_t
@@ -153,12 +187,30 @@ def main():
               f"{calls / members_n:.2f} Redis calls/member "
               f"(idle bridge: {idle[0] * 1e6 / idle_t:.0f} us/s, {idle[1] / idle_t:.1f} calls/s "
               f"subtracted; job writes: {write[0] * 1e6 / N:.1f} us/msg)")
+        exp = delta(a, mid)
+        snd = delta(mid, b)
+        t_exp, t_snd = t_mid - t0, took - (t_mid - t0)
+        print(f"  phases, idle subtracted: expansion (slot jobs -> counters, decisions, push "
+              f"jobs) {t_exp:.2f} s, "
+              f"{(exp[0] - write[0] - idle[0] * t_exp / idle_t) * 1e6 / members_n:.2f} "
+              f"us/member, {(exp[1] - write[1] - idle[1] * t_exp / idle_t) / members_n:.2f} "
+              f"calls/member; sending {t_snd:.2f} s, "
+              f"{(snd[0] - idle[0] * t_snd / idle_t) * 1e6 / members_n:.2f} us/member, "
+              f"{(snd[1] - idle[1] * t_snd / idle_t) / members_n:.2f} calls/member")
+        mt = (run[2]["main_thread_cpu_us"][0] - write[2]["main_thread_cpu_us"][0] -
+              idle[2]["main_thread_cpu_us"][0] * scale)
+        print(f"  of which Redis' main thread: {mt / members_n:.2f} us/member (the rest: "
+              f"background threads, e.g. the AOF fsync)")
         print("by command (calls/member, us/member; commands inside FCALL are counted both "
               "in FCALL and by name):")
         for name, (c, u) in sorted(run[2].items(), key=lambda kv: -kv[1][1]):
             c -= write[2].get(name, (0, 0))[0] + idle[2].get(name, (0, 0))[0] * scale
             u -= write[2].get(name, (0, 0))[1] + idle[2].get(name, (0, 0))[1] * scale
-            if c > 0.5:
+            if name == "main_thread_cpu_us":
+                continue
+            if c > 0.5 and name.startswith("total_"):
+                print(f"  {name:14} {c / members_n:6.3f} per member")
+            elif c > 0.5:
                 print(f"  {name:14} {c / members_n:6.3f} {u / members_n:7.3f}")
     finally:
         if bridge:

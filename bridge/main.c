@@ -31,6 +31,7 @@
 #define MOVE_EVERY_MS 250
 #define WAIT_MS 50         /* longest blocking read of push jobs: hints wait no longer */
 #define EXPAND_PER_RUN 512 /* slot jobs expanded per loop turn, about */
+#define FLUSH_EVERY_MS 50
 
 static volatile sig_atomic_t stopping;
 
@@ -250,7 +251,8 @@ static void log_stats(struct bridge *b)
 
 static int run_loop(struct bridge *b)
 {
-    int64_t next_move = 0, next_reclaim = 0, next_stats = 0, stop_deadline = 0, next_backlog = 0;
+    int64_t next_move = 0, next_reclaim = 0, next_stats = 0, stop_deadline = 0, next_backlog = 0,
+            next_flush = 0;
     bool enabled = mqc_sender_apns(b->s) || mqc_sender_fcm(b->s);
     if (!enabled)
         mqc_log(MQC_LOG_WARNING, "bridge: no APNs key and no FCM service account configured: "
@@ -284,7 +286,11 @@ static int run_loop(struct bridge *b)
             if (!stopping)
                 mqc_jobs_run(b->jobs, mono, mqc_clock_wall_ms(), EXPAND_PER_RUN, &expanded);
             bool idle = in_flight == 0 && expanded == 0 && !mqc_jobs_busy(b->jobs);
-            if (!stopping && in_flight < b->cfg.max_in_flight &&
+            /* Read when a quarter of the slots are free (or none is busy):
+             * a few large reads rather than one per finished request. */
+            int room = (int)b->cfg.max_in_flight - in_flight;
+            if (!stopping && room > 0 &&
+                (in_flight == 0 || room >= (b->cfg.max_in_flight + 3) / 4) &&
                 mqc_pushq_read(b->q, (size_t)(b->cfg.max_in_flight - in_flight), idle ? WAIT_MS : 0,
                                &jobs, &n) == MQC_OK)
                 start_jobs(b, jobs, n);
@@ -292,7 +298,12 @@ static int run_loop(struct bridge *b)
             usleep(100 * 1000); /* Redis away (or pushes disabled): wait, never exit */
         }
         mqc_sender_run(b->s, mqc_sender_in_flight(b->s) > 0 ? 20 : 0);
-        mqc_pushq_flush(b->q); /* this turn's acks and counters, one round trip */
+        /* Acks and counters: one round trip every FLUSH_EVERY_MS at most
+         * (or when many are waiting), not one per finished request. */
+        if (mono >= next_flush || mqc_pushq_unflushed(b->q) >= 256) {
+            mqc_pushq_flush(b->q);
+            next_flush = mono + FLUSH_EVERY_MS;
+        }
         long long backlog;
         if (b->cfg.metrics_listen && mono >= next_backlog &&
             mqc_pushq_ensure(b->q, mono) == MQC_OK && mqc_pushq_backlog(b->q, &backlog) == MQC_OK)

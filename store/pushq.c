@@ -454,6 +454,11 @@ int mqc_pushq_dead(struct mqc_pushq *q, const struct mqc_queued_job *j, const ch
     return MQC_OK;
 }
 
+size_t mqc_pushq_unflushed(const struct mqc_pushq *q)
+{
+    return q->nacks;
+}
+
 int mqc_pushq_flush(struct mqc_pushq *q)
 {
     if (!q->c)

@@ -52,6 +52,8 @@ int mqc_pushq_ack(struct mqc_pushq *q, const char *id);
  * pipelined round trip. Call once per loop turn and before exit. MQC_OK or
  * MQC_EUNAVAIL (the acks stay queued for the next flush). */
 int mqc_pushq_flush(struct mqc_pushq *q);
+/* How many acks are queued for the next flush. */
+size_t mqc_pushq_unflushed(const struct mqc_pushq *q);
 /* Schedule a retry of job for one device at due_ms (wall clock). */
 int mqc_pushq_retry(struct mqc_pushq *q, const struct mqc_queued_job *j, const char *token,
                     int attempt, int64_t due_ms);
