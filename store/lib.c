@@ -3,30 +3,13 @@
  * mqchat-push's (store/pushq.c, store/jobs.c), so whichever connects first
  * after a Redis restart without persistence brings the functions back.
  * FUNCTION LOAD REPLACE is idempotent, and the library also persists in
- * Redis' AOF. */
+ * Redis' AOF. One implementation (the bare-connection one) for both. */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "store/internal.h"
 #include "store/mqchat_lua.h"
-
-int mqc_store__load_library(struct mqc_store *s)
-{
-    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", mqc_lua_library};
-    redisReply *r = mqc_store__cmd(s, 4, argv);
-    if (!r) {
-        if (s->ctx) { /* refused, not a broken connection */
-            char why[160];
-            snprintf(why, sizeof why, "cannot load functions (Redis 7 needed): %.100s",
-                     s->last_error);
-            mqc_store__drop(s, why);
-        }
-        return MQC_EUNAVAIL;
-    }
-    freeReplyObject(r);
-    return MQC_OK;
-}
 
 int mqc_store__load_library_ctx(redisContext *c, char *why, size_t len)
 {
@@ -43,4 +26,17 @@ int mqc_store__load_library_ctx(redisContext *c, char *why, size_t len)
     }
     freeReplyObject(r);
     return rc;
+}
+
+int mqc_store__load_library(struct mqc_store *s)
+{
+    char why[160];
+    if (!s->ctx)
+        return MQC_EUNAVAIL;
+    if (mqc_store__load_library_ctx(s->ctx, why, sizeof why) != MQC_OK) {
+        snprintf(s->last_error, sizeof s->last_error, "%s", why);
+        mqc_store__drop(s, why);
+        return MQC_EUNAVAIL;
+    }
+    return MQC_OK;
 }
