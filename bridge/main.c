@@ -285,6 +285,8 @@ static int run_loop(struct bridge *b)
             size_t expanded = 0;
             if (!stopping)
                 mqc_jobs_run(b->jobs, mono, mqc_clock_wall_ms(), EXPAND_PER_RUN, &expanded);
+            if (expanded)
+                mqc_bridge_metric_expanded((long long)expanded);
             bool idle = in_flight == 0 && expanded == 0 && !mqc_jobs_busy(b->jobs);
             /* Read when a quarter of the slots are free (or none is busy):
              * a few large reads rather than one per finished request. */

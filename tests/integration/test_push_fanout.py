@@ -18,8 +18,9 @@ import unittest
 
 from fakepush import FakePushServer, make_apns_key
 from fanout import conv_jobs_key, write_job
-from harness import Redis, main, wait_for
+from harness import Redis, free_port, main, wait_for
 from test_push_bridge import Bridge, remove_dir
+from test_push_metrics import scrape
 
 TEAM, KID = "TEAM123456", "ABCDE12345"
 P = "mqchat:"
@@ -301,10 +302,13 @@ class FanoutTest(unittest.TestCase):
         for u in users:
             self.member(g, u)
             self.device(u)
-        self.start_bridge(expand_by_slot="true")
+        port = free_port()
+        self.start_bridge(expand_by_slot="true", metrics_listen="127.0.0.1:%d" % port)
         write_job(self.redis, g, 1, 1, frm="u00")
         write_job(self.redis, g, 2, 2, frm="u01")
         self.wait_drained(g)
+        wait_for(lambda: scrape(port)[0].get("mqchat_push_expanded_total") == 2,
+                 what="the expanded counter")
         self.assertEqual(self.pushed(g, 2), {u: 2 for u in users if u != "u01"} | {"u00": 1})
         self.assertEqual(self.unread("u01"), {"c:g7": 2, "r:g7": 2, "total": 0})
 
