@@ -168,12 +168,14 @@ static int by_slot_cmp(const void *x, const void *y)
     return strcmp(a->user, b->user);
 }
 
-/* Add user to w (n so far) unless invalid or there already. */
-static void add_user(struct who *w, size_t *n, const char *user, bool reset)
+/* Add user to w (n so far) unless invalid, or (check set) there already.
+ * The members come from one hash (no duplicates): only the users who left
+ * with the event are checked, so a big group costs O(members). */
+static void add_user(struct who *w, size_t *n, const char *user, bool reset, bool check)
 {
     if (!mqc_id_valid_str(user))
         return;
-    for (size_t i = 0; i < *n; i++)
+    for (size_t i = 0; check && i < *n; i++)
         if (!strcmp(w[i].user, user))
             return;
     char tag[80];
@@ -196,13 +198,20 @@ static int plan_job(struct mqc_jobs *j, struct ev *e, char *gone, int64_t wall)
         return MQC_ENOMEM;
     size_t n = 0,
            joined = r->element[1]->type == REDIS_REPLY_INTEGER ? (size_t)r->element[1]->integer : 0;
-    for (size_t i = 0; i < nm && i < joined; i++)
-        add_user(w, &n, r->element[2 + i]->str, true);
+    for (size_t i = 0; i < nm; i++) /* joined ones first: reset */
+        add_user(w, &n, r->element[2 + i]->str, i < joined, false);
     char *save = NULL;
     for (char *u = gone ? strtok_r(gone, ",", &save) : NULL; u; u = strtok_r(NULL, ",", &save))
-        add_user(w, &n, u, true);
-    for (size_t i = joined; i < nm; i++)
-        add_user(w, &n, r->element[2 + i]->str, false);
+        add_user(w, &n, u, true, true);
+    /* The reset users lead (mqc2_expand's first n); the order of the
+     * others does not matter. */
+    for (size_t i = 0, front = 0; i < n; i++) {
+        if (w[i].reset) {
+            struct who t = w[front];
+            w[front++] = w[i];
+            w[i] = t;
+        }
+    }
     if (j->by_slot)
         qsort(w, n, sizeof *w, by_slot_cmp);
     int rc = MQC_OK;
