@@ -81,6 +81,7 @@ bool mqc_jobs_busy(const struct mqc_jobs *j)
     return j->c && j->nhinted > 0;
 }
 
+/* Mark slot as having jobs to read (idempotent). */
 static void hint(struct mqc_jobs *j, unsigned slot)
 {
     unsigned char bit = (unsigned char)(1u << (slot & 7));
@@ -90,6 +91,7 @@ static void hint(struct mqc_jobs *j, unsigned slot)
     }
 }
 
+/* The slot's stream was read to its end (or does not exist). */
 static void unhint(struct mqc_jobs *j, unsigned slot)
 {
     unsigned char bit = (unsigned char)(1u << (slot & 7));
@@ -109,6 +111,7 @@ void mqc_jobs__drop(struct mqc_jobs *j, const char *why)
     j->next_sweep = 0; /* whatever was half done is found again by the sweep */
 }
 
+/* Drop the hint connection (logs why); the sweep covers what it misses. */
 static void drop_sub(struct mqc_jobs *j, const char *why)
 {
     if (j->sub) {

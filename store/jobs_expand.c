@@ -39,6 +39,7 @@ struct who {
     bool reset; /* joined or left with this event */
 };
 
+/* A non-negative decimal integer (the whole of s, borrowed) into *out. */
 static bool parse_ll(const char *s, long long *out)
 {
     if (!s || !*s)
@@ -158,6 +159,7 @@ static int append_expand(struct mqc_jobs *j, const struct ev *e, const struct wh
     return rc;
 }
 
+/* qsort order for by_slot: by user slot, the reset users first in each. */
 static int by_slot_cmp(const void *x, const void *y)
 {
     const struct who *a = x, *b = y;
