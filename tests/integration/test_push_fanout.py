@@ -280,6 +280,24 @@ class FanoutTest(unittest.TestCase):
                        read)
             self.assertEqual(self.unread(user), want)
 
+    def test_redis_restart_under_the_bridge(self):
+        """Redis killed and restarted (AOF): the bridge reconnects, reloads
+        nothing it needs by hand, sweeps, and expands what came meanwhile."""
+        g = "g9"
+        self.member(g, "alice")
+        self.member(g, "bob")
+        self.device("bob")
+        self.start_bridge()
+        write_job(self.redis, g, 1, 1, frm="alice")
+        self.wait_drained(g)
+        self.redis.kill()
+        self.redis.start()
+        write_job(self.redis, g, 2, 2, frm="alice")  # its hint may go nowhere
+        self.wait_drained(g, timeout=30)
+        self.assertEqual(self.pushed(g, 2), {"bob": 2})
+        self.assertIsNone(self.bridge.proc.poll())
+        self.assertIn("jobs: redis connection lost", self.bridge.log())
+
     def test_unreadable_jobs_dropped(self):
         g = "g6"
         self.member(g, "alice")
