@@ -94,6 +94,12 @@ static const struct mqc_opt opts[] = {
      "age at which the APNs provider token is replaced (20-58 min)"},
     {"metrics_listen", STR, F(metrics_listen), 3, 300, NULL, 0, mqc_metrics_check_listen,
      "host:port serving Prometheus metrics at GET /metrics (unset = off)"},
+    {"jobs_sweep_seconds", LONG, F(jobs_sweep_seconds), 1, 3600, "30", 0, NULL,
+     "how often every slot job stream is checked (hints are not durable)"},
+    {"jobs_reclaim_seconds", LONG, F(jobs_reclaim_seconds), 1, 86400, "60", 0, NULL,
+     "idle time after which another daemon's unfinished slot jobs are taken over"},
+    {"expand_by_slot", mqc_opt_set_bool, F(expand_by_slot), 0, 0, "false", 0, NULL,
+     "one expand call per user key slot (Redis Cluster) instead of one per job"},
 };
 #undef F
 #undef STR

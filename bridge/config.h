@@ -19,7 +19,8 @@ struct mqc_bridge_config {
         *apns_key_id, *apns_team_id, *fcm_base_url, *fcm_service_account_file, *ca_file, *consumer,
         *metrics_listen;
     long max_in_flight, max_attempts, job_ttl_seconds, request_timeout_ms, stats_interval_seconds,
-        apns_token_refresh_seconds;
+        apns_token_refresh_seconds, jobs_sweep_seconds, jobs_reclaim_seconds;
+    bool expand_by_slot;
     /* Where the options came from, for errors found later (a key file that
      * cannot be read): the file load() read (owned, NULL if none) and the
      * line each option was set on, by table row (0 = default or not set). */

@@ -1,5 +1,7 @@
-/* mqchat-push: the push bridge daemon. Reads push jobs from Redis (consumer
- * group), looks up the user's devices, sends APNs / FCM requests over HTTP/2
+/* mqchat-push: the push bridge daemon. Expands the broker's per-slot jobs
+ * (one per stored message or member event: lazy fan-out, store/jobs.h) into
+ * per-user push jobs, reads those from Redis (consumer group), looks up the
+ * user's devices, sends APNs / FCM requests over HTTP/2
  * and acknowledges a job only when every device has a final outcome:
  * retries go to a delayed set (exponential backoff with jitter, honouring
  * Retry-After), jobs past max_attempts or their TTL to a dead-letter stream,
@@ -17,8 +19,9 @@
 #include "bridge/config.h"
 #include "bridge/faillog.h"
 #include "bridge/metrics.h"
-#include "store/pushq.h"
 #include "bridge/sender.h"
+#include "store/jobs.h"
+#include "store/pushq.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -26,6 +29,9 @@
 #define RECLAIM_EVERY_MS 30000
 #define RECLAIM_IDLE_MS 60000
 #define MOVE_EVERY_MS 250
+#define WAIT_MS 50         /* longest blocking read of push jobs: hints wait no longer */
+#define EXPAND_PER_RUN 512 /* slot jobs expanded per loop turn, about */
+#define FLUSH_EVERY_MS 50
 
 static volatile sig_atomic_t stopping;
 
@@ -38,6 +44,7 @@ static void on_signal(int sig)
 struct bridge {
     struct mqc_bridge_config cfg;
     struct mqc_pushq *q;
+    struct mqc_jobs *jobs;
     struct mqc_sender *s;
     long long sent, failed, retried, dead, removed, bad_tokens, no_device;
     struct mqc_faillog deadlog; /* dead-letter lines: once a minute at most */
@@ -157,20 +164,23 @@ static void on_done(void *ctx, enum mqc_push_outcome o, long status, const char 
     job_done_one(run);
 }
 
-/* Start every device request of a job; takes j. */
-static void start_job(struct bridge *b, struct mqc_queued_job *j)
+/* Start every device request of a job; takes j and devs (n devices of the
+ * job's user, looked up when have is set; otherwise the job stays pending). */
+static void start_job(struct bridge *b, struct mqc_queued_job *j, struct mqc_push_device *devs,
+                      size_t n, bool have)
 {
     struct job_run *run = calloc(1, sizeof *run);
     if (!run) {
         mqc_queued_job_cleanup(j);
+        for (size_t i = 0; i < n; i++)
+            mqc_push_device_cleanup(&devs[i]);
+        free(devs);
         return; /* stays pending in Redis, reclaimed later */
     }
     run->b = b;
     run->j = *j;
     run->pending = 1; /* held while starting */
-    struct mqc_push_device *devs = NULL;
-    size_t n = 0;
-    if (mqc_pushq_devices(b->q, run->j.job.user, &devs, &n) != MQC_OK) {
+    if (!have) {
         run->keep = true;
         job_done_one(run);
         return;
@@ -208,25 +218,41 @@ static void start_job(struct bridge *b, struct mqc_queued_job *j)
     job_done_one(run);
 }
 
+/* Start jobs (taken), their users' devices looked up in one round trip. */
 static void start_jobs(struct bridge *b, struct mqc_queued_job *jobs, size_t n)
 {
+    size_t m = n ? n : 1;
+    const char **users = calloc(m, sizeof *users);
+    struct mqc_push_device **devs = calloc(m, sizeof *devs);
+    size_t *ndevs = calloc(m, sizeof *ndevs);
+    bool have = users && devs && ndevs;
+    for (size_t i = 0; have && i < n; i++)
+        users[i] = jobs[i].job.user;
+    have = have && mqc_pushq_devices_many(b->q, users, n, devs, ndevs) == MQC_OK;
     for (size_t i = 0; i < n; i++)
-        start_job(b, &jobs[i]);
+        start_job(b, &jobs[i], have ? devs[i] : NULL, have ? ndevs[i] : 0, have);
+    free(users);
+    free(devs);
+    free(ndevs);
     free(jobs);
 }
 
 static void log_stats(struct bridge *b)
 {
+    struct mqc_jobs_counts jc;
+    mqc_jobs_counts(b->jobs, &jc);
     mqc_log(MQC_LOG_NOTICE,
             "bridge: sent=%lld failed=%lld retried=%lld dead_lettered=%lld tokens_removed=%lld "
-            "bad_tokens=%lld no_device=%lld in_flight=%d",
+            "bad_tokens=%lld no_device=%lld in_flight=%d expanded=%lld pushes_queued=%lld "
+            "bad_jobs=%lld sweeps=%lld taken_over=%lld",
             b->sent, b->failed, b->retried, b->dead, b->removed, b->bad_tokens, b->no_device,
-            mqc_sender_in_flight(b->s));
+            mqc_sender_in_flight(b->s), jc.events, jc.pushes, jc.bad, jc.sweeps, jc.claimed);
 }
 
 static int run_loop(struct bridge *b)
 {
-    int64_t next_move = 0, next_reclaim = 0, next_stats = 0, stop_deadline = 0, next_backlog = 0;
+    int64_t next_move = 0, next_reclaim = 0, next_stats = 0, stop_deadline = 0, next_backlog = 0,
+            next_flush = 0;
     bool enabled = mqc_sender_apns(b->s) || mqc_sender_fcm(b->s);
     if (!enabled)
         mqc_log(MQC_LOG_WARNING, "bridge: no APNs key and no FCM service account configured: "
@@ -256,14 +282,30 @@ static int run_loop(struct bridge *b)
                     start_jobs(b, jobs, n);
                 next_reclaim = mono + RECLAIM_EVERY_MS;
             }
-            if (!stopping && in_flight < b->cfg.max_in_flight &&
-                mqc_pushq_read(b->q, (size_t)(b->cfg.max_in_flight - in_flight),
-                               in_flight > 0 ? 0 : MOVE_EVERY_MS, &jobs, &n) == MQC_OK)
+            size_t expanded = 0;
+            if (!stopping)
+                mqc_jobs_run(b->jobs, mono, mqc_clock_wall_ms(), EXPAND_PER_RUN, &expanded);
+            if (expanded)
+                mqc_bridge_metric_expanded((long long)expanded);
+            bool idle = in_flight == 0 && expanded == 0 && !mqc_jobs_busy(b->jobs);
+            /* Read when a quarter of the slots are free (or none is busy):
+             * a few large reads rather than one per finished request. */
+            int room = (int)b->cfg.max_in_flight - in_flight;
+            if (!stopping && room > 0 &&
+                (in_flight == 0 || room >= (b->cfg.max_in_flight + 3) / 4) &&
+                mqc_pushq_read(b->q, (size_t)(b->cfg.max_in_flight - in_flight), idle ? WAIT_MS : 0,
+                               &jobs, &n) == MQC_OK)
                 start_jobs(b, jobs, n);
         } else if (mqc_sender_in_flight(b->s) == 0) {
             usleep(100 * 1000); /* Redis away (or pushes disabled): wait, never exit */
         }
         mqc_sender_run(b->s, mqc_sender_in_flight(b->s) > 0 ? 20 : 0);
+        /* Acks and counters: one round trip every FLUSH_EVERY_MS at most
+         * (or when many are waiting), not one per finished request. */
+        if (mono >= next_flush || mqc_pushq_unflushed(b->q) >= 256) {
+            mqc_pushq_flush(b->q);
+            next_flush = mono + FLUSH_EVERY_MS;
+        }
         long long backlog;
         if (b->cfg.metrics_listen && mono >= next_backlog &&
             mqc_pushq_ensure(b->q, mono) == MQC_OK && mqc_pushq_backlog(b->q, &backlog) == MQC_OK)
@@ -276,6 +318,7 @@ static int run_loop(struct bridge *b)
             next_stats = mono + b->cfg.stats_interval_seconds * 1000;
         }
     }
+    mqc_pushq_flush(b->q);
     log_stats(b);
     return 0;
 }
@@ -343,6 +386,11 @@ int main(int argc, char **argv)
                    : 1;
         goto out;
     }
+    b.jobs = mqc_jobs_new(b.cfg.redis_url, b.cfg.key_prefix, b.cfg.consumer);
+    if (!b.jobs)
+        goto out;
+    mqc_jobs_tune(b.jobs, b.cfg.jobs_sweep_seconds * 1000, b.cfg.jobs_reclaim_seconds * 1000,
+                  b.cfg.expand_by_slot);
     b.s = mqc_sender_new(&b.cfg, err, sizeof err);
     if (!b.s) {
         fprintf(stderr, "mqchat-push: %s\n", err);
@@ -365,6 +413,7 @@ out:
     mqc_bridge_metrics_stop();
     mqc_sender_free(b.s);
     mqc_pushq_free(b.q);
+    mqc_jobs_free(b.jobs);
     mqc_bridge_config_cleanup(&b.cfg);
     curl_global_cleanup();
     return code;

@@ -27,7 +27,11 @@ static struct mqc_metric backlog = {
     .name = "mqchat_push_backlog",
     .help = "Push jobs waiting: not yet read, being sent, or waiting for a retry.",
     .kind = MQC_METRIC_GAUGE};
-static struct mqc_metric *const all[] = {&sent, &failed, &backlog};
+static struct mqc_metric expanded = {
+    .name = "mqchat_push_expanded_total",
+    .help = "Message and member events expanded into per-user push decisions (lazy fan-out).",
+    .kind = MQC_METRIC_COUNTER};
+static struct mqc_metric *const all[] = {&sent, &failed, &backlog, &expanded};
 static struct mqc_metrics_http *server;
 
 int mqc_bridge_metrics_start(const char *addr, char *err, size_t errlen)
@@ -57,4 +61,9 @@ void mqc_bridge_metric_failed(const char *provider, const char *reason)
 void mqc_bridge_metric_backlog(long long jobs)
 {
     mqc_metric_set(&backlog, jobs);
+}
+
+void mqc_bridge_metric_expanded(long long events)
+{
+    mqc_metric_add(&expanded, events);
 }

@@ -18,5 +18,7 @@ void mqc_bridge_metric_sent(const char *provider);
 void mqc_bridge_metric_failed(const char *provider, const char *reason);
 /* Jobs waiting: not yet read, being sent, waiting for a retry. */
 void mqc_bridge_metric_backlog(long long jobs);
+/* Count events (slot jobs) expanded into push decisions. */
+void mqc_bridge_metric_expanded(long long events);
 
 #endif

@@ -112,6 +112,9 @@ void mqc_store__free_jobs(struct mqc_store *s);
 void mqc_store__hint(struct mqc_store *s, const char *conv, size_t len);
 /* Load the function library on a fresh connection (store/lib.c). */
 int mqc_store__load_library(struct mqc_store *s);
+/* The same on a bare connection c (borrowed; mqchat-push's): MQC_OK, or
+ * MQC_EUNAVAIL with the reason in why (the caller drops the connection). */
+int mqc_store__load_library_ctx(redisContext *c, char *why, size_t len);
 
 /* The one rule for what Redis answers, blocking or pipelined (hiredis: a
  * status, then a reply):

@@ -13,6 +13,10 @@
  *                                cursor, total (max-updates: mqchat-push, mqc2_unread)
  *   <p>{u:<user>}:devices  HASH  push token -> "platform\napp\nsandbox"
  *   <p>{u:<user>}:mute     HASH  conv -> muted until (ms)
+ *   <p>{u:<user>}:unread   HASH  c:<conv> = highest msg count (meta mc) counted for
+ *                                the user, r:<conv> = msg count at the read cursor,
+ *                                total = sum of (c - r): the push badge. Max-based
+ *                                updates only (mqc2_expand, mqc2_unread): idempotent
  *   <p>{u:<user>}:blocked  SET   users this user blocks
  *   <p>{u:<user>}:sess     HASH  device session id -> "hash\tcreated\tlast_used\t
  *                                expires\tlabel" (core/session_token.h)
@@ -39,7 +43,9 @@
  *   <p>{<slot tag>}:jobs   STREAM  per key slot: one job per stored event of the
  *                                conversations of that slot (lazy fan-out; tag from
  *                                core/slot.h, the same slot as "{c:<conv>}"): c, s, m,
- *                                k (msg|member), f, ts, p (preview), u (users gone)
+ *                                k (msg|member), f, ts, p (preview), u (users gone); group
+ *                                mqchat-push: store/jobs.c expands and deletes them
+ *   <p>jobs                CHANNEL hints: slot numbers with new jobs (not durable)
  * store/mqchat.lua holds the functions that change these atomically;
  * mqc2_user_del deletes a user's keys: those above, and any other
  * "<p>{u:<user>}:*" key (store/users.c finds them with SCAN).

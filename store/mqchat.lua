@@ -34,6 +34,7 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   P{u:U}:presence HASH  state, last_seen, node, devices
   P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
   P{u:U}:mute     HASH  conv -> muted until (ms)
+  P{u:U}:unread   HASH  c:<conv> / r:<conv> = msg count counted / read, total (badge)
   P{u:U}:blocked  SET   users U blocks
   P{u:U}:sess     HASH  device session id -> record (device sessions, at the end)
   Pdevtoken:T     STRING  owner of push token T
@@ -917,6 +918,163 @@ redis.register_function{function_name = 'mqc2_sync_conv', callback = sync_conv,
 redis.register_function('mqc2_upgrade_conv', upgrade_conv)
 redis.register_function('mqc2_upgrade_user', upgrade_user)
 redis.register_function('mqc2_user_del', user_del)
+
+-- ---------------------------------------------------------------------------
+-- Accounts (store/users.c). Replies are integers: 1 done, 0 not done.
+
+-- user_add: KEYS the user's record, the set of all users. ARGV password
+-- hash, now, user. 0 when the user exists.
+local function user_add(keys, args)
+  if redis.call('EXISTS', keys[1]) == 1 then return 0 end
+  redis.call('HSET', keys[1], 'pw', args[1], 'created', args[2])
+  redis.call('SADD', keys[2], args[3])
+  return 1
+end
+
+-- user_ensure: a user vouched for by a token, created without a password
+-- when missing. KEYS as user_add. ARGV now, user. 1 when created.
+local function user_ensure(keys, args)
+  if redis.call('EXISTS', keys[1]) == 1 then return 0 end
+  redis.call('HSET', keys[1], 'created', args[1], 'via', 'jwt')
+  redis.call('SADD', keys[2], args[2])
+  return 1
+end
+
+-- ---------------------------------------------------------------------------
+-- The push queue (store/pushq.c, mqchat-push).
+
+-- push_move: due retries back into the job stream. KEYS the delayed set,
+-- the job stream. ARGV now (ms). Moves at most 200. Reply: how many.
+local function push_move(keys, args)
+  local due = redis.call('ZRANGEBYSCORE', keys[1], '-inf', args[1], 'LIMIT', 0, 200)
+  for _, m in ipairs(due) do
+    local f = cjson.decode(m)
+    redis.call('XADD', keys[2], '*', unpack(f))
+    redis.call('ZREM', keys[1], m)
+  end
+  return #due
+end
+
+-- push_drop_device: a push service said a token is dead. KEYS the user's
+-- devices, the token's owner index. ARGV token, user. The index goes only
+-- if it still names the user (the token may have moved on). Reply: 1.
+local function push_drop_device(keys, args)
+  redis.call('HDEL', keys[1], args[1])
+  if redis.call('GET', keys[2]) == args[2] then redis.call('DEL', keys[2]) end
+  return 1
+end
+
+-- ---------------------------------------------------------------------------
+-- Lazy fan-out, the deferred half (mqchat-push, store/jobs.c; the design is
+-- FANOUT.md / docs/ARCHITECTURE.md). Per-user unread counters live in
+-- P{u:U}:unread: c:<conv> = highest mc counted, r:<conv> = mc at the read
+-- cursor, total = sum of (c - r). Every update takes maxima, so replaying
+-- one (a job expanded twice, receipts out of order) changes nothing.
+
+-- Max-update conv's share of unread hash k: c = max(c, counted), r =
+-- max(r, read) (nil = unchanged), c raised to r; total moved by the change
+-- of c - r (never below 0). Returns the new total and r. Invariant: c >= r
+-- (every write goes through here), so counting a new message (counted > c,
+-- no read) moves total by counted - c and needs neither r nor total: the
+-- common case costs HGET, HSET, HINCRBY (r is then below counted).
+local function unread_apply(k, conv, counted, read)
+  local fc, fr = 'c:' .. conv, 'r:' .. conv
+  if counted and not read then
+    local c0 = num(redis.call('HGET', k, fc))
+    if counted > c0 then
+      redis.call('HSET', k, fc, counted)
+      return redis.call('HINCRBY', k, 'total', counted - c0), -1
+    end
+  end
+  local cur = redis.call('HMGET', k, fc, fr, 'total')
+  local c0, r0, total = num(cur[1]), num(cur[2]), num(cur[3])
+  local c, r = c0, r0
+  if counted and counted > c then c = counted end
+  if read and read > r then r = read end
+  if r > c then c = r end
+  if c ~= c0 or r ~= r0 then
+    total = math.max(total + (c - r) - (c0 - r0), 0)
+    redis.call('HSET', k, fc, c, fr, r, 'total', total)
+  end
+  return total, r
+end
+
+-- unread (user slot): KEYS the user's unread. ARGV conv, counted mc ("" =
+-- none), read mc ("" = none). The broker calls it after a read receipt
+-- (with the mc at the read position). Reply: ok, total.
+local function unread(keys, args)
+  local counted, read = tonumber(args[2]), tonumber(args[3])
+  local total = unread_apply(keys[1], args[1], counted, read)
+  return {'ok', total}
+end
+
+-- recipients (conversation slot, no writes): KEYS members, rcpt. ARGV seq.
+-- The members who see event seq: those whose join seq j:<u> is <= seq (no
+-- j = a member from the start). Reply: ok, n, the n members who joined
+-- with this very event (j = seq), then the others.
+local function recipients(keys, args)
+  local seq = num(args[1])
+  local users = redis.call('HKEYS', keys[1])
+  if #users == 0 then return {'ok', 0} end
+  local fields = {}
+  for i, u in ipairs(users) do fields[i] = 'j:' .. u end
+  local js = redis.call('HMGET', keys[2], unpack(fields))
+  local joined, others = {}, {}
+  for i, u in ipairs(users) do
+    local j = tonumber(js[i])
+    if not j or j < seq then
+      others[#others + 1] = u
+    elseif j == seq then
+      joined[#joined + 1] = u
+    end
+  end
+  local out = {'ok', #joined}
+  for _, u in ipairs(joined) do out[#out + 1] = u end
+  for _, u in ipairs(others) do out[#out + 1] = u end
+  return out
+end
+
+-- expand: one stored event for a batch of its recipients (mqchat-push;
+-- all users of a job in one call on a single Redis, one call per slot in a
+-- cluster). KEYS per user: unread, presence, mute, devices. ARGV conv, seq,
+-- m (mc after the event), kind ("msg" | "member"), from, now (ms), n, then
+-- the users; the first n users joined or left with this event.
+-- Counting: a msg counts for every recipient (c = max(c, m)); the sender
+-- has read it (r = max(r, m): c = r when processed in order); a user who
+-- joined or left has nothing of the conversation unread up to m; member
+-- events count nothing else. Push: as the send path decided before lazy
+-- fan-out: not the sender, no device in the foreground (devices == 0 or
+-- state away), the conversation not muted at now, and a push device; and
+-- the event not already read (r >= seq's m on another device).
+-- Reply: ok, then (user, badge = unread total) per user to push.
+local function expand(keys, args)
+  local conv, m, kind, from, now = args[1], num(args[3]), args[4], args[5], num(args[6])
+  local nreset = num(args[7])
+  local out = {'ok'}
+  for i = 8, #args do
+    local u, k = args[i], (i - 8) * 4
+    local total, r
+    if i - 7 <= nreset or (kind == 'msg' and u == from) then
+      total, r = unread_apply(keys[k + 1], conv, m, m)
+    elseif kind == 'msg' then
+      total, r = unread_apply(keys[k + 1], conv, m, nil)
+    else
+      total, r = unread_apply(keys[k + 1], conv, nil, nil)
+    end
+    -- cheapest test first: most users without a device stop at EXISTS
+    if u ~= from and not (kind == 'msg' and r >= m) and
+        redis.call('EXISTS', keys[k + 4]) == 1 and
+        num(redis.call('HGET', keys[k + 3], conv)) <= now then
+      local p = redis.call('HMGET', keys[k + 2], 'state', 'devices')
+      if num(p[2]) == 0 or p[1] == 'away' then
+        out[#out + 1] = u
+        out[#out + 1] = total
+      end
+    end
+  end
+  return out
+end
+
 redis.register_function('mqc1_device', device)
 redis.register_function('mqc1_undevice', undevice)
 redis.register_function('mqc1_mute', mute)
@@ -1037,3 +1195,11 @@ redis.register_function('mqc1_sess_touch', sess_touch)
 redis.register_function('mqc1_sess_end', sess_end)
 redis.register_function('mqc1_user_passwd', user_passwd)
 redis.register_function('mqc1_sess_secret', sess_secret)
+redis.register_function('mqc1_user_add', user_add)
+redis.register_function('mqc1_user_ensure', user_ensure)
+redis.register_function('mqc1_push_move', push_move)
+redis.register_function('mqc1_push_drop_device', push_drop_device)
+redis.register_function('mqc2_unread', unread)
+redis.register_function{function_name = 'mqc2_recipients', callback = recipients,
+                        flags = {'no-writes'}}
+redis.register_function('mqc2_expand', expand)

@@ -2,7 +2,8 @@
  * store's module for mqchat-push, so that store/ stays the only code that
  * speaks Redis. Keys (store/keys.h): <p>push (jobs, written by the plugin
  * and by retries), <p>push:delay, <p>push:dead, <p>push:stats, and the
- * users' devices. The consumer group is "mqchat-push". */
+ * users' devices. The consumer group is "mqchat-push". Its scripts are
+ * functions of the store library (store/mqchat.lua), loaded on connect. */
 #include "store/pushq.h"
 
 #include <cjson/cJSON.h>
@@ -32,21 +33,17 @@ struct mqc_pushq {
     bool backlog_done; /* own pending entries (from before a restart) read */
     char backlog_after[64];
     bool warned;
+    /* Acknowledgements and counter increments waiting for mqc_pushq_flush:
+     * one XACK and one HINCRBY per counter per loop turn instead of a round
+     * trip each. */
+    char **acks;
+    size_t nacks, acks_cap;
+    struct {
+        char name[64];
+        long long delta;
+    } counts[32];
+    size_t ncounts;
 };
-
-static const char *MOVE_LUA =
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 200)\n"
-    "for _, m in ipairs(due) do\n"
-    "  local f = cjson.decode(m)\n"
-    "  redis.call('XADD', KEYS[2], '*', unpack(f))\n"
-    "  redis.call('ZREM', KEYS[1], m)\n"
-    "end\n"
-    "return #due\n";
-
-static const char *REMOVE_DEVICE_LUA =
-    "redis.call('HDEL', KEYS[1], ARGV[1])\n"
-    "if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end\n"
-    "return 1\n";
 
 struct mqc_pushq *mqc_pushq_new(const char *url, const char *prefix, const char *consumer)
 {
@@ -81,6 +78,9 @@ void mqc_pushq_free(struct mqc_pushq *q)
         return;
     if (q->c)
         redisFree(q->c);
+    for (size_t i = 0; i < q->nacks; i++)
+        free(q->acks[i]);
+    free(q->acks);
     mqc_redis_url_cleanup(&q->url);
     free(q->prefix);
     free(q->consumer);
@@ -168,6 +168,10 @@ int mqc_pushq_ensure(struct mqc_pushq *q, int64_t now)
         if (!setup_cmd(q, 2, a, why, sizeof why))
             goto fail;
     }
+    /* The functions (mqc1_push_move, mqc1_push_drop_device) are the
+     * library's: load it, as the broker does, in case Redis lost it. */
+    if (mqc_store__load_library_ctx(q->c, why, sizeof why) != MQC_OK)
+        goto fail;
     /* The group starts at the beginning: jobs written before the bridge ever
      * ran are sent too. BUSYGROUP (it exists) is fine. */
     const char *a[] = {"XGROUP", "CREATE", q->k_stream, GROUP, "0", "MKSTREAM"};
@@ -333,8 +337,27 @@ int mqc_pushq_reclaim(struct mqc_pushq *q, int64_t min_idle_ms, size_t max,
     return rc;
 }
 
+/* Queue id for the next flush; false when out of memory. */
+static bool queue_ack(struct mqc_pushq *q, const char *id)
+{
+    if (q->nacks == q->acks_cap) {
+        size_t cap = q->acks_cap ? 2 * q->acks_cap : 256;
+        char **a = realloc(q->acks, cap * sizeof *a);
+        if (!a)
+            return false;
+        q->acks = a;
+        q->acks_cap = cap;
+    }
+    if (!(q->acks[q->nacks] = strdup(id)))
+        return false;
+    q->nacks++;
+    return true;
+}
+
 int mqc_pushq_ack(struct mqc_pushq *q, const char *id)
 {
+    if (queue_ack(q, id))
+        return MQC_OK;
     const char *a[] = {"XACK", q->k_stream, GROUP, id};
     redisReply *r = cmd(q, 4, a, NULL);
     if (!r)
@@ -399,7 +422,7 @@ int mqc_pushq_move_due(struct mqc_pushq *q, int64_t now_ms)
 {
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    const char *a[] = {"EVAL", MOVE_LUA, "2", q->k_delay, q->k_stream, now};
+    const char *a[] = {"FCALL", "mqc1_push_move", "2", q->k_delay, q->k_stream, now};
     redisReply *r = cmd(q, 6, a, NULL);
     if (!r)
         return MQC_EUNAVAIL;
@@ -431,18 +454,67 @@ int mqc_pushq_dead(struct mqc_pushq *q, const struct mqc_queued_job *j, const ch
     return MQC_OK;
 }
 
-int mqc_pushq_devices(struct mqc_pushq *q, const char *user, struct mqc_push_device **out,
-                      size_t *n)
+size_t mqc_pushq_unflushed(const struct mqc_pushq *q)
+{
+    return q->nacks;
+}
+
+int mqc_pushq_flush(struct mqc_pushq *q)
+{
+    if (!q->c)
+        return MQC_EUNAVAIL;
+    size_t sent = 0;
+    char d[24];
+    for (size_t i = 0; i < q->ncounts; i++) {
+        snprintf(d, sizeof d, "%lld", q->counts[i].delta);
+        const char *a[] = {"HINCRBY", q->k_stats, q->counts[i].name, d};
+        if (redisAppendCommandArgv(q->c, 4, a, NULL) == REDIS_OK)
+            sent++;
+    }
+    /* Counters go once: a connection lost now may lose some, never doubles. */
+    q->ncounts = 0;
+    size_t acked = 0;
+    while (acked < q->nacks) {
+        size_t n = q->nacks - acked < 1000 ? q->nacks - acked : 1000;
+        const char **a = malloc((n + 3) * sizeof *a);
+        if (!a)
+            break;
+        a[0] = "XACK";
+        a[1] = q->k_stream;
+        a[2] = GROUP;
+        memcpy(a + 3, q->acks + acked, n * sizeof *a);
+        int rc = redisAppendCommandArgv(q->c, (int)(n + 3), a, NULL);
+        free(a);
+        if (rc != REDIS_OK)
+            break;
+        sent++;
+        acked += n;
+    }
+    for (size_t i = 0; i < sent; i++) {
+        void *r = NULL;
+        if (redisGetReply(q->c, &r) != REDIS_OK) {
+            drop(q, q->c->errstr[0] ? q->c->errstr : "no reply");
+            return MQC_EUNAVAIL; /* the acks stay queued: XACK again is harmless */
+        }
+        if (((redisReply *)r)->type == REDIS_REPLY_ERROR)
+            mqc_log(MQC_LOG_ERR, "pushq: redis refused a flush: %.200s", ((redisReply *)r)->str);
+        freeReplyObject(r);
+    }
+    if (acked == 0)
+        return MQC_OK;
+    for (size_t i = 0; i < acked; i++)
+        free(q->acks[i]);
+    memmove(q->acks, q->acks + acked, (q->nacks - acked) * sizeof *q->acks);
+    q->nacks -= acked;
+    return MQC_OK;
+}
+
+/* The devices in HGETALL reply r of user's devices into *out / *n. */
+static int parse_devices(const redisReply *r, const char *user, struct mqc_push_device **out,
+                         size_t *n)
 {
     *out = NULL;
     *n = 0;
-    char key[MQC_KEY_MAX];
-    if (mqc_key_user_part(q->prefix, user, "devices", key, sizeof key) != MQC_OK)
-        return MQC_EBADREQ;
-    const char *a[] = {"HGETALL", key};
-    redisReply *r = cmd(q, 2, a, NULL);
-    if (!r)
-        return MQC_EUNAVAIL;
     int rc = MQC_OK;
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
         *out = calloc(r->elements / 2, sizeof **out);
@@ -456,7 +528,59 @@ int mqc_pushq_devices(struct mqc_pushq *q, const char *user, struct mqc_push_dev
                 mqc_log(MQC_LOG_WARNING, "pushq: unreadable device record (user=%s)", user);
         }
     }
-    freeReplyObject(r);
+    return rc;
+}
+
+int mqc_pushq_devices(struct mqc_pushq *q, const char *user, struct mqc_push_device **out,
+                      size_t *n)
+{
+    return mqc_pushq_devices_many(q, &user, 1, out, n);
+}
+
+int mqc_pushq_devices_many(struct mqc_pushq *q, const char *const *users, size_t n,
+                           struct mqc_push_device **out, size_t *counts)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        counts[i] = 0;
+    }
+    if (!q->c)
+        return MQC_EUNAVAIL;
+    char key[MQC_KEY_MAX];
+    size_t sent = 0;
+    for (; sent < n; sent++) {
+        if (mqc_key_user_part(q->prefix, users[sent], "devices", key, sizeof key) != MQC_OK)
+            snprintf(key, sizeof key, "%s", "-"); /* a bad id has no devices */
+        const char *a[] = {"HGETALL", key};
+        if (redisAppendCommandArgv(q->c, 2, a, NULL) != REDIS_OK)
+            break;
+    }
+    int rc = sent == n ? MQC_OK : MQC_ENOMEM;
+    for (size_t i = 0; i < sent; i++) {
+        void *v = NULL;
+        if (redisGetReply(q->c, &v) != REDIS_OK) {
+            drop(q, q->c->errstr[0] ? q->c->errstr : "no reply");
+            rc = MQC_EUNAVAIL;
+            break;
+        }
+        redisReply *r = v;
+        if (r->type == REDIS_REPLY_ERROR) {
+            mqc_log(MQC_LOG_ERR, "pushq: redis refused HGETALL: %.200s", r->str);
+            rc = MQC_EUNAVAIL;
+        } else if (rc == MQC_OK && parse_devices(r, users[i], &out[i], &counts[i]) != MQC_OK) {
+            rc = MQC_ENOMEM;
+        }
+        freeReplyObject(r);
+    }
+    if (rc != MQC_OK) {
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < counts[i]; k++)
+                mqc_push_device_cleanup(&out[i][k]);
+            free(out[i]);
+            out[i] = NULL;
+            counts[i] = 0;
+        }
+    }
     return rc;
 }
 
@@ -466,7 +590,7 @@ int mqc_pushq_remove_device(struct mqc_pushq *q, const char *user, const char *t
     if (mqc_key_user_part(q->prefix, user, "devices", dk, sizeof dk) != MQC_OK ||
         mqc_key_devtoken(q->prefix, token, ik, sizeof ik) != MQC_OK)
         return MQC_EBADREQ;
-    const char *a[] = {"EVAL", REMOVE_DEVICE_LUA, "2", dk, ik, token, user};
+    const char *a[] = {"FCALL", "mqc1_push_drop_device", "2", dk, ik, token, user};
     redisReply *r = cmd(q, 7, a, NULL);
     if (!r)
         return MQC_EUNAVAIL;
@@ -476,6 +600,22 @@ int mqc_pushq_remove_device(struct mqc_pushq *q, const char *user, const char *t
 
 void mqc_pushq_count(struct mqc_pushq *q, const char *name, long long delta)
 {
+    size_t i = 0;
+    while (i < q->ncounts && strcmp(q->counts[i].name, name) != 0)
+        i++;
+    if (i == q->ncounts && i == sizeof q->counts / sizeof q->counts[0]) {
+        mqc_pushq_flush(q);
+        i = q->ncounts;
+    }
+    if (i < sizeof q->counts / sizeof q->counts[0] && strlen(name) < sizeof q->counts[0].name) {
+        if (i == q->ncounts) {
+            strcpy(q->counts[i].name, name);
+            q->counts[i].delta = 0;
+            q->ncounts++;
+        }
+        q->counts[i].delta += delta;
+        return;
+    }
     char d[24];
     snprintf(d, sizeof d, "%lld", delta);
     const char *a[] = {"HINCRBY", q->k_stats, name, d};

@@ -44,8 +44,16 @@ int mqc_pushq_read(struct mqc_pushq *q, size_t max, int block_ms, struct mqc_que
  * consumers. Same output as mqc_pushq_read. */
 int mqc_pushq_reclaim(struct mqc_pushq *q, int64_t min_idle_ms, size_t max,
                       struct mqc_queued_job **out, size_t *n);
-/* Acknowledge a job (final outcome for all its devices). */
+/* Acknowledge a job (final outcome for all its devices): queued, sent by
+ * the next mqc_pushq_flush (a job whose ack is lost with the daemon is sent
+ * again: at least once). */
 int mqc_pushq_ack(struct mqc_pushq *q, const char *id);
+/* Send the queued counter increments, then the queued acks, in one
+ * pipelined round trip. Call once per loop turn and before exit. MQC_OK or
+ * MQC_EUNAVAIL (the acks stay queued for the next flush). */
+int mqc_pushq_flush(struct mqc_pushq *q);
+/* How many acks are queued for the next flush. */
+size_t mqc_pushq_unflushed(const struct mqc_pushq *q);
 /* Schedule a retry of job for one device at due_ms (wall clock). */
 int mqc_pushq_retry(struct mqc_pushq *q, const struct mqc_queued_job *j, const char *token,
                     int attempt, int64_t due_ms);
@@ -59,9 +67,15 @@ int mqc_pushq_dead(struct mqc_pushq *q, const struct mqc_queued_job *j, const ch
 /* The user's push devices. *out malloc'd array (cleanup each, free). */
 int mqc_pushq_devices(struct mqc_pushq *q, const char *user, struct mqc_push_device **out,
                       size_t *n);
+/* The same for n users (borrowed) in one pipelined round trip: out[i] and
+ * counts[i] (arrays of n, borrowed) get user i's devices. On failure every
+ * out[i] is NULL. MQC_OK, MQC_EUNAVAIL or MQC_ENOMEM. */
+int mqc_pushq_devices_many(struct mqc_pushq *q, const char *const *users, size_t n,
+                           struct mqc_push_device **out, size_t *counts);
 /* Remove a device the push service reported dead (only if still the user's). */
 int mqc_pushq_remove_device(struct mqc_pushq *q, const char *user, const char *token);
-/* Add delta to counter name (in <prefix>push:stats). Failures are ignored. */
+/* Add delta to counter name (in <prefix>push:stats; sent by the next
+ * mqc_pushq_flush). Failures are ignored. */
 void mqc_pushq_count(struct mqc_pushq *q, const char *name, long long delta);
 /* Print <prefix>push:stats to f. */
 int mqc_pushq_print_stats(struct mqc_pushq *q, void *file);

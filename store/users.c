@@ -1,8 +1,9 @@
 /* User accounts in Redis: the password hash per user and the set of all
- * users. Creation and password change are small Lua scripts so that they are
- * atomic (no half-created user); a password change is the library's
- * mqc1_user_passwd (it also ends every device session); deletion is the library's mqc2_user_del
- * (store/mqchat.lua), which also takes the user out of every conversation. */
+ * users. Creation and password change are functions of the library
+ * (mqc1_user_add, mqc1_user_ensure, mqc1_user_passwd in store/mqchat.lua) so
+ * that they are atomic (no half-created user); a password change also ends
+ * every device session; deletion is mqc2_user_del, which also takes the user
+ * out of every conversation. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,17 +11,6 @@
 #include "core/id.h"
 #include "store/internal.h"
 #include "store/keys.h"
-
-static const char *ADD_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-                             "redis.call('HSET', KEYS[1], 'pw', ARGV[1], 'created', ARGV[2])\n"
-                             "redis.call('SADD', KEYS[2], ARGV[3])\n"
-                             "return 1\n";
-
-/* A user vouched for by a token: created without a password if missing. */
-static const char *ENSURE_LUA = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-                                "redis.call('HSET', KEYS[1], 'created', ARGV[1], 'via', 'jwt')\n"
-                                "redis.call('SADD', KEYS[2], ARGV[2])\n"
-                                "return 1\n";
 
 /* Build the user and users keys; MQC_EBADREQ for a bad id. */
 static int user_keys(struct mqc_store *s, const char *user, char *ukey, char *skey)
@@ -31,19 +21,20 @@ static int user_keys(struct mqc_store *s, const char *user, char *ukey, char *sk
     return rc;
 }
 
-/* Run a script returning an integer; maps the reply to *out. */
-static int eval_int(struct mqc_store *s, const char *lua, int nkeys, const char **kv, int nkv,
-                    long long *out)
+/* FCALL function with nkeys keys then the rest of kv (nkv strings in all,
+ * borrowed); the function answers an integer, into *out. */
+static int fcall_int(struct mqc_store *s, const char *function, int nkeys, const char **kv, int nkv,
+                     long long *out)
 {
     const char *argv[8];
     char nk[8];
     snprintf(nk, sizeof nk, "%d", nkeys);
-    argv[0] = "EVAL";
-    argv[1] = lua;
+    argv[0] = "FCALL";
+    argv[1] = function;
     argv[2] = nk;
     for (int i = 0; i < nkv && i < 5; i++)
         argv[3 + i] = kv[i];
-    redisReply *r = mqc_store__cmd(s, 3 + nkv, argv);
+    redisReply *r = mqc_store__cmd(s, 3 + (nkv < 5 ? nkv : 5), argv);
     if (!r)
         return MQC_EUNAVAIL;
     int rc = MQC_OK;
@@ -89,7 +80,7 @@ int mqc_store_user_add(struct mqc_store *s, const char *user, const char *hash, 
     snprintf(ts, sizeof ts, "%lld", (long long)now_ms);
     const char *kv[] = {ukey, skey, hash, ts, user};
     long long n = 0;
-    if ((rc = eval_int(s, ADD_LUA, 2, kv, 5, &n)) != MQC_OK)
+    if ((rc = fcall_int(s, "mqc1_user_add", 2, kv, 5, &n)) != MQC_OK)
         return rc;
     return n == 1 ? MQC_OK : MQC_EEXIST;
 }
@@ -103,7 +94,7 @@ int mqc_store_user_ensure(struct mqc_store *s, const char *user, int64_t now_ms)
     snprintf(ts, sizeof ts, "%lld", (long long)now_ms);
     const char *kv[] = {ukey, skey, ts, user};
     long long n = 0;
-    return eval_int(s, ENSURE_LUA, 2, kv, 4, &n);
+    return fcall_int(s, "mqc1_user_ensure", 2, kv, 4, &n);
 }
 
 int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *hash)

@@ -34,6 +34,9 @@ TEST(defaults)
     CHECK_EQ_INT(c.request_timeout_ms, 10000);
     CHECK_EQ_INT(c.stats_interval_seconds, 60);
     CHECK_EQ_INT(c.apns_token_refresh_seconds, 2700);
+    CHECK_EQ_INT(c.jobs_sweep_seconds, 30);
+    CHECK_EQ_INT(c.jobs_reclaim_seconds, 60);
+    CHECK(!c.expand_by_slot);
     char err[256] = "";
     CHECK_EQ_INT(mqc_bridge_config_finish(&c, err, sizeof err), MQC_OK);
     CHECK(!mqc_bridge_apns_enabled(&c));
@@ -153,6 +156,11 @@ TEST(errors_name_line_key_value)
     CHECK_EQ_INT(parse_one("apns_token_refresh_seconds 1199\n", err, sizeof err), MQC_EBADREQ);
     CHECK_EQ_INT(parse_one("apns_token_refresh_seconds 3501\n", err, sizeof err), MQC_EBADREQ);
     CHECK_EQ_INT(parse_one("apns_token_refresh_seconds 3500\n", err, sizeof err), MQC_OK);
+    CHECK_EQ_INT(parse_one("jobs_sweep_seconds 0\n", err, sizeof err), MQC_EBADREQ);
+    CHECK_EQ_INT(parse_one("jobs_sweep_seconds 3601\n", err, sizeof err), MQC_EBADREQ);
+    CHECK_EQ_INT(parse_one("jobs_reclaim_seconds 0\n", err, sizeof err), MQC_EBADREQ);
+    CHECK_EQ_INT(parse_one("expand_by_slot maybe\n", err, sizeof err), MQC_EBADREQ);
+    CHECK_EQ_INT(parse_one("expand_by_slot true\n", err, sizeof err), MQC_OK);
 
     CHECK_EQ_INT(parse_one("\nbogus_key 1\n", err, sizeof err), MQC_EBADREQ);
     CHECK(test_contains(err, "line 2") && test_contains(err, "unknown option 'bogus_key'"));
@@ -300,7 +308,7 @@ TEST(docs_cover_every_option)
 {
     size_t n = 0;
     const struct mqc_bridge_config_doc *d = mqc_bridge_config_docs(&n);
-    CHECK_EQ_INT(n, 18);
+    CHECK_EQ_INT(n, 21);
     bool found_ttl = false;
     for (size_t i = 0; i < n; i++) {
         CHECK(d[i].name && d[i].def && d[i].help && *d[i].help);

@@ -1,0 +1,62 @@
+/* Lazy fan-out, the deferred half (issue #15, docs/ARCHITECTURE.md): the
+ * broker writes ONE job per stored msg / member event into the job stream of
+ * the conversation's key slot ("<p>{<slot tag>}:jobs", store/keys.h) and
+ * publishes the slot number on "<p>jobs" as a hint. mqchat-push consumes
+ * those streams here: hinted slots at once, every slot in a sweep at start
+ * and every 30 s (the hints are not durable), entries left pending by dead
+ * bridges after a minute. Each job is expanded: its recipients
+ * (mqc2_recipients, conversation slot) plus the users who stopped being
+ * members with it, then per batch of users mqc2_expand (user slots: the
+ * max-based unread counters, presence, mute, devices), then one push job per
+ * user to push on "<p>push" in the format store/pushq.c reads; only then is
+ * the slot job acknowledged and deleted. At least once: a bridge killed
+ * midway expands the job again (the counters are idempotent; a push may be
+ * sent twice, none is lost). Its own hiredis connections (one for commands,
+ * one subscribed to the hints); store/ is the only code that speaks Redis. */
+#ifndef MQC_STORE_JOBS_H
+#define MQC_STORE_JOBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mqc_jobs;
+
+/* url, prefix and consumer (this daemon's name in the "mqchat-push" group of
+ * every slot stream) borrowed (copied). NULL when out of memory or the URL is
+ * bad (logged). */
+struct mqc_jobs *mqc_jobs_new(const char *url, const char *prefix, const char *consumer);
+void mqc_jobs_free(struct mqc_jobs *j);
+
+/* Tuning (mqchat-push's jobs_* options). sweep_ms: how often every slot
+ * stream is checked (default 30 s); reclaim_ms: how long an entry stays
+ * pending with another consumer before it is taken over (default 60 s);
+ * by_slot: group the users of an expansion by key slot, one mqc2_expand call
+ * per slot (what a Redis Cluster needs) instead of one call for all the
+ * users of a job (a single Redis; the default). Values <= 0 keep defaults. */
+void mqc_jobs_tune(struct mqc_jobs *j, int64_t sweep_ms, int64_t reclaim_ms, bool by_slot);
+
+/* Do what is due, without blocking for long: (re)connect (at most once a
+ * second), take the hints that arrived, sweep every slot when due (at start,
+ * after a reconnect, every 30 s) with the reclaim of stale pending entries,
+ * then expand the jobs of hinted slots, at most about max_events of them.
+ * mono_ms: monotonic clock (timers); wall_ms: wall clock (mutes).
+ * *expanded: jobs expanded (acknowledged) by this call. MQC_OK, or
+ * MQC_EUNAVAIL while Redis cannot be used (retried by the next call). */
+int mqc_jobs_run(struct mqc_jobs *j, int64_t mono_ms, int64_t wall_ms, size_t max_events,
+                 size_t *expanded);
+
+/* Whether hinted slots are waiting (the caller should not sleep). */
+bool mqc_jobs_busy(const struct mqc_jobs *j);
+
+/* Totals since start, for the log and metrics. */
+struct mqc_jobs_counts {
+    long long events;  /* slot jobs expanded and acknowledged */
+    long long pushes;  /* push jobs written */
+    long long bad;     /* unreadable slot jobs dropped */
+    long long sweeps;  /* full sweeps of the slot streams */
+    long long claimed; /* entries taken over from other (dead) consumers */
+};
+void mqc_jobs_counts(const struct mqc_jobs *j, struct mqc_jobs_counts *out);
+
+#endif

@@ -1,0 +1,424 @@
+/* Expanding slot jobs into per-user push jobs (see jobs.h and
+ * jobs_internal.h): three pipelined rounds per batch of entries read from
+ * one slot stream. 1: mqc2_recipients of each job (conversation slot).
+ * 2: mqc2_expand per batch of users (all the users of a job in one call, or
+ * one call per user slot when by_slot is set: what a Redis Cluster needs).
+ * 3: XADD of a push job ("<p>push", the fields store/pushq.c reads: user,
+ * conv, seq, kind, from, badge, ts, preview) per user to push. Then one XACK
+ * and one XDEL for the entries done. A job whose round fails is left pending:
+ * the sweep expands it again (the counters are max-based, so that counts
+ * nothing twice; a push may go out twice, never zero times). */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/id.h"
+#include "core/log.h"
+#include "store/internal.h"
+#include "store/jobs_internal.h"
+
+#define BATCH_USERS 1000 /* users per mqc2_expand call, at most */
+
+/* One slot job: fields borrowed from the XREADGROUP reply. */
+struct ev {
+    const char *id, *conv, *kind, *from, *preview, *gone;
+    long long seq, m, ts;
+    bool readable; /* well formed: to expand */
+    bool failed;   /* a round failed: leave it pending */
+    redisReply *rcpt;
+    redisReply **exp; /* mqc2_expand replies */
+    size_t nexp, npush, pushed_ok;
+};
+
+/* A user of an expansion: name (borrowed) and key slot (by_slot only). */
+struct who {
+    const char *user;
+    unsigned slot;
+    bool reset; /* joined or left with this event */
+};
+
+/* A non-negative decimal integer (the whole of s, borrowed) into *out. */
+static bool parse_ll(const char *s, long long *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*end || v < 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Fill e from entry [id, [field, value, ...]]; readable only when well
+ * formed (a deleted entry reads [id, nil]). */
+static void parse(const redisReply *entry, int64_t wall, struct ev *e)
+{
+    memset(e, 0, sizeof *e);
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+        entry->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    e->id = entry->element[0]->str;
+    const redisReply *f = entry->element[1];
+    if (f->type != REDIS_REPLY_ARRAY)
+        return;
+    const char *s = NULL, *m = NULL, *ts = NULL;
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const char *k = f->element[i]->str, *v = f->element[i + 1]->str;
+        if (!k || !v)
+            continue;
+        if (!strcmp(k, "c"))
+            e->conv = v;
+        else if (!strcmp(k, "s"))
+            s = v;
+        else if (!strcmp(k, "m"))
+            m = v;
+        else if (!strcmp(k, "k"))
+            e->kind = v;
+        else if (!strcmp(k, "f"))
+            e->from = v;
+        else if (!strcmp(k, "ts"))
+            ts = v;
+        else if (!strcmp(k, "p"))
+            e->preview = v;
+        else if (!strcmp(k, "u"))
+            e->gone = v;
+    }
+    if (!e->from)
+        e->from = "";
+    e->ts = wall;
+    if (!mqc_id_valid_str(e->conv) || !parse_ll(s, &e->seq) || e->seq < 1 || !e->kind ||
+        (strcmp(e->kind, "msg") && strcmp(e->kind, "member")) ||
+        (*e->from && !mqc_id_valid_str(e->from)) || (m && !parse_ll(m, &e->m)) ||
+        (ts && !parse_ll(ts, &e->ts)))
+        return;
+    if (!m)
+        e->m = e->seq; /* a job written before mc existed: seq counts */
+    e->readable = true;
+}
+
+/* Read n pipelined replies into out[0..n) (owned; error replies logged and
+ * kept). MQC_EUNAVAIL when the connection failed (dropped; out freed). */
+static int replies(struct mqc_jobs *j, redisReply **out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *v = NULL;
+        if (redisGetReply(j->c, &v) != REDIS_OK) {
+            for (size_t k = 0; k < i; k++)
+                freeReplyObject(out[k]);
+            mqc_jobs__drop(j, j->c->errstr[0] ? j->c->errstr : "no reply");
+            return MQC_EUNAVAIL;
+        }
+        out[i] = v;
+        if (out[i]->type == REDIS_REPLY_ERROR)
+            mqc_log(MQC_LOG_ERR, "jobs: redis refused a command: %.200s", out[i]->str);
+    }
+    return MQC_OK;
+}
+
+/* Whether r is a flat reply starting with "ok". */
+static bool ok_reply(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+           r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "ok");
+}
+
+/* Append one mqc2_expand call for users w[0..n) of e (the reset ones
+ * first). MQC_OK or MQC_ENOMEM. */
+static int append_expand(struct mqc_jobs *j, const struct ev *e, const struct who *w, size_t n,
+                         int64_t wall)
+{
+    static const char *const parts[] = {"unread", "presence", "mute", "devices"};
+    struct mqc_store__args a = {0};
+    char key[MQC_KEY_MAX];
+    size_t nreset = 0;
+    mqc_store__args_fcall(&a, "mqc2_expand", 4 * n);
+    for (size_t i = 0; i < n; i++) {
+        nreset += w[i].reset;
+        for (size_t p = 0; p < 4; p++) {
+            if (mqc_key_user_part(j->prefix, w[i].user, parts[p], key, sizeof key) != MQC_OK)
+                a.failed = 1; /* cannot happen: users were checked */
+            mqc_store__args_str(&a, key);
+        }
+    }
+    mqc_store__args_str(&a, e->conv);
+    mqc_store__args_fmt(&a, "%lld", e->seq);
+    mqc_store__args_fmt(&a, "%lld", e->m);
+    mqc_store__args_str(&a, e->kind);
+    mqc_store__args_str(&a, e->from);
+    mqc_store__args_fmt(&a, "%lld", (long long)wall);
+    mqc_store__args_fmt(&a, "%zu", nreset);
+    for (size_t i = 0; i < n; i++)
+        mqc_store__args_str(&a, w[i].user);
+    int rc = a.failed ? MQC_ENOMEM : MQC_OK;
+    if (rc == MQC_OK && redisAppendCommandArgv(j->c, a.n, (const char **)a.v, a.lens) != REDIS_OK)
+        rc = MQC_ENOMEM;
+    mqc_store__args_free(&a);
+    return rc;
+}
+
+/* qsort order for by_slot: by user slot, the reset users first in each. */
+static int by_slot_cmp(const void *x, const void *y)
+{
+    const struct who *a = x, *b = y;
+    if (a->slot != b->slot)
+        return a->slot < b->slot ? -1 : 1;
+    if (a->reset != b->reset)
+        return a->reset ? -1 : 1;
+    return strcmp(a->user, b->user);
+}
+
+/* Add user to w (n so far) unless invalid, or (check set) there already.
+ * The members come from one hash (no duplicates): only the users who left
+ * with the event are checked, so a big group costs O(members). */
+static void add_user(struct who *w, size_t *n, const char *user, bool reset, bool check)
+{
+    if (!mqc_id_valid_str(user))
+        return;
+    for (size_t i = 0; check && i < *n; i++)
+        if (!strcmp(w[i].user, user))
+            return;
+    char tag[80];
+    int len = snprintf(tag, sizeof tag, "u:%s", user);
+    w[*n] = (struct who){user, mqc_slot_of(tag, (size_t)len), reset};
+    (*n)++;
+}
+
+/* Round 2 for one job: its users (joined with it, then those who left with
+ * it, then the others), in batches. e->nexp: calls appended. gone: a
+ * writable copy of e->gone (split here). MQC_OK or MQC_ENOMEM. */
+static int plan_job(struct mqc_jobs *j, struct ev *e, char *gone, int64_t wall)
+{
+    const redisReply *r = e->rcpt;
+    size_t nm = r->elements - 2, cap = nm + 1;
+    for (const char *p = gone; p && *p; p++)
+        cap += *p == ',';
+    struct who *w = calloc(cap, sizeof *w);
+    if (!w)
+        return MQC_ENOMEM;
+    size_t n = 0,
+           joined = r->element[1]->type == REDIS_REPLY_INTEGER ? (size_t)r->element[1]->integer : 0;
+    for (size_t i = 0; i < nm; i++) /* joined ones first: reset */
+        add_user(w, &n, r->element[2 + i]->str, i < joined, false);
+    char *save = NULL;
+    for (char *u = gone ? strtok_r(gone, ",", &save) : NULL; u; u = strtok_r(NULL, ",", &save))
+        add_user(w, &n, u, true, true);
+    /* The reset users lead (mqc2_expand's first n); the order of the
+     * others does not matter. */
+    for (size_t i = 0, front = 0; i < n; i++) {
+        if (w[i].reset) {
+            struct who t = w[front];
+            w[front++] = w[i];
+            w[i] = t;
+        }
+    }
+    if (j->by_slot)
+        qsort(w, n, sizeof *w, by_slot_cmp);
+    int rc = MQC_OK;
+    for (size_t i = 0; i < n && rc == MQC_OK;) {
+        size_t k = i + 1;
+        while (k < n && k - i < BATCH_USERS && (!j->by_slot || w[k].slot == w[i].slot))
+            k++;
+        rc = append_expand(j, e, w + i, k - i, wall);
+        if (rc == MQC_OK)
+            e->nexp++;
+        i = k;
+    }
+    free(w);
+    return rc;
+}
+
+/* Round 1: recipients of every readable job. */
+static int round_recipients(struct mqc_jobs *j, struct ev *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!ev[i].readable)
+            continue;
+        char mk[MQC_KEY_MAX], rk[MQC_KEY_MAX], seq[24];
+        mqc_key_conv(j->prefix, ev[i].conv, "members", mk, sizeof mk);
+        mqc_key_conv(j->prefix, ev[i].conv, "rcpt", rk, sizeof rk);
+        snprintf(seq, sizeof seq, "%lld", ev[i].seq);
+        const char *a[] = {"FCALL", "mqc2_recipients", "2", mk, rk, seq};
+        if (redisAppendCommandArgv(j->c, 6, a, NULL) != REDIS_OK)
+            ev[i].failed = true; /* out of memory: leave it pending */
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!ev[i].readable || ev[i].failed)
+            continue;
+        if (replies(j, &ev[i].rcpt, 1) != MQC_OK)
+            return MQC_EUNAVAIL;
+        const redisReply *r = ev[i].rcpt;
+        if (!ok_reply(r) || r->elements < 2)
+            ev[i].failed = true;
+        for (size_t k = 2; !ev[i].failed && k < r->elements; k++)
+            ev[i].failed = r->element[k]->type != REDIS_REPLY_STRING;
+    }
+    return MQC_OK;
+}
+
+/* Round 2: the expand calls of every job, and their replies. */
+static int round_expand(struct mqc_jobs *j, struct ev *ev, size_t n, int64_t wall)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!ev[i].readable || ev[i].failed)
+            continue;
+        char *gone = ev[i].gone ? strdup(ev[i].gone) : NULL;
+        if ((ev[i].gone && !gone) || plan_job(j, &ev[i], gone, wall) != MQC_OK)
+            ev[i].failed = true; /* its appended calls are still read below */
+        free(gone);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].nexp == 0)
+            continue;
+        ev[i].exp = calloc(ev[i].nexp, sizeof *ev[i].exp);
+        if (!ev[i].exp) { /* read and throw away the replies */
+            for (size_t k = 0; k < ev[i].nexp; k++) {
+                redisReply *r;
+                if (replies(j, &r, 1) != MQC_OK)
+                    return MQC_EUNAVAIL;
+                freeReplyObject(r);
+            }
+            ev[i].nexp = 0;
+            ev[i].failed = true;
+            continue;
+        }
+        if (replies(j, ev[i].exp, ev[i].nexp) != MQC_OK) {
+            free(ev[i].exp);
+            ev[i].exp = NULL;
+            ev[i].nexp = 0;
+            return MQC_EUNAVAIL;
+        }
+        for (size_t k = 0; k < ev[i].nexp; k++)
+            if (!ok_reply(ev[i].exp[k]))
+                ev[i].failed = true;
+    }
+    return MQC_OK;
+}
+
+/* Append the push job of (user, badge) for e. */
+static int append_push(struct mqc_jobs *j, const struct ev *e, const redisReply *user,
+                       const redisReply *badge)
+{
+    char seq[24], b[24], ts[24];
+    snprintf(seq, sizeof seq, "%lld", e->seq);
+    snprintf(b, sizeof b, "%lld", badge->type == REDIS_REPLY_INTEGER ? badge->integer : 0LL);
+    snprintf(ts, sizeof ts, "%lld", e->ts);
+    const char *a[] = {"XADD", j->k_push, "*",    "user",    user->str, "conv",  e->conv,
+                       "seq",  seq,       "kind", e->kind,   "from",    e->from, "badge",
+                       b,      "ts",      ts,     "preview", e->preview};
+    int argc = (int)(sizeof a / sizeof *a) - (e->preview && *e->preview ? 0 : 2);
+    return redisAppendCommandArgv(j->c, argc, a, NULL) == REDIS_OK ? MQC_OK : MQC_ENOMEM;
+}
+
+/* Round 3: the push jobs. */
+static int round_push(struct mqc_jobs *j, struct ev *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].failed)
+            continue;
+        for (size_t k = 0; k < ev[i].nexp && !ev[i].failed; k++) {
+            const redisReply *r = ev[i].exp[k];
+            for (size_t p = 1; p + 1 < r->elements; p += 2) {
+                if (r->element[p]->type != REDIS_REPLY_STRING)
+                    continue;
+                if (append_push(j, &ev[i], r->element[p], r->element[p + 1]) != MQC_OK) {
+                    ev[i].failed = true; /* the ones appended are read below */
+                    break;
+                }
+                ev[i].npush++;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < ev[i].npush; k++) {
+            redisReply *r;
+            if (replies(j, &r, 1) != MQC_OK)
+                return MQC_EUNAVAIL;
+            if (r->type == REDIS_REPLY_ERROR)
+                ev[i].failed = true;
+            else
+                ev[i].pushed_ok++;
+            freeReplyObject(r);
+        }
+    }
+    return MQC_OK;
+}
+
+/* XACK and XDEL of the entries done (all of them, in two commands). */
+static int ack(struct mqc_jobs *j, const char *key, struct ev *ev, size_t n, size_t *nacked)
+{
+    const char **a = calloc(n + 3, sizeof *a);
+    if (!a)
+        return MQC_ENOMEM;
+    size_t ids = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].id && !ev[i].failed)
+            a[3 + ids++] = ev[i].id;
+    int rc = MQC_OK;
+    if (ids > 0) {
+        a[0] = "XACK";
+        a[1] = key;
+        a[2] = MQC_JOBS_GROUP;
+        int ok = redisAppendCommandArgv(j->c, (int)(3 + ids), a, NULL);
+        a[1] = "XDEL"; /* XDEL key id...: the same ids, one slot to the right */
+        a[2] = key;
+        ok |= redisAppendCommandArgv(j->c, (int)(2 + ids), a + 1, NULL);
+        redisReply *r[2] = {NULL, NULL};
+        if (ok != REDIS_OK)
+            rc = MQC_ENOMEM;
+        if (replies(j, r, 2) != MQC_OK)
+            rc = MQC_EUNAVAIL;
+        freeReplyObject(r[0]);
+        freeReplyObject(r[1]);
+        if (rc == MQC_OK)
+            *nacked = ids;
+    }
+    free(a);
+    return rc;
+}
+
+int mqc_jobs__expand(struct mqc_jobs *j, const char *key, const redisReply *entries, int64_t wall,
+                     size_t *nacked)
+{
+    *nacked = 0;
+    size_t n = entries->elements;
+    if (n == 0)
+        return MQC_OK;
+    struct ev *ev = calloc(n, sizeof *ev);
+    if (!ev)
+        return MQC_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = entries->element[i];
+        parse(e, wall, &ev[i]);
+        if (!ev[i].readable && ev[i].id && e->element[1]->type != REDIS_REPLY_NIL) {
+            mqc_log(MQC_LOG_WARNING, "jobs: unreadable job dropped (key=%s id=%s)", key, ev[i].id);
+            j->n.bad++;
+        }
+    }
+    int rc = round_recipients(j, ev, n);
+    if (rc == MQC_OK)
+        rc = round_expand(j, ev, n, wall);
+    if (rc == MQC_OK)
+        rc = round_push(j, ev, n);
+    size_t good = 0, pushes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].readable && !ev[i].failed)
+            good++;
+        pushes += ev[i].pushed_ok;
+    }
+    j->n.pushes += (long long)pushes;
+    if (rc == MQC_OK)
+        rc = ack(j, key, ev, n, nacked);
+    if (rc == MQC_OK)
+        j->n.events += (long long)good;
+    for (size_t i = 0; i < n; i++) {
+        freeReplyObject(ev[i].rcpt);
+        for (size_t k = 0; k < ev[i].nexp; k++)
+            freeReplyObject(ev[i].exp[k]);
+        free(ev[i].exp);
+    }
+    free(ev);
+    return rc;
+}
