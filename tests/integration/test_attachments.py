@@ -17,6 +17,7 @@ import unittest
 import urllib.error
 import urllib.request
 
+from fanout import conv_jobs_key
 from harness import CLI, DEFAULT_TIMEOUT, Broker, Chat, Stack, main, wait_for
 from s3stack import ACCESS_KEY, BUCKET, SECRET_KEY, S3rver, VerifyingProxy, presigned_check
 
@@ -163,7 +164,9 @@ class AttachmentsTest(unittest.TestCase):
         self.assertEqual(http("PUT", get, b"y" * 10, {"Content-Type": "image/png"})[0], 403)
 
     def test_push_preview_of_an_attachment(self):
-        # dave never connects: his push jobs carry the preview of core/preview.c.
+        # dave never connects: the message's job (one per message, in its
+        # conversation's slot job stream, expanded later by mqchat-push)
+        # carries the preview of core/preview.c.
         a = self.chat("alice")
         conv = a.direct("dave")
         photo = self.upload(a, conv, name="p.jpg")
@@ -176,10 +179,10 @@ class AttachmentsTest(unittest.TestCase):
 
         def previews():
             out = {}
-            for _, fields in self.stack.redis.call("XRANGE", "mqchat:push", "-", "+"):
+            for _, fields in self.stack.redis.call("XRANGE", conv_jobs_key(conv), "-", "+"):
                 f = dict(zip(fields[::2], fields[1::2]))
-                if f.get(b"conv") == conv.encode() and f.get(b"user") == b"dave":
-                    out[int(f[b"seq"])] = f.get(b"preview", b"").decode()
+                if f.get(b"c") == conv.encode() and f.get(b"k") == b"msg":
+                    out[int(f[b"s"])] = f.get(b"p", b"").decode()
             return out
         got = wait_for(lambda: len(previews()) >= 3 and previews(), what="dave's push jobs")
         self.assertEqual([got[s] for s in sorted(got)],
