@@ -1,0 +1,338 @@
+/* routerctl: drives store/router.c against a running Redis Cluster, one
+ * command per stdin line, one answer line per command on stdout, so that a
+ * Python test (tests/integration/test_redis_cluster.py) can change the
+ * cluster (kill a primary, migrate a slot) between commands.
+ *
+ *   routerctl SEEDS [--library FILE] [--timeout MS] [--retry MS]
+ *
+ * --library: FILE is a function library loaded (FUNCTION LOAD REPLACE) on
+ * every primary connection by the router's on_connect hook. Lines (words
+ * separated by single spaces; arguments cannot contain spaces):
+ *   call ARG...           one blocking command: "ok REPLY" | "unavail WHY"
+ *   wait N ARG...         the command then WAIT N: "ok ACKED REPLY" | "unavail WHY"
+ *   pipe CMD | CMD ...    one pipeline: "pipe I:REPLY I:REPLY..." in callback order
+ *   burst N PREFIX        N SETs then N GETs of PREFIX{i}:i, pipelined in one
+ *                         flush each: "ok N" when every reply is right and in
+ *                         order, else "bad ..."
+ *   each ARG...           on every primary: "each ADDR=REPLY;ADDR=REPLY..."
+ *   node SLOT             the primary of SLOT now: "node ADDR" | "node none"
+ *   slot ARG...           the slot the command is routed by: "slot N"
+ *   refresh               reload the map: "ok" | "unavail WHY"
+ *   stats                 "stats moved=N ask=N tryagain=N clusterdown=N
+ *                         refreshes=N conn_errors=N hooks=N"
+ * REPLY: integer ":N", string as is, status "+S", error "-S", nil "nil",
+ * array "[A,B]". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "store/router.h"
+
+#define MAX_ARGS 64
+
+static char *library;
+
+static int load_library(redisContext *c, void *ctx, char *err, size_t errlen)
+{
+    (void)ctx;
+    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", library};
+    redisReply *r = redisCommandArgv(c, 4, argv, NULL);
+    int rc = 0;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "FUNCTION LOAD: %s", r ? r->str : c->errstr);
+        rc = -1;
+    }
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+static void put_reply(FILE *f, const redisReply *r)
+{
+    switch (r->type) {
+    case REDIS_REPLY_INTEGER:
+        fprintf(f, ":%lld", r->integer);
+        break;
+    case REDIS_REPLY_STRING:
+        fputs(r->str, f);
+        break;
+    case REDIS_REPLY_STATUS:
+        fprintf(f, "+%s", r->str);
+        break;
+    case REDIS_REPLY_ERROR:
+        fprintf(f, "-%s", r->str);
+        break;
+    case REDIS_REPLY_ARRAY:
+        fputc('[', f);
+        for (size_t i = 0; i < r->elements; i++) {
+            if (i)
+                fputc(',', f);
+            put_reply(f, r->element[i]);
+        }
+        fputc(']', f);
+        break;
+    default:
+        fputs("nil", f);
+    }
+}
+
+static int split(char *line, const char **argv)
+{
+    int n = 0;
+    for (char *tok = strtok(line, " "); tok && n < MAX_ARGS; tok = strtok(NULL, " "))
+        argv[n++] = tok;
+    return n;
+}
+
+struct piped {
+    int index;
+    int rc;
+    long long acked;
+    char text[256];
+    int *order; /* where callbacks write their index, in callback order */
+    int *norder;
+};
+
+static void piped_done(void *ctx, struct mqc_router_result *res)
+{
+    struct piped *p = ctx;
+    p->rc = res->rc;
+    p->acked = res->acked;
+    if (res->rc == MQC_OK) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (f) {
+            put_reply(f, res->reply);
+            fclose(f);
+            snprintf(p->text, sizeof p->text, "%s", buf);
+            free(buf);
+        }
+    } else {
+        snprintf(p->text, sizeof p->text, "%s", res->error ? res->error : "?");
+    }
+    p->order[(*p->norder)++] = p->index;
+}
+
+static void cmd_pipe(struct mqc_router *r, int argc, const char **argv)
+{
+    struct piped p[MAX_ARGS];
+    int order[MAX_ARGS], norder = 0, n = 0;
+    for (int i = 1; i < argc;) {
+        int k = i;
+        while (k < argc && strcmp(argv[k], "|"))
+            k++;
+        p[n] = (struct piped){.index = n, .order = order, .norder = &norder};
+        if (k > i && mqc_router_append(r, k - i, argv + i, NULL, 0, piped_done, &p[n]) == MQC_OK)
+            n++;
+        i = k + 1;
+    }
+    mqc_router_flush(r);
+    printf("pipe");
+    for (int i = 0; i < norder; i++)
+        printf(" %d:%s%s", order[i], p[order[i]].rc == MQC_OK ? "" : "!", p[order[i]].text);
+    printf("\n");
+}
+
+struct burst {
+    int expect_i; /* the index the next callback must carry */
+    int bad;
+    char why[200];
+};
+
+struct burst_one {
+    struct burst *b;
+    int i;
+    char want[32]; /* the reply expected: "OK" or the value */
+};
+
+static void burst_done(void *ctx, struct mqc_router_result *res)
+{
+    struct burst_one *o = ctx;
+    struct burst *b = o->b;
+    if (!b->bad && o->i != b->expect_i) {
+        b->bad = 1;
+        snprintf(b->why, sizeof b->why, "callback %d came when %d was due", o->i, b->expect_i);
+    } else if (!b->bad &&
+               (res->rc != MQC_OK || !res->reply->str || strcmp(res->reply->str, o->want))) {
+        b->bad = 1;
+        snprintf(b->why, sizeof b->why, "reply %d: %s", o->i,
+                 res->rc == MQC_OK ? (res->reply->str ? res->reply->str : "(no string)")
+                                   : res->error);
+    }
+    b->expect_i++;
+}
+
+static void cmd_burst(struct mqc_router *r, int n, const char *prefix)
+{
+    struct burst_one *ones = calloc((size_t)n, sizeof *ones);
+    struct burst b = {0, 0, ""};
+    if (!ones) {
+        printf("bad out of memory\n");
+        return;
+    }
+    for (int pass = 0; pass < 2 && !b.bad; pass++) {
+        b.expect_i = 0;
+        for (int i = 0; i < n; i++) {
+            char key[128], val[32];
+            snprintf(key, sizeof key, "%s{%d}:%d", prefix, i, i);
+            snprintf(val, sizeof val, "v%d", i);
+            ones[i] = (struct burst_one){.b = &b, .i = i};
+            snprintf(ones[i].want, sizeof ones[i].want, "%s", pass == 0 ? "OK" : val);
+            const char *set[] = {"SET", key, val}, *get[] = {"GET", key};
+            if (mqc_router_append(r, pass == 0 ? 3 : 2, pass == 0 ? set : get, NULL, 0, burst_done,
+                                  &ones[i]) != MQC_OK) {
+                b.bad = 1;
+                snprintf(b.why, sizeof b.why, "append failed");
+            }
+        }
+        mqc_router_flush(r);
+        if (!b.bad && b.expect_i != n) {
+            b.bad = 1;
+            snprintf(b.why, sizeof b.why, "%d callbacks for %d commands", b.expect_i, n);
+        }
+    }
+    if (b.bad)
+        printf("bad %s\n", b.why);
+    else
+        printf("ok %d\n", n);
+    free(ones);
+}
+
+static void each_fn(const char *addr, int rc, const redisReply *reply, void *ctx)
+{
+    int *first = ctx;
+    printf("%s%s=", *first ? "" : ";", addr);
+    *first = 0;
+    if (rc == MQC_OK)
+        put_reply(stdout, reply);
+    else
+        printf("!unavailable");
+}
+
+static void run(struct mqc_router *r, char *line)
+{
+    const char *argv[MAX_ARGS];
+    int argc = split(line, argv);
+    if (argc == 0)
+        return;
+    const char *v = argv[0];
+    if (!strcmp(v, "call") && argc > 1) {
+        redisReply *rep = NULL;
+        if (mqc_router_call(r, argc - 1, argv + 1, NULL, &rep) == MQC_OK) {
+            printf("ok ");
+            put_reply(stdout, rep);
+            printf("\n");
+            freeReplyObject(rep);
+        } else {
+            printf("unavail %s\n", mqc_router_last_error(r));
+        }
+    } else if (!strcmp(v, "wait") && argc > 2) {
+        struct piped p;
+        int order[1], norder = 0;
+        p = (struct piped){.order = order, .norder = &norder};
+        if (mqc_router_append(r, argc - 2, argv + 2, NULL, atoi(argv[1]), piped_done, &p) !=
+            MQC_OK) {
+            printf("unavail out of memory\n");
+            return;
+        }
+        mqc_router_flush(r);
+        if (p.rc == MQC_OK)
+            printf("ok %lld %s\n", p.acked, p.text);
+        else
+            printf("unavail %s\n", p.text);
+    } else if (!strcmp(v, "pipe")) {
+        cmd_pipe(r, argc, argv);
+    } else if (!strcmp(v, "burst") && argc == 3) {
+        cmd_burst(r, atoi(argv[1]), argv[2]);
+    } else if (!strcmp(v, "each") && argc > 1) {
+        int first = 1;
+        printf("each ");
+        int rc = mqc_router_each_primary(r, argc - 1, argv + 1, NULL, each_fn, &first);
+        printf("%s\n", rc == MQC_OK ? "" : " !incomplete");
+    } else if (!strcmp(v, "node") && argc == 2) {
+        const char *addr = mqc_router_node_of(r, (unsigned)atoi(argv[1]));
+        printf("node %s\n", addr ? addr : "none");
+    } else if (!strcmp(v, "slot") && argc > 1) {
+        printf("slot %d\n", mqc_router_slot_of(argc - 1, argv + 1, NULL));
+    } else if (!strcmp(v, "refresh")) {
+        if (mqc_router_refresh(r) == MQC_OK)
+            printf("ok\n");
+        else
+            printf("unavail %s\n", mqc_router_last_error(r));
+    } else if (!strcmp(v, "stats")) {
+        struct mqc_router_stats st;
+        mqc_router_get_stats(r, &st);
+        printf("stats moved=%llu ask=%llu tryagain=%llu clusterdown=%llu refreshes=%llu "
+               "conn_errors=%llu hooks=%llu\n",
+               (unsigned long long)st.moved, (unsigned long long)st.ask,
+               (unsigned long long)st.tryagain, (unsigned long long)st.clusterdown,
+               (unsigned long long)st.refreshes, (unsigned long long)st.conn_errors,
+               (unsigned long long)st.hooks);
+    } else {
+        printf("error unknown command: %s\n", v);
+    }
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    int c;
+    while (m && (c = fgetc(f)) != EOF)
+        fputc(c, m);
+    if (m)
+        fclose(m);
+    fclose(f);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    struct mqc_router_opts o = {0};
+    if (argc < 2) {
+        fprintf(stderr, "usage: routerctl SEEDS [--library FILE] [--timeout MS] [--retry MS]\n");
+        return 2;
+    }
+    o.seeds = argv[1];
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--library")) {
+            library = read_file(argv[i + 1]);
+            if (!library) {
+                fprintf(stderr, "routerctl: cannot read %s\n", argv[i + 1]);
+                return 2;
+            }
+            o.on_connect = load_library;
+        } else if (!strcmp(argv[i], "--timeout")) {
+            o.timeout_ms = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--retry")) {
+            o.retry_ms = atoi(argv[i + 1]);
+        }
+    }
+    struct mqc_router *r = mqc_router_new(&o);
+    if (!r) {
+        fprintf(stderr, "routerctl: bad seeds: %s\n", argv[1]);
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        if (line[n - 1] == '\n')
+            line[n - 1] = '\0';
+        if (!strcmp(line, "quit"))
+            break;
+        run(r, line);
+        fflush(stdout);
+    }
+    free(line);
+    mqc_router_free(r);
+    free(library);
+    return 0;
+}
