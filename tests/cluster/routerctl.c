@@ -29,7 +29,7 @@
 #include "core/err.h"
 #include "store/router.h"
 
-#define MAX_ARGS 64
+#define MAX_ARGS 512
 
 static char *library;
 
@@ -117,8 +117,9 @@ static void piped_done(void *ctx, struct mqc_router_result *res)
 
 static void cmd_pipe(struct mqc_router *r, int argc, const char **argv)
 {
-    struct piped p[MAX_ARGS];
-    int order[MAX_ARGS], norder = 0, n = 0;
+    static struct piped p[MAX_ARGS];
+    static int order[MAX_ARGS];
+    int norder = 0, n = 0;
     for (int i = 1; i < argc;) {
         int k = i;
         while (k < argc && strcmp(argv[k], "|"))
