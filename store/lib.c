@@ -1,6 +1,8 @@
 /* Loads store/mqchat.lua (embedded at build time) into Redis as the function
  * library "mqchat_v1" on every new connection. FUNCTION LOAD REPLACE is
- * idempotent, and the library also persists in Redis' AOF. */
+ * idempotent, and the library also persists in Redis' AOF. On a Redis
+ * Cluster the slot router runs mqc_store__library_hook on every primary. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -22,4 +24,20 @@ int mqc_store__load_library(struct mqc_store *s)
     }
     freeReplyObject(r);
     return MQC_OK;
+}
+
+int mqc_store__library_hook(redisContext *c, void *ctx, char *err, size_t errlen)
+{
+    (void)ctx;
+    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", mqc_lua_library};
+    redisReply *r = redisCommandArgv(c, 4, argv, NULL);
+    int rc = MQC_OK;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "cannot load functions (Redis 7 needed): %.100s",
+                 r ? r->str : c->errstr);
+        rc = MQC_EUNAVAIL;
+    }
+    if (r)
+        freeReplyObject(r);
+    return rc;
 }

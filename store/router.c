@@ -111,6 +111,20 @@ static size_t arg_len(const char **argv, const size_t *lens, int i)
     return lens ? lens[i] : strlen(argv[i]);
 }
 
+/* A decimal numkeys > 0 (len bytes, not NUL-terminated). */
+static bool positive(const char *s, size_t len)
+{
+    bool nonzero = false;
+    if (len == 0 || len > 9)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        nonzero |= s[i] != '0';
+    }
+    return nonzero;
+}
+
 int mqc_router_slot_of(int argc, const char **argv, const size_t *lens)
 {
     static const char *const keyless[] = {
@@ -128,7 +142,7 @@ int mqc_router_slot_of(int argc, const char **argv, const size_t *lens)
     if (named(argv[0], n0, "FCALL") || named(argv[0], n0, "FCALL_RO") ||
         named(argv[0], n0, "EVAL") || named(argv[0], n0, "EVALSHA") ||
         named(argv[0], n0, "EVAL_RO") || named(argv[0], n0, "EVALSHA_RO")) {
-        if (argc < 4 || atoi(argv[2]) <= 0)
+        if (argc < 4 || !positive(argv[2], arg_len(argv, lens, 2)))
             return -1;
         key = 3;
     } else if (named(argv[0], n0, "XREAD") || named(argv[0], n0, "XREADGROUP")) {
@@ -414,8 +428,10 @@ static void command_reply(struct mqc_router *r, struct mqc_router__node *n,
         r->stats.clusterdown++;
         r->stale = true;
         backoff = 50LL * j->tries;
-    } else if (strstr(rep->str, "Function not found") || starts(rep->str, "NOSCRIPT")) {
-        n->hooked = false; /* a node without our library: load it, resend */
+    } else if ((strstr(rep->str, "Function not found") || starts(rep->str, "NOSCRIPT")) &&
+               r->o.on_connect && !j->rehooked) {
+        n->hooked = false; /* a node without our library: load it, resend once */
+        j->rehooked = true;
     } else {
         j->res.reply = rep; /* the command's own error: the caller's */
         return;

@@ -43,6 +43,7 @@ struct mqc_router__job {
     int wait_n;            /* WAIT after it, when > 0 */
     bool asking;           /* ASKING was written before it */
     bool resend;           /* its reply was a redirect: send it again */
+    bool rehooked;         /* "function not found" made its node run the hook again */
     int stage;             /* replies read of this send (ASKING, command, WAIT) */
     int64_t not_before_ms; /* backoff (TRYAGAIN, CLUSTERDOWN) */
     struct mqc_router_result res;

@@ -6,7 +6,9 @@
  *   routerctl SEEDS [--library FILE] [--timeout MS] [--retry MS]
  *
  * --library: FILE is a function library loaded (FUNCTION LOAD REPLACE) on
- * every primary connection by the router's on_connect hook. Lines (words
+ * every primary connection by the router's on_connect hook; "--library
+ * mqchat" loads the store's own library (store/mqchat.lua) with the
+ * store's hook, mqc_store__library_hook. Lines (words
  * separated by single spaces; arguments cannot contain spaces):
  *   call ARG...           one blocking command: "ok REPLY" | "unavail WHY"
  *   wait N ARG...         the command then WAIT N: "ok ACKED REPLY" | "unavail WHY"
@@ -27,6 +29,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "store/internal.h"
 #include "store/router.h"
 
 #define MAX_ARGS 512
@@ -302,7 +305,9 @@ int main(int argc, char **argv)
     }
     o.seeds = argv[1];
     for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--library")) {
+        if (!strcmp(argv[i], "--library") && !strcmp(argv[i + 1], "mqchat")) {
+            o.on_connect = mqc_store__library_hook;
+        } else if (!strcmp(argv[i], "--library")) {
             library = read_file(argv[i + 1]);
             if (!library) {
                 fprintf(stderr, "routerctl: cannot read %s\n", argv[i + 1]);

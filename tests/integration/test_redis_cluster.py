@@ -150,6 +150,17 @@ class RoutingTest(_ClusterCase):
             self.r("call SET f%d x%d" % (i, i))
             self.assertEqual(self.r("call FCALL mqctest_get 1 f%d" % i), "ok x%d" % i)
 
+    def test_store_library_on_every_primary(self):
+        # The store's own hook (store/lib.c) loads store/mqchat.lua.
+        r = RouterCtl(self.rc.seeds(), "mqchat")
+        try:
+            out = r("each FUNCTION LIST")
+            self.assertNotIn("!", out)
+            self.assertEqual(out.count("library_name,mqchat_v"), len(self.rc.primary_ports()))
+            self.assertEqual(r.stats()["hooks"], len(self.rc.primary_ports()))
+        finally:
+            r.close()
+
 
 class MigrationTest(_ClusterCase):
     def test_moved_after_a_slot_moved(self):
