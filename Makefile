@@ -11,6 +11,9 @@ MQTT_PORT ?= 1883
 WS_PORT ?= 8080
 REDIS_PORT ?= 6379
 WEB ?= 1
+# single: one Redis; cluster (`make cluster REDIS=cluster`): a Redis Cluster
+# of 3 primaries + 3 replicas from REDIS_PORT up (no brokers yet, see README).
+REDIS ?= single
 
 .PHONY: all build run cluster test test-asan fuzz deps clean
 
@@ -24,11 +27,12 @@ deps:
 	bash scripts/deps.sh
 
 run: deps build
-	MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
+	REDIS=single MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
-# Three brokers sharing one Redis (ports MQTT_PORT..MQTT_PORT+2).
+# Three brokers sharing one Redis (ports MQTT_PORT..MQTT_PORT+2); with
+# REDIS=cluster, the 6-node Redis Cluster instead.
 cluster: deps build
-	NODES=3 MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
+	REDIS=$(REDIS) NODES=3 MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j 2

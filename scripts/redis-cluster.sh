@@ -10,8 +10,9 @@
 #   scripts/redis-cluster.sh seeds DIR   the nodes as "host:port host:port ..."
 #
 # Each node needs its port and port+10000 (the cluster bus) free; ports are
-# picked from BASE_PORT (unset: a random base in 20000..40000) upwards,
-# skipping busy ones. NODE_TIMEOUT_MS (cluster-node-timeout, default 2000)
+# picked from BASE_PORT (unset: a random base in 10000..20000, so that the
+# bus ports stay below the kernel's ephemeral range) upwards, skipping busy
+# ones. NODE_TIMEOUT_MS (cluster-node-timeout, default 2000)
 # is how long a primary must be unreachable before its replica takes over.
 # The nodes run as daemons (pid files in DIR); `stop` kills only the pids
 # recorded there, and only while they still are redis-server processes.
@@ -22,7 +23,7 @@ DIR=${2:-}
 PRIMARIES=${PRIMARIES:-3}
 REPLICAS=${REPLICAS:-1}
 NODE_TIMEOUT_MS=${NODE_TIMEOUT_MS:-2000}
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ -n "$cmd" ] && [ -n "$DIR" ] || usage
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -75,7 +76,7 @@ start() {
   mkdir -p "$DIR"
   chmod 700 "$DIR"
   rm -rf "$DIR"/[0-9]*/ "$DIR/ports"
-  local port=${BASE_PORT:-$((20000 + RANDOM % 20000))} ports=()
+  local port=${BASE_PORT:-$((10000 + RANDOM % 10000))} ports=()
   while [ "${#ports[@]}" -lt "$n" ]; do
     [ "$port" -le 55535 ] || { echo "redis-cluster: no free ports" >&2; exit 1; }
     if ! port_busy "$port" && ! port_busy $((port + 10000)); then ports+=("$port"); fi
@@ -96,7 +97,8 @@ start() {
       sleep 0.1
     done
     redis-cli -p "$p" ping >/dev/null 2>&1 ||
-      { echo "redis-cluster: node $p did not start; see $DIR/$p/redis.log" >&2; stop; exit 1; }
+      { echo "redis-cluster: node $p did not start ($DIR/$p/redis.log):" >&2
+        tail -n 3 "$DIR/$p/redis.log" >&2; stop; exit 1; }
   done
   local addrs=()
   for p in "${ports[@]}"; do addrs+=("127.0.0.1:$p"); done

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import tempfile
 
-from harness import DEFAULT_TIMEOUT, _resp_read, free_port, wait_for
+from harness import DEFAULT_TIMEOUT, _ephemeral_low, _resp_read, free_port, wait_for
 
 
 def _port_free(port):
@@ -28,14 +28,20 @@ def _port_free(port):
 
 def free_cluster_ports(n):
     """n ports p whose cluster bus port p+10000 is free too (and collides
-    with no other chosen port)."""
+    with no other chosen port), the bus port below the kernel's ephemeral
+    range (an outgoing connection could take it before the node binds it)."""
     chosen, taken = [], set()
-    while len(chosen) < n:
+    high = min(_ephemeral_low(), 65536)
+    for _ in range(10000):
+        if len(chosen) == n:
+            break
         p = free_port()
-        if p + 10000 > 65535 or p in taken or p + 10000 in taken or not _port_free(p + 10000):
+        if p + 10000 >= high or p in taken or p + 10000 in taken or not _port_free(p + 10000):
             continue
         chosen.append(p)
         taken.update((p, p + 10000))
+    if len(chosen) < n:
+        raise AssertionError("no free ports for a %d-node Redis Cluster" % n)
     return chosen
 
 
