@@ -16,6 +16,7 @@
  *   burst N PREFIX        N SETs then N GETs of PREFIX{i}:i, pipelined in one
  *                         flush each: "ok N" when every reply is right and in
  *                         order, else "bad ..."
+ *   check N PREFIX        the GETs of burst only: "ok N" | "bad ..."
  *   each ARG...           on every primary: "each ADDR=REPLY;ADDR=REPLY..."
  *   node SLOT             the primary of SLOT now: "node ADDR" | "node none"
  *   slot ARG...           the slot the command is routed by: "slot N"
@@ -168,7 +169,8 @@ static void burst_done(void *ctx, struct mqc_router_result *res)
     b->expect_i++;
 }
 
-static void cmd_burst(struct mqc_router *r, int n, const char *prefix)
+/* first_pass 0: SETs then GETs; 1: GETs only (keys of an earlier burst). */
+static void cmd_burst(struct mqc_router *r, int n, const char *prefix, int first_pass)
 {
     struct burst_one *ones = calloc((size_t)n, sizeof *ones);
     struct burst b = {0, 0, ""};
@@ -176,7 +178,7 @@ static void cmd_burst(struct mqc_router *r, int n, const char *prefix)
         printf("bad out of memory\n");
         return;
     }
-    for (int pass = 0; pass < 2 && !b.bad; pass++) {
+    for (int pass = first_pass; pass < 2 && !b.bad; pass++) {
         b.expect_i = 0;
         for (int i = 0; i < n; i++) {
             char key[128], val[32];
@@ -249,7 +251,9 @@ static void run(struct mqc_router *r, char *line)
     } else if (!strcmp(v, "pipe")) {
         cmd_pipe(r, argc, argv);
     } else if (!strcmp(v, "burst") && argc == 3) {
-        cmd_burst(r, atoi(argv[1]), argv[2]);
+        cmd_burst(r, atoi(argv[1]), argv[2], 0);
+    } else if (!strcmp(v, "check") && argc == 3) {
+        cmd_burst(r, atoi(argv[1]), argv[2], 1);
     } else if (!strcmp(v, "each") && argc > 1) {
         int first = 1;
         printf("each ");
