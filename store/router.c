@@ -2,7 +2,13 @@
  * follow redirects, and call back in submission order (see router.h). A
  * command is a job; its life: QUEUED (append, or a redirect sent it back)
  * -> INFLIGHT (written to a node, on that node's list in write order) ->
- * DONE (answered) -> called back once every job before it is DONE. On one
+ * [WAITING (it ran; replicas asked for: until the WAIT after it answers)]
+ * -> DONE (answered) -> called back once every job before it is DONE.
+ * WAIT costs one replica round trip, and WAIT after each command would
+ * stall a node's pipeline once per command: a send appends ONE WAIT per
+ * node, after that node's last command asking for replicas, and its answer
+ * counts for all of them (WAIT covers every write made before it on the
+ * connection). On one
  * node's connection, jobs are written in submission order: when one job
  * for a node has to wait (backoff, its node needs its hook run first), the
  * later jobs for that node wait too. */
@@ -224,10 +230,40 @@ static void fail_all(struct mqc_router *r, const char *why)
     for (size_t i = 0; r->nodes && i < r->nnodes; i++)
         if (r->nodes[i]->ninflight)
             mqc_router__node_fail(r, r->nodes[i], why);
-    for (struct mqc_router__job *j = r->jobs; j; j = j->next)
-        if (j->state != MQC_ROUTER__DONE)
-            settle(r, j, MQC_EUNAVAIL, why);
+    for (struct mqc_router__job *j = r->jobs; j; j = j->next) {
+        if (j->state == MQC_ROUTER__DONE)
+            continue;
+        if (j->res.reply)
+            freeReplyObject(j->res.reply);
+        j->res.reply = NULL;
+        settle(r, j, MQC_EUNAVAIL, why);
+    }
     complete_ready(r);
+}
+
+/* The WAIT w (taken) answered acked, or failed (why set): its commands are
+ * answered. */
+static void resolve_wait(struct mqc_router *r, struct mqc_router__job *w, long long acked,
+                         const char *why)
+{
+    for (struct mqc_router__job *j = r->jobs; j; j = j->next) {
+        if (j->wait_on != w)
+            continue;
+        j->wait_on = NULL;
+        if (j->state != MQC_ROUTER__WAITING)
+            continue; /* still in flight (its node fails it) or resent */
+        if (why) {
+            if (j->res.reply)
+                freeReplyObject(j->res.reply); /* it ran; the replicas are unknown */
+            j->res.reply = NULL;
+            j->res.maybe_run = true;
+            settle(r, j, MQC_EUNAVAIL, why);
+        } else {
+            j->res.acked = acked;
+            settle(r, j, MQC_OK, NULL);
+        }
+    }
+    free(w);
 }
 
 void mqc_router__node_fail(struct mqc_router *r, struct mqc_router__node *n, const char *why)
@@ -249,6 +285,10 @@ void mqc_router__node_fail(struct mqc_router *r, struct mqc_router__node *n, con
     for (; j; j = next) {
         next = j->node_next;
         j->node_next = NULL;
+        if (j->is_wait) {
+            resolve_wait(r, j, -1, msg);
+            continue;
+        }
         if (j->resend) { /* it was refused there: it did not run */
             j->state = MQC_ROUTER__QUEUED;
             j->resend = false;
@@ -309,6 +349,14 @@ static int any_primary(const struct mqc_router *r)
     return -1;
 }
 
+static void push_inflight(struct mqc_router__node *n, struct mqc_router__job *j)
+{
+    *n->inflight_tail = j;
+    n->inflight_tail = &j->node_next;
+    n->ninflight++;
+    n->written = true;
+}
+
 /* Append j to its node's connection. */
 static void dispatch(struct mqc_router *r, struct mqc_router__job *j, int64_t now)
 {
@@ -339,9 +387,7 @@ static void dispatch(struct mqc_router *r, struct mqc_router__job *j, int64_t no
     j->asking = j->ask_node >= 0;
     j->ask_node = -1;
     if ((j->asking && redisAppendCommand(n->ctx, "ASKING") != REDIS_OK) ||
-        redisAppendFormattedCommand(n->ctx, j->cmd, (size_t)j->len) != REDIS_OK ||
-        (j->wait_n &&
-         redisAppendCommand(n->ctx, "WAIT %d %d", j->wait_n, r->o.wait_timeout_ms) != REDIS_OK)) {
+        redisAppendFormattedCommand(n->ctx, j->cmd, (size_t)j->len) != REDIS_OK) {
         mqc_router__node_fail(r, n, "out of memory");
         settle(r, j, MQC_EUNAVAIL, "out of memory");
         return;
@@ -351,21 +397,49 @@ static void dispatch(struct mqc_router *r, struct mqc_router__job *j, int64_t no
     j->resend = false;
     j->node = idx;
     j->state = MQC_ROUTER__INFLIGHT;
-    *n->inflight_tail = j;
-    n->inflight_tail = &j->node_next;
-    n->ninflight++;
-    n->written = true;
+    j->wait_on = NULL;
+    if (j->wait_n > n->wait_max)
+        n->wait_max = j->wait_n;
+    push_inflight(n, j);
+}
+
+/* After a send's commands: one WAIT on each node where some asked for
+ * replicas, answering for every such command of this send there. */
+static void append_waits(struct mqc_router *r)
+{
+    for (size_t i = 0; i < r->nnodes; i++) {
+        struct mqc_router__node *n = r->nodes[i];
+        struct mqc_router__job *w;
+        if (!n->wait_max || !n->ctx)
+            continue;
+        if (!(w = calloc(1, sizeof *w)) || redisAppendCommand(n->ctx, "WAIT %d %d", n->wait_max,
+                                                              r->o.wait_timeout_ms) != REDIS_OK) {
+            free(w);
+            mqc_router__node_fail(r, n, "out of memory");
+            continue;
+        }
+        w->is_wait = true;
+        w->node = (int)i;
+        for (struct mqc_router__job *j = r->jobs; j; j = j->next)
+            if (j->state == MQC_ROUTER__INFLIGHT && j->node == (int)i && j->wait_n && !j->wait_on &&
+                !j->resend)
+                j->wait_on = w;
+        push_inflight(n, w);
+    }
 }
 
 void mqc_router_send(struct mqc_router *r)
 {
     mqc_router__maybe_refresh(r);
     int64_t now = mqc_router__now_ms();
-    for (size_t i = 0; i < r->nnodes; i++)
+    for (size_t i = 0; i < r->nnodes; i++) {
         r->nodes[i]->blocked = false;
+        r->nodes[i]->wait_max = 0;
+    }
     for (struct mqc_router__job *j = r->jobs; j; j = j->next)
         if (j->state == MQC_ROUTER__QUEUED)
             dispatch(r, j, now);
+    append_waits(r);
     for (size_t i = 0; i < r->nnodes; i++) {
         struct mqc_router__node *n = r->nodes[i];
         int done = 0;
@@ -458,30 +532,32 @@ static void take(struct mqc_router *r, struct mqc_router__node *n, redisReply *r
         mqc_router__node_fail(r, n, "unexpected reply");
         return;
     }
-    int k = j->stage - (j->asking ? 1 : 0);
-    if (k == 0)
-        command_reply(r, n, j, rep);
-    else if (k > 0) {
-        if (!j->resend && rep->type == REDIS_REPLY_INTEGER)
-            j->res.acked = rep->integer;
+    if (j->asking && j->stage == 0) { /* ASKING's +OK: the command's is next */
         freeReplyObject(rep);
-    } else {
-        freeReplyObject(rep); /* ASKING's +OK */
-    }
-    j->stage++;
-    if (j->stage < (j->asking ? 1 : 0) + 1 + (j->wait_n ? 1 : 0))
+        j->stage = 1;
         return;
+    }
     n->inflight = j->node_next;
     if (!n->inflight)
         n->inflight_tail = &n->inflight;
     n->ninflight--;
     j->node_next = NULL;
+    if (j->is_wait) {
+        resolve_wait(r, j, rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1, NULL);
+        freeReplyObject(rep);
+        return;
+    }
+    command_reply(r, n, j, rep);
     if (j->resend) {
         j->state = MQC_ROUTER__QUEUED;
-        j->res.acked = -1;
+        j->wait_on = NULL;
+    } else if (j->res.reply && j->wait_on && j->res.reply->type != REDIS_REPLY_ERROR) {
+        j->state = MQC_ROUTER__WAITING;
     } else if (j->res.reply) {
+        j->wait_on = NULL;
         settle(r, j, MQC_OK, NULL);
     } else {
+        j->wait_on = NULL;
         settle(r, j, MQC_EUNAVAIL, j->error);
     }
 }

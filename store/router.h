@@ -81,8 +81,11 @@ void mqc_router_free(struct mqc_router *r);
 int mqc_router_refresh(struct mqc_router *r);
 
 /* Queue argv (copied; lens NULL: NUL-terminated strings) for the next send.
- * wait_replicas > 0: WAIT wait_replicas is sent right after the command on
- * the connection that runs it, and its answer is res->acked. done(ctx, res)
+ * wait_replicas > 0: the send that writes it appends one WAIT on that node
+ * after the last such command of the send (the most replicas any of them
+ * asked for); its answer, for every one of them, is res->acked (fewer than
+ * asked: the replicas did not confirm within wait_timeout_ms; the caller
+ * decides, the write has happened). done(ctx, res)
  * runs exactly once, during a later send/harvest/flush (or _free).
  * MQC_OK, or MQC_ENOMEM (done is then not called). */
 int mqc_router_append(struct mqc_router *r, int argc, const char **argv, const size_t *lens,

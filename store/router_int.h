@@ -22,30 +22,37 @@ struct mqc_router__node {
     bool primary;      /* serves slots in the current map */
     bool written;      /* commands appended to ctx, not yet written */
     bool blocked;      /* send: a job for this node had to wait (keeps order) */
+    int wait_max;      /* send: most replicas asked for by this send's jobs */
     int64_t failed_ms; /* last connect or I/O failure (reconnects wait retry_ms) */
     struct mqc_router__job *inflight, **inflight_tail; /* written, in order */
     size_t ninflight;
 };
 
-enum { MQC_ROUTER__QUEUED, MQC_ROUTER__INFLIGHT, MQC_ROUTER__DONE };
+/* WAITING: the command ran; its answer waits for the WAIT sent after the
+ * last command of the same send on the same node. */
+enum { MQC_ROUTER__QUEUED, MQC_ROUTER__INFLIGHT, MQC_ROUTER__WAITING, MQC_ROUTER__DONE };
 
-/* A command from append to its callback. */
+/* A command from append to its callback; or (is_wait) the one WAIT a send
+ * appends on a node after its commands that asked for replicas: then only
+ * on that node's inflight list, never on r->jobs. */
 struct mqc_router__job {
     struct mqc_router__job *next;      /* submission order (r->jobs) */
     struct mqc_router__job *node_next; /* its node's inflight list */
     char *cmd;                         /* redisFormatCommandArgv */
     long long len;
-    int slot;              /* -1: keyless */
-    int state;             /* MQC_ROUTER__* */
-    int node;              /* where it was written */
-    int ask_node;          /* ASK target for the next send, or -1 */
-    int tries;             /* sends so far */
-    int wait_n;            /* WAIT after it, when > 0 */
-    bool asking;           /* ASKING was written before it */
-    bool resend;           /* its reply was a redirect: send it again */
-    bool rehooked;         /* "function not found" made its node run the hook again */
-    int stage;             /* replies read of this send (ASKING, command, WAIT) */
-    int64_t not_before_ms; /* backoff (TRYAGAIN, CLUSTERDOWN) */
+    int slot;                        /* -1: keyless */
+    int state;                       /* MQC_ROUTER__* */
+    int node;                        /* where it was written */
+    int ask_node;                    /* ASK target for the next send, or -1 */
+    int tries;                       /* sends so far */
+    int wait_n;                      /* replicas to wait for, when > 0 */
+    bool is_wait;                    /* this is a node's WAIT, not a caller's command */
+    struct mqc_router__job *wait_on; /* the WAIT that answers for it */
+    bool asking;                     /* ASKING was written before it */
+    bool resend;                     /* its reply was a redirect: send it again */
+    bool rehooked;                   /* "function not found" made its node run the hook again */
+    int stage;                       /* replies read of this send (ASKING, command) */
+    int64_t not_before_ms;           /* backoff (TRYAGAIN, CLUSTERDOWN) */
     struct mqc_router_result res;
     char error[512];
     mqc_router_done_fn done;

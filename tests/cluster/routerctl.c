@@ -17,6 +17,8 @@
  *                         flush each: "ok N" when every reply is right and in
  *                         order, else "bad ..."
  *   check N PREFIX        the GETs of burst only: "ok N" | "bad ..."
+ *   timed N W PREFIX      N SETs one flush each (with WAIT W when W > 0),
+ *                         then N in one flush: "ok US_EACH US_PIPELINED"
  *   each ARG...           on every primary: "each ADDR=REPLY;ADDR=REPLY..."
  *   node SLOT             the primary of SLOT now: "node ADDR" | "node none"
  *   slot ARG...           the slot the command is routed by: "slot N"
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "store/internal.h"
@@ -206,6 +209,54 @@ static void cmd_burst(struct mqc_router *r, int n, const char *prefix, int first
     free(ones);
 }
 
+struct timed {
+    int w, answered, bad;
+    char why[300];
+};
+
+static void timed_done(void *ctx, struct mqc_router_result *res)
+{
+    struct timed *t = ctx;
+    t->answered++;
+    if (!t->bad && (res->rc != MQC_OK || (t->w > 0 && res->acked < t->w))) {
+        t->bad = 1;
+        snprintf(t->why, sizeof t->why, "%s acked=%lld", res->rc == MQC_OK ? "ok" : res->error,
+                 res->acked);
+    }
+}
+
+/* n SETs one after the other, each in its own flush, each asking for w
+ * replicas when w > 0; then n more in one flush: "ok US_EACH US_PIPELINED"
+ * (microseconds per SET), or "bad WHY" when one failed or was not
+ * acknowledged by w replicas. */
+static void cmd_timed(struct mqc_router *r, int n, int w, const char *prefix)
+{
+    struct timed t = {.w = w};
+    double us[2];
+    for (int pass = 0; pass < 2 && !t.bad; pass++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < n && !t.bad; i++) {
+            char key[128];
+            snprintf(key, sizeof key, "%s%d:%d", prefix, pass, i);
+            const char *argv[] = {"SET", key, "x"};
+            if (mqc_router_append(r, 3, argv, NULL, w, timed_done, &t) != MQC_OK)
+                t.bad = 1;
+            if (!pass)
+                mqc_router_flush(r);
+        }
+        if (pass)
+            mqc_router_flush(r);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        us[pass] =
+            ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / n;
+    }
+    if (t.bad || t.answered != 2 * n)
+        printf("bad %s (%d answers)\n", t.why, t.answered);
+    else
+        printf("ok %.1f %.1f\n", us[0], us[1]);
+}
+
 static void each_fn(const char *addr, int rc, const redisReply *reply, void *ctx)
 {
     int *first = ctx;
@@ -252,6 +303,8 @@ static void run(struct mqc_router *r, char *line)
         cmd_pipe(r, argc, argv);
     } else if (!strcmp(v, "burst") && argc == 3) {
         cmd_burst(r, atoi(argv[1]), argv[2], 0);
+    } else if (!strcmp(v, "timed") && argc == 4) {
+        cmd_timed(r, atoi(argv[1]), atoi(argv[2]), argv[3]);
     } else if (!strcmp(v, "check") && argc == 3) {
         cmd_burst(r, atoi(argv[1]), argv[2], 1);
     } else if (!strcmp(v, "each") && argc > 1) {

@@ -128,6 +128,11 @@ class RoutingTest(_ClusterCase):
     def test_wait_one_replica(self):
         out = self.r("wait 1 SET waited yes")
         self.assertEqual(out, "ok 1 +OK")
+        # One WAIT per node per send answers for all its commands there:
+        # 300 sends of one SET, then 300 SETs over every node in one send.
+        out = self.r("timed 300 1 tw")
+        self.assertTrue(out.startswith("ok "), out)
+        print("SET one per send / pipelined, with WAIT 1 (us):", out[3:])
         slot = self.rc.keyslot("waited")
         replica = self.rc.replica_of(self.rc.owner(slot))
         # Acknowledged means the replica has it: ask it (READONLY session).
