@@ -56,9 +56,14 @@ seeds() {
   sed 's/^/127.0.0.1:/' "$DIR/ports" | paste -sd' '
 }
 
-# Every node answers CLUSTER INFO with cluster_state:ok and all slots ok.
+# Every node answers CLUSTER INFO with cluster_state:ok and all slots ok,
+# and every replica is in sync with its primary.
 all_ok() {
   while read -r p; do
+    if redis-cli -p "$p" info replication 2>/dev/null | tr -d '\r' | grep -q '^role:slave$'; then
+      redis-cli -p "$p" info replication 2>/dev/null | tr -d '\r' |
+        grep -q '^master_link_status:up$' || return 1
+    fi
     redis-cli -p "$p" cluster info 2>/dev/null | tr -d '\r' |
       grep -q '^cluster_state:ok$' || return 1
     redis-cli -p "$p" cluster info 2>/dev/null | tr -d '\r' |

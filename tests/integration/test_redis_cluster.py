@@ -203,6 +203,13 @@ class MigrationTest(_ClusterCase):
             # In a pipeline too, in order.
             out = self.r("pipe GET {half}:0 | GET {half}:5 | GET {half}:new").split()[1:]
             self.assertEqual(out, ["0:{half}:0", "1:{half}:5", "2:n"])
+            # A multi-key command over moved and unmoved keys: TRYAGAIN,
+            # retried with a backoff, given up after max_tries (bounded).
+            t0 = time.monotonic()
+            out = self.r("call MGET {half}:0 {half}:5")
+            self.assertTrue(out.startswith("unavail gave up after 5 tries: TRYAGAIN"), out)
+            self.assertLess(time.monotonic() - t0, 3)
+            self.assertEqual(self.r.stats()["tryagain"], 5)
             # The slot still belongs to src: the map is unchanged.
             self.assertEqual(self.r("node %d" % slot), "node " + self.addr(src))
         finally:
@@ -245,6 +252,12 @@ class FailoverTest(_ClusterCase):
         self.assertEqual(self.r("call FCALL mqctest_get 1 " + key), "ok v0")
         hooks = self.r.stats()["hooks"]
         replica = self.rc.kill9_primary(primary)
+        # A pipeline over every shard right after the kill: answered at once,
+        # the dead shard's commands `unavailable`, never a hang.
+        t0 = time.monotonic()
+        out = self.r("burst 300 during")
+        self.assertTrue(out.startswith("bad reply"), out)
+        self.assertLess(time.monotonic() - t0, 5)
         t0 = time.monotonic()
         unavailable, n = 0, 0
         while True:
