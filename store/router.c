@@ -362,8 +362,11 @@ static void dispatch(struct mqc_router *r, struct mqc_router__job *j, int64_t no
 {
     int idx = j->ask_node >= 0 ? j->ask_node : j->slot >= 0 ? r->slots[j->slot] : any_primary(r);
     if (idx < 0) {
-        char why[80];
-        snprintf(why, sizeof why, "no redis node serves slot %d (yet)", j->slot);
+        char why[512];
+        if (!r->loaded)
+            snprintf(why, sizeof why, "no redis cluster slot map: %.400s", r->last_error);
+        else
+            snprintf(why, sizeof why, "no redis node serves slot %d (yet)", j->slot);
         r->stale = true;
         settle(r, j, MQC_EUNAVAIL, why);
         return;

@@ -65,7 +65,10 @@ int mqc_router__node_parse(struct mqc_router *r, const char *addr, size_t len)
     long port = strtol(digits, &end, 10);
     if (*end || port <= 0 || port > 65535)
         return -1;
-    return mqc_router__node_add(r, addr, (size_t)(colon - addr), (int)port);
+    size_t hlen = (size_t)(colon - addr);
+    if (hlen > 2 && addr[0] == '[' && addr[hlen - 1] == ']') /* "[::1]:7000" */
+        return mqc_router__node_add(r, addr + 1, hlen - 2, (int)port);
+    return mqc_router__node_add(r, addr, hlen, (int)port);
 }
 
 /* The value of key in a RESP2 flat map (k, v, k, v...), or NULL. */
