@@ -17,6 +17,9 @@
  *                         flush each: "ok N" when every reply is right and in
  *                         order, else "bad ..."
  *   check N PREFIX        the GETs of burst only: "ok N" | "bad ..."
+ *   overlap N P PREFIX    N SETs over P passes the broker's way (send, then
+ *                         harvest without waiting; drain at the end), then
+ *                         checked as `check`: "ok N" | "bad ..."
  *   timed N W PREFIX      N SETs one flush each (with WAIT W when W > 0),
  *                         then N in one flush: "ok US_EACH US_PIPELINED"
  *   each ARG...           on every primary: "each ADDR=REPLY;ADDR=REPLY..."
@@ -209,6 +212,48 @@ static void cmd_burst(struct mqc_router *r, int n, const char *prefix, int first
     free(ones);
 }
 
+/* The broker's way (store/batch.c): each of `passes` passes appends n/passes
+ * SETs and sends them, then takes whatever replies have arrived without
+ * waiting (harvest 0); at the end, harvest until nothing is pending. Then
+ * the same keys read back in one flush. Answers in order and right: "ok N". */
+static void cmd_overlap(struct mqc_router *r, int n, int passes, const char *prefix)
+{
+    struct burst_one *ones = calloc((size_t)n, sizeof *ones);
+    struct burst b = {0, 0, ""};
+    if (!ones || passes < 1) {
+        printf("bad arguments\n");
+        free(ones);
+        return;
+    }
+    int per = (n + passes - 1) / passes;
+    for (int i = 0; i < n && !b.bad; i++) {
+        char key[128], val[32];
+        snprintf(key, sizeof key, "%s{%d}:%d", prefix, i, i);
+        snprintf(val, sizeof val, "v%d", i);
+        ones[i] = (struct burst_one){.b = &b, .i = i, .want = "OK"};
+        const char *set[] = {"SET", key, val};
+        if (mqc_router_append(r, 3, set, NULL, 0, burst_done, &ones[i]) != MQC_OK)
+            b.bad = 1;
+        if ((i + 1) % per == 0 || i + 1 == n) {
+            mqc_router_send(r);
+            mqc_router_harvest(r, 0);
+        }
+    }
+    for (int k = 0; k < 1000 && mqc_router_pending(r); k++)
+        mqc_router_harvest(r, 50);
+    if (!b.bad && (b.expect_i != n || mqc_router_pending(r))) {
+        b.bad = 1;
+        snprintf(b.why, sizeof b.why, "%d answers for %d commands, %zu pending", b.expect_i, n,
+                 mqc_router_pending(r));
+    }
+    free(ones);
+    if (b.bad) {
+        printf("bad %s\n", b.why);
+        return;
+    }
+    cmd_burst(r, n, prefix, 1);
+}
+
 struct timed {
     int w, answered, bad;
     char why[300];
@@ -305,6 +350,8 @@ static void run(struct mqc_router *r, char *line)
         cmd_burst(r, atoi(argv[1]), argv[2], 0);
     } else if (!strcmp(v, "timed") && argc == 4) {
         cmd_timed(r, atoi(argv[1]), atoi(argv[2]), argv[3]);
+    } else if (!strcmp(v, "overlap") && argc == 4) {
+        cmd_overlap(r, atoi(argv[1]), atoi(argv[2]), argv[3]);
     } else if (!strcmp(v, "check") && argc == 3) {
         cmd_burst(r, atoi(argv[1]), argv[2], 1);
     } else if (!strcmp(v, "each") && argc > 1) {

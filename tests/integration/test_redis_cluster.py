@@ -124,6 +124,9 @@ class RoutingTest(_ClusterCase):
                          ["+OK"] * 30 + [str(i) for i in range(30)])
         # A large burst: 5,000 SETs, then 5,000 GETs, each in one flush.
         self.assertEqual(self.r("burst 5000 big"), "ok 5000")
+        # The broker's way: 50 passes, each sent without waiting for the
+        # previous ones' replies (send + harvest 0), drained at the end.
+        self.assertEqual(self.r("overlap 5000 50 ov"), "ok 5000")
 
     def test_wait_one_replica(self):
         out = self.r("wait 1 SET waited yes")
@@ -228,6 +231,7 @@ class MigrationTest(_ClusterCase):
         try:
             while proc.poll() is None or rounds < 3:
                 self.assertEqual(self.r("burst 400 rs%d" % rounds), "ok 400")
+                self.assertEqual(self.r("overlap 400 8 ro%d" % rounds), "ok 400")
                 rounds += 1
                 self.assertLess(rounds, 2000, "reshard did not finish")
         finally:
@@ -238,6 +242,7 @@ class MigrationTest(_ClusterCase):
         # the router's map as it was before the reshard's last slots: MOVED).
         for i in range(rounds):
             self.assertEqual(self.r("check 400 rs%d" % i), "ok 400")
+            self.assertEqual(self.r("check 400 ro%d" % i), "ok 400")
         st = self.r.stats()
         self.assertGreater(st["moved"] + st["ask"], 0, st)
         self.assertEqual(self.r("burst 1000 after"), "ok 1000")
