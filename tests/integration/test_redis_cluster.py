@@ -296,6 +296,17 @@ class FailoverTest(_ClusterCase):
         wait_for(lambda: self.rc.replica_of(replica) == primary, timeout=30,
                  what="the old primary to rejoin as a replica")
         self.assertEqual(self.r("wait 1 SET %s final" % key), "ok 1 +OK")
+        # A manual failover back (CLUSTER FAILOVER on the replica): the old
+        # connection now points at a replica, which answers MOVED; no
+        # command fails.
+        moved = self.r.stats()["moved"]
+        self.rc.node(primary).call("CLUSTER", "FAILOVER")
+        wait_for(lambda: all(self.rc.owner(slot, via=n) == primary for n in self.rc.live()),
+                 timeout=30, what="the manual failover")
+        self.assertEqual(self.r("call GET " + key), "ok final")
+        self.assertGreater(self.r.stats()["moved"], moved)
+        self.assertEqual(self.r("node %d" % slot), "node " + self.addr(primary))
+        self.assertEqual(self.r("burst 1000 back"), "ok 1000")
         print("failover: %d unavailable answers, first success after %.2fs"
               % (unavailable, took))
 
