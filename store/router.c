@@ -8,10 +8,12 @@
  * stall a node's pipeline once per command: a send appends ONE WAIT per
  * node, after that node's last command asking for replicas, and its answer
  * counts for all of them (WAIT covers every write made before it on the
- * connection). On one
- * node's connection, jobs are written in submission order: when one job
- * for a node has to wait (backoff, its node needs its hook run first), the
- * later jobs for that node wait too. */
+ * connection). Order: on one node's connection, jobs are written in
+ * submission order: when one job for a node has to wait (backoff, its node
+ * needs its hook run first), the later jobs for that node wait too; and a
+ * slot's jobs move to another node (MOVED, ASK) only once none of that slot
+ * is in flight on the old one, so commands of one slot (one conversation,
+ * one user) run in submission order across a migration or failover. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -289,6 +291,8 @@ void mqc_router__node_fail(struct mqc_router *r, struct mqc_router__node *n, con
             resolve_wait(r, j, -1, msg);
             continue;
         }
+        if (j->slot >= 0)
+            r->slot_inflight[j->slot]--;
         if (j->resend) { /* it was refused there: it did not run */
             j->state = MQC_ROUTER__QUEUED;
             j->resend = false;
@@ -349,8 +353,13 @@ static int any_primary(const struct mqc_router *r)
     return -1;
 }
 
-static void push_inflight(struct mqc_router__node *n, struct mqc_router__job *j)
+static void push_inflight(struct mqc_router *r, struct mqc_router__node *n,
+                          struct mqc_router__job *j)
 {
+    if (!j->is_wait && j->slot >= 0) {
+        r->slot_inflight[j->slot]++;
+        r->slot_node[j->slot] = (int16_t)j->node;
+    }
     *n->inflight_tail = j;
     n->inflight_tail = &j->node_next;
     n->ninflight++;
@@ -374,6 +383,8 @@ static void dispatch(struct mqc_router *r, struct mqc_router__job *j, int64_t no
     struct mqc_router__node *n = r->nodes[idx];
     if (n->blocked)
         return;
+    if (j->slot >= 0 && r->slot_inflight[j->slot] && r->slot_node[j->slot] != idx)
+        return; /* the slot's earlier commands are still answering elsewhere */
     if (j->not_before_ms > now) {
         n->blocked = true;
         return;
@@ -403,7 +414,7 @@ static void dispatch(struct mqc_router *r, struct mqc_router__job *j, int64_t no
     j->wait_on = NULL;
     if (j->wait_n > n->wait_max)
         n->wait_max = j->wait_n;
-    push_inflight(n, j);
+    push_inflight(r, n, j);
 }
 
 /* After a send's commands: one WAIT on each node where some asked for
@@ -427,7 +438,7 @@ static void append_waits(struct mqc_router *r)
             if (j->state == MQC_ROUTER__INFLIGHT && j->node == (int)i && j->wait_n && !j->wait_on &&
                 !j->resend)
                 j->wait_on = w;
-        push_inflight(n, w);
+        push_inflight(r, n, w);
     }
 }
 
@@ -500,6 +511,7 @@ static void command_reply(struct mqc_router *r, struct mqc_router__node *n,
         j->ask_node = target;
     } else if (starts(rep->str, "TRYAGAIN")) {
         r->stats.tryagain++;
+        r->stale = true;
         backoff = 20LL * j->tries;
     } else if (starts(rep->str, "CLUSTERDOWN")) {
         r->stats.clusterdown++;
@@ -545,6 +557,8 @@ static void take(struct mqc_router *r, struct mqc_router__node *n, redisReply *r
         n->inflight_tail = &n->inflight;
     n->ninflight--;
     j->node_next = NULL;
+    if (!j->is_wait && j->slot >= 0)
+        r->slot_inflight[j->slot]--;
     if (j->is_wait) {
         resolve_wait(r, j, rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1, NULL);
         freeReplyObject(rep);

@@ -63,7 +63,12 @@ struct mqc_router {
     struct mqc_router_opts o; /* seeds and password are copies */
     struct mqc_router__node **nodes;
     size_t nnodes;
-    int16_t slots[MQC_SLOTS];                  /* node index serving each slot, or -1 */
+    int16_t slots[MQC_SLOTS]; /* node index serving each slot, or -1 */
+    /* Commands of each slot in flight, and the node they are on: a slot's
+     * commands go to another node only once none is in flight there (so
+     * one resent after MOVED/ASK still runs before the later ones). */
+    uint32_t slot_inflight[MQC_SLOTS];
+    int16_t slot_node[MQC_SLOTS];
     bool loaded;                               /* a map was ever loaded */
     bool stale;                                /* reload before the next send */
     int64_t refreshed_ms;                      /* last reload attempt */

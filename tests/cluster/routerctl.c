@@ -20,6 +20,8 @@
  *   overlap N P PREFIX    N SETs over P passes the broker's way (send, then
  *                         harvest without waiting; drain at the end), then
  *                         checked as `check`: "ok N" | "bad ..."
+ *   incr N P KEY          N INCRs of KEY over P passes the broker's way: the
+ *                         answers must be 1..N in order: "ok N" | "bad ..."
  *   timed N W PREFIX      N SETs one flush each (with WAIT W when W > 0),
  *                         then N in one flush: "ok US_EACH US_PIPELINED"
  *   each ARG...           on every primary: "each ADDR=REPLY;ADDR=REPLY..."
@@ -254,6 +256,52 @@ static void cmd_overlap(struct mqc_router *r, int n, int passes, const char *pre
     cmd_burst(r, n, prefix, 1);
 }
 
+struct incr {
+    long long next; /* the value the next answer must carry */
+    int bad;
+    char why[300];
+};
+
+static void incr_done(void *ctx, struct mqc_router_result *res)
+{
+    struct incr *c = ctx;
+    if (!c->bad && (res->rc != MQC_OK || res->reply->type != REDIS_REPLY_INTEGER ||
+                    res->reply->integer != c->next)) {
+        c->bad = 1;
+        snprintf(c->why, sizeof c->why, "answer %lld: %s", c->next,
+                 res->rc != MQC_OK ? res->error : "out of order");
+    }
+    c->next++;
+}
+
+/* n INCRs of key over `passes` passes the broker's way (send, harvest 0):
+ * they must run in submission order, whatever the cluster does meanwhile,
+ * so the answers are 1..n. "ok N" | "bad WHY". */
+static void cmd_incr(struct mqc_router *r, int n, int passes, const char *key)
+{
+    struct incr c = {1, 0, ""};
+    int per = passes > 0 ? (n + passes - 1) / passes : n;
+    for (int i = 0; i < n; i++) {
+        const char *argv[] = {"INCR", key};
+        if (mqc_router_append(r, 2, argv, NULL, 0, incr_done, &c) != MQC_OK) {
+            printf("bad append failed\n");
+            return;
+        }
+        if ((i + 1) % per == 0 || i + 1 == n) {
+            mqc_router_send(r);
+            mqc_router_harvest(r, 0);
+        }
+    }
+    for (int k = 0; k < 1000 && mqc_router_pending(r); k++)
+        mqc_router_harvest(r, 50);
+    if (!c.bad && c.next != n + 1)
+        snprintf(c.why, sizeof c.why, "%lld answers for %d", c.next - 1, n), c.bad = 1;
+    if (c.bad)
+        printf("bad %s\n", c.why);
+    else
+        printf("ok %d\n", n);
+}
+
 struct timed {
     int w, answered, bad;
     char why[300];
@@ -352,6 +400,8 @@ static void run(struct mqc_router *r, char *line)
         cmd_timed(r, atoi(argv[1]), atoi(argv[2]), argv[3]);
     } else if (!strcmp(v, "overlap") && argc == 4) {
         cmd_overlap(r, atoi(argv[1]), atoi(argv[2]), argv[3]);
+    } else if (!strcmp(v, "incr") && argc == 4) {
+        cmd_incr(r, atoi(argv[1]), atoi(argv[2]), argv[3]);
     } else if (!strcmp(v, "check") && argc == 3) {
         cmd_burst(r, atoi(argv[1]), argv[2], 1);
     } else if (!strcmp(v, "each") && argc > 1) {

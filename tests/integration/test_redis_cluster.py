@@ -186,6 +186,19 @@ class MigrationTest(_ClusterCase):
         self.assertEqual(self.r("node %d" % slot), "node " + self.addr(dst))
         self.assertEqual(self.rc.node(dst).call("GET", key), b"after")
 
+    def test_one_slots_commands_keep_their_order_across_a_move(self):
+        # The router's map is stale after the move: the first pass's INCRs
+        # go to the old node and come back MOVED while later passes are
+        # being sent; every INCR must still run in submission order.
+        slot = self.rc.keyslot("{ordered}")
+        self.assertEqual(self.r("call SET {ordered}:x 1"), "ok +OK")
+        src = self.rc.owner(slot)
+        dst = next(p for p in self.rc.primary_ports() if p != src)
+        self.rc.move_slot(slot, dst)
+        self.assertEqual(self.r("incr 3000 60 {ordered}:n"), "ok 3000")
+        self.assertGreater(self.r.stats()["moved"], 0)
+        self.assertEqual(self.rc.node(dst).call("GET", "{ordered}:n"), b"3000")
+
     def test_ask_while_keys_are_half_moved(self):
         keys = ["{half}:%d" % i for i in range(6)]
         slot = self.rc.keyslot(keys[0])
@@ -221,7 +234,9 @@ class MigrationTest(_ClusterCase):
         wait_for(lambda: all(self.rc.owner(slot, via=n) == dst for n in self.rc.live()))
         for k in keys + ["{half}:new"]:
             self.assertEqual(self.r("call EXISTS " + k), "ok :1")
-        self.assertEqual(self.r.stats()["moved"], 1)
+        # Fixed by the first MOVED, or by a reload (TRYAGAIN above marked
+        # the map stale) before any: never more than one.
+        self.assertLessEqual(self.r.stats()["moved"], 1)
 
     def test_reshard_during_traffic_loses_nothing(self):
         ports = self.rc.primary_ports()
