@@ -166,6 +166,15 @@ int mqc_router_slot_of(int argc, const char **argv, const size_t *lens)
     return (int)mqc_slot_of(argv[key], arg_len(argv, lens, key));
 }
 
+/* j is QUEUED again (or for the first time): first_queued stays the
+ * earliest queued job. */
+static void requeue(struct mqc_router *r, struct mqc_router__job *j)
+{
+    j->state = MQC_ROUTER__QUEUED;
+    if (!r->first_queued || j->seq < r->first_queued->seq)
+        r->first_queued = j;
+}
+
 int mqc_router_append(struct mqc_router *r, int argc, const char **argv, const size_t *lens,
                       int wait_replicas, mqc_router_done_fn done, void *ctx)
 {
@@ -178,7 +187,8 @@ int mqc_router_append(struct mqc_router *r, int argc, const char **argv, const s
         return MQC_ENOMEM;
     }
     j->slot = mqc_router_slot_of(argc, argv, lens);
-    j->state = MQC_ROUTER__QUEUED;
+    j->seq = ++r->seq;
+    requeue(r, j);
     j->node = j->ask_node = -1;
     j->wait_n = wait_replicas > 0 ? wait_replicas : 0;
     j->res.acked = -1;
@@ -229,6 +239,7 @@ static void complete_ready(struct mqc_router *r)
 
 static void fail_all(struct mqc_router *r, const char *why)
 {
+    r->first_queued = NULL;
     for (size_t i = 0; r->nodes && i < r->nnodes; i++)
         if (r->nodes[i]->ninflight)
             mqc_router__node_fail(r, r->nodes[i], why);
@@ -248,10 +259,11 @@ static void fail_all(struct mqc_router *r, const char *why)
 static void resolve_wait(struct mqc_router *r, struct mqc_router__job *w, long long acked,
                          const char *why)
 {
-    for (struct mqc_router__job *j = r->jobs; j; j = j->next) {
+    for (struct mqc_router__job *j = r->jobs; j && w->waiters; j = j->next) {
         if (j->wait_on != w)
             continue;
         j->wait_on = NULL;
+        w->waiters--;
         if (j->state != MQC_ROUTER__WAITING)
             continue; /* still in flight (its node fails it) or resent */
         if (why) {
@@ -293,11 +305,6 @@ void mqc_router__node_fail(struct mqc_router *r, struct mqc_router__node *n, con
         }
         if (j->slot >= 0)
             r->slot_inflight[j->slot]--;
-        if (j->resend) { /* it was refused there: it did not run */
-            j->state = MQC_ROUTER__QUEUED;
-            j->resend = false;
-            continue;
-        }
         if (j->res.reply) {
             freeReplyObject(j->res.reply); /* the command ran; WAIT is unknown */
             j->res.reply = NULL;
@@ -417,13 +424,16 @@ static void dispatch(struct mqc_router *r, struct mqc_router__job *j, int64_t no
     push_inflight(r, n, j);
 }
 
-/* After a send's commands: one WAIT on each node where some asked for
- * replicas, answering for every such command of this send there. */
-static void append_waits(struct mqc_router *r)
+/* After a send's commands (those from `from` on): one WAIT on each node
+ * where some asked for replicas, answering for every such command of this
+ * send there. */
+static void append_waits(struct mqc_router *r, struct mqc_router__job *from)
 {
+    bool any = false;
     for (size_t i = 0; i < r->nnodes; i++) {
         struct mqc_router__node *n = r->nodes[i];
-        struct mqc_router__job *w;
+        struct mqc_router__job *w = NULL;
+        n->round_wait = NULL;
         if (!n->wait_max || !n->ctx)
             continue;
         if (!(w = calloc(1, sizeof *w)) || redisAppendCommand(n->ctx, "WAIT %d %d", n->wait_max,
@@ -434,11 +444,16 @@ static void append_waits(struct mqc_router *r)
         }
         w->is_wait = true;
         w->node = (int)i;
-        for (struct mqc_router__job *j = r->jobs; j; j = j->next)
-            if (j->state == MQC_ROUTER__INFLIGHT && j->node == (int)i && j->wait_n && !j->wait_on &&
-                !j->resend)
-                j->wait_on = w;
         push_inflight(r, n, w);
+        n->round_wait = w;
+        any = true;
+    }
+    for (struct mqc_router__job *j = any ? from : NULL; j; j = j->next) {
+        if (j->state == MQC_ROUTER__INFLIGHT && j->wait_n && !j->wait_on &&
+            r->nodes[j->node]->round_wait) {
+            j->wait_on = r->nodes[j->node]->round_wait;
+            j->wait_on->waiters++;
+        }
     }
 }
 
@@ -450,10 +465,17 @@ void mqc_router_send(struct mqc_router *r)
         r->nodes[i]->blocked = false;
         r->nodes[i]->wait_max = 0;
     }
-    for (struct mqc_router__job *j = r->jobs; j; j = j->next)
-        if (j->state == MQC_ROUTER__QUEUED)
-            dispatch(r, j, now);
-    append_waits(r);
+    /* Jobs before first_queued are in flight or answered. */
+    struct mqc_router__job *from = r->first_queued;
+    r->first_queued = NULL;
+    for (struct mqc_router__job *j = from; j; j = j->next) {
+        if (j->state != MQC_ROUTER__QUEUED)
+            continue;
+        dispatch(r, j, now);
+        if (j->state == MQC_ROUTER__QUEUED && !r->first_queued)
+            r->first_queued = j; /* still waiting */
+    }
+    append_waits(r, from);
     for (size_t i = 0; i < r->nnodes; i++) {
         struct mqc_router__node *n = r->nodes[i];
         int done = 0;
@@ -565,18 +587,20 @@ static void take(struct mqc_router *r, struct mqc_router__node *n, redisReply *r
         return;
     }
     command_reply(r, n, j, rep);
-    if (j->resend) {
-        j->state = MQC_ROUTER__QUEUED;
-        j->wait_on = NULL;
-    } else if (j->res.reply && j->wait_on && j->res.reply->type != REDIS_REPLY_ERROR) {
-        j->state = MQC_ROUTER__WAITING;
-    } else if (j->res.reply) {
-        j->wait_on = NULL;
-        settle(r, j, MQC_OK, NULL);
-    } else {
-        j->wait_on = NULL;
-        settle(r, j, MQC_EUNAVAIL, j->error);
+    if (j->res.reply && j->wait_on && j->res.reply->type != REDIS_REPLY_ERROR) {
+        j->state = MQC_ROUTER__WAITING; /* it wrote: answered with the WAIT */
+        return;
     }
+    if (j->wait_on) { /* nothing written (redirect, error reply): no WAIT */
+        j->wait_on->waiters--;
+        j->wait_on = NULL;
+    }
+    if (j->resend)
+        requeue(r, j);
+    else if (j->res.reply)
+        settle(r, j, MQC_OK, NULL);
+    else
+        settle(r, j, MQC_EUNAVAIL, j->error);
 }
 
 /* Take every complete reply already read from n. */
@@ -629,10 +653,7 @@ static bool read_some(struct mqc_router *r, int timeout_ms)
 
 static bool any_queued(const struct mqc_router *r)
 {
-    for (const struct mqc_router__job *j = r->jobs; j; j = j->next)
-        if (j->state == MQC_ROUTER__QUEUED)
-            return true;
-    return false;
+    return r->first_queued != NULL;
 }
 
 void mqc_router_harvest(struct mqc_router *r, int timeout_ms)

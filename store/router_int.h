@@ -16,14 +16,15 @@
 struct mqc_router__node {
     char *host;
     int port;
-    char addr[280];    /* "host:port" */
-    redisContext *ctx; /* NULL until needed, or after an error */
-    bool hooked;       /* on_connect ran on ctx */
-    bool primary;      /* serves slots in the current map */
-    bool written;      /* commands appended to ctx, not yet written */
-    bool blocked;      /* send: a job for this node had to wait (keeps order) */
-    int wait_max;      /* send: most replicas asked for by this send's jobs */
-    int64_t failed_ms; /* last connect or I/O failure (reconnects wait retry_ms) */
+    char addr[280];                     /* "host:port" */
+    redisContext *ctx;                  /* NULL until needed, or after an error */
+    bool hooked;                        /* on_connect ran on ctx */
+    bool primary;                       /* serves slots in the current map */
+    bool written;                       /* commands appended to ctx, not yet written */
+    bool blocked;                       /* send: a job for this node had to wait (keeps order) */
+    int wait_max;                       /* send: most replicas asked for by this send's jobs */
+    struct mqc_router__job *round_wait; /* send: the WAIT it appended here */
+    int64_t failed_ms;                  /* last connect or I/O failure (reconnects wait retry_ms) */
     struct mqc_router__job *inflight, **inflight_tail; /* written, in order */
     size_t ninflight;
 };
@@ -47,6 +48,8 @@ struct mqc_router__job {
     int tries;                       /* sends so far */
     int wait_n;                      /* replicas to wait for, when > 0 */
     bool is_wait;                    /* this is a node's WAIT, not a caller's command */
+    size_t waiters;                  /* is_wait: commands it answers for, not yet answered */
+    uint64_t seq;                    /* submission order */
     struct mqc_router__job *wait_on; /* the WAIT that answers for it */
     bool asking;                     /* ASKING was written before it */
     bool resend;                     /* its reply was a redirect: send it again */
@@ -73,6 +76,8 @@ struct mqc_router {
     bool stale;                                /* reload before the next send */
     int64_t refreshed_ms;                      /* last reload attempt */
     struct mqc_router__job *jobs, **jobs_tail; /* not yet called back */
+    struct mqc_router__job *first_queued;      /* earliest QUEUED job, or NULL */
+    uint64_t seq;                              /* of the last job appended */
     size_t njobs;
     struct mqc_router_stats stats;
     char last_error[512];
