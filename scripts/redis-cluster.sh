@@ -93,7 +93,7 @@ start() {
       --dir "$DIR/$p" --pidfile "$DIR/$p/redis.pid" --logfile "$DIR/$p/redis.log" \
       --cluster-enabled yes --cluster-config-file nodes.conf \
       --cluster-node-timeout "$NODE_TIMEOUT_MS" \
-      --appendonly yes --appendfsync everysec --save ''
+      --appendonly yes --appendfsync always --save ''
     echo "$p" >> "$DIR/ports"
   done
   for p in "${ports[@]}"; do

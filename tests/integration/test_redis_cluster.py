@@ -326,5 +326,46 @@ class FailoverTest(_ClusterCase):
               % (unavailable, took))
 
 
+class ClusterDownTest(_ClusterCase):
+    def test_a_whole_shard_lost_then_back(self):
+        # A primary and its replica both killed: the cluster stops serving
+        # (CLUSTERDOWN, cluster-require-full-coverage), the router retries
+        # with a backoff and answers `unavailable` after max_tries, then
+        # works again once the shard is back.
+        ports = self.rc.primary_ports()
+        alive_key = next(k for k in ("d%d" % i for i in range(1000))
+                         if self.rc.owner(self.rc.keyslot(k)) == ports[0])
+        lost_key = next(k for k in ("d%d" % i for i in range(1000))
+                        if self.rc.owner(self.rc.keyslot(k)) == ports[1])
+        self.assertEqual(self.r("wait 1 SET %s a" % alive_key), "ok 1 +OK")
+        self.assertEqual(self.r("wait 1 SET %s b" % lost_key), "ok 1 +OK")
+        replica = self.rc.replica_of(ports[1])
+        self.rc.node(replica).kill9()
+        self.rc.node(ports[1]).kill9()
+        wait_for(lambda: b"cluster_state:fail" in self.rc.node(ports[0]).call("CLUSTER", "INFO"),
+                 timeout=30, what="the cluster to notice the lost shard")
+        t0 = time.monotonic()
+        out = self.r("call GET " + alive_key)
+        self.assertTrue(out.startswith("unavail gave up after 5 tries: CLUSTERDOWN"), out)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertGreaterEqual(self.r.stats()["clusterdown"], 5)
+        out = self.r("call GET " + lost_key)
+        self.assertTrue(out.startswith("unavail "), out)
+        self.rc.restart(ports[1])
+        self.rc.restart(replica)
+        self.rc.wait_ok()
+        deadline = time.monotonic() + 30
+        while True:
+            out = self.r("call GET " + lost_key)
+            if out == "ok b":
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            "the router did not reach the shard again: %s; %s"
+                            % (out, self.r("stats")))
+            time.sleep(0.05)
+        self.assertEqual(self.r("call GET " + alive_key), "ok a")
+        self.assertEqual(self.r("burst 1000 up"), "ok 1000")
+
+
 if __name__ == "__main__":
     main()
