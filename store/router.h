@@ -17,7 +17,11 @@
  * whole map reloaded before the next send), ASK (ASKING + the command on the
  * named node, once), TRYAGAIN and CLUSTERDOWN (resent after a short backoff,
  * at most max_tries sends in all), "function not found" (the on_connect hook
- * is run again on that node, then resent). A connection error fails the
+ * is run again on that node, then resent once). Order: one slot's commands
+ * run in submission order, also across MOVED/ASK (a slot's commands go to a
+ * new node only once none is in flight on the old one). Callbacks must not
+ * call mqc_router_call, _flush or _each_primary (other replies may still be
+ * unread); they may append. A connection error fails the
  * commands on that connection with MQC_EUNAVAIL (maybe_run set when they
  * had been written: a write may have happened) and reloads the map before
  * the next send, at most once per retry_ms: during a failover callers see
