@@ -367,6 +367,8 @@ static void push_inflight(struct mqc_router *r, struct mqc_router__node *n,
         r->slot_inflight[j->slot]++;
         r->slot_node[j->slot] = (int16_t)j->node;
     }
+    if (!n->ninflight)
+        n->io_ms = mqc_router__now_ms(); /* its replies are due from now */
     *n->inflight_tail = j;
     n->inflight_tail = &j->node_next;
     n->ninflight++;
@@ -643,6 +645,7 @@ static bool read_some(struct mqc_router *r, int timeout_ms)
         struct mqc_router__node *n = r->nodes[who[k]];
         if (!p[k].revents || !n->ctx)
             continue;
+        n->io_ms = mqc_router__now_ms();
         if (redisBufferRead(n->ctx) != REDIS_OK)
             mqc_router__node_fail(r, n, "read failed");
         else
@@ -656,9 +659,23 @@ static bool any_queued(const struct mqc_router *r)
     return r->first_queued != NULL;
 }
 
+/* A node that has commands in flight and has sent nothing for longer than a
+ * command may take (timeout + WAIT's timeout) is hung: fail it, as a
+ * blocking read would time out. */
+static void expire(struct mqc_router *r)
+{
+    int64_t now = mqc_router__now_ms(), limit = r->o.timeout_ms + r->o.wait_timeout_ms;
+    for (size_t i = 0; i < r->nnodes; i++) {
+        struct mqc_router__node *n = r->nodes[i];
+        if (n->ninflight && now - n->io_ms > limit)
+            mqc_router__node_fail(r, n, "timed out waiting for replies");
+    }
+}
+
 void mqc_router_harvest(struct mqc_router *r, int timeout_ms)
 {
     (void)read_some(r, timeout_ms);
+    expire(r);
     complete_ready(r);
     if (any_queued(r))
         mqc_router_send(r); /* redirected ones, and those that waited */
@@ -697,11 +714,8 @@ void mqc_router_flush(struct mqc_router *r)
     mqc_router_send(r);
     while (r->njobs) {
         if (any_inflight(r)) {
-            if (!read_some(r, r->o.timeout_ms + r->o.wait_timeout_ms)) {
-                for (size_t i = 0; i < r->nnodes; i++)
-                    if (r->nodes[i]->ninflight)
-                        mqc_router__node_fail(r, r->nodes[i], "timed out waiting for replies");
-            }
+            (void)read_some(r, r->o.timeout_ms + r->o.wait_timeout_ms);
+            expire(r);
         } else {
             int ms = next_due(r);
             if (ms > 0)

@@ -25,6 +25,7 @@ struct mqc_router__node {
     int wait_max;                       /* send: most replicas asked for by this send's jobs */
     struct mqc_router__job *round_wait; /* send: the WAIT it appended here */
     int64_t failed_ms;                  /* last connect or I/O failure (reconnects wait retry_ms) */
+    int64_t io_ms;                      /* last write to an idle connection, or read */
     struct mqc_router__job *inflight, **inflight_tail; /* written, in order */
     size_t ninflight;
 };

@@ -10,6 +10,7 @@ scripts/redis-cluster.sh does the same for `make cluster REDIS=cluster`."""
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -97,6 +98,13 @@ class ClusterNode:
             s.sendall(enc)
             return _resp_read(s.makefile("rb"))
 
+    def pause(self):
+        """SIGSTOP: the node hangs (its sockets stay open, nothing answers)."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
     def kill9(self):
         if self.alive():
             self.proc.kill()
@@ -104,6 +112,7 @@ class ClusterNode:
 
     def stop(self):
         if self.alive():
+            self.resume()  # a paused node cannot act on SIGTERM
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)

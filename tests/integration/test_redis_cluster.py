@@ -367,5 +367,35 @@ class ClusterDownTest(_ClusterCase):
         self.assertEqual(self.r("burst 1000 up"), "ok 1000")
 
 
+class HungPrimaryTest(_ClusterCase):
+    def test_hung_primary_times_out_then_fails_over(self):
+        # SIGSTOP: the connection stays open and nothing answers. Commands
+        # there fail after timeout + WAIT timeout (2 s here), whether read
+        # the broker's way (harvest) or blocking; the others are answered.
+        ports = self.rc.primary_ports()
+        self.assertEqual(self.r("burst 300 pre"), "ok 300")  # connections open
+        hung = ports[2]
+        self.rc.node(hung).pause()
+        try:
+            t0 = time.monotonic()
+            out = self.r("overlap 300 10 hung")
+            took = time.monotonic() - t0
+            self.assertTrue(out.startswith("bad reply") and "timed out" in out, out)
+            self.assertLess(took, 8)
+            print("hung primary: commands failed after %.2fs" % took)
+        finally:
+            self.rc.node(hung).resume()
+        # Meanwhile the cluster may have failed the node over; either way
+        # the router gets going again by itself.
+        self.rc.wait_ok()
+        deadline = time.monotonic() + 30
+        while True:
+            out = self.r("burst 300 post")
+            if out == "ok 300":
+                break
+            self.assertLess(time.monotonic(), deadline, out)
+            time.sleep(0.1)
+
+
 if __name__ == "__main__":
     main()
