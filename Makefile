@@ -13,6 +13,9 @@ REDIS_PORT ?= 6379
 WEB ?= 1
 S3 ?= 1
 S3_PORT ?= 4568
+# single: one Redis; cluster (`make cluster REDIS=cluster`): a Redis Cluster
+# of 3 primaries + 3 replicas from REDIS_PORT up (no brokers yet, see README).
+REDIS ?= single
 
 .PHONY: all build run cluster test test-asan fuzz deps clean
 
@@ -26,11 +29,12 @@ deps:
 	bash scripts/deps.sh
 
 run: deps build
-	MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) S3=$(S3) S3_PORT=$(S3_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
+	REDIS=single MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) S3=$(S3) S3_PORT=$(S3_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
-# Three brokers sharing one Redis (ports MQTT_PORT..MQTT_PORT+2).
+# Three brokers sharing one Redis (ports MQTT_PORT..MQTT_PORT+2); with
+# REDIS=cluster, the 6-node Redis Cluster instead.
 cluster: deps build
-	NODES=3 MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) S3=$(S3) S3_PORT=$(S3_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
+	REDIS=$(REDIS) NODES=3 MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) S3=$(S3) S3_PORT=$(S3_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j 2

@@ -13,7 +13,11 @@
 # gets its plugin_opt_s3_* options, so uploads work out of the box (S3=0, or
 # no s3rver installed: upload/download answer unavailable). Every process
 # runs as the invoking user (so a checkout in a private directory works as
-# root too).
+# root too). With REDIS=cluster (`make cluster REDIS=cluster`) it starts a
+# Redis Cluster of 3 primaries + 3 replicas instead (scripts/redis-cluster.sh,
+# ports from REDIS_PORT up, a fresh cluster in .run/redis-cluster each time)
+# and no broker: the store speaks to a cluster through its slot router
+# (store/router.c) once it is wired in (issue #16).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +31,8 @@ WEB=${WEB:-1}
 S3=${S3:-1}
 S3_PORT=${S3_PORT:-4568}
 S3RVER=$ROOT/web/node_modules/s3rver/bin/s3rver.js
+REDIS=${REDIS:-single}
+case "$REDIS" in single|cluster) ;; *) echo "run: REDIS must be single or cluster" >&2; exit 2 ;; esac
 case "$NODES" in [1-9]) ;; *) echo "run: NODES must be 1-9" >&2; exit 2 ;; esac
 PLUGIN=$BUILD/mqchat_plugin.so
 CLI=$BUILD/cli/mqchat
@@ -63,6 +69,41 @@ for pidfile in "$RUN_DIR"/*.pid; do
   rm -f "$pidfile"
 done
 rm -f "$RUN_DIR/running"
+CLUSTER_DIR=$RUN_DIR/redis-cluster
+# Redis Cluster nodes a killed earlier run left behind (their pid files).
+[ -d "$CLUSTER_DIR" ] && bash "$ROOT/scripts/redis-cluster.sh" stop "$CLUSTER_DIR"
+
+if [ "$REDIS" = cluster ]; then
+  trap 'echo; echo "run: stopping the redis cluster"; bash "$ROOT/scripts/redis-cluster.sh" stop "$CLUSTER_DIR"; rm -f "$RUN_DIR/running"' EXIT
+  trap 'exit 0' INT TERM
+  BASE_PORT=$REDIS_PORT NODE_TIMEOUT_MS=${NODE_TIMEOUT_MS:-2000} \
+    bash "$ROOT/scripts/redis-cluster.sh" start "$CLUSTER_DIR" 7>&-
+  SEEDS=$(bash "$ROOT/scripts/redis-cluster.sh" seeds "$CLUSTER_DIR")
+  FIRST=${SEEDS%% *}
+  cat <<EOT
+
+A Redis Cluster is running on loopback: 3 primaries + 3 replicas.
+  Nodes  $SEEDS
+  Data   $CLUSTER_DIR (one directory per port: AOF, nodes.conf, redis.log)
+
+The brokers are not started: the store talks to a cluster through its slot
+router (store/router.c) once every Redis function is single-slot (issue #16);
+until then \`make cluster\` without REDIS=cluster runs three brokers on one
+Redis. The options it will take (docs/CONFIG.md):
+  plugin_opt_redis_cluster_nodes $SEEDS
+  plugin_opt_redis_wait_replicas 1
+
+Look around:
+  redis-cli -p ${FIRST#*:} cluster shards
+  bash scripts/redis-cluster.sh status $CLUSTER_DIR
+Watch a failover: kill -9 a primary (pid in $CLUSTER_DIR/<port>/redis.pid) and
+its replica takes over within about twice the node timeout (${NODE_TIMEOUT_MS:-2000} ms).
+
+Press Ctrl-C to stop.
+EOT
+  echo "make cluster REDIS=cluster (pid $$, since $(date '+%F %T')): redis cluster $SEEDS" > "$RUN_DIR/running"
+  while :; do sleep 1; done
+fi
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 specs=("REDIS_PORT:$REDIS_PORT" "MQTT_PORT:$MQTT_PORT" "WS_PORT:$WS_PORT")

@@ -115,6 +115,11 @@ int mqc_store__load_library(struct mqc_store *s);
 /* The same on a bare connection c (borrowed; mqchat-push's): MQC_OK, or
  * MQC_EUNAVAIL with the reason in why (the caller drops the connection). */
 int mqc_store__load_library_ctx(redisContext *c, char *why, size_t len);
+/* The same on connection c (borrowed): the slot router's on_connect hook
+ * (store/router.h), so every primary of a Redis Cluster has the library,
+ * also one promoted by a failover. 0 (MQC_OK) or MQC_EUNAVAIL with the
+ * reason in err. ctx is unused. */
+int mqc_store__library_hook(redisContext *c, void *ctx, char *err, size_t errlen);
 
 /* The one rule for what Redis answers, blocking or pipelined (hiredis: a
  * status, then a reply):

@@ -9,7 +9,8 @@
  * Redis' AOF. A v1 broker still running against the same Redis would load v1
  * back (and fail on the v2 names): upgrade every node together
  * (docs/OPERATIONS.md). One implementation (the bare-connection one) for
- * both programs. */
+ * both programs, and, on a Redis Cluster, the slot router's hook for every
+ * primary (mqc_store__library_hook). */
 #include <stdio.h>
 #include <string.h>
 
@@ -71,4 +72,10 @@ int mqc_store__load_library(struct mqc_store *s)
         return MQC_EUNAVAIL;
     }
     return MQC_OK;
+}
+
+int mqc_store__library_hook(redisContext *c, void *ctx, char *err, size_t errlen)
+{
+    (void)ctx;
+    return mqc_store__load_library_ctx(c, err, errlen);
 }
