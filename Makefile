@@ -5,7 +5,7 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS ?= topic envelope request synctoken config bridge_config push_job \
-	service_account utf8 jwt json
+	service_account utf8 jwt json relation
 JOBS ?= $(shell nproc)
 MQTT_PORT ?= 1883
 WS_PORT ?= 8080
