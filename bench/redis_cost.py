@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Redis cost per message: CPU microseconds and calls, from INFO cpu and
 INFO commandstats deltas over N direct messages (recipient online) and N
-group messages to a group of G offline members. Run with /usr/bin/python3 and
+group messages to a group of G offline members; then the same for message
+relations (#18): an edit of each of those messages by its sender and a
+reaction to each by another member (a relation must cost no more than a
+message). Run with /usr/bin/python3 and
 MQCHAT_PLUGIN / MQCHAT_CLI pointing at a build (any version: compare two
 builds in the same run). Talks to 127.0.0.1 only; bounded by N."""
 import json
@@ -28,11 +31,14 @@ def info(redis):
     return cpu, calls
 
 
-def measure(stack, sender, conv, n, done):
+def msg(i):
+    return {"id": f"m{i}", "body": "hello"}
+
+
+def measure(stack, sender, conv, n, done, payload=msg):
     c0, k0 = info(stack.redis)
     for i in range(n):
-        sender.publish(f"chat/c/{conv}/send", json.dumps({"id": f"m{i}", "body": "hello"}),
-                       wait=False)
+        sender.publish(f"chat/c/{conv}/send", json.dumps(payload(i)), wait=False)
     done()
     c1, k1 = info(stack.redis)
     return (c1 - c0) * 1e6 / n, (k1 - k0) / n
@@ -59,6 +65,19 @@ def main():
         us, calls = measure(s, a, conv, N, direct_done)
         print(f"direct, recipient online: {us:.1f} us Redis CPU/msg, {calls:.2f} Redis calls/msg")
 
+        # Relations of those messages (seqs 1..N: a direct conversation has
+        # no creation event): alice edits each once, bob reacts to each.
+        def relation_done(who, mid):
+            tail = f'"id":"{mid}"'.encode()
+            return lambda: who.expect(lambda m: tail in m.payload, timeout=120,
+                                      what="the last " + mid)
+        us, calls = measure(s, a, conv, N, relation_done(b, f"e{N - 1}"),
+                            lambda i: {"id": f"e{i}", "edit": i + 1, "body": "hello, edited"})
+        print(f"direct, edit: {us:.1f} us Redis CPU/edit, {calls:.2f} Redis calls/edit")
+        us, calls = measure(s, b, conv, N, relation_done(a, f"x{N - 1}"),
+                            lambda i: {"id": f"x{i}", "react": i + 1, "emojis": ["\U0001F44D"]})
+        print(f"direct, react: {us:.1f} us Redis CPU/reaction, {calls:.2f} Redis calls/reaction")
+
         members = [f"m{i}" for i in range(G)]
         a.publish("chat/u/alice/req", json.dumps({"op": "create", "req": "r2", "kind": "group",
                                                   "name": "g", "members": members}))
@@ -74,6 +93,14 @@ def main():
         us, calls = measure(s, a, gconv, n, group_done)
         print(f"group of {G} offline + sender: {us:.1f} us Redis CPU/msg, "
               f"{calls:.2f} Redis calls/msg")
+        # the group's messages are seqs 2..n+1 (seq 1: its creation)
+        us, calls = measure(s, a, gconv, n, relation_done(a, f"e{n - 1}"),
+                            lambda i: {"id": f"e{i}", "edit": i + 2, "body": "hello, edited"})
+        print(f"group of {G}, edit: {us:.1f} us Redis CPU/edit, {calls:.2f} Redis calls/edit")
+        us, calls = measure(s, a, gconv, n, relation_done(a, f"x{n - 1}"),
+                            lambda i: {"id": f"x{i}", "react": i + 2, "emojis": ["\U0001F44D"]})
+        print(f"group of {G}, react: {us:.1f} us Redis CPU/reaction, "
+              f"{calls:.2f} Redis calls/reaction")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
                         m = mc after this event (absent in v1 entries: m = seq)
   P{c:C}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
   P{c:C}:tomb     HASH  seq -> "<t>\t<event>": erased entries (relations, below)
-  P{c:C}:rel      HASH  "e:<seq>" -> the seqs of the edits of msg <seq>
   P{c:C}:rcpt     HASH  d:<user> / r:<user> delivered / read cursor; j:<user> seq of the
                         event that made user a member (absent: from the start);
                         x:<user> seq of the event that removed user
@@ -158,17 +157,18 @@ end
 edits, deletes and reactions. Each is an event of the conversation log with
 its own seq, t and m (mc unchanged: only msg events count), deduplicated
 like messages, and with NO job: relations never count as unread and never
-push. Two more keys of the conversation's slot:
+push. One more key of the conversation's slot:
   P{c:C}:tomb  HASH  seq -> "<t>\t<event JSON>": what history and sync return
                      for an erased log entry (a deleted msg, or an edit of it):
                      the event without body and attrs, with "deleted":true
-  P{c:C}:rel   HASH  "e:<target seq>" -> comma-separated seqs of its edits
 Erasure: XDEL only flags a stream entry (its bytes stay in the listpack node
 until every entry of the node is deleted), so a delete rewrites the log
 from RELATE_WINDOW entries before the target to the end: everything there
 is deleted (which frees the target's node: a node holds at most
 stream-node-max-entries = 100 entries, Redis' default) and appended again
-with the same ids and fields, minus the erased entries.
+with the same ids and fields, minus the erased entries: the target and its
+edits, which all come after it, so the rewrite finds them on its way (no
+edit index: an edit costs no more Redis work than a message).
 ]]
 
 -- Entries kept before an erased one when the log is rewritten: Redis'
@@ -250,14 +250,30 @@ local function tombstone(entry)
   return head .. ',"target":' .. jint(ev.target) .. ',"deleted":true,"ts":' .. jint(ev.ts) .. '}'
 end
 
--- Rewrite the log without the entries whose seqs are keys of erase (all at
--- or after first): see the comment above RELATE_WINDOW.
-local function rewrite_log(log_key, first, erase)
-  local before = redis.call('XREVRANGE', log_key, '(' .. first .. '-0', '-', 'COUNT',
+-- The target of an edit event's text, or nil for any other event. The
+-- first ',"target":' of the text is the field (after id and from, whose
+-- quotes inside are escaped; body and attrs come after it).
+local function edit_target(text)
+  if not text or string.sub(text, 1, 11) ~= '{"t":"edit"' then return nil end
+  return tonumber(string.match(text, ',"target":(%d+)'))
+end
+
+-- Rewrite the log without msg entry target and its edits (see the comment
+-- above RELATE_WINDOW). Returns the erased entries, target first.
+local function rewrite_log(log_key, target)
+  local before = redis.call('XREVRANGE', log_key, '(' .. target .. '-0', '-', 'COUNT',
                             RELATE_WINDOW)
-  local from = first
+  local from = target
   if #before > 0 then from = entry_seq(before[#before]) end
   local tail = redis.call('XRANGE', log_key, from .. '-0', '+')
+  local erase, erased = {[target] = true}, {}
+  for _, e in ipairs(tail) do
+    local s = entry_seq(e)
+    if s == target or (s > target and edit_target(log_event(e)) == target) then
+      erase[s] = true
+      erased[#erased + 1] = e
+    end
+  end
   local ids = {}
   for i, e in ipairs(tail) do
     ids[#ids + 1] = e[1]
@@ -271,52 +287,38 @@ local function rewrite_log(log_key, first, erase)
   for _, e in ipairs(tail) do
     if not erase[entry_seq(e)] then redis.call('XADD', log_key, e[1], unpack(e[2])) end
   end
+  return erased
 end
 
--- Erase msg entry target (and its edits, from the rel index) from the log;
--- their tombstones go to tomb. Tombstones older than retention and edit
--- index entries of targets gone from the log are dropped on the way
--- (deletes are rare; this keeps both hashes bounded).
-local function erase(keys, target, entry, now, retention)
-  local erase_set, marks = {[target] = true}, {}
-  marks[#marks + 1] = target
-  marks[#marks + 1] = entry_t(entry) .. '\t' .. (tombstone(entry) or '{}')
-  local edits = redis.call('HGET', keys[7], 'e:' .. target)
-  if edits then
-    for s in string.gmatch(edits, '%d+') do
-      local e = redis.call('XRANGE', keys[3], s .. '-0', s .. '-0')[1]
-      if e then
-        erase_set[tonumber(s)] = true
-        marks[#marks + 1] = s
-        marks[#marks + 1] = entry_t(e) .. '\t' .. (tombstone(e) or '{}')
-      end
-    end
-    redis.call('HDEL', keys[7], 'e:' .. target)
+-- Erase msg entry target and its edits from the log (KEYS as relate's);
+-- their tombstones go to tomb, and tombstones older than retention are
+-- dropped on the way (deletes are rare; this keeps the hash bounded).
+local function erase(keys, target, now, retention)
+  local marks = {}
+  for _, e in ipairs(rewrite_log(keys[3], target)) do
+    marks[#marks + 1] = entry_seq(e)
+    marks[#marks + 1] = entry_t(e) .. '\t' .. (tombstone(e) or '{}')
   end
-  rewrite_log(keys[3], target, erase_set)
   local all = redis.call('HGETALL', keys[6])
   for i = 1, #all, 2 do
-    if retention > 0 and tomb_split(all[i + 1]) < now - retention then redis.call('HDEL', keys[6], all[i]) end
-  end
-  redis.call('HSET', keys[6], unpack(marks))
-  local oldest = redis.call('XRANGE', keys[3], '-', '+', 'COUNT', 1)[1]
-  if oldest then
-    for _, f in ipairs(redis.call('HKEYS', keys[7])) do
-      if num(string.sub(f, 3)) < entry_seq(oldest) then redis.call('HDEL', keys[7], f) end
+    if retention > 0 and tomb_split(all[i + 1]) < now - retention then
+      redis.call('HDEL', keys[6], all[i])
     end
   end
+  redis.call('HSET', keys[6], unpack(marks))
 end
 
 -- relate: edit, delete or react.
--- KEYS meta, members, log, ids, rcpt, tomb, rel (all in the conversation's slot)
+-- KEYS meta, members, log, ids, rcpt, tomb (all in the conversation's slot)
 -- ARGV sender, client id, kind ("edit"|"delete"|"react"), target seq, event
 --      prefix (ends with "seq":), event suffix, cached mver, retention ms
 -- Reply: ok, seq, mver, members (add_members); or dup, seq, event (the
 -- tombstone when it was erased since), mver, members; or not_member;
 -- forbidden, why ("blocked" | "not_sender"); not_found (the target is no
 -- msg of the log, or is deleted).
--- Stored like a msg (seq, t, dedupe, the sender's cursors) but mc stays and
--- no job is written: relations are never unread and never pushed.
+-- Stored like a msg (seq, t, dedupe, the sender's cursors, the log's
+-- retention trim) but mc stays and no job is written: relations are never
+-- unread and never pushed.
 local function relate(keys, args)
   local sender, kind, target = args[1], args[3], num(args[4])
   local role = redis.call('HGET', keys[2], sender)
@@ -345,16 +347,13 @@ local function relate(keys, args)
   end
   local seq, mc = num(meta[2]) + 1, num(meta[3])
   local t = clock(num(meta[4]))
-  if kind == 'delete' then erase(keys, target, entry, t, num(args[8])) end
+  if kind == 'delete' then erase(keys, target, t, num(args[8])) end
   redis.call('HSET', keys[1], 'seq', seq, 'lt', t)
   redis.call('XADD', keys[3], seq .. '-0', 'e', args[5] .. seq .. args[6], 't', t, 'k', dk,
              'm', mc)
   redis.call('HSET', keys[4], dk, seq)
   redis.call('HSET', keys[5], 'r:' .. sender, seq, 'd:' .. sender, seq)
-  if kind == 'edit' then
-    local prev = redis.call('HGET', keys[7], 'e:' .. target)
-    redis.call('HSET', keys[7], 'e:' .. target, prev and (prev .. ',' .. seq) or seq)
-  end
+  if seq % 8 == 0 then trim_log(keys[3], keys[4], t, num(args[8])) end
   return add_members({'ok', seq, mver}, keys[2], mver, args[7])
 end
 
@@ -1097,7 +1096,7 @@ local function user_del(keys, args)
     local kind = redis.call('HGET', base .. 'meta', 'kind')
     if #all == 0 then
       redis.call('DEL', base .. 'meta', base .. 'members', base .. 'log', base .. 'ids',
-                 base .. 'rcpt', base .. 'tomb', base .. 'rel')
+                 base .. 'rcpt', base .. 'tomb')
     elseif kind == 'group' then
       local has_admin, first, users = false, nil, {}
       for i = 1, #all, 2 do

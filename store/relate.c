@@ -19,14 +19,13 @@ int mqc_store_relate(struct mqc_store *s, const char *conv, const char *sender, 
     if (target < 1)
         return MQC_EBADREQ;
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc2_relate", 7);
+    mqc_store__args_fcall(&a, "mqc2_relate", 6);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
     mqc_store__args_conv_key(&a, s, conv, "ids");
     mqc_store__args_conv_key(&a, s, conv, "rcpt");
     mqc_store__args_conv_key(&a, s, conv, "tomb");
-    mqc_store__args_conv_key(&a, s, conv, "rel");
     mqc_store__args_str(&a, sender);
     mqc_store__args_str(&a, id);
     mqc_store__args_str(&a, kind);
