@@ -4,8 +4,8 @@ INFO commandstats deltas over N direct messages (recipient online) and N
 group messages to a group of G offline members; then the same for message
 relations (#18): an edit of each of those messages by its sender and a
 reaction to each by another member (a relation must cost no more than a
-message). Run with /usr/bin/python3 and
-MQCHAT_PLUGIN / MQCHAT_CLI pointing at a build (any version: compare two
+message), and deletes of messages with 0 to 3N entries after them. Run
+with /usr/bin/python3 and MQCHAT_PLUGIN / MQCHAT_CLI pointing at a build (any version: compare two
 builds in the same run). Talks to 127.0.0.1 only; bounded by N."""
 import json
 import os
@@ -29,6 +29,14 @@ def info(redis):
         if line.startswith("cmdstat_"):
             calls += int(line.split("calls=")[1].split(",")[0])
     return cpu, calls
+
+
+def fcall_usec(redis):
+    """Time Redis spent inside FCALL so far (INFO commandstats), in us."""
+    for line in redis.call("INFO", "commandstats").decode().splitlines():
+        if line.startswith("cmdstat_fcall:"):
+            return int(line.split("usec=")[1].split(",")[0])
+    return 0
 
 
 def msg(i):
@@ -77,6 +85,20 @@ def main():
         us, calls = measure(s, b, conv, N, relation_done(a, f"x{N - 1}"),
                             lambda i: {"id": f"x{i}", "react": i + 1, "emojis": ["\U0001F44D"]})
         print(f"direct, react: {us:.1f} us Redis CPU/reaction, {calls:.2f} Redis calls/reaction")
+
+        # Deletes erase by rewriting the log from 100 entries before the
+        # target (docs/ARCHITECTURE.md): the newest message is cheap, the
+        # oldest costs the whole log after it (3N entries here).
+        measure(s, a, conv, 1, relation_done(b, "fresh"), lambda i: {"id": "fresh", "body": "x"})
+        for name, target, after in (("newest", 3 * N + 1, 0), ("middle", N, 2 * N + 1),
+                                    ("oldest", 1, 3 * N)):
+            f0 = fcall_usec(s.redis)
+            us, calls = measure(s, a, conv, 1, relation_done(b, f"d{target}"),
+                                lambda i, t=target: {"id": f"d{t}", "delete": t})
+            inside = fcall_usec(s.redis) - f0
+            print(f"direct, delete of the {name} message ({after} entries after it): "
+                  f"{inside} us in the function ({us:.0f} us Redis CPU in all), "
+                  f"{calls:.0f} Redis calls")
 
         members = [f"m{i}" for i in range(G)]
         a.publish("chat/u/alice/req", json.dumps({"op": "create", "req": "r2", "kind": "group",
