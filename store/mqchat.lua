@@ -187,14 +187,20 @@ local function tomb_split(v)
   return tonumber(string.sub(v, 1, i - 1)) or 0, string.sub(v, i + 1)
 end
 
--- Tombstones of the seqs strictly between lo and hi, highest first, at most
--- n: {seq, t, json}. Only called where the log came back short (a gap in
--- its seqs), so a log without erasures costs nothing here.
-local function tombs_between(tomb_key, hi, lo, n)
+-- Tombstones of the seqs strictly between lo and hi, at most n of them
+-- from the hi end, highest first (history's order), or from the lo end,
+-- lowest first, when asc (sync's): {seq, t, json}. Only called where the
+-- log came back short (a gap in its seqs), so a log without erasures costs
+-- nothing here.
+local function tombs_between(tomb_key, hi, lo, n, asc)
   local out = {}
   if not tomb_key or hi - lo <= 1 or n <= 0 then return out end
   local seqs = {}
-  for s = hi - 1, math.max(lo + 1, hi - n), -1 do seqs[#seqs + 1] = s end
+  if asc then
+    for s = lo + 1, math.min(hi - 1, lo + n) do seqs[#seqs + 1] = s end
+  else
+    for s = hi - 1, math.max(lo + 1, hi - n), -1 do seqs[#seqs + 1] = s end
+  end
   local vals = redis.call('HMGET', tomb_key, unpack(seqs))
   for i = 1, #seqs do
     if vals[i] then
@@ -326,9 +332,12 @@ local function relate(keys, args)
   local meta = redis.call('HMGET', keys[1], 'b:' .. sender, 'seq', 'mc', 'lt', 'mver', 'kind')
   if meta[1] then return {'forbidden', 'blocked'} end
   local mver = num(meta[5])
+  local seq, mc = num(meta[2]) + 1, num(meta[3])
+  -- Dedupe in one call on the common path: claim the key for seq now, and
+  -- give it back if the checks below refuse.
   local dk = sender .. '\n' .. args[2]
-  local old = redis.call('HGET', keys[4], dk)
-  if old then
+  if redis.call('HSETNX', keys[4], dk, seq) == 0 then
+    local old = redis.call('HGET', keys[4], dk)
     local e = redis.call('XRANGE', keys[3], old .. '-0', old .. '-0')[1]
     local ev = e and log_event(e)
     if not ev then
@@ -339,19 +348,25 @@ local function relate(keys, args)
   end
   local entry = redis.call('XRANGE', keys[3], target .. '-0', target .. '-0')[1]
   local text = entry and log_event(entry)
-  if not is_msg(text) then return {'not_found'} end
-  local from = entry_from(entry, text)
-  if kind == 'edit' and from ~= sender then return {'forbidden', 'not_sender'} end
-  if kind == 'delete' and from ~= sender and not (meta[6] == 'group' and role == 'admin') then
-    return {'forbidden', 'not_sender'}
+  local refuse = nil
+  if not is_msg(text) then
+    refuse = {'not_found'}
+  else
+    local from = entry_from(entry, text)
+    if (kind == 'edit' and from ~= sender) or (kind == 'delete' and from ~= sender and
+                                               not (meta[6] == 'group' and role == 'admin')) then
+      refuse = {'forbidden', 'not_sender'}
+    end
   end
-  local seq, mc = num(meta[2]) + 1, num(meta[3])
+  if refuse then
+    redis.call('HDEL', keys[4], dk)
+    return refuse
+  end
   local t = clock(num(meta[4]))
   if kind == 'delete' then erase(keys, target, t, num(args[8])) end
   redis.call('HSET', keys[1], 'seq', seq, 'lt', t)
   redis.call('XADD', keys[3], seq .. '-0', 'e', args[5] .. seq .. args[6], 't', t, 'k', dk,
              'm', mc)
-  redis.call('HSET', keys[4], dk, seq)
   redis.call('HSET', keys[5], 'r:' .. sender, seq, 'd:' .. sender, seq)
   if seq % 8 == 0 then trim_log(keys[3], keys[4], t, num(args[8])) end
   return add_members({'ok', seq, mver}, keys[2], mver, args[7])
@@ -904,8 +919,9 @@ local function with_tombs(tomb_key, list, lo, limit, after)
   local function mk(s, t, text) return {s .. '-0', {'e', text, 't', t}} end
   local out = {}
   if after(list[1]) then
+    -- all of them (the oldest come first), then the page keeps limit + 1
     local below, s = {}, entry_seq(list[1]) - 1
-    while s >= lo and #below <= limit do
+    while s >= lo do
       local v = redis.call('HGET', tomb_key, s)
       if not v then break end
       local t, text = tomb_split(v)
@@ -914,14 +930,42 @@ local function with_tombs(tomb_key, list, lo, limit, after)
       below[#below + 1] = e
       s = s - 1
     end
-    for i = #below, 1, -1 do out[#out + 1] = below[i] end
+    for i = #below, math.max(1, #below - limit), -1 do out[#out + 1] = below[i] end
   end
+  -- The lowest seq in (lo, hi) whose tombstone is after the position (hi if
+  -- none): the tombstones of a gap are in seq order, so after() splits them
+  -- in two (a missing one, swept by retention, is older than any position).
+  local function first_after(lo_s, hi_s)
+    local a, z, best = lo_s + 1, hi_s - 1, hi_s
+    while a <= z do
+      local mid = math.floor((a + z) / 2)
+      local v = redis.call('HGET', tomb_key, mid)
+      local t, text = 0, nil
+      if v then t, text = tomb_split(v) end
+      if v and after(mk(mid, t, text)) then
+        best, z = mid, mid - 1
+      else
+        a = mid + 1
+      end
+    end
+    return best
+  end
+  -- past limit + 1 events after the position the page is full: stop there
+  local n_after = #out
   for i, e in ipairs(list) do
+    if n_after > limit then break end
     if i > 1 then
-      local gap = tombs_between(tomb_key, entry_seq(e), entry_seq(list[i - 1]), limit + 1)
-      for k = #gap, 1, -1 do out[#out + 1] = mk(gap[k][1], gap[k][2], gap[k][3]) end
+      local lo_s, hi_s = entry_seq(list[i - 1]), entry_seq(e)
+      if hi_s - lo_s > 1 and not after(list[i - 1]) then lo_s = first_after(lo_s, hi_s) - 1 end
+      local gap = tombs_between(tomb_key, hi_s, lo_s, limit + 1, true)
+      for _, g in ipairs(gap) do
+        local x = mk(g[1], g[2], g[3])
+        out[#out + 1] = x
+        if after(x) then n_after = n_after + 1 end
+      end
     end
     out[#out + 1] = e
+    if after(e) then n_after = n_after + 1 end
   end
   return out
 end

@@ -161,6 +161,30 @@ class RelationsTest(unittest.TestCase):
         a.close()
         b.close()
 
+    def test_long_runs_of_erased_events_page_through_sync_and_history(self):
+        a, b = self.chat("alice"), self.chat("bob")
+        conv = a.group("gap", ["bob"])
+        b.barrier()
+        before = b.ok("sync")["next"]
+        s = self.sent(a, conv, "gap-m", "edited a lot")
+        for i in range(30):
+            self.post(a, conv, "gap-e%d" % i, edit=s, body="take %d" % i)
+            self.got(b, conv, "edit", "gap-e%d" % i)
+            if i == 9:
+                middle = b.ok("sync")["next"]
+        self.post(a, conv, "gap-d", delete=s)
+        self.got(b, conv, "delete", "gap-d")
+        d = self.chat("bob")
+        for token, first in ((before, s), (middle, s + 11)):
+            events, _ = self.sync_all(d, token)  # pages of 5
+            mine = [e for e in events if e.get("conv") == conv]
+            self.assertEqual([e["seq"] for e in mine], list(range(first, s + 32)))
+            self.assertTrue(all(e.get("deleted") for e in mine[:-1]))
+            self.assertTrue(all("body" not in e for e in mine))
+            self.assertEqual(mine[-1]["t"], "delete")
+        h = self.history(d, conv)  # pages of 7
+        self.assertEqual([e["seq"] for e in h], list(range(1, s + 32)))
+
     def test_forbidden_edits_and_deletes_store_nothing(self):
         a, b, c = self.chat("alice"), self.chat("bob"), self.chat("carol")
         direct = a.direct("bob")
