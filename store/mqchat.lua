@@ -368,7 +368,13 @@ local function relate(keys, args)
   redis.call('XADD', keys[3], seq .. '-0', 'e', args[5] .. seq .. args[6], 't', t, 'k', dk,
              'm', mc)
   redis.call('HSET', keys[5], 'r:' .. sender, seq, 'd:' .. sender, seq)
-  if seq % 8 == 0 then trim_log(keys[3], keys[4], t, num(args[8])) end
+  if seq % 8 == 0 then
+    -- the retention trim, only when the oldest entry is due (one entry read)
+    local oldest = redis.call('XRANGE', keys[3], '-', '+', 'COUNT', 1)[1]
+    if oldest and entry_t(oldest) < t - num(args[8]) then
+      trim_log(keys[3], keys[4], t, num(args[8]))
+    end
+  end
   return add_members({'ok', seq, mver}, keys[2], mver, args[7])
 end
 
