@@ -311,7 +311,9 @@ local function erase(keys, target, now, retention)
       redis.call('HDEL', keys[6], all[i])
     end
   end
-  redis.call('HSET', keys[6], unpack(marks))
+  for i = 1, #marks, 1000 do -- (a message edited thousands of times)
+    redis.call('HSET', keys[6], unpack(marks, i, math.min(i + 999, #marks)))
+  end
 end
 
 -- relate: edit, delete or react.
