@@ -205,6 +205,12 @@ class RelationsTest(unittest.TestCase):
         self.got(c, group, "edit", "b-edit-own")
         self.post(a, group, "a-del-b", delete=sb)
         self.assertEqual(self.got(c, group, "delete", "a-del-b")["target"], sb)
+        # a block refuses the blocked user's relations in the direct conversation too
+        a.ok("block", user="bob")
+        self.refused(b, direct, "b-react-blocked", "forbidden", react=sd, emojis=["👍"])
+        a.ok("unblock", user="bob")
+        self.post(b, direct, "b-react-unblocked", react=sd, emojis=["👍"])
+        self.got(a, direct, "react", "b-react-unblocked")
 
     def test_not_found_targets(self):
         a, b = self.chat("alice"), self.chat("bob")
