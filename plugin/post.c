@@ -14,13 +14,16 @@
 #include "core/event.h"
 #include "core/log.h"
 #include "core/preview.h"
+#include "core/relation.h"
 #include "core/utf8.h"
 #include "plugin/metrics.h"
 #include "plugin/plugin.h"
 
-/* A send in flight: who asked, and the event around its future seq. */
+/* A send in flight (a message or a relation: edit, delete, react): who
+ * asked, what kind, and the event around its future seq. */
 struct send_ctx {
     struct mqc_origin *o;
+    enum mqc_send_kind kind;
     char *prefix, *suffix;
 };
 
@@ -46,15 +49,34 @@ static void post_failed(const struct mqc_origin *o, int rc)
         mqc_plugin__send_err(o->p, &o->to, o->ref ? "id" : NULL, o->ref, MQC_EINTERNAL, NULL);
 }
 
+/* Answer the refusals that only sends with relations get (a target that is
+ * no message, or one the sender may not change). false: not one of them. */
+static bool relation_failed(const struct mqc_origin *o, int rc, const char *reason,
+                            enum mqc_send_kind kind)
+{
+    const char *why = NULL;
+    if (rc == MQC_ENOTFOUND)
+        why = kind == MQC_SEND_MSG ? "reply_to: no such message in this conversation"
+                                   : "no such message in this conversation (or it was deleted)";
+    else if (rc == MQC_EFORBIDDEN && reason && !strcmp(reason, "not_sender"))
+        why = kind == MQC_SEND_EDIT ? "only its sender may edit a message"
+                                    : "only its sender or a group admin may delete a message";
+    if (!why)
+        return false;
+    mqc_plugin__send_err(o->p, &o->to, o->ref ? "id" : NULL, o->ref, rc, why);
+    return true;
+}
+
 static void send_done(void *ctx, int rc, const struct mqc_post_result *r)
 {
     struct send_ctx *c = ctx;
     struct mqc_origin *o = c->o;
     if (rc != MQC_OK) {
-        bool told = rc == MQC_ENOTMEMBER || rc == MQC_EUNAVAIL ||
-                    rc == MQC_EFORBIDDEN; /* as post_failed says */
+        bool told = rc == MQC_ENOTMEMBER || rc == MQC_EUNAVAIL || rc == MQC_EFORBIDDEN ||
+                    rc == MQC_ENOTFOUND; /* as post_failed and relation_failed say */
         mqc_plugin__metric_rejected(told ? rc : MQC_EINTERNAL);
-        post_failed(o, rc);
+        if (!relation_failed(o, rc, r->reason, c->kind))
+            post_failed(o, rc);
         goto out;
     }
     if (r->dup && r->announce && r->event_len) {
@@ -100,12 +122,31 @@ out:
     send_ctx_free(c);
 }
 
+/* The checked fields of a send: a message (possibly a reply) or a
+ * relation (core/relation.h). MQC_OK, or MQC_EBADREQ with *why. */
+static int parse_send(const cJSON *root, struct mqc_relation *rel, struct mqc_send *m,
+                      const char **why)
+{
+    memset(m, 0, sizeof *m);
+    if (mqc_relation_parse(root, rel, why) != MQC_OK)
+        return MQC_EBADREQ;
+    if (rel->kind == MQC_SEND_MSG || rel->kind == MQC_SEND_EDIT)
+        return mqc_send_parse(root, m, why);
+    m->id = mqc_envelope_ref(root, "id");
+    if (!m->id) {
+        *why = "id must be a string of 1-64 characters";
+        return MQC_EBADREQ;
+    }
+    return MQC_OK;
+}
+
 static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const char *conv,
                      cJSON *root, size_t payload_len)
 {
     struct mqc_send m;
+    struct mqc_relation rel;
     const char *why = NULL;
-    if (mqc_send_parse(root, &m, &why) != MQC_OK) {
+    if (parse_send(root, &rel, &m, &why) != MQC_OK) {
         const char *id = mqc_envelope_ref(root, "id");
         mqc_plugin__send_err(p, from, id ? "id" : NULL, id, MQC_EBADREQ, why);
         mqc_plugin__metric_rejected(MQC_EBADREQ);
@@ -126,15 +167,23 @@ static int post_send(struct mqc_plugin *p, const struct mqc_sender *from, const 
     int rc = c ? MQC_OK : MQC_ENOMEM;
     if (rc == MQC_OK && !(c->o = mqc_plugin__origin_new(p, from, conv, m.id, NULL)))
         rc = MQC_ENOMEM;
-    if (rc == MQC_OK)
-        rc = mqc_event_msg_parts(conv, m.id, from->user, mqc_clock_wall_ms(), m.body, m.attrs,
-                                 &c->prefix, &c->suffix);
-    char preview[MQC_PREVIEW_MAX + 1];
-    mqc_preview_make(m.body->valuestring, m.attrs ? m.attrs->valuestring : NULL, preview,
-                     sizeof preview);
-    if (rc == MQC_OK)
+    if (rc == MQC_OK) {
+        c->kind = rel.kind;
+        rc = mqc_relation_event_parts(conv, m.id, from->user, mqc_clock_wall_ms(), &rel, m.body,
+                                      m.attrs, &c->prefix, &c->suffix);
+    }
+    int64_t mver = mqc_members_version(p->members, conv);
+    if (rc == MQC_OK && rel.kind == MQC_SEND_MSG) {
+        char preview[MQC_PREVIEW_MAX + 1];
+        mqc_preview_make(m.body->valuestring, m.attrs ? m.attrs->valuestring : NULL, preview,
+                         sizeof preview);
         rc = mqc_store_send(p->store, conv, from->user, m.id, c->prefix, c->suffix, preview,
-                            mqc_members_version(p->members, conv), send_done, c);
+                            rel.reply_to, mver, send_done, c);
+    } else if (rc == MQC_OK) {
+        /* edit, delete, react: no preview, no job (relations never push) */
+        rc = mqc_store_relate(p->store, conv, from->user, m.id, mqc_send_kind_name(rel.kind),
+                              rel.target, c->prefix, c->suffix, mver, send_done, c);
+    }
     if (rc != MQC_OK) {
         mqc_log(MQC_LOG_ERR, "send: cannot queue: %s (user=%s conv=%s)", mqc_err_str(rc),
                 from->user, conv);

@@ -110,6 +110,8 @@ static int post_parse(int rc, const redisReply *r, struct mqc_post_result *res,
     const char *word;
     if (rc == MQC_OK)
         rc = status(r, &word);
+    if (rc == MQC_EFORBIDDEN && r->elements > 1)
+        res->reason = reply_str(r->element[1]);
     if (rc == MQC_OK && !strcmp(word, "dup")) {
         res->dup = true;
         res->seq = reply_int(r->elements > 1 ? r->element[1] : NULL);
@@ -160,6 +162,7 @@ struct send_job {
     struct mqc_store *s;
     mqc_store_post_cb cb;
     void *ctx;
+    bool hint; /* a stored event has a job (msg): hint its slot */
     char key[];
 };
 
@@ -184,19 +187,40 @@ static void send_done(struct mqc_store__job *j, int rc, redisReply *r)
     } else if (w->s->unsure && mqc_map_del(w->s->unsure, w->key) && res.dup) {
         res.announce = true;
     }
-    if (rc == MQC_OK && !res.dup)
+    if (rc == MQC_OK && !res.dup && w->hint)
         mqc_store__hint(w->s, w->key, strcspn(w->key, "\n")); /* key: conv\n... */
     w->cb(w->ctx, rc, &res);
     free(members);
     free(w);
 }
 
+int mqc_store__submit_send(struct mqc_store *s, struct mqc_store__args *a, const char *conv,
+                           const char *sender, const char *id, bool hint, mqc_store_post_cb cb,
+                           void *ctx)
+{
+    size_t kl = strlen(conv) + strlen(sender) + strlen(id) + 3;
+    struct send_job *w = malloc(sizeof *w + kl);
+    if (!w) {
+        mqc_store__args_free(a);
+        return MQC_ENOMEM;
+    }
+    w->s = s;
+    w->cb = cb;
+    w->ctx = ctx;
+    w->hint = hint;
+    snprintf(w->key, kl, "%s\n%s\n%s", conv, sender, id);
+    int rc = mqc_store__submit(s, a, send_done, NULL, w);
+    if (rc != MQC_OK)
+        free(w);
+    return rc;
+}
+
 int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, const char *id,
-                   const char *prefix, const char *suffix, const char *preview, int64_t cached_mver,
-                   mqc_store_post_cb cb, void *ctx)
+                   const char *prefix, const char *suffix, const char *preview, int64_t reply_to,
+                   int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc2_send", 6);
+    mqc_store__args_fcall(&a, "mqc2_send", reply_to > 0 ? 7 : 6);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
@@ -207,6 +231,8 @@ int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, co
         a.failed = 1;
     else
         mqc_store__args_str(&a, jobs);
+    if (reply_to > 0)
+        mqc_store__args_conv_key(&a, s, conv, "tomb");
     mqc_store__args_str(&a, sender);
     mqc_store__args_str(&a, id);
     mqc_store__args_str(&a, prefix);
@@ -215,20 +241,9 @@ int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, co
     mqc_store__args_fmt(&a, "%lld", (long long)s->retention_ms);
     mqc_store__args_str(&a, conv);
     mqc_store__args_str(&a, s->push_preview && preview ? preview : "");
-    size_t kl = strlen(conv) + strlen(sender) + strlen(id) + 3;
-    struct send_job *w = malloc(sizeof *w + kl);
-    if (!w) {
-        mqc_store__args_free(&a);
-        return MQC_ENOMEM;
-    }
-    w->s = s;
-    w->cb = cb;
-    w->ctx = ctx;
-    snprintf(w->key, kl, "%s\n%s\n%s", conv, sender, id);
-    int rc = mqc_store__submit(s, &a, send_done, NULL, w);
-    if (rc != MQC_OK)
-        free(w);
-    return rc;
+    if (reply_to > 0)
+        mqc_store__args_fmt(&a, "%lld", (long long)reply_to);
+    return mqc_store__submit_send(s, &a, conv, sender, id, true, cb, ctx);
 }
 
 /* The reply of mqc2_unread (fire-and-forget): failures are logged; a
@@ -591,10 +606,11 @@ int mqc_store_history(struct mqc_store *s, const char *conv, const char *user, i
                       int64_t limit, size_t max_bytes, mqc_store_history_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_history", 3);
+    mqc_store__args_fcall(&a, "mqc1_history", 4);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
+    mqc_store__args_conv_key(&a, s, conv, "tomb");
     mqc_store__args_str(&a, user);
     if (before < 0)
         mqc_store__args_str(&a, "");

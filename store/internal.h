@@ -98,6 +98,14 @@ int mqc_store__submit(struct mqc_store *s, struct mqc_store__args *a,
                       void (*done)(struct mqc_store__job *, int, redisReply *), void *cb,
                       void *ctx);
 
+/* Queue a built send-like call (mqc2_send, mqc2_relate; the builder is freed
+ * either way) whose reply is post-shaped: dedupe by (conv, sender, id)
+ * with the "unsure" bookkeeping of store/conv.c; hint: the call writes a
+ * job when it stores an event (its slot goes into the next hint). */
+int mqc_store__submit_send(struct mqc_store *s, struct mqc_store__args *a, const char *conv,
+                           const char *sender, const char *id, bool hint, mqc_store_post_cb cb,
+                           void *ctx);
+
 /* The stored events r->element[from..] as borrowed strings and lengths
  * (*events and *lens malloc'd, the caller frees both; a non-string element,
  * which Redis never sends here, reads as "{}"). MQC_OK or MQC_ENOMEM. */

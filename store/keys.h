@@ -34,9 +34,12 @@
  *                                mc (msg events so far), lt (ms of the last event),
  *                                b:<user> (direct: the other member blocks user)
  *   <p>{c:<conv>}:members  HASH  user -> admin | member
- *   <p>{c:<conv>}:log      STREAM  "<seq>-0" -> e = event JSON (msg, member), t = ms
+ *   <p>{c:<conv>}:log      STREAM  "<seq>-0" -> e = event JSON (msg, member, edit, delete,
+ *                                react), t = ms
  *                                (Redis TIME, non-decreasing), k = dedupe key, m = mc
  *   <p>{c:<conv>}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
+ *   <p>{c:<conv>}:tomb     HASH  seq -> "<t>\t<event JSON>": erased log entries (deleted
+ *                                msgs and their edits) without body and attrs (#18)
  *   <p>{c:<conv>}:rcpt     HASH  d:<user> / r:<user> -> delivered / read cursor,
  *                                j:<user> seq that made user a member, x:<user> seq
  *                                that removed user (sync visibility)

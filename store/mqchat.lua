@@ -22,6 +22,7 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
                         non-decreasing per conversation), k = dedupe key (msgs),
                         m = mc after this event (absent in v1 entries: m = seq)
   P{c:C}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
+  P{c:C}:tomb     HASH  seq -> "<t>\t<event>": erased entries (relations, below)
   P{c:C}:rcpt     HASH  d:<user> / r:<user> delivered / read cursor; j:<user> seq of the
                         event that made user a member (absent: from the start);
                         x:<user> seq of the event that removed user
@@ -158,11 +159,240 @@ local function trim_log(log_key, ids_key, now, retention)
   end
 end
 
+--[[ Message relations (issue #18; PROTOCOL.md "Message relations"): replies,
+edits, deletes and reactions. Each is an event of the conversation log with
+its own seq, t and m (mc unchanged: only msg events count), deduplicated
+like messages, and with NO job: relations never count as unread and never
+push. One more key of the conversation's slot:
+  P{c:C}:tomb  HASH  seq -> "<t>\t<event JSON>": what history and sync return
+                     for an erased log entry (a deleted msg, or an edit of it):
+                     the event without body and attrs, with "deleted":true
+Erasure: XDEL only flags a stream entry (its bytes stay in the listpack node
+until every entry of the node is deleted), so a delete rewrites the log
+from RELATE_WINDOW entries before the target to the end: everything there
+is deleted (which frees the target's node: a node holds at most
+stream-node-max-entries = 100 entries, Redis' default) and appended again
+with the same ids and fields, minus the erased entries: the target and its
+edits, which all come after it, so the rewrite finds them on its way (no
+edit index: an edit costs no more Redis work than a message).
+]]
+
+-- Entries kept before an erased one when the log is rewritten: Redis'
+-- stream-node-max-entries (default 100); raising that setting above it
+-- leaves erased bytes in the log's node (docs/ARCHITECTURE.md).
+local RELATE_WINDOW = 100
+
+local function is_msg(text)
+  return text ~= nil and string.sub(text, 1, 10) == '{"t":"msg"'
+end
+
+-- "<t>\t<json>" of a tombstone: t, json.
+local function tomb_split(v)
+  local i = string.find(v, '\t', 1, true)
+  if not i then return 0, v end
+  return tonumber(string.sub(v, 1, i - 1)) or 0, string.sub(v, i + 1)
+end
+
+-- Tombstones of the seqs strictly between lo and hi, at most n of them
+-- from the hi end, highest first (history's order), or from the lo end,
+-- lowest first, when asc (sync's): {seq, t, json}. Only called where the
+-- log came back short (a gap in its seqs), so a log without erasures costs
+-- nothing here.
+local function tombs_between(tomb_key, hi, lo, n, asc)
+  local out = {}
+  if not tomb_key or hi - lo <= 1 or n <= 0 then return out end
+  local seqs = {}
+  if asc then
+    for s = lo + 1, math.min(hi - 1, lo + n) do seqs[#seqs + 1] = s end
+  else
+    for s = hi - 1, math.max(lo + 1, hi - n), -1 do seqs[#seqs + 1] = s end
+  end
+  local vals = redis.call('HMGET', tomb_key, unpack(seqs))
+  for i = 1, #seqs do
+    if vals[i] then
+      local t, text = tomb_split(vals[i])
+      out[#out + 1] = {seqs[i], t, text}
+    end
+  end
+  return out
+end
+
+-- The sender of a msg log entry: its dedupe key is "<sender>\n<id>".
+local function entry_from(entry, text)
+  local k = field(entry[2], 'k')
+  if k then
+    local i = string.find(k, '\n', 1, true)
+    if i then return string.sub(k, 1, i - 1) end
+  end
+  local ok, ev = pcall(cjson.decode, text)
+  return ok and type(ev) == 'table' and ev.from or nil
+end
+
+-- Whether seq is a msg event of the log (deleted or not): the reply_to
+-- target check of send.
+local function reply_target(log_key, tomb_key, seq)
+  local e = redis.call('XRANGE', log_key, seq .. '-0', seq .. '-0')[1]
+  if e then return is_msg(log_event(e)) end
+  local v = redis.call('HGET', tomb_key, seq)
+  if not v then return false end
+  local _, text = tomb_split(v)
+  return is_msg(text)
+end
+
+local function jstr(s)
+  return cjson.encode(tostring(s or ''))
+end
+
+local function jint(n)
+  return string.format('%d', tonumber(n) or 0)
+end
+
+-- The tombstone of an erased msg or edit entry: its event without body and
+-- attrs, "deleted":true; nil when the entry holds no readable event.
+local function tombstone(entry)
+  local ok, ev = pcall(cjson.decode, log_event(entry) or '')
+  if not ok or type(ev) ~= 'table' then return nil end
+  local head = '{"t":' .. jstr(ev.t) .. ',"conv":' .. jstr(ev.conv) .. ',"seq":' ..
+               entry_seq(entry) .. ',"id":' .. jstr(ev.id) .. ',"from":' .. jstr(ev.from)
+  if ev.t == 'msg' then
+    local s = head .. ',"ts":' .. jint(ev.ts) .. ',"deleted":true'
+    if type(ev.reply_to) == 'number' then s = s .. ',"reply_to":' .. jint(ev.reply_to) end
+    return s .. '}'
+  end
+  return head .. ',"target":' .. jint(ev.target) .. ',"deleted":true,"ts":' .. jint(ev.ts) .. '}'
+end
+
+-- The target of an edit event's text, or nil for any other event. The
+-- first ',"target":' of the text is the field (after id and from, whose
+-- quotes inside are escaped; body and attrs come after it).
+local function edit_target(text)
+  if not text or string.sub(text, 1, 11) ~= '{"t":"edit"' then return nil end
+  return tonumber(string.match(text, ',"target":(%d+)'))
+end
+
+-- Rewrite the log without msg entry target and its edits (see the comment
+-- above RELATE_WINDOW). Returns the erased entries, target first.
+local function rewrite_log(log_key, target)
+  local before = redis.call('XREVRANGE', log_key, '(' .. target .. '-0', '-', 'COUNT',
+                            RELATE_WINDOW)
+  local from = target
+  if #before > 0 then from = entry_seq(before[#before]) end
+  local tail = redis.call('XRANGE', log_key, from .. '-0', '+')
+  local erase, erased = {[target] = true}, {}
+  for _, e in ipairs(tail) do
+    local s = entry_seq(e)
+    if s == target or (s > target and edit_target(log_event(e)) == target) then
+      erase[s] = true
+      erased[#erased + 1] = e
+    end
+  end
+  local ids = {}
+  for i, e in ipairs(tail) do
+    ids[#ids + 1] = e[1]
+    if #ids == 1000 or i == #tail then
+      redis.call('XDEL', log_key, unpack(ids))
+      ids = {}
+    end
+  end
+  local top = redis.call('XREVRANGE', log_key, '+', '-', 'COUNT', 1)[1]
+  redis.call('XSETID', log_key, top and top[1] or '0-0')
+  for _, e in ipairs(tail) do
+    if not erase[entry_seq(e)] then redis.call('XADD', log_key, e[1], unpack(e[2])) end
+  end
+  return erased
+end
+
+-- Erase msg entry target and its edits from the log (KEYS as relate's);
+-- their tombstones go to tomb, and tombstones older than retention are
+-- dropped on the way (deletes are rare; this keeps the hash bounded).
+local function erase(keys, target, now, retention)
+  local marks = {}
+  for _, e in ipairs(rewrite_log(keys[3], target)) do
+    marks[#marks + 1] = entry_seq(e)
+    marks[#marks + 1] = entry_t(e) .. '\t' .. (tombstone(e) or '{}')
+  end
+  local all = redis.call('HGETALL', keys[6])
+  for i = 1, #all, 2 do
+    if retention > 0 and tomb_split(all[i + 1]) < now - retention then
+      redis.call('HDEL', keys[6], all[i])
+    end
+  end
+  for i = 1, #marks, 1000 do -- (a message edited thousands of times)
+    redis.call('HSET', keys[6], unpack(marks, i, math.min(i + 999, #marks)))
+  end
+end
+
+-- relate: edit, delete or react.
+-- KEYS meta, members, log, ids, rcpt, tomb (all in the conversation's slot)
+-- ARGV sender, client id, kind ("edit"|"delete"|"react"), target seq, event
+--      prefix (ends with "seq":), event suffix, cached mver, retention ms
+-- Reply: ok, seq, mver, members (add_members); or dup, seq, event (the
+-- tombstone when it was erased since), mver, members; or not_member;
+-- forbidden, why ("blocked" | "not_sender"); not_found (the target is no
+-- msg of the log, or is deleted).
+-- Stored like a msg (seq, t, dedupe, the sender's cursors, the log's
+-- retention trim) but mc stays and no job is written: relations are never
+-- unread and never pushed.
+local function relate(keys, args)
+  local sender, kind, target = args[1], args[3], num(args[4])
+  local role = redis.call('HGET', keys[2], sender)
+  if not role then return {'not_member'} end
+  local meta = redis.call('HMGET', keys[1], 'b:' .. sender, 'seq', 'mc', 'lt', 'mver', 'kind')
+  if meta[1] then return {'forbidden', 'blocked'} end
+  local mver = num(meta[5])
+  local seq, mc = num(meta[2]) + 1, num(meta[3])
+  -- Dedupe in one call on the common path: claim the key for seq now, and
+  -- give it back if the checks below refuse.
+  local dk = sender .. '\n' .. args[2]
+  if redis.call('HSETNX', keys[4], dk, seq) == 0 then
+    local old = redis.call('HGET', keys[4], dk)
+    local e = redis.call('XRANGE', keys[3], old .. '-0', old .. '-0')[1]
+    local ev = e and log_event(e)
+    if not ev then
+      local v = redis.call('HGET', keys[6], old)
+      ev = v and select(2, tomb_split(v)) or ''
+    end
+    return add_members({'dup', num(old), ev, mver}, keys[2], mver, args[7])
+  end
+  local entry = redis.call('XRANGE', keys[3], target .. '-0', target .. '-0')[1]
+  local text = entry and log_event(entry)
+  local refuse = nil
+  if not is_msg(text) then
+    refuse = {'not_found'}
+  else
+    local from = entry_from(entry, text)
+    if (kind == 'edit' and from ~= sender) or (kind == 'delete' and from ~= sender and
+                                               not (meta[6] == 'group' and role == 'admin')) then
+      refuse = {'forbidden', 'not_sender'}
+    end
+  end
+  if refuse then
+    redis.call('HDEL', keys[4], dk)
+    return refuse
+  end
+  local t = clock(num(meta[4]))
+  if kind == 'delete' then erase(keys, target, t, num(args[8])) end
+  redis.call('HSET', keys[1], 'seq', seq, 'lt', t)
+  redis.call('XADD', keys[3], seq .. '-0', 'e', args[5] .. seq .. args[6], 't', t, 'k', dk,
+             'm', mc)
+  redis.call('HSET', keys[5], 'r:' .. sender, seq, 'd:' .. sender, seq)
+  if seq % 8 == 0 then
+    -- the retention trim, only when the oldest entry is due (one entry read)
+    local oldest = redis.call('XRANGE', keys[3], '-', '+', 'COUNT', 1)[1]
+    if oldest and entry_t(oldest) < t - num(args[8]) then
+      trim_log(keys[3], keys[4], t, num(args[8]))
+    end
+  end
+  return add_members({'ok', seq, mver}, keys[2], mver, args[7])
+end
+
 -- send: KEYS meta, members, log, ids, rcpt, jobs (all in the conversation's slot)
+--      [, tomb: only with reply_to]
 -- ARGV sender, client id, event prefix (ends with "seq":), event suffix, cached mver,
---      retention ms, conv, push preview ("" = none)
+--      retention ms, conv, push preview ("" = none)[, reply_to seq]
 -- Reply: ok, seq, mver, members (add_members); or dup, seq, event, mver,
--- members; or not_member; or forbidden, blocked.
+-- members; or not_member; or forbidden, blocked; or not_found (reply_to is
+-- no msg of the log, deleted or not).
 -- The message path: nothing per recipient, no user keys, no presence.
 local function send(keys, args)
   local sender = args[1]
@@ -180,6 +410,7 @@ local function send(keys, args)
     -- first attempt's reply was lost must reach everyone (store/conv.c)
     return add_members({'dup', num(old), ev, num(mver)}, keys[2], mver, args[5])
   end
+  if args[9] and not reply_target(keys[3], keys[7], num(args[9])) then return {'not_found'} end
   -- Numbers are turned into strings once: every Lua number handed to
   -- redis.call or concatenated is formatted with sprintf("%.14g"), which
   -- was a visible share of this function's time.
@@ -449,44 +680,64 @@ local function convs(keys, args)
   return out
 end
 
--- history: KEYS meta, members, log. ARGV user, before ("" = newest), limit,
+-- history: KEYS meta, members, log[, tomb]. ARGV user, before ("" = newest), limit,
 -- max reply bytes. Reply: ok, more (0/1), events ascending.
 -- Newest first until limit events or about max bytes (the newest always
 -- goes), read from the log a few entries at a time: a page of large
 -- messages stops early with more = 1, so no request makes Redis build (or
 -- the broker queue) a reply of up to limit x max_message_bytes.
+-- Erased entries (deleted messages and their edits) come from tomb where
+-- the log's seqs have a gap, and below its oldest entry.
 local function history(keys, args)
   if redis.call('HEXISTS', keys[2], args[1]) == 0 then return {'not_member'} end
   local limit, maxb = num(args[3]), num(args[4])
-  local hi = '+'
+  local hi, top = '+', nil
   if args[2] ~= '' then
     local b = num(args[2])
     if b <= 1 then return {'ok', 0} end
     hi = (b - 1) .. '-0'
+    top = b
   end
   local items, bytes, more = {}, 0, 0
-  while true do
-    local want = math.min(limit - #items, 32)
-    local got = redis.call('XREVRANGE', keys[3], hi, '-', 'COUNT', want + 1)
-    local stop = false
-    for i = 1, math.min(#got, want) do
-      local text = log_event(got[i])
-      if text and #items > 0 and bytes + #text > maxb then
-        more, stop = 1, true
-        break
-      end
-      if text then
-        items[#items + 1] = text
-        bytes = bytes + #text
-      end
-    end
-    if stop then break end
-    if #got <= want then break end -- nothing older
-    if #items == limit then
+  -- false when the page is full: more = 1
+  local function add(text)
+    if #items == limit or (#items > 0 and bytes + #text > maxb) then
       more = 1
+      return false
+    end
+    items[#items + 1] = text
+    bytes = bytes + #text
+    return true
+  end
+  local full = false
+  while not full do
+    local want = math.min(limit - #items, 32) + 1
+    local got = redis.call('XREVRANGE', keys[3], hi, '-', 'COUNT', want)
+    for i = 1, #got do
+      local s = entry_seq(got[i])
+      if top then
+        for _, tb in ipairs(tombs_between(keys[4], top, s, limit - #items + 1)) do
+          if not add(tb[3]) then full = true break end
+        end
+      end
+      if full then break end
+      local text = log_event(got[i])
+      if text and not add(text) then full = true break end
+      top = s
+    end
+    if not full and #got < want then
+      -- the oldest entry: below it, erased entries until the first seq
+      -- with no tombstone (older ones were trimmed by retention)
+      local s = (top or 1) - 1
+      while keys[4] and s >= 1 do
+        local v = redis.call('HGET', keys[4], s)
+        if not v then break end
+        if not add(select(2, tomb_split(v))) then break end
+        s = s - 1
+      end
       break
     end
-    hi = '(' .. got[want][1]
+    if not full then hi = '(' .. got[#got][1] end
   end
   local out = {'ok', more}
   for i = #items, 1, -1 do out[#out + 1] = items[i] end
@@ -680,8 +931,69 @@ local function sync_user(keys, args)
   return out
 end
 
--- sync_conv (fan-out on read, step 2; no writes): KEYS meta, rcpt, log of one
--- conversation. ARGV user, T, S, W, limit, max bytes.
+-- The log entries list (ascending) with the erased ones among them put back
+-- as tombstones (entries {"<seq>-0", {e, json, t, t}}): in the seq gaps of
+-- list, and below its first entry down to lo while they are after the
+-- position (after(entry)). Costs nothing when list has no gap and its
+-- first entry is not after the position.
+local function with_tombs(tomb_key, list, lo, limit, after)
+  if not tomb_key or #list == 0 then return list end
+  local function mk(s, t, text) return {s .. '-0', {'e', text, 't', t}} end
+  local out = {}
+  if after(list[1]) then
+    -- all of them (the oldest come first), then the page keeps limit + 1
+    local below, s = {}, entry_seq(list[1]) - 1
+    while s >= lo do
+      local v = redis.call('HGET', tomb_key, s)
+      if not v then break end
+      local t, text = tomb_split(v)
+      local e = mk(s, t, text)
+      if not after(e) then break end
+      below[#below + 1] = e
+      s = s - 1
+    end
+    for i = #below, math.max(1, #below - limit), -1 do out[#out + 1] = below[i] end
+  end
+  -- The lowest seq in (lo, hi) whose tombstone is after the position (hi if
+  -- none): the tombstones of a gap are in seq order, so after() splits them
+  -- in two (a missing one, swept by retention, is older than any position).
+  local function first_after(lo_s, hi_s)
+    local a, z, best = lo_s + 1, hi_s - 1, hi_s
+    while a <= z do
+      local mid = math.floor((a + z) / 2)
+      local v = redis.call('HGET', tomb_key, mid)
+      local t, text = 0, nil
+      if v then t, text = tomb_split(v) end
+      if v and after(mk(mid, t, text)) then
+        best, z = mid, mid - 1
+      else
+        a = mid + 1
+      end
+    end
+    return best
+  end
+  -- past limit + 1 events after the position the page is full: stop there
+  local n_after = #out
+  for i, e in ipairs(list) do
+    if n_after > limit then break end
+    if i > 1 then
+      local lo_s, hi_s = entry_seq(list[i - 1]), entry_seq(e)
+      if hi_s - lo_s > 1 and not after(list[i - 1]) then lo_s = first_after(lo_s, hi_s) - 1 end
+      local gap = tombs_between(tomb_key, hi_s, lo_s, limit + 1, true)
+      for _, g in ipairs(gap) do
+        local x = mk(g[1], g[2], g[3])
+        out[#out + 1] = x
+        if after(x) then n_after = n_after + 1 end
+      end
+    end
+    out[#out + 1] = e
+    if after(e) then n_after = n_after + 1 end
+  end
+  return out
+end
+
+-- sync_conv (fan-out on read, step 2; no writes): KEYS meta, rcpt, log[, tomb] of
+-- one conversation. ARGV user, T, S, W, limit, max bytes.
 -- The events the user may see (seq >= j:<user>, and <= x:<user> when set)
 -- that come after the position: t > T, or t == T and seq > S; and t < W.
 -- Reply: ok, more (0/1: events after the last one returned are left), then
@@ -723,6 +1035,7 @@ local function sync_conv(keys, args)
     end
     list = redis.call('XRANGE', keys[3], best .. '-0', hi .. '-0', 'COUNT', limit + 1)
   end
+  list = with_tombs(keys[4], list, lo, limit, after)
   local out, count, bytes = {'ok', 0}, 0, 0
   for _, e in ipairs(list) do
     local t = entry_t(e)
@@ -849,7 +1162,7 @@ local function user_del(keys, args)
     local kind = redis.call('HGET', base .. 'meta', 'kind')
     if #all == 0 then
       redis.call('DEL', base .. 'meta', base .. 'members', base .. 'log', base .. 'ids',
-                 base .. 'rcpt')
+                 base .. 'rcpt', base .. 'tomb')
     elseif kind == 'group' then
       local has_admin, first, users = false, nil, {}
       for i = 1, #all, 2 do
@@ -1083,6 +1396,7 @@ redis.register_function('mqc1_devices', devices)
 redis.register_function('mqc1_node_reset', node_reset)
 redis.register_function{function_name = 'mqc1_contacts', callback = contacts, flags = {'no-writes'}}
 redis.register_function('mqc2_send', send)
+redis.register_function('mqc2_relate', relate)
 redis.register_function('mqc1_block', block)
 redis.register_function{function_name = 'mqc1_blocked', callback = blocked, flags = {'no-writes'}}
 redis.register_function('mqc2_receipt', receipt)

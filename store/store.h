@@ -83,6 +83,7 @@ struct mqc_post_result {
     bool has_members;
     const char *event; /* dup: the stored event */
     size_t event_len;
+    const char *reason; /* MQC_EFORBIDDEN: why ("blocked", "not_sender"), or NULL */
     /* receipt, "read": the number of msg events up to and including the
      * cursor (the log entry's m), -1 when unknown; the store has already
      * queued the reader's unread update (mqc2_unread) with it. */
@@ -94,10 +95,23 @@ typedef void (*mqc_store_post_cb)(void *ctx, int rc, const struct mqc_post_resul
  * with its job in the job stream of the conversation's slot (mqchat-push
  * does the per-recipient work from it; preview: a short start of the body,
  * or "", kept in the job only when push_preview is on). O(1) in Redis
- * whatever the group size (lazy fan-out, docs/ARCHITECTURE.md). */
+ * whatever the group size (lazy fan-out, docs/ARCHITECTURE.md). reply_to >
+ * 0: the message replies to that seq, which must be a msg event of conv
+ * (deleted or not), else MQC_ENOTFOUND and nothing is stored. */
 int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, const char *id,
-                   const char *prefix, const char *suffix, const char *preview, int64_t cached_mver,
-                   mqc_store_post_cb cb, void *ctx);
+                   const char *prefix, const char *suffix, const char *preview, int64_t reply_to,
+                   int64_t cached_mver, mqc_store_post_cb cb, void *ctx);
+/* Store an edit, delete or react event (kind "edit" | "delete" | "react";
+ * prefix + seq + suffix, core/relation.h) of msg target, unless (sender,
+ * id) is stored (then dup, with the original, or its tombstone). Checks in
+ * Redis, atomically with the write (store/relate.c, mqc2_relate):
+ * MQC_ENOTFOUND when target is no msg of conv or is deleted; edit by
+ * anyone but its sender, delete by anyone but its sender or a group admin:
+ * MQC_EFORBIDDEN. A delete erases the target's body and attrs, and its
+ * edits, from Redis. No job, no unread count: relations never push. */
+int mqc_store_relate(struct mqc_store *s, const char *conv, const char *sender, const char *id,
+                     const char *kind, int64_t target, const char *prefix, const char *suffix,
+                     int64_t cached_mver, mqc_store_post_cb cb, void *ctx);
 /* Raise user's "delivered" or "read" cursor to seq (clamped, monotonic).
  * After a raised "read" cursor the store queues, fire-and-forget, the
  * user-slot update of the user's unread counters (mqc2_unread, written by

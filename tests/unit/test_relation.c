@@ -75,7 +75,7 @@ TEST(reactions)
         snprintf(e, sizeof e, "%s\"e%d\"", i ? "," : "", i);
         strcat(buf, e);
         if (i == 19) {
-            char ok[512];
+            char ok[sizeof buf + 2];
             snprintf(ok, sizeof ok, "%s]}", buf);
             CHECK_EQ_INT(rc_of(ok), MQC_OK);
         }
