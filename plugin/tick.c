@@ -61,17 +61,16 @@ int mqc_plugin_on_tick(int event, void *event_data, void *userdata)
     mqc_plugin__reap(p);
     mqc_plugin__deliver_due(p);
     mqc_plugin__metrics_tick(p);
+    /* The job hints of the events stored during the last pass ride this
+     * pass's batch (no round trip of their own: a pass that stored events
+     * also published them, which wakes the loop for the next pass soon). */
+    mqc_store_hints_flush(p->store);
     if (mqc_store_pending(p->store))
         mqc_store_flush_overlapped(p->store, mqc_clock_mono_ms(), p->wake_fds, p->nwake);
     /* Follow-ups the replies queued (sync's per-conversation step, unread
-     * updates) and the job hints of the events just stored go out now, not
-     * a loop pass later; a couple of rounds at most. */
-    for (int round = 0; round < 3; round++) {
-        mqc_store_hints_flush(p->store);
-        if (!mqc_store_queued(p->store))
-            break;
+     * updates) go out now, not a loop pass later; two rounds at most. */
+    for (int round = 0; round < 2 && mqc_store_queued(p->store); round++)
         mqc_store_flush_overlapped(p->store, mqc_clock_mono_ms(), p->wake_fds, p->nwake);
-    }
     /* Last: nothing runs between here and Mosquitto sending them. */
     mqc_plugin__replies_flush(p);
     mqc_plugin__wake_tick_end();

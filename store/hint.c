@@ -1,7 +1,8 @@
 /* Job hints for mqchat-push (lazy fan-out, docs/ARCHITECTURE.md): after a
  * msg or member event is stored, its job is already in the job stream of
  * the conversation's slot; the broker then PUBLISHes the slot numbers on
- * "<prefix>jobs", each slot once per loop pass, so that mqchat-push reads
+ * "<prefix>jobs", each slot once per loop pass (with the next pass's
+ * batch), so that mqchat-push reads
  * the streams that changed without polling them all. Hints are not durable
  * (a lost one only delays a job until mqchat-push's periodic scan). */
 #include <stdio.h>

@@ -329,7 +329,7 @@ int mqc_store_upgrade(struct mqc_store *s, long long *convs, long long *users);
 
 /* Queue one PUBLISH on "<prefix>jobs" with the slots of the events stored
  * since the last call (space-separated, each once), if any: the non-durable
- * wake-up of mqchat-push. Call once per loop pass, after the flush. */
+ * wake-up of mqchat-push. Call once per loop pass, before its flush. */
 void mqc_store_hints_flush(struct mqc_store *s);
 /* Operations queued and not yet written (callbacks may queue follow-ups:
  * sync's second step, unread updates, hints). */

@@ -17,6 +17,7 @@ import unittest
 
 import paho.mqtt.client as mqtt
 
+import harness
 from harness import (DEFAULT_TIMEOUT, SANITIZE, Chat, Stack, connect_packet, main,
                      mqtt_packet, mqtt_str, raw_connect, wait_for)
 
@@ -238,8 +239,7 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(st.broker.proc.pid, pid)  # the broker never restarted
         self.assertTrue(st.broker.alive())
 
-    @unittest.skip("mqchat-push's half of #15 (per-slot job streams, mqc2_expand) replaces "
-                   "the push stream this checks; that branch updates it")
+    @unittest.skipUnless(harness.PUSH_HALF, harness.PUSH_HALF_WHY)
     def test_push_chain_with_bridge_kill(self):
         from fakepush import FakePushServer, make_apns_key, make_service_account
         from test_push_bridge import KID, PUSH, TEAM, Bridge, remove_dir

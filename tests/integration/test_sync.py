@@ -8,6 +8,7 @@ import unittest
 
 import time
 
+import harness
 from harness import Chat, Stack, conv_jobs, has_function, main, wait_for
 
 
@@ -172,8 +173,7 @@ class SyncTest(unittest.TestCase):
         self.assertEqual(jobs[2]["u"], "jc")
         self.assertTrue(all(int(j["ts"]) > 0 for j in jobs))
 
-    @unittest.skip("push decisions moved to mqchat-push (issue #15, its half: mqc2_expand "
-                   "and per-slot job streams); covered there")
+    @unittest.skipUnless(harness.PUSH_HALF, harness.PUSH_HALF_WHY)
     def test_push_jobs(self):
         for u in ("pa", "pb", "pc", "pd"):
             self.stack.add_user(u, u + "-pw")
