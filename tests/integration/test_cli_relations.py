@@ -3,12 +3,7 @@ relations"): /reply, /edit, /delete and /react checked before anything is
 sent, and, against a broker that takes relations, each one sent through the
 outbox, its echo shown readably (the quote under a reply, "#N edited: ...",
 "#N deleted by you", the reaction counts with who reacted) and what another
-member does shown the same way.
-
-The second part needs the server side of relations: until the broker
-accepts them, a probe (a reaction sent by a paho client, answered
-bad_request) makes it print "SKIP: ..." and skip (unittest's skip: the
-ctest test still runs the first part and passes)."""
+member does shown the same way."""
 import json
 import os
 import shutil
@@ -99,10 +94,6 @@ class CliRelationsTest(unittest.TestCase):
         first = self.send(bob, conv, {"id": "b1", "body": "hello there, this is bob"})
         self.assertEqual(first.get("seq"), 1, first)
         probe = self.send(bob, conv, {"id": "b2", "react": 1, "emojis": []})
-        if probe.get("t") == "err" and probe.get("code") == "bad_request":
-            print("SKIP: the server refuses message relations (a react answered bad_request: "
-                  "%r); this test runs once the server side of issue #18 is in" % probe.get("msg"))
-            self.skipTest("the server refuses message relations")
         self.assertEqual(probe.get("t"), "react", probe)  # seq 2
         watch = self.stack.client("rs_b", PW)  # bob's second device: sees alice's events
         self.assertLess(watch.subscribe("chat/u/rs_b/inbox")[0], 0x80)

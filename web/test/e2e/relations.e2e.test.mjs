@@ -5,10 +5,8 @@
 // "message deleted" placeholder, also in the quote of his reply to it),
 // and the same after a reload, from history.
 //
-// It needs the server side of relations. Until the broker accepts them it
-// is skipped, not failed: a probe sends a reaction from a plain MQTT client
-// first, and a `bad_request` answer prints "SKIP: ..." (ctest shows the
-// test as skipped through SKIP_REGULAR_EXPRESSION, web/CMakeLists.txt).
+// A probe first sends a reaction from a plain MQTT client: the broker must
+// take it (a refusal fails the test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -81,14 +79,6 @@ test('relations: alice replies, edits, reacts and deletes; bob sees each live an
   const first = await dev.send(probe, { id: 'probe-msg', body: 'probe' });
   assert.equal(first.t, 'msg', `the probe message was refused: ${JSON.stringify(first)}`);
   const answer = await dev.send(probe, { id: 'probe-react', react: first.seq, emojis: ['👍'] });
-  if (answer.t === 'err' && answer.code === 'bad_request') {
-    const why = `SKIP: the server refuses message relations (a react answered bad_request: "${answer.msg}"); `
-      + 'this test runs once the server side of issue #18 is in';
-    console.log(why);
-    t.skip(why);
-    failed = false;
-    return;
-  }
   assert.equal(answer.t, 'react', `the probe reaction: ${JSON.stringify(answer)}`);
   const direct = (await dev.request('create', { kind: 'direct', with: 'bob' })).conv;
 
