@@ -151,6 +151,13 @@ redisReply *mqc_store__argv(struct mqc_store *s, int argc, const char **argv, co
 redisReply *mqc_store__side_cmd(struct mqc_store *s, int argc, const char **argv);
 /* Convenience over __argv for NUL-terminated string arguments. */
 redisReply *mqc_store__cmd(struct mqc_store *s, int argc, const char **argv);
+
+/* SCAN the keys "<prefix><suffix>" (suffix a glob pattern; the prefix is
+ * matched literally) with blocking calls, fn(key, len, ctx) on each (key
+ * borrowed for the call); fn's error stops the walk and is returned.
+ * MQC_OK, MQC_EUNAVAIL, or fn's error. store/scan.c. */
+int mqc_store__scan(struct mqc_store *s, const char *suffix,
+                    int (*fn)(const char *key, size_t len, void *ctx), void *ctx);
 /* Drop the connection after an I/O or protocol error (logs why). */
 void mqc_store__drop(struct mqc_store *s, const char *why);
 

@@ -86,52 +86,35 @@ static int upgrade_call(struct mqc_store *s, struct mqc_store__args *a, long lon
     return rc;
 }
 
-/* Call fn(s, id, ctx) for every id in "<prefix>{<kind>:<id>}:<part>" keys
- * (SCAN, a batch at a time). */
+struct scan_ids_ctx {
+    struct mqc_store *s;
+    size_t plen, slen; /* bytes before and after the id in a key */
+    int (*fn)(struct mqc_store *, const char *, long long *);
+    long long *changed;
+};
+
+static int scan_id(const char *key, size_t len, void *arg)
+{
+    struct scan_ids_ctx *c = arg;
+    if (len <= c->plen + c->slen || len - c->plen - c->slen > MQC_ID_MAX)
+        return MQC_OK;
+    char id[MQC_ID_MAX + 1];
+    size_t idl = len - c->plen - c->slen;
+    memcpy(id, key + c->plen, idl);
+    id[idl] = '\0';
+    int rc = c->fn(c->s, id, c->changed);
+    return rc == MQC_EBADREQ ? MQC_OK : rc; /* not an id of ours: leave it */
+}
+
+/* Call fn(s, id, changed) for every id in "<prefix>{<kind>:<id>}:<part>"
+ * keys (mqc_store__scan). */
 static int scan_ids(struct mqc_store *s, char kind, const char *part,
                     int (*fn)(struct mqc_store *, const char *, long long *), long long *changed)
 {
-    char pattern[2 * MQC_KEY_MAX];
-    size_t n = 0;
-    for (const char *c = s->prefix; *c && n + 3 < sizeof pattern; c++) {
-        if (strchr("*?[]\\", *c))
-            pattern[n++] = '\\';
-        pattern[n++] = *c;
-    }
-    pattern[n] = '\0';
-    snprintf(pattern + n, sizeof pattern - n, "{%c:*}:%s", kind, part);
-    size_t plen = strlen(s->prefix) + 3, slen = strlen(part) + 2;
-    char cursor[32] = "0";
-    do {
-        const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-        redisReply *r = mqc_store__cmd(s, 6, argv);
-        if (!r)
-            return MQC_EUNAVAIL;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(r);
-            return MQC_EUNAVAIL;
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        int rc = MQC_OK;
-        for (size_t i = 0; rc == MQC_OK && i < r->element[1]->elements; i++) {
-            const redisReply *k = r->element[1]->element[i];
-            if (k->type != REDIS_REPLY_STRING || k->len <= plen + slen ||
-                k->len - plen - slen > MQC_ID_MAX)
-                continue;
-            char id[MQC_ID_MAX + 1];
-            size_t idl = k->len - plen - slen;
-            memcpy(id, k->str + plen, idl);
-            id[idl] = '\0';
-            rc = fn(s, id, changed);
-            if (rc == MQC_EBADREQ)
-                rc = MQC_OK; /* not an id of ours: leave it */
-        }
-        freeReplyObject(r);
-        if (rc != MQC_OK)
-            return rc;
-    } while (strcmp(cursor, "0") != 0);
-    return MQC_OK;
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, "{%c:*}:%s", kind, part);
+    struct scan_ids_ctx c = {s, strlen(s->prefix) + 3, strlen(part) + 2, fn, changed};
+    return mqc_store__scan(s, suffix, scan_id, &c);
 }
 
 static int upgrade_conv(struct mqc_store *s, const char *conv, long long *changed)

@@ -128,46 +128,34 @@ static const char *const USER_PARTS[] = {"convs",   "presence", "gone", "unread"
 /* Append to a every other key "<prefix>{u:<user>}:*" that exists (block
  * lists and whatever else a feature keeps per user), found with SCAN (a few
  * keys per call: Redis is never blocked for long). MQC_OK or MQC_EUNAVAIL. */
+struct user_keys_ctx {
+    struct mqc_store *s;
+    const char *user;
+    struct mqc_store__args *a;
+};
+
+static int user_key(const char *key, size_t len, void *arg)
+{
+    struct user_keys_ctx *c = arg;
+    char known[MQC_KEY_MAX];
+    bool dup = false;
+    for (size_t j = 0; j < sizeof USER_PARTS / sizeof *USER_PARTS && !dup; j++)
+        dup = mqc_key_user_part(c->s->prefix, c->user, USER_PARTS[j], known, sizeof known) ==
+                  MQC_OK &&
+              strcmp(known, key) == 0;
+    if (!dup && mqc_key_user(c->s->prefix, c->user, known, sizeof known) == MQC_OK)
+        dup = strcmp(known, key) == 0;
+    if (!dup)
+        mqc_store__args_push(c->a, key, len);
+    return MQC_OK;
+}
+
 static int scan_user_keys(struct mqc_store *s, const char *user, struct mqc_store__args *a)
 {
-    char pattern[2 * MQC_KEY_MAX], known[MQC_KEY_MAX];
-    size_t n = 0;
-    for (const char *c = s->prefix; *c && n + 3 < sizeof pattern; c++) {
-        if (strchr("*?[]\\", *c))
-            pattern[n++] = '\\';
-        pattern[n++] = *c;
-    }
-    pattern[n] = '\0';
-    snprintf(pattern + n, sizeof pattern - n, "{u:%s}:*", user);
-    char cursor[32] = "0";
-    do {
-        const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-        redisReply *r = mqc_store__cmd(s, 6, argv);
-        if (!r)
-            return MQC_EUNAVAIL;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(r);
-            return MQC_EUNAVAIL;
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        for (size_t i = 0; i < r->element[1]->elements; i++) {
-            const redisReply *k = r->element[1]->element[i];
-            if (k->type != REDIS_REPLY_STRING)
-                continue;
-            bool dup = false;
-            for (size_t j = 0; j < sizeof USER_PARTS / sizeof *USER_PARTS && !dup; j++)
-                dup = mqc_key_user_part(s->prefix, user, USER_PARTS[j], known, sizeof known) ==
-                          MQC_OK &&
-                      strcmp(known, k->str) == 0;
-            if (!dup && mqc_key_user(s->prefix, user, known, sizeof known) == MQC_OK)
-                dup = strcmp(known, k->str) == 0;
-            if (!dup)
-                mqc_store__args_push(a, k->str, k->len);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-    return MQC_OK;
+    char suffix[MQC_KEY_MAX];
+    snprintf(suffix, sizeof suffix, "{u:%s}:*", user);
+    struct user_keys_ctx c = {s, user, a};
+    return mqc_store__scan(s, suffix, user_key, &c);
 }
 
 /* Append (conv, job stream key of its slot) for each of user's conversations
