@@ -48,13 +48,23 @@ class RelationsTest(unittest.TestCase):
         chat.send(conv, mid, body)
         return chat.msg(conv, mid)["seq"]
 
+    def contents(self):
+        """snapshot(), with hashes as their sorted fields: a read of a
+        hash being rehashed (a tomb of long values) moves a step of the
+        rehash, which changes the order its DUMP lists the fields in."""
+        out = self.stack.redis.snapshot()
+        for k in out:
+            if self.r("TYPE", k) == b"hash":
+                out[k] = sorted(self.r("HGETALL", k))
+        return out
+
     def refused(self, chat, conv, mid, code, **fields):
         """Post a relation that must be refused with code, storing nothing."""
-        before = self.stack.redis.snapshot()
+        before = self.contents()
         self.post(chat, conv, mid, **fields)
         e = chat.err(id=mid)
         self.assertEqual(e["code"], code, e)
-        self.assertEqual(self.stack.redis.snapshot(), before)
+        self.assertEqual(self.contents(), before)
         return e
 
     def history(self, chat, conv):
@@ -345,7 +355,11 @@ class RelationsTest(unittest.TestCase):
         self.assertTrue(all(by[s]["deleted"] for s in [old, new] + [fills[i] for i in mid]))
         self.assertTrue(by[old + 1]["deleted"] and by[old + 1]["t"] == "edit")
         self.assertEqual(sum(1 for e in h if e.get("body") == keep), 1)
-        self.assertEqual(self.r("XLEN", "mqchat:{c:%s}:log" % conv), len(h) - 5 - len(mid))
+        # the nodes of the erased entries left the log for the tomb hash
+        tomb = "mqchat:{c:%s}:tomb" % conv
+        seqs = [int(f) for f in self.r("HKEYS", tomb) if f.isdigit()]
+        self.assertEqual(self.r("XLEN", "mqchat:{c:%s}:log" % conv) + len(seqs), len(h))
+        self.assertLessEqual(len(seqs), 5 * 201)
         a.send(conv, "er-after", "the log goes on")
         self.assertEqual(a.msg(conv, "er-after")["seq"], len(h) + 1)
 
