@@ -495,5 +495,42 @@ class RelationsTest(unittest.TestCase):
             self.assertEqual(dict(zip(f[::2], f[1::2]))[b"m"], mc)  # m = mc: not a msg
 
 
+class RetentionTest(unittest.TestCase):
+    def test_retention_trims_moved_entries(self):
+        # Entries a delete moved into the tomb hash go with retention like
+        # the log's, with their dedupe keys and edit indexes.
+        with Stack(options={"retention_seconds": 2, "rate_msgs": 0,
+                            "push_preview": "false"}) as st:
+            for u in ("alice", "bob"):
+                st.add_user(u, u + "-pw")
+            a = Chat(st, "alice", "alice-pw")
+            conv = a.group("ret", ["bob"])
+            for i in range(20):
+                a.send(conv, "old-%d" % i, "old %d" % i, wait=False)
+            s5 = a.msg(conv, "old-5")["seq"]
+            s3 = s5 - 2
+            a.msg(conv, "old-19")
+            post = "chat/c/%s/send" % conv
+            a.c.publish(post, json.dumps({"id": "old-e", "edit": s3, "body": "old 3!"}))
+            a.c.publish(post, json.dumps({"id": "old-d", "delete": s5}))
+            a.event(lambda e: e.get("t") == "delete" and e.get("id") == "old-d")
+            tomb, ids = "mqchat:{c:%s}:tomb" % conv, "mqchat:{c:%s}:ids" % conv
+
+            def moved():
+                return [f for f in st.redis.call("HKEYS", tomb) if f != b"lo"]
+            self.assertIn(b"e:%d" % s3, moved())
+            self.assertGreater(len(moved()), 20)  # the whole log (one node)
+            self.assertEqual(st.redis.call("HEXISTS", ids, "alice\nold-1"), 1)
+            t0 = int(st.redis.call("TIME")[0])
+            wait_for(lambda: int(st.redis.call("TIME")[0]) >= t0 + 3, what="retention")
+            for i in range(130):  # past the send path's trim (every 64th seq)
+                a.send(conv, "new-%d" % i, "new %d" % i, wait=False)
+            wait_for(lambda: moved() == [], what="tomb trimmed")
+            self.assertEqual(st.redis.call("HEXISTS", ids, "alice\nold-1"), 0)
+            self.assertEqual(st.redis.call("HEXISTS", ids, "alice\nold-d"), 0)
+            h = a.ok("history", conv=conv, limit=100)["items"]
+            self.assertTrue(all(e["id"].startswith("new-") for e in h), h[:3])
+
+
 if __name__ == "__main__":
     main()
