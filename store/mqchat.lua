@@ -1048,18 +1048,26 @@ local function with_tombs(tomb_key, list, lo, limit, after)
   local function mk(s, t, text) return {s .. '-0', {'e', text, 't', t}} end
   local out = {}
   if after(list[1]) then
-    -- all of them (the oldest come first), then the page keeps limit + 1
-    local below, s = {}, entry_seq(list[1]) - 1
-    while s >= lo do
-      local v = redis.call('HGET', tomb_key, s)
-      if not v then break end
-      local t, text = tomb_split(v)
-      local e = mk(s, t, text)
-      if not after(e) then break end
-      below[#below + 1] = e
-      s = s - 1
+    -- Those below the first entry that are after the position are one run
+    -- of seqs in tomb (a log entry among them would be after it too, and
+    -- would come first): binary search for its start (a delete moves runs
+    -- of up to 201), then the page keeps its oldest limit + 1.
+    local top = entry_seq(list[1]) - 1
+    local a, z, start = lo, top, top + 1
+    while a <= z do
+      local mid = math.floor((a + z) / 2)
+      local v = redis.call('HGET', tomb_key, mid)
+      local e = v and tomb_entry(mid, v)
+      if e and after(e) then
+        start, z = mid, mid - 1
+      else
+        a = mid + 1
+      end
     end
-    for i = #below, math.max(1, #below - limit), -1 do out[#out + 1] = below[i] end
+    for _, g in ipairs(tombs_between(tomb_key, math.min(top, start + limit) + 1, start - 1,
+                                     limit + 1, true)) do
+      out[#out + 1] = mk(g[1], g[2], g[3])
+    end
   end
   -- The lowest seq in (lo, hi) whose tombstone is after the position (hi if
   -- none): the tombstones of a gap are in seq order, so after() splits them
