@@ -152,14 +152,15 @@ push. One more key of the conversation's slot:
 Erasure: XDEL only flags a stream entry (its bytes stay in the listpack node
 until every entry of the node is deleted), so a delete moves the whole node
 of the target, and of each of its edits (found through e:<target>), out of
-the log into tomb: the RELATE_WINDOW entries either side of each (a node
-holds at most stream-node-max-entries = 100 entries, Redis' default), with
+the log into tomb: the entries within RELATE_WINDOW seqs either side of
+each (a node holds at most stream-node-max-entries = 100 entries, Redis'
+default, and every seq is XADDed once, in order), with
 the erased ones as tombstones, then XDELs them (which frees the nodes).
 O(edits x window), whatever the log holds after the target. Every reader
 of a log entry looks in tomb where the log comes back short.
 ]]
 
--- Entries either side of an erased one moved with it: Redis'
+-- Seqs either side of an erased entry moved with it: Redis'
 -- stream-node-max-entries (default 100); raising that setting above it
 -- leaves erased bytes in the log's node (docs/ARCHITECTURE.md).
 local RELATE_WINDOW = 100
