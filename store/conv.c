@@ -220,7 +220,7 @@ int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, co
                    int64_t cached_mver, mqc_store_post_cb cb, void *ctx)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc2_send", reply_to > 0 ? 7 : 6);
+    mqc_store__args_fcall(&a, "mqc2_send", 7);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "log");
@@ -231,8 +231,8 @@ int mqc_store_send(struct mqc_store *s, const char *conv, const char *sender, co
         a.failed = 1;
     else
         mqc_store__args_str(&a, jobs);
-    if (reply_to > 0)
-        mqc_store__args_conv_key(&a, s, conv, "tomb");
+    /* read only where the log comes back short (an entry a delete moved) */
+    mqc_store__args_conv_key(&a, s, conv, "tomb");
     mqc_store__args_str(&a, sender);
     mqc_store__args_str(&a, id);
     mqc_store__args_str(&a, prefix);
@@ -323,11 +323,12 @@ int mqc_store_receipt(struct mqc_store *s, const char *conv, const char *user, c
     snprintf(w->conv, sizeof w->conv, "%s", conv);
     snprintf(w->user, sizeof w->user, "%s", user);
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc2_receipt", 4);
+    mqc_store__args_fcall(&a, "mqc2_receipt", 5);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_conv_key(&a, s, conv, "rcpt");
     mqc_store__args_conv_key(&a, s, conv, "log");
+    mqc_store__args_conv_key(&a, s, conv, "tomb");
     mqc_store__args_str(&a, user);
     mqc_store__args_str(&a, type);
     mqc_store__args_fmt(&a, "%lld", (long long)seq);

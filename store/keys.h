@@ -38,8 +38,9 @@
  *                                react), t = ms
  *                                (Redis TIME, non-decreasing), k = dedupe key, m = mc
  *   <p>{c:<conv>}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
- *   <p>{c:<conv>}:tomb     HASH  seq -> "<t>\t<event JSON>": erased log entries (deleted
- *                                msgs and their edits) without body and attrs (#18)
+ *   <p>{c:<conv>}:tomb     HASH  seq -> log entries a delete moved out of the log (the
+ *                                erased ones without body and attrs), e:<seq> -> the
+ *                                edits of msg seq, lo (#18; format in store/mqchat.lua)
  *   <p>{c:<conv>}:rcpt     HASH  d:<user> / r:<user> -> delivered / read cursor,
  *                                j:<user> seq that made user a member, x:<user> seq
  *                                that removed user (sync visibility)

@@ -22,7 +22,8 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
                         non-decreasing per conversation), k = dedupe key (msgs),
                         m = mc after this event (absent in v1 entries: m = seq)
   P{c:C}:ids      HASH  "<sender>\n<client id>" -> seq (send dedupe)
-  P{c:C}:tomb     HASH  seq -> "<t>\t<event>": erased entries (relations, below)
+  P{c:C}:tomb     HASH  seq -> log entries moved out of the log by a delete,
+                        e:<seq> edit index, lo (relations, below)
   P{c:C}:rcpt     HASH  d:<user> / r:<user> delivered / read cursor; j:<user> seq of the
                         event that made user a member (absent: from the start);
                         x:<user> seq of the event that removed user
@@ -136,48 +137,30 @@ local function add_job(jobs_key, job, seq, t)
   end
 end
 
--- Drop conversation log entries older than the retention window, a few per
--- call (amortised, never a long pause), with their dedupe keys.
-local function trim_log(log_key, ids_key, now, retention)
-  local cutoff = now - retention
-  local first = redis.call('XRANGE', log_key, '-', '+', 'COUNT', 1)[1]
-  if not first or entry_t(first) >= cutoff then return end -- the common case
-  local last = nil
-  for _, e in ipairs(redis.call('XRANGE', log_key, '-', '+', 'COUNT', 64)) do
-    local f = e[2]
-    local t, k = nil, nil
-    for i = 1, #f, 2 do
-      if f[i] == 't' then t = tonumber(f[i + 1]) elseif f[i] == 'k' then k = f[i + 1] end
-    end
-    if not t or t >= cutoff then break end
-    if k and ids_key then redis.call('HDEL', ids_key, k) end
-    last = e[1]
-  end
-  if last then
-    -- MINID keeps ids >= its argument: keep everything after "last".
-    redis.call('XTRIM', log_key, 'MINID', (entry_seq({last}) + 1) .. '-0')
-  end
-end
-
 --[[ Message relations (issue #18; PROTOCOL.md "Message relations"): replies,
 edits, deletes and reactions. Each is an event of the conversation log with
 its own seq, t and m (mc unchanged: only msg events count), deduplicated
 like messages, and with NO job: relations never count as unread and never
 push. One more key of the conversation's slot:
-  P{c:C}:tomb  HASH  seq -> "<t>\t<event JSON>": what history and sync return
-                     for an erased log entry (a deleted msg, or an edit of it):
-                     the event without body and attrs, with "deleted":true
+  P{c:C}:tomb  HASH  seq -> "<t>\t<m>\t<x|k>\t<klen>\t<k><event JSON>": log
+                     entries moved out of the log by a delete (x: erased,
+                     the event without body and attrs, with "deleted":true;
+                     k: kept whole); older tombstones are "<t>\t<event>";
+                     e:<seq> = the seqs of msg seq's edits ("a,b,..");
+                     lo = no entry below this seq (the retention trim's
+                     start)
 Erasure: XDEL only flags a stream entry (its bytes stay in the listpack node
-until every entry of the node is deleted), so a delete rewrites the log
-from RELATE_WINDOW entries before the target to the end: everything there
-is deleted (which frees the target's node: a node holds at most
-stream-node-max-entries = 100 entries, Redis' default) and appended again
-with the same ids and fields, minus the erased entries: the target and its
-edits, which all come after it, so the rewrite finds them on its way (no
-edit index: an edit costs no more Redis work than a message).
+until every entry of the node is deleted), so a delete moves the whole node
+of the target, and of each of its edits (found through e:<target>), out of
+the log into tomb: the entries within RELATE_WINDOW seqs either side of
+each (a node holds at most stream-node-max-entries = 100 entries, Redis'
+default, and every seq is XADDed once, in order), with
+the erased ones as tombstones, then XDELs them (which frees the nodes).
+O(edits x window), whatever the log holds after the target. Every reader
+of a log entry looks in tomb where the log comes back short.
 ]]
 
--- Entries kept before an erased one when the log is rewritten: Redis'
+-- Seqs either side of an erased entry moved with it: Redis'
 -- stream-node-max-entries (default 100); raising that setting above it
 -- leaves erased bytes in the log's node (docs/ARCHITECTURE.md).
 local RELATE_WINDOW = 100
@@ -186,18 +169,36 @@ local function is_msg(text)
   return text ~= nil and string.sub(text, 1, 10) == '{"t":"msg"'
 end
 
+-- A tomb value as a log entry {"<seq>-0", {e, json, t, t[, k, k], m, m}}
+-- (what every entry_* helper reads), and whether it is erased.
+local function tomb_entry(seq, v)
+  local a = string.find(v, '\t', 1, true)
+  if not a then return {seq .. '-0', {'e', v, 't', '0'}}, true end
+  local t = string.sub(v, 1, a - 1)
+  if string.sub(v, a + 1, a + 1) == '{' then -- "<t>\t<event>": erased, no m
+    return {seq .. '-0', {'e', string.sub(v, a + 1), 't', t}}, true
+  end
+  local m, flag, klen, rest = string.match(v, '^(%d+)\t(%a)\t(%d+)\t()', a + 1)
+  if not m then return {seq .. '-0', {'e', string.sub(v, a + 1), 't', t}}, true end
+  local kend = rest + tonumber(klen) - 1
+  local e = string.sub(v, kend + 1)
+  if kend >= rest then
+    return {seq .. '-0', {'e', e, 't', t, 'k', string.sub(v, rest, kend), 'm', m}}, flag == 'x'
+  end
+  return {seq .. '-0', {'e', e, 't', t, 'm', m}}, flag == 'x'
+end
+
 -- "<t>\t<json>" of a tombstone: t, json.
 local function tomb_split(v)
-  local i = string.find(v, '\t', 1, true)
-  if not i then return 0, v end
-  return tonumber(string.sub(v, 1, i - 1)) or 0, string.sub(v, i + 1)
+  local e = tomb_entry(0, v)
+  return tonumber(e[2][4]) or 0, e[2][2]
 end
 
 -- Tombstones of the seqs strictly between lo and hi, at most n of them
 -- from the hi end, highest first (history's order), or from the lo end,
--- lowest first, when asc (sync's): {seq, t, json}. Only called where the
--- log came back short (a gap in its seqs), so a log without erasures costs
--- nothing here.
+-- lowest first, when asc (sync's): {seq, t, json, entry}. Only called
+-- where the log came back short (a gap in its seqs), so a log without
+-- erasures costs nothing here.
 local function tombs_between(tomb_key, hi, lo, n, asc)
   local out = {}
   if not tomb_key or hi - lo <= 1 or n <= 0 then return out end
@@ -210,11 +211,21 @@ local function tombs_between(tomb_key, hi, lo, n, asc)
   local vals = redis.call('HMGET', tomb_key, unpack(seqs))
   for i = 1, #seqs do
     if vals[i] then
-      local t, text = tomb_split(vals[i])
-      out[#out + 1] = {seqs[i], t, text}
+      local e = tomb_entry(seqs[i], vals[i])
+      out[#out + 1] = {seqs[i], tonumber(e[2][4]) or 0, e[2][2], e}
     end
   end
   return out
+end
+
+-- The log entry of seq: from the log, else moved to tomb (nil for none),
+-- and whether it is erased.
+local function find_entry(log_key, tomb_key, seq)
+  local e = redis.call('XRANGE', log_key, seq .. '-0', seq .. '-0')[1]
+  if e or not tomb_key then return e, false end
+  local v = redis.call('HGET', tomb_key, seq)
+  if not v then return nil, false end
+  return tomb_entry(seq, v)
 end
 
 -- The sender of a msg log entry: its dedupe key is "<sender>\n<id>".
@@ -231,12 +242,8 @@ end
 -- Whether seq is a msg event of the log (deleted or not): the reply_to
 -- target check of send.
 local function reply_target(log_key, tomb_key, seq)
-  local e = redis.call('XRANGE', log_key, seq .. '-0', seq .. '-0')[1]
-  if e then return is_msg(log_event(e)) end
-  local v = redis.call('HGET', tomb_key, seq)
-  if not v then return false end
-  local _, text = tomb_split(v)
-  return is_msg(text)
+  local e = find_entry(log_key, tomb_key, seq)
+  return e ~= nil and is_msg(log_event(e))
 end
 
 local function jstr(s)
@@ -262,6 +269,14 @@ local function tombstone(entry)
   return head .. ',"target":' .. jint(ev.target) .. ',"deleted":true,"ts":' .. jint(ev.ts) .. '}'
 end
 
+-- The tomb value of log entry e: erased (its tombstone) or kept whole.
+local function tomb_value(e, erased)
+  local k = field(e[2], 'k') or ''
+  local text = erased and (tombstone(e) or '{}') or (log_event(e) or '{}')
+  return entry_t(e) .. '\t' .. entry_m(e) .. '\t' .. (erased and 'x' or 'k') .. '\t' .. #k ..
+         '\t' .. k .. text
+end
+
 -- The target of an edit event's text, or nil for any other event. The
 -- first ',"target":' of the text is the field (after id and from, whose
 -- quotes inside are escaped; body and attrs come after it).
@@ -270,56 +285,148 @@ local function edit_target(text)
   return tonumber(string.match(text, ',"target":(%d+)'))
 end
 
--- Rewrite the log without msg entry target and its edits (see the comment
--- above RELATE_WINDOW). Returns the erased entries, target first.
-local function rewrite_log(log_key, target)
-  local before = redis.call('XREVRANGE', log_key, '(' .. target .. '-0', '-', 'COUNT',
-                            RELATE_WINDOW)
-  local from = target
-  if #before > 0 then from = entry_seq(before[#before]) end
-  local tail = redis.call('XRANGE', log_key, from .. '-0', '+')
-  local erase, erased = {[target] = true}, {}
-  for _, e in ipairs(tail) do
-    local s = entry_seq(e)
-    if s == target or (s > target and edit_target(log_event(e)) == target) then
-      erase[s] = true
-      erased[#erased + 1] = e
-    end
-  end
-  local ids = {}
-  for i, e in ipairs(tail) do
-    ids[#ids + 1] = e[1]
-    if #ids == 1000 or i == #tail then
-      redis.call('XDEL', log_key, unpack(ids))
-      ids = {}
-    end
-  end
-  local top = redis.call('XREVRANGE', log_key, '+', '-', 'COUNT', 1)[1]
-  redis.call('XSETID', log_key, top and top[1] or '0-0')
-  for _, e in ipairs(tail) do
-    if not erase[entry_seq(e)] then redis.call('XADD', log_key, e[1], unpack(e[2])) end
-  end
-  return erased
+-- The tomb fields that go with log entry e when it leaves the store
+-- (retention): its edit index if a msg, appended to fields.
+local function index_fields(e, fields)
+  local text = log_event(e)
+  if is_msg(text) then fields[#fields + 1] = 'e:' .. entry_seq(e) end
 end
 
--- Erase msg entry target and its edits from the log (KEYS as relate's);
--- their tombstones go to tomb, and tombstones older than retention are
--- dropped on the way (deletes are rare; this keeps the hash bounded).
-local function erase(keys, target, now, retention)
-  local marks = {}
-  for _, e in ipairs(rewrite_log(keys[3], target)) do
-    marks[#marks + 1] = entry_seq(e)
-    marks[#marks + 1] = entry_t(e) .. '\t' .. (tombstone(e) or '{}')
+-- Drop conversation log entries older than the retention window, a few per
+-- call (amortised, never a long pause), with their dedupe keys and edit
+-- indexes; then the entries moved to tomb below the log's first entry
+-- (from its lo mark: at most 128 seqs a call).
+local function trim_log(log_key, ids_key, tomb_key, now, retention)
+  local cutoff = now - retention
+  local first = redis.call('XRANGE', log_key, '-', '+', 'COUNT', 1)[1]
+  if first and entry_t(first) < cutoff then
+    local last, ks, idx = nil, {}, {}
+    for _, e in ipairs(redis.call('XRANGE', log_key, '-', '+', 'COUNT', 64)) do
+      local f = e[2]
+      local t, k = nil, nil
+      for i = 1, #f, 2 do
+        if f[i] == 't' then t = tonumber(f[i + 1]) elseif f[i] == 'k' then k = f[i + 1] end
+      end
+      if not t or t >= cutoff then break end
+      if k then ks[#ks + 1] = k end
+      index_fields(e, idx)
+      last = e[1]
+    end
+    if last then
+      if #ks > 0 and ids_key then redis.call('HDEL', ids_key, unpack(ks)) end
+      if #idx > 0 and tomb_key then redis.call('HDEL', tomb_key, unpack(idx)) end
+      -- MINID keeps ids >= its argument: keep everything after "last".
+      redis.call('XTRIM', log_key, 'MINID', (entry_seq({last}) + 1) .. '-0')
+      first = redis.call('XRANGE', log_key, '-', '+', 'COUNT', 1)[1]
+    end
   end
-  local all = redis.call('HGETALL', keys[6])
-  for i = 1, #all, 2 do
-    if retention > 0 and tomb_split(all[i + 1]) < now - retention then
-      redis.call('HDEL', keys[6], all[i])
+  if not tomb_key then return end
+  local lo = tonumber(redis.call('HGET', tomb_key, 'lo'))
+  if not lo then return end
+  -- tomb entries above the log's first entry are newer than it (t never
+  -- decreases with seq): they wait for the log's trim to pass them
+  local hi = lo + 127
+  if first and entry_seq(first) - 1 < hi then hi = entry_seq(first) - 1 end
+  if hi < lo then return end
+  local seqs = {}
+  for s = lo, hi do seqs[#seqs + 1] = s end
+  local vals = redis.call('HMGET', tomb_key, unpack(seqs))
+  local drop, ks, next_lo = {}, {}, hi + 1
+  for i = 1, #seqs do
+    if vals[i] then
+      local e = tomb_entry(seqs[i], vals[i])
+      if entry_t(e) >= cutoff then
+        next_lo = seqs[i]
+        break
+      end
+      drop[#drop + 1] = seqs[i]
+      index_fields(e, drop)
+      local k = field(e[2], 'k')
+      if k then ks[#ks + 1] = k end
+    end
+  end
+  if #drop > 0 then redis.call('HDEL', tomb_key, unpack(drop)) end
+  if #ks > 0 and ids_key then redis.call('HDEL', ids_key, unpack(ks)) end
+  redis.call('HSET', tomb_key, 'lo', next_lo)
+end
+
+-- Move the log entries of the node that held seq x out of the log into
+-- tomb: those with seqs in [x - RELATE_WINDOW, x + RELATE_WINDOW] above
+-- floor (every seq is XADDed once, in order, so a node of at most
+-- RELATE_WINDOW entries spans no more seqs than that), the seqs in erase
+-- as tombstones, the others whole. x itself may have left the log before
+-- (moved whole by an earlier delete): its node, if it still holds other
+-- entries, still holds x's bytes and goes now. Returns the seqs moved
+-- (moved[seq] = true) and the lowest (nil when none).
+local function move_node(log_key, tomb_key, x, floor, erase, moved)
+  local lo = math.max(x - RELATE_WINDOW, floor + 1)
+  local got = redis.call('XRANGE', log_key, lo .. '-0', (x + RELATE_WINDOW) .. '-0')
+  if #got == 0 then return nil end
+  local ids, marks = {}, {}
+  for _, e in ipairs(got) do
+    local s = entry_seq(e)
+    moved[s] = true
+    ids[#ids + 1] = e[1]
+    marks[#marks + 1] = s
+    marks[#marks + 1] = tomb_value(e, erase[s])
+  end
+  redis.call('HSET', tomb_key, unpack(marks))
+  redis.call('XDEL', log_key, unpack(ids))
+  return entry_seq(got[1])
+end
+
+-- Erase msg entry target and its edits (KEYS as relate's): the nodes that
+-- hold (or held) them leave the log for tomb (move_node); those already in
+-- tomb become tombstones there. Cost: at most 2 x RELATE_WINDOW + 1
+-- entries per erased entry (less where they are close together), whatever
+-- the log holds after them.
+local function erase(keys, target)
+  local log_key, tomb_key = keys[3], keys[6]
+  local xs, erase_set = {target}, {[target] = true}
+  local list = redis.call('HGET', tomb_key, 'e:' .. target)
+  if list then
+    for s in string.gmatch(list, '%d+') do
+      local n = tonumber(s)
+      if not erase_set[n] then
+        erase_set[n] = true
+        xs[#xs + 1] = n
+      end
+    end
+  end
+  table.sort(xs)
+  local covered, low, moved, fix = 0, nil, {}, {}
+  for _, x in ipairs(xs) do
+    if x + RELATE_WINDOW > covered then
+      local first = move_node(log_key, tomb_key, x, covered, erase_set, moved)
+      covered = x + RELATE_WINDOW
+      if first and (not low or first < low) then low = first end
+    end
+    if not moved[x] then fix[#fix + 1] = x end -- in tomb already (or trimmed)
+  end
+  local marks = {}
+  if #fix > 0 then
+    local vals = redis.call('HMGET', tomb_key, unpack(fix))
+    for i, x in ipairs(fix) do
+      if vals[i] then
+        local e, erased = tomb_entry(x, vals[i])
+        if not erased then
+          marks[#marks + 1] = x
+          marks[#marks + 1] = tomb_value(e, true)
+        end
+      end
+    end
+  end
+  if low then
+    local lo = tonumber(redis.call('HGET', tomb_key, 'lo'))
+    if not lo or low < lo then
+      marks[#marks + 1] = 'lo'
+      marks[#marks + 1] = low
     end
   end
   for i = 1, #marks, 1000 do -- (a message edited thousands of times)
-    redis.call('HSET', keys[6], unpack(marks, i, math.min(i + 999, #marks)))
+    redis.call('HSET', tomb_key, unpack(marks, i, math.min(i + 999, #marks)))
   end
+  if list then redis.call('HDEL', tomb_key, 'e:' .. target) end
 end
 
 -- relate: edit, delete or react.
@@ -346,18 +453,14 @@ local function relate(keys, args)
   local dk = sender .. '\n' .. args[2]
   if redis.call('HSETNX', keys[4], dk, seq) == 0 then
     local old = redis.call('HGET', keys[4], dk)
-    local e = redis.call('XRANGE', keys[3], old .. '-0', old .. '-0')[1]
-    local ev = e and log_event(e)
-    if not ev then
-      local v = redis.call('HGET', keys[6], old)
-      ev = v and select(2, tomb_split(v)) or ''
-    end
+    local e = find_entry(keys[3], keys[6], old)
+    local ev = e and log_event(e) or ''
     return add_members({'dup', num(old), ev, mver}, keys[2], mver, args[7])
   end
-  local entry = redis.call('XRANGE', keys[3], target .. '-0', target .. '-0')[1]
+  local entry, erased = find_entry(keys[3], keys[6], target)
   local text = entry and log_event(entry)
   local refuse = nil
-  if not is_msg(text) then
+  if erased or not is_msg(text) then
     refuse = {'not_found'}
   else
     local from = entry_from(entry, text)
@@ -371,23 +474,23 @@ local function relate(keys, args)
     return refuse
   end
   local t = clock(num(meta[4]))
-  if kind == 'delete' then erase(keys, target, t, num(args[8])) end
+  if kind == 'delete' then
+    erase(keys, target)
+  elseif kind == 'edit' then
+    -- the edit index of the target (erase finds its edits there)
+    local list = redis.call('HGET', keys[6], 'e:' .. target)
+    redis.call('HSET', keys[6], 'e:' .. target, list and (list .. ',' .. seq) or seq)
+  end
   redis.call('HSET', keys[1], 'seq', seq, 'lt', t)
   redis.call('XADD', keys[3], seq .. '-0', 'e', args[5] .. seq .. args[6], 't', t, 'k', dk,
              'm', mc)
   redis.call('HSET', keys[5], 'r:' .. sender, seq, 'd:' .. sender, seq)
-  if seq % 8 == 0 then
-    -- the retention trim, only when the oldest entry is due (one entry read)
-    local oldest = redis.call('XRANGE', keys[3], '-', '+', 'COUNT', 1)[1]
-    if oldest and entry_t(oldest) < t - num(args[8]) then
-      trim_log(keys[3], keys[4], t, num(args[8]))
-    end
-  end
+  if seq % 8 == 0 then trim_log(keys[3], keys[4], keys[6], t, num(args[8])) end
   return add_members({'ok', seq, mver}, keys[2], mver, args[7])
 end
 
--- send: KEYS meta, members, log, ids, rcpt, jobs (all in the conversation's slot)
---      [, tomb: only with reply_to]
+-- send: KEYS meta, members, log, ids, rcpt, jobs, tomb (all in the conversation's
+--      slot; tomb is read only where the log comes back short)
 -- ARGV sender, client id, event prefix (ends with "seq":), event suffix, cached mver,
 --      retention ms, conv, push preview ("" = none)[, reply_to seq]
 -- Reply: ok, seq, mver, members (add_members); or dup, seq, event, mver,
@@ -403,9 +506,8 @@ local function send(keys, args)
   local dk = sender .. '\n' .. args[2]
   local old = redis.call('HGET', keys[4], dk)
   if old then
-    local e = redis.call('XRANGE', keys[3], old .. '-0', old .. '-0')
-    local ev = ''
-    if e[1] then ev = log_event(e[1]) or '' end
+    local e = find_entry(keys[3], keys[7], old)
+    local ev = e and log_event(e) or ''
     -- the members too (when the caller's cache is stale): a retry whose
     -- first attempt's reply was lost must reach everyone (store/conv.c)
     return add_members({'dup', num(old), ev, num(mver)}, keys[2], mver, args[5])
@@ -431,12 +533,12 @@ local function send(keys, args)
   end
   if seq % 64 == 0 then
     redis.call('XTRIM', keys[6], 'MINID', '~', tostring(t - JOBS_AGE_MS) .. '-0')
-    trim_log(keys[3], keys[4], t, num(args[6]))
+    trim_log(keys[3], keys[4], keys[7], t, num(args[6]))
   end
   return add_members({'ok', seq, num(mver)}, keys[2], mver, args[5])
 end
 
--- receipt: KEYS meta, members, rcpt, log
+-- receipt: KEYS meta, members, rcpt, log[, tomb]
 -- ARGV user, "delivered"|"read", seq, cached mver
 -- Reply: ok, cursor, mver, members (add_members), m: for "read", the number
 -- of msg events up to and including the cursor (mc at that log entry; ""
@@ -461,8 +563,14 @@ local function receipt(keys, args)
     if s == last then
       m = num(meta[3])
     else
-      local e = redis.call('XREVRANGE', keys[4], s .. '-0', '-', 'COUNT', 1)
-      if e[1] then m = entry_m(e[1]) end
+      local e = redis.call('XREVRANGE', keys[4], s .. '-0', '-', 'COUNT', 1)[1]
+      local below = e and entry_seq(e) or 0
+      if below < s and keys[5] then
+        -- entries moved to tomb by a delete lie between: the highest one
+        local tb = tombs_between(keys[5], s + 1, below, 2 * RELATE_WINDOW + 2)[1]
+        if tb then e = tb[4] end
+      end
+      if e then m = entry_m(e) end
     end
   end
   local mver = num(meta[2])
@@ -941,18 +1049,26 @@ local function with_tombs(tomb_key, list, lo, limit, after)
   local function mk(s, t, text) return {s .. '-0', {'e', text, 't', t}} end
   local out = {}
   if after(list[1]) then
-    -- all of them (the oldest come first), then the page keeps limit + 1
-    local below, s = {}, entry_seq(list[1]) - 1
-    while s >= lo do
-      local v = redis.call('HGET', tomb_key, s)
-      if not v then break end
-      local t, text = tomb_split(v)
-      local e = mk(s, t, text)
-      if not after(e) then break end
-      below[#below + 1] = e
-      s = s - 1
+    -- Those below the first entry that are after the position are one run
+    -- of seqs in tomb (a log entry among them would be after it too, and
+    -- would come first): binary search for its start (a delete moves runs
+    -- of up to 201), then the page keeps its oldest limit + 1.
+    local top = entry_seq(list[1]) - 1
+    local a, z, start = lo, top, top + 1
+    while a <= z do
+      local mid = math.floor((a + z) / 2)
+      local v = redis.call('HGET', tomb_key, mid)
+      local e = v and tomb_entry(mid, v)
+      if e and after(e) then
+        start, z = mid, mid - 1
+      else
+        a = mid + 1
+      end
     end
-    for i = #below, math.max(1, #below - limit), -1 do out[#out + 1] = below[i] end
+    for _, g in ipairs(tombs_between(tomb_key, math.min(top, start + limit) + 1, start - 1,
+                                     limit + 1, true)) do
+      out[#out + 1] = mk(g[1], g[2], g[3])
+    end
   end
   -- The lowest seq in (lo, hi) whose tombstone is after the position (hi if
   -- none): the tombstones of a gap are in seq order, so after() splits them

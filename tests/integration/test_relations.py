@@ -7,12 +7,17 @@ import json
 import secrets
 import unittest
 
-from harness import Chat, Stack, conv_jobs, main
+from harness import Chat, Stack, conv_jobs, main, wait_for
 
 
 def secret(tag):
     """A body nobody can find by accident (hex: LZF keeps it literal)."""
     return "%s-%s" % (tag, secrets.token_hex(24))
+
+
+def token_seq(h, mid):
+    """The seq of the event of client id mid in history h."""
+    return next(e["seq"] for e in h if e.get("id") == mid)
 
 
 class RelationsTest(unittest.TestCase):
@@ -48,19 +53,29 @@ class RelationsTest(unittest.TestCase):
         chat.send(conv, mid, body)
         return chat.msg(conv, mid)["seq"]
 
+    def contents(self):
+        """snapshot(), with hashes as their sorted fields: a read of a
+        hash being rehashed (a tomb of long values) moves a step of the
+        rehash, which changes the order its DUMP lists the fields in."""
+        out = self.stack.redis.snapshot()
+        for k in out:
+            if self.r("TYPE", k) == b"hash":
+                out[k] = sorted(self.r("HGETALL", k))
+        return out
+
     def refused(self, chat, conv, mid, code, **fields):
         """Post a relation that must be refused with code, storing nothing."""
-        before = self.stack.redis.snapshot()
+        before = self.contents()
         self.post(chat, conv, mid, **fields)
         e = chat.err(id=mid)
         self.assertEqual(e["code"], code, e)
-        self.assertEqual(self.stack.redis.snapshot(), before)
+        self.assertEqual(self.contents(), before)
         return e
 
-    def history(self, chat, conv):
+    def history(self, chat, conv, limit=7):
         out, before = [], None
         while True:
-            kw = {"conv": conv, "limit": 7}
+            kw = {"conv": conv, "limit": limit}
             if before is not None:
                 kw["before"] = before
             h = chat.ok("history", **kw)
@@ -345,10 +360,121 @@ class RelationsTest(unittest.TestCase):
         self.assertTrue(all(by[s]["deleted"] for s in [old, new] + [fills[i] for i in mid]))
         self.assertTrue(by[old + 1]["deleted"] and by[old + 1]["t"] == "edit")
         self.assertEqual(sum(1 for e in h if e.get("body") == keep), 1)
-        self.assertEqual(self.r("XLEN", "mqchat:{c:%s}:log" % conv), len(h) - 5 - len(mid))
+        # the nodes of the erased entries left the log for the tomb hash
+        tomb = "mqchat:{c:%s}:tomb" % conv
+        seqs = [int(f) for f in self.r("HKEYS", tomb) if f.isdigit()]
+        self.assertEqual(self.r("XLEN", "mqchat:{c:%s}:log" % conv) + len(seqs), len(h))
+        self.assertLessEqual(len(seqs), 5 * 201)
         a.send(conv, "er-after", "the log goes on")
         self.assertEqual(a.msg(conv, "er-after")["seq"], len(h) + 1)
 
+    def cmdstats(self):
+        """INFO commandstats: command -> calls (commands run inside functions
+        count too)."""
+        out = {}
+        for line in self.r("INFO", "commandstats").decode().splitlines():
+            if line.startswith("cmdstat_"):
+                name, rest = line[8:].split(":", 1)
+                out[name] = int(dict(kv.split("=") for kv in rest.split(","))["calls"])
+        return out
+
+    def test_delete_moves_only_the_target_nodes(self):
+        # A delete with 5,000 entries after its target (and an edit of it
+        # 2,500 entries on) moves the nodes of the target and the edit into
+        # the tomb hash, whatever the log holds after them: bounded work.
+        self.r("CONFIG", "SET", "stream-node-max-bytes", "0")
+        self.addCleanup(self.r, "CONFIG", "SET", "stream-node-max-bytes", "4096")
+        a, b = self.chat("alice"), self.chat("bob")
+        conv = a.group("cost", ["bob"])
+        b.barrier()
+        log, tomb = "mqchat:{c:%s}:log" % conv, "mqchat:{c:%s}:tomb" % conv
+        body = secret("gone")
+        edit_body = secret("gone-edit")
+        for i in range(150):
+            a.send(conv, "c-pre-%d" % i, "pre %d" % i, wait=False)
+            if i == 49:
+                a.msg(conv, "c-pre-49")
+                token = b.ok("sync")["next"]
+        target = self.sent(a, conv, "c-target", body)
+        meta = "mqchat:{c:%s}:meta" % conv
+
+        def stored(seq):  # (5,000 live events overflow the test client's queue)
+            wait_for(lambda: int(self.r("HGET", meta, "seq")) == seq, timeout=60,
+                     what="seq %d stored" % seq)
+        for i in range(5000):
+            a.send(conv, "c-post-%d" % i, "post %d" % i, wait=False)
+            if i == 2500:
+                stored(target + 2501)
+                self.post(a, conv, "c-edit", edit=target, body=edit_body)
+                stored(target + 2502)
+                edit = target + 2502
+        last = target + 5001
+        stored(last)
+        a.barrier()
+        b.barrier()
+        n = self.r("XLEN", log)
+        self.r("CONFIG", "RESETSTAT")
+        self.post(a, conv, "c-del", delete=target)
+        self.got(a, conv, "delete", "c-del")
+        st = self.cmdstats()
+        # one XADD (the delete event; the tail's rewrite made 5,000), one
+        # XRANGE and one XDEL per moved node
+        self.assertLessEqual(st.get("xadd", 0), 1, st)
+        self.assertLessEqual(st.get("xdel", 0), 2, st)
+        self.assertLessEqual(st.get("xrange", 0) + st.get("xrevrange", 0), 4, st)
+        seqs = sorted(int(f) for f in self.r("HKEYS", tomb) if f.isdigit())
+        self.assertLessEqual(len(seqs), 2 * 201)
+        self.assertEqual(self.r("XLEN", log), n + 1 - len(seqs))
+        self.assertIn(target, seqs)
+        self.assertIn(edit, seqs)
+        # erased from every key
+        self.r("CONFIG", "SET", "rdbcompression", "no")
+        dumps = self.stack.redis.snapshot(skip=())
+        found = [k for k, v in dumps.items() for x in (body, edit_body) if x.encode() in (v or b"")]
+        self.assertEqual(found, [])
+        # history: every seq once, in order, the neighbours whole
+        h = self.history(b, conv, limit=100)
+        self.assertEqual([e["seq"] for e in h], list(range(1, last + 2)))
+        by = {e["seq"]: e for e in h}
+        self.assertTrue(by[target]["deleted"] and by[edit]["deleted"])
+        self.assertNotIn("body", by[target])
+        posts = [e for e in h if e.get("id", "").startswith("c-post-")]
+        self.assertEqual([e["body"] for e in posts], ["post %d" % i for i in range(5000)])
+        pres = [e for e in h if e.get("id", "").startswith("c-pre-")]
+        self.assertEqual([e["body"] for e in pres], ["pre %d" % i for i in range(150)])
+        # sync from before the moved entries: the same events, in order
+        events, tok = [], token
+        while True:
+            r = b.ok("sync", since=tok, limit=100)
+            events += r["events"]
+            tok = r["next"]
+            if not r["more"]:
+                break
+        self.assertEqual([e["seq"] for e in events],
+                         [e["seq"] for e in h if e["seq"] > token_seq(h, "c-pre-49")])
+        self.assertEqual(events, [e for e in h if e["seq"] > token_seq(h, "c-pre-49")])
+        # receipts at moved entries give their message counts (unread)
+        msgs = {e["seq"]: i + 1 for i, e in enumerate(x for x in h if x["t"] == "msg")}
+        for at in (target, target + 2):
+            b.publish_raw("chat/c/%s/receipt" % conv, json.dumps({"type": "read", "seq": at}))
+            wait_for(lambda: int(self.r("HGET", "mqchat:{u:bob}:unread", "r:" + conv) or 0)
+                     == msgs[at], what="unread read mark at %d" % at)
+        # retries: a moved message answers its original; the deleted one its tombstone
+        near = self.sent(a, conv, "c-post-3", "post 3")
+        self.assertEqual(near, by[target + 4]["seq"])
+        self.assertIn(near, seqs)
+        self.post(a, conv, "c-post-3", body="post 3")
+        again = self.got(a, conv, "msg", "c-post-3")
+        self.assertEqual((again["seq"], again["body"]), (near, "post 3"))
+        self.post(a, conv, "c-target", body=body)
+        again = self.got(a, conv, "msg", "c-target")
+        self.assertTrue(again["deleted"])
+        self.assertNotIn("body", again)
+        # a moved message is still a target: edit it, reply to it
+        self.post(a, conv, "c-edit-near", edit=near, body="post 3, fixed")
+        self.got(a, conv, "edit", "c-edit-near")
+        b.send(conv, "c-reply-near", "re", reply_to=near)
+        self.assertEqual(b.msg(conv, "c-reply-near")["reply_to"], near)
     def test_relations_make_no_jobs_and_no_unread(self):
         a, b = self.chat("alice"), self.chat("bob")
         conv = a.group("nojobs", ["bob"])
@@ -367,6 +493,43 @@ class RelationsTest(unittest.TestCase):
         self.assertEqual(self.r("HGETALL", "mqchat:{u:bob}:unread"), unread)
         for _id, f in self.r("XRANGE", "mqchat:{c:%s}:log" % conv, "(%d-0" % s, "+"):
             self.assertEqual(dict(zip(f[::2], f[1::2]))[b"m"], mc)  # m = mc: not a msg
+
+
+class RetentionTest(unittest.TestCase):
+    def test_retention_trims_moved_entries(self):
+        # Entries a delete moved into the tomb hash go with retention like
+        # the log's, with their dedupe keys and edit indexes.
+        with Stack(options={"retention_seconds": 2, "rate_msgs": 0,
+                            "push_preview": "false"}) as st:
+            for u in ("alice", "bob"):
+                st.add_user(u, u + "-pw")
+            a = Chat(st, "alice", "alice-pw")
+            conv = a.group("ret", ["bob"])
+            for i in range(20):
+                a.send(conv, "old-%d" % i, "old %d" % i, wait=False)
+            s5 = a.msg(conv, "old-5")["seq"]
+            s3 = s5 - 2
+            a.msg(conv, "old-19")
+            post = "chat/c/%s/send" % conv
+            a.c.publish(post, json.dumps({"id": "old-e", "edit": s3, "body": "old 3!"}))
+            a.c.publish(post, json.dumps({"id": "old-d", "delete": s5}))
+            a.event(lambda e: e.get("t") == "delete" and e.get("id") == "old-d")
+            tomb, ids = "mqchat:{c:%s}:tomb" % conv, "mqchat:{c:%s}:ids" % conv
+
+            def moved():
+                return [f for f in st.redis.call("HKEYS", tomb) if f != b"lo"]
+            self.assertIn(b"e:%d" % s3, moved())
+            self.assertGreater(len(moved()), 20)  # the whole log (one node)
+            self.assertEqual(st.redis.call("HEXISTS", ids, "alice\nold-1"), 1)
+            t0 = int(st.redis.call("TIME")[0])
+            wait_for(lambda: int(st.redis.call("TIME")[0]) >= t0 + 3, what="retention")
+            for i in range(130):  # past the send path's trim (every 64th seq)
+                a.send(conv, "new-%d" % i, "new %d" % i, wait=False)
+            wait_for(lambda: moved() == [], what="tomb trimmed")
+            self.assertEqual(st.redis.call("HEXISTS", ids, "alice\nold-1"), 0)
+            self.assertEqual(st.redis.call("HEXISTS", ids, "alice\nold-d"), 0)
+            h = a.ok("history", conv=conv, limit=100)["items"]
+            self.assertTrue(all(e["id"].startswith("new-") for e in h), h[:3])
 
 
 if __name__ == "__main__":
