@@ -162,7 +162,7 @@ static cJSON *conv_item(const struct mqc_conv_info *c)
         qsort(sorted, c->n, sizeof *sorted, cmp_str);
         qsort(admins, nadmins, sizeof *admins, cmp_str);
     }
-    int64_t unread = c->last_seq > c->read_seq ? c->last_seq - c->read_seq : 0;
+    int64_t unread = c->unread;
     ok = ok && cJSON_AddStringToObject(o, "conv", c->conv) &&
          cJSON_AddStringToObject(o, "kind", c->kind) &&
          (strcmp(c->kind, "group") != 0 || cJSON_AddStringToObject(o, "title", c->title)) &&

@@ -532,11 +532,11 @@ static void convs_done(struct mqc_store__job *j, int rc, redisReply *r)
     if (rc == MQC_OK) {
         /* Two passes: count the items, then point into the reply. */
         size_t k = 1, count = 0;
-        while (k + 5 < r->elements) {
-            int64_t m = reply_int(r->element[k + 5]);
+        while (k + 6 < r->elements) {
+            int64_t m = reply_int(r->element[k + 6]);
             if (m < 0)
                 break;
-            k += 6 + 2 * (size_t)m;
+            k += 7 + 2 * (size_t)m;
             count++;
         }
         items = calloc(count ? count : 1, sizeof *items);
@@ -545,12 +545,13 @@ static void convs_done(struct mqc_store__job *j, int rc, redisReply *r)
             rc = MQC_ENOMEM;
         for (k = 1; rc == MQC_OK && n < count; n++) {
             struct mqc_conv_info *it = &items[n];
-            size_t m = (size_t)reply_int(r->element[k + 5]);
+            size_t m = (size_t)reply_int(r->element[k + 6]);
             it->conv = names[k];
             it->kind = names[k + 1];
             it->title = names[k + 2];
             it->last_seq = reply_int(r->element[k + 3]);
             it->read_seq = reply_int(r->element[k + 4]);
+            it->unread = reply_int(r->element[k + 5]);
             it->n = m;
             it->users = calloc(m ? m : 1, sizeof *it->users);
             it->roles = calloc(m ? m : 1, sizeof *it->roles);
@@ -560,10 +561,10 @@ static void convs_done(struct mqc_store__job *j, int rc, redisReply *r)
                 break;
             }
             for (size_t i = 0; i < m; i++) {
-                ((const char **)it->users)[i] = names[k + 6 + 2 * i];
-                ((const char **)it->roles)[i] = names[k + 7 + 2 * i];
+                ((const char **)it->users)[i] = names[k + 7 + 2 * i];
+                ((const char **)it->roles)[i] = names[k + 8 + 2 * i];
             }
-            k += 6 + 2 * m;
+            k += 7 + 2 * m;
         }
     }
     cb(j->ctx, rc, items, rc == MQC_OK ? n : 0);

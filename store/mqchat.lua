@@ -538,6 +538,21 @@ local function send(keys, args)
   return add_members({'ok', seq, num(mver)}, keys[2], mver, args[5])
 end
 
+-- The mc (msg events so far) at seq s of a conversation: the m of the
+-- newest log entry at or below s, looking in tomb (may be nil) for entries
+-- a delete moved there. nil when there is none (past retention).
+local function m_at(log_key, tomb_key, s)
+  local e = redis.call('XREVRANGE', log_key, s .. '-0', '-', 'COUNT', 1)[1]
+  local below = e and entry_seq(e) or 0
+  if below < s and tomb_key then
+    -- entries moved to tomb by a delete lie between: the highest one
+    local tb = tombs_between(tomb_key, s + 1, below, 2 * RELATE_WINDOW + 2)[1]
+    if tb then e = tb[4] end
+  end
+  if e then return entry_m(e) end
+  return nil
+end
+
 -- receipt: KEYS meta, members, rcpt, log[, tomb]
 -- ARGV user, "delivered"|"read", seq, cached mver
 -- Reply: ok, cursor, mver, members (add_members), m: for "read", the number
@@ -563,14 +578,7 @@ local function receipt(keys, args)
     if s == last then
       m = num(meta[3])
     else
-      local e = redis.call('XREVRANGE', keys[4], s .. '-0', '-', 'COUNT', 1)[1]
-      local below = e and entry_seq(e) or 0
-      if below < s and keys[5] then
-        -- entries moved to tomb by a delete lie between: the highest one
-        local tb = tombs_between(keys[5], s + 1, below, 2 * RELATE_WINDOW + 2)[1]
-        if tb then e = tb[4] end
-      end
-      if e then m = entry_m(e) end
+      m = m_at(keys[4], keys[5], s) or ''
     end
   end
   local mver = num(meta[2])
@@ -765,7 +773,7 @@ end
 -- convs: KEYS convs of the user. ARGV user, key prefix.
 -- Reads each conversation's keys by name (single Redis; see docs/ARCHITECTURE.md).
 -- Reply: ok, then per conversation: conv, kind, title, last seq, read seq,
--- n, then n (user, role) pairs.
+-- unread (msg events after the read seq), n, then n (user, role) pairs.
 local function convs(keys, args)
   local user, p = args[1], args[2]
   local ids = redis.call('SMEMBERS', keys[1])
@@ -773,14 +781,25 @@ local function convs(keys, args)
   local out = {'ok'}
   for _, c in ipairs(ids) do
     local base = p .. '{c:' .. c .. '}:'
-    local meta = redis.call('HMGET', base .. 'meta', 'kind', 'title', 'seq')
+    local meta = redis.call('HMGET', base .. 'meta', 'kind', 'title', 'seq', 'mc')
     if meta[1] then
       local all = redis.call('HGETALL', base .. 'members')
+      local last, mc = num(meta[3]), num(meta[4])
+      local read = num(redis.call('HGET', base .. 'rcpt', 'r:' .. user))
+      -- unread: the msg events after the read cursor (member events and
+      -- relations do not count)
+      local unread = 0
+      if read < last then
+        local mr = 0
+        if read > 0 then mr = m_at(base .. 'log', base .. 'tomb', read) or 0 end
+        unread = math.max(mc - mr, 0)
+      end
       out[#out + 1] = c
       out[#out + 1] = meta[1]
       out[#out + 1] = meta[2] or ''
-      out[#out + 1] = num(meta[3])
-      out[#out + 1] = num(redis.call('HGET', base .. 'rcpt', 'r:' .. user))
+      out[#out + 1] = last
+      out[#out + 1] = read
+      out[#out + 1] = unread
       out[#out + 1] = #all / 2
       for i = 1, #all do out[#out + 1] = all[i] end
     end

@@ -160,6 +160,7 @@ int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, cons
 struct mqc_conv_info {
     const char *conv, *kind, *title; /* title "" when none */
     int64_t last_seq, read_seq;
+    int64_t unread; /* msg events after read_seq (relations and member events do not count) */
     const char *const *users; /* n users and their roles ("admin"/"member") */
     const char *const *roles;
     size_t n;

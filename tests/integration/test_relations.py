@@ -484,7 +484,13 @@ class RelationsTest(unittest.TestCase):
         jobs = conv_jobs(self.stack.redis, conv)
         mc = self.r("HGET", meta, "mc")
         unread = self.r("HGETALL", "mqchat:{u:bob}:unread")
+        shown = {i["conv"]: i for i in b.ok("convs")["items"]}[conv]["unread"]
+        self.assertEqual(shown, 1)
         self.post(a, conv, "nj-e", edit=s, body="edited")
+        self.got(b, conv, "edit", "nj-e")
+        # convs counts msg events after the read cursor: alice's edit adds none
+        # (bob's own reaction below then marks the conversation read)
+        self.assertEqual({i["conv"]: i for i in b.ok("convs")["items"]}[conv]["unread"], shown)
         self.post(b, conv, "nj-x", react=s, emojis=["👍"])
         self.post(a, conv, "nj-d", delete=s)
         self.got(b, conv, "delete", "nj-d")
