@@ -91,14 +91,6 @@ def has_function(redis, name):
     return False
 
 
-# Whether mqchat-push's half of issue #15 (per-slot job streams consumed by
-# the bridge, mqc2_expand) is in this tree: until it is, no push job reaches
-# the v1 push stream, and the tests of the bridge's delivery skip.
-PUSH_HALF = "mqc2_expand" in open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                               "..", "..", "store", "mqchat.lua")).read()
-PUSH_HALF_WHY = ("no push jobs until mqchat-push's half of #15 (per-slot job streams, "
-                 "mqc2_expand) is merged")
-
 
 def free_port():
     """A free loopback port below the kernel's ephemeral range: a port the

@@ -14,7 +14,6 @@ import unittest
 
 from fakepush import (OAUTH, FakePushServer, fcm_step, make_apns_key, make_service_account,
                       verify_jwt)
-import harness
 from harness import Chat, Redis, Stack, free_port, main, wait_for
 
 PUSH = os.environ.get("MQCHAT_PUSH", "")
@@ -63,7 +62,6 @@ class Bridge:
         return dict(l.split(" ", 1) for l in out.splitlines() if " " in l)
 
 
-@unittest.skipUnless(harness.PUSH_HALF, harness.PUSH_HALF_WHY)
 class PushBridgeTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="mqchat-push-")

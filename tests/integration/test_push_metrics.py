@@ -8,7 +8,6 @@ import unittest
 import urllib.request
 
 from fakepush import FakePushServer, make_apns_key, make_service_account
-import harness
 from harness import Chat, Stack, free_port, main, wait_for
 from test_push_bridge import KID, TEAM, Bridge
 
@@ -24,7 +23,6 @@ def scrape(port):
     return out, text
 
 
-@unittest.skipUnless(harness.PUSH_HALF, harness.PUSH_HALF_WHY)
 class PushMetricsTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="mqchat-pushm-")
