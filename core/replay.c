@@ -150,13 +150,15 @@ static struct rcpt *find(struct mqc_replay_ev *ev, const char *user)
     return bsearch(&key, ev->r, ev->n, sizeof ev->r[0], cmp_rcpt);
 }
 
-size_t mqc_replay_user(struct mqc_replay *r, int64_t now_ms, const char *user, const char *node,
-                       mqc_replay_fn fn, void *ctx)
+size_t mqc_replay_user(struct mqc_replay *r, int64_t now_ms, int64_t since_ms, const char *user,
+                       const char *node, mqc_replay_fn fn, void *ctx)
 {
     size_t sent = 0;
     expire(r, now_ms);
     for (size_t k = 0; k < r->count; k++) {
         struct mqc_replay_ev *ev = r->ring[(r->head + k) % r->cap];
+        if (ev->at < since_ms)
+            continue;
         struct rcpt *rc = find(ev, user);
         if (!rc)
             continue;

@@ -48,10 +48,13 @@ typedef void (*mqc_replay_fn)(void *ctx, const struct mqc_replay_out *out);
 
 /* user (borrowed) is now on node (kept by pointer, as in mqc_replay_mark,
  * and compared by pointer: pass the directory's interned name): for every
- * event of the window with user among its recipients and not yet sent to
- * node for user, call fn and remember it as sent. Returns how many. */
-size_t mqc_replay_user(struct mqc_replay *r, int64_t now_ms, const char *user, const char *node,
-                       mqc_replay_fn fn, void *ctx);
+ * event of the window added at since_ms or later, with user among its
+ * recipients and not yet sent to node for user, call fn and remember it as
+ * sent. since_ms is when the news may have been true at the earliest:
+ * older events were stored before it, and the user's sync has them. Returns
+ * how many. */
+size_t mqc_replay_user(struct mqc_replay *r, int64_t now_ms, int64_t since_ms, const char *user,
+                       const char *node, mqc_replay_fn fn, void *ctx);
 /* Events kept now. */
 size_t mqc_replay_count(const struct mqc_replay *r);
 

@@ -92,19 +92,20 @@ static void on_visibility(struct mqc_plugin *p, const char *body, size_t blen)
 
 /* A directory change from another node: user's first (on) or last device
  * there. A new place gets the recent events it missed (the replay). */
-static void directory_change(struct mqc_plugin *p, bool on, const char *user, const char *node)
+static void directory_change(struct mqc_plugin *p, bool on, const char *user, const char *node,
+                             int64_t since_ms)
 {
     if (!on) {
         mqc_directory_remove(p->directory, user, node);
     } else if (mqc_directory_add(p->directory, user, node) == MQC_OK) {
-        mqc_plugin__cluster_replay(p, user, node);
+        mqc_plugin__cluster_replay(p, user, node, since_ms);
     }
 }
 
 /* Tests only (plugin_opt_test_bus_delay_ms): on/off held back, in order. */
 struct mqc_bus_delayed {
     struct mqc_bus_delayed *next;
-    int64_t due;
+    int64_t due, since;
     bool on;
     char user[MQC_ID_MAX + 1], node[MQC_ID_MAX + 1];
 };
@@ -116,6 +117,7 @@ static void delay_change(struct mqc_plugin *p, bool on, const char *user, const 
         return;
     d->due = mqc_clock_mono_ms() + p->cfg.test_bus_delay_ms;
     d->on = on;
+    d->since = p->bus_drained_ms;
     snprintf(d->user, sizeof d->user, "%s", user);
     snprintf(d->node, sizeof d->node, "%s", node);
     while (*tail)
@@ -133,7 +135,7 @@ static void delayed_due(struct mqc_plugin *p, bool flush)
         if (!flush) {
             mqc_log(MQC_LOG_NOTICE, "cluster: test delay over: %s %s %s", d->on ? "on" : "off",
                     d->node, d->user);
-            directory_change(p, d->on, d->user, d->node);
+            directory_change(p, d->on, d->user, d->node, d->since);
         }
         free(d);
     }
@@ -165,7 +167,7 @@ static void on_bus(void *ctx, bool to_all, const char *data, size_t len)
         if (p->cfg.test_bus_delay_ms > 0)
             delay_change(p, m.kind == MQC_BUS_ON, m.arg, m.node);
         else
-            directory_change(p, m.kind == MQC_BUS_ON, m.arg, m.node);
+            directory_change(p, m.kind == MQC_BUS_ON, m.arg, m.node, p->bus_drained_ms);
         break;
     case MQC_BUS_HELLO:
     case MQC_BUS_DEAD:
@@ -218,7 +220,11 @@ void mqc_plugin__cluster_tick(struct mqc_plugin *p)
     if (!p->bus)
         return;
     bool resub = false;
+    /* What this drain gets reached the bus thread after the last drain
+     * began: the replay (directory_change) goes back no further. */
+    int64_t began = mqc_clock_mono_ms();
     mqc_bus_drain(p->bus, on_bus, p, &resub);
+    p->bus_drained_ms = began;
     if (p->test_delayed)
         delayed_due(p, false);
     if (resub)

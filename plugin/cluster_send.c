@@ -24,6 +24,11 @@
 #define REPLAY_WINDOW_MS 2000
 #define REPLAY_MAX_EVENTS 8192
 #define REPLAY_MAX_BYTES (16u << 20)
+/* Redis writes an announcement to this node's bus connection before it
+ * runs any write that comes after it, but this node may read its two
+ * connections in either order: a send's reply can be read up to this much
+ * before the announcement that preceded it. */
+#define REPLAY_MARGIN_MS 100
 
 int mqc_plugin__cluster_init(struct mqc_plugin *p, const struct mqc_store_opts *so)
 {
@@ -195,14 +200,16 @@ static void replay_one(void *ctx, const struct mqc_replay_out *o)
     free(head);
 }
 
-void mqc_plugin__cluster_replay(struct mqc_plugin *p, const char *user, const char *node)
+void mqc_plugin__cluster_replay(struct mqc_plugin *p, const char *user, const char *node,
+                                int64_t since_ms)
 {
     if (!p->replay || mqc_replay_count(p->replay) == 0)
         return;
     struct replay_ctx c = {p, user, mqc_directory_name(p->directory, node)};
     if (!c.node)
         return;
-    size_t n = mqc_replay_user(p->replay, mqc_clock_mono_ms(), user, c.node, replay_one, &c);
+    size_t n = mqc_replay_user(p->replay, mqc_clock_mono_ms(), since_ms - REPLAY_MARGIN_MS, user,
+                               c.node, replay_one, &c);
     if (n)
         mqc_log(MQC_LOG_INFO, "cluster: replayed %zu recent event(s) to %s (user=%s)", n, node,
                 user);

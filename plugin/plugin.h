@@ -72,6 +72,7 @@ struct mqc_plugin {
     struct mqc_reorder *reorder;          /* owned: per-conversation delivery order */
     struct mqc_replay *replay;            /* owned: events fanned out lately (cluster_send.c) */
     int64_t peer_seen_ms;                 /* when another node was last known alive (0: never) */
+    int64_t bus_drained_ms;               /* when the last bus drain began */
     struct mqc_bus_delayed *test_delayed; /* owned: cfg.test_bus_delay_ms's queue */
     bool wake_ok;                         /* the wake signal is installed */
     bool cluster_joined;                  /* hello sent, directory loaded */
@@ -285,9 +286,12 @@ void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t 
                                 const char *payload, size_t len, int qos);
 /* Another node is alive (it spoke on the bus, or its heartbeat is fresh). */
 void mqc_plugin__cluster_peer_seen(struct mqc_plugin *p);
-/* user is now on node (a directory add): send node the recent events user
- * was a recipient of that node did not get for user (core/replay.h). */
-void mqc_plugin__cluster_replay(struct mqc_plugin *p, const char *user, const char *node);
+/* user is now on node (a directory add) since since_ms at the earliest
+ * (this node's monotonic clock): send node the events fanned out since
+ * then that user was a recipient of and that node did not get for user
+ * (core/replay.h). */
+void mqc_plugin__cluster_replay(struct mqc_plugin *p, const char *user, const char *node,
+                                int64_t since_ms);
 /* Cluster membership over time (plugin/reap.c). Learn where the users of
  * every live node are (blocking; once, when this node joins). */
 void mqc_plugin__reap_join(struct mqc_plugin *p);

@@ -25,7 +25,7 @@ static void add_user(const char *user, void *arg)
     struct load_ctx *c = arg;
     if (mqc_directory_add(c->p->directory, user, c->node) == MQC_OK) {
         c->users++;
-        mqc_plugin__cluster_replay(c->p, user, c->node);
+        mqc_plugin__cluster_replay(c->p, user, c->node, mqc_clock_mono_ms());
     }
     /* Subscribers here should see their state at once, as on that node. */
     mqc_plugin__presence_learn(c->p, user);
