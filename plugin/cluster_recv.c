@@ -110,14 +110,15 @@ struct mqc_bus_delayed {
     char user[MQC_ID_MAX + 1], node[MQC_ID_MAX + 1];
 };
 
-static void delay_change(struct mqc_plugin *p, bool on, const char *user, const char *node)
+static void delay_change(struct mqc_plugin *p, bool on, const char *user, const char *node,
+                         int64_t since_ms)
 {
     struct mqc_bus_delayed *d = calloc(1, sizeof *d), **tail = &p->test_delayed;
     if (!d)
         return;
     d->due = mqc_clock_mono_ms() + p->cfg.test_bus_delay_ms;
     d->on = on;
-    d->since = p->bus_drained_ms;
+    d->since = since_ms;
     snprintf(d->user, sizeof d->user, "%s", user);
     snprintf(d->node, sizeof d->node, "%s", node);
     while (*tail)
@@ -146,7 +147,7 @@ void mqc_plugin__cluster_recv_cleanup(struct mqc_plugin *p)
     delayed_due(p, true);
 }
 
-static void on_bus(void *ctx, bool to_all, const char *data, size_t len)
+static void on_bus(void *ctx, bool to_all, const char *data, size_t len, int64_t recv_ms)
 {
     struct mqc_plugin *p = ctx;
     struct mqc_busmsg m;
@@ -165,9 +166,9 @@ static void on_bus(void *ctx, bool to_all, const char *data, size_t len)
         if (mine)
             break;
         if (p->cfg.test_bus_delay_ms > 0)
-            delay_change(p, m.kind == MQC_BUS_ON, m.arg, m.node);
+            delay_change(p, m.kind == MQC_BUS_ON, m.arg, m.node, recv_ms);
         else
-            directory_change(p, m.kind == MQC_BUS_ON, m.arg, m.node, p->bus_drained_ms);
+            directory_change(p, m.kind == MQC_BUS_ON, m.arg, m.node, recv_ms);
         break;
     case MQC_BUS_HELLO:
     case MQC_BUS_DEAD:
@@ -220,11 +221,7 @@ void mqc_plugin__cluster_tick(struct mqc_plugin *p)
     if (!p->bus)
         return;
     bool resub = false;
-    /* What this drain gets reached the bus thread after the last drain
-     * began: the replay (directory_change) goes back no further. */
-    int64_t began = mqc_clock_mono_ms();
     mqc_bus_drain(p->bus, on_bus, p, &resub);
-    p->bus_drained_ms = began;
     if (p->test_delayed)
         delayed_due(p, false);
     if (resub)

@@ -28,7 +28,7 @@
  * runs any write that comes after it, but this node may read its two
  * connections in either order: a send's reply can be read up to this much
  * before the announcement that preceded it. */
-#define REPLAY_MARGIN_MS 100
+#define REPLAY_MARGIN_MS 50
 
 int mqc_plugin__cluster_init(struct mqc_plugin *p, const struct mqc_store_opts *so)
 {

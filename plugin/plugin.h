@@ -72,7 +72,6 @@ struct mqc_plugin {
     struct mqc_reorder *reorder;          /* owned: per-conversation delivery order */
     struct mqc_replay *replay;            /* owned: events fanned out lately (cluster_send.c) */
     int64_t peer_seen_ms;                 /* when another node was last known alive (0: never) */
-    int64_t bus_drained_ms;               /* when the last bus drain began */
     struct mqc_bus_delayed *test_delayed; /* owned: cfg.test_bus_delay_ms's queue */
     bool wake_ok;                         /* the wake signal is installed */
     bool cluster_joined;                  /* hello sent, directory loaded */
