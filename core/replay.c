@@ -153,12 +153,14 @@ static struct rcpt *find(struct mqc_replay_ev *ev, const char *user)
 size_t mqc_replay_user(struct mqc_replay *r, int64_t now_ms, int64_t since_ms, const char *user,
                        const char *node, mqc_replay_fn fn, void *ctx)
 {
-    size_t sent = 0;
     expire(r, now_ms);
-    for (size_t k = 0; k < r->count; k++) {
+    size_t sent = 0, first = r->count;
+    /* Events are in time order: look only at those since since_ms (a few
+     * ms' worth), oldest first, so that they reach the node in order. */
+    while (first > 0 && r->ring[(r->head + first - 1) % r->cap]->at >= since_ms)
+        first--;
+    for (size_t k = first; k < r->count; k++) {
         struct mqc_replay_ev *ev = r->ring[(r->head + k) % r->cap];
-        if (ev->at < since_ms)
-            continue;
         struct rcpt *rc = find(ev, user);
         if (!rc)
             continue;
