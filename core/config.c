@@ -82,6 +82,9 @@ static const struct mqc_opt opts[] = {
     {"test_crash_after_sends", LONG, F(test_crash_after_sends), 0, 1000000000, "0", 0, NULL,
      "tests only: the broker kills itself (SIGKILL) right after Redis answers this many "
      "stored sends, before delivering the last one (0 = never)"},
+    {"test_bus_delay_ms", LONG, F(test_bus_delay_ms), 0, 60000, "0", 0, NULL,
+     "tests only: act on other nodes' on/off announcements this many ms late (the replay "
+     "test; 0 = at once)"},
     {"push_preview", BOOL, F(push_preview), 0, 1, "true", 0, NULL,
      "put a preview of the body in pushes"},
     {"other_topics", STR, F(other_topics), 1, 8192, NULL, 0, NULL,

@@ -165,6 +165,11 @@ const char *const *mqc_directory_nodes(const struct mqc_directory *d, const char
     return e && e->n ? e->nodes : NULL;
 }
 
+const char *mqc_directory_name(const struct mqc_directory *d, const char *node)
+{
+    return mqc_map_get(d->names, node);
+}
+
 size_t mqc_directory_count(const struct mqc_directory *d)
 {
     return mqc_map_count(d->users);

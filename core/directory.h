@@ -25,6 +25,9 @@ void mqc_directory_drop_node(struct mqc_directory *d, const char *node);
 /* The nodes user is on (borrowed until the next change), *n of them; NULL
  * when none. */
 const char *const *mqc_directory_nodes(const struct mqc_directory *d, const char *user, size_t *n);
+/* node's name as the directory keeps it (interned: the same pointer for
+ * the same name, valid until mqc_directory_free), or NULL when never seen. */
+const char *mqc_directory_name(const struct mqc_directory *d, const char *node);
 /* Users with at least one node. */
 size_t mqc_directory_count(const struct mqc_directory *d);
 

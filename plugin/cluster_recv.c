@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/busmsg.h"
+#include "core/clock.h"
 #include "core/directory.h"
 #include "core/err.h"
 #include "core/id.h"
@@ -89,25 +90,85 @@ static void on_visibility(struct mqc_plugin *p, const char *body, size_t blen)
     free(copy);
 }
 
-static void on_bus(void *ctx, bool to_all, const char *data, size_t len)
+/* A directory change from another node: user's first (on) or last device
+ * there. A new place gets the recent events it missed (the replay). */
+static void directory_change(struct mqc_plugin *p, bool on, const char *user, const char *node,
+                             int64_t since_ms)
+{
+    if (!on) {
+        mqc_directory_remove(p->directory, user, node);
+    } else if (mqc_directory_add(p->directory, user, node) == MQC_OK) {
+        mqc_plugin__cluster_replay(p, user, node, since_ms);
+    }
+}
+
+/* Tests only (plugin_opt_test_bus_delay_ms): on/off held back, in order. */
+struct mqc_bus_delayed {
+    struct mqc_bus_delayed *next;
+    int64_t due, since;
+    bool on;
+    char user[MQC_ID_MAX + 1], node[MQC_ID_MAX + 1];
+};
+
+static void delay_change(struct mqc_plugin *p, bool on, const char *user, const char *node,
+                         int64_t since_ms)
+{
+    struct mqc_bus_delayed *d = calloc(1, sizeof *d), **tail = &p->test_delayed;
+    if (!d)
+        return;
+    d->due = mqc_clock_mono_ms() + p->cfg.test_bus_delay_ms;
+    d->on = on;
+    d->since = since_ms;
+    snprintf(d->user, sizeof d->user, "%s", user);
+    snprintf(d->node, sizeof d->node, "%s", node);
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = d;
+}
+
+/* Act on the held-back changes that are due (all of them when flush). */
+static void delayed_due(struct mqc_plugin *p, bool flush)
+{
+    int64_t now = mqc_clock_mono_ms();
+    while (p->test_delayed && (flush || p->test_delayed->due <= now)) {
+        struct mqc_bus_delayed *d = p->test_delayed;
+        p->test_delayed = d->next;
+        if (!flush) {
+            mqc_log(MQC_LOG_NOTICE, "cluster: test delay over: %s %s %s", d->on ? "on" : "off",
+                    d->node, d->user);
+            directory_change(p, d->on, d->user, d->node, d->since);
+        }
+        free(d);
+    }
+}
+
+void mqc_plugin__cluster_recv_cleanup(struct mqc_plugin *p)
+{
+    delayed_due(p, true);
+}
+
+static void on_bus(void *ctx, bool to_all, const char *data, size_t len, int64_t recv_ms)
 {
     struct mqc_plugin *p = ctx;
     struct mqc_busmsg m;
     if (mqc_busmsg_parse(data, len, &m) != MQC_OK)
         return;
     bool mine = strcmp(m.node, p->cfg.node_id) == 0;
+    if (!mine && m.node[0] && strcmp(m.node, "*") != 0 && m.kind != MQC_BUS_DEAD)
+        mqc_plugin__cluster_peer_seen(p);
     switch (m.kind) {
     case MQC_BUS_EVENT:
         if (!to_all)
             deliver_here(p, &m);
         break;
     case MQC_BUS_ON:
-        if (!mine)
-            mqc_directory_add(p->directory, m.arg, m.node);
-        break;
     case MQC_BUS_OFF:
-        if (!mine)
-            mqc_directory_remove(p->directory, m.arg, m.node);
+        if (mine)
+            break;
+        if (p->cfg.test_bus_delay_ms > 0)
+            delay_change(p, m.kind == MQC_BUS_ON, m.arg, m.node, recv_ms);
+        else
+            directory_change(p, m.kind == MQC_BUS_ON, m.arg, m.node, recv_ms);
         break;
     case MQC_BUS_HELLO:
     case MQC_BUS_DEAD:
@@ -161,6 +222,8 @@ void mqc_plugin__cluster_tick(struct mqc_plugin *p)
         return;
     bool resub = false;
     mqc_bus_drain(p->bus, on_bus, p, &resub);
+    if (p->test_delayed)
+        delayed_due(p, false);
     if (resub)
         mqc_log(MQC_LOG_WARNING, "cluster: bus resubscribed: events published meanwhile reach "
                                  "users here through sync");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/busmsg.h"
+#include "core/clock.h"
 #include "core/directory.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -18,12 +19,23 @@
 #define MAX_BUCKETS 16
 /* How long an event waits for an earlier one from another node. */
 #define REORDER_WAIT_MS 100
+/* The replay ring (core/replay.h): how long an event is kept for a
+ * directory change that arrives late, and the ring's caps. */
+#define REPLAY_WINDOW_MS 2000
+#define REPLAY_MAX_EVENTS 8192
+#define REPLAY_MAX_BYTES (16u << 20)
+/* Redis writes an announcement to this node's bus connection before it
+ * runs any write that comes after it, but this node may read its two
+ * connections in either order: a send's reply can be read up to this much
+ * before the announcement that preceded it. */
+#define REPLAY_MARGIN_MS 50
 
 int mqc_plugin__cluster_init(struct mqc_plugin *p, const struct mqc_store_opts *so)
 {
     p->directory = mqc_directory_new();
     p->reorder = mqc_reorder_new(REORDER_WAIT_MS);
-    if (!p->directory || !p->reorder)
+    p->replay = mqc_replay_new(REPLAY_WINDOW_MS, REPLAY_MAX_EVENTS, REPLAY_MAX_BYTES);
+    if (!p->directory || !p->reorder || !p->replay)
         return MQC_ENOMEM;
     p->wake_ok = mqc_plugin__wake_init() == MQC_OK;
     p->bus = mqc_bus_new(so, p->cfg.node_id, p->wake_ok ? mqc_plugin__wake_soon : NULL, NULL);
@@ -36,7 +48,10 @@ void mqc_plugin__cluster_cleanup(struct mqc_plugin *p)
 {
     mqc_bus_free(p->bus); /* joins the bus thread: no wake after this */
     p->bus = NULL;
+    mqc_plugin__cluster_recv_cleanup(p);
     mqc_plugin__wake_cleanup();
+    mqc_replay_free(p->replay); /* holds the directory's names: first */
+    p->replay = NULL;
     mqc_directory_free(p->directory);
     p->directory = NULL;
     mqc_reorder_free(p->reorder);
@@ -94,7 +109,8 @@ struct bucket {
     size_t len, cap;
 };
 
-static void bucket_add(struct bucket *b, const char *user)
+/* Append user to b's list. false: out of memory (that user gets it by sync). */
+static bool bucket_add(struct bucket *b, const char *user)
 {
     size_t ul = strlen(user);
     if (b->len + ul + 2 > b->cap) {
@@ -103,7 +119,7 @@ static void bucket_add(struct bucket *b, const char *user)
             cap *= 2;
         char *v = realloc(b->users, cap);
         if (!v)
-            return; /* that user gets it by sync */
+            return false;
         b->users = v;
         b->cap = cap;
     }
@@ -112,12 +128,31 @@ static void bucket_add(struct bucket *b, const char *user)
     memcpy(b->users + b->len, user, ul);
     b->len += ul;
     b->users[b->len] = '\0';
+    return true;
+}
+
+void mqc_plugin__cluster_peer_seen(struct mqc_plugin *p)
+{
+    p->peer_seen_ms = mqc_clock_mono_ms();
+}
+
+/* Whether another node was alive lately: a lone node keeps no replay ring.
+ * Live nodes refresh it at least every third of the node timeout (reap.c). */
+static bool peers_alive(const struct mqc_plugin *p, int64_t now)
+{
+    return p->peer_seen_ms > 0 && now - p->peer_seen_ms <= p->cfg.node_timeout_ms;
 }
 
 void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
                                 const char *const *users, size_t n, const char *skip,
                                 const char *payload, size_t len, int qos)
 {
+    /* Keep it for a directory change that arrives after this routing (the
+     * replay, core/replay.h); not typing (skip, QoS 0: ephemeral). */
+    struct mqc_replay_ev *ev = NULL;
+    int64_t now = mqc_clock_mono_ms();
+    if (!skip && p->replay && peers_alive(p, now))
+        ev = mqc_replay_add(p->replay, now, conv, seq, qos, users, n, payload, len);
     if (!p->directory || mqc_directory_count(p->directory) == 0)
         return;
     struct bucket b[MAX_BUCKETS];
@@ -136,7 +171,8 @@ void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t 
                     continue;
                 b[nb++] = (struct bucket){.node = nodes[k]};
             }
-            bucket_add(&b[j], users[i]);
+            if (bucket_add(&b[j], users[i]))
+                mqc_replay_mark(ev, i, nodes[k]);
         }
     }
     for (size_t j = 0; j < nb; j++) {
@@ -148,6 +184,35 @@ void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t 
         }
         free(b[j].users);
     }
+}
+
+struct replay_ctx {
+    struct mqc_plugin *p;
+    const char *user, *node;
+};
+
+static void replay_one(void *ctx, const struct mqc_replay_out *o)
+{
+    struct replay_ctx *c = ctx;
+    char *head = mqc_busmsg_event_head(o->qos, o->conv, o->seq, c->user);
+    if (head)
+        bus_send(c->p, c->node, head, o->payload, o->len);
+    free(head);
+}
+
+void mqc_plugin__cluster_replay(struct mqc_plugin *p, const char *user, const char *node,
+                                int64_t since_ms)
+{
+    if (!p->replay || mqc_replay_count(p->replay) == 0)
+        return;
+    struct replay_ctx c = {p, user, mqc_directory_name(p->directory, node)};
+    if (!c.node)
+        return;
+    size_t n = mqc_replay_user(p->replay, mqc_clock_mono_ms(), since_ms - REPLAY_MARGIN_MS, user,
+                               c.node, replay_one, &c);
+    if (n)
+        mqc_log(MQC_LOG_INFO, "cluster: replayed %zu recent event(s) to %s (user=%s)", n, node,
+                user);
 }
 
 /* ---- presence visibility ("vis"; see plugin/visibility.c) ---- */

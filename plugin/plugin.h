@@ -22,6 +22,7 @@
 #include "core/contacts.h"
 #include "core/directory.h"
 #include "core/reorder.h"
+#include "core/replay.h"
 #include "core/map.h"
 #include "core/members.h"
 #include "core/presence.h"
@@ -66,11 +67,14 @@ struct mqc_plugin {
     struct mqc_node_offline *startup_offline; /* retained offline states to publish */
     int64_t next_heartbeat_ms;
     /* Cluster (cluster_send.c, cluster_recv.c, reap.c, wake.c). */
-    struct mqc_bus *bus;             /* owned: the subscriber thread */
-    struct mqc_directory *directory; /* owned: users on other nodes */
-    struct mqc_reorder *reorder;     /* owned: per-conversation delivery order */
-    bool wake_ok;                    /* the wake signal is installed */
-    bool cluster_joined;             /* hello sent, directory loaded */
+    struct mqc_bus *bus;                  /* owned: the subscriber thread */
+    struct mqc_directory *directory;      /* owned: users on other nodes */
+    struct mqc_reorder *reorder;          /* owned: per-conversation delivery order */
+    struct mqc_replay *replay;            /* owned: events fanned out lately (cluster_send.c) */
+    int64_t peer_seen_ms;                 /* when another node was last known alive (0: never) */
+    struct mqc_bus_delayed *test_delayed; /* owned: cfg.test_bus_delay_ms's queue */
+    bool wake_ok;                         /* the wake signal is installed */
+    bool cluster_joined;                  /* hello sent, directory loaded */
     int64_t next_reap_ms;
     int wake_fds[MQC_MAX_WAKE_FDS]; /* the broker's epoll descriptor(s): see tick.c */
     size_t nwake;
@@ -260,6 +264,8 @@ int mqc_plugin__cluster_init(struct mqc_plugin *p, const struct mqc_store_opts *
 void mqc_plugin__cluster_cleanup(struct mqc_plugin *p);
 /* Drain the bus; join the cluster once Redis is up (tick). */
 void mqc_plugin__cluster_tick(struct mqc_plugin *p);
+/* Free what the receiving side holds (the test delay queue). */
+void mqc_plugin__cluster_recv_cleanup(struct mqc_plugin *p);
 /* Announce a user's first (on) or last (off) device on this node. */
 void mqc_plugin__cluster_user(struct mqc_plugin *p, const char *user, bool on);
 /* Tell every node that node said hello (restarted) or is dead. */
@@ -277,6 +283,14 @@ void mqc_plugin__cluster_visibility(struct mqc_plugin *p, const char *const *use
 void mqc_plugin__cluster_fanout(struct mqc_plugin *p, const char *conv, int64_t seq,
                                 const char *const *users, size_t n, const char *skip,
                                 const char *payload, size_t len, int qos);
+/* Another node is alive (it spoke on the bus, or its heartbeat is fresh). */
+void mqc_plugin__cluster_peer_seen(struct mqc_plugin *p);
+/* user is now on node (a directory add) since since_ms at the earliest
+ * (this node's monotonic clock): send node the events fanned out since
+ * then that user was a recipient of and that node did not get for user
+ * (core/replay.h). */
+void mqc_plugin__cluster_replay(struct mqc_plugin *p, const char *user, const char *node,
+                                int64_t since_ms);
 /* Cluster membership over time (plugin/reap.c). Learn where the users of
  * every live node are (blocking; once, when this node joins). */
 void mqc_plugin__reap_join(struct mqc_plugin *p);

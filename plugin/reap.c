@@ -23,8 +23,10 @@ struct load_ctx {
 static void add_user(const char *user, void *arg)
 {
     struct load_ctx *c = arg;
-    if (mqc_directory_add(c->p->directory, user, c->node) == MQC_OK)
+    if (mqc_directory_add(c->p->directory, user, c->node) == MQC_OK) {
         c->users++;
+        mqc_plugin__cluster_replay(c->p, user, c->node, mqc_clock_mono_ms());
+    }
     /* Subscribers here should see their state at once, as on that node. */
     mqc_plugin__presence_learn(c->p, user);
 }
@@ -34,6 +36,7 @@ static void load_node(const char *node, bool alive, void *arg)
     struct load_ctx *c = arg;
     if (!alive)
         return;
+    mqc_plugin__cluster_peer_seen(c->p);
     c->node = node;
     mqc_store_node_users(c->p->store, node, add_user, c);
 }
@@ -59,8 +62,10 @@ static void turned_offline(const char *user, int64_t last_seen, void *ctx)
 static void reap_node(const char *node, bool alive, void *arg)
 {
     struct mqc_plugin *p = arg;
-    if (alive)
+    if (alive) {
+        mqc_plugin__cluster_peer_seen(p);
         return;
+    }
     if (mqc_store_reap_claim(p->store, node, p->cfg.node_id, p->cfg.node_timeout_ms) != MQC_OK)
         return; /* another node does it, or Redis is gone */
     mqc_log(MQC_LOG_NOTICE, "cluster: node %s stopped heartbeating: clearing its users", node);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "store/internal.h"
@@ -24,6 +25,7 @@
 struct msg {
     struct msg *next;
     bool to_all;
+    int64_t recv_ms;
     size_t len;
     char data[];
 };
@@ -132,6 +134,7 @@ static bool queue_reply(struct mqc_bus *b, redisReply *r)
     if (!m)
         return false;
     m->next = NULL;
+    m->recv_ms = mqc_clock_mono_ms();
     m->to_all = strcmp(r->element[1]->str, b->chan_all) == 0;
     m->len = p->len;
     memcpy(m->data, p->str, p->len);
@@ -288,7 +291,7 @@ size_t mqc_bus_drain(struct mqc_bus *b, mqc_bus_msg_fn fn, void *ctx, bool *resu
     while (list) {
         struct msg *m = list;
         list = m->next;
-        fn(ctx, m->to_all, m->data, m->len);
+        fn(ctx, m->to_all, m->data, m->len, m->recv_ms);
         free(m);
         n++;
     }

@@ -20,6 +20,7 @@
 #define MQC_BUS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "store/store.h"
@@ -39,8 +40,10 @@ struct mqc_bus *mqc_bus_new(const struct mqc_store_opts *opts, const char *node,
 void mqc_bus_free(struct mqc_bus *b);
 
 /* One drained message: to_all says which channel it came on; data (borrowed
- * for the call) is len bytes plus a NUL. */
-typedef void (*mqc_bus_msg_fn)(void *ctx, bool to_all, const char *data, size_t len);
+ * for the call) is len bytes plus a NUL; recv_ms is when the bus thread read
+ * it (mqc_clock_mono_ms). */
+typedef void (*mqc_bus_msg_fn)(void *ctx, bool to_all, const char *data, size_t len,
+                               int64_t recv_ms);
 /* Broker thread: hand every queued message to fn, in arrival order. *resubscribed
  * is set when the subscription was re-established since the last drain (the
  * node may have missed messages). Returns how many messages. */
