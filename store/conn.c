@@ -283,3 +283,23 @@ redisReply *mqc_store__cmd(struct mqc_store *s, int argc, const char **argv)
 {
     return mqc_store__argv(s, argc, argv, NULL);
 }
+
+int mqc_store__string_reply(redisReply *r, char *out, size_t size, int too_long)
+{
+    if (!r)
+        return MQC_EUNAVAIL;
+    int rc;
+    if (r->type == REDIS_REPLY_NIL)
+        rc = MQC_ENOTFOUND;
+    else if (r->type != REDIS_REPLY_STRING)
+        rc = MQC_EUNAVAIL;
+    else if (r->len >= size)
+        rc = too_long;
+    else {
+        memcpy(out, r->str, r->len);
+        out[r->len] = '\0';
+        rc = MQC_OK;
+    }
+    freeReplyObject(r);
+    return rc;
+}

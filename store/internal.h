@@ -152,6 +152,11 @@ redisReply *mqc_store__side_cmd(struct mqc_store *s, int argc, const char **argv
 /* Convenience over __argv for NUL-terminated string arguments. */
 redisReply *mqc_store__cmd(struct mqc_store *s, int argc, const char **argv);
 
+/* The string reply r (taken: freed here; NULL = Redis unavailable) copied
+ * into out (size bytes, NUL-terminated): MQC_OK; MQC_ENOTFOUND for a nil;
+ * too_long when it does not fit; MQC_EUNAVAIL for no reply or another type. */
+int mqc_store__string_reply(redisReply *r, char *out, size_t size, int too_long);
+
 /* SCAN the keys "<prefix><suffix>" (suffix a glob pattern; the prefix is
  * matched literally) with blocking calls, fn(key, len, ctx) on each (key
  * borrowed for the call); fn's error stops the walk and is returned.

@@ -63,23 +63,8 @@ int mqc_store_session_get(struct mqc_store *s, const char *user, const char *dev
     /* On the side connection: a login storm's reads do not each wait for
      * the pipeline batch in flight. */
     const char *argv[] = {"HGET", key, device};
-    redisReply *r = mqc_store__side_cmd(s, 3, argv);
-    if (!r)
-        return MQC_EUNAVAIL;
-    int rc;
-    if (r->type == REDIS_REPLY_NIL)
-        rc = MQC_ENOTFOUND;
-    else if (r->type != REDIS_REPLY_STRING)
-        rc = MQC_EUNAVAIL;
-    else if (r->len >= size)
-        rc = MQC_ENOTFOUND; /* no record of ours is that long */
-    else {
-        memcpy(out, r->str, r->len);
-        out[r->len] = '\0';
-        rc = MQC_OK;
-    }
-    freeReplyObject(r);
-    return rc;
+    return mqc_store__string_reply(mqc_store__side_cmd(s, 3, argv), out, size,
+                                   MQC_ENOTFOUND /* no record of ours is that long */);
 }
 
 static void done_plain(struct mqc_store__job *j, int rc, redisReply *r)

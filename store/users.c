@@ -52,23 +52,7 @@ int mqc_store_user_hash(struct mqc_store *s, const char *user, char *out, size_t
     if (mqc_key_user(s->prefix, user, ukey, sizeof ukey) != MQC_OK)
         return MQC_ENOTFOUND;
     const char *argv[] = {"HGET", ukey, "pw"};
-    redisReply *r = mqc_store__cmd(s, 3, argv);
-    if (!r)
-        return MQC_EUNAVAIL;
-    int rc;
-    if (r->type == REDIS_REPLY_NIL)
-        rc = MQC_ENOTFOUND;
-    else if (r->type != REDIS_REPLY_STRING)
-        rc = MQC_EUNAVAIL;
-    else if (r->len >= size)
-        rc = MQC_EINTERNAL;
-    else {
-        memcpy(out, r->str, r->len);
-        out[r->len] = '\0';
-        rc = MQC_OK;
-    }
-    freeReplyObject(r);
-    return rc;
+    return mqc_store__string_reply(mqc_store__cmd(s, 3, argv), out, size, MQC_EINTERNAL);
 }
 
 int mqc_store_user_add(struct mqc_store *s, const char *user, const char *hash, int64_t now_ms)
