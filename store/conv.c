@@ -518,73 +518,7 @@ int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, cons
     return submit_change(s, &a, conv, cb, ctx);
 }
 
-/* ---- convs / history ---- */
-
-static void convs_done(struct mqc_store__job *j, int rc, redisReply *r)
-{
-    mqc_store_convs_cb cb = (mqc_store_convs_cb)j->cb;
-    const char *word;
-    struct mqc_conv_info *items = NULL;
-    const char **names = NULL;
-    size_t n = 0;
-    if (rc == MQC_OK)
-        rc = status(r, &word);
-    if (rc == MQC_OK) {
-        /* Two passes: count the items, then point into the reply. */
-        size_t k = 1, count = 0;
-        while (k + 6 < r->elements) {
-            int64_t m = reply_int(r->element[k + 6]);
-            if (m < 0)
-                break;
-            k += 7 + 2 * (size_t)m;
-            count++;
-        }
-        items = calloc(count ? count : 1, sizeof *items);
-        names = strings(r, 0, r->elements, 1);
-        if (!items || !names)
-            rc = MQC_ENOMEM;
-        for (k = 1; rc == MQC_OK && n < count; n++) {
-            struct mqc_conv_info *it = &items[n];
-            size_t m = (size_t)reply_int(r->element[k + 6]);
-            it->conv = names[k];
-            it->kind = names[k + 1];
-            it->title = names[k + 2];
-            it->last_seq = reply_int(r->element[k + 3]);
-            it->read_seq = reply_int(r->element[k + 4]);
-            it->unread = reply_int(r->element[k + 5]);
-            it->n = m;
-            it->users = calloc(m ? m : 1, sizeof *it->users);
-            it->roles = calloc(m ? m : 1, sizeof *it->roles);
-            if (!it->users || !it->roles) {
-                rc = MQC_ENOMEM;
-                n++;
-                break;
-            }
-            for (size_t i = 0; i < m; i++) {
-                ((const char **)it->users)[i] = names[k + 7 + 2 * i];
-                ((const char **)it->roles)[i] = names[k + 8 + 2 * i];
-            }
-            k += 7 + 2 * m;
-        }
-    }
-    cb(j->ctx, rc, items, rc == MQC_OK ? n : 0);
-    for (size_t i = 0; items && i < n; i++) {
-        free((void *)items[i].users);
-        free((void *)items[i].roles);
-    }
-    free(items);
-    free(names);
-}
-
-int mqc_store_convs(struct mqc_store *s, const char *user, mqc_store_convs_cb cb, void *ctx)
-{
-    struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_convs", 1);
-    mqc_store__args_user_key(&a, s, user, "convs");
-    mqc_store__args_str(&a, user);
-    mqc_store__args_str(&a, s->prefix);
-    return mqc_store__submit(s, &a, convs_done, (void *)cb, ctx);
-}
+/* ---- history (convs: store/convs.c) ---- */
 
 static void history_done(struct mqc_store__job *j, int rc, redisReply *r)
 {

@@ -770,40 +770,30 @@ local function change(keys, args)
   return out
 end
 
--- convs: KEYS convs of the user. ARGV user, key prefix.
--- Reads each conversation's keys by name (single Redis; see docs/ARCHITECTURE.md).
--- Reply: ok, then per conversation: conv, kind, title, last seq, read seq,
--- unread (msg events after the read seq), n, then n (user, role) pairs.
-local function convs(keys, args)
-  local user, p = args[1], args[2]
-  local ids = redis.call('SMEMBERS', keys[1])
-  table.sort(ids)
-  local out = {'ok'}
-  for _, c in ipairs(ids) do
-    local base = p .. '{c:' .. c .. '}:'
-    local meta = redis.call('HMGET', base .. 'meta', 'kind', 'title', 'seq', 'mc')
-    if meta[1] then
-      local all = redis.call('HGETALL', base .. 'members')
-      local last, mc = num(meta[3]), num(meta[4])
-      local read = num(redis.call('HGET', base .. 'rcpt', 'r:' .. user))
-      -- unread: the msg events after the read cursor (member events and
-      -- relations do not count)
-      local unread = 0
-      if read < last then
-        local mr = 0
-        if read > 0 then mr = m_at(base .. 'log', base .. 'tomb', read) or 0 end
-        unread = math.max(mc - mr, 0)
-      end
-      out[#out + 1] = c
-      out[#out + 1] = meta[1]
-      out[#out + 1] = meta[2] or ''
-      out[#out + 1] = last
-      out[#out + 1] = read
-      out[#out + 1] = unread
-      out[#out + 1] = #all / 2
-      for i = 1, #all do out[#out + 1] = all[i] end
-    end
+-- conv_info (the `convs` request, one call per conversation of the user,
+-- pipelined by store/convs.c after it read the user's index; single-slot):
+-- KEYS meta, members, rcpt, log, tomb of one conversation. ARGV user.
+-- Reply: ok, kind, title, last seq, read seq, unread (msg events after the
+-- read seq), n, then n (user, role) pairs; or skip when the conversation is
+-- gone or the user is not a member of it (the user's index may list it
+-- briefly after a removal: docs/ARCHITECTURE.md "Membership split").
+local function conv_info(keys, args)
+  local user = args[1]
+  local meta = redis.call('HMGET', keys[1], 'kind', 'title', 'seq', 'mc')
+  if not meta[1] or redis.call('HEXISTS', keys[2], user) == 0 then return {'skip'} end
+  local all = redis.call('HGETALL', keys[2])
+  local last, mc = num(meta[3]), num(meta[4])
+  local read = num(redis.call('HGET', keys[3], 'r:' .. user))
+  -- unread: the msg events after the read cursor (member events and
+  -- relations do not count)
+  local unread = 0
+  if read < last then
+    local mr = 0
+    if read > 0 then mr = m_at(keys[4], keys[5], read) or 0 end
+    unread = math.max(mc - mr, 0)
   end
+  local out = {'ok', meta[1], meta[2] or '', last, read, unread, #all / 2}
+  for i = 1, #all do out[#out + 1] = all[i] end
   return out
 end
 
@@ -952,55 +942,33 @@ local function devices(keys, args)
   return {'ok'}
 end
 
--- node_reset: a node (re)starts, or another node found it dead; nobody it
--- knew is connected to it any more. KEYS users set of the node.
--- ARGV node, now, key prefix.
--- Reply: ok, then (user, last_seen) for every user whose aggregate turned
--- offline (users with devices on other nodes stay as they are).
-local function node_reset(keys, args)
-  local out = {'ok'}
-  for _, u in ipairs(redis.call('SMEMBERS', keys[1])) do
-    local k = args[3] .. '{u:' .. u .. '}:presence'
-    local before = redis.call('HGET', k, 'state')
-    local cur_seen = redis.call('HGET', k, 'last_seen')
-    local changed, st = presence_set(k, args[1], 'offline', 0, cur_seen or args[2])
-    if changed and st == 'offline' and before ~= 'offline' then
-      out[#out + 1] = u
-      out[#out + 1] = cur_seen or args[2]
-    end
-  end
-  redis.call('DEL', keys[1])
-  return out
+-- presence_reset (a node's reset, one call per user it had shown present,
+-- pipelined by store/presence.c after it read the node's {n:N}:users; the
+-- user's slot): a node (re)starts, or another node found it dead; nobody
+-- it knew is connected to it any more. KEYS the user's presence hash.
+-- ARGV node, now.
+-- Reply: ok, 1 when the user's aggregate turned offline (users with devices
+-- on other nodes stay as they are) else 0, the last_seen to announce.
+-- Idempotent: a second call finds nothing of the node and answers 0.
+local function presence_reset(keys, args)
+  local k = keys[1]
+  local before = redis.call('HGET', k, 'state')
+  local cur_seen = redis.call('HGET', k, 'last_seen')
+  local changed, st = presence_set(k, args[1], 'offline', 0, cur_seen or args[2])
+  local off = changed and st == 'offline' and before ~= 'offline'
+  return {'ok', off and 1 or 0, tostring(cur_seen or args[2])}
 end
 
--- contacts: presence visibility of a user. KEYS the user's convs, the
--- user's blocked set. ARGV user, key prefix.
--- Iterates over the other users sharing a conversation with the user
--- (conversation members and their blocked sets read by name: single Redis,
--- see docs/ARCHITECTURE.md).
--- Reply: ok, n, the n users whose presence the user may see (those who do
--- not block the user), then the users who may see the user's (those the
--- user does not block).
-local function contacts(keys, args)
-  local seen, shared = {}, {}
-  for _, c in ipairs(redis.call('SMEMBERS', keys[1])) do
-    for _, u in ipairs(redis.call('HKEYS', args[2] .. '{c:' .. c .. '}:members')) do
-      if not seen[u] and u ~= args[1] then
-        seen[u] = true
-        shared[#shared + 1] = u
-      end
-    end
-  end
-  local sees, seen_by = {}, {}
-  for _, u in ipairs(shared) do
-    if redis.call('SISMEMBER', args[2] .. '{u:' .. u .. '}:blocked', args[1]) == 0 then
-      sees[#sees + 1] = u
-    end
-    if redis.call('SISMEMBER', keys[2], u) == 0 then seen_by[#seen_by + 1] = u end
-  end
-  local out = {'ok', #sees}
-  for _, u in ipairs(sees) do out[#out + 1] = u end
-  for _, u in ipairs(seen_by) do out[#out + 1] = u end
+-- user_lists (presence contacts, step 1 of store/presence.c; the user's
+-- slot): KEYS the user's convs, the user's blocked set.
+-- Reply: ok, n, the n conversations, then the users the user blocks.
+-- Step 2 reads each conversation's members (mqc1_members, its slot), step 3
+-- whether each other member blocks the user (SISMEMBER, their slot).
+local function user_lists(keys, args)
+  local cs = redis.call('SMEMBERS', keys[1])
+  local out = {'ok', #cs}
+  for i = 1, #cs do out[i + 2] = cs[i] end
+  for _, u in ipairs(redis.call('SMEMBERS', keys[2])) do out[#out + 1] = u end
   return out
 end
 
@@ -1528,8 +1496,9 @@ redis.register_function('mqc1_undevice', undevice)
 redis.register_function('mqc1_mute', mute)
 redis.register_function('mqc1_presence', presence)
 redis.register_function('mqc1_devices', devices)
-redis.register_function('mqc1_node_reset', node_reset)
-redis.register_function{function_name = 'mqc1_contacts', callback = contacts, flags = {'no-writes'}}
+redis.register_function('mqc2_presence_reset', presence_reset)
+redis.register_function{function_name = 'mqc2_user_lists', callback = user_lists,
+                        flags = {'no-writes'}}
 redis.register_function('mqc2_send', send)
 redis.register_function('mqc2_relate', relate)
 redis.register_function('mqc1_block', block)
@@ -1539,7 +1508,8 @@ redis.register_function('mqc1_members', members)
 redis.register_function('mqc1_create_direct', create_direct)
 redis.register_function('mqc2_create_group', create_group)
 redis.register_function('mqc2_change', change)
-redis.register_function{function_name = 'mqc1_convs', callback = convs, flags = {'no-writes'}}
+redis.register_function{function_name = 'mqc2_conv_info', callback = conv_info,
+                        flags = {'no-writes'}}
 redis.register_function{function_name = 'mqc1_history', callback = history, flags = {'no-writes'}}
 
 --[[
