@@ -175,6 +175,18 @@ static void print_user(const char *user, void *ctx)
     printf("%s\n", user);
 }
 
+/* `user del` says what it did in each conversation (a run stopped half-way
+ * and run again shows "already done" for those the first run did). */
+static void del_step(const char *conv, const char *what, void *ctx)
+{
+    (void)ctx;
+    const char *text = !strcmp(what, "left")      ? "left group"
+                       : !strcmp(what, "direct")  ? "left direct conversation"
+                       : !strcmp(what, "deleted") ? "deleted conversation (no member left)"
+                                                  : "already out of conversation";
+    printf("%s %s\n", text, conv);
+}
+
 int mqc_cli_user(const struct mqc_cli *cli, int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "";
@@ -187,8 +199,9 @@ int mqc_cli_user(const struct mqc_cli *cli, int argc, char **argv)
         if (!s)
             return 1;
         long long groups = 0;
-        int code = report(mqc_store_user_del(s, argv[2], mqc_clock_wall_ms(), &groups),
-                          "deleted user", argv[2], s);
+        int code = report(
+            mqc_store_user_del_steps(s, argv[2], mqc_clock_wall_ms(), &groups, del_step, NULL),
+            "deleted user", argv[2], s);
         if (code == 0 && groups > 0)
             printf("left %lld group(s)\n", groups);
         mqc_store_free(s);

@@ -29,7 +29,7 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
                         x:<user> seq of the event that removed user
   P{<slot tag>}:jobs STREAM  one job per stored msg/member event of the slot's
                         conversations: c, s, m, k (msg|member), f, ts, p (preview), u
-  P{u:U}:user     HASH  pw, created
+  P{u:U}:user     HASH  pw, created, via (jwt), ix (1 while the P users entry may be missing)
   P{u:U}:convs    SET   conversation ids
   P{u:U}:gone     ZSET  conversation -> ms the user stopped being a member
   P{u:U}:unread   HASH  c:<conv>, r:<conv>, total (written by mqchat-push / mqc2_unread)
@@ -42,6 +42,7 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   Pdevtoken:T     STRING  owner of push token T
   P{n:N}:users    SET   users this broker node has published as present
   Pversion        STRING  "2" once the store has this layout (mqchat store upgrade)
+  Pusers          SET   every user (an entry may outlive its record: readers skip those)
 
 Replies are flat arrays whose first element is a status string: "ok",
 "dup", "ignored", "noop", or an error code of the wire contract
@@ -1235,97 +1236,59 @@ local function mute(keys, args)
   return {'ok'}
 end
 
--- user_del: delete a user and everything they own (mqchat user del).
--- KEYS the user's record, the set of all users, then every other key of the
--- user (convs first; presence, gone, unread, devices, mutes, and any
--- per-user key of the schema: deleting one that does not exist is harmless).
--- ARGV user, key prefix, now, shared bus channel, node bus channel prefix,
--- then (conv, job stream key of its slot) for each of the user's
--- conversations (store/users.c computes the slots).
--- Conversations (read by name from the user's convs, single Redis): the user
--- leaves each one; in a group the others get a "left" event (stored, with
--- its job for mqchat-push like a leave), sent live through the bus to the
--- nodes with a device of a member ("e" messages, core/busmsg.h: the nodes
--- are read from the members' presence, this rare path only); a
--- conversation nobody is left in is deleted; other people's messages and
--- the user's own stay in the logs of conversations that live on. Every node
--- is told to drop its cached membership ("mv") and to disconnect the user's
--- devices ("kick"). Reply: ok, groups left; or not_found.
-local function user_del(keys, args)
-  local user, p, now = args[1], args[2], tonumber(args[3])
-  if redis.call('EXISTS', keys[1]) == 0 then return {'not_found'} end
-  local jobs = {}
-  for i = 6, #args - 1, 2 do jobs[args[i]] = args[i + 1] end
-  local left = 0
-  for _, c in ipairs(redis.call('SMEMBERS', keys[3])) do
-    local base = p .. '{c:' .. c .. '}:'
-    redis.call('HDEL', base .. 'members', user)
-    redis.call('HDEL', base .. 'rcpt', 'd:' .. user, 'r:' .. user, 'j:' .. user, 'x:' .. user)
-    local all = redis.call('HGETALL', base .. 'members')
-    local kind = redis.call('HGET', base .. 'meta', 'kind')
-    if #all == 0 then
-      redis.call('DEL', base .. 'meta', base .. 'members', base .. 'log', base .. 'ids',
-                 base .. 'rcpt', base .. 'tomb')
-    elseif kind == 'group' then
-      local has_admin, first, users = false, nil, {}
-      for i = 1, #all, 2 do
-        users[#users + 1] = all[i]
-        if all[i + 1] == 'admin' then has_admin = true end
-        if not first or all[i] < first then first = all[i] end
-      end
-      if not has_admin then redis.call('HSET', base .. 'members', first, 'admin') end
-      local meta = redis.call('HMGET', base .. 'meta', 'seq', 'mc', 'lt')
-      local seq, mc = num(meta[1]) + 1, num(meta[2])
-      local t = clock(num(meta[3]))
-      redis.call('HSET', base .. 'meta', 'seq', seq, 'lt', t)
-      redis.call('HINCRBY', base .. 'meta', 'mver', 1)
-      local ev = member_event(c, seq, 'left', {user}, user, now)
-      redis.call('XADD', base .. 'log', seq .. '-0', 'e', ev, 't', t, 'm', mc)
-      if jobs[c] then
-        add_job(jobs[c], {'c', c, 's', seq, 'm', mc, 'k', 'member', 'f', user, 'ts', t,
-                          'u', user}, seq, t)
-      end
-      -- Live copies: every node with a device of a member (no node is
-      -- "here": the CLI runs this).
-      local routes, nodes = {}, {}
-      for _, u in ipairs(users) do
-        local pr = redis.call('HGETALL', p .. '{u:' .. u .. '}:presence')
-        for i = 1, #pr, 2 do
-          if string.sub(pr[i], 1, 2) == 'd:' and num(pr[i + 1]) > 0 then
-            local node = string.sub(pr[i], 3)
-            if not routes[node] then
-              routes[node] = {}
-              nodes[#nodes + 1] = node
-            end
-            table.insert(routes[node], u)
-          end
-        end
-      end
-      for _, node in ipairs(nodes) do
-        redis.call('PUBLISH', args[5] .. node, 'e 1 ' .. c .. ' ' .. seq .. ' ' ..
-                   table.concat(routes[node], ',') .. '\n' .. ev)
-      end
-      left = left + 1
-    else
-      redis.call('HINCRBY', base .. 'meta', 'mver', 1)
-    end
-    redis.call('PUBLISH', args[4], 'mv * ' .. c)
+-- user_leave (mqchat user del, one call per conversation of the user, in
+-- its slot; store/users.c runs them, then the user's own keys, then the
+-- record): the user leaves the conversation for good.
+-- KEYS meta, members, rcpt, log, ids, tomb, the job stream of its slot.
+-- ARGV user, conv, now (ms, the event's ts).
+-- Reply: ok, then what it did: "none" (the user was not a member: an
+-- earlier run did it, or the index was stale; their cursors go anyway),
+-- "deleted" (nobody is left: every key of the conversation is deleted),
+-- "direct" (the other member keeps the conversation and its history), or
+-- "left", seq, event, then the members left (a group: the others get a
+-- "left" event, stored with its job for mqchat-push like a leave; the
+-- caller sends it live). Idempotent: a second call answers "none".
+local function user_leave(keys, args)
+  local user, c, now = args[1], args[2], args[3]
+  local was = redis.call('HDEL', keys[2], user) == 1
+  redis.call('HDEL', keys[3], 'd:' .. user, 'r:' .. user, 'j:' .. user, 'x:' .. user)
+  if not was then return {'ok', 'none'} end
+  local all = redis.call('HGETALL', keys[2])
+  if #all == 0 then
+    redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6])
+    return {'ok', 'deleted'}
   end
-  for _, tok in ipairs(redis.call('HKEYS', p .. '{u:' .. user .. '}:devices')) do
-    if redis.call('GET', p .. 'devtoken:' .. tok) == user then
-      redis.call('DEL', p .. 'devtoken:' .. tok)
-    end
+  if redis.call('HGET', keys[1], 'kind') ~= 'group' then
+    redis.call('HINCRBY', keys[1], 'mver', 1)
+    return {'ok', 'direct'}
   end
-  for _, f in ipairs(redis.call('HKEYS', p .. '{u:' .. user .. '}:presence')) do
-    if string.sub(f, 1, 2) == 'd:' or string.sub(f, 1, 2) == 's:' then
-      redis.call('SREM', p .. '{n:' .. string.sub(f, 3) .. '}:users', user)
-    end
+  local has_admin, first, users = false, nil, {}
+  for i = 1, #all, 2 do
+    users[#users + 1] = all[i]
+    if all[i + 1] == 'admin' then has_admin = true end
+    if not first or all[i] < first then first = all[i] end
   end
-  redis.call('SREM', keys[2], user)
-  redis.call('DEL', keys[1])
-  for i = 3, #keys do redis.call('DEL', keys[i]) end
-  redis.call('PUBLISH', args[4], 'kick * ' .. user)
-  return {'ok', left}
+  if not has_admin then redis.call('HSET', keys[2], first, 'admin') end
+  local meta = redis.call('HMGET', keys[1], 'seq', 'mc', 'lt')
+  local seq, mc = num(meta[1]) + 1, num(meta[2])
+  local t = clock(num(meta[3]))
+  redis.call('HSET', keys[1], 'seq', seq, 'lt', t)
+  redis.call('HINCRBY', keys[1], 'mver', 1)
+  local ev = member_event(c, seq, 'left', {user}, user, now)
+  redis.call('XADD', keys[4], seq .. '-0', 'e', ev, 't', t, 'm', mc)
+  add_job(keys[7], {'c', c, 's', seq, 'm', mc, 'k', 'member', 'f', user, 'ts', t,
+                    'u', user}, seq, t)
+  local out = {'ok', 'left', seq, ev}
+  for _, u in ipairs(users) do out[#out + 1] = u end
+  return out
+end
+
+-- token_release (mqchat user del, per push token of the user): KEYS
+-- P devtoken:<token>. ARGV user. Deletes the index entry when it still
+-- names the user (the token may have moved to someone else). Reply: ok.
+local function token_release(keys, args)
+  if redis.call('GET', keys[1]) == args[1] then redis.call('DEL', keys[1]) end
+  return {'ok'}
 end
 
 redis.register_function('mqc2_sync_user', sync_user)
@@ -1333,26 +1296,35 @@ redis.register_function{function_name = 'mqc2_sync_conv', callback = sync_conv,
                         flags = {'no-writes'}}
 redis.register_function('mqc2_upgrade_conv', upgrade_conv)
 redis.register_function('mqc2_upgrade_user', upgrade_user)
-redis.register_function('mqc2_user_del', user_del)
+redis.register_function('mqc2_user_leave', user_leave)
+redis.register_function('mqc2_token_release', token_release)
 
 -- ---------------------------------------------------------------------------
 -- Accounts (store/users.c). Replies are integers: 1 done, 0 not done.
 
--- user_add: KEYS the user's record, the set of all users. ARGV password
--- hash, now, user. 0 when the user exists.
+-- Creating a user is two single-slot steps (store/users.c): the record
+-- here, written with ix = 1 ("the index entry may be missing"), then SADD
+-- to P users (no hash tag: its own slot) and HDEL ix. A crash between them
+-- leaves ix, and the next add / ensure of the user does the second step
+-- again; `user list` skips index entries whose record is gone.
+
+-- user_add: KEYS the user's record. ARGV password hash, now.
+-- 1 created; 0 the user exists; 2 exists with the index step pending.
 local function user_add(keys, args)
-  if redis.call('EXISTS', keys[1]) == 1 then return 0 end
-  redis.call('HSET', keys[1], 'pw', args[1], 'created', args[2])
-  redis.call('SADD', keys[2], args[3])
+  if redis.call('EXISTS', keys[1]) == 1 then
+    return redis.call('HEXISTS', keys[1], 'ix') == 1 and 2 or 0
+  end
+  redis.call('HSET', keys[1], 'pw', args[1], 'created', args[2], 'ix', 1)
   return 1
 end
 
 -- user_ensure: a user vouched for by a token, created without a password
--- when missing. KEYS as user_add. ARGV now, user. 1 when created.
+-- when missing. KEYS as user_add. ARGV now. Replies as user_add.
 local function user_ensure(keys, args)
-  if redis.call('EXISTS', keys[1]) == 1 then return 0 end
-  redis.call('HSET', keys[1], 'created', args[1], 'via', 'jwt')
-  redis.call('SADD', keys[2], args[2])
+  if redis.call('EXISTS', keys[1]) == 1 then
+    return redis.call('HEXISTS', keys[1], 'ix') == 1 and 2 or 0
+  end
+  redis.call('HSET', keys[1], 'created', args[1], 'via', 'jwt', 'ix', 1)
   return 1
 end
 
@@ -1614,8 +1586,8 @@ redis.register_function('mqc1_sess_touch', sess_touch)
 redis.register_function('mqc1_sess_end', sess_end)
 redis.register_function('mqc1_user_passwd', user_passwd)
 redis.register_function('mqc1_sess_secret', sess_secret)
-redis.register_function('mqc1_user_add', user_add)
-redis.register_function('mqc1_user_ensure', user_ensure)
+redis.register_function('mqc2_user_add', user_add)
+redis.register_function('mqc2_user_ensure', user_ensure)
 redis.register_function('mqc1_push_move', push_move)
 redis.register_function('mqc1_push_drop_device', push_drop_device)
 redis.register_function('mqc2_unread', unread)

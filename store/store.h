@@ -53,12 +53,20 @@ int mqc_store_user_ensure(struct mqc_store *s, const char *user, int64_t now_ms)
  * devices are disconnected on every node). MQC_OK, MQC_ENOTFOUND,
  * MQC_EUNAVAIL. */
 int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *hash);
-/* Blocking: delete user and everything they own (mqc2_user_del in
- * store/mqchat.lua): their keys, their push tokens, their place in every
- * conversation (groups get a "left" event at now_ms), and every node is told
- * to disconnect their devices. *groups gets how many groups they left.
- * MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */
+/* Blocking: delete user and everything they own (store/user_del.c, in
+ * single-slot steps): their place in every conversation (groups get a "left"
+ * event at now_ms), their push tokens, their keys, and every node is told to
+ * disconnect their devices. *groups gets how many groups they left. A run
+ * stopped half-way is completed by running it again. MQC_OK, MQC_ENOTFOUND,
+ * MQC_EUNAVAIL. */
 int mqc_store_user_del(struct mqc_store *s, const char *user, int64_t now_ms, long long *groups);
+/* The same, calling fn(conv, what, ctx) (both borrowed) for each of the
+ * user's conversations: what is "left" (a group: a left event for the
+ * others), "direct" (the other member keeps it), "deleted" (nobody was
+ * left) or "none" (an earlier run did it already). fn may be NULL. */
+int mqc_store_user_del_steps(struct mqc_store *s, const char *user, int64_t now_ms,
+                             long long *groups,
+                             void (*fn)(const char *conv, const char *what, void *ctx), void *ctx);
 /* Call fn(user, ctx) for every user, sorted. MQC_OK or MQC_EUNAVAIL. */
 int mqc_store_user_list(struct mqc_store *s, void (*fn)(const char *user, void *ctx), void *ctx);
 

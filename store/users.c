@@ -1,16 +1,18 @@
 /* User accounts in Redis: the password hash per user and the set of all
- * users. Creation and password change are functions of the library
- * (mqc1_user_add, mqc1_user_ensure, mqc1_user_passwd in store/mqchat.lua) so
- * that they are atomic (no half-created user); a password change also ends
- * every device session; deletion is mqc2_user_del, which also takes the user
- * out of every conversation. */
+ * users. Creation is two single-slot steps (mqc2_user_add / mqc2_user_ensure
+ * write the record, then the entry in the set of all users; a crash between
+ * them is repaired by the next add or ensure); a password change
+ * (mqc1_user_passwd) also ends every device session. Deletion:
+ * store/user_del.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "core/id.h"
 #include "store/internal.h"
 #include "store/keys.h"
+#include "store/pipe.h"
 
 /* Build the user and users keys; MQC_EBADREQ for a bad id. */
 static int user_keys(struct mqc_store *s, const char *user, char *ukey, char *skey)
@@ -55,6 +57,22 @@ int mqc_store_user_hash(struct mqc_store *s, const char *user, char *out, size_t
     return mqc_store__string_reply(mqc_store__cmd(s, 3, argv), out, size, MQC_EINTERNAL);
 }
 
+/* Step 2 of a creation: the index entry, then the record's ix mark off
+ * (store/mqchat.lua, user_add). Idempotent. */
+static int index_user(struct mqc_store *s, const char *user, const char *ukey, const char *skey)
+{
+    const char *sadd[] = {"SADD", skey, user};
+    redisReply *r = mqc_store__cmd(s, 3, sadd);
+    if (!r)
+        return MQC_EUNAVAIL;
+    freeReplyObject(r);
+    const char *hdel[] = {"HDEL", ukey, "ix"};
+    if (!(r = mqc_store__cmd(s, 3, hdel)))
+        return MQC_EUNAVAIL;
+    freeReplyObject(r);
+    return MQC_OK;
+}
+
 int mqc_store_user_add(struct mqc_store *s, const char *user, const char *hash, int64_t now_ms)
 {
     char ukey[MQC_KEY_MAX], skey[MQC_KEY_MAX], ts[24];
@@ -62,9 +80,11 @@ int mqc_store_user_add(struct mqc_store *s, const char *user, const char *hash, 
     if (rc != MQC_OK)
         return rc;
     snprintf(ts, sizeof ts, "%lld", (long long)now_ms);
-    const char *kv[] = {ukey, skey, hash, ts, user};
+    const char *kv[] = {ukey, hash, ts};
     long long n = 0;
-    if ((rc = fcall_int(s, "mqc1_user_add", 2, kv, 5, &n)) != MQC_OK)
+    if ((rc = fcall_int(s, "mqc2_user_add", 1, kv, 3, &n)) != MQC_OK)
+        return rc;
+    if (n != 0 && (rc = index_user(s, user, ukey, skey)) != MQC_OK)
         return rc;
     return n == 1 ? MQC_OK : MQC_EEXIST;
 }
@@ -76,9 +96,11 @@ int mqc_store_user_ensure(struct mqc_store *s, const char *user, int64_t now_ms)
     if (rc != MQC_OK)
         return rc;
     snprintf(ts, sizeof ts, "%lld", (long long)now_ms);
-    const char *kv[] = {ukey, skey, ts, user};
+    const char *kv[] = {ukey, ts};
     long long n = 0;
-    return fcall_int(s, "mqc1_user_ensure", 2, kv, 4, &n);
+    if ((rc = fcall_int(s, "mqc2_user_ensure", 1, kv, 2, &n)) != MQC_OK)
+        return rc;
+    return n != 0 ? index_user(s, user, ukey, skey) : MQC_OK;
 }
 
 int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *hash)
@@ -104,124 +126,6 @@ int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *has
     return rc;
 }
 
-/* The user's keys of the schema (store/keys.h) that user_del deletes by
- * name, after the record and the set of all users. */
-static const char *const USER_PARTS[] = {"convs",   "presence", "gone", "unread",
-                                         "devices", "mute",     "sess"};
-
-/* Append to a every other key "<prefix>{u:<user>}:*" that exists (block
- * lists and whatever else a feature keeps per user), found with SCAN (a few
- * keys per call: Redis is never blocked for long). MQC_OK or MQC_EUNAVAIL. */
-struct user_keys_ctx {
-    struct mqc_store *s;
-    const char *user;
-    struct mqc_store__args *a;
-};
-
-static int user_key(const char *key, size_t len, void *arg)
-{
-    struct user_keys_ctx *c = arg;
-    char known[MQC_KEY_MAX];
-    bool dup = false;
-    for (size_t j = 0; j < sizeof USER_PARTS / sizeof *USER_PARTS && !dup; j++)
-        dup = mqc_key_user_part(c->s->prefix, c->user, USER_PARTS[j], known, sizeof known) ==
-                  MQC_OK &&
-              strcmp(known, key) == 0;
-    if (!dup && mqc_key_user(c->s->prefix, c->user, known, sizeof known) == MQC_OK)
-        dup = strcmp(known, key) == 0;
-    if (!dup)
-        mqc_store__args_push(c->a, key, len);
-    return MQC_OK;
-}
-
-static int scan_user_keys(struct mqc_store *s, const char *user, struct mqc_store__args *a)
-{
-    char suffix[MQC_KEY_MAX];
-    snprintf(suffix, sizeof suffix, "{u:%s}:*", user);
-    struct user_keys_ctx c = {s, user, a};
-    return mqc_store__scan(s, suffix, user_key, &c);
-}
-
-/* Append (conv, job stream key of its slot) for each of user's conversations
- * to a: the "left" events mqc2_user_del stores get their jobs there (Lua
- * cannot compute slots cheaply). MQC_OK or MQC_EUNAVAIL. */
-static int add_conv_jobs(struct mqc_store *s, const char *user, struct mqc_store__args *a)
-{
-    char ckey[MQC_KEY_MAX], jobs[MQC_KEY_MAX];
-    if (mqc_key_user_part(s->prefix, user, "convs", ckey, sizeof ckey) != MQC_OK)
-        return MQC_EBADREQ;
-    const char *argv[] = {"SMEMBERS", ckey};
-    redisReply *r = mqc_store__cmd(s, 2, argv);
-    if (!r)
-        return MQC_EUNAVAIL;
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        const redisReply *c = r->element[i];
-        if (c->type != REDIS_REPLY_STRING ||
-            mqc_key_conv_jobs(s->prefix, c->str, jobs, sizeof jobs) != MQC_OK)
-            continue;
-        mqc_store__args_push(a, c->str, c->len);
-        mqc_store__args_str(a, jobs);
-    }
-    freeReplyObject(r);
-    return MQC_OK;
-}
-
-int mqc_store_user_del(struct mqc_store *s, const char *user, int64_t now_ms, long long *groups)
-{
-    char ukey[MQC_KEY_MAX], skey[MQC_KEY_MAX];
-    int rc = user_keys(s, user, ukey, skey);
-    if (rc != MQC_OK)
-        return rc;
-    /* Keys first, ARGV after: the extra keys are only known after SCAN. */
-    struct mqc_store__args keys = {0};
-    mqc_store__args_str(&keys, ukey);
-    mqc_store__args_str(&keys, skey);
-    for (size_t i = 0; i < sizeof USER_PARTS / sizeof *USER_PARTS; i++)
-        mqc_store__args_user_key(&keys, s, user, USER_PARTS[i]);
-    if ((rc = scan_user_keys(s, user, &keys)) != MQC_OK || keys.failed) {
-        mqc_store__args_free(&keys);
-        return rc != MQC_OK ? rc : MQC_ENOMEM;
-    }
-    struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc2_user_del", (size_t)keys.n);
-    for (int i = 0; i < keys.n; i++)
-        mqc_store__args_push(&a, keys.v[i], keys.lens[i]);
-    mqc_store__args_free(&keys);
-    mqc_store__args_str(&a, user);
-    mqc_store__args_str(&a, s->prefix);
-    mqc_store__args_fmt(&a, "%lld", (long long)now_ms);
-    char chan[MQC_KEY_MAX];
-    snprintf(chan, sizeof chan, "%sbus:all", s->prefix);
-    mqc_store__args_str(&a, chan);
-    snprintf(chan, sizeof chan, "%sbus:n:", s->prefix);
-    mqc_store__args_str(&a, chan);
-    if ((rc = add_conv_jobs(s, user, &a)) != MQC_OK) {
-        mqc_store__args_free(&a);
-        return rc;
-    }
-    if (a.failed) {
-        mqc_store__args_free(&a);
-        return MQC_ENOMEM;
-    }
-    redisReply *r = mqc_store__argv(s, a.n, (const char **)a.v, a.lens);
-    mqc_store__args_free(&a);
-    if (!r)
-        return MQC_EUNAVAIL;
-    rc = MQC_EUNAVAIL; /* an error reply (LOADING, OOM, READONLY) or a bad shape */
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-        r->element[0]->type == REDIS_REPLY_STRING) {
-        if (strcmp(r->element[0]->str, "not_found") == 0) {
-            rc = MQC_ENOTFOUND;
-        } else if (strcmp(r->element[0]->str, "ok") == 0 && r->elements == 2 &&
-                   r->element[1]->type == REDIS_REPLY_INTEGER) {
-            *groups = r->element[1]->integer;
-            rc = MQC_OK;
-        }
-    }
-    freeReplyObject(r);
-    return rc;
-}
-
 int mqc_store_user_list(struct mqc_store *s, void (*fn)(const char *user, void *ctx), void *ctx)
 {
     char skey[MQC_KEY_MAX];
@@ -231,13 +135,35 @@ int mqc_store_user_list(struct mqc_store *s, void (*fn)(const char *user, void *
     redisReply *r = mqc_store__cmd(s, 3, argv);
     if (!r)
         return MQC_EUNAVAIL;
-    int rc = MQC_OK;
-    if (r->type != REDIS_REPLY_ARRAY)
-        rc = MQC_EUNAVAIL;
-    for (size_t i = 0; rc == MQC_OK && i < r->elements; i++) {
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-            fn(r->element[i]->str, ctx);
+    int rc = r->type == REDIS_REPLY_ARRAY ? MQC_OK : MQC_EUNAVAIL;
+    /* The index may keep a user whose record is gone (a deletion stopped
+     * half-way, a creation racing one): each record is checked, in its slot. */
+    size_t n = rc == MQC_OK ? r->elements : 0;
+    struct mqc_store__args *cmds = calloc(n ? n : 1, sizeof *cmds);
+    redisReply **out = calloc(n ? n : 1, sizeof *out);
+    if (!cmds || !out)
+        rc = MQC_ENOMEM;
+    for (size_t i = 0; rc == MQC_OK && i < n; i++) {
+        const redisReply *u = r->element[i];
+        mqc_store__args_str(&cmds[i], "EXISTS");
+        if (u->type == REDIS_REPLY_STRING && mqc_id_valid_str(u->str))
+            mqc_store__args_user_key(&cmds[i], s, u->str, "user");
+        else
+            mqc_store__args_str(&cmds[i], skey); /* not a user: skipped below */
     }
+    if (rc == MQC_OK)
+        rc = mqc_store__pipeline(s, cmds, n, out);
+    for (size_t i = 0; rc == MQC_OK && i < n; i++) {
+        const redisReply *u = r->element[i];
+        if (u->type == REDIS_REPLY_STRING && mqc_id_valid_str(u->str) &&
+            out[i]->type == REDIS_REPLY_INTEGER && out[i]->integer == 1)
+            fn(u->str, ctx);
+    }
+    for (size_t i = 0; out && i < n; i++)
+        if (out[i])
+            freeReplyObject(out[i]);
+    free(out);
+    free(cmds);
     freeReplyObject(r);
     return rc;
 }
