@@ -1181,25 +1181,24 @@ local function upgrade_conv(keys, args)
   return {'ok', changed}
 end
 
--- upgrade_user (mqchat store upgrade): KEYS convs, unread, tl, tlfloor of one
--- user. ARGV user, key prefix. Builds the unread counters from v1's cursors
--- (c:<conv> = seq, r:<conv> = read cursor, total = the v1 badge), reading
--- each conversation by name (upgrade only: single Redis), and deletes the
--- v1 timeline. Idempotent: a user with an unread hash is left as it is.
+-- upgrade_user (mqchat store upgrade): KEYS unread, tl, tlfloor of one user.
+-- ARGV then (conv, last seq, read cursor) per conversation of the user, read
+-- beforehand by store/upgrade.c in each conversation's slot (single-slot).
+-- Builds the unread counters from v1's cursors (c:<conv> = seq, r:<conv> =
+-- the read cursor, at most seq; total = the v1 badge) and deletes the v1
+-- timeline. Idempotent: a user with an unread hash is left as it is.
 -- Reply: ok, 1 if it changed anything, else 0.
 local function upgrade_user(keys, args)
-  local user, p = args[1], args[2]
-  local changed = redis.call('DEL', keys[3], keys[4]) > 0 and 1 or 0
-  if redis.call('EXISTS', keys[2]) == 1 then return {'ok', changed} end
+  local changed = redis.call('DEL', keys[2], keys[3]) > 0 and 1 or 0
+  if redis.call('EXISTS', keys[1]) == 1 then return {'ok', changed} end
   local total = 0
-  for _, c in ipairs(redis.call('SMEMBERS', keys[1])) do
-    local base = p .. '{c:' .. c .. '}:'
-    local last = num(redis.call('HGET', base .. 'meta', 'seq'))
-    local read = math.min(num(redis.call('HGET', base .. 'rcpt', 'r:' .. user)), last)
-    redis.call('HSET', keys[2], 'c:' .. c, last, 'r:' .. c, read)
+  for i = 1, #args - 2, 3 do
+    local last = num(args[i + 1])
+    local read = math.min(num(args[i + 2]), last)
+    redis.call('HSET', keys[1], 'c:' .. args[i], last, 'r:' .. args[i], read)
     total = total + last - read
   end
-  redis.call('HSET', keys[2], 'total', total)
+  redis.call('HSET', keys[1], 'total', total)
   return {'ok', 1}
 end
 

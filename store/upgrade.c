@@ -2,7 +2,9 @@
  * from the v1 layout (per-user timelines) to lazy fan-out (issue #15): each
  * conversation gets its message count and last event time
  * (mqc2_upgrade_conv), each user unread counters built from the v1 cursors
- * and no timeline (mqc2_upgrade_user), then the version key. Blocking calls:
+ * and no timeline (the cursors read in each conversation's slot, then
+ * mqc2_upgrade_user in the user's: every call single-slot), then the
+ * version key. Blocking calls:
  * for `mqchat store upgrade` and for the connect-time check. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +13,9 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "store/internal.h"
+#include "core/id.h"
 #include "store/keys.h"
+#include "store/pipe.h"
 
 bool mqc_store_needs_upgrade(const struct mqc_store *s)
 {
@@ -126,16 +130,58 @@ static int upgrade_conv(struct mqc_store *s, const char *conv, long long *change
     return upgrade_call(s, &a, changed);
 }
 
+/* One user: the last seq and the user's read cursor of each of their
+ * conversations (two reads in each conversation's slot, pipelined), then
+ * mqc2_upgrade_user in the user's slot. */
 static int upgrade_user(struct mqc_store *s, const char *user, long long *changed)
 {
+    char ckey[MQC_KEY_MAX], rf[MQC_ID_MAX + 4];
+    if (!mqc_id_valid_str(user) ||
+        mqc_key_user_part(s->prefix, user, "convs", ckey, sizeof ckey) != MQC_OK)
+        return MQC_EBADREQ;
+    snprintf(rf, sizeof rf, "r:%s", user);
+    const char *argv[] = {"SMEMBERS", ckey};
+    redisReply *ids = mqc_store__cmd(s, 2, argv);
+    if (!ids)
+        return MQC_EUNAVAIL;
+    int rc = ids->type == REDIS_REPLY_ARRAY ? MQC_OK : MQC_EUNAVAIL;
+    size_t n = rc == MQC_OK ? ids->elements : 0;
+    struct mqc_store__args *cmds = calloc(2 * n + 1, sizeof *cmds);
+    redisReply **out = calloc(2 * n + 1, sizeof *out);
+    if (!cmds || !out)
+        rc = MQC_ENOMEM;
+    for (size_t i = 0; rc == MQC_OK && i < n; i++) {
+        const char *c = ids->element[i]->type == REDIS_REPLY_STRING ? ids->element[i]->str : "";
+        mqc_store__args_str(&cmds[2 * i], "HGET");
+        mqc_store__args_conv_key(&cmds[2 * i], s, c, "meta");
+        mqc_store__args_str(&cmds[2 * i], "seq");
+        mqc_store__args_str(&cmds[2 * i + 1], "HGET");
+        mqc_store__args_conv_key(&cmds[2 * i + 1], s, c, "rcpt");
+        mqc_store__args_str(&cmds[2 * i + 1], rf);
+    }
+    if (rc == MQC_OK)
+        rc = mqc_store__pipeline(s, cmds, 2 * n, out);
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc2_upgrade_user", 4);
-    mqc_store__args_user_key(&a, s, user, "convs");
+    mqc_store__args_fcall(&a, "mqc2_upgrade_user", 3);
     mqc_store__args_user_key(&a, s, user, "unread");
     mqc_store__args_user_key(&a, s, user, "tl");
     mqc_store__args_user_key(&a, s, user, "tlfloor");
-    mqc_store__args_str(&a, user);
-    mqc_store__args_str(&a, s->prefix);
+    for (size_t i = 0; rc == MQC_OK && i < n; i++) {
+        const redisReply *last = out[2 * i], *read = out[2 * i + 1];
+        mqc_store__args_str(&a, ids->element[i]->str);
+        mqc_store__args_str(&a, last->type == REDIS_REPLY_STRING ? last->str : "0");
+        mqc_store__args_str(&a, read->type == REDIS_REPLY_STRING ? read->str : "0");
+    }
+    for (size_t i = 0; out && i < 2 * n; i++)
+        if (out[i])
+            freeReplyObject(out[i]);
+    free(out);
+    free(cmds);
+    freeReplyObject(ids);
+    if (rc != MQC_OK) {
+        mqc_store__args_free(&a);
+        return rc;
+    }
     return upgrade_call(s, &a, changed);
 }
 
