@@ -869,13 +869,6 @@ end
 -- devices, and when the aggregate last changed.
 local rank = {online = 3, away = 2, offline = 1}
 
--- Whether the user of presence hash k still exists: a deleted user
--- (user_del) stays deleted, whatever a node writes late about their devices
--- (the disconnects of the kicked ones).
-local function user_exists(k)
-  return redis.call('EXISTS', (string.gsub(k, ':presence$', ':user'))) == 1
-end
-
 -- Recompute the aggregate of presence hash k. Returns state, devices.
 local function aggregate(k)
   local all = redis.call('HGETALL', k)
@@ -909,29 +902,28 @@ local function presence_set(k, node, st, n, now)
   return false, best, cur[2] or now
 end
 
--- presence: this node's state for a user changed.
--- KEYS presence hash of the user, users set of the node
--- ARGV state, last_seen, node, devices (on this node), user
--- Reply: ok, 1|0 (the aggregate changed), aggregate state, its last_seen
+-- presence: this node's state for a user changed (the user's slot; the
+-- node's set of users, {n:N}:users, is written by store/presence.c around
+-- it: SADD before an online/away state, SREM after offline or "gone").
+-- KEYS presence hash of the user, the user's record
+-- ARGV state, last_seen, node, devices (on this node)
+-- Reply: ok, 1|0 (the aggregate changed), aggregate state, its last_seen;
+-- or gone, 0, offline, last_seen when the user does not exist: a deleted
+-- user stays deleted, whatever a node writes late about their devices
+-- (the disconnects of the kicked ones).
 local function presence(keys, args)
-  if not user_exists(keys[1]) then
-    redis.call('SREM', keys[2], args[5])
-    return {'ok', 0, 'offline', tostring(args[2])}
+  if redis.call('EXISTS', keys[2]) == 0 then
+    return {'gone', 0, 'offline', tostring(args[2])}
   end
   local changed, st, seen = presence_set(keys[1], args[3], args[1], tonumber(args[4]) or 0,
                                          args[2])
-  if args[1] == 'offline' then
-    redis.call('SREM', keys[2], args[5])
-  else
-    redis.call('SADD', keys[2], args[5])
-  end
   return {'ok', changed and 1 or 0, st, tostring(seen)}
 end
 
 -- devices: the number of a user's devices on a node changed (no state yet).
--- KEYS presence hash. ARGV node, devices.
+-- KEYS presence hash, the user's record. ARGV node, devices.
 local function devices(keys, args)
-  if not user_exists(keys[1]) then return {'ok'} end
+  if redis.call('EXISTS', keys[2]) == 0 then return {'ok'} end
   local n = tonumber(args[2]) or 0
   if n == 0 then
     redis.call('HDEL', keys[1], 'd:' .. args[1])
@@ -946,13 +938,15 @@ end
 -- presence_reset (a node's reset, one call per user it had shown present,
 -- pipelined by store/presence.c after it read the node's {n:N}:users; the
 -- user's slot): a node (re)starts, or another node found it dead; nobody
--- it knew is connected to it any more. KEYS the user's presence hash.
--- ARGV node, now.
+-- it knew is connected to it any more. KEYS the user's presence hash, the
+-- user's record. ARGV node, now.
 -- Reply: ok, 1 when the user's aggregate turned offline (users with devices
 -- on other nodes stay as they are) else 0, the last_seen to announce.
--- Idempotent: a second call finds nothing of the node and answers 0.
+-- Idempotent: a second call finds nothing of the node and answers 0. A
+-- deleted user (still in a node's set) is left alone: 0.
 local function presence_reset(keys, args)
   local k = keys[1]
+  if redis.call('EXISTS', keys[2]) == 0 then return {'ok', 0, ''} end
   local before = redis.call('HGET', k, 'state')
   local cur_seen = redis.call('HGET', k, 'last_seen')
   local changed, st = presence_set(k, args[1], 'offline', 0, cur_seen or args[2])
@@ -1465,8 +1459,8 @@ end
 redis.register_function('mqc1_device', device)
 redis.register_function('mqc1_undevice', undevice)
 redis.register_function('mqc1_mute', mute)
-redis.register_function('mqc1_presence', presence)
-redis.register_function('mqc1_devices', devices)
+redis.register_function('mqc2_presence', presence)
+redis.register_function('mqc2_devices', devices)
 redis.register_function('mqc2_presence_reset', presence_reset)
 redis.register_function{function_name = 'mqc2_user_lists', callback = user_lists,
                         flags = {'no-writes'}}

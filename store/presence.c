@@ -32,9 +32,11 @@ static void presence_done(struct mqc_store__job *j, int rc, redisReply *r)
     int64_t seen = 0;
     if (rc == MQC_OK) {
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
             r->element[1]->type == REDIS_REPLY_INTEGER &&
             r->element[2]->type == REDIS_REPLY_STRING &&
             r->element[3]->type == REDIS_REPLY_STRING) {
+            /* "gone": a deleted user, answered as offline and unchanged. */
             changed = r->element[1]->integer == 1;
             st = r->element[2]->str;
             seen = strtoll(r->element[3]->str, NULL, 10);
@@ -48,17 +50,30 @@ static void presence_done(struct mqc_store__job *j, int rc, redisReply *r)
         cb(j->ctx, rc, changed, st, seen);
 }
 
+/* The node's set of users is written around the user's step (two slots):
+ * SADD before a present state and SREM after offline, so a crash between
+ * them leaves at most an extra entry, which a node reset ignores. */
 int mqc_store_presence(struct mqc_store *s, const char *user, const char *state, int64_t last_seen,
                        const char *node, size_t devices, mqc_store_presence_cb cb, void *ctx)
 {
-    char pk[MQC_KEY_MAX], nk[MQC_KEY_MAX], seen[24], dev[24];
+    char pk[MQC_KEY_MAX], uk[MQC_KEY_MAX], nk[MQC_KEY_MAX], seen[24], dev[24];
     if (mqc_key_user_part(s->prefix, user, "presence", pk, sizeof pk) != MQC_OK ||
+        mqc_key_user(s->prefix, user, uk, sizeof uk) != MQC_OK ||
         snprintf(nk, sizeof nk, "%s{n:%s}:users", s->prefix, node) >= (int)sizeof nk)
         return MQC_EBADREQ;
     snprintf(seen, sizeof seen, "%lld", (long long)last_seen);
     snprintf(dev, sizeof dev, "%zu", devices);
-    const char *argv[] = {"FCALL", "mqc1_presence", "2", pk, nk, state, seen, node, dev, user};
-    return mqc_store__enqueue(s, 10, argv, NULL, presence_done, (void *)cb, ctx);
+    bool offline = !strcmp(state, "offline");
+    const char *set[] = {offline ? "SREM" : "SADD", nk, user};
+    int rc = MQC_OK;
+    if (!offline)
+        rc = mqc_store__enqueue(s, 3, set, NULL, logged_done, NULL, (void *)"node users");
+    const char *argv[] = {"FCALL", "mqc2_presence", "2", pk, uk, state, seen, node, dev};
+    if (rc == MQC_OK)
+        rc = mqc_store__enqueue(s, 9, argv, NULL, presence_done, (void *)cb, ctx);
+    if (rc == MQC_OK && offline)
+        mqc_store__enqueue(s, 3, set, NULL, logged_done, NULL, (void *)"node users");
+    return rc;
 }
 
 static void presence_get_done(struct mqc_store__job *j, int rc, redisReply *r)
@@ -118,8 +133,9 @@ static bool reply_ok(const redisReply *r)
 static void reset_cmd(struct mqc_store *s, struct mqc_store__args *a, const char *user,
                       const char *node, const char *now)
 {
-    mqc_store__args_fcall(a, "mqc2_presence_reset", 1);
+    mqc_store__args_fcall(a, "mqc2_presence_reset", 2);
     mqc_store__args_user_key(a, s, user, "presence");
+    mqc_store__args_user_key(a, s, user, "user");
     mqc_store__args_str(a, node);
     mqc_store__args_str(a, now);
 }

@@ -379,8 +379,9 @@ int mqc_store_presence_devices(struct mqc_store *s, const char *user, const char
                                size_t devices)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_devices", 1);
+    mqc_store__args_fcall(&a, "mqc2_devices", 2);
     mqc_store__args_user_key(&a, s, user, "presence");
+    mqc_store__args_user_key(&a, s, user, "user");
     mqc_store__args_str(&a, node);
     mqc_store__args_fmt(&a, "%zu", devices);
     return mqc_store__submit(s, &a, ignore_done, NULL, NULL);
