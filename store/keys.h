@@ -51,8 +51,8 @@
  *                                mqchat-push: store/jobs.c expands and deletes them
  *   <p>jobs                CHANNEL hints: slot numbers with new jobs (not durable)
  * store/mqchat.lua holds the functions that change these atomically;
- * mqc2_user_del deletes a user's keys: those above, and any other
- * "<p>{u:<user>}:*" key (store/users.c finds them with SCAN).
+ * `mqchat user del` deletes a user's keys: those above, and any other
+ * "<p>{u:<user>}:*" key (store/user_del.c finds them with SCAN).
  */
 #ifndef MQC_STORE_KEYS_H
 #define MQC_STORE_KEYS_H
