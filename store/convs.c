@@ -68,7 +68,7 @@ static void convs_finish(struct convs_run *x)
     int rc = x->rc;
     for (size_t i = 0; rc == MQC_OK && i < x->nconvs; i++)
         if (x->replies[i])
-            nnames += 2 * (x->replies[i]->elements - 7);
+            nnames += x->replies[i]->elements - 7; /* m users and m roles */
     if (rc == MQC_OK && (!items || !(names = calloc(nnames ? nnames : 1, sizeof *names))))
         rc = MQC_ENOMEM;
     for (size_t i = 0, k = 0; rc == MQC_OK && i < x->nconvs; i++) {

@@ -1175,7 +1175,9 @@ local function upgrade_conv(keys, args)
   return {'ok', changed}
 end
 
--- upgrade_user (mqchat store upgrade): KEYS unread, tl, tlfloor of one user.
+-- upgrade_user (mqchat store upgrade; mqc3_: its keys changed from mqc2_'s, an
+-- older mqchat calling mqc2_upgrade_user finds no function rather than the
+-- wrong one): KEYS unread, tl, tlfloor of one user.
 -- ARGV then (conv, last seq, read cursor) per conversation of the user, read
 -- beforehand by store/upgrade.c in each conversation's slot (single-slot).
 -- Builds the unread counters from v1's cursors (c:<conv> = seq, r:<conv> =
@@ -1288,7 +1290,7 @@ redis.register_function('mqc2_sync_user', sync_user)
 redis.register_function{function_name = 'mqc2_sync_conv', callback = sync_conv,
                         flags = {'no-writes'}}
 redis.register_function('mqc2_upgrade_conv', upgrade_conv)
-redis.register_function('mqc2_upgrade_user', upgrade_user)
+redis.register_function('mqc3_upgrade_user', upgrade_user)
 redis.register_function('mqc2_user_leave', user_leave)
 redis.register_function('mqc2_token_release', token_release)
 

@@ -330,7 +330,7 @@ int mqc_store_check_version(struct mqc_store *s);
 /* Whether the last check found a store that needs `mqchat store upgrade`. */
 bool mqc_store_needs_upgrade(const struct mqc_store *s);
 /* Blocking: convert a v1 store in place (mqc2_upgrade_conv per conversation,
- * mqc2_upgrade_user per user, then the version key). Idempotent. *convs and
+ * mqc3_upgrade_user per user, then the version key). Idempotent. *convs and
  * *users get how many were changed. MQC_OK or MQC_EUNAVAIL. */
 int mqc_store_upgrade(struct mqc_store *s, long long *convs, long long *users);
 

@@ -3,7 +3,7 @@
  * conversation gets its message count and last event time
  * (mqc2_upgrade_conv), each user unread counters built from the v1 cursors
  * and no timeline (the cursors read in each conversation's slot, then
- * mqc2_upgrade_user in the user's: every call single-slot), then the
+ * mqc3_upgrade_user in the user's: every call single-slot), then the
  * version key. Blocking calls:
  * for `mqchat store upgrade` and for the connect-time check. */
 #include <stdio.h>
@@ -132,7 +132,7 @@ static int upgrade_conv(struct mqc_store *s, const char *conv, long long *change
 
 /* One user: the last seq and the user's read cursor of each of their
  * conversations (two reads in each conversation's slot, pipelined), then
- * mqc2_upgrade_user in the user's slot. */
+ * mqc3_upgrade_user in the user's slot. */
 static int upgrade_user(struct mqc_store *s, const char *user, long long *changed)
 {
     char ckey[MQC_KEY_MAX], rf[MQC_ID_MAX + 4];
@@ -162,7 +162,7 @@ static int upgrade_user(struct mqc_store *s, const char *user, long long *change
     if (rc == MQC_OK)
         rc = mqc_store__pipeline(s, cmds, 2 * n, out);
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc2_upgrade_user", 3);
+    mqc_store__args_fcall(&a, "mqc3_upgrade_user", 3);
     mqc_store__args_user_key(&a, s, user, "unread");
     mqc_store__args_user_key(&a, s, user, "tl");
     mqc_store__args_user_key(&a, s, user, "tlfloor");
