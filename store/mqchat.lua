@@ -28,10 +28,13 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
                         event that made user a member (absent: from the start);
                         x:<user> seq of the event that removed user
   P{<slot tag>}:jobs STREAM  one job per stored msg/member event of the slot's
-                        conversations: c, s, m, k (msg|member), f, ts, p (preview), u
+                        conversations: c, s, m, k (msg|member), f, ts, p (preview), u,
+                        v (mver), a (users in)
   P{u:U}:user     HASH  pw, created
   P{u:U}:convs    SET   conversation ids
   P{u:U}:gone     ZSET  conversation -> ms the user stopped being a member
+  P{u:U}:cver     HASH  conversation -> membership version of the user's last index
+                        step (user_conv)
   P{u:U}:unread   HASH  c:<conv>, r:<conv>, total (written by mqchat-push / mqc2_unread)
   P{u:U}:presence HASH  state, last_seen, node, devices
   P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
