@@ -11,13 +11,14 @@ import json
 import os
 import re
 import socket
+import subprocess
 import tempfile
 import threading
 import unittest
 
 from fakepush import FakePushServer, make_apns_key
-from fanout import slot_of
-from harness import Chat, Cluster, Stack, _resp_read, main, wait_for
+from fanout import conv_jobs_key, slot_of
+from harness import Chat, Cluster, Redis, Stack, free_port, main, wait_for
 from test_push_bridge import Bridge, remove_dir
 
 P = "mqchat:"
@@ -189,6 +190,77 @@ class UserStepTest(unittest.TestCase):
             st.redis.call("SADD", P + "{u:hal}:convs", conv)
             res = h.ok("sync", since=tok)
             self.assertEqual([e for e in res["events"] if e.get("conv") == conv], [])
+
+
+class ClusterNodeRedis(Redis):
+    """A single-node Redis Cluster holding every slot: Redis refuses a call
+    whose keys are in several slots, and a function touching a key of
+    another slot than its declared keys'."""
+
+    def start(self):
+        log = open(os.path.join(self.dir, "redis.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.dir, "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+             "--cluster-config-file", os.path.join(self.dir, "nodes.conf"),
+             "--save", "", "--appendonly", "no"], stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_for(self.ping, what="redis to answer PING")
+        self.call("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        wait_for(lambda: b"cluster_state:ok" in self.call("CLUSTER", "INFO"),
+                 what="the one-node cluster to be ok")
+
+
+class ClusterNodeTest(unittest.TestCase):
+    def test_functions_run_on_a_cluster_node(self):
+        """The steps, called with the keys the store gives them, run on a
+        cluster node (no undeclared key of another slot is touched); the
+        node does refuse a cross-slot call."""
+        d = tempfile.mkdtemp(prefix="mqchat-member-cl-")
+        self.addCleanup(remove_dir, d)
+        r = ClusterNodeRedis(d)
+        r.start()
+        self.addCleanup(r.stop)
+        lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "store",
+                           "mqchat.lua")
+        with open(lib, "rb") as f:
+            r.call("FUNCTION", "LOAD", "REPLACE", f.read())
+        for u in ("ada", "bo", "cy"):
+            r.call("HSET", P + "{u:%s}:user" % u, "created", 1)
+        conv = "g-cluster0001"
+
+        def ck(part):
+            return P + "{c:%s}:%s" % (conv, part)
+        ckeys = [ck("meta"), ck("members"), ck("log"), ck("rcpt"), conv_jobs_key(conv)]
+        out = fcall(r, "mqc3_create_group", ckeys, ["ada", conv, "t", 1, 10, "ada", "0", "bo", "0"])
+        self.assertEqual(out[:3], [b"ok", 1, 1])
+        out = fcall(r, "mqc3_change", ckeys, ["ada", "add", conv, 2, 10, "cy", "0"])
+        self.assertEqual(out[0], b"ok")
+        mver = out[2]
+        self.assertEqual(fcall(r, "mqc2_user_conv", user_keys("cy"), [conv, mver, "in", 5]),
+                         [b"ok", 1])
+        out = fcall(r, "mqc3_change", ckeys, ["ada", "remove", conv, 3, 10, "cy", "0"])
+        self.assertEqual(out[0], b"ok")
+        self.assertEqual(fcall(r, "mqc2_user_conv", user_keys("cy"), [conv, out[2], "out", 6]),
+                         [b"ok", 1])
+        self.assertEqual(fcall(r, "mqc3_change", ckeys, ["ada", "add", conv, 4, 10, "bo", "0"])[0],
+                         b"noop")
+        self.assertEqual(fcall(r, "mqc3_change", ckeys, ["bo", "leave", conv, 5, 10, "bo", "0"])[0],
+                         b"ok")
+        direct = "d-cluster0002"
+        dk = [P + "{c:%s}:meta" % direct, P + "{c:%s}:members" % direct]
+        self.assertEqual(fcall(r, "mqc3_create_direct", dk,
+                               ["ada", "bo", direct, 1, "0", "0", "1"])[:2], [b"ok", 1])
+        self.assertEqual(fcall(r, "mqc2_block_mark", dk[:1], ["bo", "unblock"]), [b"ok"])
+        out = fcall(r, "mqc2_sync_conv", [ck("meta"), ck("rcpt"), ck("log"), ck("tomb"),
+                                          ck("members")], ["cy", 0, 0, 1 << 50, 10, 65536])
+        self.assertEqual(out[0], b"ok")
+        self.assertEqual(len(out[2::3]), 2)  # cy saw its add and removal
+        with self.assertRaises(AssertionError) as e:
+            fcall(r, "mqc2_user_conv", [P + "{u:ada}:user", P + "{u:bo}:convs",
+                                        P + "{u:ada}:gone", P + "{u:ada}:cver"],
+                  [conv, 9, "in", 1])
+        self.assertIn("CROSSSLOT", str(e.exception))
 
 
 class ConvergeTest(unittest.TestCase):
