@@ -478,7 +478,8 @@ static int hidden_pairs(struct member_run *m)
         rc = mqc_map_put(members, m->res.members[i], &marker);
     /* who = an added user (or a group member), from = a member it blocks */
     for (size_t i = 0; rc == MQC_OK && i < m->nadded; i++) {
-        size_t u = user_index(m, m->added[i]);
+        /* a group's members come back in the order they were given */
+        size_t u = m->kind == RUN_GROUP ? i : user_index(m, m->added[i]);
         const redisReply *b = u < m->n ? m->pre[2 * u + 1] : NULL;
         for (size_t k = 0; b && b->type == REDIS_REPLY_ARRAY && k < b->elements && rc == MQC_OK;
              k++)
