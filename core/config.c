@@ -82,6 +82,10 @@ static const struct mqc_opt opts[] = {
     {"test_crash_after_sends", LONG, F(test_crash_after_sends), 0, 1000000000, "0", 0, NULL,
      "tests only: the broker kills itself (SIGKILL) right after Redis answers this many "
      "stored sends, before delivering the last one (0 = never)"},
+    {"test_crash_after_member_steps", LONG, F(test_crash_after_member_steps), 0, 1000000000, "0", 0,
+     NULL,
+     "tests only: the broker kills itself (SIGKILL) right after Redis answers the conversation "
+     "step of this many membership changes, before the users' index steps (0 = never)"},
     {"test_bus_delay_ms", LONG, F(test_bus_delay_ms), 0, 60000, "0", 0, NULL,
      "tests only: act on other nodes' on/off announcements this many ms late (the replay "
      "test; 0 = at once)"},

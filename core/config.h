@@ -40,9 +40,10 @@ struct mqc_config {
     long rate_bytes;
     long rate_reqs;
     long timeline_max;
-    long test_crash_after_sends; /* tests: SIGKILL after the Nth stored send (0 = off) */
-    long test_bus_delay_ms;      /* tests: act on bus on/off this much later (0 = at once) */
-    char *metrics_listen;        /* host:port serving metrics, NULL = off */
+    long test_crash_after_sends;        /* tests: SIGKILL after the Nth stored send (0 = off) */
+    long test_crash_after_member_steps; /* tests: SIGKILL between membership steps (0 = off) */
+    long test_bus_delay_ms;             /* tests: act on bus on/off this much later (0 = at once) */
+    char *metrics_listen;               /* host:port serving metrics, NULL = off */
     /* Attachments (PROTOCOL.md "Attachments"): the object store; unset
      * endpoint = upload/download answer unavailable. */
     char *s3_endpoint;

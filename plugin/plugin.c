@@ -1,5 +1,6 @@
 /* Plugin entry points: version negotiation, init (options -> config table,
  * store, caches, callbacks) and cleanup. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,16 @@ static bool loaded_per_listener(const mosquitto_plugin_id_t *id)
     return id && ((const struct mosq_plugin_id *)(const void *)id)->listener != NULL;
 }
 
+/* Tests only (cfg.test_crash_after_member_steps): die between the
+ * conversation step of a membership change and the users' index steps. */
+static void crash_member_step(const char *conv, void *ctx)
+{
+    struct mqc_plugin *p = ctx;
+    (void)conv;
+    if (++p->test_member_steps >= p->cfg.test_crash_after_member_steps)
+        raise(SIGKILL);
+}
+
 /* The store (and the cluster bus) as the config says. Returns a MOSQ_ERR_*. */
 static int open_store(struct mqc_plugin *p)
 {
@@ -187,6 +198,8 @@ static int open_store(struct mqc_plugin *p)
     };
     if (!(p->store = mqc_store_new(&so)))
         return MOSQ_ERR_NOMEM;
+    if (c->test_crash_after_member_steps > 0)
+        mqc_store_set_member_step_hook(p->store, crash_member_step, p);
     if (mqc_plugin__cluster_init(p, &so) != MQC_OK) {
         mqc_log(MQC_LOG_ERR, "plugin: cannot start the cluster bus");
         return MOSQ_ERR_UNKNOWN;

@@ -79,7 +79,8 @@ struct mqc_plugin {
     int wake_fds[MQC_MAX_WAKE_FDS]; /* the broker's epoll descriptor(s): see tick.c */
     size_t nwake;
     bool wake_searched;
-    long test_sends; /* stored sends (cfg.test_crash_after_sends) */
+    long test_sends;        /* stored sends (cfg.test_crash_after_sends) */
+    long test_member_steps; /* membership conversation steps (cfg.test_crash_after_member_steps) */
 };
 
 /* A user the node had shown present before it (re)started (presence.c). */

@@ -43,6 +43,9 @@ struct mqc_store {
     bool unread_missing_logged;                  /* mqc2_unread absent: said once */
     void (*rtt_hook)(double seconds, void *ctx); /* mqc_store_set_rtt_hook */
     void *rtt_ctx;
+    /* mqc_store_set_member_step_hook (tests only; store/member.c) */
+    void (*member_step_hook)(const char *conv, void *ctx);
+    void *member_step_ctx;
 };
 
 /* A queued command: the formatted RESP text and what to do with the reply.

@@ -24,7 +24,8 @@
 /* One slot job: fields borrowed from the XREADGROUP reply. */
 struct ev {
     const char *id, *conv, *kind, *from, *preview, *gone;
-    long long seq, m, ts;
+    const char *came; /* member jobs: users who came in (a), with v = mver */
+    long long seq, m, ts, mver;
     bool readable; /* well formed: to expand */
     bool failed;   /* a round failed: leave it pending */
     redisReply *rcpt;
@@ -85,6 +86,10 @@ static void parse(const redisReply *entry, int64_t wall, struct ev *e)
             e->preview = v;
         else if (!strcmp(k, "u"))
             e->gone = v;
+        else if (!strcmp(k, "a"))
+            e->came = v;
+        else if (!strcmp(k, "v") && !parse_ll(v, &e->mver))
+            e->mver = 0;
     }
     if (!e->from)
         e->from = "";
@@ -258,6 +263,82 @@ static int round_recipients(struct mqc_jobs *j, struct ev *ev, size_t n)
     return MQC_OK;
 }
 
+/* Append mqc2_user_conv for each user of list (comma-separated, borrowed)
+ * of member job e: in or out of e->conv as of e->mver. *n: calls appended. */
+static int append_user_conv(struct mqc_jobs *j, const struct ev *e, const char *list, bool in,
+                            size_t *n)
+{
+    static const char *const parts[] = {"user", "convs", "gone", "cver"};
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        char user[MQC_ID_MAX + 1];
+        if (len <= MQC_ID_MAX) {
+            memcpy(user, p, len);
+            user[len] = '\0';
+        } else {
+            user[0] = '\0';
+        }
+        p += len + (p[len] == ',');
+        if (!mqc_id_valid_str(user))
+            continue;
+        struct mqc_store__args a = {0};
+        char key[MQC_KEY_MAX];
+        mqc_store__args_fcall(&a, "mqc2_user_conv", 4);
+        for (size_t k = 0; k < 4; k++) {
+            if (mqc_key_user_part(j->prefix, user, parts[k], key, sizeof key) != MQC_OK)
+                a.failed = 1;
+            mqc_store__args_str(&a, key);
+        }
+        mqc_store__args_str(&a, e->conv);
+        mqc_store__args_fmt(&a, "%lld", e->mver);
+        mqc_store__args_str(&a, in ? "in" : "out");
+        mqc_store__args_fmt(&a, "%lld", e->ts);
+        int rc = a.failed ? MQC_ENOMEM : MQC_OK;
+        if (rc == MQC_OK &&
+            redisAppendCommandArgv(j->c, a.n, (const char **)a.v, a.lens) != REDIS_OK)
+            rc = MQC_ENOMEM;
+        mqc_store__args_free(&a);
+        if (rc != MQC_OK)
+            return rc;
+        (*n)++;
+    }
+    return MQC_OK;
+}
+
+/* Round 1b, the repair of membership (store/member.c): a member job of a
+ * change (v = its membership version) re-applies the users' index steps,
+ * idempotent by version, so a broker killed between the conversation step
+ * and the user steps loses nothing. */
+static int round_user_conv(struct mqc_jobs *j, struct ev *ev, size_t n)
+{
+    size_t *calls = calloc(n ? n : 1, sizeof *calls);
+    if (!calls)
+        return MQC_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        struct ev *e = &ev[i];
+        if (!e->readable || e->failed || e->mver <= 0 || strcmp(e->kind, "member"))
+            continue;
+        if (append_user_conv(j, e, e->came, true, &calls[i]) != MQC_OK ||
+            append_user_conv(j, e, e->gone, false, &calls[i]) != MQC_OK)
+            e->failed = true; /* the appended ones are read below */
+    }
+    int rc = MQC_OK;
+    for (size_t i = 0; i < n && rc == MQC_OK; i++) {
+        for (size_t k = 0; k < calls[i]; k++) {
+            redisReply *r;
+            if (replies(j, &r, 1) != MQC_OK) {
+                rc = MQC_EUNAVAIL;
+                break;
+            }
+            if (!ok_reply(r))
+                ev[i].failed = true;
+            freeReplyObject(r);
+        }
+    }
+    free(calls);
+    return rc;
+}
+
 /* Round 2: the expand calls of every job, and their replies. */
 static int round_expand(struct mqc_jobs *j, struct ev *ev, size_t n, int64_t wall)
 {
@@ -398,6 +479,8 @@ int mqc_jobs__expand(struct mqc_jobs *j, const char *key, const redisReply *entr
         }
     }
     int rc = round_recipients(j, ev, n);
+    if (rc == MQC_OK)
+        rc = round_user_conv(j, ev, n);
     if (rc == MQC_OK)
         rc = round_expand(j, ev, n, wall);
     if (rc == MQC_OK)

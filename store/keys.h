@@ -9,6 +9,8 @@
  *   <p>{u:<user>}:presence HASH  state, last_seen, node, devices
  *   <p>{u:<user>}:gone     ZSET  conv -> ms the user stopped being a member (sync still
  *                                returns the removal event; trimmed by retention)
+ *   <p>{u:<user>}:cver     HASH  conv -> membership version of the last index step
+ *                                applied (mqc2_user_conv: steps converge, store/member.c)
  *   <p>{u:<user>}:unread   HASH  c:<conv> highest mc counted, r:<conv> mc at the read
  *                                cursor, total (max-updates: mqchat-push, mqc2_unread)
  *   <p>{u:<user>}:devices  HASH  push token -> "platform\napp\nsandbox"
@@ -47,7 +49,8 @@
  *   <p>{<slot tag>}:jobs   STREAM  per key slot: one job per stored event of the
  *                                conversations of that slot (lazy fan-out; tag from
  *                                core/slot.h, the same slot as "{c:<conv>}"): c, s, m,
- *                                k (msg|member), f, ts, p (preview), u (users gone); group
+ *                                k (msg|member), f, ts, p (preview), u (users gone),
+ *                                v (mver), a (users who came in); group
  *                                mqchat-push: store/jobs.c expands and deletes them
  *   <p>jobs                CHANNEL hints: slot numbers with new jobs (not durable)
  * store/mqchat.lua holds the functions that change these atomically;

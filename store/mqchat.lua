@@ -28,10 +28,13 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
                         event that made user a member (absent: from the start);
                         x:<user> seq of the event that removed user
   P{<slot tag>}:jobs STREAM  one job per stored msg/member event of the slot's
-                        conversations: c, s, m, k (msg|member), f, ts, p (preview), u
+                        conversations: c, s, m, k (msg|member), f, ts, p (preview), u,
+                        v (mver), a (users in)
   P{u:U}:user     HASH  pw, created, via (jwt), ix (1 while the P users entry may be missing)
   P{u:U}:convs    SET   conversation ids
   P{u:U}:gone     ZSET  conversation -> ms the user stopped being a member
+  P{u:U}:cver     HASH  conversation -> membership version of the user's last index
+                        step (user_conv)
   P{u:U}:unread   HASH  c:<conv>, r:<conv>, total (written by mqchat-push / mqc2_unread)
   P{u:U}:presence HASH  state, last_seen, node, devices
   P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
@@ -596,134 +599,149 @@ local function members(keys, args)
   return add_members({'ok', 0, mver}, keys[2], mver, args[2])
 end
 
--- create_direct: KEYS meta, members, user a, user b, convs a, convs b, blocked a, blocked b
--- ARGV a (the creator), b, conv, now
--- Reply: ok, created (0/1), a, b, a blocks b (0/1: presence of a hidden from b)
--- forbidden when b blocks a; when a blocks b, the new conversation carries
--- the mark that refuses b's sends (block()). Both members see the log from
+-- Membership in single-slot steps (issue #16; docs/ARCHITECTURE.md "Redis
+-- layout and Redis Cluster"). store/conv.c drives each change: user-slot
+-- reads first (do the targets exist, does a target block the one acting),
+-- handed to the conversation step as flags; the conversation step (one
+-- call in {c:C}) decides and writes the conversation's truth, the member
+-- event and its job (with v = mver and the users who came in, a, or went
+-- out, u); then one user_conv call per changed user brings the user's index
+-- in line. The flags per user are "0" (exists, no block), "n" (no such
+-- user) or "b" (the user blocks the one acting).
+
+-- user_conv (user slot): KEYS user record, convs, gone, cver of one user.
+-- ARGV conv, mver, "in"|"out", time (ms: the gone score of an out).
+-- Applies "the user is in / out of conv as of membership version mver"
+-- unless cver already holds a version at least as new: steps of concurrent
+-- changes converge on the conversation's truth whatever their order, and
+-- running one twice (mqchat-push's repair) changes nothing. A deleted user
+-- gets nothing written. Reply: ok, 1 applied | 0 not.
+local function user_conv(keys, args)
+  local conv, v = args[1], num(args[2])
+  if redis.call('EXISTS', keys[1]) == 0 then return {'ok', 0} end
+  if num(redis.call('HGET', keys[4], conv)) >= v then return {'ok', 0} end
+  redis.call('HSET', keys[4], conv, v)
+  if args[3] == 'in' then
+    redis.call('SADD', keys[2], conv)
+    redis.call('ZREM', keys[3], conv)
+  else
+    redis.call('SREM', keys[2], conv)
+    redis.call('ZADD', keys[3], num(args[4]), conv)
+  end
+  return {'ok', 1}
+end
+
+-- create_direct (conversation slot): KEYS meta, members.
+-- ARGV a (the creator), b, conv, now, flag of a, flag of b ("b": b blocks
+-- a), a blocks b (0/1).
+-- Reply: ok, created (0/1), mver, n, the n members (whose index the user
+-- steps bring in line: a repair when it already existed).
+-- forbidden when b blocks a; when a blocks b, the conversation carries the
+-- mark that refuses b's sends (block_mark()). Both members see the log from
 -- its start (no j: cursors), and there is no creation event.
 local function create_direct(keys, args)
-  if redis.call('SISMEMBER', keys[8], args[1]) == 1 then return {'forbidden', 'blocked'} end
-  local out = {'ok', 0, args[1], args[2], 0}
+  if args[6] == 'b' then return {'forbidden', 'blocked'} end
+  local created = 0
   if redis.call('EXISTS', keys[1]) == 1 then
     if redis.call('HGET', keys[1], 'kind') ~= 'direct' then return {'exists'} end
   else
-    if redis.call('EXISTS', keys[3]) == 0 or redis.call('EXISTS', keys[4]) == 0 then
-      return {'not_found'}
-    end
+    if args[5] == 'n' or args[6] == 'n' then return {'not_found'} end
     redis.call('HSET', keys[1], 'kind', 'direct', 'created', args[4], 'creator', args[1],
                'seq', 0, 'mver', 1, 'mc', 0)
     redis.call('HSET', keys[2], args[1], 'member', args[2], 'member')
-    redis.call('SADD', keys[5], args[3])
-    redis.call('SADD', keys[6], args[3])
-    out[2] = 1
+    created = 1
   end
-  if redis.call('SISMEMBER', keys[7], args[2]) == 1 then
-    redis.call('HSET', keys[1], 'b:' .. args[2], 1)
-    out[5] = 1
-  end
+  if args[7] == '1' then redis.call('HSET', keys[1], 'b:' .. args[2], 1) end
+  local users = redis.call('HKEYS', keys[2])
+  local out = {'ok', created, num(redis.call('HGET', keys[1], 'mver')), #users}
+  for _, u in ipairs(users) do out[#out + 1] = u end
   return out
 end
 
--- create_group: KEYS meta, members, log, rcpt, jobs, then user key, convs key
--- and blocked set per member
--- ARGV creator, conv, title, now, max members, then the members (creator first)
--- Reply: ok, 1, 1, event, n, members (n), 0, then (who, from) pairs: presence
--- of who hidden from from by a block.
+-- create_group (conversation slot): KEYS meta, members, log, rcpt, jobs.
+-- ARGV creator, conv, title, now, max members, then (member, flag) pairs
+-- (creator first; flag "b": the member blocks the creator).
+-- Reply: ok, 1 (seq), 1 (mver), event, t, n, members (n), 0 (none gone),
+-- 0 (the members are the users who came in).
 -- forbidden when the group would pass max members or a member blocks the creator.
 local function create_group(keys, args)
   if redis.call('EXISTS', keys[1]) == 1 then return {'exists'} end
-  if #args - 5 > num(args[5]) then return {'forbidden', 'full'} end
+  if (#args - 5) / 2 > num(args[5]) then return {'forbidden', 'full'} end
   local users = {}
-  for i = 6, #args do
-    local k = 6 + (i - 6) * 3
-    if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', args[i]} end
-    if i > 6 and redis.call('SISMEMBER', keys[k + 2], args[1]) == 1 then
-      return {'forbidden', 'blocked'}
-    end
+  for i = 6, #args, 2 do
+    if args[i + 1] == 'n' then return {'not_found', args[i]} end
+    if i > 6 and args[i + 1] == 'b' then return {'forbidden', 'blocked'} end
     users[#users + 1] = args[i]
   end
   local t = clock(0)
   redis.call('HSET', keys[1], 'kind', 'group', 'title', args[3], 'created', args[4],
              'creator', args[1], 'seq', 1, 'mver', 1, 'mc', 0, 'lt', t)
-  for i, u in ipairs(users) do
+  for _, u in ipairs(users) do
     redis.call('HSET', keys[2], u, (u == args[1]) and 'admin' or 'member')
-    redis.call('SADD', keys[7 + (i - 1) * 3], args[2])
   end
   local ev = member_event(args[2], 1, 'added', users, args[1], args[4])
   redis.call('XADD', keys[3], '1-0', 'e', ev, 't', t, 'm', 0)
   redis.call('HSET', keys[4], 'r:' .. args[1], 1, 'd:' .. args[1], 1)
   add_job(keys[5], {'c', args[2], 's', 1, 'm', 0, 'k', 'member', 'f', args[1], 'ts', t,
-                    'u', ''}, 1, t)
-  local out = {'ok', 1, 1, ev, #users}
+                    'u', '', 'v', 1, 'a', table.concat(users, ',')}, 1, t)
+  local out = {'ok', 1, 1, ev, t, #users}
   for _, u in ipairs(users) do out[#out + 1] = u end
   out[#out + 1] = 0
-  -- Presence hidden by blocks among the members: (who, from) pairs.
-  local in_group = {}
-  for _, u in ipairs(users) do in_group[u] = true end
-  for i, u in ipairs(users) do
-    for _, b in ipairs(redis.call('SMEMBERS', keys[8 + (i - 1) * 3])) do
-      if in_group[b] then
-        out[#out + 1] = u
-        out[#out + 1] = b
-      end
-    end
-  end
+  out[#out + 1] = 0
   return out
 end
 
--- change: add / remove / leave.
--- KEYS meta, members, log, rcpt, jobs, then user key, convs key, blocked set
--- and gone zset per target
--- ARGV by, op ("add"|"remove"|"leave"), conv, now, max members, then the targets
--- Reply: ok, seq, mver, event, n, members after (n), g, users no longer
--- members (g), then (who, from) pairs: presence of who hidden from from by a
--- block (add only);
+-- change (conversation slot): add / remove / leave.
+-- KEYS meta, members, log, rcpt, jobs
+-- ARGV by, op ("add"|"remove"|"leave"), conv, now, max members, then
+-- (target, flag) pairs (flags matter for add only)
+-- Reply: ok, seq, mver, event, t, n, members after (n), g, users no longer
+-- members (g), a, users who became members (a);
+-- noop, mver, a, the targets of an add who already are members (their
+-- index is re-applied: a repair);
 -- forbidden (+ "full" when an add would pass max members, "blocked" when a
 -- user to add blocks by).
 -- Visibility for sync: an added user sees the log from this event on (j:),
--- a removed one up to and including it (x:, and the gone zset).
+-- a removed one up to and including it (x:, and the user's gone zset).
 local function change(keys, args)
   local by, op, conv, now = args[1], args[2], args[3], args[4]
   local role = redis.call('HGET', keys[2], by)
   if not role then return {'not_member'} end
   if redis.call('HGET', keys[1], 'kind') ~= 'group' then return {'forbidden'} end
   if op ~= 'leave' and role ~= 'admin' then return {'forbidden'} end
-  local changed, gone = {}, {}
-  for i = 6, #args do
-    local u, k = args[i], 6 + (i - 6) * 4
+  local changed, already = {}, {}
+  for i = 6, #args, 2 do
+    local u = args[i]
     local is_member = redis.call('HEXISTS', keys[2], u) == 1
     if op == 'add' and not is_member then
-      if redis.call('EXISTS', keys[k]) == 0 then return {'not_found', u} end
-      if redis.call('SISMEMBER', keys[k + 2], by) == 1 then return {'forbidden', 'blocked'} end
-      changed[#changed + 1] = i
+      if args[i + 1] == 'n' then return {'not_found', u} end
+      if args[i + 1] == 'b' then return {'forbidden', 'blocked'} end
+      changed[#changed + 1] = u
     elseif op ~= 'add' and is_member then
-      changed[#changed + 1] = i
+      changed[#changed + 1] = u
+    elseif op == 'add' then
+      already[#already + 1] = u
     end
   end
-  if #changed == 0 then return {'noop'} end
+  if #changed == 0 then
+    local out = {'noop', num(redis.call('HGET', keys[1], 'mver')), #already}
+    for _, u in ipairs(already) do out[#out + 1] = u end
+    return out
+  end
   if op == 'add' and redis.call('HLEN', keys[2]) + #changed > num(args[5]) then
     return {'forbidden', 'full'}
   end
   local meta = redis.call('HMGET', keys[1], 'seq', 'mc', 'lt')
   local seq, mc = num(meta[1]) + 1, num(meta[2])
   local t = clock(num(meta[3]))
-  local users = {}
-  for _, i in ipairs(changed) do
-    local u, k = args[i], 6 + (i - 6) * 4
-    users[#users + 1] = u
+  for _, u in ipairs(changed) do
     if op == 'add' then
       redis.call('HSET', keys[2], u, 'member')
-      redis.call('SADD', keys[k + 1], conv)
-      redis.call('ZREM', keys[k + 3], conv)
       redis.call('HSET', keys[4], 'j:' .. u, seq)
       redis.call('HDEL', keys[4], 'x:' .. u)
     else
       redis.call('HDEL', keys[2], u)
-      redis.call('SREM', keys[k + 1], conv)
-      redis.call('ZADD', keys[k + 3], t, conv)
       redis.call('HSET', keys[4], 'x:' .. u, seq)
-      gone[#gone + 1] = u
     end
   end
   local all = redis.call('HGETALL', keys[2])
@@ -736,38 +754,25 @@ local function change(keys, args)
   redis.call('HSET', keys[1], 'seq', seq, 'lt', t)
   local mver = redis.call('HINCRBY', keys[1], 'mver', 1)
   local ev_op = ({add = 'added', remove = 'removed', leave = 'left'})[op]
-  local ev = member_event(conv, seq, ev_op, users, by, now)
+  local ev = member_event(conv, seq, ev_op, changed, by, now)
   redis.call('XADD', keys[3], seq .. '-0', 'e', ev, 't', t, 'm', mc)
   if op ~= 'leave' then
     redis.call('HSET', keys[4], 'r:' .. by, seq, 'd:' .. by, seq)
   end
+  local list = table.concat(changed, ',')
   add_job(keys[5], {'c', conv, 's', seq, 'm', mc, 'k', 'member', 'f', by, 'ts', t,
-                    'u', table.concat(gone, ',')}, seq, t)
-  local out = {'ok', seq, mver, ev, #all / 2}
+                    'u', op == 'add' and '' or list, 'v', mver,
+                    'a', op == 'add' and list or ''}, seq, t)
+  local out = {'ok', seq, mver, ev, t, #all / 2}
   for i = 1, #all, 2 do out[#out + 1] = all[i] end
-  out[#out + 1] = #gone
-  for _, u in ipairs(gone) do out[#out + 1] = u end
   if op == 'add' then
-    -- Presence hidden by blocks between the added users and the members:
-    -- (who, from) pairs.
-    for _, i in ipairs(changed) do
-      local x = args[i]
-      for _, b in ipairs(redis.call('SMEMBERS', keys[8 + (i - 6) * 4])) do
-        if redis.call('HEXISTS', keys[2], b) == 1 then
-          out[#out + 1] = x
-          out[#out + 1] = b
-        end
-      end
-      local prefix = string.match(keys[6], '^(.-){u:')
-      for j = 1, #all, 2 do
-        local m = all[j]
-        if m ~= x and redis.call('SISMEMBER', prefix .. '{u:' .. m .. '}:blocked', x) == 1 then
-          out[#out + 1] = m
-          out[#out + 1] = x
-        end
-      end
-    end
+    out[#out + 1] = 0
+    out[#out + 1] = #changed
+  else
+    out[#out + 1] = #changed
   end
+  for _, u in ipairs(changed) do out[#out + 1] = u end
+  if op ~= 'add' then out[#out + 1] = 0 end
   return out
 end
 
@@ -967,24 +972,18 @@ local function user_lists(keys, args)
   return out
 end
 
--- block / unblock: KEYS the user's blocked set, the other user's user key,
--- the meta of their direct conversation. ARGV other, "block"|"unblock".
--- Idempotent; not_found for a user that does not exist (unblocking a
--- deleted user still in the set works). The direct conversation, if any,
--- gets (or loses) the mark that refuses the other's sends.
-local function block(keys, args)
-  local other = args[1]
-  local listed = redis.call('SISMEMBER', keys[1], other) == 1
-  if redis.call('EXISTS', keys[2]) == 0 and not (listed and args[2] == 'unblock') then
-    return {'not_found', other}
-  end
-  local direct = redis.call('HGET', keys[3], 'kind') == 'direct'
-  if args[2] == 'block' then
-    redis.call('SADD', keys[1], other)
-    if direct then redis.call('HSET', keys[3], 'b:' .. other, 1) end
-  else
-    redis.call('SREM', keys[1], other)
-    if direct then redis.call('HDEL', keys[3], 'b:' .. other) end
+-- block_mark (conversation slot): KEYS the meta of the direct conversation
+-- of a pair. ARGV other, "block"|"unblock". The conversation, if there is
+-- one, gets (or loses) the mark that refuses other's sends. The blocker's
+-- set ({u:U}:blocked) is written by a plain SADD/SREM in the blocker's
+-- slot (store/block.c). Idempotent. Reply: ok.
+local function block_mark(keys, args)
+  if redis.call('HGET', keys[1], 'kind') == 'direct' then
+    if args[2] == 'block' then
+      redis.call('HSET', keys[1], 'b:' .. args[1], 1)
+    else
+      redis.call('HDEL', keys[1], 'b:' .. args[1])
+    end
   end
   return {'ok'}
 end
@@ -1090,8 +1089,9 @@ local function with_tombs(tomb_key, list, lo, limit, after)
   return out
 end
 
--- sync_conv (fan-out on read, step 2; no writes): KEYS meta, rcpt, log[, tomb] of
--- one conversation. ARGV user, T, S, W, limit, max bytes.
+-- sync_conv (fan-out on read, step 2; no writes): KEYS meta, rcpt, log[, tomb[,
+-- members]] of one conversation (with members: a user neither a member nor
+-- removed gets nothing). ARGV user, T, S, W, limit, max bytes.
 -- The events the user may see (seq >= j:<user>, and <= x:<user> when set)
 -- that come after the position: t > T, or t == T and seq > S; and t < W.
 -- Reply: ok, more (0/1: events after the last one returned are left), then
@@ -1105,6 +1105,12 @@ local function sync_conv(keys, args)
   if lt < T or (lt == T and last <= S) then return {'ok', 0} end
   local user = args[1]
   local rc = redis.call('HMGET', keys[2], 'j:' .. user, 'x:' .. user)
+  -- A stale index (a user step not applied yet, docs/ARCHITECTURE.md) may
+  -- list a conversation the user is neither a member of nor was removed
+  -- from: nothing of it is the user's.
+  if not rc[2] and keys[5] and redis.call('HEXISTS', keys[5], user) == 0 then
+    return {'ok', 0}
+  end
   local lo, hi = math.max(num(rc[1]), 1), last
   if rc[2] then hi = math.min(hi, num(rc[2])) end
   if lo > hi then return {'ok', 0} end
@@ -1468,13 +1474,14 @@ redis.register_function{function_name = 'mqc2_user_lists', callback = user_lists
                         flags = {'no-writes'}}
 redis.register_function('mqc2_send', send)
 redis.register_function('mqc2_relate', relate)
-redis.register_function('mqc1_block', block)
+redis.register_function('mqc2_block_mark', block_mark)
 redis.register_function{function_name = 'mqc1_blocked', callback = blocked, flags = {'no-writes'}}
 redis.register_function('mqc2_receipt', receipt)
 redis.register_function('mqc1_members', members)
-redis.register_function('mqc1_create_direct', create_direct)
-redis.register_function('mqc2_create_group', create_group)
-redis.register_function('mqc2_change', change)
+redis.register_function('mqc3_create_direct', create_direct)
+redis.register_function('mqc3_create_group', create_group)
+redis.register_function('mqc3_change', change)
+redis.register_function('mqc2_user_conv', user_conv)
 redis.register_function{function_name = 'mqc2_conv_info', callback = conv_info,
                         flags = {'no-writes'}}
 redis.register_function{function_name = 'mqc1_history', callback = history, flags = {'no-writes'}}

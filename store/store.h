@@ -159,11 +159,19 @@ int mqc_store_create_group(struct mqc_store *s, const char *conv, const char *ti
                            const char *const *members, size_t n, size_t max_members, int64_t now_ms,
                            mqc_store_change_cb cb, void *ctx);
 /* op: "add", "remove" or "leave" (targets = {by} for leave). An add that
- * would make the group larger than max_members, or add a user who blocks
- * by, is MQC_EFORBIDDEN (checked atomically with the change). */
+ * would make the group larger than max_members (checked atomically with the
+ * change), or add a user who blocks by (read just before it), is
+ * MQC_EFORBIDDEN. Creates and changes run as single-slot steps
+ * (store/member.c); cb runs once, after the users' indexes are written. */
 int mqc_store_change(struct mqc_store *s, const char *conv, const char *by, const char *op,
                      const char *const *targets, size_t n, size_t max_members, int64_t now_ms,
                      mqc_store_change_cb cb, void *ctx);
+/* Tests only (plugin_opt_test_crash_after_member_steps): fn(conv, ctx) runs
+ * after Redis answered the conversation step of a membership change that
+ * changed something, before the users' index steps are queued
+ * (store/member.c). fn NULL: none. */
+void mqc_store_set_member_step_hook(struct mqc_store *s, void (*fn)(const char *conv, void *ctx),
+                                    void *ctx);
 
 struct mqc_conv_info {
     const char *conv, *kind, *title; /* title "" when none */

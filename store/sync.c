@@ -195,11 +195,14 @@ static int queue_conv(struct sync_run *x, size_t i, const char *user)
         S = c > 0 ? 0 : c < 0 ? INT64_MAX / 4 : x->since.seq;
     }
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc2_sync_conv", 4);
+    mqc_store__args_fcall(&a, "mqc2_sync_conv", 5);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "rcpt");
     mqc_store__args_conv_key(&a, s, conv, "log");
     mqc_store__args_conv_key(&a, s, conv, "tomb");
+    /* members: a conversation of a stale index (the user neither a member
+     * nor removed) yields nothing */
+    mqc_store__args_conv_key(&a, s, conv, "members");
     mqc_store__args_str(&a, user);
     mqc_store__args_fmt(&a, "%lld", (long long)x->since.t);
     mqc_store__args_fmt(&a, "%lld", (long long)S);
