@@ -243,6 +243,25 @@ def _resp_read(f):
     raise AssertionError("bad RESP reply: %r" % line)
 
 
+class SlotRedis(Redis):
+    """A one-node Redis Cluster owning every slot: Redis refuses a call whose
+    keys are in several slots, and a function touching a key of another
+    slot than its declared keys' (what a sharded cluster would refuse)."""
+
+    def start(self):
+        log = open(os.path.join(self.dir, "redis.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.dir, "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+             "--cluster-config-file", os.path.join(self.dir, "nodes-%d.conf" % self.port),
+             "--save", "", "--appendonly", "no"], stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_for(self.ping, what="redis to answer PING")
+        self.call("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        wait_for(lambda: b"cluster_state:ok" in self.call("CLUSTER", "INFO"),
+                 what="the one-node cluster to be ok")
+
+
 class Broker:
     def __init__(self, workdir, redis_port, options=None, name="broker"):
         self.dir = workdir

@@ -11,14 +11,13 @@ import json
 import os
 import re
 import socket
-import subprocess
 import tempfile
 import threading
 import unittest
 
 from fakepush import FakePushServer, make_apns_key
 from fanout import conv_jobs_key, slot_of
-from harness import Chat, Cluster, Redis, Stack, free_port, main, wait_for
+from harness import Chat, Cluster, SlotRedis, Stack, main, wait_for
 from test_push_bridge import Bridge, remove_dir
 
 P = "mqchat:"
@@ -192,25 +191,6 @@ class UserStepTest(unittest.TestCase):
             self.assertEqual([e for e in res["events"] if e.get("conv") == conv], [])
 
 
-class ClusterNodeRedis(Redis):
-    """A single-node Redis Cluster holding every slot: Redis refuses a call
-    whose keys are in several slots, and a function touching a key of
-    another slot than its declared keys'."""
-
-    def start(self):
-        log = open(os.path.join(self.dir, "redis.log"), "ab")
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", self.dir, "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
-             "--cluster-config-file", os.path.join(self.dir, "nodes.conf"),
-             "--save", "", "--appendonly", "no"], stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        wait_for(self.ping, what="redis to answer PING")
-        self.call("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
-        wait_for(lambda: b"cluster_state:ok" in self.call("CLUSTER", "INFO"),
-                 what="the one-node cluster to be ok")
-
-
 class ClusterNodeTest(unittest.TestCase):
     def test_functions_run_on_a_cluster_node(self):
         """The steps, called with the keys the store gives them, run on a
@@ -218,7 +198,7 @@ class ClusterNodeTest(unittest.TestCase):
         node does refuse a cross-slot call."""
         d = tempfile.mkdtemp(prefix="mqchat-member-cl-")
         self.addCleanup(remove_dir, d)
-        r = ClusterNodeRedis(d)
+        r = SlotRedis(d)
         r.start()
         self.addCleanup(r.stop)
         lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "store",

@@ -11,12 +11,10 @@ half-way (its first step done by hand), node reset with users on several
 conversations and nodes, the users index repaired after a creation stopped
 between its two steps."""
 import json
-import os
-import subprocess
 import tempfile
 import unittest
 
-from harness import (Broker, Chat, Redis, Stack, conv_jobs, crc16, inbox_barrier, jobs_key, main,
+from harness import (Broker, Chat, SlotRedis, Stack, conv_jobs, crc16, inbox_barrier, jobs_key, main,
                      wait_for)
 
 P = "mqchat:"
@@ -31,25 +29,6 @@ def slot(key):
         if b > a + 1:
             k = k[a + 1:b]
     return crc16(k) % 16384
-
-
-class SlotRedis(Redis):
-    """A one-node Redis Cluster owning every slot: commands and functions
-    that touch several slots are refused, as on a real cluster."""
-
-    def start(self):
-        log = open(os.path.join(self.dir, "redis.log"), "ab")
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", self.dir, "--appendonly", "no", "--save", "",
-             "--cluster-enabled", "yes", "--cluster-config-file",
-             os.path.join(self.dir, "nodes-%d.conf" % self.port)],
-            stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        wait_for(self.ping, what="redis to answer PING")
-        self.call("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
-        wait_for(lambda: b"cluster_state:ok" in self.call("CLUSTER", "INFO"),
-                 what="the one-node cluster to be ok")
 
 
 class SlotStack(Stack):
