@@ -1204,28 +1204,6 @@ local function upgrade_user(keys, args)
   return {'ok', 1}
 end
 
--- device: KEYS the user's devices. ARGV token, platform, app, sandbox (0/1), user, prefix.
--- A token belongs to one user: registering it moves it.
-local function device(keys, args)
-  local tok, user, p = args[1], args[5], args[6]
-  local idx = p .. 'devtoken:' .. tok
-  local owner = redis.call('GET', idx)
-  if owner and owner ~= user then
-    redis.call('HDEL', p .. '{u:' .. owner .. '}:devices', tok)
-  end
-  redis.call('SET', idx, user)
-  redis.call('HSET', keys[1], tok, args[2] .. '\n' .. args[3] .. '\n' .. args[4])
-  return {'ok'}
-end
-
--- undevice: KEYS the user's devices. ARGV token, user, prefix.
-local function undevice(keys, args)
-  local idx = args[3] .. 'devtoken:' .. args[1]
-  if redis.call('GET', idx) == args[2] then redis.call('DEL', idx) end
-  redis.call('HDEL', keys[1], args[1])
-  return {'ok'}
-end
-
 -- mute: KEYS members of the conversation, the user's mutes. ARGV user, conv, until, now.
 local function mute(keys, args)
   if redis.call('HEXISTS', keys[1], args[1]) == 0 then return {'not_member'} end
@@ -1464,8 +1442,6 @@ local function expand(keys, args)
   return out
 end
 
-redis.register_function('mqc1_device', device)
-redis.register_function('mqc1_undevice', undevice)
 redis.register_function('mqc1_mute', mute)
 redis.register_function('mqc2_presence', presence)
 redis.register_function('mqc2_devices', devices)

@@ -330,33 +330,6 @@ static void simple_done(struct mqc_store__job *j, int rc, redisReply *r)
         cb(j->ctx, rc);
 }
 
-int mqc_store_device(struct mqc_store *s, const char *user, const char *token, const char *platform,
-                     const char *app, bool sandbox, mqc_store_done_cb cb, void *ctx)
-{
-    struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_device", 1);
-    mqc_store__args_user_key(&a, s, user, "devices");
-    mqc_store__args_str(&a, token);
-    mqc_store__args_str(&a, platform);
-    mqc_store__args_str(&a, app);
-    mqc_store__args_str(&a, sandbox ? "1" : "0");
-    mqc_store__args_str(&a, user);
-    mqc_store__args_str(&a, s->prefix);
-    return mqc_store__submit(s, &a, simple_done, (void *)cb, ctx);
-}
-
-int mqc_store_undevice(struct mqc_store *s, const char *user, const char *token,
-                       mqc_store_done_cb cb, void *ctx)
-{
-    struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_undevice", 1);
-    mqc_store__args_user_key(&a, s, user, "devices");
-    mqc_store__args_str(&a, token);
-    mqc_store__args_str(&a, user);
-    mqc_store__args_str(&a, s->prefix);
-    return mqc_store__submit(s, &a, simple_done, (void *)cb, ctx);
-}
-
 int mqc_store_mute(struct mqc_store *s, const char *user, const char *conv, int64_t until_ms,
                    int64_t now_ms, mqc_store_done_cb cb, void *ctx)
 {

@@ -194,6 +194,36 @@ class SingleSlotUserTest(unittest.TestCase):
                           if m.topic == "chat/presence/alice" and not m.retain], [])
         self.no_cross_slot(st)
 
+    def test_device_token_moves_between_users(self):
+        """device / undevice in single-slot steps (store/device.c): a token
+        registered by another user leaves the first owner's devices and the
+        index names the new owner; undevice clears both; a Redis that
+        refuses cross-slot calls runs all of it."""
+        st = self.stack()
+        st.start_broker()
+        for u in ("ann", "ben"):
+            st.add_user(u, u + "-pw")
+        ann = Chat(st, "ann", "ann-pw")
+        ann.ok("device", platform="fcm", token="tok-1", app="com.example.chat", sandbox=False)
+        self.assertEqual(self.r("GET", P + "devtoken:tok-1"), b"ann")
+        self.assertEqual(self.r("HGET", P + "{u:ann}:devices", "tok-1"),
+                         b"fcm\ncom.example.chat\n0")
+        ben = Chat(st, "ben", "ben-pw")
+        ben.ok("device", platform="apns", token="tok-1", app="com.example.chat", sandbox=True)
+        self.assertEqual(self.r("GET", P + "devtoken:tok-1"), b"ben")
+        self.assertIsNone(self.r("HGET", P + "{u:ann}:devices", "tok-1"))
+        self.assertEqual(self.r("HGET", P + "{u:ben}:devices", "tok-1"),
+                         b"apns\ncom.example.chat\n1")
+        # ann removing a token she no longer owns leaves ben's alone.
+        ann.ok("undevice", token="tok-1")
+        self.assertEqual(self.r("GET", P + "devtoken:tok-1"), b"ben")
+        ben.ok("undevice", token="tok-1")
+        self.assertIsNone(self.r("GET", P + "devtoken:tok-1"))
+        self.assertIsNone(self.r("HGET", P + "{u:ben}:devices", "tok-1"))
+        ann.close()
+        ben.close()
+        self.no_cross_slot(st)
+
     def test_user_del_rerun_after_crash(self):
         st = self.stack({"node_id": "n1", "presence_grace_ms": 0})
         for u in ("zed", "alice", "bob"):
