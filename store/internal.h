@@ -43,6 +43,8 @@ struct mqc_store {
     bool unread_missing_logged;                  /* mqc2_unread absent: said once */
     void (*rtt_hook)(double seconds, void *ctx); /* mqc_store_set_rtt_hook */
     void *rtt_ctx;
+    char *cluster_nodes; /* Redis Cluster seeds, or NULL = one Redis (the bus
+                          * publishes with SPUBLISH when set: store/bus.c) */
 };
 
 /* A queued command: the formatted RESP text and what to do with the reply.
