@@ -158,6 +158,21 @@ class ShardedBusTest(unittest.TestCase):
                 self.assertEqual(self.rc.node(p).call("PUBSUB", "NUMSUB", chan)[1], 0)
         # The three channels are on three different shards.
         self.assertEqual(len({self.rc.owner(s) for s in (self.s1, self.s2, self.all_slot)}), 3)
+        # A node whose channel shares the shared channel's primary: one
+        # connection SSUBSCRIBEd to both slots.
+        owner = self.rc.owner(self.all_slot)
+        n3 = next("n%d" % i for i in range(1000)
+                  if self.rc.owner(self.b.chan("n%d" % i)[1]) == owner)
+        self.assertEqual(self.b("bus c " + n3), "ok")
+        self.assertEqual(self.b("up c %d" % UP_MS), "up")
+        clients = self.rc.node(owner).call("CLIENT", "LIST").decode()
+        self.assertIn(" ssub=2 ", clients)
+        self.b.pub_until(n3, "to-c", 1)
+        self.assertEqual(self.b("recv c %d" % UP_MS), "msg node to-c")
+        self.b.pub_until("*", "all-3", 3)
+        for name in "abc":
+            self.assertEqual(self.b("recv %s %d" % (name, UP_MS)), "msg all all-3")
+        self.assertEqual(self.b("free c"), "ok")
         # A burst keeps its order.
         for i in range(200):
             self.assertEqual(self.b("pub %s m%d" % (self.n1, i)), "ok 1")
@@ -211,9 +226,12 @@ class ShardedBusTest(unittest.TestCase):
 
     def test_slot_migration_of_a_channels_slot(self):
         self.exchange("before")
+        # First n1's slot to the shared channel's primary (bus a then has
+        # one connection for both), then the shared channel's slot away.
         for name, chan, slot in (("a", self.c1, self.s1), ("b", self.all_chan, self.all_slot)):
             src = self.rc.owner(slot)
-            dst = next(p for p in self.rc.primary_ports() if p != src)
+            dst = (self.rc.owner(self.all_slot) if name == "a" else
+                   next(p for p in self.rc.primary_ports() if p != src))
             self.rc.move_slot(slot, dst)
             out = self.b("resub %s %d" % (name, RESUB_MS))
             self.assertTrue(out.startswith("resub "), out)
