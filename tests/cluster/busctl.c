@@ -22,6 +22,7 @@
  *   flush NAME          forget what NAME drained so far: "ok N"
  *   chan NODE|*         the channel's name and slot: "chan NAME SLOT"
  *   node SLOT           the primary serving SLOT now: "node ADDR" | "node none"
+ *   refresh             reload the publishing router's map: "ok" | "unavail WHY"
  * The bus's own reports (subscribed, resubscribed, why not) go to stderr. */
 #include <errno.h>
 #include <fcntl.h>
@@ -226,6 +227,11 @@ static void run(char *line)
     } else if (!strcmp(cmd, "node") && a1 && router) {
         const char *a = mqc_router_node_of(router, (unsigned)atoi(a1));
         printf("node %s\n", a ? a : "none");
+    } else if (!strcmp(cmd, "refresh") && router) {
+        if (mqc_router_refresh(router) == MQC_OK)
+            printf("ok\n");
+        else
+            printf("unavail %s\n", mqc_router_last_error(router));
     } else {
         printf("bad command\n");
     }

@@ -58,8 +58,11 @@ class BusCtl:
         def once():
             last[:] = [self("pub %s %s" % (node, data))]
             return last[0] == "ok %d" % receivers
-        wait_for(once, timeout=timeout, interval=0.05,
-                 what="pub %s to reach %d (last: %s)" % (node, receivers, last))
+        try:
+            wait_for(once, timeout=timeout, interval=0.05,
+                     what="pub %s to reach %d" % (node, receivers))
+        except AssertionError as e:
+            raise AssertionError("%s (last answer: %s)" % (e, last)) from None
 
     def close(self):
         if self.proc.poll() is None:
@@ -223,6 +226,29 @@ class ShardedBusTest(unittest.TestCase):
         wait_for(lambda: self.rc.replica_of(replica) is not None, timeout=30,
                  what="the old primary to rejoin as a replica")
         self.exchange("resumed")
+
+    def test_manual_failover_of_a_node_channels_primary(self):
+        # CLUSTER FAILOVER: the old primary turns replica and keeps running.
+        self.exchange("before")
+        primary = self.rc.owner(self.s2)
+        replica = self.rc.replica_of(primary)
+        self.assertIsNotNone(replica)
+        t0 = time.monotonic()
+        self.rc.node(replica).call("CLUSTER", "FAILOVER")
+        out = self.b("resub b %d" % RESUB_MS)
+        self.assertTrue(out.startswith("resub "), out)
+        print("bus resubscribed %.2f s after CLUSTER FAILOVER" % (time.monotonic() - t0))
+        wait_for(lambda: self.rc.owner(self.s2) == replica, what="%d to take over" % replica)
+        self.assertEqual(shard_subs(self.rc.node(replica), self.c2), 1)
+        self.assertEqual(shard_subs(self.rc.node(primary), self.c2), 0)
+        # The publisher's router was told nothing (no MOVED: a replica
+        # takes SPUBLISH too) and still sends to the demoted node, which
+        # counts only its own subscribers but forwards the message within
+        # its shard: it arrives.
+        self.assertIn(self.b("pub %s stale-map" % self.n2), ("ok 0", "ok 1"))
+        self.expect("b", "msg node stale-map")
+        self.assertEqual(self.b("refresh"), "ok")
+        self.exchange("after")
 
     def test_slot_migration_of_a_channels_slot(self):
         self.exchange("before")
