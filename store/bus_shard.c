@@ -16,10 +16,11 @@
  *   (a failover whose old primary hangs without closing the socket).
  * Then the map is reloaded and the channel subscribed again where it now
  * lives: at once, then every RETRY_MS while that fails (RETRY_SLOW_MS after
- * SLOW_AFTER_MS of failures). The bus is down meanwhile and "resubscribed"
- * once every channel is back (mqc_bus_drain); the other channel keeps
- * flowing. Bus thread only; it never logs (the router logs once when no
- * node at all gives a map). */
+ * SLOW_AFTER_MS of failures, or when no node at all answered for the map).
+ * The bus is down meanwhile and "resubscribed" once every channel is back
+ * (mqc_bus_drain); the other channel keeps flowing. Bus thread only; it
+ * never logs itself, but the router logs each refresh that no node answers
+ * (at most every RETRY_SLOW_MS from here). */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -51,6 +52,7 @@ struct shard {
     struct sconn conn[MQC_BUS__CHANS];
     unsigned subscribed; /* bit i: channel i is subscribed (on one conn) */
     bool queued;         /* messages queued since the last wake */
+    bool no_map;         /* the last attempt found no node to give a map */
     char why[1024];      /* why a channel is not subscribed */
 };
 
@@ -197,7 +199,8 @@ static bool subscribe_on(struct shard *s, int k, int i)
 static bool subscribe_missing(struct shard *s)
 {
     struct mqc_bus *b = s->b;
-    if (mqc_router_refresh(b->router) != MQC_OK) {
+    s->no_map = mqc_router_refresh(b->router) != MQC_OK;
+    if (s->no_map) {
         snprintf(s->why, sizeof s->why, "no slot map: %s", mqc_router_last_error(b->router));
         return false;
     }
@@ -314,7 +317,8 @@ void mqc_bus__run_sharded(struct mqc_bus *b)
             wake(&s); /* what arrived while subscribing */
             if (!ok) {
                 mqc_bus__set_state(b, false, s.why);
-                mqc_bus__pause(b, now - down_since < SLOW_AFTER_MS ? RETRY_MS : RETRY_SLOW_MS);
+                bool slow = s.no_map || now - down_since >= SLOW_AFTER_MS;
+                mqc_bus__pause(b, slow ? RETRY_SLOW_MS : RETRY_MS);
                 continue;
             }
             down_since = -1;

@@ -3,9 +3,11 @@ of 3 primaries + 3 replicas (cluster_harness.py): sharded pub/sub, driven
 through tests/cluster/busctl. Two buses for two node names: node-directed
 and all-node messages arrive both ways, each channel SSUBSCRIBEd on the
 primary of its slot (the node channels of different brokers on different
-shards); kill -9 of the primary serving a node channel: the bus comes back
-on the promoted replica by itself (resubscribed) and messages flow again;
-a slot migration of a channel's slot (CLUSTER SETSLOT): the server
+shards; one connection for two channels on one primary). The primary
+serving a node channel killed -9, or hung (SIGSTOP), or failed over by
+CLUSTER FAILOVER, or its whole shard lost and back: the bus comes back
+where the slot now lives by itself (resubscribed) and messages flow again.
+A slot migration of a channel's slot (CLUSTER SETSLOT): the server
 unsubscribes, the bus resubscribes on the new owner. On one Redis the same
 bus keeps plain SUBSCRIBE/PUBLISH. ctest label `cluster`."""
 
@@ -226,6 +228,27 @@ class ShardedBusTest(unittest.TestCase):
         wait_for(lambda: self.rc.replica_of(replica) is not None, timeout=30,
                  what="the old primary to rejoin as a replica")
         self.exchange("resumed")
+
+    def test_a_whole_shard_lost_then_back(self):
+        # The node channel's primary and its replica both killed: nothing
+        # serves the slot (the cluster goes down); the bus keeps trying and
+        # is back once the shard is.
+        self.exchange("before")
+        primary = self.rc.owner(self.s1)
+        replica = self.rc.replica_of(primary)
+        self.assertIsNotNone(replica)
+        self.rc.node(replica).kill9()
+        self.rc.node(primary).kill9()
+        wait_for(lambda: self.b("up a 0") == "down", what="bus a to lose its node channel")
+        self.rc.restart(primary)
+        self.rc.restart(replica)
+        self.rc.wait_ok()
+        out = self.b("resub a %d" % RESUB_MS)
+        self.assertTrue(out.startswith("resub "), out)
+        self.assertEqual(shard_subs(self.rc.node(self.rc.owner(self.s1)), self.c1), 1)
+        self.exchange("after")
+        wait_for(lambda: all(self.rc.replica_of(p) for p in self.rc.primary_ports()),
+                 timeout=30, what="every primary to have a replica again")
 
     def test_manual_failover_of_a_node_channels_primary(self):
         # CLUSTER FAILOVER: the old primary turns replica and keeps running.
