@@ -38,9 +38,15 @@ int mqc_plugin__cluster_init(struct mqc_plugin *p, const struct mqc_store_opts *
     if (!p->directory || !p->reorder || !p->replay)
         return MQC_ENOMEM;
     p->wake_ok = mqc_plugin__wake_init() == MQC_OK;
+    /* so->cluster_nodes set (redis_cluster_nodes): sharded pub/sub on the
+     * cluster (store/bus_shard.c); NULL: plain pub/sub on the one Redis. */
     p->bus = mqc_bus_new(so, p->cfg.node_id, p->wake_ok ? mqc_plugin__wake_soon : NULL, NULL);
-    if (!p->bus)
-        return MQC_ENOMEM;
+    if (!p->bus) {
+        mqc_log(MQC_LOG_ERR, "cluster: cannot start the bus: %s",
+                so->cluster_nodes ? "out of memory or no valid host:port in redis_cluster_nodes"
+                                  : "out of memory");
+        return so->cluster_nodes ? MQC_EBADREQ : MQC_ENOMEM;
+    }
     return MQC_OK;
 }
 

@@ -1,7 +1,9 @@
 /* The cluster bus (see bus.h): the subscriber thread, its queue, and the
- * PUBLISH helper. The thread never logs (mosquitto's logging is not
- * thread-safe): it records connection changes, and the broker thread reports
- * them when it drains. */
+ * PUBLISH helper. On one Redis the thread SUBSCRIBEs both channels on one
+ * connection (below); on a Redis Cluster it runs store/bus_shard.c instead
+ * (SSUBSCRIBE on the primaries serving the channels' slots). The thread never
+ * logs (mosquitto's logging is not thread-safe): it records connection
+ * changes, and the broker thread reports them when it drains. */
 #include "store/bus.h"
 
 #include <errno.h>
@@ -11,44 +13,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/slot.h"
+#include "store/bus_int.h"
 #include "store/internal.h"
 #include "store/keys.h"
+#include "store/router.h"
 
 #define IDLE_POLL_MS 200  /* how often an idle thread checks for stop */
 #define RETRY_MS 500      /* between reconnect attempts */
 #define MAX_QUEUED 100000 /* beyond this, messages are dropped (sync recovers) */
-
-struct msg {
-    struct msg *next;
-    bool to_all;
-    int64_t recv_ms;
-    size_t len;
-    char data[];
-};
-
-struct mqc_bus {
-    char *host, *unix_path, *password;
-    int port, timeout_ms;
-    char *chan_node, *chan_all;
-    mqc_bus_wake_fn wake;
-    void *wake_ctx;
-
-    pthread_t thread;
-    bool started;
-    pthread_mutex_t lock;
-    /* Under lock: */
-    struct msg *head, **tail;
-    size_t queued, dropped;
-    bool stop, up, resubscribed, was_up_once;
-    char error[160];
-    /* Broker thread only: what drain last reported. */
-    bool reported_up;
-    char reported[160];
-};
 
 static char *dup_or_null(const char *s)
 {
@@ -58,7 +36,7 @@ static char *dup_or_null(const char *s)
 static void bus_free_fields(struct mqc_bus *b)
 {
     while (b->head) {
-        struct msg *m = b->head;
+        struct mqc_bus__msg *m = b->head;
         b->head = m->next;
         free(m);
     }
@@ -68,11 +46,13 @@ static void bus_free_fields(struct mqc_bus *b)
         memset(b->password, 0, strlen(b->password));
         free(b->password);
     }
-    free(b->chan_node);
-    free(b->chan_all);
+    for (int i = 0; i < MQC_BUS__CHANS; i++)
+        free(b->chan[i]);
+    free(b->seeds);
+    mqc_router_free(b->router);
 }
 
-static void set_state(struct mqc_bus *b, bool up, const char *why)
+void mqc_bus__set_state(struct mqc_bus *b, bool up, const char *why)
 {
     pthread_mutex_lock(&b->lock);
     if (up && b->was_up_once)
@@ -84,7 +64,7 @@ static void set_state(struct mqc_bus *b, bool up, const char *why)
     pthread_mutex_unlock(&b->lock);
 }
 
-static bool stopping(struct mqc_bus *b)
+bool mqc_bus__stopping(struct mqc_bus *b)
 {
     pthread_mutex_lock(&b->lock);
     bool s = b->stop;
@@ -92,53 +72,28 @@ static bool stopping(struct mqc_bus *b)
     return s;
 }
 
-/* Connect, AUTH and SUBSCRIBE; NULL (with the state recorded) on failure. */
-static redisContext *subscribe(struct mqc_bus *b)
+void mqc_bus__pause(struct mqc_bus *b, int ms)
 {
-    char err[160];
-    redisContext *c = mqc_store__dial(b->host, b->port, b->unix_path, b->timeout_ms, b->password,
-                                      err, sizeof err);
-    if (!c) {
-        set_state(b, false, err);
-        return NULL;
+    for (int waited = 0; waited < ms && !mqc_bus__stopping(b); waited += 50) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
-    const char *argv[] = {"SUBSCRIBE", b->chan_node, b->chan_all};
-    if (redisAppendCommandArgv(c, 3, argv, NULL) != REDIS_OK) {
-        set_state(b, false, "SUBSCRIBE failed");
-        redisFree(c);
-        return NULL;
-    }
-    /* Two subscribe confirmations follow; read them like any reply. */
-    for (int i = 0; i < 2; i++) {
-        void *r = NULL;
-        if (redisGetReply(c, &r) != REDIS_OK || !r) {
-            set_state(b, false, c->errstr[0] ? c->errstr : "SUBSCRIBE failed");
-            redisFree(c);
-            return NULL;
-        }
-        freeReplyObject(r);
-    }
-    set_state(b, true, NULL);
-    return c;
 }
 
-/* Queue a ["message", channel, payload] reply. Returns true if queued. */
-static bool queue_reply(struct mqc_bus *b, redisReply *r)
+bool mqc_bus__queue(struct mqc_bus *b, const char *chan, const char *data, size_t len)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") ||
-        r->element[1]->type != REDIS_REPLY_STRING || r->element[2]->type != REDIS_REPLY_STRING)
+    bool to_all = strcmp(chan, b->chan[MQC_BUS__ALL]) == 0;
+    if (!to_all && strcmp(chan, b->chan[MQC_BUS__NODE]) != 0)
         return false;
-    redisReply *p = r->element[2];
-    struct msg *m = malloc(sizeof *m + p->len + 1);
+    struct mqc_bus__msg *m = malloc(sizeof *m + len + 1);
     if (!m)
         return false;
     m->next = NULL;
     m->recv_ms = mqc_clock_mono_ms();
-    m->to_all = strcmp(r->element[1]->str, b->chan_all) == 0;
-    m->len = p->len;
-    memcpy(m->data, p->str, p->len);
-    m->data[p->len] = '\0';
+    m->to_all = to_all;
+    m->len = len;
+    memcpy(m->data, data, len);
+    m->data[len] = '\0';
     pthread_mutex_lock(&b->lock);
     if (b->queued >= MAX_QUEUED) {
         b->dropped++;
@@ -153,16 +108,57 @@ static bool queue_reply(struct mqc_bus *b, redisReply *r)
     return true;
 }
 
+/* One Redis: connect, AUTH and SUBSCRIBE; NULL (with the state recorded) on
+ * failure. */
+static redisContext *subscribe(struct mqc_bus *b)
+{
+    char err[160];
+    redisContext *c = mqc_store__dial(b->host, b->port, b->unix_path, b->timeout_ms, b->password,
+                                      err, sizeof err);
+    if (!c) {
+        mqc_bus__set_state(b, false, err);
+        return NULL;
+    }
+    const char *argv[] = {"SUBSCRIBE", b->chan[MQC_BUS__NODE], b->chan[MQC_BUS__ALL]};
+    if (redisAppendCommandArgv(c, 3, argv, NULL) != REDIS_OK) {
+        mqc_bus__set_state(b, false, "SUBSCRIBE failed");
+        redisFree(c);
+        return NULL;
+    }
+    /* Two subscribe confirmations follow; read them like any reply. */
+    for (int i = 0; i < 2; i++) {
+        void *r = NULL;
+        if (redisGetReply(c, &r) != REDIS_OK || !r) {
+            mqc_bus__set_state(b, false, c->errstr[0] ? c->errstr : "SUBSCRIBE failed");
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    mqc_bus__set_state(b, true, NULL);
+    return c;
+}
+
+/* Queue a ["message", channel, payload] reply. Returns true if queued. */
+static bool queue_reply(struct mqc_bus *b, redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") ||
+        r->element[1]->type != REDIS_REPLY_STRING || r->element[2]->type != REDIS_REPLY_STRING)
+        return false;
+    return mqc_bus__queue(b, r->element[1]->str, r->element[2]->str, r->element[2]->len);
+}
+
 /* Read messages until the connection fails or stop. After each batch (when
  * nothing more is buffered) the broker is woken once; waking it again if the
  * signal came too early is wake()'s business. */
 static void listen_on(struct mqc_bus *b, redisContext *c)
 {
     bool queued = false;
-    while (!stopping(b)) {
+    while (!mqc_bus__stopping(b)) {
         void *r = NULL;
         if (redisGetReplyFromReader(c, &r) != REDIS_OK) {
-            set_state(b, false, c->errstr[0] ? c->errstr : "protocol error");
+            mqc_bus__set_state(b, false, c->errstr[0] ? c->errstr : "protocol error");
             return;
         }
         if (r) {
@@ -176,11 +172,11 @@ static void listen_on(struct mqc_bus *b, redisContext *c)
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         int n = poll(&pfd, 1, IDLE_POLL_MS);
         if (n < 0 && errno != EINTR) {
-            set_state(b, false, strerror(errno));
+            mqc_bus__set_state(b, false, strerror(errno));
             return;
         }
         if (n > 0 && redisBufferRead(c) != REDIS_OK) {
-            set_state(b, false, c->errstr[0] ? c->errstr : "connection lost");
+            mqc_bus__set_state(b, false, c->errstr[0] ? c->errstr : "connection lost");
             return;
         }
     }
@@ -193,18 +189,37 @@ static void *bus_thread(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    while (!stopping(b)) {
+    if (b->seeds) {
+        mqc_bus__run_sharded(b);
+        return NULL;
+    }
+    while (!mqc_bus__stopping(b)) {
         redisContext *c = subscribe(b);
         if (c) {
             listen_on(b, c);
             redisFree(c);
         }
-        for (int waited = 0; waited < RETRY_MS && !stopping(b); waited += 50) {
-            struct timespec ts = {0, 50 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
+        mqc_bus__pause(b, RETRY_MS);
     }
     return NULL;
+}
+
+/* Cluster mode: the channels' slots and a router over the seeds (no I/O
+ * yet; it belongs to the bus thread from its start on). MQC_OK, or
+ * MQC_EBADREQ for seeds with no valid "host:port" (or out of memory). */
+static int sharded_init(struct mqc_bus *b, const struct mqc_store_opts *o, int retry_ms)
+{
+    for (int i = 0; i < MQC_BUS__CHANS; i++)
+        b->slot[i] = mqc_slot_of(b->chan[i], strlen(b->chan[i]));
+    struct mqc_router_opts ro = {
+        .seeds = o->cluster_nodes,
+        .password = o->password,
+        .timeout_ms = b->timeout_ms,
+        .retry_ms = retry_ms,
+    };
+    b->seeds = strdup(o->cluster_nodes);
+    b->router = b->seeds ? mqc_router_new(&ro) : NULL;
+    return b->router ? MQC_OK : MQC_EBADREQ;
 }
 
 struct mqc_bus *mqc_bus_new(const struct mqc_store_opts *o, const char *node, mqc_bus_wake_fn wake,
@@ -220,20 +235,22 @@ struct mqc_bus *mqc_bus_new(const struct mqc_store_opts *o, const char *node, mq
     b->password = dup_or_null(o->password);
     b->port = o->port ? o->port : 6379;
     b->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 1000;
-    b->chan_node = malloc(nl);
-    b->chan_all = malloc(nl);
+    for (int i = 0; i < MQC_BUS__CHANS; i++)
+        b->chan[i] = malloc(nl);
     b->wake = wake;
     b->wake_ctx = wake_ctx;
     b->tail = &b->head;
     if (!b->host || (o->unix_path && !b->unix_path) || (o->password && !b->password) ||
-        !b->chan_node || !b->chan_all || pthread_mutex_init(&b->lock, NULL) != 0) {
+        !b->chan[MQC_BUS__NODE] || !b->chan[MQC_BUS__ALL] ||
+        pthread_mutex_init(&b->lock, NULL) != 0) {
         bus_free_fields(b);
         free(b);
         return NULL;
     }
-    snprintf(b->chan_node, nl, "%sbus:n:%s", prefix, node);
-    snprintf(b->chan_all, nl, "%sbus:all", prefix);
-    if (pthread_create(&b->thread, NULL, bus_thread, b) != 0) {
+    snprintf(b->chan[MQC_BUS__NODE], nl, "%sbus:n:%s", prefix, node);
+    snprintf(b->chan[MQC_BUS__ALL], nl, "%sbus:all", prefix);
+    if ((o->cluster_nodes && sharded_init(b, o, o->retry_ms) != MQC_OK) ||
+        pthread_create(&b->thread, NULL, bus_thread, b) != 0) {
         pthread_mutex_destroy(&b->lock);
         bus_free_fields(b);
         free(b);
@@ -264,7 +281,7 @@ size_t mqc_bus_drain(struct mqc_bus *b, mqc_bus_msg_fn fn, void *ctx, bool *resu
     bool up;
     size_t dropped;
     pthread_mutex_lock(&b->lock);
-    struct msg *list = b->head;
+    struct mqc_bus__msg *list = b->head;
     b->head = NULL;
     b->tail = &b->head;
     b->queued = 0;
@@ -277,7 +294,8 @@ size_t mqc_bus_drain(struct mqc_bus *b, mqc_bus_msg_fn fn, void *ctx, bool *resu
     pthread_mutex_unlock(&b->lock);
     /* Report transitions only, not every failed retry. */
     if (up && !b->reported_up)
-        mqc_log(MQC_LOG_NOTICE, "bus: subscribed (%s, %s)", b->chan_node, b->chan_all);
+        mqc_log(MQC_LOG_NOTICE, "bus: subscribed (%s, %s%s)", b->chan[MQC_BUS__NODE],
+                b->chan[MQC_BUS__ALL], b->seeds ? "; sharded pub/sub" : "");
     else if (!up && error[0] && strcmp(error, b->reported) != 0)
         mqc_log(MQC_LOG_WARNING,
                 "bus: not subscribed: %s (users here get other nodes' events "
@@ -289,7 +307,7 @@ size_t mqc_bus_drain(struct mqc_bus *b, mqc_bus_msg_fn fn, void *ctx, bool *resu
         mqc_log(MQC_LOG_WARNING, "bus: %zu messages dropped: queue full", dropped);
     size_t n = 0;
     while (list) {
-        struct msg *m = list;
+        struct mqc_bus__msg *m = list;
         list = m->next;
         fn(ctx, m->to_all, m->data, m->len, m->recv_ms);
         free(m);
@@ -314,6 +332,15 @@ static void publish_done(struct mqc_store__job *j, int rc, redisReply *r)
         mqc_log(MQC_LOG_WARNING, "bus: publish failed: %s", mqc_err_str(rc));
 }
 
+/* PUBLISH on one Redis; SPUBLISH on a cluster (the router sends it to the
+ * primary of the channel's slot, where the listener SSUBSCRIBEd). */
+static const char *publish_cmd(const struct mqc_store *s, size_t *len)
+{
+    bool sharded = s->cluster_nodes != NULL;
+    *len = sharded ? 8 : 7;
+    return sharded ? "SPUBLISH" : "PUBLISH";
+}
+
 int mqc_store_bus_publish(struct mqc_store *s, const char *node, const char *data, size_t len)
 {
     char chan[MQC_KEY_MAX];
@@ -321,8 +348,8 @@ int mqc_store_bus_publish(struct mqc_store *s, const char *node, const char *dat
                  : snprintf(chan, sizeof chan, "%sbus:all", s->prefix);
     if (n < 0 || (size_t)n >= sizeof chan)
         return MQC_EBADREQ;
-    const char *argv[] = {"PUBLISH", chan, data};
-    size_t lens[] = {7, (size_t)n, len};
+    size_t lens[3] = {0, (size_t)n, len};
+    const char *argv[] = {publish_cmd(s, &lens[0]), chan, data};
     return mqc_store__enqueue(s, 3, argv, lens, publish_done, NULL, NULL);
 }
 
@@ -336,7 +363,8 @@ int mqc_store_broadcast(struct mqc_store *s, const char *event, long long *nodes
         return MQC_ENOMEM;
     memcpy(msg, "bc\n", 3);
     memcpy(msg + 3, event, el + 1);
-    const char *argv[] = {"PUBLISH", chan, msg};
+    size_t cl;
+    const char *argv[] = {publish_cmd(s, &cl), chan, msg};
     redisReply *r = mqc_store__cmd(s, 3, argv);
     free(msg);
     if (!r)

@@ -46,6 +46,8 @@ struct mqc_store {
     /* mqc_store_set_member_step_hook (tests only; store/member.c) */
     void (*member_step_hook)(const char *conv, void *ctx);
     void *member_step_ctx;
+    char *cluster_nodes; /* Redis Cluster seeds, or NULL = one Redis (the bus
+                          * publishes with SPUBLISH when set: store/bus.c) */
 };
 
 /* A queued command: the formatted RESP text and what to do with the reply.

@@ -1,6 +1,9 @@
 /* Which slot a command is routed by (see router.h, mqc_router_slot_of): its
  * first key, found by the command's shape (FCALL/EVAL numkeys, XREAD
- * STREAMS), or none for the commands that take no key. No I/O. */
+ * STREAMS), or none for the commands that take no key. Sharded pub/sub
+ * (SPUBLISH, SSUBSCRIBE: the bus on a cluster, store/bus.c) is routed by its
+ * channel, which hashes like a key; plain PUBLISH goes to any node. No
+ * I/O. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +49,7 @@ int mqc_router_slot_of(int argc, const char **argv, const size_t *lens)
     for (size_t i = 0; i < sizeof keyless / sizeof *keyless; i++)
         if (named(argv[0], n0, keyless[i]))
             return -1;
-    int key = 1;
+    int key = 1; /* most commands, SPUBLISH's channel too */
     if (named(argv[0], n0, "FCALL") || named(argv[0], n0, "FCALL_RO") ||
         named(argv[0], n0, "EVAL") || named(argv[0], n0, "EVALSHA") ||
         named(argv[0], n0, "EVAL_RO") || named(argv[0], n0, "EVALSHA_RO")) {

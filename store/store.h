@@ -24,9 +24,12 @@ struct mqc_store_opts {
     int64_t retention_ms; /* how long logs and timelines are kept (0 = 30 days) */
     bool push_preview;    /* put body previews in push jobs */
     const char *node;     /* this broker's node id, or NULL */
-    bool check_version;   /* on every connect: refuse (stay down) a store with
-                           * data and no version MQC_STORE_VERSION, and mark an
-                           * empty one (mqc_store_check_version) */
+    /* Redis Cluster seeds "host:port ..." (borrowed during _new only), or
+     * NULL = one Redis. */
+    const char *cluster_nodes;
+    bool check_version; /* on every connect: refuse (stay down) a store with
+                         * data and no version MQC_STORE_VERSION, and mark an
+                         * empty one (mqc_store_check_version) */
 };
 
 struct mqc_store;

@@ -41,6 +41,11 @@ TEST(slot_of_commands)
     CHECK_EQ_INT(slot_of(6, xread), key_slot("s1"));
     const char *xrg[] = {"XREADGROUP", "GROUP", "g", "c", "streams", "s2", ">"};
     CHECK_EQ_INT(slot_of(7, xrg), key_slot("s2"));
+    /* Sharded pub/sub by its channel (the bus on a cluster); PUBLISH anywhere. */
+    const char *spub[] = {"SPUBLISH", "mqchat:bus:n:n1", "m"};
+    CHECK_EQ_INT(slot_of(3, spub), key_slot("mqchat:bus:n:n1"));
+    const char *pub[] = {"PUBLISH", "mqchat:bus:all", "m"};
+    CHECK_EQ_INT(slot_of(3, pub), -1);
     const char *ping[] = {"PING"};
     CHECK_EQ_INT(slot_of(1, ping), -1);
     const char *wait[] = {"WAIT", "1", "100"};
