@@ -216,6 +216,7 @@ static int sharded_init(struct mqc_bus *b, const struct mqc_store_opts *o, int r
         .password = o->password,
         .timeout_ms = b->timeout_ms,
         .retry_ms = retry_ms,
+        .quiet = true, /* the bus thread never logs */
     };
     b->seeds = strdup(o->cluster_nodes);
     b->router = b->seeds ? mqc_router_new(&ro) : NULL;

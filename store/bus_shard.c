@@ -19,8 +19,7 @@
  * SLOW_AFTER_MS of failures, or when no node at all answered for the map).
  * The bus is down meanwhile and "resubscribed" once every channel is back
  * (mqc_bus_drain); the other channel keeps flowing. Bus thread only; it
- * never logs itself, but the router logs each refresh that no node answers
- * (at most every RETRY_SLOW_MS from here). */
+ * never logs (its router is made quiet: store/bus.c). */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>

@@ -227,7 +227,7 @@ void mqc_router__node_fail(struct mqc_router *r, struct mqc_router__node *n, con
     char msg[512];
     snprintf(msg, sizeof msg, "%s: %s", n->addr,
              n->ctx && n->ctx->errstr[0] ? n->ctx->errstr : why);
-    if (n->ctx)
+    if (n->ctx && !r->o.quiet)
         mqc_log(MQC_LOG_ERR, "store: redis cluster node lost: %s", msg);
     close_node(n);
     n->failed_ms = mqc_router__now_ms();

@@ -48,6 +48,9 @@ struct mqc_router_opts {
                            * reconnects to one node (default 500) */
     int max_tries;        /* sends per command, redirects included (default 5) */
     int wait_timeout_ms;  /* the timeout given to WAIT (default timeout_ms) */
+    bool quiet;           /* never log (a router owned by a thread that must not:
+                           * mosquitto's logging is broker thread only); the
+                           * reasons stay in mqc_router_last_error */
     /* Run on a connection before it first carries commands as a primary's
      * (a new node, a replica promoted by a failover, after "function not
      * found"): the store loads its function library here. Returns 0 or the

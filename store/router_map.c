@@ -240,7 +240,7 @@ int mqc_router_refresh(struct mqc_router *r)
         r->loaded = true;
         r->stale = unserved > 0; /* keep looking until every slot is served */
         r->stats.refreshes++;
-    } else {
+    } else if (!r->o.quiet) {
         mqc_log(MQC_LOG_ERR, "store: cannot load the redis cluster slot map: %s", r->last_error);
     }
     free(map);
