@@ -9,13 +9,31 @@ per message). Also the FCALL's own time (commandstats usec of fcall), to
 tell the function from everything around it, and the system share of the
 CPU (the AOF: the harness runs appendfsync always, as deployments do).
 PERF_OUT=file records `perf` samples of Redis during the offline direct run. Run with /usr/bin/python3 and
-MQCHAT_PLUGIN / MQCHAT_CLI pointing at a build (any version: compare two
-builds in the same run). Talks to 127.0.0.1 only; bounded by N."""
+MQCHAT_PLUGIN / MQCHAT_CLI pointing at a build; BEFORE_PLUGIN / BEFORE_CLI
+(another build, e.g. of the previous commit) make the same run measure that
+build first, then this one, in the same conditions.
+
+The functions alone (FN=1, or ONLY=functions for just this part): the store
+library of the tree (store/mqchat.lua) and the one of LUA_BEFORE (a git
+revision, default HEAD, or a file), each in its own fresh redis-server with
+the AOF as in production (appendfsync always), the same calls pipelined
+straight into them with no broker, alternating between the two in FN_ROUNDS
+rounds (medians): mqc2_send of a direct message, sequentially (one call per
+round trip: every call pays a whole AOF write + fsync) and pipelined in
+batches of 10 and 100 (as the broker pipelines the sends of one loop pass:
+the calls of one batch share one fsync); mqc2_relate (an edit) pipelined;
+and the deferred work of a group message to G members nobody of whom has a
+device, as mqchat-push does it (mqc2_recipients, then mqc2_expand with the
+4 keys per member store/jobs_expand.c passes), per member. Talks to
+127.0.0.1 only; bounded by N and FN_N."""
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
 import harness  # noqa: E402
@@ -84,6 +102,18 @@ def offline(stack, user):
 
 
 def main():
+    if os.environ.get("BEFORE_PLUGIN"):
+        plugin, cli = harness.PLUGIN, harness.CLI
+        print(f"== before: {os.environ['BEFORE_PLUGIN']}", flush=True)
+        harness.PLUGIN = os.environ["BEFORE_PLUGIN"]
+        harness.CLI = os.environ.get("BEFORE_CLI", cli)
+        one_build()
+        harness.PLUGIN, harness.CLI = plugin, cli
+        print(f"== after: {plugin}", flush=True)
+    one_build()
+
+
+def one_build():
     with harness.Stack(OPTS) as s:
         for u in ("alice", "bob", "carol"):
             s.add_user(u, "pw-" + u)
@@ -160,5 +190,158 @@ def main():
               f"{calls:.1f} Redis calls/sync", flush=True)
 
 
+def resp(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+class FnRedis:
+    """A fresh redis-server (the harness's: AOF on, appendfsync always) with
+    one store library loaded and one connection to pipeline calls."""
+
+    def __init__(self, name, lua):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="mqchat-fncost-")
+        self.redis = harness.Redis(self.dir)
+        self.redis.start()
+        self.redis.call("FUNCTION", "LOAD", "REPLACE", lua)
+        self.sock = socket.create_connection(("127.0.0.1", self.redis.port), timeout=120)
+        self.f = self.sock.makefile("rb")
+
+    def run(self, cmds, batch):
+        """Send cmds batch by batch (each batch written at once, then its
+        replies read). Returns (CPU us, system CPU us, calls, FCALL usec)
+        in total, from INFO deltas."""
+        a = info(self.redis)
+        for i in range(0, len(cmds), batch):
+            part = cmds[i:i + batch]
+            self.sock.sendall(b"".join(resp(*c) for c in part))
+            for _ in part:
+                reply = harness._resp_read(self.f)
+                assert isinstance(reply, list) and reply[0] == b"ok", reply
+        b = info(self.redis)
+        # the two INFO calls of info() are in the delta
+        return ((b[0] - a[0]) * 1e6, (b[3] - a[3]) * 1e6, b[1] - a[1] - 2, b[2] - a[2])
+
+    def close(self):
+        self.sock.close()
+        self.redis.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def lua_source(spec):
+    """The library text of spec: a file, or a git revision of this tree."""
+    if os.path.exists(spec):
+        return open(spec).read()
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    return subprocess.run(["git", "-C", root, "show", spec + ":store/mqchat.lua"], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def functions_alone():
+    """Redis CPU and calls per function call for two libraries (see the top)."""
+    n = int(os.environ.get("FN_N", "3000"))
+    rounds = int(os.environ.get("FN_ROUNDS", "3"))
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "store", "mqchat.lua")
+    libs = [("before", lua_source(os.environ.get("LUA_BEFORE", "HEAD"))),
+            ("after", lua_source(os.environ.get("LUA_AFTER", here)))]
+    p, conv, gconv, day = "mqchat:", "d-bench", "g-bench", 86400000
+    members = ["m%03d" % i for i in range(G)]
+
+    def ck(c, part):
+        return "%s{c:%s}:%s" % (p, c, part)
+
+    def uk(u, part):
+        return "%s{u:%s}:%s" % (p, u, part)
+
+    def send(c, tag):
+        def build(i):
+            return (["FCALL", "mqc2_send", 7] + [ck(c, x) for x in ("meta", "members", "log",
+                                                                        "ids", "rcpt")] +
+                    [harness.jobs_key(c), ck(c, "tomb"), "alice", f"{tag}{i}",
+                     '{"t":"msg","conv":"%s","seq":' % c,
+                     f',"id":"{tag}{i}","from":"alice","ts":1,"body":"hello"}}', 1, day, c,
+                     "hello"])
+        return build
+
+    def edit(tag, base):
+        def build(i):
+            return (["FCALL", "mqc2_relate", 6] + [ck(conv, x) for x in ("meta", "members",
+                                                                           "log", "ids", "rcpt",
+                                                                           "tomb")] +
+                    ["alice", f"{tag}{i}", "edit", base + i + 1,
+                     '{"t":"edit","conv":"%s","seq":' % conv,
+                     f',"id":"{tag}{i}","from":"alice","target":{base + i + 1},'
+                     '"body":"hello, edited","ts":1}', 1, day])
+        return build
+
+    def expand_cmds(seqs):
+        """mqc2_recipients then mqc2_expand of each group message (as the
+        bridge's rounds 1 and 2 do), for seqs."""
+        users = ["alice"] + members
+        keys = []
+        for u in users:
+            keys += [uk(u, "unread"), uk(u, "presence"), uk(u, "mute"), uk(u, "devices")]
+        out = []
+        for s in seqs:
+            out.append(["FCALL", "mqc2_recipients", 2, ck(gconv, "members"), ck(gconv, "rcpt"),
+                        s])
+            out.append(["FCALL", "mqc2_expand", len(keys)] + keys +
+                        [gconv, s, s, "msg", "alice", 1, 0] + users)
+        return out
+
+    servers = [FnRedis(name, lua) for name, lua in libs]
+    rows = {}
+    try:
+        for r in servers:
+            r.redis.call("HSET", ck(conv, "meta"), "kind", "direct", "seq", 0, "mver", 1, "mc", 0)
+            r.redis.call("HSET", ck(conv, "members"), "alice", "member", "bob", "member")
+            r.redis.call("HSET", ck(gconv, "meta"), "kind", "group", "seq", 0, "mver", 1, "mc", 0)
+            r.redis.call("HSET", ck(gconv, "members"), "alice", "admin",
+                         *[x for u in members for x in (u, "member")])
+        seq = 0  # the direct conversation's last seq (the same in both)
+        gseq = 0
+        for rnd in range(rounds):
+            order = servers if rnd % 2 == 0 else servers[::-1]
+            kinds = [("direct msg, sequential", n // 3, 1, "s"),
+                     ("direct msg, batches of 10", n, 10, "t"),
+                     ("direct msg, batches of 100", n, 100, "h")]
+            for label, k, batch, tag in kinds:
+                for srv in order:
+                    cmds = [send(conv, f"{tag}{rnd}-")(i) for i in range(k)]
+                    rows.setdefault((label, srv.name), []).append(
+                        [x / k for x in srv.run(cmds, batch)])
+                seq += k
+            for srv in order:
+                cmds = [edit(f"e{rnd}-", seq - n)(i) for i in range(n)]
+                rows.setdefault(("direct edit, batches of 100", srv.name), []).append(
+                    [x / n for x in srv.run(cmds, 100)])
+            seq += n
+            k = max(1, n // 30)
+            for srv in order:
+                cmds = [send(gconv, f"g{rnd}-")(i) for i in range(k)]
+                srv.run(cmds, 100)
+                cmds = expand_cmds(range(gseq + 1, gseq + k + 1))
+                rows.setdefault((f"group of {G}: deferred, per member", srv.name), []).append(
+                    [x / (k * (G + 1)) for x in srv.run(cmds, 20)])
+            gseq += k
+        print(f"functions alone (appendfsync always; medians of {rounds} rounds; "
+              "us of Redis CPU, of it system, Redis calls, us inside FCALL):")
+        for (label, name), v in rows.items():
+            cols = list(zip(*v))
+            med = [sorted(c)[len(c) // 2] for c in cols]
+            print(f"  {label:38} {name:6}: {med[0]:7.2f} us CPU ({med[1]:6.2f} system), "
+                  f"{med[2]:6.2f} calls, FCALL {med[3]:6.2f} us", flush=True)
+    finally:
+        for srv in servers:
+            srv.close()
+
+
 if __name__ == "__main__":
-    main()
+    if os.environ.get("ONLY") != "functions":
+        main()
+    if os.environ.get("FN") == "1" or os.environ.get("ONLY") == "functions":
+        functions_alone()
