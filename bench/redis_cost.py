@@ -24,7 +24,9 @@ batches of 10 and 100 (as the broker pipelines the sends of one loop pass:
 the calls of one batch share one fsync); mqc2_relate (an edit) pipelined;
 and the deferred work of a group message to G members nobody of whom has a
 device, as mqchat-push does it (mqc2_recipients, then mqc2_expand with the
-4 keys per member store/jobs_expand.c passes), per member. Talks to
+4 keys per member store/jobs_expand.c passes), per member. CALLGRIND=1
+counts the instructions instead (redis-server under valgrind's callgrind:
+deterministic, whatever else loads the machine; user space only). Talks to
 127.0.0.1 only; bounded by N and FN_N."""
 import json
 import os
@@ -34,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
 import harness  # noqa: E402
@@ -61,31 +64,65 @@ def info(redis):
     return cpu, calls, fcall_us, sys_cpu
 
 
+class Fsyncs:
+    """Counts the AOF's fdatasync calls of process pid (the kernel's syscall
+    tracepoint through `perf stat`; 0 where perf cannot). With appendfsync
+    always Redis writes and fsyncs the AOF once per event-loop pass that
+    wrote anything, so messages per fsync is how many sends shared a pass."""
+
+    def __init__(self, pid):
+        self.proc = None
+        try:
+            self.proc = subprocess.Popen(["perf", "stat", "-x,", "-e",
+                                          "syscalls:sys_enter_fdatasync", "-p", str(pid)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         text=True)
+        except OSError:
+            return
+        # perf gives no sign once it is attached; a bench (not a test) can
+        # afford the pause, and a late attach only undercounts
+        time.sleep(0.3)
+
+    def stop(self):
+        if not self.proc:
+            return 0
+        self.proc.send_signal(signal.SIGINT)
+        err = self.proc.communicate(timeout=60)[1]
+        for line in err.splitlines():
+            f = line.split(",")
+            if len(f) > 2 and f[2] == "syscalls:sys_enter_fdatasync" and f[0].isdigit():
+                return int(f[0])
+        return 0
+
+
 def measure(stack, n, act, done, perf=None):
     """Per act: Redis CPU us, calls, FCALL us (commandstats: wall time in
-    the function), system CPU us (mostly the AOF's write and fsync). With
-    perf (a file name), `perf record` samples Redis meanwhile."""
+    the function), system CPU us (mostly the AOF's write and fsync), AOF
+    fsyncs. With perf (a file name), `perf record` samples Redis meanwhile."""
     rec = None
     if perf:
         rec = subprocess.Popen(["perf", "record", "-F", "4000", "-g", "-o", perf, "-p",
                                 str(stack.redis.proc.pid)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
+    fs = Fsyncs(stack.redis.proc.pid)
     c0, k0, f0, s0 = info(stack.redis)
     for i in range(n):
         act(i)
     done()
     c1, k1, f1, s1 = info(stack.redis)
+    nfs = fs.stop()
     if rec:
         rec.send_signal(signal.SIGINT)
         rec.wait(timeout=60)
     # The two INFO calls themselves are in the delta: 2 calls, a few us.
-    return (c1 - c0) * 1e6 / n, (k1 - k0 - 2) / n, (f1 - f0) / n, (s1 - s0) * 1e6 / n
+    return ((c1 - c0) * 1e6 / n, (k1 - k0 - 2) / n, (f1 - f0) / n, (s1 - s0) * 1e6 / n,
+            nfs / n)
 
 
 def report(what, r):
-    us, calls, fus, sus = r
+    us, calls, fus, sus, fsyncs = r
     print(f"{what}: {us:.1f} us Redis CPU/msg ({sus:.1f} system), {calls:.2f} Redis calls/msg, "
-          f"FCALL {fus:.1f} us/msg", flush=True)
+          f"FCALL {fus:.1f} us/msg, {fsyncs:.3f} AOF fsyncs/msg", flush=True)
 
 
 def req(client, user, rid, **body):
@@ -185,7 +222,7 @@ def one_build():
 
         def sync(i):
             req(cc, "carol", f"sy{i}", op="sync", since=tok)
-        us, calls, fus, _ = measure(s, k, sync, lambda: None)
+        us, calls, fus, _, _ = measure(s, k, sync, lambda: None)
         print(f"sync with nothing new, user in {C} conversations: {us:.0f} us Redis CPU/sync, "
               f"{calls:.1f} Redis calls/sync", flush=True)
 
@@ -200,31 +237,66 @@ def resp(*args):
 
 class FnRedis:
     """A fresh redis-server (the harness's: AOF on, appendfsync always) with
-    one store library loaded and one connection to pipeline calls."""
+    one store library loaded and one connection to pipeline calls. With
+    callgrind, redis-server runs under valgrind's callgrind (appendfsync no:
+    the instruction counts of user space are what is measured, see ir())."""
 
-    def __init__(self, name, lua):
+    def __init__(self, name, lua, callgrind=False):
         self.name = name
         self.dir = tempfile.mkdtemp(prefix="mqchat-fncost-")
         self.redis = harness.Redis(self.dir)
-        self.redis.start()
+        if callgrind:
+            self.redis.proc = subprocess.Popen(
+                ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + self.dir + "/cg.%p",
+                 "redis-server", "--port", str(self.redis.port), "--bind", "127.0.0.1", "--dir",
+                 self.dir, "--appendonly", "yes", "--appendfsync", "no", "--save", ""],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            harness.wait_for(self.redis.ping, timeout=120, what="redis-server under callgrind")
+        else:
+            self.redis.start()
         self.redis.call("FUNCTION", "LOAD", "REPLACE", lua)
         self.sock = socket.create_connection(("127.0.0.1", self.redis.port), timeout=120)
         self.f = self.sock.makefile("rb")
 
     def run(self, cmds, batch):
         """Send cmds batch by batch (each batch written at once, then its
-        replies read). Returns (CPU us, system CPU us, calls, FCALL usec)
-        in total, from INFO deltas."""
+        replies read). Returns (CPU us, system CPU us, calls, FCALL usec,
+        AOF fsyncs) in total, from INFO deltas (and perf, for fsyncs)."""
+        fs = Fsyncs(self.redis.proc.pid)
         a = info(self.redis)
+        self.run_only(cmds, batch)
+        b = info(self.redis)
+        # the two INFO calls of info() are in the delta
+        return ((b[0] - a[0]) * 1e6, (b[3] - a[3]) * 1e6, b[1] - a[1] - 2, b[2] - a[2],
+                fs.stop())
+
+    def ir(self, cmds, batch):
+        """Instructions redis-server executed for cmds (callgrind only): the
+        counters zeroed, cmds run, the counters dumped and read."""
+        pid = str(self.redis.proc.pid)
+        subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
+        self.run_only(cmds, batch)
+        old = set(os.listdir(self.dir))
+        subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
+        harness.wait_for(lambda: any(f.startswith("cg.") for f in set(os.listdir(self.dir)) - old),
+                         what="callgrind dump")
+        new = [f for f in set(os.listdir(self.dir)) - old if f.startswith("cg.")][0]
+
+        def total():
+            for line in open(os.path.join(self.dir, new)):
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1])
+            return None
+        harness.wait_for(lambda: total() is not None, what="callgrind dump written")
+        return total()
+
+    def run_only(self, cmds, batch):
         for i in range(0, len(cmds), batch):
             part = cmds[i:i + batch]
             self.sock.sendall(b"".join(resp(*c) for c in part))
             for _ in part:
                 reply = harness._resp_read(self.f)
                 assert isinstance(reply, list) and reply[0] == b"ok", reply
-        b = info(self.redis)
-        # the two INFO calls of info() are in the delta
-        return ((b[0] - a[0]) * 1e6, (b[3] - a[3]) * 1e6, b[1] - a[1] - 2, b[2] - a[2])
 
     def close(self):
         self.sock.close()
@@ -293,7 +365,8 @@ def functions_alone():
                         [gconv, s, s, "msg", "alice", 1, 0] + users)
         return out
 
-    servers = [FnRedis(name, lua) for name, lua in libs]
+    cg = os.environ.get("CALLGRIND") == "1"
+    servers = [FnRedis(name, lua, callgrind=cg) for name, lua in libs]
     rows = {}
     try:
         for r in servers:
@@ -304,37 +377,50 @@ def functions_alone():
                          *[x for u in members for x in (u, "member")])
         seq = 0  # the direct conversation's last seq (the same in both)
         gseq = 0
+        def run(srv, cmds, batch):
+            return [srv.ir(cmds, batch)] if cg else srv.run(cmds, batch)
+
+        if cg:
+            rounds = 1
         for rnd in range(rounds):
             order = servers if rnd % 2 == 0 else servers[::-1]
             kinds = [("direct msg, sequential", n // 3, 1, "s"),
                      ("direct msg, batches of 10", n, 10, "t"),
                      ("direct msg, batches of 100", n, 100, "h")]
-            for label, k, batch, tag in kinds:
+            for label, k, batch, tag in kinds[2 if cg else 0:]:
                 for srv in order:
                     cmds = [send(conv, f"{tag}{rnd}-")(i) for i in range(k)]
                     rows.setdefault((label, srv.name), []).append(
-                        [x / k for x in srv.run(cmds, batch)])
+                        [x / k for x in run(srv, cmds, batch)])
                 seq += k
             for srv in order:
                 cmds = [edit(f"e{rnd}-", seq - n)(i) for i in range(n)]
                 rows.setdefault(("direct edit, batches of 100", srv.name), []).append(
-                    [x / n for x in srv.run(cmds, 100)])
+                    [x / n for x in run(srv, cmds, 100)])
             seq += n
             k = max(1, n // 30)
             for srv in order:
                 cmds = [send(gconv, f"g{rnd}-")(i) for i in range(k)]
-                srv.run(cmds, 100)
+                srv.run_only(cmds, 100)
                 cmds = expand_cmds(range(gseq + 1, gseq + k + 1))
                 rows.setdefault((f"group of {G}: deferred, per member", srv.name), []).append(
-                    [x / (k * (G + 1)) for x in srv.run(cmds, 20)])
+                    [x / (k * (G + 1)) for x in run(srv, cmds, 20)])
             gseq += k
-        print(f"functions alone (appendfsync always; medians of {rounds} rounds; "
-              "us of Redis CPU, of it system, Redis calls, us inside FCALL):")
+        if cg:
+            print("functions alone under callgrind (instructions redis-server executed, "
+                  "user space only: no AOF fsync, no kernel):")
+        else:
+            print(f"functions alone (appendfsync always; medians of {rounds} rounds; "
+                  "us of Redis CPU, of it system, Redis calls, us inside FCALL, AOF fsyncs):")
         for (label, name), v in rows.items():
             cols = list(zip(*v))
             med = [sorted(c)[len(c) // 2] for c in cols]
+            if cg:
+                print(f"  {label:38} {name:6}: {med[0]:9.0f} instructions", flush=True)
+                continue
             print(f"  {label:38} {name:6}: {med[0]:7.2f} us CPU ({med[1]:6.2f} system), "
-                  f"{med[2]:6.2f} calls, FCALL {med[3]:6.2f} us", flush=True)
+                  f"{med[2]:6.2f} calls, FCALL {med[3]:6.2f} us, {med[4]:.3f} fsyncs",
+                  flush=True)
     finally:
         for srv in servers:
             srv.close()
