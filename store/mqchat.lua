@@ -137,11 +137,15 @@ local JOBS_MAX = 20000
 local JOBS_MAX_S = '20000' -- as a string: no number formatting per call
 local JOBS_AGE_MS = 3600000
 
--- Append job (flat field/value list) to the slot's job stream.
+-- Append job (flat field/value list; numbers are formatted here, as
+-- integers: see int()) to the slot's job stream.
 local function add_job(jobs_key, job, seq, t)
+  for i = 2, #job, 2 do
+    if type(job[i]) == 'number' then job[i] = int(job[i]) end
+  end
   redis.call('XADD', jobs_key, 'MAXLEN', '~', JOBS_MAX_S, '*', unpack(job))
   if seq % 64 == 0 then
-    redis.call('XTRIM', jobs_key, 'MINID', '~', (t - JOBS_AGE_MS) .. '-0')
+    redis.call('XTRIM', jobs_key, 'MINID', '~', int(t - JOBS_AGE_MS) .. '-0')
   end
 end
 
