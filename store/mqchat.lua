@@ -585,15 +585,20 @@ local function receipt(keys, args)
   local last = num(meta[1])
   local s = math.min(num(args[3]), last)
   local read = args[2] == 'read'
-  local field_name = (read and 'r:' or 'd:') .. user
-  local cur = num(redis.call('HGET', keys[3], field_name))
+  -- both cursors in one read and one write (a read also delivers)
+  local fr, fd = 'r:' .. user, 'd:' .. user
+  local rd = redis.call('HMGET', keys[3], fr, fd)
+  local cur = num(rd[2])
+  if read then cur = num(rd[1]) end
   if s <= cur then return {'ignored', cur} end
-  redis.call('HSET', keys[3], field_name, s)
+  local ss = int(s)
+  if read and num(rd[2]) < s then
+    redis.call('HSET', keys[3], fr, ss, fd, ss)
+  else
+    redis.call('HSET', keys[3], read and fr or fd, ss)
+  end
   local m = ''
   if read then
-    if num(redis.call('HGET', keys[3], 'd:' .. user)) < s then
-      redis.call('HSET', keys[3], 'd:' .. user, s)
-    end
     if s == last then
       m = num(meta[3])
     else
