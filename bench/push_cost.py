@@ -112,7 +112,7 @@ class Conn:
 def drained(redis, conv):
     if redis.call("XLEN", conv_jobs_key(conv)):
         return False
-    for g in redis.call("XINFO", "GROUPS", P + "push"):
+    for g in redis.call("XINFO", "GROUPS", P + "{push}"):
         d = {g[i].decode(): g[i + 1] for i in range(0, len(g), 2)}
         if d["pending"] or d["lag"]:
             return False

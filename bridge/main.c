@@ -376,7 +376,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int code = 1;
-    b.q = mqc_pushq_new(b.cfg.redis_url, b.cfg.key_prefix, b.cfg.consumer);
+    b.q =
+        mqc_pushq_new(b.cfg.redis_url, b.cfg.redis_cluster_nodes, b.cfg.key_prefix, b.cfg.consumer);
     if (!b.q)
         goto out;
     if (stats) {
@@ -386,7 +387,8 @@ int main(int argc, char **argv)
                    : 1;
         goto out;
     }
-    b.jobs = mqc_jobs_new(b.cfg.redis_url, b.cfg.key_prefix, b.cfg.consumer);
+    b.jobs =
+        mqc_jobs_new(b.cfg.redis_url, b.cfg.redis_cluster_nodes, b.cfg.key_prefix, b.cfg.consumer);
     if (!b.jobs)
         goto out;
     mqc_jobs_tune(b.jobs, b.cfg.jobs_sweep_seconds * 1000, b.cfg.jobs_reclaim_seconds * 1000,
@@ -406,8 +408,9 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    mqc_log(MQC_LOG_NOTICE, "bridge: started (consumer=%s apns=%s fcm=%s)", b.cfg.consumer,
-            mqc_sender_apns(b.s) ? "on" : "off", mqc_sender_fcm(b.s) ? "on" : "off");
+    mqc_log(MQC_LOG_NOTICE, "bridge: started (consumer=%s apns=%s fcm=%s redis=%s)", b.cfg.consumer,
+            mqc_sender_apns(b.s) ? "on" : "off", mqc_sender_fcm(b.s) ? "on" : "off",
+            b.cfg.redis_cluster_nodes ? "cluster" : "single");
     code = run_loop(&b);
 out:
     mqc_bridge_metrics_stop();

@@ -1392,7 +1392,8 @@ end
 -- The push queue (store/pushq.c, mqchat-push).
 
 -- push_move: due retries back into the job stream. KEYS the delayed set,
--- the job stream. ARGV now (ms). Moves at most 200. Reply: how many.
+-- the job stream (P{push}:delay, P{push}: one slot). ARGV now (ms). Moves
+-- at most 200. Reply: how many.
 local function push_move(keys, args)
   local due = redis.call('ZRANGEBYSCORE', keys[1], '-inf', args[1], 'LIMIT', 0, 200)
   for _, m in ipairs(due) do
@@ -1410,6 +1411,15 @@ local function push_drop_device(keys, args)
   redis.call('HDEL', keys[1], args[1])
   if redis.call('GET', keys[2]) == args[2] then redis.call('DEL', keys[2]) end
   return 1
+end
+
+-- push_unindex: the second step of dropping a dead token (the first is an
+-- HDEL on the user's devices, its own slot; mqc1_push_drop_device did both
+-- and is kept for older bridges). KEYS the token's owner index. ARGV user.
+-- The index goes only if it still names the user. Reply: 1 if it went.
+local function push_unindex(keys, args)
+  if redis.call('GET', keys[1]) == args[1] then return redis.call('DEL', keys[1]) end
+  return 0
 end
 
 -- ---------------------------------------------------------------------------
@@ -1648,6 +1658,7 @@ redis.register_function('mqc1_user_add', user_add)
 redis.register_function('mqc1_user_ensure', user_ensure)
 redis.register_function('mqc1_push_move', push_move)
 redis.register_function('mqc1_push_drop_device', push_drop_device)
+redis.register_function('mqc2_push_unindex', push_unindex)
 redis.register_function('mqc2_unread', unread)
 redis.register_function{function_name = 'mqc2_recipients', callback = recipients,
                         flags = {'no-writes'}}

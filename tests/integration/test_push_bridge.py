@@ -428,16 +428,16 @@ class BridgeRedisTest(unittest.TestCase):
         redis.start()
         self.addCleanup(redis.stop)
         for i in range(3):
-            redis.call("XADD", "mqchat:push", "*", "user", "bob", "conv", "d:x", "seq", i + 1)
+            redis.call("XADD", "mqchat:{push}", "*", "user", "bob", "conv", "d:x", "seq", i + 1)
         b = Bridge(self.dir, {"redis_url": redis.url()})  # jobs queued, no daemon reading
         st = b.stats()
         self.assertEqual(st.get("pending"), "0")
         self.assertEqual(st.get("waiting"), "3")
-        redis.call("XADD", "mqchat:push", "*", "user", "bob", "conv", "d:x", "seq", 4)
+        redis.call("XADD", "mqchat:{push}", "*", "user", "bob", "conv", "d:x", "seq", 4)
         self.assertEqual(b.stats().get("waiting"), "4")
         # deleted entries: Redis no longer knows the lag, the count still holds
-        first = redis.call("XRANGE", "mqchat:push", "-", "+", "COUNT", 1)[0][0]
-        redis.call("XDEL", "mqchat:push", first)
+        first = redis.call("XRANGE", "mqchat:{push}", "-", "+", "COUNT", 1)[0][0]
+        redis.call("XDEL", "mqchat:{push}", first)
         self.assertEqual(b.stats().get("waiting"), "3")
 
 

@@ -84,7 +84,7 @@ class FanoutTest(unittest.TestCase):
 
     def push_jobs(self):
         out = []
-        for _id, fv in self.r("XRANGE", P + "push", "-", "+"):
+        for _id, fv in self.r("XRANGE", P + "{push}", "-", "+"):
             out.append({fv[i].decode(): fv[i + 1].decode() for i in range(0, len(fv), 2)})
         return out
 
@@ -101,9 +101,9 @@ class FanoutTest(unittest.TestCase):
         and acknowledged by the sender."""
         if self.jobs_left(*convs):
             return False
-        if not self.r("EXISTS", P + "push"):
+        if not self.r("EXISTS", P + "{push}"):
             return True
-        for g in self.r("XINFO", "GROUPS", P + "push"):
+        for g in self.r("XINFO", "GROUPS", P + "{push}"):
             d = {g[i].decode(): g[i + 1] for i in range(0, len(g), 2)}
             if d["pending"] != 0 or d["lag"] != 0:
                 return False
@@ -354,7 +354,7 @@ class FanoutTest(unittest.TestCase):
         self.addCleanup(sock.close)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # poll fast over one connection
-            sock.sendall(b"XLEN mqchat:push\r\n")
+            sock.sendall(b"XLEN mqchat:{push}\r\n")
             n = int(sock.recv(64).strip()[1:])
             if n > 0:
                 break

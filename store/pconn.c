@@ -1,0 +1,215 @@
+/* mqchat-push's connection: one hiredis context or a slot router (see
+ * pconn.h). */
+#include "store/pconn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "store/internal.h"
+#include "store/router.h"
+
+static void set_timeout(redisContext *c, int ms)
+{
+    redisSetTimeout(c, (struct timeval){ms / 1000, (ms % 1000) * 1000});
+}
+
+/* One Redis: dial, SELECT, library. */
+static int open_one(struct mqc_pconn *p, const struct mqc_redis_url *url, char *why, size_t len)
+{
+    redisContext *c = mqc_store__dial(url->host, url->port, url->unix_path, p->timeout_ms,
+                                      url->password, why, len);
+    if (!c)
+        return MQC_EUNAVAIL;
+    if (url->db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", url->db);
+        const char *a[] = {"SELECT", db};
+        redisReply *r = redisCommandArgv(c, 2, a, NULL);
+        bool ok = r && r->type != REDIS_REPLY_ERROR;
+        if (!ok && r)
+            snprintf(why, len, "SELECT refused: %.200s", r->str ? r->str : "");
+        else if (!ok)
+            snprintf(why, len, "SELECT: %s", c->errstr[0] ? c->errstr : "no reply");
+        freeReplyObject(r);
+        if (!ok) {
+            redisFree(c);
+            return MQC_EUNAVAIL;
+        }
+    }
+    if (mqc_store__load_library_ctx(c, why, len) != MQC_OK) {
+        redisFree(c);
+        return MQC_EUNAVAIL;
+    }
+    p->c = c;
+    return MQC_OK;
+}
+
+int mqc_pconn_open(struct mqc_pconn *p, const struct mqc_redis_url *url, const char *seeds,
+                   int timeout_ms, char *why, size_t len)
+{
+    if (p->up)
+        return MQC_OK;
+    p->timeout_ms = timeout_ms;
+    if (!seeds) {
+        if (open_one(p, url, why, len) != MQC_OK)
+            return MQC_EUNAVAIL;
+        p->up = true;
+        return MQC_OK;
+    }
+    if (!p->router) {
+        struct mqc_router_opts o = {.seeds = seeds,
+                                    .password = url->password,
+                                    .timeout_ms = timeout_ms,
+                                    .on_connect = mqc_store__library_hook};
+        if (!(p->router = mqc_router_new(&o))) {
+            snprintf(why, len, "redis_cluster_nodes: no usable host:port (or out of memory)");
+            return MQC_EUNAVAIL;
+        }
+    }
+    if (mqc_router_refresh(p->router) != MQC_OK) {
+        snprintf(why, len, "no cluster node answered (%s)", mqc_router_last_error(p->router));
+        return MQC_EUNAVAIL;
+    }
+    p->up = true;
+    return MQC_OK;
+}
+
+/* Drop the pipelined replies not taken yet. */
+static void fifo_clear(struct mqc_pconn *p)
+{
+    for (size_t i = p->head; i < p->tail; i++) {
+        freeReplyObject(p->fifo[i]);
+        free(p->fifo_err[i]);
+    }
+    p->head = p->tail = 0;
+}
+
+void mqc_pconn_close(struct mqc_pconn *p)
+{
+    if (p->c)
+        redisFree(p->c);
+    p->c = NULL;
+    if (p->router)
+        mqc_router_flush(p->router); /* answers whatever is still queued */
+    fifo_clear(p);
+    p->up = false;
+}
+
+void mqc_pconn_free(struct mqc_pconn *p)
+{
+    mqc_pconn_close(p);
+    mqc_router_free(p->router);
+    p->router = NULL;
+    free(p->fifo);
+    free(p->fifo_err);
+    p->fifo = NULL;
+    p->fifo_err = NULL;
+    p->cap = 0;
+}
+
+bool mqc_pconn_cluster(const struct mqc_pconn *p)
+{
+    return p->router != NULL;
+}
+
+redisReply *mqc_pconn_call(struct mqc_pconn *p, int argc, const char **argv, const size_t *lens,
+                           int timeout_ms, char *why, size_t len)
+{
+    if (!p->up) {
+        snprintf(why, len, "not connected");
+        return NULL;
+    }
+    if (p->router) {
+        /* The router's timeout covers short BLOCKs (the bridge's are 50 ms). */
+        redisReply *r = NULL;
+        if (mqc_router_call(p->router, argc, argv, lens, &r) != MQC_OK) {
+            snprintf(why, len, "%s", mqc_router_last_error(p->router));
+            return NULL;
+        }
+        return r;
+    }
+    if (timeout_ms > 0)
+        set_timeout(p->c, timeout_ms);
+    redisReply *r = redisCommandArgv(p->c, argc, argv, lens);
+    if (timeout_ms > 0 && p->c)
+        set_timeout(p->c, p->timeout_ms);
+    if (!r)
+        snprintf(why, len, "%s", p->c->errstr[0] ? p->c->errstr : "no reply");
+    return r;
+}
+
+/* Router callback: the reply (taken) or the failure into the next fifo
+ * entry; callbacks run in submission order, so entries are in append order. */
+static void on_reply(void *ctx, struct mqc_router_result *res)
+{
+    struct mqc_pconn *p = ctx;
+    size_t i = p->tail++; /* room was made by append */
+    p->fifo[i] = NULL;
+    p->fifo_err[i] = NULL;
+    if (res->rc == MQC_OK) {
+        p->fifo[i] = res->reply;
+        res->reply = NULL;
+    } else {
+        p->fifo_err[i] = strdup(res->error ? res->error : "unavailable");
+    }
+}
+
+int mqc_pconn_append(struct mqc_pconn *p, int argc, const char **argv, const size_t *lens)
+{
+    if (!p->router)
+        return p->c && redisAppendCommandArgv(p->c, argc, argv, lens) == REDIS_OK ? MQC_OK
+                                                                                  : MQC_ENOMEM;
+    /* Room for every reply still to come (in flight + this one). */
+    size_t need = p->tail + mqc_router_pending(p->router) + 1;
+    if (p->head > 0 && p->head == p->tail && mqc_router_pending(p->router) == 0) {
+        p->head = p->tail = 0;
+        need = 1;
+    }
+    if (need > p->cap) {
+        size_t cap = p->cap ? p->cap : 64;
+        while (cap < need)
+            cap *= 2;
+        redisReply **f = realloc(p->fifo, cap * sizeof *f);
+        if (!f)
+            return MQC_ENOMEM;
+        p->fifo = f;
+        char **e = realloc(p->fifo_err, cap * sizeof *e);
+        if (!e)
+            return MQC_ENOMEM;
+        p->fifo_err = e;
+        p->cap = cap;
+    }
+    return mqc_router_append(p->router, argc, argv, lens, 0, on_reply, p);
+}
+
+int mqc_pconn_get(struct mqc_pconn *p, redisReply **out, char *why, size_t len)
+{
+    *out = NULL;
+    if (!p->router) {
+        void *v = NULL;
+        if (!p->c || redisGetReply(p->c, &v) != REDIS_OK || !v) {
+            snprintf(why, len, "%s", p->c && p->c->errstr[0] ? p->c->errstr : "no reply");
+            return MQC_EUNAVAIL;
+        }
+        *out = v;
+        return MQC_OK;
+    }
+    if (p->head == p->tail && mqc_router_pending(p->router) > 0)
+        mqc_router_flush(p->router);
+    if (p->head == p->tail) {
+        snprintf(why, len, "no reply pending");
+        return MQC_EUNAVAIL;
+    }
+    size_t i = p->head++;
+    if (!p->fifo[i]) {
+        snprintf(why, len, "%s", p->fifo_err[i] ? p->fifo_err[i] : "unavailable");
+        free(p->fifo_err[i]);
+        p->fifo_err[i] = NULL;
+        return MQC_EUNAVAIL;
+    }
+    *out = p->fifo[i];
+    p->fifo[i] = NULL;
+    return MQC_OK;
+}
