@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/redis_url.h"
@@ -425,6 +426,7 @@ static int recover(struct mqc_jobs *j, const char *key, int64_t wall)
 static int sweep(struct mqc_jobs *j, int64_t wall)
 {
     char key[MQC_KEY_MAX];
+    int64_t t0 = mqc_clock_mono_ms();
     for (unsigned base = 0; base < MQC_SLOTS; base += SWEEP_CHUNK) {
         unsigned n = 0;
         for (unsigned s = base; s < base + SWEEP_CHUNK && s < MQC_SLOTS; s++, n++) {
@@ -459,7 +461,10 @@ static int sweep(struct mqc_jobs *j, int64_t wall)
         if (rc != MQC_OK)
             return rc;
     }
-    j->n.sweeps++;
+    if (j->n.sweeps++ == 0) /* the first: what a sweep costs here */
+        mqc_log(MQC_LOG_NOTICE,
+                "jobs: first sweep of the %d slot streams took %lld ms (%zu with jobs)", MQC_SLOTS,
+                (long long)(mqc_clock_mono_ms() - t0), j->nhinted);
     return MQC_OK;
 }
 
