@@ -137,6 +137,9 @@ static const struct mqc_opt opts[] = {
      "one expand call per user key slot (Redis Cluster) instead of one per job"},
     {"redis_cluster_nodes", STR, F(redis_cluster_nodes), 3, 4096, NULL, 0, v_seeds,
      "Redis Cluster seeds host:port (spaces or commas); unset = the one Redis of redis_url"},
+    {"redis_wait_replicas", LONG, F(redis_wait_replicas), 0, 16, "0", 0, NULL,
+     "replicas that must confirm (WAIT) a push job, retry or dead letter before its source is "
+     "acknowledged (0 = no WAIT)"},
 };
 #undef F
 #undef STR

@@ -19,7 +19,7 @@ struct mqc_bridge_config {
         *apns_key_id, *apns_team_id, *fcm_base_url, *fcm_service_account_file, *ca_file, *consumer,
         *metrics_listen, *redis_cluster_nodes;
     long max_in_flight, max_attempts, job_ttl_seconds, request_timeout_ms, stats_interval_seconds,
-        apns_token_refresh_seconds, jobs_sweep_seconds, jobs_reclaim_seconds;
+        apns_token_refresh_seconds, jobs_sweep_seconds, jobs_reclaim_seconds, redis_wait_replicas;
     bool expand_by_slot;
     /* Where the options came from, for errors found later (a key file that
      * cannot be read): the file load() read (owned, NULL if none) and the

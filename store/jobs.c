@@ -75,6 +75,11 @@ void mqc_jobs_tune(struct mqc_jobs *j, int64_t sweep_ms, int64_t reclaim_ms, boo
     j->by_slot = by_slot || j->seeds != NULL;
 }
 
+void mqc_jobs_wait_replicas(struct mqc_jobs *j, int n)
+{
+    j->pc.wait_replicas = n > 0 ? n : 0;
+}
+
 void mqc_jobs_counts(const struct mqc_jobs *j, struct mqc_jobs_counts *out)
 {
     *out = j->n;

@@ -42,6 +42,12 @@ void mqc_jobs_free(struct mqc_jobs *j);
  * Values <= 0 keep defaults. */
 void mqc_jobs_tune(struct mqc_jobs *j, int64_t sweep_ms, int64_t reclaim_ms, bool by_slot);
 
+/* Push jobs are confirmed by n replicas (WAIT) before their slot job is
+ * acknowledged, so a failover loses none (0: no WAIT, the default); fewer
+ * in time (a shard short of replicas) is logged and counted, and the job is
+ * done all the same. */
+void mqc_jobs_wait_replicas(struct mqc_jobs *j, int n);
+
 /* Do what is due, without blocking for long: (re)connect (at most once a
  * second), take the hints that arrived, sweep every slot when due (at start,
  * after a reconnect, every 30 s) with the reclaim of stale pending entries,
@@ -57,11 +63,12 @@ bool mqc_jobs_busy(const struct mqc_jobs *j);
 
 /* Totals since start, for the log and metrics. */
 struct mqc_jobs_counts {
-    long long events;  /* slot jobs expanded and acknowledged */
-    long long pushes;  /* push jobs written */
-    long long bad;     /* unreadable slot jobs dropped */
-    long long sweeps;  /* full sweeps of the slot streams */
-    long long claimed; /* entries taken over from other (dead) consumers */
+    long long events;      /* slot jobs expanded and acknowledged */
+    long long pushes;      /* push jobs written */
+    long long bad;         /* unreadable slot jobs dropped */
+    long long sweeps;      /* full sweeps of the slot streams */
+    long long claimed;     /* entries taken over from other (dead) consumers */
+    long long unconfirmed; /* push jobs fewer than wait_replicas replicas confirmed in time */
 };
 void mqc_jobs_counts(const struct mqc_jobs *j, struct mqc_jobs_counts *out);
 

@@ -308,7 +308,7 @@ static int append_push(struct mqc_jobs *j, const struct ev *e, const redisReply 
                        "seq",  seq,       "kind", e->kind,   "from",    e->from, "badge",
                        b,      "ts",      ts,     "preview", e->preview};
     int argc = (int)(sizeof a / sizeof *a) - (e->preview && *e->preview ? 0 : 2);
-    return mqc_pconn_append(&j->pc, argc, a, NULL);
+    return mqc_pconn_append_durable(&j->pc, argc, a, NULL);
 }
 
 /* Round 3: the push jobs. */
@@ -333,12 +333,23 @@ static int round_push(struct mqc_jobs *j, struct ev *ev, size_t n)
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < ev[i].npush; k++) {
             redisReply *r;
-            if (replies(j, &r, 1) != MQC_OK)
+            bool confirmed;
+            char why[300];
+            if (mqc_pconn_get_acked(&j->pc, &r, &confirmed, why, sizeof why) != MQC_OK) {
+                mqc_jobs__drop(j, why);
                 return MQC_EUNAVAIL;
-            if (r->type == REDIS_REPLY_ERROR)
+            }
+            if (r->type == REDIS_REPLY_ERROR) {
+                mqc_log(MQC_LOG_ERR, "jobs: redis refused a push job: %.200s", r->str);
                 ev[i].failed = true;
-            else
+            } else {
+                /* Not confirmed by enough replicas in time (a shard short
+                 * of replicas): said and counted, and done all the same;
+                 * expanding again would send every push of the job again
+                 * at each sweep. */
+                j->n.unconfirmed += !confirmed;
                 ev[i].pushed_ok++;
+            }
             freeReplyObject(r);
         }
     }
@@ -396,6 +407,7 @@ int mqc_jobs__expand(struct mqc_jobs *j, const char *key, const redisReply *entr
             j->n.bad++;
         }
     }
+    long long unconfirmed0 = j->n.unconfirmed;
     int rc = round_recipients(j, ev, n);
     if (rc == MQC_OK)
         rc = round_expand(j, ev, n, wall);
@@ -408,6 +420,11 @@ int mqc_jobs__expand(struct mqc_jobs *j, const char *key, const redisReply *entr
         pushes += ev[i].pushed_ok;
     }
     j->n.pushes += (long long)pushes;
+    if (j->n.unconfirmed > unconfirmed0)
+        mqc_log(MQC_LOG_WARNING,
+                "jobs: %lld push jobs not confirmed by %d replicas in time (key=%s): a failover "
+                "of their primary now could lose them",
+                j->n.unconfirmed - unconfirmed0, j->pc.wait_replicas, key);
     if (rc == MQC_OK)
         rc = ack(j, key, ev, n, nacked);
     if (rc == MQC_OK)

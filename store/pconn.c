@@ -62,6 +62,7 @@ int mqc_pconn_open(struct mqc_pconn *p, const struct mqc_redis_url *url, const c
         struct mqc_router_opts o = {.seeds = seeds,
                                     .password = url->password,
                                     .timeout_ms = timeout_ms,
+                                    .wait_timeout_ms = timeout_ms / 4,
                                     .on_connect = mqc_store__library_hook};
         if (!(p->router = mqc_router_new(&o))) {
             snprintf(why, len, "redis_cluster_nodes: no usable host:port (or out of memory)");
@@ -94,6 +95,7 @@ void mqc_pconn_close(struct mqc_pconn *p)
     if (p->router)
         mqc_router_flush(p->router); /* answers whatever is still queued */
     fifo_clear(p);
+    p->ring_head = p->ring_n = 0;
     p->up = false;
 }
 
@@ -104,9 +106,13 @@ void mqc_pconn_free(struct mqc_pconn *p)
     p->router = NULL;
     free(p->fifo);
     free(p->fifo_err);
+    free(p->acked);
+    free(p->ring);
     p->fifo = NULL;
     p->fifo_err = NULL;
-    p->cap = 0;
+    p->acked = NULL;
+    p->ring = NULL;
+    p->cap = p->ring_cap = 0;
 }
 
 bool mqc_pconn_cluster(const struct mqc_pconn *p)
@@ -148,6 +154,7 @@ static void on_reply(void *ctx, struct mqc_router_result *res)
     size_t i = p->tail++; /* room was made by append */
     p->fifo[i] = NULL;
     p->fifo_err[i] = NULL;
+    p->acked[i] = res->acked;
     if (res->rc == MQC_OK) {
         p->fifo[i] = res->reply;
         res->reply = NULL;
@@ -156,11 +163,31 @@ static void on_reply(void *ctx, struct mqc_router_result *res)
     }
 }
 
-int mqc_pconn_append(struct mqc_pconn *p, int argc, const char **argv, const size_t *lens)
+/* One Redis: note whether the command just appended is followed by a
+ * WAIT. false when out of memory. */
+static bool ring_push(struct mqc_pconn *p, bool waits)
 {
-    if (!p->router)
-        return p->c && redisAppendCommandArgv(p->c, argc, argv, lens) == REDIS_OK ? MQC_OK
-                                                                                  : MQC_ENOMEM;
+    if (p->ring_n == p->ring_cap) {
+        size_t cap = p->ring_cap ? 2 * p->ring_cap : 256;
+        unsigned char *r = malloc(cap);
+        if (!r)
+            return false;
+        for (size_t i = 0; i < p->ring_n; i++)
+            r[i] = p->ring[(p->ring_head + i) % p->ring_cap];
+        free(p->ring);
+        p->ring = r;
+        p->ring_cap = cap;
+        p->ring_head = 0;
+    }
+    p->ring[(p->ring_head + p->ring_n++) % p->ring_cap] = waits;
+    return true;
+}
+
+/* Append to the router (wait: replicas to wait for), with room for the
+ * reply in the fifo. */
+static int router_append(struct mqc_pconn *p, int argc, const char **argv, const size_t *lens,
+                         int wait)
+{
     /* Room for every reply still to come (in flight + this one). */
     size_t need = p->tail + mqc_router_pending(p->router) + 1;
     if (p->head > 0 && p->head == p->tail && mqc_router_pending(p->router) == 0) {
@@ -179,19 +206,95 @@ int mqc_pconn_append(struct mqc_pconn *p, int argc, const char **argv, const siz
         if (!e)
             return MQC_ENOMEM;
         p->fifo_err = e;
+        long long *a = realloc(p->acked, cap * sizeof *a);
+        if (!a)
+            return MQC_ENOMEM;
+        p->acked = a;
         p->cap = cap;
     }
-    return mqc_router_append(p->router, argc, argv, lens, 0, on_reply, p);
+    return mqc_router_append(p->router, argc, argv, lens, wait, on_reply, p);
+}
+
+int mqc_pconn_append(struct mqc_pconn *p, int argc, const char **argv, const size_t *lens)
+{
+    if (p->router)
+        return router_append(p, argc, argv, lens, 0);
+    if (!p->c || !ring_push(p, false))
+        return MQC_ENOMEM;
+    if (redisAppendCommandArgv(p->c, argc, argv, lens) != REDIS_OK) {
+        p->ring_n--;
+        return MQC_ENOMEM;
+    }
+    return MQC_OK;
+}
+
+int mqc_pconn_append_durable(struct mqc_pconn *p, int argc, const char **argv, const size_t *lens)
+{
+    if (p->wait_replicas <= 0)
+        return mqc_pconn_append(p, argc, argv, lens);
+    if (p->router)
+        return router_append(p, argc, argv, lens, p->wait_replicas);
+    char n[16], t[16];
+    snprintf(n, sizeof n, "%d", p->wait_replicas);
+    snprintf(t, sizeof t, "%d", p->timeout_ms / 4); /* as the router's */
+    const char *w[] = {"WAIT", n, t};
+    if (!p->c || !ring_push(p, true))
+        return MQC_ENOMEM;
+    if (redisAppendCommandArgv(p->c, argc, argv, lens) != REDIS_OK ||
+        redisAppendCommandArgv(p->c, 3, w, NULL) != REDIS_OK) {
+        p->ring_n--; /* the connection is unusable now: the caller's get fails */
+        return MQC_ENOMEM;
+    }
+    return MQC_OK;
+}
+
+redisReply *mqc_pconn_call_durable(struct mqc_pconn *p, int argc, const char **argv,
+                                   const size_t *lens, bool *confirmed, char *why, size_t len)
+{
+    *confirmed = true;
+    if (p->wait_replicas <= 0)
+        return mqc_pconn_call(p, argc, argv, lens, 0, why, len);
+    if (!p->up) {
+        snprintf(why, len, "not connected");
+        return NULL;
+    }
+    redisReply *r = NULL;
+    if (mqc_pconn_append_durable(p, argc, argv, lens) != MQC_OK) {
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    return mqc_pconn_get_acked(p, &r, confirmed, why, len) == MQC_OK ? r : NULL;
 }
 
 int mqc_pconn_get(struct mqc_pconn *p, redisReply **out, char *why, size_t len)
 {
+    bool confirmed;
+    return mqc_pconn_get_acked(p, out, &confirmed, why, len);
+}
+
+int mqc_pconn_get_acked(struct mqc_pconn *p, redisReply **out, bool *confirmed, char *why,
+                        size_t len)
+{
     *out = NULL;
+    *confirmed = true;
     if (!p->router) {
-        void *v = NULL;
-        if (!p->c || redisGetReply(p->c, &v) != REDIS_OK || !v) {
+        bool waits = false;
+        if (p->ring_n > 0) {
+            waits = p->ring[p->ring_head];
+            p->ring_head = (p->ring_head + 1) % p->ring_cap;
+            p->ring_n--;
+        }
+        void *v = NULL, *w = NULL;
+        if (!p->c || redisGetReply(p->c, &v) != REDIS_OK || !v ||
+            (waits && (redisGetReply(p->c, &w) != REDIS_OK || !w))) {
             snprintf(why, len, "%s", p->c && p->c->errstr[0] ? p->c->errstr : "no reply");
+            freeReplyObject(v);
             return MQC_EUNAVAIL;
+        }
+        if (w) {
+            const redisReply *wr = w;
+            *confirmed = wr->type == REDIS_REPLY_INTEGER && wr->integer >= p->wait_replicas;
+            freeReplyObject(w);
         }
         *out = v;
         return MQC_OK;
@@ -209,6 +312,8 @@ int mqc_pconn_get(struct mqc_pconn *p, redisReply **out, char *why, size_t len)
         p->fifo_err[i] = NULL;
         return MQC_EUNAVAIL;
     }
+    if (p->acked[i] >= 0 && p->acked[i] < p->wait_replicas)
+        *confirmed = false;
     *out = p->fifo[i];
     p->fifo[i] = NULL;
     return MQC_OK;

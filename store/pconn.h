@@ -23,10 +23,16 @@ struct mqc_pconn {
     struct mqc_router *router; /* cluster (kept across outages); NULL on one Redis */
     bool up;                   /* usable: connected (one Redis) or map loaded (cluster) */
     int timeout_ms;            /* per command (and connect) */
+    int wait_replicas;         /* durable commands: WAIT for that many replicas (0: none) */
     /* cluster pipeline: replies in append order (NULL = failed), taken by get */
     redisReply **fifo;
     size_t head, tail, cap;
-    char **fifo_err; /* why, per failed entry (owned) */
+    char **fifo_err;  /* why, per failed entry (owned) */
+    long long *acked; /* replicas that confirmed, per entry (-1: not asked) */
+    /* one Redis: per appended command not yet read, whether a WAIT follows
+     * it (a ring of bits, ring_n entries from ring_head) */
+    unsigned char *ring;
+    size_t ring_head, ring_n, ring_cap;
 };
 
 /* Open (again) when down: on one Redis (url borrowed) dial, AUTH, SELECT db
@@ -47,11 +53,26 @@ bool mqc_pconn_cluster(const struct mqc_pconn *p);
  * this command's timeout (a BLOCK read), else the default. */
 redisReply *mqc_pconn_call(struct mqc_pconn *p, int argc, const char **argv, const size_t *lens,
                            int timeout_ms, char *why, size_t len);
+/* One write that must survive a failover (see mqc_pconn_append_durable):
+ * the reply (owned) or NULL as mqc_pconn_call; *confirmed false when fewer
+ * than wait_replicas replicas confirmed it in time. */
+redisReply *mqc_pconn_call_durable(struct mqc_pconn *p, int argc, const char **argv,
+                                   const size_t *lens, bool *confirmed, char *why, size_t len);
 /* Queue one command of a pipeline (argv copied). MQC_OK or MQC_ENOMEM. */
 int mqc_pconn_append(struct mqc_pconn *p, int argc, const char **argv, const size_t *lens);
+/* The same for a write that must survive a failover (wait_replicas > 0):
+ * a WAIT for that many replicas (at most timeout_ms / 4) follows it on its node (the router puts
+ * one WAIT after the last such command of a send per node; one Redis: one WAIT after it). Its
+ * answer is mqc_pconn_get_acked's. */
+int mqc_pconn_append_durable(struct mqc_pconn *p, int argc, const char **argv, const size_t *lens);
 /* The next pipelined reply, in append order (sends what is queued first):
  * MQC_OK with *out (owned; may be an error reply), or MQC_EUNAVAIL (why
  * set; the caller closes, which drops the rest). */
 int mqc_pconn_get(struct mqc_pconn *p, redisReply **out, char *why, size_t len);
+/* mqc_pconn_get, and *confirmed: false when the command was appended
+ * durable and fewer than wait_replicas replicas confirmed it in time (it
+ * ran: the caller decides; at least once means doing it again). */
+int mqc_pconn_get_acked(struct mqc_pconn *p, redisReply **out, bool *confirmed, char *why,
+                        size_t len);
 
 #endif

@@ -224,6 +224,40 @@ fail:
     return MQC_EUNAVAIL;
 }
 
+void mqc_pushq_wait_replicas(struct mqc_pushq *q, int n)
+{
+    q->pc.wait_replicas = n > 0 ? n : 0;
+}
+
+/* A write whose loss in a failover would lose a push (a retry, a dead
+ * letter): with wait_replicas, it waits for the replicas (at most half the
+ * command timeout) before the job it comes from is acknowledged; fewer in
+ * time is logged, not an error (the shard is short of replicas: stopping
+ * would stop every push). MQC_OK, or MQC_EUNAVAIL when it did not run. */
+static int durable(struct mqc_pushq *q, int argc, const char **argv)
+{
+    if (!q->pc.up)
+        return MQC_EUNAVAIL;
+    char why[300];
+    bool confirmed;
+    redisReply *r = mqc_pconn_call_durable(&q->pc, argc, argv, NULL, &confirmed, why, sizeof why);
+    if (!r) {
+        drop(q, why);
+        return MQC_EUNAVAIL;
+    }
+    int rc = MQC_OK;
+    if (r->type == REDIS_REPLY_ERROR) {
+        mqc_log(MQC_LOG_ERR, "pushq: redis refused %s: %.200s", argv[0], r->str);
+        rc = MQC_EUNAVAIL;
+    } else if (!confirmed) {
+        mqc_log(MQC_LOG_WARNING,
+                "pushq: %s not confirmed by %d replicas in time (a failover now could lose it)",
+                argv[0], q->pc.wait_replicas);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 bool mqc_pushq_up(const struct mqc_pushq *q)
 {
     return q->pc.up;
@@ -444,12 +478,9 @@ int mqc_pushq_retry(struct mqc_pushq *q, const struct mqc_queued_job *j, const c
     char due[24];
     snprintf(due, sizeof due, "%lld", (long long)due_ms);
     const char *a[] = {"ZADD", q->k_delay, due, m};
-    redisReply *r = cmd(q, 4, a, NULL);
+    int rc = durable(q, 4, a);
     free(m);
-    if (!r)
-        return MQC_EUNAVAIL;
-    freeReplyObject(r);
-    return MQC_OK;
+    return rc;
 }
 
 int mqc_pushq_move_due(struct mqc_pushq *q, int64_t now_ms)
@@ -481,11 +512,7 @@ int mqc_pushq_dead(struct mqc_pushq *q, const struct mqc_queued_job *j, const ch
                        "attempt", att,
                        "reason",  reason ? reason : "",
                        "error",   error ? error : ""};
-    redisReply *r = cmd(q, sizeof a / sizeof a[0], a, NULL);
-    if (!r)
-        return MQC_EUNAVAIL;
-    freeReplyObject(r);
-    return MQC_OK;
+    return durable(q, sizeof a / sizeof a[0], a);
 }
 
 size_t mqc_pushq_unflushed(const struct mqc_pushq *q)

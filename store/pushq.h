@@ -25,6 +25,10 @@ struct mqc_pushq;
 struct mqc_pushq *mqc_pushq_new(const char *url, const char *cluster_nodes, const char *prefix,
                                 const char *consumer);
 void mqc_pushq_free(struct mqc_pushq *q);
+/* Retries and dead letters are confirmed by n replicas (WAIT) before the
+ * job they come from is acknowledged (0: no WAIT, the default); fewer in
+ * time is logged and goes on. */
+void mqc_pushq_wait_replicas(struct mqc_pushq *q, int n);
 /* Connect (again) if needed; creates the consumer group on first contact.
  * MQC_OK or MQC_EUNAVAIL. */
 int mqc_pushq_ensure(struct mqc_pushq *q, int64_t now_mono_ms);

@@ -7,8 +7,9 @@ the broker keeps them. Shown: the bridge loads the function library on every
 primary by itself, expands jobs of slot streams on every shard (one
 mqc2_expand per user slot), sends one push per (user, message) to the fake
 APNs with the right badges; kill -9 of a primary (the one holding the push
-queue) while messages keep coming: a replica takes over, the bridge finds it
-and every push arrives exactly once; push queue keys of the old names
+queue) while messages keep coming, with redis_wait_replicas 1: a replica
+takes over, the bridge finds it and every push arrives exactly once; push
+jobs fewer replicas confirmed in time are reported and sent once; push queue keys of the old names
 (<p>push, <p>push:delay: other slots) are renamed at start and their pushes
 sent. ctest label `cluster`."""
 
@@ -80,12 +81,13 @@ class PushClusterTest(unittest.TestCase):
         self.p8, _ = make_apns_key(self.dir, key_id=KID)
         self.bridge = None
 
-    def start_bridge(self):
+    def start_bridge(self, **extra):
         opts = {"redis_cluster_nodes": self.rc.seeds(","),
                 "apns_base_url": self.srv.url, "apns_sandbox_base_url": self.srv.url,
                 "apns_key_file": self.p8, "apns_key_id": KID, "apns_team_id": TEAM,
                 "ca_file": self.srv.ca_file, "request_timeout_ms": 3000,
                 "stats_interval_seconds": 0, "consumer": "push1", "jobs_sweep_seconds": 1}
+        opts.update({k: str(v) for k, v in extra.items()})
         self.bridge = Bridge(self.dir, opts)
         self.addCleanup(self.bridge.stop)
         self.bridge.start()
@@ -208,7 +210,9 @@ class PushClusterTest(unittest.TestCase):
         convs = self.convs_on_every_shard()
         users = ["u%d" % i for i in range(6)]
         self.setup_convs(convs, users)
-        self.start_bridge()
+        # push jobs, retries and dead letters on the replica before the slot
+        # job is acknowledged: the failover loses none
+        self.start_bridge(redis_wait_replicas=1)
         nmsg = 40
         sent = {c: 0 for c in convs}
         errors = []
@@ -231,6 +235,7 @@ class PushClusterTest(unittest.TestCase):
         self.rc.kill9_primary(victim)
         self.rc.wait_failover(victim, slot_of(P + "{push}"))
         self.cl.owners.clear()
+        self.rc.restart(victim)  # back as the new primary's replica, as an operator would
         for t in threads:
             t.join(timeout=120)
         self.assertEqual(errors, [])
@@ -243,6 +248,19 @@ class PushClusterTest(unittest.TestCase):
         # the bridge did see the primary die (and came back by itself)
         self.assertRegex(self.bridge.log(), "redis connection lost|cannot use redis")
         self.assertEqual(self.bridge.proc.poll(), None)
+
+    def test_push_jobs_short_of_replicas_still_go(self):
+        """redis_wait_replicas 2 with one replica per primary: no push job
+        is confirmed in time; that is said and counted, and the pushes go
+        out all the same, once (expanding again would repeat them)."""
+        conv = self.convs_on_every_shard()[0]
+        self.setup_convs([conv], ["u1"])
+        self.start_bridge(redis_wait_replicas=2)
+        self.send(conv, "alice", "c1", "hi")
+        self.hint(conv)
+        wait_for(lambda: "not confirmed by 2 replicas" in self.bridge.log(), timeout=30,
+                 what="the unconfirmed push jobs reported")
+        self.check_exactly_once([conv], ["u1"], 1)
 
     def test_old_queue_keys_renamed_at_start(self):
         """Pushes left in <p>push (read, never acknowledged: pending) and in

@@ -161,6 +161,8 @@ TEST(errors_name_line_key_value)
     CHECK_EQ_INT(parse_one("jobs_reclaim_seconds 0\n", err, sizeof err), MQC_EBADREQ);
     CHECK_EQ_INT(parse_one("expand_by_slot maybe\n", err, sizeof err), MQC_EBADREQ);
     CHECK_EQ_INT(parse_one("expand_by_slot true\n", err, sizeof err), MQC_OK);
+    CHECK_EQ_INT(parse_one("redis_wait_replicas 17\n", err, sizeof err), MQC_EBADREQ);
+    CHECK_EQ_INT(parse_one("redis_wait_replicas 1\n", err, sizeof err), MQC_OK);
 
     CHECK_EQ_INT(parse_one("\nbogus_key 1\n", err, sizeof err), MQC_EBADREQ);
     CHECK(test_contains(err, "line 2") && test_contains(err, "unknown option 'bogus_key'"));
@@ -355,7 +357,7 @@ TEST(docs_cover_every_option)
 {
     size_t n = 0;
     const struct mqc_bridge_config_doc *d = mqc_bridge_config_docs(&n);
-    CHECK_EQ_INT(n, 22);
+    CHECK_EQ_INT(n, 23);
     bool found_ttl = false;
     for (size_t i = 0; i < n; i++) {
         CHECK(d[i].name && d[i].def && d[i].help && *d[i].help);
