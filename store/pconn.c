@@ -95,7 +95,7 @@ void mqc_pconn_close(struct mqc_pconn *p)
     if (p->router)
         mqc_router_flush(p->router); /* answers whatever is still queued */
     fifo_clear(p);
-    p->ring_head = p->ring_n = 0;
+    p->ring_head = p->ring_n = p->ring_durable = 0;
     p->up = false;
 }
 
@@ -180,6 +180,31 @@ static bool ring_push(struct mqc_pconn *p, bool waits)
         p->ring_head = 0;
     }
     p->ring[(p->ring_head + p->ring_n++) % p->ring_cap] = waits;
+    p->ring_durable += waits;
+    return true;
+}
+
+/* Room for need entries in the fifo. false when out of memory. */
+static bool fifo_room(struct mqc_pconn *p, size_t need)
+{
+    if (need <= p->cap)
+        return true;
+    size_t cap = p->cap ? p->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    redisReply **f = realloc(p->fifo, cap * sizeof *f);
+    if (!f)
+        return false;
+    p->fifo = f;
+    char **e = realloc(p->fifo_err, cap * sizeof *e);
+    if (!e)
+        return false;
+    p->fifo_err = e;
+    long long *a = realloc(p->acked, cap * sizeof *a);
+    if (!a)
+        return false;
+    p->acked = a;
+    p->cap = cap;
     return true;
 }
 
@@ -194,24 +219,8 @@ static int router_append(struct mqc_pconn *p, int argc, const char **argv, const
         p->head = p->tail = 0;
         need = 1;
     }
-    if (need > p->cap) {
-        size_t cap = p->cap ? p->cap : 64;
-        while (cap < need)
-            cap *= 2;
-        redisReply **f = realloc(p->fifo, cap * sizeof *f);
-        if (!f)
-            return MQC_ENOMEM;
-        p->fifo = f;
-        char **e = realloc(p->fifo_err, cap * sizeof *e);
-        if (!e)
-            return MQC_ENOMEM;
-        p->fifo_err = e;
-        long long *a = realloc(p->acked, cap * sizeof *a);
-        if (!a)
-            return MQC_ENOMEM;
-        p->acked = a;
-        p->cap = cap;
-    }
+    if (!fifo_room(p, need))
+        return MQC_ENOMEM;
     return mqc_router_append(p->router, argc, argv, lens, wait, on_reply, p);
 }
 
@@ -234,16 +243,56 @@ int mqc_pconn_append_durable(struct mqc_pconn *p, int argc, const char **argv, c
         return mqc_pconn_append(p, argc, argv, lens);
     if (p->router)
         return router_append(p, argc, argv, lens, p->wait_replicas);
+    /* One Redis: one WAIT after the last durable command, appended when
+     * the first reply is asked for (single_wait). */
+    if (!p->c || !ring_push(p, true))
+        return MQC_ENOMEM;
+    if (redisAppendCommandArgv(p->c, argc, argv, lens) != REDIS_OK) {
+        p->ring_n--;
+        p->ring_durable--;
+        return MQC_ENOMEM;
+    }
+    return MQC_OK;
+}
+
+/* One Redis with durable commands appended: append one WAIT, read every
+ * reply up to it into the fifo, the WAIT's answer as the durable ones'
+ * acked. MQC_OK or MQC_EUNAVAIL (why set). */
+static int single_wait(struct mqc_pconn *p, char *why, size_t len)
+{
     char n[16], t[16];
     snprintf(n, sizeof n, "%d", p->wait_replicas);
     snprintf(t, sizeof t, "%d", p->timeout_ms / 4); /* as the router's */
     const char *w[] = {"WAIT", n, t};
-    if (!p->c || !ring_push(p, true))
-        return MQC_ENOMEM;
-    if (redisAppendCommandArgv(p->c, argc, argv, lens) != REDIS_OK ||
-        redisAppendCommandArgv(p->c, 3, w, NULL) != REDIS_OK) {
-        p->ring_n--; /* the connection is unusable now: the caller's get fails */
-        return MQC_ENOMEM;
+    size_t count = p->ring_n;
+    p->head = p->tail = 0;
+    if (!fifo_room(p, count) || redisAppendCommandArgv(p->c, 3, w, NULL) != REDIS_OK) {
+        snprintf(why, len, "out of memory");
+        return MQC_EUNAVAIL;
+    }
+    for (size_t i = 0; i <= count; i++) {
+        void *v = NULL;
+        if (redisGetReply(p->c, &v) != REDIS_OK || !v) {
+            snprintf(why, len, "%s", p->c->errstr[0] ? p->c->errstr : "no reply");
+            fifo_clear(p);
+            return MQC_EUNAVAIL;
+        }
+        if (i == count) { /* the WAIT */
+            const redisReply *wr = v;
+            long long acked = wr->type == REDIS_REPLY_INTEGER ? wr->integer : 0;
+            for (size_t k = 0; k < count; k++)
+                if (p->acked[k] == -2)
+                    p->acked[k] = acked;
+            freeReplyObject(v);
+            break;
+        }
+        bool durable = p->ring[p->ring_head];
+        p->ring_head = (p->ring_head + 1) % p->ring_cap;
+        p->ring_n--;
+        p->ring_durable -= durable;
+        p->fifo[p->tail] = v;
+        p->fifo_err[p->tail] = NULL;
+        p->acked[p->tail++] = durable ? -2 : -1; /* -2: the WAIT's answer, below */
     }
     return MQC_OK;
 }
@@ -277,29 +326,25 @@ int mqc_pconn_get_acked(struct mqc_pconn *p, redisReply **out, bool *confirmed, 
 {
     *out = NULL;
     *confirmed = true;
-    if (!p->router) {
-        bool waits = false;
-        if (p->ring_n > 0) {
-            waits = p->ring[p->ring_head];
-            p->ring_head = (p->ring_head + 1) % p->ring_cap;
-            p->ring_n--;
+    if (!p->router && p->head == p->tail) {
+        if (p->ring_durable > 0) {
+            if (!p->c || single_wait(p, why, len) != MQC_OK)
+                return MQC_EUNAVAIL;
+        } else {
+            if (p->ring_n > 0) {
+                p->ring_head = (p->ring_head + 1) % p->ring_cap;
+                p->ring_n--;
+            }
+            void *v = NULL;
+            if (!p->c || redisGetReply(p->c, &v) != REDIS_OK || !v) {
+                snprintf(why, len, "%s", p->c && p->c->errstr[0] ? p->c->errstr : "no reply");
+                return MQC_EUNAVAIL;
+            }
+            *out = v;
+            return MQC_OK;
         }
-        void *v = NULL, *w = NULL;
-        if (!p->c || redisGetReply(p->c, &v) != REDIS_OK || !v ||
-            (waits && (redisGetReply(p->c, &w) != REDIS_OK || !w))) {
-            snprintf(why, len, "%s", p->c && p->c->errstr[0] ? p->c->errstr : "no reply");
-            freeReplyObject(v);
-            return MQC_EUNAVAIL;
-        }
-        if (w) {
-            const redisReply *wr = w;
-            *confirmed = wr->type == REDIS_REPLY_INTEGER && wr->integer >= p->wait_replicas;
-            freeReplyObject(w);
-        }
-        *out = v;
-        return MQC_OK;
     }
-    if (p->head == p->tail && mqc_router_pending(p->router) > 0)
+    if (p->router && p->head == p->tail && mqc_router_pending(p->router) > 0)
         mqc_router_flush(p->router);
     if (p->head == p->tail) {
         snprintf(why, len, "no reply pending");

@@ -29,10 +29,12 @@ struct mqc_pconn {
     size_t head, tail, cap;
     char **fifo_err;  /* why, per failed entry (owned) */
     long long *acked; /* replicas that confirmed, per entry (-1: not asked) */
-    /* one Redis: per appended command not yet read, whether a WAIT follows
-     * it (a ring of bits, ring_n entries from ring_head) */
+    /* one Redis: per appended command not yet read, whether it is durable
+     * (a ring, ring_n entries from ring_head); the first reply asked for
+     * after durable ones appends one WAIT and reads the batch into the fifo */
     unsigned char *ring;
     size_t ring_head, ring_n, ring_cap;
+    size_t ring_durable; /* entries of the ring followed by the batch's WAIT */
 };
 
 /* Open (again) when down: on one Redis (url borrowed) dial, AUTH, SELECT db
@@ -61,9 +63,10 @@ redisReply *mqc_pconn_call_durable(struct mqc_pconn *p, int argc, const char **a
 /* Queue one command of a pipeline (argv copied). MQC_OK or MQC_ENOMEM. */
 int mqc_pconn_append(struct mqc_pconn *p, int argc, const char **argv, const size_t *lens);
 /* The same for a write that must survive a failover (wait_replicas > 0):
- * a WAIT for that many replicas (at most timeout_ms / 4) follows it on its node (the router puts
- * one WAIT after the last such command of a send per node; one Redis: one WAIT after it). Its
- * answer is mqc_pconn_get_acked's. */
+ * a WAIT for that many replicas (at most timeout_ms / 4) follows it on its
+ * node (the router puts one WAIT after the last such command of a send per
+ * node; one Redis: one WAIT after the batch, appended when its first reply
+ * is asked for). Its answer is mqc_pconn_get_acked's. */
 int mqc_pconn_append_durable(struct mqc_pconn *p, int argc, const char **argv, const size_t *lens);
 /* The next pipelined reply, in append order (sends what is queued first):
  * MQC_OK with *out (owned; may be an error reply), or MQC_EUNAVAIL (why

@@ -57,8 +57,8 @@ class Cluster:
                 msg = str(e)
                 if "MOVED" in msg:
                     self.owners[slot] = int(msg.split()[-1].rsplit(":", 1)[1])
-                elif "redis error" in msg and "CLUSTERDOWN" not in msg and \
-                        "TRYAGAIN" not in msg:
+                elif "redis error" in msg and not any(
+                        w in msg for w in ("CLUSTERDOWN", "TRYAGAIN", "LOADING")):
                     raise
                 if time.monotonic() > deadline:
                     raise

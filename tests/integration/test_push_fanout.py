@@ -377,6 +377,34 @@ class FanoutTest(unittest.TestCase):
         print("kill -9 after %d of %d push jobs, %d slot jobs left; %d push jobs in all"
               % (done_at_kill, total, left_at_kill, len(self.push_jobs())))
 
+    def test_wait_replicas_on_one_redis(self):
+        """redis_wait_replicas 1: one WAIT after each batch of push jobs.
+        Without a replica it is not confirmed (said) and the pushes go all
+        the same; with one attached, confirmed."""
+        g = "gw"
+        for u in ("alice", "bob", "carol"):
+            self.member(g, u)
+            self.device(u)
+        self.start_bridge(redis_wait_replicas=1)
+        write_job(self.redis, g, 1, 1, frm="alice")
+        self.wait_drained(g)
+        self.assertEqual(self.pushed(g, 1), {"bob": 1, "carol": 1})
+        warn = "not confirmed by 1 replicas"
+        wait_for(lambda: warn in self.bridge.log(), what="the unconfirmed pushes reported")
+        rdir = os.path.join(self.dir, "replica")
+        os.mkdir(rdir)
+        replica = Redis(rdir)
+        replica.start()
+        self.addCleanup(replica.stop)
+        replica.call("REPLICAOF", "127.0.0.1", self.redis.port)
+        wait_for(lambda: b"state=online" in self.r("INFO", "replication"),
+                 what="the replica attached")
+        before = self.bridge.log().count(warn)
+        write_job(self.redis, g, 2, 2, frm="alice")
+        self.wait_drained(g)
+        self.assertEqual(self.pushed(g, 2), {"bob": 2, "carol": 2})
+        self.assertEqual(self.bridge.log().count(warn), before)
+
 
 if __name__ == "__main__":
     main()
