@@ -202,6 +202,8 @@ static int merge_stream(struct ren *r)
     return rc;
 }
 
+/* r->old to r->new (a stream, or the delayed set) as push_rename.h says.
+ * MQC_OK (also when there was nothing to move) or MQC_EUNAVAIL. */
 static int move_key(struct ren *r, bool stream)
 {
     bool had_old, had_new;
