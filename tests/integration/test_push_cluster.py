@@ -9,7 +9,8 @@ mqc2_expand per user slot), sends one push per (user, message) to the fake
 APNs with the right badges; kill -9 of a primary (the one holding the push
 queue) while messages keep coming, with redis_wait_replicas 1: a replica
 takes over, the bridge finds it and every push arrives exactly once; push
-jobs fewer replicas confirmed in time are reported and sent once; push queue keys of the old names
+jobs fewer replicas confirmed in time are reported and sent once; a dead
+token is dropped from the user's devices and its index (two slots); push queue keys of the old names
 (<p>push, <p>push:delay: other slots) are renamed at start and their pushes
 sent. ctest label `cluster`."""
 
@@ -261,6 +262,31 @@ class PushClusterTest(unittest.TestCase):
         wait_for(lambda: "not confirmed by 2 replicas" in self.bridge.log(), timeout=30,
                  what="the unconfirmed push jobs reported")
         self.check_exactly_once([conv], ["u1"], 1)
+
+    def test_dead_token_dropped_in_two_steps(self):
+        """APNs says a token is dead: it leaves the user's devices (user
+        slot) and its owner index <p>devtoken:<token> (another slot, here on
+        another primary when the hash allows), each a single-slot call."""
+        conv = self.convs_on_every_shard()[0]
+        self.setup_convs([conv], ["u1", "u2"])
+        idx = {u: P + "devtoken:" + tok(u) for u in ("u1", "u2")}
+        for u, k in idx.items():
+            self.cl.call(k, "SET", k, u)
+        self.srv.behave(tok("u1"), [("status", 410, {"reason": "Unregistered"})])
+        self.start_bridge()
+        self.send(conv, "alice", "c1", "hi")
+        self.hint(conv)
+        dk = P + "{u:u1}:devices"
+        wait_for(lambda: self.cl.call(dk, "HLEN", dk) == 0 and
+                 not self.cl.call(idx["u1"], "EXISTS", idx["u1"]), timeout=30,
+                 what="the dead token and its index removed")
+        wait_for(lambda: (tok("u2"), conv, 1) in {p[:3] for p in self.pushes()}, timeout=30,
+                 what="u2's push")
+        self.assertEqual(self.cl.call(idx["u2"], "GET", idx["u2"]), b"u2")
+        k = P + "{u:u2}:devices"
+        self.assertEqual(self.cl.call(k, "HLEN", k), 1)
+        self.assertIn("removing dead token", self.bridge.log())
+        self.assertNotIn("CROSSSLOT", self.bridge.log())
 
     def test_old_queue_keys_renamed_at_start(self):
         """Pushes left in <p>push (read, never acknowledged: pending) and in
