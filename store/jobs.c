@@ -18,6 +18,7 @@
 #include "store/internal.h"
 #include "store/jobs_internal.h"
 #include "store/keys.h"
+#include "store/router.h"
 
 #define RETRY_MS 1000
 #define DIAL_TIMEOUT_MS 2000
@@ -171,7 +172,18 @@ static redisContext *dial(struct mqc_jobs *j, char *why, size_t len)
 {
     char host[256];
     int port = 0;
-    if (j->seeds && !next_seed(j, host, sizeof host, &port)) {
+    /* A cluster: the primary serving the hint channel's slot (where a
+     * sharded SPUBLISH lands; a plain PUBLISH reaches every node), else a
+     * seed. */
+    const char *addr = j->pc.router
+                           ? mqc_router_node_of(j->pc.router, mqc_slot_of(j->chan, strlen(j->chan)))
+                           : NULL;
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    if (colon && (size_t)(colon - addr) < sizeof host) {
+        memcpy(host, addr, (size_t)(colon - addr));
+        host[colon - addr] = '\0';
+        port = atoi(colon + 1);
+    } else if (j->seeds && !next_seed(j, host, sizeof host, &port)) {
         snprintf(why, len, "no usable seed in redis_cluster_nodes");
         return NULL;
     }
@@ -247,17 +259,39 @@ static void ensure_sub(struct mqc_jobs *j, int64_t mono)
         return;
     }
     freeReplyObject(r);
+    if (j->seeds) {
+        /* Hints published sharded (SPUBLISH) too: same channel, this node
+         * serves its slot. Refused (the map moved): plain ones only, and
+         * the sweep. */
+        const char *b[] = {"SSUBSCRIBE", j->chan};
+        r = redisCommandArgv(c, 2, b, NULL);
+        if (!r) {
+            mqc_log(MQC_LOG_WARNING, "jobs: cannot subscribe to %s: %s", j->chan, c->errstr);
+            redisFree(c);
+            return;
+        }
+        if (r->type != REDIS_REPLY_ARRAY)
+            mqc_log(MQC_LOG_WARNING, "jobs: SSUBSCRIBE %s refused: %.200s", j->chan,
+                    r->str ? r->str : "");
+        freeReplyObject(r);
+    }
     j->sub = c;
     j->next_sweep = 0; /* sweep after subscribing: nothing falls in between */
 }
 
-/* A published hint: slot numbers separated by spaces. */
-static void take_hint(struct mqc_jobs *j, const redisReply *r)
+/* A published hint (plain or sharded): slot numbers separated by spaces.
+ * Returns false when Redis unsubscribed us (the channel's slot moved). */
+static bool take_hint(struct mqc_jobs *j, const redisReply *r)
 {
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "sunsubscribe"))
+        return false;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") != 0 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        (strcmp(r->element[0]->str, "message") != 0 &&
+         strcmp(r->element[0]->str, "smessage") != 0) ||
         r->element[2]->type != REDIS_REPLY_STRING)
-        return;
+        return true;
     const char *p = r->element[2]->str;
     while (*p) {
         char *end;
@@ -270,6 +304,7 @@ static void take_hint(struct mqc_jobs *j, const redisReply *r)
             hint(j, (unsigned)s);
         p = end;
     }
+    return true;
 }
 
 /* Read the hints that arrived, without blocking. */
@@ -285,10 +320,15 @@ static void drain_hints(struct mqc_jobs *j)
         }
         void *r = NULL;
         int rc;
+        bool still = true;
         while ((rc = redisReaderGetReply(j->sub->reader, &r)) == REDIS_OK && r) {
-            take_hint(j, r);
+            still = take_hint(j, r) && still;
             freeReplyObject(r);
             r = NULL;
+        }
+        if (!still) {
+            drop_sub(j, "the hint channel's slot moved");
+            return;
         }
         if (rc != REDIS_OK) {
             drop_sub(j, "protocol error");

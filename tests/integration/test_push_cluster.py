@@ -263,6 +263,24 @@ class PushClusterTest(unittest.TestCase):
                  what="the unconfirmed push jobs reported")
         self.check_exactly_once([conv], ["u1"], 1)
 
+    def test_hints_plain_and_sharded(self):
+        """No sweep after the first: jobs are found through the hints only,
+        published plainly on any node (PUBLISH reaches every node) or
+        sharded on the primary serving the channel's slot (SPUBLISH)."""
+        convs = self.convs_on_every_shard()
+        self.setup_convs(convs, ["u1"])
+        self.start_bridge(jobs_sweep_seconds=3600)
+        wait_for(lambda: "first sweep" in self.bridge.log(), what="the first sweep done")
+        chan = P + "jobs"
+        owner = self.rc.node(self.rc.owner(slot_of(chan)))
+        other = next(self.rc.node(p) for p in self.rc.primary_ports() if p != owner.port)
+        for i, c in enumerate(convs):
+            self.send(c, "alice", "c1", "hi")
+            via, cmd = [(other, "PUBLISH"), (owner, "SPUBLISH")][i % 2]
+            via.call(cmd, chan, slot_of("{c:%s}" % c))
+        self.check_exactly_once(convs, ["u1"], 1)
+        self.assertNotIn("SSUBSCRIBE", self.bridge.log())  # not refused
+
     def test_dead_token_dropped_in_two_steps(self):
         """APNs says a token is dead: it leaves the user's devices (user
         slot) and its owner index <p>devtoken:<token> (another slot, here on
