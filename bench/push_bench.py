@@ -52,7 +52,7 @@ def main():
         subprocess.run(cli + ["HSET", "mqchat:{u:bench}:devices", token, "apns\ncom.bench\n0"],
                        check=True, capture_output=True)
         now = int(time.time() * 1000)
-        script = "".join("XADD mqchat:push * user bench conv d-bench seq %d kind msg from alice "
+        script = "".join("XADD mqchat:{push} * user bench conv d-bench seq %d kind msg from alice "
                          "badge 1 ts %d preview \"message %d\"\n" % (i + 1, now, i)
                          for i in range(a.jobs))
         subprocess.run(cli, input=script.encode(), check=True, capture_output=True)

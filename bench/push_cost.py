@@ -112,7 +112,7 @@ class Conn:
 def drained(redis, conv):
     if redis.call("XLEN", conv_jobs_key(conv)):
         return False
-    for g in redis.call("XINFO", "GROUPS", P + "push"):
+    for g in redis.call("XINFO", "GROUPS", P + "{push}"):
         d = {g[i].decode(): g[i + 1] for i in range(0, len(g), 2)}
         if d["pending"] or d["lag"]:
             return False
@@ -141,7 +141,8 @@ def main():
                             "apns_sandbox_base_url": srv.url, "apns_key_file": p8,
                             "apns_key_id": "ABCDE12345", "apns_team_id": "TEAM123456",
                             "ca_file": srv.ca_file, "stats_interval_seconds": 0,
-                            "jobs_sweep_seconds": 3600, "consumer": "bench"})
+                            "jobs_sweep_seconds": 3600, "consumer": "bench",
+                            "expand_by_slot": os.environ.get("BY_SLOT", "false")})
         bridge.start()
         key = conv_jobs_key(conv)
         # warm up: the start-up sweep, the connections, one message

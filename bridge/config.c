@@ -29,6 +29,41 @@ static const char *v_redis_url(const char *v)
     return NULL;
 }
 
+/* Redis Cluster seeds: "host:port" words separated by spaces or commas,
+ * at least one; host without spaces, port 1-65535. */
+static const char *v_seeds(const char *v)
+{
+    size_t n = 0;
+    for (const char *p = v; *p;) {
+        size_t w = strcspn(p, " ,\t");
+        if (w > 0) {
+            const char *colon = NULL;
+            for (size_t i = 0; i < w; i++)
+                if (p[i] == ':')
+                    colon = p + i;
+            if (!colon || colon == p || (size_t)(colon - p) >= 255)
+                return "must be host:port words separated by spaces or commas";
+            long port = 0;
+            const char *d = colon + 1;
+            if (d == p + w)
+                return "must be host:port words (a port after each host)";
+            for (; d < p + w; d++) {
+                if (*d < '0' || *d > '9')
+                    return "must be host:port words (the port a number)";
+                port = port * 10 + (*d - '0');
+                if (port > 65535)
+                    break;
+            }
+            if (port < 1 || port > 65535)
+                return "must be host:port words (port 1-65535)";
+            n++;
+        }
+        p += w;
+        p += strspn(p, " ,\t");
+    }
+    return n ? NULL : "must name at least one host:port";
+}
+
 static const char *v_https(const char *v)
 {
     if (strncmp(v, "https://", 8) != 0 || v[8] == '\0' || v[8] == '/')
@@ -100,6 +135,11 @@ static const struct mqc_opt opts[] = {
      "idle time after which another daemon's unfinished slot jobs are taken over"},
     {"expand_by_slot", mqc_opt_set_bool, F(expand_by_slot), 0, 0, "false", 0, NULL,
      "one expand call per user key slot (Redis Cluster) instead of one per job"},
+    {"redis_cluster_nodes", STR, F(redis_cluster_nodes), 3, 4096, NULL, 0, v_seeds,
+     "Redis Cluster seeds host:port (spaces or commas); unset = the one Redis of redis_url"},
+    {"redis_wait_replicas", LONG, F(redis_wait_replicas), 0, 16, "0", 0, NULL,
+     "replicas that must confirm (WAIT) a push job, retry or dead letter before its source is "
+     "acknowledged (0 = no WAIT)"},
 };
 #undef F
 #undef STR
@@ -292,6 +332,25 @@ int mqc_bridge_config_finish(struct mqc_bridge_config *c, char *err, size_t errl
             c->apns_key_file ? "" : " apns_key_file", c->apns_key_id ? "" : " apns_key_id",
             c->apns_team_id ? "" : " apns_team_id");
         return MQC_EBADREQ;
+    }
+    if (c->redis_cluster_nodes) {
+        /* redis_url then gives only the password: a database other than 0
+         * or a unix socket would be silently ignored, so refuse them. */
+        struct mqc_redis_url u;
+        if (mqc_redis_url_parse(c->redis_url, &u) != MQC_OK) {
+            snprintf(err, errlen, "redis_url: is not a Redis URL");
+            return MQC_EBADREQ;
+        }
+        const char *why = u.db ? "names a database other than 0 (a Redis Cluster has only 0)"
+                          : u.unix_path ? "is a unix socket (a Redis Cluster is reached over TCP)"
+                                        : NULL;
+        mqc_redis_url_cleanup(&u);
+        if (why) {
+            snprintf(err, errlen,
+                     "redis_url: %s; with redis_cluster_nodes it only gives the password", why);
+            return MQC_EBADREQ;
+        }
+        c->expand_by_slot = true; /* a cluster refuses cross-slot calls */
     }
     if (!c->consumer)
         return set_default_consumer(c, err, errlen);

@@ -17,9 +17,9 @@
 struct mqc_bridge_config {
     char *redis_url, *key_prefix, *apns_base_url, *apns_sandbox_base_url, *apns_key_file,
         *apns_key_id, *apns_team_id, *fcm_base_url, *fcm_service_account_file, *ca_file, *consumer,
-        *metrics_listen;
+        *metrics_listen, *redis_cluster_nodes;
     long max_in_flight, max_attempts, job_ttl_seconds, request_timeout_ms, stats_interval_seconds,
-        apns_token_refresh_seconds, jobs_sweep_seconds, jobs_reclaim_seconds;
+        apns_token_refresh_seconds, jobs_sweep_seconds, jobs_reclaim_seconds, redis_wait_replicas;
     bool expand_by_slot;
     /* Where the options came from, for errors found later (a key file that
      * cannot be read): the file load() read (owned, NULL if none) and the
@@ -48,7 +48,9 @@ int mqc_bridge_config_load(struct mqc_bridge_config *c, const char *path, char *
 
 /* Cross-option checks, once everything is set: apns_key_file, apns_key_id
  * and apns_team_id all set or none; every *_base_url starts with https://
- * (trailing slashes are removed); consumer defaults to "<host name>-<pid>".
+ * (trailing slashes are removed); consumer defaults to "<host name>-<pid>";
+ * with redis_cluster_nodes, redis_url must be TCP and database 0 (it gives
+ * the password only) and expand_by_slot is forced on.
  * Returns MQC_OK, MQC_EBADREQ (reason in err) or MQC_ENOMEM. */
 int mqc_bridge_config_finish(struct mqc_bridge_config *c, char *err, size_t errlen);
 

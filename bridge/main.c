@@ -244,9 +244,10 @@ static void log_stats(struct bridge *b)
     mqc_log(MQC_LOG_NOTICE,
             "bridge: sent=%lld failed=%lld retried=%lld dead_lettered=%lld tokens_removed=%lld "
             "bad_tokens=%lld no_device=%lld in_flight=%d expanded=%lld pushes_queued=%lld "
-            "bad_jobs=%lld sweeps=%lld taken_over=%lld",
+            "bad_jobs=%lld sweeps=%lld taken_over=%lld unconfirmed=%lld",
             b->sent, b->failed, b->retried, b->dead, b->removed, b->bad_tokens, b->no_device,
-            mqc_sender_in_flight(b->s), jc.events, jc.pushes, jc.bad, jc.sweeps, jc.claimed);
+            mqc_sender_in_flight(b->s), jc.events, jc.pushes, jc.bad, jc.sweeps, jc.claimed,
+            jc.unconfirmed);
 }
 
 static int run_loop(struct bridge *b)
@@ -376,7 +377,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int code = 1;
-    b.q = mqc_pushq_new(b.cfg.redis_url, b.cfg.key_prefix, b.cfg.consumer);
+    b.q =
+        mqc_pushq_new(b.cfg.redis_url, b.cfg.redis_cluster_nodes, b.cfg.key_prefix, b.cfg.consumer);
     if (!b.q)
         goto out;
     if (stats) {
@@ -386,9 +388,12 @@ int main(int argc, char **argv)
                    : 1;
         goto out;
     }
-    b.jobs = mqc_jobs_new(b.cfg.redis_url, b.cfg.key_prefix, b.cfg.consumer);
+    b.jobs =
+        mqc_jobs_new(b.cfg.redis_url, b.cfg.redis_cluster_nodes, b.cfg.key_prefix, b.cfg.consumer);
     if (!b.jobs)
         goto out;
+    mqc_pushq_wait_replicas(b.q, (int)b.cfg.redis_wait_replicas);
+    mqc_jobs_wait_replicas(b.jobs, (int)b.cfg.redis_wait_replicas);
     mqc_jobs_tune(b.jobs, b.cfg.jobs_sweep_seconds * 1000, b.cfg.jobs_reclaim_seconds * 1000,
                   b.cfg.expand_by_slot);
     b.s = mqc_sender_new(&b.cfg, err, sizeof err);
@@ -406,8 +411,9 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    mqc_log(MQC_LOG_NOTICE, "bridge: started (consumer=%s apns=%s fcm=%s)", b.cfg.consumer,
-            mqc_sender_apns(b.s) ? "on" : "off", mqc_sender_fcm(b.s) ? "on" : "off");
+    mqc_log(MQC_LOG_NOTICE, "bridge: started (consumer=%s apns=%s fcm=%s redis=%s)", b.cfg.consumer,
+            mqc_sender_apns(b.s) ? "on" : "off", mqc_sender_fcm(b.s) ? "on" : "off",
+            b.cfg.redis_cluster_nodes ? "cluster" : "single");
     code = run_loop(&b);
 out:
     mqc_bridge_metrics_stop();

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/redis_url.h"
@@ -17,6 +18,7 @@
 #include "store/internal.h"
 #include "store/jobs_internal.h"
 #include "store/keys.h"
+#include "store/router.h"
 
 #define RETRY_MS 1000
 #define DIAL_TIMEOUT_MS 2000
@@ -24,7 +26,8 @@
 #define HINT_READS 64    /* socket reads of hints per run, at most */
 #define RECOVER_ROUNDS 16
 
-struct mqc_jobs *mqc_jobs_new(const char *url, const char *prefix, const char *consumer)
+struct mqc_jobs *mqc_jobs_new(const char *url, const char *cluster_nodes, const char *prefix,
+                              const char *consumer)
 {
     struct mqc_jobs *j = calloc(1, sizeof *j);
     if (!j)
@@ -36,15 +39,17 @@ struct mqc_jobs *mqc_jobs_new(const char *url, const char *prefix, const char *c
     }
     j->prefix = strdup(prefix);
     j->consumer = strdup(consumer);
-    if (!j->prefix || !j->consumer ||
-        mqc_key_push(prefix, NULL, j->k_push, sizeof j->k_push) != MQC_OK ||
+    j->seeds = cluster_nodes ? strdup(cluster_nodes) : NULL;
+    if (!j->prefix || !j->consumer || (cluster_nodes && !j->seeds) ||
+        mqc_key_push_queue(prefix, NULL, j->k_push, sizeof j->k_push) != MQC_OK ||
         snprintf(j->chan, sizeof j->chan, "%sjobs", prefix) >= (int)sizeof j->chan) {
         mqc_jobs_free(j);
         return NULL;
     }
     j->sweep_ms = 30000;
     j->reclaim_ms = 60000;
-    (void)mqc_slot_tag(0); /* build the tag table now, once */
+    j->by_slot = cluster_nodes != NULL; /* a cluster refuses cross-slot calls */
+    (void)mqc_slot_tag(0);              /* build the tag table now, once */
     return j;
 }
 
@@ -52,11 +57,11 @@ void mqc_jobs_free(struct mqc_jobs *j)
 {
     if (!j)
         return;
-    if (j->c)
-        redisFree(j->c);
+    mqc_pconn_free(&j->pc);
     if (j->sub)
         redisFree(j->sub);
     mqc_redis_url_cleanup(&j->url);
+    free(j->seeds);
     free(j->prefix);
     free(j->consumer);
     free(j);
@@ -68,7 +73,12 @@ void mqc_jobs_tune(struct mqc_jobs *j, int64_t sweep_ms, int64_t reclaim_ms, boo
         j->sweep_ms = sweep_ms;
     if (reclaim_ms > 0)
         j->reclaim_ms = reclaim_ms;
-    j->by_slot = by_slot;
+    j->by_slot = by_slot || j->seeds != NULL;
+}
+
+void mqc_jobs_wait_replicas(struct mqc_jobs *j, int n)
+{
+    j->pc.wait_replicas = n > 0 ? n : 0;
 }
 
 void mqc_jobs_counts(const struct mqc_jobs *j, struct mqc_jobs_counts *out)
@@ -78,7 +88,7 @@ void mqc_jobs_counts(const struct mqc_jobs *j, struct mqc_jobs_counts *out)
 
 bool mqc_jobs_busy(const struct mqc_jobs *j)
 {
-    return j->c && j->nhinted > 0;
+    return j->pc.up && j->nhinted > 0;
 }
 
 /* Mark slot as having jobs to read (idempotent). */
@@ -103,10 +113,9 @@ static void unhint(struct mqc_jobs *j, unsigned slot)
 
 void mqc_jobs__drop(struct mqc_jobs *j, const char *why)
 {
-    if (j->c) {
+    if (j->pc.up) {
         mqc_log(MQC_LOG_ERR, "jobs: redis connection lost: %s", why);
-        redisFree(j->c);
-        j->c = NULL;
+        mqc_pconn_close(&j->pc);
     }
     j->next_sweep = 0; /* whatever was half done is found again by the sweep */
 }
@@ -122,15 +131,70 @@ static void drop_sub(struct mqc_jobs *j, const char *why)
     j->next_sweep = 0; /* hints published meanwhile are lost */
 }
 
-/* Dial Redis and SELECT the database; NULL with why set on failure. */
+/* The next seed of the cluster ("host:port" into host, *port), round
+ * robin over the dials, so a dead node is not tried forever. */
+static bool next_seed(struct mqc_jobs *j, char *host, size_t len, int *port)
+{
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t k = 0;
+        for (const char *p = j->seeds; *p;) {
+            size_t w = strcspn(p, " ,\t");
+            if (w > 0) {
+                if (pass == 1 && k == j->nsub % n) {
+                    const char *colon = memchr(p, ':', w);
+                    const char *c2;
+                    while (colon && (c2 = memchr(colon + 1, ':', w - (size_t)(colon + 1 - p))))
+                        colon = c2; /* the last ':' */
+                    if (!colon || (size_t)(colon - p) >= len)
+                        return false;
+                    memcpy(host, p, (size_t)(colon - p));
+                    host[colon - p] = '\0';
+                    *port = atoi(colon + 1);
+                    j->nsub++;
+                    return true;
+                }
+                k++;
+            }
+            p += w;
+            p += strspn(p, " ,\t");
+        }
+        n = k;
+        if (n == 0)
+            return false;
+    }
+    return false;
+}
+
+/* Dial Redis and SELECT the database (one Redis), or the next seed (a
+ * cluster: PUBLISH reaches every node); NULL with why set on failure. */
 static redisContext *dial(struct mqc_jobs *j, char *why, size_t len)
 {
-    redisContext *c = mqc_store__dial(j->url.host, j->url.port, j->url.unix_path, DIAL_TIMEOUT_MS,
-                                      j->url.password, why, len);
+    char host[256];
+    int port = 0;
+    /* A cluster: the primary serving the hint channel's slot (where a
+     * sharded SPUBLISH lands; a plain PUBLISH reaches every node), else a
+     * seed. */
+    const char *addr = j->pc.router
+                           ? mqc_router_node_of(j->pc.router, mqc_slot_of(j->chan, strlen(j->chan)))
+                           : NULL;
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    if (colon && (size_t)(colon - addr) < sizeof host) {
+        memcpy(host, addr, (size_t)(colon - addr));
+        host[colon - addr] = '\0';
+        port = atoi(colon + 1);
+    } else if (j->seeds && !next_seed(j, host, sizeof host, &port)) {
+        snprintf(why, len, "no usable seed in redis_cluster_nodes");
+        return NULL;
+    }
+    redisContext *c =
+        j->seeds ? mqc_store__dial(host, port, NULL, DIAL_TIMEOUT_MS, j->url.password, why, len)
+                 : mqc_store__dial(j->url.host, j->url.port, j->url.unix_path, DIAL_TIMEOUT_MS,
+                                   j->url.password, why, len);
     if (!c)
         return NULL;
     redisSetTimeout(c, (struct timeval){5, 0});
-    if (j->url.db) {
+    if (j->url.db && !j->seeds) {
         char db[16];
         snprintf(db, sizeof db, "%d", j->url.db);
         const char *a[] = {"SELECT", db};
@@ -147,30 +211,29 @@ static redisContext *dial(struct mqc_jobs *j, char *why, size_t len)
     return c;
 }
 
-/* The command connection, with the function library loaded. */
+/* The command connection, with the function library loaded (on every
+ * primary of a cluster: the router's hook). */
 static int ensure(struct mqc_jobs *j, int64_t mono)
 {
-    if (j->c)
+    if (j->pc.up)
         return MQC_OK;
     if (j->last_attempt && mono - j->last_attempt < RETRY_MS)
         return MQC_EUNAVAIL;
     j->last_attempt = mono;
     char why[300];
-    redisContext *c = dial(j, why, sizeof why);
-    if (c && mqc_store__load_library_ctx(c, why, sizeof why) != MQC_OK) {
-        redisFree(c);
-        c = NULL;
-    }
-    if (!c) {
+    if (mqc_pconn_open(&j->pc, &j->url, j->seeds, DIAL_TIMEOUT_MS, why, sizeof why) != MQC_OK) {
         if (!j->warned) {
             char where[512];
-            mqc_log(MQC_LOG_ERR, "jobs: cannot use redis at %s: %s (retrying every %d ms)",
-                    mqc_redis_url_describe(&j->url, where, sizeof where), why, RETRY_MS);
+            if (j->seeds)
+                snprintf(where, sizeof where, "cluster %s", j->seeds);
+            else
+                mqc_redis_url_describe(&j->url, where, sizeof where);
+            mqc_log(MQC_LOG_ERR, "jobs: cannot use redis at %s: %s (retrying every %d ms)", where,
+                    why, RETRY_MS);
         }
         j->warned = true;
         return MQC_EUNAVAIL;
     }
-    j->c = c;
     j->warned = false;
     j->next_sweep = 0;
     return MQC_OK;
@@ -196,17 +259,39 @@ static void ensure_sub(struct mqc_jobs *j, int64_t mono)
         return;
     }
     freeReplyObject(r);
+    if (j->seeds) {
+        /* Hints published sharded (SPUBLISH) too: same channel, this node
+         * serves its slot. Refused (the map moved): plain ones only, and
+         * the sweep. */
+        const char *b[] = {"SSUBSCRIBE", j->chan};
+        r = redisCommandArgv(c, 2, b, NULL);
+        if (!r) {
+            mqc_log(MQC_LOG_WARNING, "jobs: cannot subscribe to %s: %s", j->chan, c->errstr);
+            redisFree(c);
+            return;
+        }
+        if (r->type != REDIS_REPLY_ARRAY)
+            mqc_log(MQC_LOG_WARNING, "jobs: SSUBSCRIBE %s refused: %.200s", j->chan,
+                    r->str ? r->str : "");
+        freeReplyObject(r);
+    }
     j->sub = c;
     j->next_sweep = 0; /* sweep after subscribing: nothing falls in between */
 }
 
-/* A published hint: slot numbers separated by spaces. */
-static void take_hint(struct mqc_jobs *j, const redisReply *r)
+/* A published hint (plain or sharded): slot numbers separated by spaces.
+ * Returns false when Redis unsubscribed us (the channel's slot moved). */
+static bool take_hint(struct mqc_jobs *j, const redisReply *r)
 {
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "sunsubscribe"))
+        return false;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") != 0 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        (strcmp(r->element[0]->str, "message") != 0 &&
+         strcmp(r->element[0]->str, "smessage") != 0) ||
         r->element[2]->type != REDIS_REPLY_STRING)
-        return;
+        return true;
     const char *p = r->element[2]->str;
     while (*p) {
         char *end;
@@ -219,6 +304,7 @@ static void take_hint(struct mqc_jobs *j, const redisReply *r)
             hint(j, (unsigned)s);
         p = end;
     }
+    return true;
 }
 
 /* Read the hints that arrived, without blocking. */
@@ -234,10 +320,15 @@ static void drain_hints(struct mqc_jobs *j)
         }
         void *r = NULL;
         int rc;
+        bool still = true;
         while ((rc = redisReaderGetReply(j->sub->reader, &r)) == REDIS_OK && r) {
-            take_hint(j, r);
+            still = take_hint(j, r) && still;
             freeReplyObject(r);
             r = NULL;
+        }
+        if (!still) {
+            drop_sub(j, "the hint channel's slot moved");
+            return;
         }
         if (rc != REDIS_OK) {
             drop_sub(j, "protocol error");
@@ -252,9 +343,10 @@ static void drain_hints(struct mqc_jobs *j)
 static int create_group(struct mqc_jobs *j, const char *key)
 {
     const char *a[] = {"XGROUP", "CREATE", key, MQC_JOBS_GROUP, "0"};
-    redisReply *r = redisCommandArgv(j->c, 5, a, NULL);
+    char why[300];
+    redisReply *r = mqc_pconn_call(&j->pc, 5, a, NULL, 0, why, sizeof why);
     if (!r) {
-        mqc_jobs__drop(j, j->c->errstr[0] ? j->c->errstr : "no reply");
+        mqc_jobs__drop(j, why);
         return MQC_EUNAVAIL;
     }
     int rc = MQC_OK;
@@ -278,9 +370,10 @@ static int read_cmd(struct mqc_jobs *j, const char *key, int argc, const char **
 {
     *out = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
-        redisReply *r = redisCommandArgv(j->c, argc, argv, NULL);
+        char why[300];
+        redisReply *r = mqc_pconn_call(&j->pc, argc, argv, NULL, 0, why, sizeof why);
         if (!r) {
-            mqc_jobs__drop(j, j->c->errstr[0] ? j->c->errstr : "no reply");
+            mqc_jobs__drop(j, why);
             return MQC_EUNAVAIL;
         }
         if (r->type == REDIS_REPLY_ERROR && attempt == 0 && !strncmp(r->str, "NOGROUP", 7)) {
@@ -378,24 +471,25 @@ static int recover(struct mqc_jobs *j, const char *key, int64_t wall)
 static int sweep(struct mqc_jobs *j, int64_t wall)
 {
     char key[MQC_KEY_MAX];
+    int64_t t0 = mqc_clock_mono_ms();
     for (unsigned base = 0; base < MQC_SLOTS; base += SWEEP_CHUNK) {
         unsigned n = 0;
         for (unsigned s = base; s < base + SWEEP_CHUNK && s < MQC_SLOTS; s++, n++) {
             if (mqc_key_slot_jobs(j->prefix, s, key, sizeof key) != MQC_OK)
                 return MQC_EINTERNAL;
             const char *a[] = {"XLEN", key};
-            if (redisAppendCommandArgv(j->c, 2, a, NULL) != REDIS_OK) {
+            if (mqc_pconn_append(&j->pc, 2, a, NULL) != MQC_OK) {
                 mqc_jobs__drop(j, "out of memory");
                 return MQC_EUNAVAIL;
             }
         }
         for (unsigned i = 0; i < n; i++) {
-            void *v = NULL;
-            if (redisGetReply(j->c, &v) != REDIS_OK) {
-                mqc_jobs__drop(j, j->c->errstr[0] ? j->c->errstr : "no reply");
+            redisReply *r = NULL;
+            char why[300];
+            if (mqc_pconn_get(&j->pc, &r, why, sizeof why) != MQC_OK) {
+                mqc_jobs__drop(j, why);
                 return MQC_EUNAVAIL;
             }
-            redisReply *r = v;
             if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
                 hint(j, base + i);
             freeReplyObject(r);
@@ -412,7 +506,10 @@ static int sweep(struct mqc_jobs *j, int64_t wall)
         if (rc != MQC_OK)
             return rc;
     }
-    j->n.sweeps++;
+    if (j->n.sweeps++ == 0) /* the first: what a sweep costs here */
+        mqc_log(MQC_LOG_NOTICE,
+                "jobs: first sweep of the %d slot streams took %lld ms (%zu with jobs)", MQC_SLOTS,
+                (long long)(mqc_clock_mono_ms() - t0), j->nhinted);
     return MQC_OK;
 }
 
@@ -460,5 +557,5 @@ int mqc_jobs_run(struct mqc_jobs *j, int64_t mono, int64_t wall, size_t max_even
     size_t before = (size_t)j->n.events;
     int rc = work(j, wall, max_events, expanded);
     *expanded = (size_t)j->n.events - before;
-    return rc == MQC_OK && j->c ? MQC_OK : MQC_EUNAVAIL;
+    return rc == MQC_OK && j->pc.up ? MQC_OK : MQC_EUNAVAIL;
 }

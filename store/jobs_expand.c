@@ -2,8 +2,8 @@
  * jobs_internal.h): three pipelined rounds per batch of entries read from
  * one slot stream. 1: mqc2_recipients of each job (conversation slot).
  * 2: mqc2_expand per batch of users (all the users of a job in one call, or
- * one call per user slot when by_slot is set: what a Redis Cluster needs).
- * 3: XADD of a push job ("<p>push", the fields store/pushq.c reads: user,
+ * one call per user slot when by_slot is set: what a Redis Cluster needs,
+ * forced there). 3: XADD of a push job ("<p>{push}", the fields store/pushq.c reads: user,
  * conv, seq, kind, from, badge, ts, preview) per user to push. Then one XACK
  * and one XDEL for the entries done. A job whose round fails is left pending:
  * the sweep expands it again (the counters are max-based, so that counts
@@ -109,14 +109,13 @@ static void parse(const redisReply *entry, int64_t wall, struct ev *e)
 static int replies(struct mqc_jobs *j, redisReply **out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        void *v = NULL;
-        if (redisGetReply(j->c, &v) != REDIS_OK) {
+        char why[300];
+        if (mqc_pconn_get(&j->pc, &out[i], why, sizeof why) != MQC_OK) {
             for (size_t k = 0; k < i; k++)
                 freeReplyObject(out[k]);
-            mqc_jobs__drop(j, j->c->errstr[0] ? j->c->errstr : "no reply");
+            mqc_jobs__drop(j, why);
             return MQC_EUNAVAIL;
         }
-        out[i] = v;
         if (out[i]->type == REDIS_REPLY_ERROR)
             mqc_log(MQC_LOG_ERR, "jobs: redis refused a command: %.200s", out[i]->str);
     }
@@ -158,7 +157,7 @@ static int append_expand(struct mqc_jobs *j, const struct ev *e, const struct wh
     for (size_t i = 0; i < n; i++)
         mqc_store__args_str(&a, w[i].user);
     int rc = a.failed ? MQC_ENOMEM : MQC_OK;
-    if (rc == MQC_OK && redisAppendCommandArgv(j->c, a.n, (const char **)a.v, a.lens) != REDIS_OK)
+    if (rc == MQC_OK && mqc_pconn_append(&j->pc, a.n, (const char **)a.v, a.lens) != MQC_OK)
         rc = MQC_ENOMEM;
     mqc_store__args_free(&a);
     return rc;
@@ -246,7 +245,7 @@ static int round_recipients(struct mqc_jobs *j, struct ev *ev, size_t n)
         mqc_key_conv(j->prefix, ev[i].conv, "rcpt", rk, sizeof rk);
         snprintf(seq, sizeof seq, "%lld", ev[i].seq);
         const char *a[] = {"FCALL", "mqc2_recipients", "2", mk, rk, seq};
-        if (redisAppendCommandArgv(j->c, 6, a, NULL) != REDIS_OK)
+        if (mqc_pconn_append(&j->pc, 6, a, NULL) != MQC_OK)
             ev[i].failed = true; /* out of memory: leave it pending */
     }
     for (size_t i = 0; i < n; i++) {
@@ -390,7 +389,7 @@ static int append_push(struct mqc_jobs *j, const struct ev *e, const redisReply 
                        "seq",  seq,       "kind", e->kind,   "from",    e->from, "badge",
                        b,      "ts",      ts,     "preview", e->preview};
     int argc = (int)(sizeof a / sizeof *a) - (e->preview && *e->preview ? 0 : 2);
-    return redisAppendCommandArgv(j->c, argc, a, NULL) == REDIS_OK ? MQC_OK : MQC_ENOMEM;
+    return mqc_pconn_append_durable(&j->pc, argc, a, NULL);
 }
 
 /* Round 3: the push jobs. */
@@ -415,12 +414,23 @@ static int round_push(struct mqc_jobs *j, struct ev *ev, size_t n)
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < ev[i].npush; k++) {
             redisReply *r;
-            if (replies(j, &r, 1) != MQC_OK)
+            bool confirmed;
+            char why[300];
+            if (mqc_pconn_get_acked(&j->pc, &r, &confirmed, why, sizeof why) != MQC_OK) {
+                mqc_jobs__drop(j, why);
                 return MQC_EUNAVAIL;
-            if (r->type == REDIS_REPLY_ERROR)
+            }
+            if (r->type == REDIS_REPLY_ERROR) {
+                mqc_log(MQC_LOG_ERR, "jobs: redis refused a push job: %.200s", r->str);
                 ev[i].failed = true;
-            else
+            } else {
+                /* Not confirmed by enough replicas in time (a shard short
+                 * of replicas): said and counted, and done all the same;
+                 * expanding again would send every push of the job again
+                 * at each sweep. */
+                j->n.unconfirmed += !confirmed;
                 ev[i].pushed_ok++;
+            }
             freeReplyObject(r);
         }
     }
@@ -442,14 +452,14 @@ static int ack(struct mqc_jobs *j, const char *key, struct ev *ev, size_t n, siz
         a[0] = "XACK";
         a[1] = key;
         a[2] = MQC_JOBS_GROUP;
-        int ok = redisAppendCommandArgv(j->c, (int)(3 + ids), a, NULL);
+        size_t sent = mqc_pconn_append(&j->pc, (int)(3 + ids), a, NULL) == MQC_OK;
         a[1] = "XDEL"; /* XDEL key id...: the same ids, one slot to the right */
         a[2] = key;
-        ok |= redisAppendCommandArgv(j->c, (int)(2 + ids), a + 1, NULL);
+        sent += sent && mqc_pconn_append(&j->pc, (int)(2 + ids), a + 1, NULL) == MQC_OK;
         redisReply *r[2] = {NULL, NULL};
-        if (ok != REDIS_OK)
+        if (sent != 2)
             rc = MQC_ENOMEM;
-        if (replies(j, r, 2) != MQC_OK)
+        if (replies(j, r, sent) != MQC_OK)
             rc = MQC_EUNAVAIL;
         freeReplyObject(r[0]);
         freeReplyObject(r[1]);
@@ -478,6 +488,7 @@ int mqc_jobs__expand(struct mqc_jobs *j, const char *key, const redisReply *entr
             j->n.bad++;
         }
     }
+    long long unconfirmed0 = j->n.unconfirmed;
     int rc = round_recipients(j, ev, n);
     if (rc == MQC_OK)
         rc = round_user_conv(j, ev, n);
@@ -492,6 +503,11 @@ int mqc_jobs__expand(struct mqc_jobs *j, const char *key, const redisReply *entr
         pushes += ev[i].pushed_ok;
     }
     j->n.pushes += (long long)pushes;
+    if (j->n.unconfirmed > unconfirmed0)
+        mqc_log(MQC_LOG_WARNING,
+                "jobs: %lld push jobs not confirmed by %d replicas in time (key=%s): a failover "
+                "of their primary now could lose them",
+                j->n.unconfirmed - unconfirmed0, j->pc.wait_replicas, key);
     if (rc == MQC_OK)
         rc = ack(j, key, ev, n, nacked);
     if (rc == MQC_OK)

@@ -11,15 +11,18 @@
 #include "core/slot.h"
 #include "store/jobs.h"
 #include "store/keys.h"
+#include "store/pconn.h"
 
 #define MQC_JOBS_GROUP "mqchat-push" /* the consumer group of every slot stream */
 #define MQC_JOBS_READ 64             /* entries read per XREADGROUP */
 
 struct mqc_jobs {
-    redisContext *c;   /* commands, blocking with timeouts; NULL while down */
-    redisContext *sub; /* SUBSCRIBEd to the hint channel; NULL while down */
+    struct mqc_pconn pc; /* commands: one Redis or the cluster's router */
+    redisContext *sub;   /* SUBSCRIBEd to the hint channel; NULL while down */
     struct mqc_redis_url url;
     char *prefix, *consumer;
+    char *seeds;   /* redis_cluster_nodes, or NULL for one Redis */
+    unsigned nsub; /* cluster: hint dials so far (which seed is next) */
     char k_push[MQC_KEY_MAX], chan[MQC_KEY_MAX];
     unsigned char hinted[MQC_SLOTS / 8]; /* slots to read */
     size_t nhinted;

@@ -42,6 +42,12 @@ int mqc_key_push(const char *prefix, const char *part, char *buf, size_t size)
     return fit(snprintf(buf, size, "%spush%s%s", prefix, part ? ":" : "", part ? part : ""), size);
 }
 
+int mqc_key_push_queue(const char *prefix, const char *part, char *buf, size_t size)
+{
+    return fit(snprintf(buf, size, "%s{push}%s%s", prefix, part ? ":" : "", part ? part : ""),
+               size);
+}
+
 int mqc_key_devtoken(const char *prefix, const char *token, char *buf, size_t size)
 {
     return fit(snprintf(buf, size, "%sdevtoken:%s", prefix, token), size);

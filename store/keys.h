@@ -26,8 +26,11 @@
  *   <p>devtoken:<token>    STRING  owner of a push token
  *   <p>version             STRING  layout version ("2": lazy fan-out; store/upgrade.c)
  *   <p>jobs                channel  hints: slots whose job stream got jobs (store/hint.c)
- *   <p>push                STREAM  v1 push jobs (mqchat-push's side of #15 replaces it)
- *   <p>push:delay          ZSET    retries waiting: JSON [field, value, ...] by due ms
+ *   <p>{push}              STREAM  per-user push jobs (mqchat-push: its expansion, retries)
+ *   <p>{push}:delay        ZSET    retries waiting: JSON [field, value, ...] by due ms
+ *                                (one hash tag with the stream: mqc1_push_move is single-slot;
+ *                                the names before it, <p>push and <p>push:delay, are renamed
+ *                                by mqchat-push on start and `mqchat store upgrade`)
  *   <p>push:dead           STREAM  jobs mqchat-push gave up on, with the reason
  *   <p>push:stats          HASH    mqchat-push's counters
  *   <p>{n:<node>}:users    SET   users a broker node published as present
@@ -75,8 +78,13 @@ int mqc_key_user_part(const char *prefix, const char *user, const char *part, ch
                       size_t size);
 int mqc_key_conv(const char *prefix, const char *conv, const char *part, char *buf, size_t size);
 
-/* Write "<prefix>push" (part NULL) or "<prefix>push:<part>" into buf. */
+/* Write "<prefix>push" (part NULL) or "<prefix>push:<part>" into buf: the
+ * dead-letter stream and counters ("dead", "stats"), and the old names of
+ * the queue (store/push_rename.c). */
 int mqc_key_push(const char *prefix, const char *part, char *buf, size_t size);
+/* Write "<prefix>{push}" (part NULL) or "<prefix>{push}:<part>" into buf:
+ * the push job stream and its delayed set ("delay"), one slot. */
+int mqc_key_push_queue(const char *prefix, const char *part, char *buf, size_t size);
 /* Write "<prefix>devtoken:<token>" into buf (tokens are long: size it). */
 int mqc_key_devtoken(const char *prefix, const char *token, char *buf, size_t size);
 

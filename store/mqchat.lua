@@ -1335,7 +1335,8 @@ end
 -- The push queue (store/pushq.c, mqchat-push).
 
 -- push_move: due retries back into the job stream. KEYS the delayed set,
--- the job stream. ARGV now (ms). Moves at most 200. Reply: how many.
+-- the job stream (P{push}:delay, P{push}: one slot). ARGV now (ms). Moves
+-- at most 200. Reply: how many.
 local function push_move(keys, args)
   local due = redis.call('ZRANGEBYSCORE', keys[1], '-inf', args[1], 'LIMIT', 0, 200)
   for _, m in ipairs(due) do
@@ -1353,6 +1354,9 @@ local function push_drop_device(keys, args)
   redis.call('HDEL', keys[1], args[1])
   if redis.call('GET', keys[2]) == args[2] then redis.call('DEL', keys[2]) end
   return 1
+end
+
+  return 0
 end
 
 -- ---------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 /* The push job queue in Redis, for the push bridge (see pushq.h): the
  * store's module for mqchat-push, so that store/ stays the only code that
- * speaks Redis. Keys (store/keys.h): <p>push (jobs, written by the plugin
- * and by retries), <p>push:delay, <p>push:dead, <p>push:stats, and the
+ * speaks Redis. Keys (store/keys.h): <p>{push} (jobs, written by the slot
+ * job expansion and by retries), <p>{push}:delay (one hash tag: the retry
+ * move is one single-slot call), <p>push:dead, <p>push:stats, and the
  * users' devices. The consumer group is "mqchat-push". Its scripts are
- * functions of the store library (store/mqchat.lua), loaded on connect. */
+ * functions of the store library (store/mqchat.lua), loaded on connect (or,
+ * on a Redis Cluster, by the router's hook on every primary: store/pconn.h).
+ * Every command is single-slot, so one code path serves both. */
 #include "store/pushq.h"
 
 #include <cjson/cJSON.h>
@@ -19,15 +22,17 @@
 #include "core/redis_url.h"
 #include "store/internal.h"
 #include "store/keys.h"
+#include "store/pconn.h"
+#include "store/push_rename.h"
 
 #define GROUP "mqchat-push"
 #define RETRY_MS 1000
 #define DIAL_TIMEOUT_MS 2000
 
 struct mqc_pushq {
-    redisContext *c;
+    struct mqc_pconn pc; /* one Redis or the cluster's router */
     struct mqc_redis_url url;
-    char *prefix, *consumer;
+    char *prefix, *consumer, *seeds; /* seeds: redis_cluster_nodes, or NULL */
     char k_stream[256], k_delay[256], k_dead[256], k_stats[256];
     int64_t last_attempt;
     bool backlog_done; /* own pending entries (from before a restart) read */
@@ -45,7 +50,8 @@ struct mqc_pushq {
     size_t ncounts;
 };
 
-struct mqc_pushq *mqc_pushq_new(const char *url, const char *prefix, const char *consumer)
+struct mqc_pushq *mqc_pushq_new(const char *url, const char *cluster_nodes, const char *prefix,
+                                const char *consumer)
 {
     struct mqc_pushq *q = calloc(1, sizeof *q);
     if (!q)
@@ -57,12 +63,13 @@ struct mqc_pushq *mqc_pushq_new(const char *url, const char *prefix, const char 
     }
     q->prefix = strdup(prefix);
     q->consumer = strdup(consumer);
-    if (!q->prefix || !q->consumer) {
+    q->seeds = cluster_nodes ? strdup(cluster_nodes) : NULL;
+    if (!q->prefix || !q->consumer || (cluster_nodes && !q->seeds)) {
         mqc_pushq_free(q);
         return NULL;
     }
-    if (mqc_key_push(prefix, NULL, q->k_stream, sizeof q->k_stream) != MQC_OK ||
-        mqc_key_push(prefix, "delay", q->k_delay, sizeof q->k_delay) != MQC_OK ||
+    if (mqc_key_push_queue(prefix, NULL, q->k_stream, sizeof q->k_stream) != MQC_OK ||
+        mqc_key_push_queue(prefix, "delay", q->k_delay, sizeof q->k_delay) != MQC_OK ||
         mqc_key_push(prefix, "dead", q->k_dead, sizeof q->k_dead) != MQC_OK ||
         mqc_key_push(prefix, "stats", q->k_stats, sizeof q->k_stats) != MQC_OK) {
         mqc_pushq_free(q);
@@ -76,35 +83,45 @@ void mqc_pushq_free(struct mqc_pushq *q)
 {
     if (!q)
         return;
-    if (q->c)
-        redisFree(q->c);
+    mqc_pconn_free(&q->pc);
     for (size_t i = 0; i < q->nacks; i++)
         free(q->acks[i]);
     free(q->acks);
     mqc_redis_url_cleanup(&q->url);
     free(q->prefix);
     free(q->consumer);
+    free(q->seeds);
     free(q);
 }
 
 static void drop(struct mqc_pushq *q, const char *why)
 {
-    if (q->c) {
+    if (q->pc.up) {
         mqc_log(MQC_LOG_ERR, "pushq: redis connection lost: %s", why);
-        redisFree(q->c);
-        q->c = NULL;
+        mqc_pconn_close(&q->pc);
     }
 }
+
+static redisReply *cmd_timeout(struct mqc_pushq *q, int argc, const char **argv, const size_t *lens,
+                               int timeout_ms);
 
 /* Run a command; NULL (and the connection dropped) on I/O errors. Error
  * replies are logged and returned as NULL too. */
 static redisReply *cmd(struct mqc_pushq *q, int argc, const char **argv, const size_t *lens)
 {
-    if (!q->c)
+    return cmd_timeout(q, argc, argv, lens, 0);
+}
+
+/* cmd() with this command's timeout (ms; 0: the default). */
+static redisReply *cmd_timeout(struct mqc_pushq *q, int argc, const char **argv, const size_t *lens,
+                               int timeout_ms)
+{
+    if (!q->pc.up)
         return NULL;
-    redisReply *r = redisCommandArgv(q->c, argc, argv, lens);
+    char why[300];
+    redisReply *r = mqc_pconn_call(&q->pc, argc, argv, lens, timeout_ms, why, sizeof why);
     if (!r) {
-        drop(q, q->c->errstr[0] ? q->c->errstr : "no reply");
+        drop(q, why);
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -115,6 +132,16 @@ static redisReply *cmd(struct mqc_pushq *q, int argc, const char **argv, const s
     return r;
 }
 
+/* Where Redis is, for logs: the URL without its password, or the seeds. */
+static const char *where_redis(const struct mqc_pushq *q, char *buf, size_t len)
+{
+    if (q->seeds)
+        snprintf(buf, len, "cluster %s", q->seeds);
+    else
+        mqc_redis_url_describe(&q->url, buf, len);
+    return buf;
+}
+
 /* Say once per outage why Redis cannot be used, naming the URL (without its
  * password); the next success says it is back. */
 static void cannot_use(struct mqc_pushq *q, const char *why)
@@ -122,20 +149,19 @@ static void cannot_use(struct mqc_pushq *q, const char *why)
     if (!q->warned) {
         char where[512];
         mqc_log(MQC_LOG_ERR, "pushq: cannot use redis at %s: %s (retrying every %d ms)",
-                mqc_redis_url_describe(&q->url, where, sizeof where), why, RETRY_MS);
+                where_redis(q, where, sizeof where), why, RETRY_MS);
     }
     q->warned = true;
-    if (q->c)
-        redisFree(q->c);
-    q->c = NULL;
+    mqc_pconn_close(&q->pc);
 }
 
 /* Run a setup command; NULL (nothing to free) and why set when it failed. */
 static bool setup_cmd(struct mqc_pushq *q, int argc, const char **argv, char *why, size_t len)
 {
-    redisReply *r = redisCommandArgv(q->c, argc, argv, NULL);
+    char io[300];
+    redisReply *r = mqc_pconn_call(&q->pc, argc, argv, NULL, 0, io, sizeof io);
     if (!r) {
-        snprintf(why, len, "%s: %s", argv[0], q->c->errstr[0] ? q->c->errstr : "no reply");
+        snprintf(why, len, "%s: %.200s", argv[0], io);
         return false;
     }
     bool ok = r->type != REDIS_REPLY_ERROR ||
@@ -146,32 +172,43 @@ static bool setup_cmd(struct mqc_pushq *q, int argc, const char **argv, char *wh
     return ok;
 }
 
+/* mqc_store__push_rename's call: one command, NULL for an error reply or
+ * a failure (the rename checks what it needs with EXISTS). */
+static redisReply *rename_call(void *ctx, int argc, const char **argv, const size_t *lens)
+{
+    struct mqc_pushq *q = ctx;
+    char why[300];
+    redisReply *r = mqc_pconn_call(&q->pc, argc, argv, lens, 0, why, sizeof why);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
 int mqc_pushq_ensure(struct mqc_pushq *q, int64_t now)
 {
-    if (q->c)
+    if (q->pc.up)
         return MQC_OK;
     if (now - q->last_attempt < RETRY_MS && q->last_attempt)
         return MQC_EUNAVAIL;
     q->last_attempt = now;
     char why[300];
-    q->c = mqc_store__dial(q->url.host, q->url.port, q->url.unix_path, DIAL_TIMEOUT_MS,
-                           q->url.password, why, sizeof why);
-    if (!q->c) {
-        cannot_use(q, why);
-        return MQC_EUNAVAIL;
-    }
-    redisSetTimeout(q->c, (struct timeval){5, 0});
-    if (q->url.db) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", q->url.db);
-        const char *a[] = {"SELECT", db};
-        if (!setup_cmd(q, 2, a, why, sizeof why))
-            goto fail;
-    }
-    /* The functions (mqc1_push_move, mqc1_push_drop_device) are the
-     * library's: load it, as the broker does, in case Redis lost it. */
-    if (mqc_store__load_library_ctx(q->c, why, sizeof why) != MQC_OK)
+    /* The functions (mqc1_push_move, mqc2_token_release) are the library's:
+     * loaded on connect (or by the router's hook on every primary), as the
+     * broker does, in case Redis lost it. */
+    if (mqc_pconn_open(&q->pc, &q->url, q->seeds, DIAL_TIMEOUT_MS, why, sizeof why) != MQC_OK)
         goto fail;
+    /* Queue keys of before the hash tag (<p>push, <p>push:delay) renamed:
+     * their pending pushes are sent. */
+    long long moved = 0;
+    if (mqc_store__push_rename(q->prefix, rename_call, q, &moved) != MQC_OK) {
+        snprintf(why, sizeof why, "cannot rename the old push queue keys");
+        goto fail;
+    }
+    if (moved)
+        mqc_log(MQC_LOG_NOTICE, "pushq: moved %lld old push queue keys/entries to %s", moved,
+                q->k_stream);
     /* The group starts at the beginning: jobs written before the bridge ever
      * ran are sent too. BUSYGROUP (it exists) is fine. */
     const char *a[] = {"XGROUP", "CREATE", q->k_stream, GROUP, "0", "MKSTREAM"};
@@ -179,7 +216,7 @@ int mqc_pushq_ensure(struct mqc_pushq *q, int64_t now)
         goto fail;
     char where[512];
     mqc_log(MQC_LOG_NOTICE, "pushq: connected to redis at %s, consumer %s in group " GROUP,
-            mqc_redis_url_describe(&q->url, where, sizeof where), q->consumer);
+            where_redis(q, where, sizeof where), q->consumer);
     q->warned = false;
     return MQC_OK;
 fail:
@@ -187,9 +224,43 @@ fail:
     return MQC_EUNAVAIL;
 }
 
+void mqc_pushq_wait_replicas(struct mqc_pushq *q, int n)
+{
+    q->pc.wait_replicas = n > 0 ? n : 0;
+}
+
+/* A write whose loss in a failover would lose a push (a retry, a dead
+ * letter): with wait_replicas, it waits for the replicas (at most half the
+ * command timeout) before the job it comes from is acknowledged; fewer in
+ * time is logged, not an error (the shard is short of replicas: stopping
+ * would stop every push). MQC_OK, or MQC_EUNAVAIL when it did not run. */
+static int durable(struct mqc_pushq *q, int argc, const char **argv)
+{
+    if (!q->pc.up)
+        return MQC_EUNAVAIL;
+    char why[300];
+    bool confirmed;
+    redisReply *r = mqc_pconn_call_durable(&q->pc, argc, argv, NULL, &confirmed, why, sizeof why);
+    if (!r) {
+        drop(q, why);
+        return MQC_EUNAVAIL;
+    }
+    int rc = MQC_OK;
+    if (r->type == REDIS_REPLY_ERROR) {
+        mqc_log(MQC_LOG_ERR, "pushq: redis refused %s: %.200s", argv[0], r->str);
+        rc = MQC_EUNAVAIL;
+    } else if (!confirmed) {
+        mqc_log(MQC_LOG_WARNING,
+                "pushq: %s not confirmed by %d replicas in time (a failover now could lose it)",
+                argv[0], q->pc.wait_replicas);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 bool mqc_pushq_up(const struct mqc_pushq *q)
 {
-    return q->c != NULL;
+    return q->pc.up;
 }
 
 void mqc_queued_job_cleanup(struct mqc_queued_job *j)
@@ -274,7 +345,7 @@ int mqc_pushq_read(struct mqc_pushq *q, size_t max, int block_ms, struct mqc_que
 {
     *out = NULL;
     *n = 0;
-    if (!q->c)
+    if (!q->pc.up)
         return MQC_EUNAVAIL;
     char count[24], block[24];
     snprintf(count, sizeof count, "%zu", max);
@@ -295,10 +366,7 @@ int mqc_pushq_read(struct mqc_pushq *q, size_t max, int block_ms, struct mqc_que
     a[argc++] = "STREAMS";
     a[argc++] = q->k_stream;
     a[argc++] = from;
-    redisSetTimeout(q->c, (struct timeval){(block_ms + 5000) / 1000, 0});
-    redisReply *r = cmd(q, argc, a, NULL);
-    if (q->c)
-        redisSetTimeout(q->c, (struct timeval){5, 0});
+    redisReply *r = cmd_timeout(q, argc, a, NULL, block_ms + 5000);
     if (!r)
         return MQC_EUNAVAIL;
     int rc = MQC_OK;
@@ -410,12 +478,9 @@ int mqc_pushq_retry(struct mqc_pushq *q, const struct mqc_queued_job *j, const c
     char due[24];
     snprintf(due, sizeof due, "%lld", (long long)due_ms);
     const char *a[] = {"ZADD", q->k_delay, due, m};
-    redisReply *r = cmd(q, 4, a, NULL);
+    int rc = durable(q, 4, a);
     free(m);
-    if (!r)
-        return MQC_EUNAVAIL;
-    freeReplyObject(r);
-    return MQC_OK;
+    return rc;
 }
 
 int mqc_pushq_move_due(struct mqc_pushq *q, int64_t now_ms)
@@ -447,11 +512,7 @@ int mqc_pushq_dead(struct mqc_pushq *q, const struct mqc_queued_job *j, const ch
                        "attempt", att,
                        "reason",  reason ? reason : "",
                        "error",   error ? error : ""};
-    redisReply *r = cmd(q, sizeof a / sizeof a[0], a, NULL);
-    if (!r)
-        return MQC_EUNAVAIL;
-    freeReplyObject(r);
-    return MQC_OK;
+    return durable(q, sizeof a / sizeof a[0], a);
 }
 
 size_t mqc_pushq_unflushed(const struct mqc_pushq *q)
@@ -461,14 +522,14 @@ size_t mqc_pushq_unflushed(const struct mqc_pushq *q)
 
 int mqc_pushq_flush(struct mqc_pushq *q)
 {
-    if (!q->c)
+    if (!q->pc.up)
         return MQC_EUNAVAIL;
     size_t sent = 0;
     char d[24];
     for (size_t i = 0; i < q->ncounts; i++) {
         snprintf(d, sizeof d, "%lld", q->counts[i].delta);
         const char *a[] = {"HINCRBY", q->k_stats, q->counts[i].name, d};
-        if (redisAppendCommandArgv(q->c, 4, a, NULL) == REDIS_OK)
+        if (mqc_pconn_append(&q->pc, 4, a, NULL) == MQC_OK)
             sent++;
     }
     /* Counters go once: a connection lost now may lose some, never doubles. */
@@ -483,17 +544,18 @@ int mqc_pushq_flush(struct mqc_pushq *q)
         a[1] = q->k_stream;
         a[2] = GROUP;
         memcpy(a + 3, q->acks + acked, n * sizeof *a);
-        int rc = redisAppendCommandArgv(q->c, (int)(n + 3), a, NULL);
+        int rc = mqc_pconn_append(&q->pc, (int)(n + 3), a, NULL);
         free(a);
-        if (rc != REDIS_OK)
+        if (rc != MQC_OK)
             break;
         sent++;
         acked += n;
     }
     for (size_t i = 0; i < sent; i++) {
-        void *r = NULL;
-        if (redisGetReply(q->c, &r) != REDIS_OK) {
-            drop(q, q->c->errstr[0] ? q->c->errstr : "no reply");
+        redisReply *r = NULL;
+        char why[300];
+        if (mqc_pconn_get(&q->pc, &r, why, sizeof why) != MQC_OK) {
+            drop(q, why);
             return MQC_EUNAVAIL; /* the acks stay queued: XACK again is harmless */
         }
         if (((redisReply *)r)->type == REDIS_REPLY_ERROR)
@@ -544,7 +606,7 @@ int mqc_pushq_devices_many(struct mqc_pushq *q, const char *const *users, size_t
         out[i] = NULL;
         counts[i] = 0;
     }
-    if (!q->c)
+    if (!q->pc.up)
         return MQC_EUNAVAIL;
     char key[MQC_KEY_MAX];
     size_t sent = 0;
@@ -552,18 +614,18 @@ int mqc_pushq_devices_many(struct mqc_pushq *q, const char *const *users, size_t
         if (mqc_key_user_part(q->prefix, users[sent], "devices", key, sizeof key) != MQC_OK)
             snprintf(key, sizeof key, "%s", "-"); /* a bad id has no devices */
         const char *a[] = {"HGETALL", key};
-        if (redisAppendCommandArgv(q->c, 2, a, NULL) != REDIS_OK)
+        if (mqc_pconn_append(&q->pc, 2, a, NULL) != MQC_OK)
             break;
     }
     int rc = sent == n ? MQC_OK : MQC_ENOMEM;
     for (size_t i = 0; i < sent; i++) {
-        void *v = NULL;
-        if (redisGetReply(q->c, &v) != REDIS_OK) {
-            drop(q, q->c->errstr[0] ? q->c->errstr : "no reply");
+        redisReply *r = NULL;
+        char why[300];
+        if (mqc_pconn_get(&q->pc, &r, why, sizeof why) != MQC_OK) {
+            drop(q, why);
             rc = MQC_EUNAVAIL;
             break;
         }
-        redisReply *r = v;
         if (r->type == REDIS_REPLY_ERROR) {
             mqc_log(MQC_LOG_ERR, "pushq: redis refused HGETALL: %.200s", r->str);
             rc = MQC_EUNAVAIL;
@@ -590,9 +652,17 @@ int mqc_pushq_remove_device(struct mqc_pushq *q, const char *user, const char *t
     if (mqc_key_user_part(q->prefix, user, "devices", dk, sizeof dk) != MQC_OK ||
         mqc_key_devtoken(q->prefix, token, ik, sizeof ik) != MQC_OK)
         return MQC_EBADREQ;
-    const char *a[] = {"FCALL", "mqc1_push_drop_device", "2", dk, ik, token, user};
-    redisReply *r = cmd(q, 7, a, NULL);
+    /* Two single-slot steps (the user's slot, then the token index's), each
+     * idempotent: a bridge killed between them leaves an index naming a
+     * user without that device, which the next registration of the token
+     * overwrites and the next dead-token report removes. */
+    const char *a[] = {"HDEL", dk, token};
+    redisReply *r = cmd(q, 3, a, NULL);
     if (!r)
+        return MQC_EUNAVAIL;
+    freeReplyObject(r);
+    const char *b[] = {"FCALL", "mqc2_token_release", "1", ik, user};
+    if (!(r = cmd(q, 5, b, NULL)))
         return MQC_EUNAVAIL;
     freeReplyObject(r);
     return MQC_OK;
@@ -687,7 +757,7 @@ int mqc_pushq_print_stats(struct mqc_pushq *q, void *file)
     if (z)
         fprintf(file, "waiting_retry %lld\n", z->integer);
     freeReplyObject(z);
-    return q->c ? MQC_OK : MQC_EUNAVAIL;
+    return q->pc.up ? MQC_OK : MQC_EUNAVAIL;
 }
 
 /* The integer value of key in a flat key/value reply, or 0. */

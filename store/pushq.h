@@ -3,8 +3,10 @@
  * group (a job is acknowledged only after a final outcome), the delayed
  * retry set, the dead-letter stream, pending jobs of crashed consumers,
  * device lookups and removals, and the counters. One blocking hiredis
- * connection with timeouts; when Redis goes away every call fails with
- * MQC_EUNAVAIL and the connection is re-tried, the daemon never exits. */
+ * connection with timeouts (or, on a Redis Cluster, a slot router); when
+ * Redis goes away every call fails with MQC_EUNAVAIL and the connection is
+ * re-tried, the daemon never exits. On connect, the queue keys of before the
+ * hash tag (<p>push, <p>push:delay) are renamed (store/push_rename.h). */
 #ifndef MQC_STORE_PUSHQ_H
 #define MQC_STORE_PUSHQ_H
 
@@ -16,9 +18,17 @@
 
 struct mqc_pushq;
 
-/* url and prefix borrowed (copied). consumer: this daemon's name in the group. */
-struct mqc_pushq *mqc_pushq_new(const char *url, const char *prefix, const char *consumer);
+/* url, cluster_nodes and prefix borrowed (copied). cluster_nodes: the
+ * "host:port" seeds of a Redis Cluster (then url gives only the password),
+ * or NULL for the one Redis of url. consumer: this daemon's name in the
+ * group. */
+struct mqc_pushq *mqc_pushq_new(const char *url, const char *cluster_nodes, const char *prefix,
+                                const char *consumer);
 void mqc_pushq_free(struct mqc_pushq *q);
+/* Retries and dead letters are confirmed by n replicas (WAIT) before the
+ * job they come from is acknowledged (0: no WAIT, the default); fewer in
+ * time is logged and goes on. */
+void mqc_pushq_wait_replicas(struct mqc_pushq *q, int n);
 /* Connect (again) if needed; creates the consumer group on first contact.
  * MQC_OK or MQC_EUNAVAIL. */
 int mqc_pushq_ensure(struct mqc_pushq *q, int64_t now_mono_ms);

@@ -3,8 +3,9 @@
  * conversation gets its message count and last event time
  * (mqc2_upgrade_conv), each user unread counters built from the v1 cursors
  * and no timeline (the cursors read in each conversation's slot, then
- * mqc3_upgrade_user in the user's: every call single-slot), then the
- * version key. Blocking calls:
+ * mqc3_upgrade_user in the user's: every call single-slot), the push
+ * queue's keys renamed to their hash-tagged names (store/push_rename.h),
+ * then the version key. Blocking calls:
  * for `mqchat store upgrade` and for the connect-time check. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "core/id.h"
 #include "store/keys.h"
 #include "store/pipe.h"
+#include "store/push_rename.h"
 
 bool mqc_store_needs_upgrade(const struct mqc_store *s)
 {
@@ -185,6 +187,13 @@ static int upgrade_user(struct mqc_store *s, const char *user, long long *change
     return upgrade_call(s, &a, changed);
 }
 
+/* mqc_store__push_rename's call on the store's blocking path (an error
+ * reply comes back as NULL there too). */
+static redisReply *push_call(void *ctx, int argc, const char **argv, const size_t *lens)
+{
+    return mqc_store__argv(ctx, argc, argv, lens);
+}
+
 int mqc_store_upgrade(struct mqc_store *s, long long *convs, long long *users)
 {
     *convs = *users = 0;
@@ -192,6 +201,12 @@ int mqc_store_upgrade(struct mqc_store *s, long long *convs, long long *users)
     /* Users: every user with a conversation set or a v1 timeline. */
     if (rc == MQC_OK)
         rc = scan_ids(s, 'u', "user", upgrade_user, users);
+    /* The push queue's keys under one hash tag (mqchat-push does it too). */
+    long long moved = 0;
+    if (rc == MQC_OK && (rc = mqc_store__push_rename(s->prefix, push_call, s, &moved)) == MQC_OK &&
+        moved)
+        mqc_log(MQC_LOG_NOTICE, "store: push queue renamed to %s{push} (%lld keys/entries)",
+                s->prefix, moved);
     if (rc != MQC_OK)
         return rc;
     char vkey[MQC_KEY_MAX], v[8];

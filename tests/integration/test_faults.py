@@ -285,7 +285,7 @@ class FaultTest(unittest.TestCase):
         bridge.start()
         srv.wait_requests(1, timeout=15 * SLOW)
         bridge.stop(sig=signal.SIGKILL)  # mid-batch: some sent, some in flight, none acked
-        pending = st.redis.call("XPENDING", "mqchat:push", "mqchat-push")[0]
+        pending = st.redis.call("XPENDING", "mqchat:{push}", "mqchat-push")[0]
         self.assertGreater(pending, 0, "no job was in flight when the bridge died")
         fault("push bridge kill -9 mid-batch (%d jobs in flight)" % pending)
         bridge.start()

@@ -428,17 +428,55 @@ class BridgeRedisTest(unittest.TestCase):
         redis.start()
         self.addCleanup(redis.stop)
         for i in range(3):
-            redis.call("XADD", "mqchat:push", "*", "user", "bob", "conv", "d:x", "seq", i + 1)
+            redis.call("XADD", "mqchat:{push}", "*", "user", "bob", "conv", "d:x", "seq", i + 1)
         b = Bridge(self.dir, {"redis_url": redis.url()})  # jobs queued, no daemon reading
         st = b.stats()
         self.assertEqual(st.get("pending"), "0")
         self.assertEqual(st.get("waiting"), "3")
-        redis.call("XADD", "mqchat:push", "*", "user", "bob", "conv", "d:x", "seq", 4)
+        redis.call("XADD", "mqchat:{push}", "*", "user", "bob", "conv", "d:x", "seq", 4)
         self.assertEqual(b.stats().get("waiting"), "4")
         # deleted entries: Redis no longer knows the lag, the count still holds
-        first = redis.call("XRANGE", "mqchat:push", "-", "+", "COUNT", 1)[0][0]
-        redis.call("XDEL", "mqchat:push", first)
+        first = redis.call("XRANGE", "mqchat:{push}", "-", "+", "COUNT", 1)[0][0]
+        redis.call("XDEL", "mqchat:{push}", first)
         self.assertEqual(b.stats().get("waiting"), "3")
+
+    def test_old_queue_keys_renamed(self):
+        """The queue of before the hash tag (mqchat:push, mqchat:push:delay)
+        moves to mqchat:{push} / mqchat:{push}:delay with its consumer group
+        and pending entries: by `mqchat store upgrade`, and by the bridge on
+        connect, also when both names exist (an old bridge still writing):
+        the new key gets what it lacks, nothing twice."""
+        redis = Redis(self.dir)
+        redis.start()
+        self.addCleanup(redis.stop)
+        old, new, old_d, new_d = ("mqchat:push", "mqchat:{push}", "mqchat:push:delay",
+                                  "mqchat:{push}:delay")
+        redis.call("XGROUP", "CREATE", old, "mqchat-push", "0", "MKSTREAM")
+        for i in range(3):
+            redis.call("XADD", old, "*", "user", "bob", "conv", "d:x", "seq", i + 1)
+        redis.call("XREADGROUP", "GROUP", "mqchat-push", "old1", "COUNT", 2, "STREAMS", old, ">")
+        redis.call("XACK", old, "mqchat-push", redis.call("XRANGE", old, "-", "+")[0][0])
+        redis.call("ZADD", old_d, 5, '["user","bob","seq","9"]')
+        cli = os.environ["MQCHAT_CLI"]
+        r = subprocess.run([cli, "--redis", redis.url(), "store", "upgrade"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual((redis.call("EXISTS", old), redis.call("EXISTS", old_d)), (0, 0))
+        self.assertEqual(redis.call("XLEN", new), 3)
+        self.assertEqual(redis.call("XPENDING", new, "mqchat-push")[0], 1)  # seq 2, still old1's
+        self.assertEqual(redis.call("ZRANGE", new_d, 0, -1), [b'["user","bob","seq","9"]'])
+        # both names: an old bridge wrote seq 4 and a retry after the move
+        redis.call("XADD", old, "*", "user", "bob", "conv", "d:x", "seq", 4)
+        redis.call("ZADD", old_d, 6, '["user","bob","seq","10"]')
+        b = Bridge(self.dir, {"redis_url": redis.url()})
+        self.assertEqual(b.stats().get("waiting"), "2")  # seq 3 and 4
+        self.assertEqual((redis.call("EXISTS", old), redis.call("EXISTS", old_d)), (0, 0))
+        seqs = [dict(zip(fv[::2], fv[1::2]))[b"seq"] for _id, fv in
+                redis.call("XRANGE", new, "-", "+")]
+        self.assertEqual(seqs, [b"1", b"2", b"3", b"4"])
+        self.assertEqual(redis.call("ZCARD", new_d), 2)
+        b.stats()  # again: nothing left to move, nothing doubled
+        self.assertEqual(redis.call("XLEN", new), 4)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ class FanoutTest(unittest.TestCase):
 
     def push_jobs(self):
         out = []
-        for _id, fv in self.r("XRANGE", P + "push", "-", "+"):
+        for _id, fv in self.r("XRANGE", P + "{push}", "-", "+"):
             out.append({fv[i].decode(): fv[i + 1].decode() for i in range(0, len(fv), 2)})
         return out
 
@@ -101,9 +101,9 @@ class FanoutTest(unittest.TestCase):
         and acknowledged by the sender."""
         if self.jobs_left(*convs):
             return False
-        if not self.r("EXISTS", P + "push"):
+        if not self.r("EXISTS", P + "{push}"):
             return True
-        for g in self.r("XINFO", "GROUPS", P + "push"):
+        for g in self.r("XINFO", "GROUPS", P + "{push}"):
             d = {g[i].decode(): g[i + 1] for i in range(0, len(g), 2)}
             if d["pending"] != 0 or d["lag"] != 0:
                 return False
@@ -354,7 +354,7 @@ class FanoutTest(unittest.TestCase):
         self.addCleanup(sock.close)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # poll fast over one connection
-            sock.sendall(b"XLEN mqchat:push\r\n")
+            sock.sendall(b"XLEN mqchat:{push}\r\n")
             n = int(sock.recv(64).strip()[1:])
             if n > 0:
                 break
@@ -376,6 +376,34 @@ class FanoutTest(unittest.TestCase):
         self.assertEqual(pend[0], 0)
         print("kill -9 after %d of %d push jobs, %d slot jobs left; %d push jobs in all"
               % (done_at_kill, total, left_at_kill, len(self.push_jobs())))
+
+    def test_wait_replicas_on_one_redis(self):
+        """redis_wait_replicas 1: one WAIT after each batch of push jobs.
+        Without a replica it is not confirmed (said) and the pushes go all
+        the same; with one attached, confirmed."""
+        g = "gw"
+        for u in ("alice", "bob", "carol"):
+            self.member(g, u)
+            self.device(u)
+        self.start_bridge(redis_wait_replicas=1)
+        write_job(self.redis, g, 1, 1, frm="alice")
+        self.wait_drained(g)
+        self.assertEqual(self.pushed(g, 1), {"bob": 1, "carol": 1})
+        warn = "not confirmed by 1 replicas"
+        wait_for(lambda: warn in self.bridge.log(), what="the unconfirmed pushes reported")
+        rdir = os.path.join(self.dir, "replica")
+        os.mkdir(rdir)
+        replica = Redis(rdir)
+        replica.start()
+        self.addCleanup(replica.stop)
+        replica.call("REPLICAOF", "127.0.0.1", self.redis.port)
+        wait_for(lambda: b"state=online" in self.r("INFO", "replication"),
+                 what="the replica attached")
+        before = self.bridge.log().count(warn)
+        write_job(self.redis, g, 2, 2, frm="alice")
+        self.wait_drained(g)
+        self.assertEqual(self.pushed(g, 2), {"bob": 2, "carol": 2})
+        self.assertEqual(self.bridge.log().count(warn), before)
 
 
 if __name__ == "__main__":

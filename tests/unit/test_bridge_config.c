@@ -161,6 +161,8 @@ TEST(errors_name_line_key_value)
     CHECK_EQ_INT(parse_one("jobs_reclaim_seconds 0\n", err, sizeof err), MQC_EBADREQ);
     CHECK_EQ_INT(parse_one("expand_by_slot maybe\n", err, sizeof err), MQC_EBADREQ);
     CHECK_EQ_INT(parse_one("expand_by_slot true\n", err, sizeof err), MQC_OK);
+    CHECK_EQ_INT(parse_one("redis_wait_replicas 17\n", err, sizeof err), MQC_EBADREQ);
+    CHECK_EQ_INT(parse_one("redis_wait_replicas 1\n", err, sizeof err), MQC_OK);
 
     CHECK_EQ_INT(parse_one("\nbogus_key 1\n", err, sizeof err), MQC_EBADREQ);
     CHECK(test_contains(err, "line 2") && test_contains(err, "unknown option 'bogus_key'"));
@@ -304,11 +306,58 @@ TEST(load_file)
     }
 }
 
+/* finish() of text: the result, err filled; *by_slot: expand_by_slot after. */
+static int finish_one(const char *text, char *err, size_t errlen, bool *by_slot)
+{
+    struct mqc_bridge_config c;
+    if (mqc_bridge_config_init(&c) != MQC_OK)
+        return MQC_ENOMEM;
+    err[0] = '\0';
+    int rc = mqc_bridge_config_parse(&c, text, err, errlen);
+    if (rc == MQC_OK)
+        rc = mqc_bridge_config_finish(&c, err, errlen);
+    *by_slot = c.expand_by_slot;
+    mqc_bridge_config_cleanup(&c);
+    return rc;
+}
+
+TEST(redis_cluster_nodes)
+{
+    char err[256];
+    bool by_slot = false;
+    CHECK_EQ_INT(finish_one("redis_cluster_nodes 10.0.0.1:7000 10.0.0.2:7000,h3:7001\n", err,
+                            sizeof err, &by_slot),
+                 MQC_OK);
+    CHECK(by_slot); /* a cluster refuses cross-slot calls: forced */
+    CHECK_EQ_INT(finish_one("redis_url redis://:pw@x:1/0\nredis_cluster_nodes h:7000\n", err,
+                            sizeof err, &by_slot),
+                 MQC_OK);
+    CHECK_EQ_INT(finish_one("max_attempts 3\n", err, sizeof err, &by_slot), MQC_OK);
+    CHECK(!by_slot);
+    static const char *const bad[] = {"h",     "h:",       ":7000", "h:0",    "h:65536",
+                                      "h:70x", "h:7000 k", ", ,",   "h:7000:"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "redis_cluster_nodes %s\n", bad[i]);
+        CHECK_EQ_INT(finish_one(text, err, sizeof err, &by_slot), MQC_EBADREQ);
+        CHECK(test_contains(err, "line 1") && test_contains(err, "redis_cluster_nodes"));
+    }
+    /* redis_url then gives only the password: no other database, no socket */
+    CHECK_EQ_INT(finish_one("redis_url redis://x:1/3\nredis_cluster_nodes h:7000\n", err,
+                            sizeof err, &by_slot),
+                 MQC_EBADREQ);
+    CHECK(test_contains(err, "redis_url") && test_contains(err, "database other than 0"));
+    CHECK_EQ_INT(finish_one("redis_url unix:///tmp/r.sock\nredis_cluster_nodes h:7000\n", err,
+                            sizeof err, &by_slot),
+                 MQC_EBADREQ);
+    CHECK(test_contains(err, "unix socket"));
+}
+
 TEST(docs_cover_every_option)
 {
     size_t n = 0;
     const struct mqc_bridge_config_doc *d = mqc_bridge_config_docs(&n);
-    CHECK_EQ_INT(n, 21);
+    CHECK_EQ_INT(n, 23);
     bool found_ttl = false;
     for (size_t i = 0; i < n; i++) {
         CHECK(d[i].name && d[i].def && d[i].help && *d[i].help);
@@ -328,6 +377,7 @@ int main(void)
     RUN(redis_url_never_echoed);
     RUN(apns_all_or_none);
     RUN(load_file);
+    RUN(redis_cluster_nodes);
     RUN(docs_cover_every_option);
     return test_finish();
 }
