@@ -293,8 +293,7 @@ static int append_user_conv(struct mqc_jobs *j, const struct ev *e, const char *
         mqc_store__args_str(&a, in ? "in" : "out");
         mqc_store__args_fmt(&a, "%lld", e->ts);
         int rc = a.failed ? MQC_ENOMEM : MQC_OK;
-        if (rc == MQC_OK &&
-            redisAppendCommandArgv(j->c, a.n, (const char **)a.v, a.lens) != REDIS_OK)
+        if (rc == MQC_OK && mqc_pconn_append(&j->pc, a.n, (const char **)a.v, a.lens) != MQC_OK)
             rc = MQC_ENOMEM;
         mqc_store__args_free(&a);
         if (rc != MQC_OK)

@@ -1356,9 +1356,6 @@ local function push_drop_device(keys, args)
   return 1
 end
 
-  return 0
-end
-
 -- ---------------------------------------------------------------------------
 -- Lazy fan-out, the deferred half (mqchat-push, store/jobs.c; the design is
 -- FANOUT.md / docs/ARCHITECTURE.md). Per-user unread counters live in
