@@ -347,6 +347,67 @@ const char *mqc_store_last_error(const struct mqc_store *s)
     return s ? s->last_error : "";
 }
 
+/* One command's slot in mqc_store__router_pipeline. */
+struct pipe_slot {
+    int rc;
+    redisReply *reply;
+    char error[160];
+};
+
+static void pipe_done(void *ctx, struct mqc_router_result *res)
+{
+    struct pipe_slot *p = ctx;
+    p->rc = res->rc;
+    p->reply = res->reply;
+    res->reply = NULL; /* taken */
+    if (res->rc != MQC_OK)
+        snprintf(p->error, sizeof p->error, "%s", res->error ? res->error : "unavailable");
+}
+
+int mqc_store__router_pipeline(struct mqc_store *s, int n, const int *argcs,
+                               const char *const *const *argvs, const size_t *const *lens,
+                               redisReply **out)
+{
+    int rc = MQC_OK;
+    for (int i = 0; i < n; i++)
+        out[i] = NULL;
+    if (!s->router)
+        return MQC_EUNAVAIL;
+    struct pipe_slot *p = calloc(n > 0 ? (size_t)n : 1, sizeof *p);
+    if (!p)
+        return MQC_ENOMEM;
+    int queued = 0;
+    for (; queued < n; queued++) {
+        p[queued].rc = MQC_EUNAVAIL;
+        if (mqc_store__args_check_slot(argcs[queued], (const char **)argvs[queued], lens[queued]) !=
+                MQC_OK ||
+            mqc_router_append(s->router, argcs[queued], (const char **)argvs[queued], lens[queued],
+                              0, pipe_done, &p[queued]) != MQC_OK) {
+            rc = MQC_EUNAVAIL;
+            break;
+        }
+    }
+    mqc_router_flush(s->router); /* every queued one answered */
+    for (int i = 0; i < queued; i++) {
+        if (p[i].rc != MQC_OK) {
+            if (rc == MQC_OK)
+                mqc_store__router_failed(s, p[i].error);
+            rc = MQC_EUNAVAIL;
+        } else if (!p[i].reply || mqc_store__refused(s, p[i].reply) != MQC_OK) {
+            rc = MQC_EUNAVAIL;
+        }
+        out[i] = p[i].reply;
+    }
+    free(p);
+    if (rc != MQC_OK)
+        for (int i = 0; i < n; i++) {
+            if (out[i])
+                freeReplyObject(out[i]);
+            out[i] = NULL;
+        }
+    return rc;
+}
+
 redisReply *mqc_store__argv(struct mqc_store *s, int argc, const char **argv, const size_t *lens)
 {
     if (mqc_store__args_check_slot(argc, argv, lens) != MQC_OK) {

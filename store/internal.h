@@ -185,6 +185,16 @@ int mqc_store__scan(struct mqc_store *s, const char *suffix,
                     int (*fn)(const char *key, size_t len, void *ctx), void *ctx);
 /* Drop the connection after an I/O or protocol error (logs why). */
 void mqc_store__drop(struct mqc_store *s, const char *why);
+/* Cluster: run n commands (argcs[i], argvs[i], lens[i] borrowed; lens[i]
+ * may be NULL) through the router in one go (each node's share in one
+ * write), blocking until all are answered. out[i] gets reply i (owned:
+ * freeReplyObject). MQC_OK when every command got a reply that is not an
+ * error (the one rule above); otherwise every out[i] is NULL and the result
+ * is MQC_EUNAVAIL (reason in last_error) or MQC_ENOMEM. For blocking
+ * pipelines (a store/pipe.c-style caller on a cluster). */
+int mqc_store__router_pipeline(struct mqc_store *s, int n, const int *argcs,
+                               const char *const *const *argvs, const size_t *const *lens,
+                               redisReply **out);
 /* Whether s runs on a Redis Cluster (the slot router). */
 bool mqc_store__cluster(const struct mqc_store *s);
 /* Cluster: a command could not be run on a node (why borrowed): the store
