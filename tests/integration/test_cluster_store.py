@@ -111,6 +111,15 @@ class ClusterStoreTest(unittest.TestCase):
             self.assertEqual(r.returncode, 2)
             self.assertIn("--redis-cluster", r.stderr)
 
+    def test_c_doctor_on_a_cluster(self):
+        with Stack() as st:
+            r = subprocess.run([harness.CLI, "doctor", "--config", st.broker.conf_path],
+                               capture_output=True, text=True, timeout=60)
+            out = r.stdout + r.stderr
+            self.assertIn("Redis Cluster map loaded from the seeds: 3 primaries", out)
+            self.assertEqual(out.count("reachable, cluster state ok"), 3, out)
+            self.assertEqual(out.count("function library mqchat_v2 loaded on"), 3, out)
+
     def test_z_wait_replicas_failover_burst(self):
         """Last: it kills a primary of the module's cluster (restarted after,
         as a replica)."""
