@@ -408,6 +408,35 @@ int mqc_store__router_pipeline(struct mqc_store *s, int n, const int *argcs,
     return rc;
 }
 
+int mqc_store__cluster_pipeline(struct mqc_store *s, struct mqc_store__args *cmds, size_t n,
+                                redisReply **out)
+{
+    int rc = n > 100000000 ? MQC_ENOMEM : MQC_OK;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (cmds[i].failed)
+            rc = MQC_EBADREQ;
+    }
+    int *argcs = rc == MQC_OK ? malloc((n ? n : 1) * sizeof *argcs) : NULL;
+    const char *const **argvs = rc == MQC_OK ? malloc((n ? n : 1) * sizeof *argvs) : NULL;
+    const size_t **lens = rc == MQC_OK ? malloc((n ? n : 1) * sizeof *lens) : NULL;
+    if (rc == MQC_OK && (!argcs || !argvs || !lens))
+        rc = MQC_ENOMEM;
+    for (size_t i = 0; rc == MQC_OK && i < n; i++) {
+        argcs[i] = cmds[i].n;
+        argvs[i] = (const char *const *)cmds[i].v;
+        lens[i] = cmds[i].lens;
+    }
+    if (rc == MQC_OK)
+        rc = mqc_store__router_pipeline(s, (int)n, argcs, argvs, lens, out);
+    free(argcs);
+    free(argvs);
+    free(lens);
+    for (size_t i = 0; i < n; i++)
+        mqc_store__args_free(&cmds[i]);
+    return rc;
+}
+
 redisReply *mqc_store__argv(struct mqc_store *s, int argc, const char **argv, const size_t *lens)
 {
     if (mqc_store__args_check_slot(argc, argv, lens) != MQC_OK) {

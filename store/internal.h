@@ -195,6 +195,14 @@ void mqc_store__drop(struct mqc_store *s, const char *why);
 int mqc_store__router_pipeline(struct mqc_store *s, int n, const int *argcs,
                                const char *const *const *argvs, const size_t *const *lens,
                                redisReply **out);
+/* The same for n built commands (each freed here, whatever happens), with
+ * the contract of store/pipe.c's mqc_store__pipeline (MQC_EBADREQ when a
+ * builder failed): that function's cluster branch is
+ *     if (mqc_store__cluster(s))
+ *         return mqc_store__cluster_pipeline(s, cmds, n, out);
+ * at its top. */
+int mqc_store__cluster_pipeline(struct mqc_store *s, struct mqc_store__args *cmds, size_t n,
+                                redisReply **out);
 /* Whether s runs on a Redis Cluster (the slot router). */
 bool mqc_store__cluster(const struct mqc_store *s);
 /* Cluster: a command could not be run on a node (why borrowed): the store
