@@ -6,7 +6,10 @@
 #include "store/store.h"
 
 struct mqc_cli {
-    const char *redis_url; /* borrowed from argv/env */
+    const char *redis_url;     /* borrowed from argv/env */
+    const char *redis_cluster; /* Redis Cluster seeds (--redis-cluster or
+                                * $MQCHAT_REDIS_CLUSTER), or NULL; the URL
+                                * then gives only the password */
     const char *prefix;
     const char *mqtt; /* borrowed from $MQCHAT_MQTT: default HOST:PORT of the
                        * MQTT subcommands, or NULL (127.0.0.1:1883) */

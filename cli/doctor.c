@@ -387,11 +387,78 @@ static void on_prefix(const char *prefix, long long users, void *ctx)
     p->users = users;
 }
 
+/* One primary of a Redis Cluster: reachable, cluster_state ok, the
+ * function library loaded (and this build's code). */
+struct cluster_check {
+    struct doctor *d;
+    const struct mqc_config *cfg;
+    int primaries;
+};
+
+static void check_primary(const char *host, int port, void *ctx)
+{
+    struct cluster_check *c = ctx;
+    struct doctor *d = c->d;
+    char err[256], v[256];
+    c->primaries++;
+    struct mqc_store_probe *p =
+        mqc_store_probe_new(host, port, NULL, c->cfg->redis_password, 0,
+                            (int)c->cfg->redis_timeout_ms, NULL, err, sizeof err);
+    if (!p) {
+        fail(d,
+             "Redis Cluster primary %s:%d unreachable: %s; start it or wait for its "
+             "replica to take over",
+             host, port, err);
+        return;
+    }
+    if (mqc_store_probe_cluster_state(p, v, sizeof v) == MQC_OK && !strcmp(v, "ok"))
+        ok(d, "Redis Cluster primary %s:%d reachable, cluster state ok", host, port);
+    else
+        fail(d,
+             "Redis Cluster primary %s:%d: cluster state is '%s': some slots are not served; "
+             "fix the cluster (redis-cli --cluster check)",
+             host, port, v);
+    int rc = mqc_store_probe_library(p, v, sizeof v);
+    if (rc == MQC_OK)
+        ok(d, "function library %s loaded on %s:%d", v, host, port);
+    else if (rc == MQC_EEXIST)
+        fail(d, "function library on %s:%d is another mqchat's code; upgrade every node together",
+             host, port);
+    else
+        fail(d,
+             "function library not loaded on %s:%d; a broker loads it on every primary when it "
+             "connects (start one)",
+             host, port);
+    mqc_store_probe_free(p);
+}
+
+/* A Redis Cluster config: the map from the seeds, then every primary. */
+static void check_redis_cluster(struct doctor *d, const struct mqc_config *cfg)
+{
+    char err[256];
+    struct cluster_check c = {d, cfg, 0};
+    int down = 0;
+    int rc = mqc_store_probe_cluster_primaries(cfg->redis_cluster_nodes, cfg->redis_password,
+                                               (int)cfg->redis_timeout_ms, check_primary, &c, &down,
+                                               err, sizeof err);
+    if (rc != MQC_OK && !c.primaries)
+        fail(d,
+             "cannot load the Redis Cluster's slot map from %s: %s; start the nodes or fix "
+             "plugin_opt_redis_cluster_nodes",
+             cfg->redis_cluster_nodes, err);
+    else
+        ok(d, "Redis Cluster map loaded from the seeds: %d primaries", c.primaries);
+}
+
 /* Redis as the plugin will use it: reachable, version, function library,
  * AOF, clock, cluster state, users under the key prefix. */
 static void check_redis(struct doctor *d, const struct mqc_config *cfg)
 {
     char where[300], err[256], v[256];
+    if (cfg->redis_cluster_nodes) {
+        check_redis_cluster(d, cfg);
+        return;
+    }
     if (cfg->redis_unix)
         snprintf(where, sizeof where, "unix:%s", cfg->redis_unix);
     else

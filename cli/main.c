@@ -10,12 +10,13 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/opt.h"
 #include "core/redis_url.h"
 #include "store/store.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mqchat [--redis URL] [--prefix PREFIX] COMMAND ...\n"
+    fprintf(f, "usage: mqchat [--redis URL | --redis-cluster SEEDS] [--prefix PREFIX] COMMAND ...\n"
                "\n"
                "commands:\n"
                "  user add NAME --password-stdin   create a user (password read from stdin)\n"
@@ -47,6 +48,8 @@ static void usage(FILE *f)
                "\n"
                "URL: redis://[:password@]host[:port][/db] or unix:///path[?db=N]\n"
                "     (default redis://127.0.0.1:6379/0, or $MQCHAT_REDIS)\n"
+               "SEEDS: a Redis Cluster, host:port[,host:port...] (or $MQCHAT_REDIS_CLUSTER);\n"
+               "     the URL then only gives the password\n"
                "PREFIX: Redis key prefix (default mqchat:, or $MQCHAT_PREFIX)\n"
                "HOST:PORT: MQTT broker (default 127.0.0.1:1883, or $MQCHAT_MQTT)\n"
                "The MQTT password comes from $MQCHAT_PASSWORD, else a terminal prompt.\n"
@@ -82,6 +85,8 @@ struct mqc_store *mqc_cli_store(const struct mqc_cli *cli)
         snprintf(where, sizeof where, "unix:%s", u.unix_path);
     else
         snprintf(where, sizeof where, "%s:%d", u.host, u.port);
+    if (cli->redis_cluster)
+        snprintf(where, sizeof where, "cluster %.280s", cli->redis_cluster);
     struct mqc_store_opts o = {
         .host = u.host,
         .port = u.port,
@@ -91,6 +96,7 @@ struct mqc_store *mqc_cli_store(const struct mqc_cli *cli)
         .prefix = cli->prefix,
         .timeout_ms = 5000,
         .retry_ms = 1,
+        .cluster_nodes = cli->redis_cluster,
     };
     struct mqc_store *s = mqc_store_new(&o);
     mqc_redis_url_cleanup(&u);
@@ -125,7 +131,11 @@ int main(int argc, char **argv)
         .redis_url = getenv("MQCHAT_REDIS") ? getenv("MQCHAT_REDIS") : "redis://127.0.0.1:6379/0",
         .prefix = getenv("MQCHAT_PREFIX") ? getenv("MQCHAT_PREFIX") : "mqchat:",
         .mqtt = getenv("MQCHAT_MQTT"),
+        .redis_cluster = getenv("MQCHAT_REDIS_CLUSTER") && getenv("MQCHAT_REDIS_CLUSTER")[0]
+                             ? getenv("MQCHAT_REDIS_CLUSTER")
+                             : NULL,
     };
+    bool cluster_given = false;
     bool redis_given = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -135,6 +145,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--redis") && i + 1 < argc) {
             cli.redis_url = argv[++i];
             redis_given = true;
+        } else if (!strcmp(argv[i], "--redis-cluster") && i + 1 < argc) {
+            cli.redis_cluster = argv[++i];
+            cluster_given = true;
         } else if (!strcmp(argv[i], "--prefix") && i + 1 < argc) {
             cli.prefix = argv[++i];
         } else {
@@ -156,6 +169,13 @@ int main(int argc, char **argv)
                 "mqchat: bad Redis URL in %s (want redis://[:password@]host[:port][/db] "
                 "or unix:///path[?db=N])\n",
                 redis_given ? "--redis" : "$MQCHAT_REDIS");
+        return 2;
+    }
+    if (cli.redis_cluster && (cluster_given || uses_redis(argv[i])) &&
+        mqc_opt_check_seeds(cli.redis_cluster)) {
+        fprintf(stderr, "mqchat: bad Redis Cluster seeds in %s: %s\n",
+                cluster_given ? "--redis-cluster" : "$MQCHAT_REDIS_CLUSTER",
+                mqc_opt_check_seeds(cli.redis_cluster));
         return 2;
     }
     if (!strcmp(argv[i], "user"))

@@ -49,6 +49,12 @@ static const struct mqc_opt opts[] = {
      "Redis unix socket path (wins over host/port)"},
     {"redis_password", STR, F(redis_password), 1, 512, NULL, SECRET, NULL, "Redis AUTH password"},
     {"redis_db", LONG, F(redis_db), 0, 1000000, "0", 0, NULL, "Redis database number"},
+    {"redis_cluster_nodes", STR, F(redis_cluster_nodes), 3, 4096, NULL, 0, mqc_opt_check_seeds,
+     "Redis Cluster seed nodes host:port, separated by spaces (unset = one Redis; set: "
+     "redis_host, redis_port, redis_unix and redis_db are ignored)"},
+    {"redis_wait_replicas", LONG, F(redis_wait_replicas), 0, 16, "0", 0, NULL,
+     "acknowledge a message only after this many replicas hold it (WAIT; fewer within "
+     "redis_timeout_ms/2: unavailable, the retry is deduplicated)"},
     {"key_prefix", STR, F(key_prefix), 1, 64, "mqchat:", 0, mqc_opt_check_prefix,
      "prefix of every Redis key"},
     {"node_id", STR, F(node_id), 1, 64, NULL, 0, mqc_opt_check_id,
@@ -173,6 +179,18 @@ int mqc_config_finish(struct mqc_config *cfg, char *err, size_t errlen)
     mqc_filter_list_cleanup(&cfg->other_filters);
     if (mqc_filter_list_parse(cfg->other_topics, &cfg->other_filters, why, sizeof why) != MQC_OK) {
         snprintf(err, errlen, "plugin_opt_other_topics: %s", why);
+        return MQC_EBADREQ;
+    }
+    if (cfg->redis_cluster_nodes && cfg->redis_unix) {
+        snprintf(err, errlen,
+                 "plugin_opt_redis_unix: cannot be used with "
+                 "plugin_opt_redis_cluster_nodes (a cluster is reached over TCP)");
+        return MQC_EBADREQ;
+    }
+    if (cfg->redis_cluster_nodes && cfg->redis_db != 0) {
+        snprintf(err, errlen,
+                 "plugin_opt_redis_db: a Redis Cluster has only database 0 "
+                 "(unset it with plugin_opt_redis_cluster_nodes)");
         return MQC_EBADREQ;
     }
     /* Attachments: all four of endpoint, bucket, key and secret, or none. */

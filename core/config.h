@@ -15,6 +15,8 @@ struct mqc_config {
     char *redis_unix;     /* NULL = use host/port */
     char *redis_password; /* NULL = no AUTH */
     long redis_db;
+    char *redis_cluster_nodes; /* NULL = one Redis (host/port/unix/db) */
+    long redis_wait_replicas;  /* 0 = acknowledge without WAIT */
     char *key_prefix;
     char *node_id; /* default: host name */
     long max_message_bytes;

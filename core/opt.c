@@ -97,6 +97,39 @@ const char *mqc_opt_check_path(const char *v)
     return NULL;
 }
 
+const char *mqc_opt_check_seeds(const char *v)
+{
+    const char *bad = "must be host:port seeds separated by spaces or commas (port 1-65535)";
+    size_t seeds = 0;
+    const char *p = v;
+    while (*p) {
+        p += strspn(p, " ,");
+        if (!*p)
+            break;
+        size_t len = strcspn(p, " ,");
+        const char *colon = NULL;
+        for (size_t i = 0; i < len; i++) {
+            if ((unsigned char)p[i] < 0x21 || p[i] == 0x7f)
+                return bad;
+            if (p[i] == ':')
+                colon = p + i;
+        }
+        if (!colon || colon == p || colon + 1 >= p + len || p + len - colon - 1 > 5)
+            return bad;
+        long port = 0;
+        for (const char *d = colon + 1; d < p + len; d++) {
+            if (*d < '0' || *d > '9')
+                return bad;
+            port = port * 10 + (*d - '0');
+        }
+        if (port < 1 || port > 65535)
+            return bad;
+        seeds++;
+        p += len;
+    }
+    return seeds ? NULL : bad;
+}
+
 const struct mqc_opt *mqc_opt_find(const struct mqc_opt *rows, size_t n, const char *key,
                                    size_t len)
 {

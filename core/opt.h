@@ -54,6 +54,9 @@ int mqc_opt_set_bool(const struct mqc_opt *o, void *conf, const char *value, cha
 const char *mqc_opt_check_prefix(const char *value);
 const char *mqc_opt_check_id(const char *value);
 const char *mqc_opt_check_path(const char *value);
+/* Redis Cluster seeds: one or more "host:port" (port 1-65535, host without
+ * spaces, commas or control characters), separated by spaces or commas. */
+const char *mqc_opt_check_seeds(const char *value);
 
 /* The row of rows[0..n) (borrowed) named key (borrowed, len bytes, not
  * necessarily terminated), or NULL. */

@@ -195,6 +195,8 @@ static int open_store(struct mqc_plugin *p)
         .push_preview = c->push_preview,
         .node = c->node_id,
         .check_version = true,
+        .cluster_nodes = c->redis_cluster_nodes,
+        .wait_replicas = (int)c->redis_wait_replicas,
     };
     if (!(p->store = mqc_store_new(&so)))
         return MOSQ_ERR_NOMEM;

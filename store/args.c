@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/clock.h"
 #include "core/err.h"
@@ -103,3 +104,86 @@ int mqc_store__submit(struct mqc_store *s, struct mqc_store__args *a,
     mqc_store__args_free(a);
     return rc;
 }
+
+#ifdef MQC_CHECK_SLOTS
+#include <pthread.h>
+
+#include "core/log.h"
+#include "core/slot.h"
+
+/* Functions the check lets through (logged once): every function of the
+ * broker and the admin tool is single-slot (docs/ARCHITECTURE.md "Redis
+ * layout and Redis Cluster"); only this one is cross-slot, by design. */
+static const char *const allowed_cross_slot[] = {
+    /* mqchat-push's per-job expansion on one Redis (expand_by_slot off):
+     * cross-slot by design there (half the Redis CPU of the per-slot
+     * calls), never used on a cluster, where expand_by_slot is forced. */
+    "mqc2_expand",
+};
+
+/* Function names already logged (each cross-slot function is said once). */
+#define SEEN_MAX 64
+static char seen[SEEN_MAX][64];
+static size_t nseen;
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t len_of(const char **argv, const size_t *lens, int i)
+{
+    return lens ? lens[i] : strlen(argv[i]);
+}
+
+static bool is_word(const char *s, size_t len, const char *w)
+{
+    return strlen(w) == len && strncasecmp(s, w, len) == 0;
+}
+
+/* Log "cross-slot FCALL fn" once per name: the list of those seen. */
+static void note(const char *fn, size_t len, bool allowed)
+{
+    pthread_mutex_lock(&seen_lock);
+    bool known = false;
+    for (size_t i = 0; i < nseen && !known; i++)
+        known = strlen(seen[i]) == len && memcmp(seen[i], fn, len) == 0;
+    if (!known && nseen < SEEN_MAX) {
+        snprintf(seen[nseen++], sizeof seen[0], "%.*s", (int)len, fn);
+        mqc_log(allowed ? MQC_LOG_WARNING : MQC_LOG_ERR,
+                "store: cross-slot call seen: %.*s (%s; MQC_CHECK_SLOTS)", (int)len, fn,
+                allowed ? "allowed: cross-slot by design" : "refused");
+    }
+    pthread_mutex_unlock(&seen_lock);
+}
+
+int mqc_store__args_check_slot(int argc, const char **argv, const size_t *lens)
+{
+    if (argc < 3 || !(is_word(argv[0], len_of(argv, lens, 0), "FCALL") ||
+                      is_word(argv[0], len_of(argv, lens, 0), "FCALL_RO")))
+        return MQC_OK;
+    long nkeys = strtol(argv[2], NULL, 10);
+    if (nkeys < 2 || nkeys > argc - 3)
+        return MQC_OK;
+    unsigned slot = mqc_slot_of(argv[3], len_of(argv, lens, 3));
+    bool one = true;
+    for (long i = 1; one && i < nkeys; i++)
+        one = mqc_slot_of(argv[3 + i], len_of(argv, lens, 3 + (int)i)) == slot;
+    if (one)
+        return MQC_OK;
+    const char *fn = argv[1];
+    size_t fl = len_of(argv, lens, 1);
+    for (size_t i = 0; i < sizeof allowed_cross_slot / sizeof allowed_cross_slot[0]; i++) {
+        if (is_word(fn, fl, allowed_cross_slot[i])) {
+            note(fn, fl, true);
+            return MQC_OK;
+        }
+    }
+    note(fn, fl, false);
+    return MQC_EINTERNAL;
+}
+#else
+int mqc_store__args_check_slot(int argc, const char **argv, const size_t *lens)
+{
+    (void)argc;
+    (void)argv;
+    (void)lens;
+    return MQC_OK;
+}
+#endif

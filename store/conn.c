@@ -1,6 +1,16 @@
 /* The Redis connection: connect with timeouts, AUTH/SELECT, drop on error and
  * reconnect lazily with a minimum interval, so that a dead Redis costs callers
- * one failed attempt per retry interval and nothing in between. */
+ * one failed attempt per retry interval and nothing in between.
+ *
+ * On a Redis Cluster (opts.cluster_nodes) the connection is the slot router
+ * (store/router.h): "up" means the slot map is loaded and every primary
+ * answered the last check (PING, after the router's hook loaded the
+ * function library there); a command that fails on a node marks the store
+ * down (logged once) and the next mqc_store_ensure, at most once per
+ * retry_ms, reloads the map and checks the primaries again. Commands keep
+ * going to the router while it is down: the router paces reconnects per
+ * node, so the shards that answer keep working during a failover. SELECT is
+ * never sent (a cluster has only database 0). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +46,13 @@ struct mqc_store *mqc_store_new(const struct mqc_store_opts *o)
     s->inflight_tail = &s->inflight;
     s->jobs_tail = &s->jobs;
     s->unsure = mqc_map_new();
+    s->held_tail = &s->held;
+    s->wait_replicas = o->wait_replicas > 0 ? o->wait_replicas : 0;
+    s->cluster_nodes = dup_or_null(o->cluster_nodes);
+    if (o->cluster_nodes && !s->cluster_nodes) {
+        mqc_store_free(s);
+        return NULL;
+    }
     if (!s->host || !s->prefix || !s->unsure || (o->unix_path && !s->unix_path) ||
         (o->password && !s->password) || (o->cluster_nodes && !s->cluster_nodes)) {
         mqc_store_free(s);
@@ -49,7 +66,10 @@ void mqc_store_free(struct mqc_store *s)
     if (!s)
         return;
     mqc_store__free_jobs(s);
+    mqc_router_free(s->router); /* fails what it still holds (none: flushed above) */
+    mqc_router_free(s->side_router);
     mqc_map_free(s->unsure); /* after the jobs: failing them may add keys */
+    free(s->cluster_nodes);
     if (s->ctx)
         redisFree(s->ctx);
     if (s->side)
@@ -70,7 +90,9 @@ void mqc_store_free(struct mqc_store *s)
 
 static const char *where(const struct mqc_store *s, char *buf, size_t size)
 {
-    if (s->unix_path)
+    if (s->cluster_nodes)
+        snprintf(buf, size, "cluster=%s", s->cluster_nodes);
+    else if (s->unix_path)
         snprintf(buf, size, "unix=%s", s->unix_path);
     else
         snprintf(buf, size, "host=%s port=%d", s->host, s->port);
@@ -83,6 +105,7 @@ void mqc_store__drop(struct mqc_store *s, const char *why)
      * sees the connection gone. */
     char w[160];
     snprintf(s->last_error, sizeof s->last_error, "%s", why ? why : "unknown error");
+    s->cluster_up = false; /* cluster: the next ensure checks the nodes again */
     if (s->ctx) {
         redisFree(s->ctx);
         s->ctx = NULL;
@@ -202,8 +225,73 @@ static int connect_now(struct mqc_store *s)
     return MQC_OK;
 }
 
+/* A router over the cluster seeds, with the store's password and timeouts
+ * and the library hook. NULL when out of memory or no valid seed. */
+static struct mqc_router *new_router(const struct mqc_store *s)
+{
+    struct mqc_router_opts ro = {
+        .seeds = s->cluster_nodes,
+        .password = s->password,
+        .timeout_ms = s->timeout_ms,
+        .retry_ms = s->retry_ms,
+        /* WAIT answers well within a command's timeout, so a slow replica
+         * reads as "fewer acks", never as a dead primary */
+        .wait_timeout_ms = s->timeout_ms / 2 > 0 ? s->timeout_ms / 2 : 1,
+        .on_connect = mqc_store__library_hook,
+    };
+    return mqc_router_new(&ro);
+}
+
+/* The cluster's up check: the map (re)loaded and every primary answering
+ * (PING; the router runs the library hook on a node before its first
+ * command). MQC_OK or MQC_EUNAVAIL with the reason in last_error. */
+static int cluster_connect(struct mqc_store *s)
+{
+    char w[160];
+    s->ever_attempted = true;
+    if (!s->router && !(s->router = new_router(s))) {
+        snprintf(s->last_error, sizeof s->last_error,
+                 "no valid host:port in the cluster seeds (or out of memory)");
+        mqc_log(MQC_LOG_ERR, "store: %s (%s)", s->last_error, where(s, w, sizeof w));
+        return MQC_EUNAVAIL;
+    }
+    const char *ping[] = {"PING"};
+    int rc = mqc_router_refresh(s->router);
+    if (rc == MQC_OK)
+        rc = mqc_router_each_primary(s->router, 1, ping, NULL, NULL, NULL);
+    if (rc != MQC_OK) {
+        bool said = !s->was_up && s->last_error[0] &&
+                    !strcmp(s->last_error, mqc_router_last_error(s->router));
+        snprintf(s->last_error, sizeof s->last_error, "%s", mqc_router_last_error(s->router));
+        if (!said)
+            mqc_log(MQC_LOG_ERR, "store: redis cluster unavailable: %s (%s)", s->last_error,
+                    where(s, w, sizeof w));
+        s->was_up = false;
+        return MQC_EUNAVAIL;
+    }
+    s->cluster_up = true; /* mqc_store__argv needs it for the version check */
+    if (s->check_version && mqc_store_check_version(s) != MQC_OK) {
+        mqc_store__drop(s, s->needs_upgrade ? "store needs `mqchat store upgrade`"
+                                            : "cannot check the store's version");
+        return MQC_EUNAVAIL;
+    }
+    if (!s->was_up)
+        mqc_log(MQC_LOG_NOTICE, "store: connected to redis (%s)", where(s, w, sizeof w));
+    s->was_up = true;
+    s->last_error[0] = '\0';
+    return MQC_OK;
+}
+
 int mqc_store_ensure(struct mqc_store *s, int64_t now)
 {
+    if (s->cluster_nodes) {
+        if (s->cluster_up)
+            return MQC_OK;
+        if (s->ever_attempted && now - s->last_attempt_ms < s->retry_ms)
+            return MQC_EUNAVAIL;
+        s->last_attempt_ms = now;
+        return cluster_connect(s);
+    }
     if (s->ctx)
         return MQC_OK;
     if (s->ever_attempted && now - s->last_attempt_ms < s->retry_ms)
@@ -214,7 +302,46 @@ int mqc_store_ensure(struct mqc_store *s, int64_t now)
 
 bool mqc_store_is_up(const struct mqc_store *s)
 {
-    return s && s->ctx;
+    return s && (s->ctx || s->cluster_up);
+}
+
+bool mqc_store__cluster(const struct mqc_store *s)
+{
+    return s->cluster_nodes != NULL;
+}
+
+void mqc_store__router_failed(struct mqc_store *s, const char *why)
+{
+    char w[160];
+    snprintf(s->last_error, sizeof s->last_error, "%s", why && why[0] ? why : "unavailable");
+    if (s->was_up)
+        mqc_log(MQC_LOG_ERR, "store: redis cluster degraded: %s (%s)", s->last_error,
+                where(s, w, sizeof w));
+    s->was_up = false;
+    s->cluster_up = false;
+}
+
+/* One blocking command on router r (the main or the side one): the reply
+ * under the one rule, or NULL. */
+static redisReply *router_argv(struct mqc_store *s, struct mqc_router *r, int argc,
+                               const char **argv, const size_t *lens)
+{
+    redisReply *rep = NULL;
+    if (mqc_router_call(r, argc, argv, lens, &rep) != MQC_OK) {
+        mqc_store__router_failed(s, mqc_router_last_error(r));
+        if (rep)
+            freeReplyObject(rep);
+        return NULL;
+    }
+    if (!rep) {
+        mqc_store__router_failed(s, "no reply");
+        return NULL;
+    }
+    if (mqc_store__refused(s, rep) != MQC_OK) {
+        freeReplyObject(rep);
+        return NULL;
+    }
+    return rep;
 }
 
 const char *mqc_store_last_error(const struct mqc_store *s)
@@ -222,8 +349,111 @@ const char *mqc_store_last_error(const struct mqc_store *s)
     return s ? s->last_error : "";
 }
 
+/* One command's slot in mqc_store__router_pipeline. */
+struct pipe_slot {
+    int rc;
+    redisReply *reply;
+    char error[160];
+};
+
+static void pipe_done(void *ctx, struct mqc_router_result *res)
+{
+    struct pipe_slot *p = ctx;
+    p->rc = res->rc;
+    p->reply = res->reply;
+    res->reply = NULL; /* taken */
+    if (res->rc != MQC_OK)
+        snprintf(p->error, sizeof p->error, "%s", res->error ? res->error : "unavailable");
+}
+
+int mqc_store__router_pipeline(struct mqc_store *s, int n, const int *argcs,
+                               const char *const *const *argvs, const size_t *const *lens,
+                               redisReply **out)
+{
+    int rc = MQC_OK;
+    for (int i = 0; i < n; i++)
+        out[i] = NULL;
+    if (!s->router)
+        return MQC_EUNAVAIL;
+    struct pipe_slot *p = calloc(n > 0 ? (size_t)n : 1, sizeof *p);
+    if (!p)
+        return MQC_ENOMEM;
+    int queued = 0;
+    for (; queued < n; queued++) {
+        p[queued].rc = MQC_EUNAVAIL;
+        if (mqc_store__args_check_slot(argcs[queued], (const char **)argvs[queued], lens[queued]) !=
+                MQC_OK ||
+            mqc_router_append(s->router, argcs[queued], (const char **)argvs[queued], lens[queued],
+                              0, pipe_done, &p[queued]) != MQC_OK) {
+            rc = MQC_EUNAVAIL;
+            break;
+        }
+    }
+    mqc_router_flush(s->router); /* every queued one answered */
+    for (int i = 0; i < queued; i++) {
+        if (p[i].rc != MQC_OK) {
+            if (rc == MQC_OK)
+                mqc_store__router_failed(s, p[i].error);
+            rc = MQC_EUNAVAIL;
+        } else if (!p[i].reply || mqc_store__refused(s, p[i].reply) != MQC_OK) {
+            rc = MQC_EUNAVAIL;
+        }
+        out[i] = p[i].reply;
+    }
+    free(p);
+    if (rc != MQC_OK)
+        for (int i = 0; i < n; i++) {
+            if (out[i])
+                freeReplyObject(out[i]);
+            out[i] = NULL;
+        }
+    return rc;
+}
+
+int mqc_store__cluster_pipeline(struct mqc_store *s, struct mqc_store__args *cmds, size_t n,
+                                redisReply **out)
+{
+    int rc = n > 100000000 ? MQC_ENOMEM : MQC_OK;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (cmds[i].failed)
+            rc = MQC_EBADREQ;
+    }
+    int *argcs = rc == MQC_OK ? malloc((n ? n : 1) * sizeof *argcs) : NULL;
+    const char *const **argvs = rc == MQC_OK ? malloc((n ? n : 1) * sizeof *argvs) : NULL;
+    const size_t **lens = rc == MQC_OK ? malloc((n ? n : 1) * sizeof *lens) : NULL;
+    if (rc == MQC_OK && (!argcs || !argvs || !lens))
+        rc = MQC_ENOMEM;
+    for (size_t i = 0; rc == MQC_OK && i < n; i++) {
+        argcs[i] = cmds[i].n;
+        argvs[i] = (const char *const *)cmds[i].v;
+        lens[i] = cmds[i].lens;
+    }
+    if (rc == MQC_OK)
+        rc = mqc_store__router_pipeline(s, (int)n, argcs, argvs, lens, out);
+    free(argcs);
+    free(argvs);
+    free(lens);
+    for (size_t i = 0; i < n; i++)
+        mqc_store__args_free(&cmds[i]);
+    return rc;
+}
+
 redisReply *mqc_store__argv(struct mqc_store *s, int argc, const char **argv, const size_t *lens)
 {
+    if (mqc_store__args_check_slot(argc, argv, lens) != MQC_OK) {
+        snprintf(s->last_error, sizeof s->last_error, "cross-slot call refused (debug check)");
+        return NULL;
+    }
+    if (s->cluster_nodes) {
+        /* the router completes what it holds first (replies in order) */
+        if (!s->router) {
+            if (!s->last_error[0])
+                snprintf(s->last_error, sizeof s->last_error, "not connected");
+            return NULL;
+        }
+        return router_argv(s, s->router, argc, argv, lens);
+    }
     if (s->inflight)
         mqc_store__complete(s); /* replies come in order: the batch's first */
     if (!s->ctx)
@@ -264,6 +494,24 @@ static redisContext *dial_side(struct mqc_store *s)
 
 redisReply *mqc_store__side_cmd(struct mqc_store *s, int argc, const char **argv)
 {
+    if (s->cluster_nodes) {
+        /* a second router: its own connections, none of the pipeline's */
+        if (!s->router)
+            return NULL;
+        if (!s->side_router && !(s->side_router = new_router(s)))
+            return mqc_store__cmd(s, argc, argv);
+        redisReply *rep = NULL;
+        if (mqc_router_call(s->side_router, argc, argv, NULL, &rep) != MQC_OK || !rep) {
+            if (rep)
+                freeReplyObject(rep);
+            return mqc_store__cmd(s, argc, argv); /* the usual way says why */
+        }
+        if (mqc_store__refused(s, rep) != MQC_OK) {
+            freeReplyObject(rep);
+            return NULL;
+        }
+        return rep;
+    }
     if (!s->ctx)
         return NULL; /* down: the caller reports it as for any command */
     if (!s->side && !(s->side = dial_side(s)))

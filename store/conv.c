@@ -172,6 +172,16 @@ static void send_done(struct mqc_store__job *j, int rc, redisReply *r)
     struct mqc_post_result res = {0};
     const char **members = NULL;
     rc = post_parse(rc, r, &res, &members);
+    if (rc == MQC_OK && w->s->wait_replicas > 0 && j->acked < w->s->wait_replicas) {
+        /* stored, but not on enough replicas: a failover now could lose it.
+         * Unsure, as if the reply had been lost: the retry is deduplicated. */
+        snprintf(w->s->last_error, sizeof w->s->last_error,
+                 "WAIT: %lld of %d replicas acknowledged", j->acked < 0 ? 0 : j->acked,
+                 w->s->wait_replicas);
+        rc = MQC_EUNAVAIL;
+        j->maybe_run = true;
+        memset(&res, 0, sizeof res);
+    }
     if (rc == MQC_EUNAVAIL && j->maybe_run) {
         if (mqc_map_count(w->s->unsure) >= UNSURE_MAX) {
             mqc_log(MQC_LOG_WARNING,
@@ -212,6 +222,8 @@ int mqc_store__submit_send(struct mqc_store *s, struct mqc_store__args *a, const
     int rc = mqc_store__submit(s, a, send_done, NULL, w);
     if (rc != MQC_OK)
         free(w);
+    else
+        s->last_job->wait = s->wait_replicas; /* answered after WAIT (store/batch.c) */
     return rc;
 }
 

@@ -7,6 +7,8 @@
 
 #include "core/map.h"
 
+#include "store/router.h"
+
 #include "store/store.h"
 
 struct mqc_store {
@@ -46,8 +48,18 @@ struct mqc_store {
     /* mqc_store_set_member_step_hook (tests only; store/member.c) */
     void (*member_step_hook)(const char *conv, void *ctx);
     void *member_step_ctx;
-    char *cluster_nodes; /* Redis Cluster seeds, or NULL = one Redis (the bus
-                          * publishes with SPUBLISH when set: store/bus.c) */
+    /* Redis Cluster (opts.cluster_nodes): ctx and side stay NULL; the
+     * pipeline and blocking calls go through router, login reads through
+     * side_router (its own connections). cluster_up: the map is loaded and
+     * the last ensure found the nodes answering. */
+    char *cluster_nodes;
+    struct mqc_router *router, *side_router;
+    bool cluster_up;
+    int wait_replicas;
+    /* Single Redis with wait_replicas: replies of the batch held until the
+     * WAIT after them answers (store/batch.c), in submission order. */
+    struct mqc_store__job *held, **held_tail;
+    int waits_due; /* WAITs written whose answer has not been read */
 };
 
 /* A queued command: the formatted RESP text and what to do with the reply.
@@ -61,13 +73,19 @@ struct mqc_store__job {
     long long len;
     int64_t sent_ns; /* monotonic time it was written to Redis (round trips) */
     void (*done)(struct mqc_store__job *job, int rc, redisReply *reply);
-    void *cb, *ctx;  /* the caller's callback and its argument */
-    bool keep_reply; /* set by done(): it took the reply (frees it with
-                      * freeReplyObject) */
-    bool soft;       /* an error reply goes to done() as is (rc MQC_EUNAVAIL, reply
-                      * given), without the one rule's logging and reconnect */
-    bool maybe_run;  /* handed to a live connection and not refused by Redis: on
-                      * MQC_EUNAVAIL, Redis may still have run it */
+    void *cb, *ctx;          /* the caller's callback and its argument */
+    bool keep_reply;         /* set by done(): it took the reply (frees it with
+                              * freeReplyObject) */
+    bool soft;               /* an error reply goes to done() as is (rc MQC_EUNAVAIL, reply
+                              * given), without the one rule's logging and reconnect */
+    bool maybe_run;          /* handed to a live connection and not refused by Redis: on
+                              * MQC_EUNAVAIL, Redis may still have run it */
+    int wait;                /* > 0: WAIT for that many replicas before done() (set
+                              * by the submitter right after queueing) */
+    long long acked;         /* replicas that acknowledged (WAIT), -1 not asked */
+    bool is_wait;            /* the WAIT the store appended itself (single Redis) */
+    redisReply *held_reply;  /* the reply, until the WAIT after it answers */
+    struct mqc_store *store; /* the store it belongs to (router callbacks) */
 };
 
 /* Connect to Redis (unix_path wins over host/port) with timeout_ms for the
@@ -170,5 +188,35 @@ int mqc_store__scan(struct mqc_store *s, const char *suffix,
                     int (*fn)(const char *key, size_t len, void *ctx), void *ctx);
 /* Drop the connection after an I/O or protocol error (logs why). */
 void mqc_store__drop(struct mqc_store *s, const char *why);
+/* Cluster: run n commands (argcs[i], argvs[i], lens[i] borrowed; lens[i]
+ * may be NULL) through the router in one go (each node's share in one
+ * write), blocking until all are answered. out[i] gets reply i (owned:
+ * freeReplyObject). MQC_OK when every command got a reply that is not an
+ * error (the one rule above); otherwise every out[i] is NULL and the result
+ * is MQC_EUNAVAIL (reason in last_error) or MQC_ENOMEM. For blocking
+ * pipelines (a store/pipe.c-style caller on a cluster). */
+int mqc_store__router_pipeline(struct mqc_store *s, int n, const int *argcs,
+                               const char *const *const *argvs, const size_t *const *lens,
+                               redisReply **out);
+/* The same for n built commands (each freed here, whatever happens), with
+ * the contract of store/pipe.c's mqc_store__pipeline (MQC_EBADREQ when a
+ * builder failed): that function's cluster branch is
+ *     if (mqc_store__cluster(s))
+ *         return mqc_store__cluster_pipeline(s, cmds, n, out);
+ * at its top. */
+int mqc_store__cluster_pipeline(struct mqc_store *s, struct mqc_store__args *cmds, size_t n,
+                                redisReply **out);
+/* Whether s runs on a Redis Cluster (the slot router). */
+bool mqc_store__cluster(const struct mqc_store *s);
+/* Cluster: a command could not be run on a node (why borrowed): the store
+ * reads as down (logged once) until the next mqc_store_ensure finds every
+ * primary answering again. */
+void mqc_store__router_failed(struct mqc_store *s, const char *why);
+/* The debug check of CLUSTER.md rule 5 (store/args.c): with MQC_CHECK_SLOTS
+ * defined, an FCALL/FCALL_RO whose KEYS are not all in one slot is refused
+ * (MQC_EINTERNAL, logged once per function name) unless its function is on
+ * the allow-list of calls still being split; without it, always MQC_OK.
+ * argv/lens borrowed (lens NULL: NUL-terminated). */
+int mqc_store__args_check_slot(int argc, const char **argv, const size_t *lens);
 
 #endif

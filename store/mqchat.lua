@@ -1228,17 +1228,6 @@ local function upgrade_user(keys, args)
   return {'ok', 1}
 end
 
--- mute: KEYS members of the conversation, the user's mutes. ARGV user, conv, until, now.
-local function mute(keys, args)
-  if redis.call('HEXISTS', keys[1], args[1]) == 0 then return {'not_member'} end
-  if num(args[3]) <= num(args[4]) then
-    redis.call('HDEL', keys[2], args[2])
-  else
-    redis.call('HSET', keys[2], args[2], args[3])
-  end
-  return {'ok'}
-end
-
 -- user_leave (mqchat user del, one call per conversation of the user, in
 -- its slot; store/users.c runs them, then the user's own keys, then the
 -- record): the user leaves the conversation for good.
@@ -1466,7 +1455,6 @@ local function expand(keys, args)
   return out
 end
 
-redis.register_function('mqc1_mute', mute)
 redis.register_function('mqc2_presence', presence)
 redis.register_function('mqc2_devices', devices)
 redis.register_function('mqc2_presence_reset', presence_reset)

@@ -23,6 +23,8 @@ static void free_out(redisReply **out, size_t n)
 int mqc_store__pipeline(struct mqc_store *s, struct mqc_store__args *cmds, size_t n,
                         redisReply **out)
 {
+    if (mqc_store__cluster(s))
+        return mqc_store__cluster_pipeline(s, cmds, n, out);
     int rc = MQC_OK;
     for (size_t i = 0; i < n; i++) {
         out[i] = NULL;

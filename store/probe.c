@@ -2,6 +2,7 @@
  * connection from mqc_store__dial: nothing here writes to Redis or loads the
  * function library, so what the doctor reports is what the brokers see. */
 #include "store/probe.h"
+#include "store/router.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,4 +283,54 @@ int mqc_store_probe_prefixes(struct mqc_store_probe *p, long max_keys,
         freeReplyObject(r);
     } while (strcmp(cursor, "0") && seen < max_keys);
     return MQC_OK;
+}
+
+struct primaries_walk {
+    void (*fn)(const char *host, int port, void *ctx);
+    void *ctx;
+    int down;
+};
+
+static void on_primary(const char *addr, int rc, const redisReply *reply, void *ctx)
+{
+    (void)reply;
+    struct primaries_walk *w = ctx;
+    char host[300];
+    snprintf(host, sizeof host, "%s", addr);
+    char *colon = strrchr(host, ':');
+    if (rc != MQC_OK)
+        w->down++;
+    if (!colon)
+        return;
+    *colon = '\0';
+    w->fn(host, atoi(colon + 1), w->ctx);
+}
+
+int mqc_store_probe_cluster_primaries(const char *seeds, const char *password, int timeout_ms,
+                                      void (*fn)(const char *host, int port, void *ctx), void *ctx,
+                                      int *down, char *err, size_t errlen)
+{
+    struct mqc_router_opts ro = {.seeds = seeds, .password = password, .timeout_ms = timeout_ms};
+    struct mqc_router *r = mqc_router_new(&ro);
+    if (down)
+        *down = 0;
+    if (!r) {
+        snprintf(err, errlen, "no valid host:port in the seeds");
+        return MQC_EUNAVAIL;
+    }
+    int rc = mqc_router_refresh(r);
+    if (rc != MQC_OK) {
+        snprintf(err, errlen, "%s", mqc_router_last_error(r));
+        mqc_router_free(r);
+        return rc;
+    }
+    struct primaries_walk w = {fn, ctx, 0};
+    const char *ping[] = {"PING"};
+    rc = mqc_router_each_primary(r, 1, ping, NULL, on_primary, &w);
+    if (rc != MQC_OK)
+        snprintf(err, errlen, "%s", mqc_router_last_error(r));
+    if (down)
+        *down = w.down;
+    mqc_router_free(r);
+    return rc;
 }

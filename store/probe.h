@@ -48,4 +48,14 @@ int mqc_store_probe_users(struct mqc_store_probe *p, const char *prefix, long lo
 int mqc_store_probe_prefixes(struct mqc_store_probe *p, long max_keys,
                              void (*fn)(const char *prefix, long long users, void *ctx), void *ctx);
 
+/* Redis Cluster: the primaries of the slot map loaded from seeds ("host:port"
+ * separated by spaces or commas; borrowed), fn(host, port, ctx) for each
+ * (host borrowed for the call). A router with no hook: nothing is loaded or
+ * written. MQC_OK, or MQC_EUNAVAIL with the reason in err (no seed answered,
+ * or a primary did not answer PING: fn is still called for every primary,
+ * and *down (may be NULL) counts those that did not answer). */
+int mqc_store_probe_cluster_primaries(const char *seeds, const char *password, int timeout_ms,
+                                      void (*fn)(const char *host, int port, void *ctx), void *ctx,
+                                      int *down, char *err, size_t errlen);
+
 #endif

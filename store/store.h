@@ -24,12 +24,19 @@ struct mqc_store_opts {
     int64_t retention_ms; /* how long logs and timelines are kept (0 = 30 days) */
     bool push_preview;    /* put body previews in push jobs */
     const char *node;     /* this broker's node id, or NULL */
-    /* Redis Cluster seeds "host:port ..." (borrowed during _new only), or
-     * NULL = one Redis. */
+    bool check_version;   /* on every connect: refuse (stay down) a store with
+                           * data and no version MQC_STORE_VERSION, and mark an
+                           * empty one (mqc_store_check_version) */
+    /* Redis Cluster seeds "host:port" separated by spaces or commas
+     * (borrowed, copied), or NULL for one Redis (host/port/unix_path/db).
+     * Set: every command goes through the slot router (store/router.h),
+     * SELECT is never sent, host/port/unix_path/db are ignored. */
     const char *cluster_nodes;
-    bool check_version; /* on every connect: refuse (stay down) a store with
-                         * data and no version MQC_STORE_VERSION, and mark an
-                         * empty one (mqc_store_check_version) */
+    /* > 0: sends and relations (mqc_store_send, _relate...) are answered
+     * only after WAIT wait_replicas on their node; fewer replicas within
+     * timeout_ms: MQC_EUNAVAIL as if Redis were unreachable (the write may
+     * have happened: the "unsure" dedupe makes the retry safe). */
+    int wait_replicas;
 };
 
 struct mqc_store;

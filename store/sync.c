@@ -11,19 +11,6 @@
 #include "store/internal.h"
 #include "store/keys.h"
 
-static int ok_status(const redisReply *r)
-{
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-        r->element[0]->type != REDIS_REPLY_STRING)
-        return MQC_EINTERNAL;
-    const char *w = r->element[0]->str;
-    if (!strcmp(w, "ok"))
-        return MQC_OK;
-    if (!strcmp(w, "not_member"))
-        return MQC_ENOTMEMBER;
-    return MQC_EINTERNAL;
-}
-
 /* ---- sync: fan-out on read ----
  * Step 1 (mqc2_sync_user, the user's slot): Redis' time W, the user's
  * conversations, and those the user left since the token. Step 2, queued
@@ -319,29 +306,6 @@ int mqc_store_sync(struct mqc_store *s, const char *user, const struct mqc_syncp
         free(st);
     }
     return rc;
-}
-
-static void simple_done(struct mqc_store__job *j, int rc, redisReply *r)
-{
-    mqc_store_done_cb cb = (mqc_store_done_cb)j->cb;
-    if (rc == MQC_OK)
-        rc = ok_status(r);
-    if (cb)
-        cb(j->ctx, rc);
-}
-
-int mqc_store_mute(struct mqc_store *s, const char *user, const char *conv, int64_t until_ms,
-                   int64_t now_ms, mqc_store_done_cb cb, void *ctx)
-{
-    struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc1_mute", 2);
-    mqc_store__args_conv_key(&a, s, conv, "members");
-    mqc_store__args_user_key(&a, s, user, "mute");
-    mqc_store__args_str(&a, user);
-    mqc_store__args_str(&a, conv);
-    mqc_store__args_fmt(&a, "%lld", (long long)until_ms);
-    mqc_store__args_fmt(&a, "%lld", (long long)now_ms);
-    return mqc_store__submit(s, &a, simple_done, (void *)cb, ctx);
 }
 
 static void ignore_done(struct mqc_store__job *j, int rc, redisReply *r)

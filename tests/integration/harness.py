@@ -6,7 +6,14 @@ deadline.
 
 Paths come from the environment (set by ctest): MQCHAT_PLUGIN, MQCHAT_CLI,
 MQCHAT_SANITIZE (ON when the plugin is built with ASan/UBSan; the broker is
-then started with the sanitizer runtimes preloaded)."""
+then started with the sanitizer runtimes preloaded).
+
+MQC_TEST_REDIS=cluster runs the same tests on a Redis Cluster (3 primaries +
+3 replicas, tests/integration/cluster_harness.py) started once per test
+module (the first Stack/Cluster starts it, the process's exit stops it):
+brokers get plugin_opt_redis_cluster_nodes, the CLI --redis-cluster, and
+every Stack/Cluster starts from an empty store (FLUSHALL on every primary).
+stack.redis.call follows MOVED; SCAN/KEYS/DBSIZE cover every primary."""
 
 import os
 import queue
@@ -25,6 +32,7 @@ import paho.mqtt.client as mqtt
 PLUGIN = os.environ.get("MQCHAT_PLUGIN", "")
 CLI = os.environ.get("MQCHAT_CLI", "")
 SANITIZE = os.environ.get("MQCHAT_SANITIZE", "OFF") == "ON"
+CLUSTER_MODE = os.environ.get("MQC_TEST_REDIS", "") == "cluster"
 DEFAULT_TIMEOUT = 10.0 * (3 if SANITIZE else 1)
 
 V311 = mqtt.MQTTv311
@@ -220,6 +228,122 @@ class Redis:
         self.proc = None
 
 
+_CLUSTER = None
+
+
+def _shared_cluster():
+    """The module's Redis Cluster (MQC_TEST_REDIS=cluster), started on first
+    use and stopped when the process exits."""
+    global _CLUSTER
+    if _CLUSTER is None:
+        import atexit
+        from cluster_harness import RedisCluster
+        c = RedisCluster()
+        try:
+            c.start()
+        except BaseException:
+            c.stop()
+            raise
+        atexit.register(c.stop)
+        _CLUSTER = c
+    return _CLUSTER
+
+
+class ClusterRedis:
+    """Stands in for Redis when MQC_TEST_REDIS=cluster: the shared cluster,
+    emptied on start (FLUSHALL on every primary; the function library
+    stays). port is a primary's (redis-cli -c, the bus); call() follows
+    MOVED and runs SCAN/KEYS/DBSIZE/FLUSHALL on every primary."""
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.port = None
+        self.proc = None
+
+    def start(self):
+        c = _shared_cluster()
+        c.wait_ok()
+        for p in c.primary_ports():
+            c.node(p).call("FLUSHALL")
+        self.port = c.primary_ports()[0]
+
+    def ping(self):
+        return True
+
+    def stop(self):
+        pass  # shared by the module's tests
+
+    def kill(self):
+        raise unittest.SkipTest("kills Redis: not in cluster mode")
+
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def _on(self, port, args):
+        return _shared_cluster().node(port).call(*args)
+
+    def call(self, *args):
+        c = _shared_cluster()
+        cmd = str(args[0]).upper()
+        if cmd in ("SCAN", "KEYS", "DBSIZE", "FLUSHALL", "FLUSHDB"):
+            res = [self._on(p, args if cmd != "SCAN" else ("SCAN", 0) + tuple(args[2:]))
+                   for p in c.primary_ports()]
+            if cmd == "DBSIZE":
+                return sum(res)
+            if cmd == "KEYS":
+                return [k for r in res for k in r]
+            if cmd == "SCAN":  # every primary walked to the end: one page
+                keys = []
+                for p in c.primary_ports():
+                    cur = b"0"
+                    while True:
+                        cur, ks = self._on(p, ("SCAN", cur) + tuple(args[2:]))
+                        keys += ks
+                        if cur == b"0":
+                            break
+                return [b"0", keys]
+            return res[0]
+        if cmd in ("FCALL", "FCALL_RO", "EVAL", "EVALSHA"):
+            key = args[3] if len(args) > 3 and int(args[2]) > 0 else None
+        else:
+            key = args[1] if len(args) > 1 else None
+        port = c.primary_ports()[0]
+        if key is not None:
+            kb = key if isinstance(key, bytes) else str(key).encode()
+            port = c.owner(slot_of(kb))
+        for _ in range(5):
+            try:
+                return self._on(port, args)
+            except AssertionError as e:
+                text = str(e)
+                if "MOVED" not in text and "ASK" not in text:
+                    raise
+                port = int(text.split()[-1].split(":")[-1])
+        return self._on(port, args)
+
+    def snapshot(self, skip=(":presence", "{n:")):
+        out = {}
+        for k in self.call("SCAN", 0, "COUNT", 1000)[1]:
+            if not any(x.encode() in k for x in skip):
+                out[k] = self.call("DUMP", k)
+        return out
+
+
+def make_redis(workdir):
+    """Redis, or the shared Redis Cluster in cluster mode."""
+    return ClusterRedis(workdir) if CLUSTER_MODE else Redis(workdir)
+
+
+def slot_of(key):
+    """The Redis Cluster slot of key (bytes): its hash tag's CRC16."""
+    s = key.find(b"{")
+    if s >= 0:
+        e = key.find(b"}", s + 1)
+        if e > s + 1:
+            key = key[s + 1:e]
+    return crc16(key) % 16384
+
+
 def _resp_read(f):
     line = f.readline()
     if not line:
@@ -286,6 +410,11 @@ class Broker:
             "log_type all",
             "plugin " + PLUGIN,
             "plugin_opt_redis_port %d" % self.redis_port,
+        ] + ([
+            # the store through the slot router; redis_port (a primary) is
+            # where the bus subscribes until it speaks sharded pub/sub
+            "plugin_opt_redis_cluster_nodes %s" % _shared_cluster().seeds(" "),
+        ] if CLUSTER_MODE else []) + [
             "plugin_opt_redis_timeout_ms 500",
             "plugin_opt_redis_retry_ms 100",
         ]
@@ -604,7 +733,9 @@ class _Services:
             raise errors[0]
 
     def cli(self, *args, input=None):
-        return subprocess.run([CLI, "--redis", self.redis.url()] + list(args), input=input,
+        where = (["--redis-cluster", _shared_cluster().seeds(",")] if CLUSTER_MODE else
+                 ["--redis", self.redis.url()])
+        return subprocess.run([CLI] + where + list(args), input=input,
                               capture_output=True, text=True, timeout=60)
 
     def add_user(self, name, password):
@@ -618,7 +749,7 @@ class Stack(_Services):
 
     def __init__(self, options=None):
         self.dir = tempfile.mkdtemp(prefix="mqchat-it-")
-        self.redis = Redis(self.dir)
+        self.redis = make_redis(self.dir)
         self.options = options
         self.broker = None
         self.clients = []
@@ -655,7 +786,7 @@ class Cluster(_Services):
 
     def __init__(self, n=3, options=None):
         self.dir = tempfile.mkdtemp(prefix="mqchat-cluster-")
-        self.redis = Redis(self.dir)
+        self.redis = make_redis(self.dir)
         self.brokers = []
         for i in range(n):
             opts = dict(options or {})

@@ -24,7 +24,7 @@ class MessagingTest(unittest.TestCase):
         return Chat(self.stack, user, user + "-pw", protocol=protocol)
 
     def redis(self, *args):
-        return subprocess.run(["redis-cli", "-p", str(self.stack.redis.port)] + list(args),
+        return subprocess.run(["redis-cli", "-c", "-p", str(self.stack.redis.port)] + list(args),
                               capture_output=True, text=True, timeout=10).stdout
 
     def test_burst_of_500_in_order_to_every_device(self):

@@ -11,7 +11,7 @@ from harness import Chat, Stack, conv_jobs, main, wait_for
 
 
 def redis(stack, *args):
-    return subprocess.run(["redis-cli", "-p", str(stack.redis.port)] + list(args),
+    return subprocess.run(["redis-cli", "-c", "-p", str(stack.redis.port)] + list(args),
                           capture_output=True, text=True, timeout=10).stdout
 
 

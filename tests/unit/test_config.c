@@ -137,6 +137,38 @@ TEST(bad_ints_other_options)
     mqc_config_cleanup(&c);
 }
 
+TEST(redis_cluster_options)
+{
+    struct mqc_config c;
+    char err[256] = "";
+    if (!CHECK_EQ_INT(mqc_config_init(&c), MQC_OK))
+        return;
+    CHECK(c.redis_cluster_nodes == NULL);
+    CHECK_EQ_INT(c.redis_wait_replicas, 0);
+    expect_bad(&c, "redis_cluster_nodes", "nohostport", true);
+    expect_bad(&c, "redis_cluster_nodes", "h:0", true);
+    expect_bad(&c, "redis_cluster_nodes", "h:65536", true);
+    expect_bad(&c, "redis_cluster_nodes", ":7000", true);
+    expect_bad(&c, "redis_cluster_nodes", "h:70x", true);
+    expect_bad(&c, "redis_cluster_nodes", " , ", true);
+    expect_bad(&c, "redis_wait_replicas", "-1", true);
+    expect_bad(&c, "redis_wait_replicas", "17", true);
+    CHECK_EQ_INT(
+        mqc_config_set(&c, "redis_cluster_nodes", "10.0.0.1:7000 h2:7001,h3:7002", err, sizeof err),
+        MQC_OK);
+    CHECK_EQ_INT(mqc_config_set(&c, "redis_wait_replicas", "1", err, sizeof err), MQC_OK);
+    CHECK_EQ_INT(c.redis_wait_replicas, 1);
+    CHECK_EQ_INT(mqc_config_finish(&c, err, sizeof err), MQC_OK);
+    CHECK_EQ_INT(mqc_config_set(&c, "redis_db", "2", err, sizeof err), MQC_OK);
+    CHECK_EQ_INT(mqc_config_finish(&c, err, sizeof err), MQC_EBADREQ);
+    CHECK(test_contains(err, "redis_db"));
+    CHECK_EQ_INT(mqc_config_set(&c, "redis_db", "0", err, sizeof err), MQC_OK);
+    CHECK_EQ_INT(mqc_config_set(&c, "redis_unix", "/tmp/r.sock", err, sizeof err), MQC_OK);
+    CHECK_EQ_INT(mqc_config_finish(&c, err, sizeof err), MQC_EBADREQ);
+    CHECK(test_contains(err, "redis_unix"));
+    mqc_config_cleanup(&c);
+}
+
 TEST(bad_bool)
 {
     struct mqc_config c;
@@ -402,5 +434,6 @@ int main(void)
     RUN(cleanup_used_config);
     RUN(docs_defaults_are_accepted);
     RUN(attachment_store_options);
+    RUN(redis_cluster_options);
     return test_finish();
 }
