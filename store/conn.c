@@ -34,7 +34,6 @@ struct mqc_store *mqc_store_new(const struct mqc_store_opts *o)
     s->password = dup_or_null(o->password);
     s->prefix = dup_or_null(o->prefix ? o->prefix : "mqchat:");
     s->node = dup_or_null(o->node);
-    s->cluster_nodes = dup_or_null(o->cluster_nodes);
     s->port = o->port ? o->port : 6379;
     s->db = o->db;
     s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 1000;
@@ -49,10 +48,6 @@ struct mqc_store *mqc_store_new(const struct mqc_store_opts *o)
     s->held_tail = &s->held;
     s->wait_replicas = o->wait_replicas > 0 ? o->wait_replicas : 0;
     s->cluster_nodes = dup_or_null(o->cluster_nodes);
-    if (o->cluster_nodes && !s->cluster_nodes) {
-        mqc_store_free(s);
-        return NULL;
-    }
     if (!s->host || !s->prefix || !s->unsure || (o->unix_path && !s->unix_path) ||
         (o->password && !s->password) || (o->cluster_nodes && !s->cluster_nodes)) {
         mqc_store_free(s);
@@ -78,7 +73,6 @@ void mqc_store_free(struct mqc_store *s)
     free(s->unix_path);
     free(s->prefix);
     free(s->node);
-    free(s->cluster_nodes);
     free(s->hint_bits);
     free(s->hint_slots);
     if (s->password) {
