@@ -52,6 +52,7 @@ struct mqc_plugin {
      * time they took; logins closed busy by pacing since the start. */
     int pass_logins;
     int64_t pass_login_ns;
+    int64_t login_uncharged_ns; /* this login's inline argon2id: bounded on its own */
     uint64_t logins_paced;
     /* Device sessions (session_auth.c): the key of the token hashes, from
      * session_secret or, once Redis answers, the key Redis keeps. */
