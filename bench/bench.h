@@ -158,7 +158,9 @@ struct mqc_bench {
     char first_err[256];
 };
 
-#define MQC_RETRY_MS 50 /* wait before connecting again after a close without CONNACK */
+#define MQC_RETRY_MS                                                                               \
+    50 /* first wait (jittered) before connecting again after a close without CONNACK */
+#define MQC_RETRY_MAX_MS 1000 /* the wait doubles per close in a row up to this */
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t mqc_bench_now_ns(void);

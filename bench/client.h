@@ -45,6 +45,7 @@ struct mqc_client {
     char client_id[MQC_NAME_MAX];
     char sub[MQC_TOPIC_MAX]; /* its one subscription */
     int64_t retry_at;        /* closed before CONNACK: when to connect again */
+    unsigned busy_tries;     /* closes before CONNACK in a row (backoff) */
 };
 
 struct mqc_loop {

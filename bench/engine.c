@@ -524,6 +524,7 @@ static void on_packet(struct mqc_bench *b, struct mqc_client *c, const struct mq
             return;
         }
         b->connecting--;
+        c->busy_tries = 0;
         if (c->sub[0]) {
             if (queued(b, c, mqc_wire_subscribe(&c->out, mqc_client_pid(c), c->sub, 1)) != MQC_OK)
                 return;
@@ -557,35 +558,62 @@ static void on_packet(struct mqc_bench *b, struct mqc_client *c, const struct mq
     }
 }
 
+/* A cheap generator for retry jitter (xorshift64; quality is not needed). */
+static uint64_t jitter_next(void)
+{
+    static uint64_t x = 0;
+    if (!x)
+        x = (uint64_t)mqc_bench_now_ns() | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+}
+
 /* The broker closed c before answering its CONNECT: the protocol's "busy,
- * retry" (docs/PROTOCOL.md, login storm). Connect again after a short
- * wait, as a client would; not a disconnect. A client waiting to retry
- * still counts as connecting, so --connect-batch bounds the logins in
- * progress, retries included (or every user would end up retrying every
- * MQC_RETRY_MS). */
+ * retry" (docs/PROTOCOL.md, "Connecting": a login storm, login pacing).
+ * Connect again after a jittered, growing wait, as a client should: a
+ * uniform draw in [w/2, w] with w = MQC_RETRY_MS doubled per close in a row
+ * up to MQC_RETRY_MAX_MS; not a disconnect. A client waiting to retry still
+ * counts as connecting, so --connect-batch bounds the logins in progress,
+ * retries included. */
 static void retry_later(struct mqc_bench *b, struct mqc_client *c)
 {
     b->connect_retries++;
     mqc_client_close(&b->loop, c);
-    c->retry_at = mqc_bench_now_ns() + (int64_t)MQC_RETRY_MS * 1000000;
+    int64_t w = MQC_RETRY_MS;
+    for (unsigned i = 0; i < c->busy_tries && w < MQC_RETRY_MAX_MS; i++)
+        w *= 2;
+    if (w > MQC_RETRY_MAX_MS)
+        w = MQC_RETRY_MAX_MS;
+    c->busy_tries++;
+    int64_t ms = w / 2 + (int64_t)(jitter_next() % (uint64_t)(w / 2 + 1));
+    c->retry_at = mqc_bench_now_ns() + ms * 1000000;
     b->retry_q[(b->retry_head + b->retry_len++) % b->nc] = c->idx;
 }
 
 /* Reconnect the clients whose wait is over; returns when the next is due
- * (INT64_MAX: none). One wait for all, so the ring is in time order. */
+ * (INT64_MAX: none). The waits differ (jitter, backoff): one pass over the
+ * ring, the ones not due yet go back to its end. */
 static int64_t run_retries(struct mqc_bench *b, int64_t now)
 {
-    while (b->retry_len > 0) {
+    int64_t next = INT64_MAX;
+    size_t n = b->retry_len;
+    for (size_t i = 0; i < n; i++) {
         struct mqc_client *c = &b->c[b->retry_q[b->retry_head]];
-        if (c->retry_at > now)
-            return c->retry_at;
         b->retry_head = (b->retry_head + 1) % b->nc;
         b->retry_len--;
+        if (c->retry_at > now) {
+            b->retry_q[(b->retry_head + b->retry_len++) % b->nc] = c->idx;
+            if (c->retry_at < next)
+                next = c->retry_at;
+            continue;
+        }
         b->connecting--; /* mqc_bench__open counts it again */
         if (b->phase == MQC_PH_DONE || b->phase == MQC_PH_HOLD || mqc_bench__open(b, c) != MQC_OK)
             continue; /* over, or noted: it stays closed */
     }
-    return INT64_MAX;
+    return next;
 }
 
 static void on_readable(struct mqc_bench *b, struct mqc_client *c)

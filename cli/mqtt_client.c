@@ -64,10 +64,14 @@ static void set_error(struct mqc_client *c, const char *what, const char *why)
         c->last_error[0] = '\0';
 }
 
-/* Schedule the next connection attempt after a failure, doubling the wait. */
+/* Schedule the next connection attempt after a failure, doubling the wait;
+ * the wait drawn is jittered in [w/2, w] so that clients refused together
+ * (a close without CONNACK is the server's "busy": login storm, login
+ * pacing) do not all come back at once. */
 static void schedule_retry(struct mqc_client *c)
 {
-    c->next_attempt_ms = mqc_clock_mono_ms() + c->backoff_ms;
+    int half = c->backoff_ms / 2;
+    c->next_attempt_ms = mqc_clock_mono_ms() + half + (int)randombytes_uniform((uint32_t)half + 1);
     c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 }
 

@@ -107,6 +107,12 @@ static const struct mqc_opt opts[] = {
      "key of the device session token hashes (default: generated once, kept in Redis)"},
     {"auth_threads", LONG, F(auth_threads), 0, 16, "1", 0, NULL,
      "threads verifying passwords off the broker thread (0 = verify on it)"},
+    {"login_budget_ms", LONG, F(login_budget_ms), 0, 1000, "0", 0, NULL,
+     "broker-thread time logins may take per loop pass; later logins that pass are closed "
+     "busy for a client retry (0 = no budget)"},
+    {"login_lag_ms", LONG, F(login_lag_ms), 0, 60000, "0", 0, NULL,
+     "logins beyond the first of a loop pass are closed busy while Redis' oldest unanswered "
+     "request is older than this (0 = off)"},
     {"redis_timeout_ms", LONG, F(redis_timeout_ms), 10, 60000, "1000", 0, NULL,
      "connect and command timeout for Redis"},
     {"presence_grace_ms", LONG, F(presence_grace_ms), 0, 600000, "3000", 0, NULL,

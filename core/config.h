@@ -31,6 +31,8 @@ struct mqc_config {
     char *other_topics;
     long auth_cache_seconds;
     long auth_threads;
+    long login_budget_ms; /* login pacing: broker-thread ms of logins per loop pass */
+    long login_lag_ms;    /* login pacing: logins wait while Redis is this far behind */
     long session_days;    /* device session lifetime */
     char *session_secret; /* NULL = the key Redis keeps */
     long redis_timeout_ms;

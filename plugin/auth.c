@@ -7,7 +7,9 @@
  * password) triple was not verified recently; under a login storm argon2id
  * moves to worker threads (core/authwork.h) and the client is told to retry.
  * Redis down or busy = refused without a CONNACK (fail closed), so clients
- * retry rather than report a wrong password. */
+ * retry rather than report a wrong password. Logins are paced per loop pass
+ * (plugin/login_pace.c): over the pass's budget, or while Redis is behind,
+ * the same busy answer. */
 #include <stdint.h>
 #include <string.h>
 
@@ -113,7 +115,13 @@ static int check_password(struct mqc_plugin *p, const char *user, const char *pw
         return MQC_EBUSY;
     }
     p->sync_verifies++;
-    if (!mqc_password_verify(hash, pw, pwlen)) {
+    /* The one inline argon2id of a pass (~12 ms) is bounded by
+     * SYNC_VERIFIES_PER_PASS, not by the login budget: charged, it would
+     * spend the budget at once and pace every other login of the pass. */
+    int64_t v0 = mqc_plugin__login_clock_ns();
+    bool good = mqc_password_verify(hash, pw, pwlen);
+    p->login_uncharged_ns += mqc_plugin__login_clock_ns() - v0;
+    if (!good) {
         mqc_log(MQC_LOG_INFO, "auth: refused: wrong password (user=%s)", user);
         return MQC_EAUTH;
     }
@@ -138,6 +146,7 @@ static void take_verdict(void *ctx, const char *user, const char *stored, const 
 void mqc_plugin__auth_tick(struct mqc_plugin *p)
 {
     p->sync_verifies = 0;
+    mqc_plugin__login_pace_tick(p);
     if (p->authwork)
         mqc_authwork_drain(p->authwork, take_verdict, p);
 }
@@ -162,6 +171,10 @@ static int basic_auth(int event, void *event_data, void *userdata)
                 user, cid);
         return MOSQ_ERR_AUTH;
     }
+    /* Pacing: before any Redis call, so a refused login costs next to
+     * nothing (plugin/login_pace.c). */
+    if (!mqc_plugin__login_admit(p))
+        return MOSQ_ERR_UNKNOWN; /* closed without CONNACK: the client retries */
     char sess[MQC_SESS_DEVICE_LEN + 1] = "";
     int rc = store_ready(p, mqc_clock_mono_ms());
     if (rc == MQC_OK && mqc_sess_is_token(pw, strlen(pw)))
@@ -191,7 +204,10 @@ int mqc_plugin_on_basic_auth(int event, void *event_data, void *userdata)
 {
     struct mosquitto_evt_basic_auth *ed = event_data;
     struct mqc_plugin *p = userdata;
+    int64_t t0 = mqc_plugin__login_clock_ns();
     int rc = basic_auth(event, event_data, userdata);
+    mqc_plugin__login_charge(p, mqc_plugin__login_clock_ns() - t0 - p->login_uncharged_ns);
+    p->login_uncharged_ns = 0;
     const char *pw = ed->password;
     bool sess = pw && mqc_sess_is_token(pw, strlen(pw));
     bool jwt = !sess && p->jwt && pw && mqc_jwtauth_is_token(pw);

@@ -48,6 +48,12 @@ struct mqc_plugin {
     struct mqc_authcache *auth_fresh, *auth_bad; /* owned */
     struct mqc_map *auth_pending;                /* owned: user -> checks queued for workers */
     int sync_verifies;
+    /* Login pacing (login_pace.c): logins of this loop pass and the broker
+     * time they took; logins closed busy by pacing since the start. */
+    int pass_logins;
+    int64_t pass_login_ns;
+    int64_t login_uncharged_ns; /* this login's inline argon2id: bounded on its own */
+    uint64_t logins_paced;
     /* Device sessions (session_auth.c): the key of the token hashes, from
      * session_secret or, once Redis answers, the key Redis keeps. */
     unsigned char sess_key[MQC_SESS_KEY_BYTES];
@@ -136,6 +142,15 @@ int mqc_plugin__session_request(struct mqc_plugin *p, const struct mqc_req *r,
                                 struct mqc_origin *o);
 /* Take the password verdicts the workers finished into the caches (tick). */
 void mqc_plugin__auth_tick(struct mqc_plugin *p);
+/* Login pacing (login_pace.c). Whether a login may go on in this loop pass
+ * (false: answer busy, before any Redis call); counts a refusal. */
+bool mqc_plugin__login_admit(struct mqc_plugin *p);
+/* Count one login of this pass that took ns of the broker thread. */
+void mqc_plugin__login_charge(struct mqc_plugin *p, int64_t ns);
+/* A new loop pass: the budget starts again (called from tick). */
+void mqc_plugin__login_pace_tick(struct mqc_plugin *p);
+/* Monotonic clock in ns (the budget's clock). */
+int64_t mqc_plugin__login_clock_ns(void);
 int mqc_plugin_on_acl_check(int event, void *event_data, void *userdata);
 int mqc_plugin_on_message(int event, void *event_data, void *userdata);
 int mqc_plugin_on_tick(int event, void *event_data, void *userdata);

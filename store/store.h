@@ -364,6 +364,9 @@ size_t mqc_store_queued(const struct mqc_store *s);
 
 /* Number of queued operations. */
 size_t mqc_store_pending(const struct mqc_store *s);
+/* (login pacing) Age in ms of the oldest request written to Redis whose
+ * reply has not been taken yet; 0 when none (store/backlog.c). */
+int64_t mqc_store_backlog_ms(const struct mqc_store *s);
 /* Run every queued operation as one pipeline and call their callbacks. */
 void mqc_store_flush(struct mqc_store *s, int64_t now_mono_ms);
 /* The same, overlapped: first finish the previous batch, then write this

@@ -106,6 +106,17 @@ export class ChatSession extends Emitter {
     this.away = false;
     this.presenceSubs = new Set(); // contacts whose presence topic we hold
     this.connectEpoch = 0; // catch-ups of older connections give up
+    this.closesInRow = 0; // closes since the last good connect (reconnect backoff)
+  }
+
+  // The wait before the next reconnect: jittered and doubling per close in a
+  // row, 0.5-1 s up to 5-10 s. A close without a CONNACK is the server's
+  // "busy" answer (login storm, login pacing: docs/PROTOCOL.md) and must not
+  // be retried in lockstep by every client at once.
+  nextReconnectMs() {
+    const w = Math.min(1000 * 2 ** this.closesInRow, 10000);
+    this.closesInRow += 1;
+    return Math.round(w / 2 + Math.random() * (w / 2));
   }
 
   // ---- connection -----------------------------------------------------
@@ -117,7 +128,11 @@ export class ChatSession extends Emitter {
     this.setStatus('connecting');
     client.on('connect', () => this.onConnect());
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
-    client.on('close', () => this.onClose());
+    client.on('close', () => {
+      // mqtt.js reads reconnectPeriod when it schedules the next attempt.
+      if (client.options) client.options.reconnectPeriod = this.nextReconnectMs();
+      this.onClose();
+    });
     client.on('offline', () => this.onClose());
     client.on('reconnect', () => {
       if (this.status !== 'denied' && this.status !== 'closed') {
@@ -179,6 +194,7 @@ export class ChatSession extends Emitter {
 
   async onConnect() {
     this.connected = true;
+    this.closesInRow = 0;
     this.everConnected = true;
     this.setStatus('online');
     try {
