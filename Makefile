@@ -14,8 +14,12 @@ WEB ?= 1
 S3 ?= 1
 S3_PORT ?= 4568
 # single: one Redis; cluster (`make cluster REDIS=cluster`): a Redis Cluster
-# of 3 primaries + 3 replicas from REDIS_PORT up (no brokers yet, see README).
+# of 3 primaries + 3 replicas from REDIS_PORT up under the three brokers.
 REDIS ?= single
+# With REDIS=cluster: plugin_opt_redis_wait_replicas / the bridge's
+# redis_wait_replicas, and the cluster-node-timeout (failover delay).
+WAIT_REPLICAS ?= 0
+NODE_TIMEOUT_MS ?= 2000
 
 .PHONY: all build run cluster test test-asan fuzz deps clean
 
@@ -32,9 +36,9 @@ run: deps build
 	REDIS=single MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) S3=$(S3) S3_PORT=$(S3_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
 # Three brokers sharing one Redis (ports MQTT_PORT..MQTT_PORT+2); with
-# REDIS=cluster, the 6-node Redis Cluster instead.
+# REDIS=cluster, sharing a 6-node Redis Cluster instead.
 cluster: deps build
-	REDIS=$(REDIS) NODES=3 MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) S3=$(S3) S3_PORT=$(S3_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
+	REDIS=$(REDIS) NODES=3 WAIT_REPLICAS=$(WAIT_REPLICAS) NODE_TIMEOUT_MS=$(NODE_TIMEOUT_MS) MQTT_PORT=$(MQTT_PORT) WS_PORT=$(WS_PORT) REDIS_PORT=$(REDIS_PORT) WEB=$(WEB) S3=$(S3) S3_PORT=$(S3_PORT) BUILD=$(abspath $(BUILD)) bash scripts/run.sh
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j 2

@@ -13,11 +13,15 @@
 # gets its plugin_opt_s3_* options, so uploads work out of the box (S3=0, or
 # no s3rver installed: upload/download answer unavailable). Every process
 # runs as the invoking user (so a checkout in a private directory works as
-# root too). With REDIS=cluster (`make cluster REDIS=cluster`) it starts a
-# Redis Cluster of 3 primaries + 3 replicas instead (scripts/redis-cluster.sh,
-# ports from REDIS_PORT up, a fresh cluster in .run/redis-cluster each time)
-# and no broker: the store speaks to a cluster through its slot router
-# (store/router.c) once it is wired in (issue #16).
+# root too). With REDIS=cluster (`make cluster REDIS=cluster`) the store is a
+# Redis Cluster of 3 primaries + 3 replicas instead of one Redis
+# (scripts/redis-cluster.sh, ports from REDIS_PORT up, a fresh cluster in
+# .run/redis-cluster each time): the brokers get plugin_opt_redis_cluster_nodes,
+# mqchat-push redis_cluster_nodes (.run/push-cluster.conf, made from
+# .run/push.conf each time), the demo users are made with --redis-cluster;
+# WAIT_REPLICAS sets plugin_opt_redis_wait_replicas and the bridge's
+# redis_wait_replicas (default 0), NODE_TIMEOUT_MS the cluster-node-timeout.
+# A cluster node that dies does not stop the stack (its replica takes over).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +37,9 @@ S3_PORT=${S3_PORT:-4568}
 S3RVER=$ROOT/web/node_modules/s3rver/bin/s3rver.js
 REDIS=${REDIS:-single}
 case "$REDIS" in single|cluster) ;; *) echo "run: REDIS must be single or cluster" >&2; exit 2 ;; esac
+WAIT_REPLICAS=${WAIT_REPLICAS:-0}
+case "$WAIT_REPLICAS" in [0-9]) ;; *) echo "run: WAIT_REPLICAS must be 0-9" >&2; exit 2 ;; esac
+export NODE_TIMEOUT_MS=${NODE_TIMEOUT_MS:-2000}
 case "$NODES" in [1-9]) ;; *) echo "run: NODES must be 1-9" >&2; exit 2 ;; esac
 PLUGIN=$BUILD/mqchat_plugin.so
 CLI=$BUILD/cli/mqchat
@@ -73,40 +80,10 @@ CLUSTER_DIR=$RUN_DIR/redis-cluster
 # Redis Cluster nodes a killed earlier run left behind (their pid files).
 [ -d "$CLUSTER_DIR" ] && bash "$ROOT/scripts/redis-cluster.sh" stop "$CLUSTER_DIR"
 
-if [ "$REDIS" = cluster ]; then
-  trap 'echo; echo "run: stopping the redis cluster"; bash "$ROOT/scripts/redis-cluster.sh" stop "$CLUSTER_DIR"; rm -f "$RUN_DIR/running"' EXIT
-  trap 'exit 0' INT TERM
-  BASE_PORT=$REDIS_PORT NODE_TIMEOUT_MS=${NODE_TIMEOUT_MS:-2000} \
-    bash "$ROOT/scripts/redis-cluster.sh" start "$CLUSTER_DIR" 7>&-
-  SEEDS=$(bash "$ROOT/scripts/redis-cluster.sh" seeds "$CLUSTER_DIR")
-  FIRST=${SEEDS%% *}
-  cat <<EOT
-
-A Redis Cluster is running on loopback: 3 primaries + 3 replicas.
-  Nodes  $SEEDS
-  Data   $CLUSTER_DIR (one directory per port: AOF, nodes.conf, redis.log)
-
-The brokers are not started: the store talks to a cluster through its slot
-router (store/router.c) once every Redis function is single-slot (issue #16);
-until then \`make cluster\` without REDIS=cluster runs three brokers on one
-Redis. The options it will take (docs/CONFIG.md):
-  plugin_opt_redis_cluster_nodes $SEEDS
-  plugin_opt_redis_wait_replicas 1
-
-Look around:
-  redis-cli -p ${FIRST#*:} cluster shards
-  bash scripts/redis-cluster.sh status $CLUSTER_DIR
-Watch a failover: kill -9 a primary (pid in $CLUSTER_DIR/<port>/redis.pid) and
-its replica takes over within about twice the node timeout (${NODE_TIMEOUT_MS:-2000} ms).
-
-Press Ctrl-C to stop.
-EOT
-  echo "make cluster REDIS=cluster (pid $$, since $(date '+%F %T')): redis cluster $SEEDS" > "$RUN_DIR/running"
-  while :; do sleep 1; done
-fi
-
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-specs=("REDIS_PORT:$REDIS_PORT" "MQTT_PORT:$MQTT_PORT" "WS_PORT:$WS_PORT")
+specs=("MQTT_PORT:$MQTT_PORT" "WS_PORT:$WS_PORT")
+# A Redis Cluster's nodes skip busy ports (scripts/redis-cluster.sh).
+[ "$REDIS" = cluster ] || specs+=("REDIS_PORT:$REDIS_PORT")
 [ "$S3" = 0 ] || specs+=("S3_PORT:$S3_PORT")
 for i in $(seq 2 "$NODES"); do specs+=("MQTT_PORT:$((MQTT_PORT + i - 1))"); done
 for spec in "${specs[@]}"; do
@@ -117,6 +94,32 @@ for spec in "${specs[@]}"; do
     exit 1
   fi
 done
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "run: stopping"
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ "$REDIS" = single ] || bash "$ROOT/scripts/redis-cluster.sh" stop "$CLUSTER_DIR"
+  rm -f "$RUN_DIR"/*.pid "$RUN_DIR/running"
+}
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
+
+# The store: one Redis (started below with the other services), or a fresh
+# Redis Cluster now (its nodes are daemons with pid files in CLUSTER_DIR,
+# stopped by cleanup): the configs below need its seeds. CLI_REDIS is how
+# mqchat reaches either.
+if [ "$REDIS" = cluster ]; then
+  BASE_PORT=$REDIS_PORT bash "$ROOT/scripts/redis-cluster.sh" start "$CLUSTER_DIR" 7>&-
+  SEEDS=$(bash "$ROOT/scripts/redis-cluster.sh" seeds "$CLUSTER_DIR")
+  FIRST=${SEEDS%% *}
+  CLI_REDIS=(--redis-cluster "${SEEDS// /,}")
+else
+  CLI_REDIS=(--redis "redis://127.0.0.1:$REDIS_PORT/0")
+fi
 
 # The web client: npm packages (once) and the bundle, served by mosquitto's
 # WebSockets listener. Without them the listener still carries MQTT.
@@ -142,6 +145,13 @@ render() { # template output
 }
 render "$ROOT/config/redis.conf.in" "$RUN_DIR/redis.conf"
 render "$ROOT/config/mosquitto.conf.in" "$RUN_DIR/mosquitto.conf"
+if [ "$REDIS" = cluster ]; then
+  sed -i -e '/^plugin_opt_redis_host /d' -e '/^plugin_opt_redis_port /d' "$RUN_DIR/mosquitto.conf"
+  cat >> "$RUN_DIR/mosquitto.conf" <<EOC
+plugin_opt_redis_cluster_nodes $SEEDS
+plugin_opt_redis_wait_replicas $WAIT_REPLICAS
+EOC
+fi
 # Attachments: s3rver's built-in account (S3RVER / S3RVER) signs the URLs.
 if [ "$S3" != 0 ] && [ ! -f "$S3RVER" ]; then
   echo "run: s3rver is not installed (bash web/tools/prepare.sh installs it): attachments are off"
@@ -168,18 +178,18 @@ for i in $(seq 2 "$NODES"); do
 done
 # The bridge's config is written once: edit .run/push.conf to add credentials.
 [ -f "$RUN_DIR/push.conf" ] || render "$ROOT/config/push.conf.in" "$RUN_DIR/push.conf"
-
-pids=()
-cleanup() {
-  trap - INT TERM EXIT
-  echo
-  echo "run: stopping"
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -f "$RUN_DIR"/*.pid "$RUN_DIR/running"
-}
-trap 'cleanup; exit 0' INT TERM
-trap cleanup EXIT
+PUSH_CONF=$RUN_DIR/push.conf
+if [ "$REDIS" = cluster ]; then
+  # On the cluster: push.conf (with its credentials) plus this run's seeds;
+  # its redis_url (TCP, database 0) then gives only the password.
+  PUSH_CONF=$RUN_DIR/push-cluster.conf
+  { sed -e '/^[[:space:]]*redis_cluster_nodes[[:space:]]/d' \
+        -e '/^[[:space:]]*redis_wait_replicas[[:space:]]/d' "$RUN_DIR/push.conf"
+    echo "# make cluster REDIS=cluster: the cluster of this run"
+    echo "redis_cluster_nodes $SEEDS"
+    echo "redis_wait_replicas $WAIT_REPLICAS"
+  } > "$PUSH_CONF"
+fi
 
 declare -A names # pid -> what it is, for the messages below
 start() { # name pidfile command... (fd 7, the lock, is not inherited)
@@ -198,7 +208,8 @@ wait_until() { # seconds description pid command...
   exit 1
 }
 
-start "redis (127.0.0.1:$REDIS_PORT)" redis.pid redis-server "$RUN_DIR/redis.conf"
+[ "$REDIS" = cluster ] ||
+  start "redis (127.0.0.1:$REDIS_PORT)" redis.pid redis-server "$RUN_DIR/redis.conf"
 if [ "$S3" != 0 ]; then
   mkdir -p "$RUN_DIR/s3data"
   start "s3rver (http://127.0.0.1:$S3_PORT, data $RUN_DIR/s3data, log $RUN_DIR/s3rver.log)" s3rver.pid \
@@ -206,9 +217,9 @@ if [ "$S3" != 0 ]; then
     "$S3RVER" "$RUN_DIR/s3data" "$S3_PORT" "$ROOT/config/s3rver-cors.xml" "$RUN_DIR/s3rver.log"
   wait_until 10 "s3rver" "${pids[-1]}" bash -c "exec 3<>/dev/tcp/127.0.0.1/$S3_PORT"
 fi
-wait_until 10 "redis" "${pids[-1]}" redis-cli -p "$REDIS_PORT" ping
+[ "$REDIS" = cluster ] || wait_until 10 "redis" "${pids[-1]}" redis-cli -p "$REDIS_PORT" ping
 
-export MQCHAT_REDIS="redis://127.0.0.1:$REDIS_PORT/0"
+unset MQCHAT_REDIS MQCHAT_REDIS_CLUSTER # CLI_REDIS says where
 PWFILE=$RUN_DIR/demo-passwords
 if [ ! -s "$PWFILE" ]; then
   umask 077
@@ -216,8 +227,8 @@ if [ ! -s "$PWFILE" ]; then
   umask 022
 fi
 while read -r u pw; do
-  if ! echo "$pw" | "$CLI" user add "$u" --password-stdin >/dev/null 2>&1; then
-    echo "$pw" | "$CLI" user passwd "$u" --password-stdin >/dev/null
+  if ! echo "$pw" | "$CLI" "${CLI_REDIS[@]}" user add "$u" --password-stdin >/dev/null 2>&1; then
+    echo "$pw" | "$CLI" "${CLI_REDIS[@]}" user passwd "$u" --password-stdin >/dev/null
   fi
 done < "$PWFILE"
 ALICE_PW=$(awk '$1=="alice"{print $2}' "$PWFILE")
@@ -238,7 +249,7 @@ for i in $(seq 2 "$NODES"); do
 done
 
 start "mqchat-push (log $RUN_DIR/push.log)" push.pid \
-  bash -c 'exec "$0" --config "$1" >> "$2" 2>&1' "$PUSH" "$RUN_DIR/push.conf" "$RUN_DIR/push.log"
+  bash -c 'exec "$0" --config "$1" >> "$2" 2>&1' "$PUSH" "$PUSH_CONF" "$RUN_DIR/push.log"
 
 # A direct conversation between the demo users, so the instructions below
 # can name it. Creating it again returns the same id.
@@ -253,8 +264,13 @@ cat <<EOT
 mqchat is running on loopback:
   Web    http://127.0.0.1:$WS_PORT/   (open it in a browser; MQTT over WebSockets at ws://127.0.0.1:$WS_PORT/mqtt)
   MQTT   127.0.0.1:$MQTT_PORT   (mosquitto + mqchat plugin, log: $RUN_DIR/mosquitto.log)
-  Redis  127.0.0.1:$REDIS_PORT   (AOF in $RUN_DIR)
-  Push   mqchat-push (config: $RUN_DIR/push.conf, log: $RUN_DIR/push.log;
+$(if [ "$REDIS" = cluster ]; then
+  echo "  Redis  Redis Cluster, 3 primaries + 3 replicas: $SEEDS"
+  echo "         (a fresh one each start; data in $CLUSTER_DIR/<port>)"
+else
+  echo "  Redis  127.0.0.1:$REDIS_PORT   (AOF in $RUN_DIR)"
+fi)
+  Push   mqchat-push (config: $PUSH_CONF, log: $RUN_DIR/push.log;
          pushes stay disabled until you add APNs/FCM credentials there)
 $(if [ "$S3" != 0 ]; then echo "  Files  s3rver http://127.0.0.1:$S3_PORT (bucket mqchat, data in $RUN_DIR/s3data): photos and files"; else echo "  Files  off (S3=0 or no s3rver): upload/download answer unavailable"; fi)
 
@@ -279,31 +295,48 @@ Requests are answered to the device that asked, so use the request/response clie
   mosquitto_rr -p $MQTT_PORT -u alice -P '$ALICE_PW' -t chat/u/alice/req -e chat/u/alice/inbox -m '{"op":"convs","req":"r1"}'
 
 Manage users:
-  MQCHAT_REDIS=$MQCHAT_REDIS $CLI user add carol --password-stdin
-  MQCHAT_REDIS=$MQCHAT_REDIS $CLI user list
-
-Press Ctrl-C to stop.
+  $CLI ${CLI_REDIS[*]} user add carol --password-stdin
+  $CLI ${CLI_REDIS[*]} user list
 EOT
 if [ "$NODES" -gt 1 ]; then
   cat <<EOT
 
-Cluster: $NODES brokers share the Redis: local1 on $MQTT_PORT$(for i in $(seq 2 "$NODES"); do printf ', local%d on %d' "$i" $((MQTT_PORT + i - 1)); done).
+Cluster: $NODES brokers share the Redis$([ "$REDIS" = single ] || echo " Cluster"): local1 on $MQTT_PORT$(for i in $(seq 2 "$NODES"); do printf ', local%d on %d' "$i" $((MQTT_PORT + i - 1)); done).
 Put bob on another node and chat across them:
   MQCHAT_PASSWORD='$BOB_PW' $CLI chat --user bob --mqtt 127.0.0.1:$((MQTT_PORT + 1))
 Tell every connected user on every node something:
-  MQCHAT_REDIS=$MQCHAT_REDIS $CLI broadcast --text 'maintenance at 18:00'
+  $CLI ${CLI_REDIS[*]} broadcast --text 'maintenance at 18:00'
 EOT
 fi
+if [ "$REDIS" = cluster ]; then
+  cat <<EOT
+
+Redis Cluster (cluster-node-timeout $NODE_TIMEOUT_MS ms, wait_replicas $WAIT_REPLICAS; docs/OPERATIONS.md "Redis Cluster"):
+  redis-cli -p ${FIRST#*:} cluster shards
+  bash $ROOT/scripts/redis-cluster.sh status $CLUSTER_DIR
+  $CLI doctor --config $RUN_DIR/mosquitto.conf --push-config $PUSH_CONF
+Watch a failover while chatting: kill -9 a primary (pid in $CLUSTER_DIR/<port>/redis.pid).
+Its replica takes over within about twice the node timeout; meanwhile sends to the
+conversations on that shard answer unavailable (clients retry), the others carry on.
+Move slots while chatting:
+  redis-cli --cluster reshard $FIRST --cluster-from <node id> --cluster-to <node id> --cluster-slots 500 --cluster-yes
+EOT
+fi
+echo
+echo "Press Ctrl-C to stop."
 
 # Tell a second start what is running here.
 {
-  echo "$(if [ "$NODES" -gt 1 ]; then echo "make cluster"; else echo "make run"; fi) (pid $$, since $(date '+%F %T'))"
+  echo "$(if [ "$NODES" -gt 1 ]; then echo "make cluster"; else echo "make run"; fi)$([ "$REDIS" = single ] || echo " REDIS=cluster") (pid $$, since $(date '+%F %T'))"
+  [ "$REDIS" = single ] || echo "redis cluster $SEEDS (pids in $CLUSTER_DIR/*/redis.pid)"
   for pid in "${pids[@]}"; do echo "${names[$pid]}, pid $pid"; done
 } > "$RUN_DIR/running"
 
 # A cluster node that dies leaves the others running (its users are shown
 # offline once its heartbeat is older than plugin_opt_node_timeout_ms); any
-# other service that exits, or the last broker, stops the stack.
+# other service that exits, or the last broker, stops the stack. Redis
+# Cluster nodes are not watched: a primary that dies is replaced by its
+# replica (kill one to watch a failover).
 while :; do
   dead=
   # One that died while this script was still busy starting the others has
