@@ -9,7 +9,11 @@ ports, with the already-built binaries and WEB=0 (no web bundle):
   what runs, and leaves the first untouched;
 - killing one node of a cluster leaves the other nodes and Redis running, and
   the script names the node that died;
-- stopping the script stops every process it started.
+- stopping the script stops every process it started;
+- `make cluster REDIS=cluster`: three brokers and mqchat-push on a 3+3
+  Redis Cluster (scripts/redis-cluster.sh); alice and bob chat across two
+  brokers, the message is in the conversation's log on the cluster, and
+  stopping the script stops the brokers, the bridge and every Redis node.
 Everything (processes, temp dirs) is removed whatever the outcome."""
 import os
 import re
@@ -21,7 +25,8 @@ import tempfile
 import time
 import unittest
 
-from harness import CLI, PLUGIN, SANITIZE, Chat, free_port, main, port_open, wait_for
+from harness import (CLI, PLUGIN, SANITIZE, Chat, _ephemeral_low, free_port, main, port_open,
+                     wait_for)
 
 PUSH = os.environ.get("MQCHAT_PUSH", "")
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -43,6 +48,29 @@ def free_block(n):
         if ok:
             return p
     raise AssertionError("no block of %d free ports" % n)
+
+
+def free_cluster_base(n, avoid):
+    """A port p with p..p+n-1 and their cluster bus ports (+10000) free, the
+    bus ports below the kernel's ephemeral range, none of them in avoid."""
+    import random
+    high = min(_ephemeral_low(), 65536) - 10000 - n
+    for _ in range(200):
+        p = random.randint(10000, max(10001, high))
+        ports = list(range(p, p + n)) + list(range(p + 10000, p + 10000 + n))
+        if any(q in avoid for q in ports):
+            continue
+        ok = True
+        for q in ports:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", q))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return p
+    raise AssertionError("no free ports for a %d-node Redis Cluster" % n)
 
 
 def pid_alive(pid):
@@ -91,12 +119,18 @@ def loopback(addr):
 class RunScript:
     """One scripts/run.sh process (its own session) and what it started."""
 
-    def __init__(self, root, build, run_dir, nodes=1):
+    def __init__(self, root, build, run_dir, nodes=1, redis="single"):
         self.root, self.build, self.run_dir, self.nodes = root, build, run_dir, nodes
+        self.redis_mode = redis
         self.mqtt = free_block(nodes)
         self.ws = free_port()
-        self.redis = free_port()
         self.s3 = free_port()
+        if redis == "cluster":
+            # Six nodes from here up (redis-cluster.sh skips busy ports).
+            avoid = set(range(self.mqtt, self.mqtt + nodes)) | {self.ws, self.s3}
+            self.redis = free_cluster_base(8, avoid)
+        else:
+            self.redis = free_port()
         self.out_path = os.path.join(os.path.dirname(run_dir), "run-%d-%d.out" %
                                      (nodes, self.mqtt))
         self.proc = None
@@ -105,9 +139,11 @@ class RunScript:
     def start(self):
         env = dict(os.environ, MQTT_PORT=str(self.mqtt), WS_PORT=str(self.ws),
                    REDIS_PORT=str(self.redis), NODES=str(self.nodes), WEB="0",
+                   REDIS=self.redis_mode, NODE_TIMEOUT_MS="2000", WAIT_REPLICAS="0",
                    S3_PORT=str(self.s3),
                    BUILD=self.build, RUN_DIR=self.run_dir)
         env.pop("MQCHAT_REDIS", None)
+        env.pop("MQCHAT_REDIS_CLUSTER", None)
         with open(self.out_path, "wb") as out:
             self.proc = subprocess.Popen(["bash", os.path.join(self.root, "scripts", "run.sh")],
                                          stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -134,6 +170,13 @@ class RunScript:
             if name.endswith(".pid"):
                 with open(os.path.join(self.run_dir, name)) as f:
                     self.pids[name[:-4]] = int(f.read())
+        # A Redis Cluster's nodes (daemons, pid files per port).
+        cdir = os.path.join(self.run_dir, "redis-cluster")
+        for port in os.listdir(cdir) if os.path.isdir(cdir) else []:
+            pidfile = os.path.join(cdir, port, "redis.pid")
+            if os.path.exists(pidfile):
+                with open(pidfile) as f:
+                    self.pids["redis-" + port] = int(f.read())
         return self
 
     def logs(self):
@@ -344,6 +387,71 @@ class MakeClusterTest(unittest.TestCase):
             st.close()
         self.assertEqual(r.stop(), [], "processes outlived the script's cleanup")
         self.assertEqual(r.proc.returncode, 0, r.output())
+
+
+@unittest.skipIf(SANITIZE, "run.sh starts mosquitto without the sanitizer runtimes")
+class MakeClusterOnRedisClusterTest(unittest.TestCase):
+    """`make cluster REDIS=cluster`, from a checkout in a 0700 directory."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mqchat-rcluster-run-")  # mode 0700
+        self.rs = None
+        root = os.path.join(self.tmp, "mqchat")
+        for d in ("scripts", "config"):
+            shutil.copytree(os.path.join(SRC, d), os.path.join(root, d))
+        fake_build(os.path.join(root, "build"))
+        self.rs = RunScript(root, os.path.join(root, "build"), os.path.join(root, ".run"),
+                            nodes=3, redis="cluster")
+
+    def tearDown(self):
+        try:
+            if self.rs:
+                self.rs.stop()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def redis_cli(self, *args):
+        out = subprocess.run(["redis-cli", "-c", "-p", str(self.rs.redis)] + list(args),
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout
+
+    def test_alice_and_bob_chat_across_brokers_on_the_cluster(self):
+        r = self.rs.start().wait_ready()
+        out = r.output()
+        nodes = sorted(k for k in r.pids if k.startswith("redis-"))
+        self.assertEqual(len(nodes), 6, r.pids)
+        self.assertEqual(sorted(k for k in r.pids if not k.startswith("redis-")),
+                         ["mosquitto", "mosquitto-2", "mosquitto-3", "push"], r.pids)
+        self.assertIn("cluster_size:3", self.redis_cli("cluster", "info"))
+        self.assertIn("plugin_opt_redis_cluster_nodes 127.0.0.1:%d " % r.redis,
+                      open(os.path.join(r.run_dir, "mosquitto-2.conf")).read())
+        self.assertIn("redis_cluster_nodes 127.0.0.1:%d " % r.redis,
+                      open(os.path.join(r.run_dir, "push-cluster.conf")).read())
+        self.assertIn("--redis-cluster 127.0.0.1:%d," % r.redis, out)
+        self.assertIn("share the Redis Cluster", out)
+        m = re.search(r"share the direct conversation (\S+)\.", out)
+        self.assertTrue(m and m.group(1) != "<conv>", out)
+        conv = m.group(1)
+        # alice on local1, bob on local2.
+        sa, sb = _Stack(r.mqtt), _Stack(r.mqtt + 1)
+        try:
+            a = Chat(sa, "alice", r.password("alice"))
+            b = Chat(sb, "bob", r.password("bob"))
+            a.send(conv, "across-1", "hello bob, via the cluster")
+            self.assertEqual(b.msg(conv, "across-1")["body"], "hello bob, via the cluster")
+        finally:
+            sa.close()
+            sb.close()
+        # Stored in the conversation's log on the cluster (redis-cli -c
+        # follows the redirect to the slot's primary).
+        log = self.redis_cli("xrange", "mqchat:{c:%s}:log" % conv, "-", "+")
+        self.assertIn("hello bob, via the cluster", log)
+        self.assertIn("across-1", log)
+        self.assertEqual(r.stop(), [], "processes outlived the script's cleanup:\n" + r.output())
+        self.assertEqual(r.proc.returncode, 0, r.output())
+        for name, pid in r.pids.items():
+            self.assertFalse(pid_alive(pid), "%s (pid %d) still runs" % (name, pid))
 
 
 if __name__ == "__main__":
