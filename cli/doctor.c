@@ -355,14 +355,21 @@ static void check_broker(struct doctor *d, const struct mqc_mosqconf *c, long ma
         char port[16] = "", addr[256] = "";
         sscanf(c->v[i].value, "%15s %255s", port, addr);
         bool tls = mqc_mosqconf_get(c, "certfile", i + 1, end) != NULL;
+        /* socket_domain ipv4: libwebsockets opens an IPv4 socket, which binds
+         * to the address as given (docs/CONFIG.md, "Listeners"). */
+        const char *domain = mqc_mosqconf_get(c, "socket_domain", i + 1, end);
+        bool ipv4 = domain && !strcmp(domain, "ipv4");
         if (version < 0)
             version = mosquitto_version();
-        if (addr[0] && strcmp(addr, "0.0.0.0") && strcmp(addr, "::") &&
-            (version == 0 || version <= 20011))
+        if (addr[0] && strcmp(addr, "0.0.0.0") && strcmp(addr, "::") && ipv4)
+            ok(d, "websockets listener %s bound to %s (socket_domain ipv4), %s", port, addr,
+               tls ? "TLS" : "plain HTTP: put TLS in front of it for browsers");
+        else if (addr[0] && strcmp(addr, "0.0.0.0") && strcmp(addr, "::") &&
+                 (version == 0 || version <= 20011))
             fail(d,
                  "websockets listener %s is bound to %s, but mosquitto 2.0.11 ignores the "
-                 "address of websockets listeners and listens on every interface; firewall "
-                 "port %s (or drop the address so the config says what happens)",
+                 "address of websockets listeners and listens on every interface; add "
+                 "socket_domain ipv4 to the listener (an IPv4 address), or firewall port %s",
                  port, addr, port);
         else
             ok(d, "websockets listener %s on every interface, %s", port,

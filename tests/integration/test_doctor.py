@@ -130,6 +130,17 @@ class DoctorTest(unittest.TestCase):
         self.assert_fails(self.conf_with("plugin_opt_redis_port 99999"),
                           "plugin_opt_redis_port: '99999'")
 
+    def test_websockets_listener_address(self):
+        # 2.0.11 binds a WebSockets listener's IPv4 address only with
+        # socket_domain ipv4 (as make run writes it; test_run checks the
+        # socket): without it the address is ignored.
+        self.assert_fails(self.conf_with("listener 18080 127.0.0.1", "protocol websockets"),
+                          "websockets listener 18080 is bound to 127.0.0.1")
+        rc, out = doctor(self.conf_with("listener 18080 127.0.0.1", "socket_domain ipv4",
+                                        "protocol websockets"))
+        self.assertEqual(rc, 0, out)
+        self.assertIn("ok: websockets listener 18080 bound to 127.0.0.1 (socket_domain ipv4)", out)
+
     def test_attachment_store(self):
         rc, out = doctor(self.st.broker.conf_path)
         self.assertIn("ok: attachments off (no plugin_opt_s3_endpoint)", out)
