@@ -12,8 +12,9 @@ ports, with the already-built binaries and WEB=0 (no web bundle):
 - stopping the script stops every process it started;
 - `make cluster REDIS=cluster`: three brokers and mqchat-push on a 3+3
   Redis Cluster (scripts/redis-cluster.sh); alice and bob chat across two
-  brokers, the message is in the conversation's log on the cluster, and
-  stopping the script stops the brokers, the bridge and every Redis node.
+  brokers, the message is in the conversation's log on the cluster, the
+  `mqchat doctor` command it prints passes, and stopping the script stops
+  the brokers, the bridge and every Redis node.
 Everything (processes, temp dirs) is removed whatever the outcome."""
 import os
 import re
@@ -448,6 +449,12 @@ class MakeClusterOnRedisClusterTest(unittest.TestCase):
         log = self.redis_cli("xrange", "mqchat:{c:%s}:log" % conv, "-", "+")
         self.assertIn("hello bob, via the cluster", log)
         self.assertIn("across-1", log)
+        # The doctor command it prints passes on this stack.
+        m = re.search(r"^  (\S+ doctor --config \S+ --push-config \S+)$", out, re.M)
+        self.assertTrue(m, out)
+        doc = subprocess.run(m.group(1).split(), capture_output=True, text=True, timeout=60)
+        self.assertEqual(doc.returncode, 0, doc.stdout + doc.stderr)
+        self.assertIn("ok: Redis Cluster map loaded from the seeds: 3 primaries", doc.stdout)
         self.assertEqual(r.stop(), [], "processes outlived the script's cleanup:\n" + r.output())
         self.assertEqual(r.proc.returncode, 0, r.output())
         for name, pid in r.pids.items():
