@@ -1,16 +1,34 @@
 #!/usr/bin/python3
-"""Redis cost of a direct message on one Redis vs a 3+3 Redis Cluster, and
-of plugin_opt_redis_wait_replicas 1 (issue #16). For each setup: one broker,
-two users, N messages alice -> bob in one direct conversation, at most 64
-unanswered; per Redis primary, the deltas over the burst of INFO
-commandstats calls (every command, FCALLs and their inner calls counted
-by Redis as it does) and of used_cpu_user + used_cpu_sys, divided by N.
+"""Redis cost per unit of work on one Redis vs a 3+3 Redis Cluster, and of
+plugin_opt_redis_wait_replicas 1 (issue #16), per primary (shard). For each
+setup, one broker (flood limits off, presence_grace_ms 0 so that a logout's
+presence write falls inside its phase) and these phases, each measured as
+the deltas of INFO commandstats calls (every command, FCALLs and their
+inner calls counted by Redis as it does) and of used_cpu_user +
+used_cpu_sys on every primary, divided by the phase's units:
+
+  users     M `mqchat user add` (the CLI)            per user added
+  direct    N messages alice -> bob, one direct      per message
+            conversation, at most 64 unanswered
+  group     G messages alice -> a group of M members  per message
+            (all connected), at most 64 unanswered;
+            until the last member has the last one
+  login-pw  M members connect (password; the auth    per login+logout
+            cache is warm), subscribe their inbox,
+            then all disconnect, until presence is
+            offline for all
+  login-tok the same with device session tokens       per login+logout
+
+and memory: used_memory summed over the primaries, growth over `users`
+divided by M (bytes per user account) and over `direct` divided by N
+(bytes per stored direct message, its log entry and dedupe key).
 
     MQCHAT_PLUGIN=build/mqchat_plugin.so MQCHAT_CLI=build/cli/mqchat \\
-        /usr/bin/python3 bench/cluster_cost.py [N]
+        /usr/bin/python3 bench/cluster_cost.py [N [G [M]]]
 
-Prints one table row per (setup, primary). Uses tests/integration's
-harness (real redis-server, mosquitto, paho clients)."""
+Defaults N=2000, G=200, M=100. Prints one table row per (setup, phase,
+primary), then the memory rows. Uses tests/integration's harness (real
+redis-server, mosquitto, paho clients)."""
 import os
 import sys
 import time
@@ -20,7 +38,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 
 def info(call):
-    """(total calls, cpu seconds) of one server."""
+    """(total calls, cpu seconds, used_memory bytes) of one server."""
     stats = call("INFO", "commandstats").decode()
     calls = 0
     for line in stats.splitlines():
@@ -33,14 +51,18 @@ def info(call):
     for line in call("INFO", "cpu").decode().splitlines():
         if line.startswith("used_cpu_user:") or line.startswith("used_cpu_sys:"):
             cpu += float(line.split(":")[1])
-    return calls, cpu
+    mem = 0
+    for line in call("INFO", "memory").decode().splitlines():
+        if line.startswith("used_memory:"):
+            mem = int(line.split(":")[1])
+    return calls, cpu, mem
 
 
-def burst(chat, conv, n):
+def burst(chat, conv, n, prefix="m"):
     pending, acked, nxt, retried = set(), 0, 0, 0
     while acked < n:
         while nxt < n and len(pending) < 64:
-            mid = "m%d" % nxt
+            mid = "%s%d" % (prefix, nxt)
             chat.send(conv, mid, "hello %d" % nxt, wait=False)
             pending.add(mid)
             nxt += 1
@@ -51,49 +73,140 @@ def burst(chat, conv, n):
             acked += 1
         else:
             retried += 1
-            chat.send(conv, e["id"], "hello " + e["id"][1:], wait=False)
+            chat.send(conv, e["id"], "hello " + e["id"][len(prefix):], wait=False)
     return retried
 
 
-def run(label, cluster_mode, wait, n):
+class Meter:
+    """INFO deltas over a phase on every primary."""
+
+    def __init__(self, servers):
+        self.servers = servers
+
+    def __enter__(self):
+        self.before = {p: info(call) for p, call in self.servers}
+        self.t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        self.took = time.monotonic() - self.t0
+        self.after = {p: info(call) for p, call in self.servers}
+        return False
+
+    def rows(self, label, phase, units):
+        for p, _ in self.servers:
+            calls = self.after[p][0] - self.before[p][0]
+            cpu = self.after[p][1] - self.before[p][1]
+            print("| %s | %s | %d | %.2f | %.1f | %.0f |" %
+                  (label, phase, p, calls / units, cpu / units * 1e6, units / self.took),
+                  flush=True)
+
+    def mem(self):
+        return sum(self.after[p][2] - self.before[p][2] for p, _ in self.servers)
+
+
+def presence_all(st, users, state):
+    return all((st.redis.call("HGET", "mqchat:{u:%s}:presence" % u, "state") or b"").decode()
+               == state for u in users)
+
+
+def login_cycle(harness, st, meter, members, secrets):
+    chats = []
+    with meter:
+        for u in members:
+            chats.append(harness.Chat(st, u, secrets[u]))
+        for c in chats:
+            c.close()
+        harness.wait_for(lambda: presence_all(st, members, "offline"), timeout=60,
+                         what="every member offline")
+
+
+def run(label, cluster_mode, wait, n, g, m, memory):
     os.environ["MQC_TEST_REDIS"] = "cluster" if cluster_mode else ""
     import harness
     harness.CLUSTER_MODE = cluster_mode
-    opts = {"rate_msgs": 0}
+    opts = {"rate_msgs": 0, "rate_reqs": 0, "presence_grace_ms": 0}
     if wait:
         opts["redis_wait_replicas"] = wait
     with harness.Stack(options=opts) as st:
-        st.add_user("alice", "a-pw")
-        st.add_user("bob", "b-pw")
-        a = harness.Chat(st, "alice", "a-pw")
-        b = harness.Chat(st, "bob", "b-pw")
-        conv = a.direct("bob")
-        burst(a, conv, 50)  # warm up: connections, caches
         if cluster_mode:
             c = harness._shared_cluster()
             servers = [(p, c.node(p).call) for p in c.primary_ports()]
         else:
             servers = [(st.redis.port, st.redis.call)]
-        before = {p: info(call) for p, call in servers}
-        t0 = time.monotonic()
-        retried = burst(a, conv, n)
-        took = time.monotonic() - t0
-        after = {p: info(call) for p, call in servers}
+        meter = Meter(servers)
+        st.add_user("alice", "a-pw")
+        st.add_user("bob", "b-pw")
+        members = ["g%d" % i for i in range(m)]
+        pw = {u: u + "-pw" for u in members}
+        with meter:
+            for u in members:
+                st.add_user(u, pw[u])
+        meter.rows(label, "user add (CLI)", m)
+        memory[(label, "user")] = meter.mem() / m
+
+        a = harness.Chat(st, "alice", "a-pw")
+        b = harness.Chat(st, "bob", "b-pw")
+        conv = a.direct("bob")
+        burst(a, conv, 50, "w")  # warm up: connections, caches
+        with meter:
+            retried = burst(a, conv, n)
+        meter.rows(label, "direct message", n)
+        memory[(label, "direct")] = meter.mem() / n
+        if retried:
+            print("| %s | direct: %d sends retried (unavailable) |" % (label, retried))
+
+        # The members log in once with their password (argon2id runs; the
+        # auth cache is filled) and take a device session token each.
+        chats = [harness.Chat(st, u, pw[u]) for u in members]
+        tokens = {}
+        for c in chats:
+            tokens[c.user] = c.ok("session", device="bench")["token"]
+        group = a.group("bench", members)
+        for c in chats:
+            c.event(lambda e: e.get("conv") == group, timeout=30, what="the group")
+        burst(a, group, 20, "v")
+        last = chats[-1]
+        last.msg(group, "v19", timeout=30)
+        with meter:
+            retried = burst(a, group, g, "x")
+            last.msg(group, "x%d" % (g - 1), timeout=60)
+        meter.rows(label, "group of %d message" % m, g)
+        if retried:
+            print("| %s | group: %d sends retried (unavailable) |" % (label, retried))
+        for c in chats:
+            c.close()
+        harness.wait_for(lambda: presence_all(st, members, "offline"), timeout=60,
+                         what="every member offline")
+
+        login_cycle(harness, st, meter, members, pw)
+        meter.rows(label, "login+logout, password (auth cache warm)", m)
+        login_cycle(harness, st, meter, members, tokens)
+        meter.rows(label, "login+logout, session token", m)
         b.close()
-        for p, _ in servers:
-            calls = after[p][0] - before[p][0]
-            cpu = after[p][1] - before[p][1]
-            print("| %s | %d | %.2f | %.1f | %.0f | %d |" %
-                  (label, p, calls / n, cpu / n * 1e6, n / took, retried))
 
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    print("| setup | primary port | Redis calls / msg | Redis CPU µs / msg | msgs/s | retried |")
-    print("|---|---|---|---|---|---|")
-    run("1 Redis", False, 0, n)
-    run("cluster 3+3", True, 0, n)
-    run("cluster 3+3, wait_replicas 1", True, 1, n)
+    g = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    m = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+    only = os.environ.get("MQC_COST_SETUPS", "single,cluster,wait").split(",")
+    memory = {}
+    print("| setup | unit | primary port | Redis calls / unit | Redis CPU µs / unit | units/s |")
+    print("|---|---|---|---|---|---|", flush=True)
+    if "single" in only:
+        run("1 Redis", False, 0, n, g, m, memory)
+    if "cluster" in only:
+        run("cluster 3+3", True, 0, n, g, m, memory)
+    if "wait" in only:
+        run("cluster 3+3, wait_replicas 1", True, 1, n, g, m, memory)
+    print()
+    print("| setup | used_memory per user account, bytes | per stored direct message, bytes |")
+    print("|---|---|---|")
+    for label in ("1 Redis", "cluster 3+3", "cluster 3+3, wait_replicas 1"):
+        if (label, "user") in memory:
+            print("| %s | %.0f | %.0f |" % (label, memory[(label, "user")],
+                                           memory[(label, "direct")]))
 
 
 if __name__ == "__main__":
