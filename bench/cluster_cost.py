@@ -31,7 +31,9 @@ divided by M (bytes per user account) and over `direct` divided by N
     MQCHAT_PLUGIN=build/mqchat_plugin.so MQCHAT_CLI=build/cli/mqchat \\
         /usr/bin/python3 bench/cluster_cost.py [N [G [M]]]
 
-Defaults N=2000, G=200, M=100. Prints one table row per (setup, phase,
+Defaults N=2000, G=200, M=100. MQC_COST_TOP=1 adds, per phase, its
+commands by Redis' own time (INFO commandstats usec) per unit;
+MQC_COST_SETUPS=single,cluster,wait picks the setups. Prints one table row per (setup, phase,
 primary), then the memory rows. Uses tests/integration's harness (real
 redis-server, mosquitto, paho clients)."""
 import os
@@ -43,15 +45,17 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 
 def info(call):
-    """(total calls, cpu seconds, used_memory bytes) of one server."""
+    """(total calls, cpu seconds, used_memory bytes, {command: [calls,
+    usec]}) of one server."""
     stats = call("INFO", "commandstats").decode()
     calls = 0
+    per = {}
     for line in stats.splitlines():
         if line.startswith("cmdstat_"):
-            for kv in line.split(":", 1)[1].split(","):
-                k, v = kv.split("=")
-                if k == "calls":
-                    calls += int(v)
+            name, rest = line[len("cmdstat_"):].split(":", 1)
+            kv = dict(x.split("=") for x in rest.split(","))
+            calls += int(kv["calls"])
+            per[name] = [int(kv["calls"]), int(kv["usec"])]
     cpu = 0.0
     for line in call("INFO", "cpu").decode().splitlines():
         if line.startswith("used_cpu_user:") or line.startswith("used_cpu_sys:"):
@@ -60,7 +64,7 @@ def info(call):
     for line in call("INFO", "memory").decode().splitlines():
         if line.startswith("used_memory:"):
             mem = int(line.split(":")[1])
-    return calls, cpu, mem
+    return calls, cpu, mem, per
 
 
 def burst(chat, conv, n, prefix="m"):
@@ -117,6 +121,26 @@ class Meter:
                   (label, phase, p, calls / units, cpu / units * 1e6, net / units * 1e6,
                    units / self.took), flush=True)
 
+    def top(self, label, phase, units, n=8):
+        """MQC_COST_TOP=1: the phase's commands by Redis' own time (usec,
+        inner calls of FCALLs included in the FCALL's time as well),
+        summed over the primaries, per unit."""
+        if not os.environ.get("MQC_COST_TOP"):
+            return
+        tot = {}
+        for p, _ in self.servers:
+            b, a = self.before[p][3], self.after[p][3]
+            for cmd, (c, u) in a.items():
+                c0, u0 = b.get(cmd, [0, 0])
+                if c > c0:
+                    t = tot.setdefault(cmd, [0, 0])
+                    t[0] += c - c0
+                    t[1] += u - u0
+        best = sorted(tot.items(), key=lambda kv: -kv[1][1])[:n]
+        print("|   %s | %s: top commands per unit | %s |" % (label, phase, ", ".join(
+            "%s %.2f calls %.0f µs" % (cmd, c / units, u / units) for cmd, (c, u) in best)),
+            flush=True)
+
     def mem(self):
         return sum(self.after[p][2] - self.before[p][2] for p, _ in self.servers)
 
@@ -172,6 +196,7 @@ def run(label, cluster_mode, wait, n, g, m, memory):
         with meter:
             retried = burst(a, conv, n)
         meter.rows(label, "direct message", n)
+        meter.top(label, "direct", n)
         memory[(label, "direct")] = meter.mem() / n
         if retried:
             print("| %s | direct: %d sends retried (unavailable) |" % (label, retried))
@@ -192,6 +217,7 @@ def run(label, cluster_mode, wait, n, g, m, memory):
             retried = burst(a, group, g, "x")
             last.msg(group, "x%d" % (g - 1), timeout=60)
         meter.rows(label, "group of %d message" % m, g)
+        meter.top(label, "group", g)
         if retried:
             print("| %s | group: %d sends retried (unavailable) |" % (label, retried))
         for c in chats:
@@ -201,8 +227,10 @@ def run(label, cluster_mode, wait, n, g, m, memory):
 
         login_cycle(harness, st, meter, members, pw)
         meter.rows(label, "login+logout, password (auth cache warm)", m)
+        meter.top(label, "login password", m)
         login_cycle(harness, st, meter, members, tokens)
         meter.rows(label, "login+logout, session token", m)
+        meter.top(label, "login token", m)
         b.close()
 
 
