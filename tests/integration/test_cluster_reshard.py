@@ -17,7 +17,10 @@ member's sync (the real op) is gapless and holds exactly the acknowledged
 messages once, and no device gets one (conv, seq) live twice (the storing
 node tells each device once; core/reorder.c never repeats). Live copies
 over the brokers' bus are at most once by contract (pub/sub; sync
-recovers): they are counted and printed, not required.
+recovers): they are counted and printed, not required; but in test_a those
+that arrive must trail their sender's ack by under 1 s (the store's wait
+used to swallow the waker's signal: 2-3.4 s), and no broker may call the
+cluster "degraded" for commands given up on during the move.
 
 Label `cluster`, one at a time."""
 import os

@@ -5,9 +5,10 @@ module through harness.py's cluster mode). Users whose keys live on
 different shards exchange messages, history and sync work, `mqchat
 --redis-cluster user add` creates users, and with
 plugin_opt_redis_wait_replicas 1 a kill -9 of the primary serving a
-conversation's slot in the middle of a burst makes senders see
+conversation's slot in the middle of a 5,000-send burst makes senders see
 `unavailable`, then succeed on retry once a replica took over, with every
-acknowledged message in the conversation's log exactly once.
+acknowledged message in the conversation's log exactly once and each
+member's sync gapless with exactly those messages.
 
 Label `cluster` (`ctest -L cluster`)."""
 import os
