@@ -156,7 +156,10 @@ static void routed(void *ctx, struct mqc_router_result *res)
         return;
     }
     j->maybe_run = res->maybe_run;
-    mqc_store__router_failed(s, res->error);
+    if (res->moving) /* a slot in migration, the cluster fine: that command only */
+        snprintf(s->last_error, sizeof s->last_error, "%s", res->error);
+    else
+        mqc_store__router_failed(s, res->error);
     finish(j, MQC_EUNAVAIL, NULL);
 }
 
@@ -210,10 +213,16 @@ static void route_wait(struct mqc_store *s, const int *wake_fds, size_t nwake)
             return;
         }
         /* nothing in flight: queued jobs in backoff; look again shortly */
-        int rc, ms = n ? (int)left : 10;
-        do {
-            rc = poll(p, k, ms);
-        } while (rc < 0 && errno == EINTR);
+        int ms = n ? (int)left : 10;
+        int rc = poll(p, k, ms);
+        if (rc < 0 && errno == EINTR) {
+            /* The waker's signal (plugin/wake.c): the bus thread has events
+             * from other nodes for this broker. Back to the loop: waiting on
+             * here (a migration keeps commands in backoff, the router
+             * pending) held them for seconds. */
+            mqc_router_harvest(s->router, 0);
+            return;
+        }
         for (size_t i = first_wake; rc > 0 && i < k; i++)
             if (p[i].revents) {
                 mqc_router_harvest(s->router, 0);
@@ -409,10 +418,9 @@ static enum wait_result wait_either(struct mqc_store *s, const int *wake_fds, si
     p[n++] = (struct pollfd){.fd = s->ctx->fd, .events = POLLIN};
     for (size_t i = 0; i < nwake && n < 9; i++)
         p[n++] = (struct pollfd){.fd = wake_fds[i], .events = POLLIN};
-    int rc;
-    do {
-        rc = poll(p, n, timeout_ms);
-    } while (rc < 0 && errno == EINTR);
+    int rc = poll(p, n, timeout_ms);
+    if (rc < 0 && errno == EINTR)
+        return WAIT_BROKER; /* the waker's signal (plugin/wake.c): bus events to deliver */
     if (rc <= 0)
         return WAIT_TIMEOUT;
     return p[0].revents ? WAIT_REDIS : WAIT_BROKER;

@@ -496,6 +496,7 @@ static void command_reply(struct mqc_router *r, struct mqc_router__node *n,
         snprintf(j->error, sizeof j->error, "bad redirect: %.150s", rep->str);
     } else if (j->tries >= r->o.max_tries) {
         snprintf(j->error, sizeof j->error, "gave up after %d tries: %.150s", j->tries, rep->str);
+        j->res.moving = redirect || starts(rep->str, "TRYAGAIN");
     } else {
         j->resend = true;
         j->not_before_ms = backoff ? mqc_router__now_ms() + backoff : 0;

@@ -68,6 +68,9 @@ struct mqc_router_result {
                         * freeReplyObject), else it is freed after */
     long long acked;   /* replicas that acknowledged (WAIT), -1 not asked */
     bool maybe_run;    /* MQC_EUNAVAIL after it was written: it may have run */
+    bool moving;       /* MQC_EUNAVAIL after max_tries of TRYAGAIN, ASK or MOVED:
+                        * its slot is being migrated; the cluster answers (not
+                        * an outage: nothing to reconnect or re-check) */
     const char *error; /* why, when rc != MQC_OK (borrowed, valid in the
                         * callback only) */
 };

@@ -5,9 +5,10 @@ module through harness.py's cluster mode). Users whose keys live on
 different shards exchange messages, history and sync work, `mqchat
 --redis-cluster user add` creates users, and with
 plugin_opt_redis_wait_replicas 1 a kill -9 of the primary serving a
-conversation's slot in the middle of a burst makes senders see
+conversation's slot in the middle of a 5,000-send burst makes senders see
 `unavailable`, then succeed on retry once a replica took over, with every
-acknowledged message in the conversation's log exactly once.
+acknowledged message in the conversation's log exactly once and each
+member's sync gapless with exactly those messages.
 
 Label `cluster` (`ctest -L cluster`)."""
 import os
@@ -122,30 +123,40 @@ class ClusterStoreTest(unittest.TestCase):
 
     def test_z_wait_replicas_failover_burst(self):
         """Last: it kills a primary of the module's cluster (restarted after,
-        as a replica)."""
+        as a replica). 5,000 sends (2,000 in the sanitizer build), window
+        64, WAIT 1: a kill -9 of the conversation's primary a quarter in.
+        Senders see `unavailable` and succeed on retry with the same id;
+        every acknowledged message is in the log exactly once, and each
+        member's sync (the real op, from a token taken before the burst) is
+        gapless and holds exactly the acknowledged messages, once each."""
         cluster = harness._shared_cluster()
-        n = int(os.environ.get("MQC_FAILOVER_SENDS", "2000"))
+        n = int(os.environ.get("MQC_FAILOVER_SENDS", "2000" if harness.SANITIZE else "5000"))
         with Stack(options={"rate_msgs": 0, "redis_wait_replicas": 1}) as st:
             st.add_user("alice", "alice-pw")
             st.add_user("bob", "bob-pw")
             ca, cb = Chat(st, "alice", "alice-pw"), Chat(st, "bob", "bob-pw")
             conv = ca.direct("bob")
+            tokens = {"alice": ca.ok("sync")["next"], "bob": cb.ok("sync")["next"]}
             victim = cluster.owner(conv_slot(conv))
-            acked, unavailable, retries = set(), 0, 0
+            acked, unavailable = set(), 0
+            refused = set()  # ids answered `unavailable` at least once
             pending = {}  # id -> time sent
             window, next_i, killed = 64, 0, False
             healed = {}
+            times = {}
 
             def heal():
                 try:
                     healed["port"] = cluster.wait_failover(victim, conv_slot(conv), timeout=60)
+                    healed["promoted"] = time.monotonic()
                     cluster.restart(victim)
                     healed["ok"] = True
                 except BaseException as e:  # reported by the main thread
                     healed["error"] = e
 
             healer = threading.Thread(target=heal, daemon=True)
-            deadline = time.monotonic() + 180
+            started = time.monotonic()
+            deadline = started + 240
             while len(acked) < n:
                 self.assertLess(time.monotonic(), deadline,
                                 "burst stuck: %d of %d acknowledged\n%s" %
@@ -157,6 +168,7 @@ class ClusterStoreTest(unittest.TestCase):
                     next_i += 1
                 if not killed and len(acked) >= n // 4:
                     cluster.kill9_primary(victim)
+                    times["kill"] = time.monotonic()
                     killed = True
                     # The shard's replica takes over and has no replica of
                     # its own: WAIT 1 cannot be met until the dead node is
@@ -169,27 +181,63 @@ class ClusterStoreTest(unittest.TestCase):
                 if mid not in pending:
                     continue
                 if e["t"] == "msg":
+                    self.assertEqual(e.get("body"), "b%s" % mid[1:])
                     acked.add(mid)
                     del pending[mid]
+                    if refused and "first_ok" not in times:
+                        times["first_ok"] = time.monotonic()
                 elif e.get("code") == "unavailable":
                     unavailable += 1
-                    retries += 1
+                    refused.add(mid)
+                    times.setdefault("first_unavailable", time.monotonic())
                     ca.send(conv, mid, "b%s" % mid[1:], wait=False)  # same id, same body
                     pending[mid] = time.monotonic()
                 else:
                     self.fail("unexpected answer %r" % e)
+            burst_s = time.monotonic() - started
             self.assertTrue(killed)
             healer.join(timeout=60)
             self.assertTrue(healed.get("ok"), "failover or restart failed: %r" % healed)
             self.assertGreater(unavailable, 0, "the failover was not seen by any sender")
+            # every send refused once succeeded on a retry with its id
+            self.assertEqual(refused - acked, set())
             ids = log_ids(st, conv)
             self.assertEqual(len(ids), len(set(ids)), "a message stored twice")
             self.assertEqual(set(ids), acked)
+            for who, chat in (("alice", ca), ("bob", cb)):
+                events = sync_all(chat, tokens[who])
+                mine = [e for e in events if e.get("conv") == conv]
+                seqs = [e["seq"] for e in mine]
+                self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))),
+                                 "%s's sync has a gap or a repeat" % who)
+                got = [e["id"] for e in mine if e.get("t") == "msg"]
+                self.assertEqual(len(got), len(set(got)), "%s's sync repeats a message" % who)
+                self.assertEqual(set(got), acked, "%s's sync is not the acked set" % who)
             h = cb.ok("history", conv=conv, limit=5)
             self.assertTrue(h["items"])
-            sys_log = "%d sends, %d unavailable answers retried" % (n, unavailable)
-            print(sys_log)
+            print("failover burst: %d sends in %.1f s (the first %d in %.1f s, before the "
+                  "kill), %d unavailable answers retried "
+                  "(%d distinct ids), first success %.2f s after the kill "
+                  "(first unavailable %.2f s after), replica serving the slot %.2f s "
+                  "after the kill" %
+                  (n, burst_s, n // 4, times["kill"] - started, unavailable, len(refused),
+                   times["first_ok"] - times["kill"],
+                   times["first_unavailable"] - times["kill"],
+                   healed["promoted"] - times["kill"]))
         cluster.wait_ok()
+
+
+def sync_all(chat, since, limit=1000):
+    """Every event of chat's user after token since, through the sync op."""
+    events, token = [], since
+    for _ in range(100):
+        r = chat.ok("sync", since=token, limit=limit)
+        assert not r.get("reset"), r
+        events += r["events"]
+        token = r["next"]
+        if not r["more"]:
+            return events
+    raise AssertionError("sync did not end in 100 pages")
 
 
 if __name__ == "__main__":
