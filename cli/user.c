@@ -153,9 +153,12 @@ static int sessions_cmd(const struct mqc_cli *cli, char **argv)
     struct sess_out o = {MQC_EUNAVAIL, 0};
     int rc = revoke ? mqc_store_session_end(s, argv[2], device, count_ended, &o)
                     : mqc_store_sessions(s, argv[2], print_sessions, &o);
-    if (rc == MQC_OK)
+    if (rc == MQC_OK) {
         mqc_store_flush(s, mqc_clock_mono_ms());
-    else
+        /* On a cluster the revoke's reply queues the kick (store/session.c):
+         * send it too. */
+        mqc_store_flush(s, mqc_clock_mono_ms());
+    } else
         o.rc = rc;
     int code = 0;
     if (o.rc != MQC_OK)

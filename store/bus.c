@@ -334,12 +334,46 @@ static void publish_done(struct mqc_store__job *j, int rc, redisReply *r)
 }
 
 /* PUBLISH on one Redis; SPUBLISH on a cluster (the router sends it to the
- * primary of the channel's slot, where the listener SSUBSCRIBEd). */
+ * primary of the channel's slot, where the listener SSUBSCRIBEd: a plain
+ * PUBLISH never reaches an SSUBSCRIBE). Every publisher of a bus channel
+ * uses this verb. */
+const char *mqc_store__bus_verb(const struct mqc_store *s)
+{
+    return s->cluster_nodes != NULL ? "SPUBLISH" : "PUBLISH";
+}
+
+const char *mqc_store__bus_script_chan(const struct mqc_store *s, char *buf, size_t size)
+{
+    if (s->cluster_nodes != NULL)
+        return "";
+    snprintf(buf, size, "%sbus:all", s->prefix);
+    return buf;
+}
+
+void mqc_store__args_bus_publish(struct mqc_store__args *a, const struct mqc_store *s,
+                                 const char *chan, const char *msg, size_t len)
+{
+    mqc_store__args_str(a, mqc_store__bus_verb(s));
+    mqc_store__args_str(a, chan);
+    mqc_store__args_push(a, msg, len);
+}
+
 static const char *publish_cmd(const struct mqc_store *s, size_t *len)
 {
-    bool sharded = s->cluster_nodes != NULL;
-    *len = sharded ? 8 : 7;
-    return sharded ? "SPUBLISH" : "PUBLISH";
+    const char *v = mqc_store__bus_verb(s);
+    *len = strlen(v);
+    return v;
+}
+
+int mqc_store__bus_publish_all(struct mqc_store *s, const char *msg)
+{
+    char chan[MQC_KEY_MAX];
+    int n = snprintf(chan, sizeof chan, "%sbus:all", s->prefix);
+    if (n < 0 || (size_t)n >= sizeof chan)
+        return MQC_EBADREQ;
+    size_t lens[3] = {0, (size_t)n, strlen(msg)};
+    const char *argv[] = {publish_cmd(s, &lens[0]), chan, msg};
+    return mqc_store__enqueue(s, 3, argv, lens, publish_done, NULL, NULL);
 }
 
 int mqc_store_bus_publish(struct mqc_store *s, const char *node, const char *data, size_t len)

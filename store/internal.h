@@ -208,6 +208,20 @@ int mqc_store__cluster_pipeline(struct mqc_store *s, struct mqc_store__args *cmd
                                 redisReply **out);
 /* Whether s runs on a Redis Cluster (the slot router). */
 bool mqc_store__cluster(const struct mqc_store *s);
+/* The bus's publishers (store/bus.c): every message on a bus channel goes
+ * out with this verb, PUBLISH on one Redis, SPUBLISH on a cluster (the
+ * brokers SSUBSCRIBE there, store/bus_shard.c, and never see a PUBLISH; the
+ * router sends SPUBLISH to the primary of the channel's slot). */
+const char *mqc_store__bus_verb(const struct mqc_store *s);
+/* Append "<verb> chan msg" (msg len bytes) to a. */
+void mqc_store__args_bus_publish(struct mqc_store__args *a, const struct mqc_store *s,
+                                 const char *chan, const char *msg, size_t len);
+/* Queue msg (a NUL-terminated text) on "<prefix>bus:all". MQC_OK or an error. */
+int mqc_store__bus_publish_all(struct mqc_store *s, const char *msg);
+/* The bus channel a function publishes on itself (one Redis: "<prefix>bus:all"
+ * written to buf): "" on a cluster, where a function cannot SPUBLISH to a
+ * channel outside its keys' slot, and the caller publishes after it. */
+const char *mqc_store__bus_script_chan(const struct mqc_store *s, char *buf, size_t size);
 /* Cluster: a command could not be run on a node (why borrowed): the store
  * reads as down (logged once) until the next mqc_store_ensure finds every
  * primary answering again. */

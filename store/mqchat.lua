@@ -1535,8 +1535,9 @@ local function sess_touch(keys, args)
   return {'ok'}
 end
 
--- KEYS: sess. ARGV: device ("" = every session), user, bus channel. Reply:
--- ok, sessions ended.
+-- KEYS: sess. ARGV: device ("" = every session), user, bus channel ("" on a
+-- cluster: the caller SPUBLISHes the kick, store/bus.c). Reply: ok, sessions
+-- ended.
 local function sess_end(keys, args)
   local n
   if args[1] == '' then
@@ -1545,22 +1546,25 @@ local function sess_end(keys, args)
   else
     n = redis.call('HDEL', keys[1], args[1])
   end
-  if n > 0 then
+  if n > 0 and args[3] ~= '' then
     redis.call('PUBLISH', args[3], 'skick * ' .. args[2] .. ' ' ..
                (args[1] == '' and '*' or args[1]))
   end
   return {'ok', n}
 end
 
--- KEYS: user record, sess. ARGV: password hash, user, bus channel. Set the
--- password and end every session. Reply: ok; or not_found.
+-- KEYS: user record, sess. ARGV: password hash, user, bus channel ("" on a
+-- cluster: the caller SPUBLISHes the kick, store/bus.c). Set the password
+-- and end every session. Reply: ok, 1 if sessions ended (else 0); or
+-- not_found.
 local function user_passwd(keys, args)
   if redis.call('EXISTS', keys[1]) == 0 then return {'not_found'} end
   redis.call('HSET', keys[1], 'pw', args[1])
-  if redis.call('DEL', keys[2]) > 0 then
+  local ended = redis.call('DEL', keys[2])
+  if ended > 0 and args[3] ~= '' then
     redis.call('PUBLISH', args[3], 'skick * ' .. args[2] .. ' *')
   end
-  return {'ok'}
+  return {'ok', ended}
 end
 
 -- KEYS: the secret key's key. ARGV: a fresh random key text. The key of the

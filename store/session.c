@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/session_token.h"
 #include "store/internal.h"
 #include "store/keys.h"
@@ -29,9 +30,26 @@ static int status(const redisReply *r)
     return MQC_EINTERNAL;
 }
 
+/* The kick of user's sessions (device, or "*" every one) on the bus; the
+ * function publishes it itself on one Redis, the store after it on a
+ * cluster (store/bus.c, mqc_store__bus_script_chan). */
 static void bus_all(struct mqc_store__args *a, const struct mqc_store *s)
 {
-    mqc_store__args_fmt(a, "%sbus:all", s->prefix);
+    char chan[MQC_KEY_MAX];
+    mqc_store__args_str(a, mqc_store__bus_script_chan(s, chan, sizeof chan));
+}
+
+/* A copy of "skick * <user> <device or *>" for the publish after the
+ * function on a cluster (NULL on one Redis or without memory). */
+static char *kick_after(const struct mqc_store *s, const char *user, const char *device)
+{
+    if (!mqc_store__cluster(s))
+        return NULL;
+    size_t len = strlen(user) + strlen(device && *device ? device : "*") + 16;
+    char *k = malloc(len);
+    if (k)
+        snprintf(k, len, "skick * %s %s", user, device && *device ? device : "*");
+    return k;
 }
 
 int mqc_store_session_secret(struct mqc_store *s, const char *candidate, char *out, size_t size)
@@ -144,9 +162,15 @@ int mqc_store_sessions(struct mqc_store *s, const char *user, mqc_store_sessions
     return mqc_store__submit(s, &a, list_done, (void *)cb, ctx);
 }
 
+struct end_ctx {
+    mqc_store_count_cb cb;
+    void *ctx;
+    char *kick; /* cluster: published here once the function ended sessions */
+};
+
 static void end_done(struct mqc_store__job *j, int rc, redisReply *r)
 {
-    mqc_store_count_cb cb = (mqc_store_count_cb)j->cb;
+    struct end_ctx *e = j->ctx;
     long long n = 0;
     if (rc == MQC_OK)
         rc = status(r);
@@ -156,8 +180,14 @@ static void end_done(struct mqc_store__job *j, int rc, redisReply *r)
         else
             rc = MQC_EINTERNAL;
     }
+    if (rc == MQC_OK && n > 0 && e->kick && mqc_store__bus_publish_all(j->store, e->kick) != MQC_OK)
+        mqc_log(MQC_LOG_WARNING, "store: the kick of ended sessions was not queued");
+    mqc_store_count_cb cb = e->cb;
+    void *ctx = e->ctx;
+    free(e->kick);
+    free(e);
     if (cb)
-        cb(j->ctx, rc, n);
+        cb(ctx, rc, n);
 }
 
 int mqc_store_session_end(struct mqc_store *s, const char *user, const char *device,
@@ -169,5 +199,23 @@ int mqc_store_session_end(struct mqc_store *s, const char *user, const char *dev
     mqc_store__args_str(&a, device ? device : "");
     mqc_store__args_str(&a, user);
     bus_all(&a, s);
-    return mqc_store__submit(s, &a, end_done, (void *)cb, ctx);
+    struct end_ctx *e = calloc(1, sizeof *e);
+    if (!e) {
+        mqc_store__args_free(&a);
+        return MQC_ENOMEM;
+    }
+    e->cb = cb;
+    e->ctx = ctx;
+    e->kick = kick_after(s, user, device);
+    if (mqc_store__cluster(s) && !e->kick) {
+        free(e);
+        mqc_store__args_free(&a);
+        return MQC_ENOMEM;
+    }
+    int rc = mqc_store__submit(s, &a, end_done, NULL, e);
+    if (rc != MQC_OK) {
+        free(e->kick);
+        free(e);
+    }
+    return rc;
 }

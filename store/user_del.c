@@ -122,14 +122,13 @@ static int cmds_run(struct mqc_store *s, struct cmds *c, redisReply ***keep)
     return rc;
 }
 
-static void publish_cmd(struct cmds *c, const char *chan, const char *msg, size_t len)
+static void publish_cmd(const struct mqc_store *s, struct cmds *c, const char *chan,
+                        const char *msg, size_t len)
 {
     struct mqc_store__args *a = cmds_add(c);
     if (!a)
         return;
-    mqc_store__args_str(a, "PUBLISH");
-    mqc_store__args_str(a, chan);
-    mqc_store__args_push(a, msg, len);
+    mqc_store__args_bus_publish(a, s, chan, msg, len);
 }
 
 /* Nodes with a device of a member (a presence hash's d:<node> fields). */
@@ -204,7 +203,7 @@ static int live_copies(struct mqc_store *s, const char *conv, const redisReply *
         int n = snprintf(msg, len, "e 1 %s %lld %s\n", conv, seq->integer, routes[i].users);
         memcpy(msg + n, ev->str, ev->len);
         snprintf(chan, sizeof chan, "%sbus:n:%s", s->prefix, routes[i].node);
-        publish_cmd(pub, chan, msg, (size_t)n + ev->len);
+        publish_cmd(s, pub, chan, msg, (size_t)n + ev->len);
         free(msg);
     }
     for (size_t i = 0; i < nroutes; i++)
@@ -281,7 +280,7 @@ static int leave_all(struct mqc_store *s, const char *user, int64_t now_ms, long
         /* Every node drops its cached membership of the conversation. */
         char mv[MQC_ID_MAX + 8];
         int len = snprintf(mv, sizeof mv, "mv * %s", convs[i]);
-        publish_cmd(&pub, all, mv, (size_t)len);
+        publish_cmd(s, &pub, all, mv, (size_t)len);
     }
     if (rc == MQC_OK) {
         rc = cmds_run(s, &pub, NULL);
@@ -378,9 +377,7 @@ static int drop_user(struct mqc_store *s, const char *user, const char *ukey, co
     mqc_store__args_str(&rest[2], "SREM");
     mqc_store__args_str(&rest[2], skey);
     mqc_store__args_str(&rest[2], user);
-    mqc_store__args_str(&rest[3], "PUBLISH");
-    mqc_store__args_str(&rest[3], chan);
-    mqc_store__args_push(&rest[3], kick, (size_t)klen);
+    mqc_store__args_bus_publish(&rest[3], s, chan, kick, (size_t)klen);
     redisReply *out[4];
     rc = mqc_store__pipeline(s, rest, 4, out);
     for (size_t i = 0; rc == MQC_OK && i < 4; i++)

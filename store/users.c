@@ -114,18 +114,34 @@ int mqc_store_user_passwd(struct mqc_store *s, const char *user, const char *has
         rc = mqc_key_user_part(s->prefix, user, "sess", skey, sizeof skey);
     if (rc != MQC_OK)
         return rc;
-    snprintf(chan, sizeof chan, "%sbus:all", s->prefix);
-    const char *argv[] = {"FCALL", "mqc1_user_passwd", "2", ukey, skey, hash, user, chan};
+    const char *bus = mqc_store__bus_script_chan(s, chan, sizeof chan);
+    const char *argv[] = {"FCALL", "mqc1_user_passwd", "2", ukey, skey, hash, user, bus};
     redisReply *r = mqc_store__cmd(s, 8, argv);
     if (!r)
         return MQC_EUNAVAIL;
     rc = MQC_EUNAVAIL;
+    bool ended = false; /* sessions ended: the function's second element */
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-        r->element[0]->type == REDIS_REPLY_STRING)
+        r->element[0]->type == REDIS_REPLY_STRING) {
         rc = !strcmp(r->element[0]->str, "ok")          ? MQC_OK
              : !strcmp(r->element[0]->str, "not_found") ? MQC_ENOTFOUND
                                                         : MQC_EUNAVAIL;
+        ended = r->elements < 2 || r->element[1]->type != REDIS_REPLY_INTEGER ||
+                r->element[1]->integer > 0;
+    }
     freeReplyObject(r);
+    if (rc == MQC_OK && ended && mqc_store__cluster(s)) {
+        /* A cluster: the function could not publish the kick (store/bus.c). */
+        char kick[MQC_ID_MAX + 16];
+        snprintf(chan, sizeof chan, "%sbus:all", s->prefix);
+        snprintf(kick, sizeof kick, "skick * %s *", user);
+        const char *pub[] = {mqc_store__bus_verb(s), chan, kick};
+        redisReply *p = mqc_store__cmd(s, 3, pub);
+        if (!p || p->type == REDIS_REPLY_ERROR)
+            rc = MQC_EUNAVAIL;
+        if (p)
+            freeReplyObject(p);
+    }
     return rc;
 }
 

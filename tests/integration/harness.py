@@ -253,7 +253,8 @@ class ClusterRedis:
     """Stands in for Redis when MQC_TEST_REDIS=cluster: the shared cluster,
     emptied on start (FLUSHALL on every primary; the function library
     stays). port is a primary's (redis-cli -c, the bus); call() follows
-    MOVED and runs SCAN/KEYS/DBSIZE/FLUSHALL on every primary."""
+    MOVED and runs SCAN/KEYS/DBSIZE/FLUSHALL and CONFIG SET on every
+    primary."""
 
     def __init__(self, workdir):
         self.dir = workdir
@@ -285,6 +286,8 @@ class ClusterRedis:
     def call(self, *args):
         c = _shared_cluster()
         cmd = str(args[0]).upper()
+        if cmd == "CONFIG" and str(args[1]).upper() == "SET":  # every primary alike
+            return [self._on(p, args) for p in c.primary_ports()][0]
         if cmd in ("SCAN", "KEYS", "DBSIZE", "FLUSHALL", "FLUSHDB"):
             res = [self._on(p, args if cmd != "SCAN" else ("SCAN", 0) + tuple(args[2:]))
                    for p in c.primary_ports()]

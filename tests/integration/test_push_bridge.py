@@ -14,7 +14,7 @@ import unittest
 
 from fakepush import (OAUTH, FakePushServer, fcm_step, make_apns_key, make_service_account,
                       verify_jwt)
-from harness import Chat, Redis, Stack, free_port, main, wait_for
+from harness import CLUSTER_MODE, Chat, Redis, Stack, _shared_cluster, free_port, main, wait_for
 
 PUSH = os.environ.get("MQCHAT_PUSH", "")
 TEAM, KID = "TEAM123456", "ABCDE12345"
@@ -74,14 +74,17 @@ class PushBridgeTest(unittest.TestCase):
         self.addCleanup(self.st.close)
         for u in ("alice", "bob", "carol"):
             self.st.add_user(u, u + "-pw")
-        self.bridge = Bridge(self.dir, {
-            "redis_url": self.st.redis.url(),
+        # a cluster (MQC_TEST_REDIS=cluster): the bridge on the stack's
+        # cluster through its seeds, as deployed
+        where = ({"redis_cluster_nodes": _shared_cluster().seeds(",")} if CLUSTER_MODE else
+                 {"redis_url": self.st.redis.url()})
+        self.bridge = Bridge(self.dir, dict(where, **{
             "apns_base_url": self.srv.url, "apns_sandbox_base_url": self.srv.url,
             "apns_key_file": self.p8, "apns_key_id": KID, "apns_team_id": TEAM,
             "fcm_base_url": self.srv.url, "fcm_service_account_file": self.sa,
             "ca_file": self.srv.ca_file, "request_timeout_ms": 1500,
             "stats_interval_seconds": 0, "max_attempts": 6,
-        })
+        }))
         self.addCleanup(self.bridge.stop)
         self.alice = Chat(self.st, "alice", "alice-pw")
 
@@ -114,8 +117,9 @@ class PushBridgeTest(unittest.TestCase):
                                     "devices").strip() == "0", what=user + " offline")
 
     def redis(self, *args):
-        return subprocess.run(["redis-cli", "-p", str(self.st.redis.port)] + list(args),
-                              capture_output=True, text=True, timeout=10).stdout
+        """A Redis command's reply as text (the stack's call: follows MOVED)."""
+        v = self.st.redis.call(*args)
+        return v.decode() if isinstance(v, bytes) else "" if v is None else str(v)
 
     def send(self, conv, mid, body):
         self.alice.send(conv, mid, body)
@@ -335,6 +339,8 @@ class PushBridgeTest(unittest.TestCase):
         wait_for(lambda: any(r.status == 200 for r in self.srv.requests(kind="fcm")),
                  timeout=30, what="FCM delivered after the hung token request")
 
+    @unittest.skipIf(CLUSTER_MODE, "restarts the one Redis; a primary's failover under the "
+                     "bridge is test_push_cluster's")
     def test_redis_restart_under_the_bridge(self):
         tok = "ff" * 32
         self.register("bob", "apns", tok)
@@ -355,6 +361,9 @@ class PushBridgeTest(unittest.TestCase):
         self.assertIsNone(self.bridge.proc.poll())
 
 
+@unittest.skipIf(CLUSTER_MODE, "the bridge against its own one Redis (wrong URL, stats, old "
+                 "queue keys), no broker: nothing of the cluster (test_push_cluster has its "
+                 "cluster side)")
 class BridgeRedisTest(unittest.TestCase):
     """The bridge's own Redis side, without a broker: a wrong redis_url is
     reported (naming the URL, never its password) whatever is configured,

@@ -7,15 +7,29 @@
 //
 // Paths come from the environment (set by ctest): MQCHAT_PLUGIN, MQCHAT_CLI,
 // MQCHAT_SANITIZE (ON: the broker runs with the ASan/UBSan runtimes
-// preloaded), MQCHAT_WEB_DIST (the built client).
+// preloaded), MQCHAT_WEB_DIST (the built client). MQC_TEST_REDIS=cluster:
+// the store on a 3+3 Redis Cluster (scripts/redis-cluster.sh) instead of
+// one redis-server, the broker and the CLI given its seeds.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const SANITIZE = process.env.MQCHAT_SANITIZE === 'ON';
 export const TIMEOUT = (SANITIZE ? 3 : 1) * 15000;
+export const CLUSTER = process.env.MQC_TEST_REDIS === 'cluster';
+const CLUSTER_SCRIPT = fileURLToPath(new URL('../../../scripts/redis-cluster.sh', import.meta.url));
+
+// Clusters started here and not stopped yet: stopped at exit too (their
+// nodes are daemons, not children).
+const clusters = new Set();
+function clusterStop(dir) {
+  spawnSync('bash', [CLUSTER_SCRIPT, 'stop', dir], { encoding: 'utf8', timeout: 60000 });
+  clusters.delete(dir);
+}
+process.on('exit', () => { for (const d of [...clusters]) clusterStop(d); });
 
 function bindable(port) {
   return new Promise((resolve) => {
@@ -137,9 +151,21 @@ export class Stack {
   }
 
   async start() {
-    this.redisPort = await freePort();
     this.mqttPort = await freePort();
     this.wsPort = await freePort();
+    if (CLUSTER) {
+      this.clusterDir = path.join(this.dir, 'cluster');
+      clusters.add(this.clusterDir);
+      const r = spawnSync('bash', [CLUSTER_SCRIPT, 'start', this.clusterDir], { encoding: 'utf8', timeout: 120000 });
+      if (r.status !== 0) throw new Error(`redis-cluster.sh start failed: ${r.stderr}${r.stdout}`);
+      const seeds = /seeds: (.*)/.exec(r.stdout);
+      if (!seeds) throw new Error(`no seeds from redis-cluster.sh: ${r.stdout}`);
+      this.seeds = seeds[1].trim().split(/\s+/);
+      this.redisPort = Number(this.seeds[0].split(':')[1]);
+      await this.startBroker();
+      return this;
+    }
+    this.redisPort = await freePort();
     this.redis = startProc('redis-server', [
       '--port', String(this.redisPort), '--bind', '127.0.0.1', '--dir', this.dir,
       '--appendonly', 'yes', '--save', '', '--protected-mode', 'yes',
@@ -169,6 +195,7 @@ export class Stack {
       'log_type all',
       `plugin ${this.plugin}`,
       `plugin_opt_redis_port ${this.redisPort}`,
+      ...(this.seeds ? [`plugin_opt_redis_cluster_nodes ${this.seeds.join(' ')}`] : []),
       'plugin_opt_redis_timeout_ms 500',
       'plugin_opt_redis_retry_ms 100',
       ...Object.entries(this.options).map(([k, v]) => `plugin_opt_${k} ${v}`),
@@ -199,7 +226,9 @@ export class Stack {
   }
 
   addUser(name, password) {
-    const r = spawnSync(this.cli, ['--redis', `redis://127.0.0.1:${this.redisPort}/0`, 'user', 'add', name, '--password-stdin'],
+    const where = this.seeds ? ['--redis-cluster', this.seeds.join(',')]
+      : ['--redis', `redis://127.0.0.1:${this.redisPort}/0`];
+    const r = spawnSync(this.cli, [...where, 'user', 'add', name, '--password-stdin'],
       { input: `${password}\n`, encoding: 'utf8', timeout: 60000 });
     if (r.status !== 0) throw new Error(`mqchat user add ${name} failed: ${r.stderr}`);
   }
@@ -220,6 +249,7 @@ export class Stack {
   async stop({ failed = false } = {}) {
     await stopProc(this.broker);
     await stopProc(this.redis);
+    if (this.clusterDir) clusterStop(this.clusterDir);
     const text = this.logText();
     if (failed || process.env.MQCHAT_KEEP) process.stderr.write(`--- broker log (${this.dir}) ---\n${text.slice(-6000)}\n`);
     if (!process.env.MQCHAT_KEEP) rmSync(this.dir, { recursive: true, force: true });
