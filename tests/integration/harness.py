@@ -393,6 +393,10 @@ class Broker:
     def __init__(self, workdir, redis_port, options=None, name="broker"):
         self.dir = workdir
         self.name = name
+        if CLUSTER_MODE:
+            # The shared cluster picks its ports when it starts: start it
+            # before this broker picks one, or both may take the same.
+            _shared_cluster()
         self.port = free_port()
         self.redis_port = redis_port
         self.options = dict(options or {})
