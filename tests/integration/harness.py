@@ -119,6 +119,31 @@ def free_port():
         return s.getsockname()[1]
 
 
+def log_ids(stack, conv, prefix="mqchat:"):
+    """The client ids of the msg entries in conv's log, in log order."""
+    ids = []
+    for _eid, fields in stack.redis.call("XRANGE", "%s{c:%s}:log" % (prefix, conv), "-", "+"):
+        f = dict(zip(fields[::2], fields[1::2]))
+        k = f.get(b"k")
+        if k and b"\n" in k:
+            ids.append(k.split(b"\n", 1)[1].decode())
+    return ids
+
+
+def sync_all_events(chat, since, limit=1000):
+    """Every event of chat's user after token since, through the sync op
+    (no reset expected)."""
+    events, token = [], since
+    for _ in range(100):
+        r = chat.ok("sync", since=token, limit=limit)
+        assert not r.get("reset"), r
+        events += r["events"]
+        token = r["next"]
+        if not r["more"]:
+            return events
+    raise AssertionError("sync did not end in 100 pages")
+
+
 def wait_for(cond, timeout=DEFAULT_TIMEOUT, what="condition", interval=0.01):
     """Poll cond() until it returns a truthy value; fail after timeout."""
     deadline = time.monotonic() + timeout

@@ -34,7 +34,8 @@ os.environ["MQC_TEST_REDIS"] = "cluster"  # before harness reads it
 import json  # noqa: E402
 
 import harness  # noqa: E402
-from harness import Chat, Cluster, main, slot_of, wait_for  # noqa: E402
+from harness import (Chat, Cluster, log_ids, main, slot_of, sync_all_events,  # noqa: E402
+                     wait_for)
 
 PREFIX = "mqchat:"
 USERS = ["r%d" % i for i in range(6)]  # r<i> on broker i % 3
@@ -49,28 +50,6 @@ def conv_slot(conv):
 def bus_slots(nodes=("n1", "n2", "n3")):
     names = ["%sbus:all" % PREFIX] + ["%sbus:n:%s" % (PREFIX, n) for n in nodes]
     return {slot_of(x.encode()) for x in names}
-
-
-def log_ids(stack, conv):
-    ids = []
-    for _eid, fields in stack.redis.call("XRANGE", "%s{c:%s}:log" % (PREFIX, conv), "-", "+"):
-        f = dict(zip(fields[::2], fields[1::2]))
-        k = f.get(b"k")
-        if k and b"\n" in k:
-            ids.append(k.split(b"\n", 1)[1].decode())
-    return ids
-
-
-def sync_all(chat, since, limit=1000):
-    events, token = [], since
-    for _ in range(100):
-        r = chat.ok("sync", since=token, limit=limit)
-        assert not r.get("reset"), r
-        events += r["events"]
-        token = r["next"]
-        if not r["more"]:
-            return events
-    raise AssertionError("sync did not end in 100 pages")
 
 
 def migrate_keys_retrying(rc, slot, src, dst, keys, tries=5):
@@ -296,7 +275,7 @@ class ClusterReshardTest(unittest.TestCase):
             self.assertEqual(set(ids), want, "%s: the log is not the acked set" % conv)
         # Each member's sync: gapless per conversation, the acked set once.
         for u, chat in chats.items():
-            events = sync_all(chat, tokens[u])
+            events = sync_all_events(chat, tokens[u])
             for conv, members in convs.items():
                 if u not in members:
                     continue

@@ -20,7 +20,8 @@ import unittest
 os.environ["MQC_TEST_REDIS"] = "cluster"  # before harness reads it
 
 import harness  # noqa: E402
-from harness import DEFAULT_TIMEOUT, Chat, Stack, main, slot_of, wait_for  # noqa: E402
+from harness import (DEFAULT_TIMEOUT, Chat, Stack, log_ids, main, slot_of,  # noqa: E402
+                     sync_all_events, wait_for)
 
 PREFIX = "mqchat:"
 
@@ -45,17 +46,6 @@ def users_on_distinct_shards(cluster, n):
         if len(picked) == n:
             return picked
     raise AssertionError("could not spread users over %d shards" % n)
-
-
-def log_ids(stack, conv):
-    """The client ids of the msg entries in conv's log, in log order."""
-    ids = []
-    for _eid, fields in stack.redis.call("XRANGE", "%s{c:%s}:log" % (PREFIX, conv), "-", "+"):
-        f = dict(zip(fields[::2], fields[1::2]))
-        k = f.get(b"k")
-        if k and b"\n" in k:
-            ids.append(k.split(b"\n", 1)[1].decode())
-    return ids
 
 
 class ClusterStoreTest(unittest.TestCase):
@@ -205,7 +195,7 @@ class ClusterStoreTest(unittest.TestCase):
             self.assertEqual(len(ids), len(set(ids)), "a message stored twice")
             self.assertEqual(set(ids), acked)
             for who, chat in (("alice", ca), ("bob", cb)):
-                events = sync_all(chat, tokens[who])
+                events = sync_all_events(chat, tokens[who])
                 mine = [e for e in events if e.get("conv") == conv]
                 seqs = [e["seq"] for e in mine]
                 self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))),
@@ -225,19 +215,6 @@ class ClusterStoreTest(unittest.TestCase):
                    times["first_unavailable"] - times["kill"],
                    healed["promoted"] - times["kill"]))
         cluster.wait_ok()
-
-
-def sync_all(chat, since, limit=1000):
-    """Every event of chat's user after token since, through the sync op."""
-    events, token = [], since
-    for _ in range(100):
-        r = chat.ok("sync", since=token, limit=limit)
-        assert not r.get("reset"), r
-        events += r["events"]
-        token = r["next"]
-        if not r["more"]:
-            return events
-    raise AssertionError("sync did not end in 100 pages")
 
 
 if __name__ == "__main__":
