@@ -95,6 +95,9 @@ static const struct mqc_opt opts[] = {
     {"test_bus_delay_ms", LONG, F(test_bus_delay_ms), 0, 60000, "0", 0, NULL,
      "tests only: act on other nodes' on/off announcements this many ms late (the replay "
      "test; 0 = at once)"},
+    {"test_contacts_delay_ms", LONG, F(test_contacts_delay_ms), 0, 60000, "0", 0, NULL,
+     "tests only: take in the contacts read queued at a user's first login this many ms late "
+     "(the presence visibility tests; 0 = at once)"},
     {"push_preview", BOOL, F(push_preview), 0, 1, "true", 0, NULL,
      "put a preview of the body in pushes"},
     {"other_topics", STR, F(other_topics), 1, 8192, NULL, 0, NULL,

@@ -47,6 +47,7 @@ struct mqc_config {
     long test_crash_after_sends;        /* tests: SIGKILL after the Nth stored send (0 = off) */
     long test_crash_after_member_steps; /* tests: SIGKILL between membership steps (0 = off) */
     long test_bus_delay_ms;             /* tests: act on bus on/off this much later (0 = at once) */
+    long test_contacts_delay_ms;        /* tests: apply the login's contacts read this much later */
     char *metrics_listen;               /* host:port serving metrics, NULL = off */
     /* Attachments (PROTOCOL.md "Attachments"): the object store; unset
      * endpoint = upload/download answer unavailable. */

@@ -10,6 +10,7 @@
 static bool shares(void *ctx, const char *user, const char *other)
 {
     struct mqc_plugin *p = ctx;
+    mqc_plugin__contacts_wait(p, user); /* a set still loading: read it now */
     return mqc_contacts_has(p->contacts, user, other);
 }
 

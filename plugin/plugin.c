@@ -110,6 +110,8 @@ static void plugin_free(struct mqc_plugin *p)
     mqc_ratelimit_free(p->rate_reqs);
     mqc_presence_free(p->presence);
     mqc_contacts_free(p->contacts);
+    mqc_plugin__contacts_tick(p, true);
+    mqc_map_free(p->contacts_loading); /* after the store: failing its jobs frees the loads */
     while (p->startup_offline) {
         struct mqc_node_offline *o = p->startup_offline;
         p->startup_offline = o->next;
@@ -239,8 +241,9 @@ static int make_state(struct mqc_plugin *p)
     p->rate_reqs = mqc_ratelimit_new(RATE_SLOTS, (uint64_t)p->cfg.rate_reqs, 1000);
     p->presence = mqc_presence_new(p->cfg.presence_grace_ms);
     p->contacts = mqc_contacts_new();
+    p->contacts_loading = mqc_map_new();
     if (!p->members || !p->client_ids || !p->typing || !p->presence || !p->contacts ||
-        !p->rate_msgs || !p->rate_bytes || !p->rate_reqs)
+        !p->contacts_loading || !p->rate_msgs || !p->rate_bytes || !p->rate_reqs)
         return MOSQ_ERR_NOMEM;
     p->acl.other = &p->cfg.other_filters;
     mqc_plugin__members_init(p);

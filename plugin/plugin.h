@@ -65,9 +65,12 @@ struct mqc_plugin {
     struct mqc_members *members;               /* owned: conversation -> members cache */
     struct mqc_ratelimit *typing;              /* owned: typing events per user+conv */
     struct mqc_ratelimit *rate_msgs, *rate_bytes, *rate_reqs; /* owned: per user */
-    struct mqc_presence *presence;   /* owned: devices and published states */
-    struct mqc_contacts *contacts;   /* owned: presence visibility */
-    struct mqc_attach_store *attach; /* owned: the object store; NULL = not configured */
+    struct mqc_presence *presence;    /* owned: devices and published states */
+    struct mqc_contacts *contacts;    /* owned: presence visibility */
+    struct mqc_map *contacts_loading; /* owned: user -> contacts read in flight (contacts_load.c) */
+    uint64_t vis_epoch;               /* visibility removals so far (visibility.c) */
+    struct contacts_load *contacts_held; /* owned: tests only, answers held back */
+    struct mqc_attach_store *attach;     /* owned: the object store; NULL = not configured */
     bool reloading;       /* between MOSQ_EVT_RELOAD and the next tick (SIGHUP re-auth) */
     bool node_reset_done; /* this node's stale presence cleared in Redis */
     struct mqc_node_offline *startup_offline; /* retained offline states to publish */
@@ -182,6 +185,15 @@ void mqc_plugin__visibility_split(struct mqc_plugin *p, const char *const *users
 void mqc_plugin__visibility_recheck(struct mqc_plugin *p, const char *user);
 /* n (who, from) pairs, flattened: from stops seeing who (a block). */
 void mqc_plugin__visibility_hide(struct mqc_plugin *p, const char *const *pairs, size_t n);
+/* Presence contacts read at a user's first connection (contacts_load.c):
+ * queued (load), read at once by the first check that needs them (wait),
+ * dropped when the user's last device leaves (forget). */
+void mqc_plugin__contacts_load(struct mqc_plugin *p, const char *user);
+void mqc_plugin__contacts_wait(struct mqc_plugin *p, const char *user);
+void mqc_plugin__contacts_forget(struct mqc_plugin *p, const char *user);
+/* From tick: held-back answers that are due (tests only); flush = free them
+ * all (cleanup). */
+void mqc_plugin__contacts_tick(struct mqc_plugin *p, bool flush);
 /* From tick: publish due changes, heartbeat, startup offline states. */
 void mqc_plugin__presence_tick(struct mqc_plugin *p);
 /* Clear what this node had shown present before it started (blocking Redis

@@ -146,13 +146,6 @@ void mqc_plugin__presence_offline_everywhere(struct mqc_plugin *p, const char *u
     mqc_plugin__cluster_presence(p, user, json, (size_t)n);
 }
 
-static void add_contact(const char *other, void *ctx)
-{
-    struct mqc_plugin *p = ((void **)ctx)[0];
-    const char *user = ((void **)ctx)[1];
-    mqc_contacts_add(p->contacts, user, other);
-}
-
 void mqc_plugin__presence_connected(struct mqc_plugin *p, const struct mosquitto *client,
                                     const char *user)
 {
@@ -173,12 +166,7 @@ void mqc_plugin__presence_connected(struct mqc_plugin *p, const struct mosquitto
     /* First device: learn who may see this user's presence, and whose they see. */
     if (mqc_contacts_track(p->contacts, user) != MQC_OK)
         return;
-    void *ctx[] = {p, (void *)user};
-    if (mqc_store_contacts(p->store, user, add_contact, ctx) != MQC_OK)
-        mqc_log(MQC_LOG_WARNING,
-                "presence: cannot load contacts; presence of others hidden "
-                "until reconnect (user=%s)",
-                user);
+    mqc_plugin__contacts_load(p, user); /* queued: the login does not wait */
 }
 
 void mqc_plugin__presence_disconnected(struct mqc_plugin *p, const struct mosquitto *client)
@@ -193,6 +181,7 @@ void mqc_plugin__presence_disconnected(struct mqc_plugin *p, const struct mosqui
     size_t n = mqc_presence_devices(p->presence, user);
     mqc_store_presence_devices(p->store, user, p->cfg.node_id, n);
     if (n == 0) {
+        mqc_plugin__contacts_forget(p, user);
         mqc_contacts_drop(p->contacts, user);
         mqc_plugin__cluster_user(p, user, false);
     }

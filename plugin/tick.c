@@ -57,6 +57,8 @@ int mqc_plugin_on_tick(int event, void *event_data, void *userdata)
     p->reloading = false; /* a SIGHUP's re-authentication is over */
     mqc_plugin__auth_tick(p);
     mqc_plugin__presence_tick(p);
+    if (p->contacts_held)
+        mqc_plugin__contacts_tick(p, false);
     mqc_plugin__cluster_tick(p);
     mqc_plugin__reap(p);
     mqc_plugin__deliver_due(p);

@@ -51,6 +51,7 @@ void mqc_plugin__visibility_recheck(struct mqc_plugin *p, const char *user)
 void mqc_plugin__visibility_split(struct mqc_plugin *p, const char *const *users, size_t n,
                                   const char *const *others, size_t m, bool announce)
 {
+    p->vis_epoch++; /* a contacts read in flight may be stale now */
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < m; j++)
             mqc_contacts_remove_pair(p->contacts, users[i], others[j]);
@@ -63,6 +64,7 @@ void mqc_plugin__visibility_split(struct mqc_plugin *p, const char *const *users
 
 void mqc_plugin__visibility_hide(struct mqc_plugin *p, const char *const *pairs, size_t n)
 {
+    p->vis_epoch++;
     for (size_t i = 0; i < n; i++)
         mqc_contacts_remove(p->contacts, pairs[2 * i + 1], pairs[2 * i]);
 }
