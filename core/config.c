@@ -116,6 +116,9 @@ static const struct mqc_opt opts[] = {
     {"login_lag_ms", LONG, F(login_lag_ms), 0, 60000, "0", 0, NULL,
      "logins beyond the first of a loop pass are closed busy while Redis' oldest unanswered "
      "request is older than this (0 = off)"},
+    {"login_reads_per_pass", LONG, F(login_reads_per_pass), 0, 1000, "0", 0, NULL,
+     "blocking session record reads per broker loop pass; a later token login of the pass is "
+     "closed busy and its record fetched with the pipeline for its retry (0 = no limit)"},
     {"redis_timeout_ms", LONG, F(redis_timeout_ms), 10, 60000, "1000", 0, NULL,
      "connect and command timeout for Redis"},
     {"presence_grace_ms", LONG, F(presence_grace_ms), 0, 600000, "3000", 0, NULL,

@@ -147,6 +147,7 @@ void mqc_plugin__auth_tick(struct mqc_plugin *p)
 {
     p->sync_verifies = 0;
     mqc_plugin__login_pace_tick(p);
+    mqc_plugin__session_prefetch_tick(p, mqc_clock_mono_ms(), false);
     if (p->authwork)
         mqc_authwork_drain(p->authwork, take_verdict, p);
 }

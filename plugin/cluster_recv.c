@@ -191,17 +191,18 @@ static void on_bus(void *ctx, bool to_all, const char *data, size_t len, int64_t
          * on; end the connections they still have here. */
         mqc_log(MQC_LOG_NOTICE, "cluster: user %s deleted: disconnecting their devices", m.arg);
         mqc_authcache_forget(p->auth, m.arg);
+        p->sess_epoch++; /* no fetched session record of theirs is used */
         mosquitto_kick_client_by_username(m.arg, false);
         break;
     case MQC_BUS_SKICK: {
         /* Sessions ended (logout, revoke, password change): the devices
          * that logged in with them go now. */
+        p->sess_epoch++; /* session records fetched before: read again */
         size_t n = mqc_plugin__client_session_kick(p, m.arg, m.dev);
-        if (n > 0)
-            mqc_log(MQC_LOG_NOTICE,
-                    "cluster: session ended: disconnected %zu device(s) (user=%s "
-                    "device=%s)",
-                    n, m.arg, m.dev);
+        mqc_log(n > 0 ? MQC_LOG_NOTICE : MQC_LOG_DEBUG,
+                "cluster: session ended: disconnected %zu device(s) (user=%s "
+                "device=%s)",
+                n, m.arg, m.dev);
         break;
     }
     case MQC_BUS_VIS:

@@ -111,6 +111,8 @@ static void plugin_free(struct mqc_plugin *p)
     mqc_presence_free(p->presence);
     mqc_contacts_free(p->contacts);
     mqc_plugin__contacts_tick(p, true);
+    mqc_plugin__session_prefetch_tick(p, 0, true);
+    mqc_map_free(p->sess_prefetch);
     mqc_map_free(p->contacts_loading); /* after the store: failing its jobs frees the loads */
     while (p->startup_offline) {
         struct mqc_node_offline *o = p->startup_offline;
@@ -242,8 +244,10 @@ static int make_state(struct mqc_plugin *p)
     p->presence = mqc_presence_new(p->cfg.presence_grace_ms);
     p->contacts = mqc_contacts_new();
     p->contacts_loading = mqc_map_new();
+    p->sess_prefetch = mqc_map_new();
     if (!p->members || !p->client_ids || !p->typing || !p->presence || !p->contacts ||
-        !p->contacts_loading || !p->rate_msgs || !p->rate_bytes || !p->rate_reqs)
+        !p->contacts_loading || !p->sess_prefetch || !p->rate_msgs || !p->rate_bytes ||
+        !p->rate_reqs)
         return MOSQ_ERR_NOMEM;
     p->acl.other = &p->cfg.other_filters;
     mqc_plugin__members_init(p);

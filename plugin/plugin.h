@@ -58,6 +58,14 @@ struct mqc_plugin {
      * session_secret or, once Redis answers, the key Redis keeps. */
     unsigned char sess_key[MQC_SESS_KEY_BYTES];
     bool sess_key_ok;
+    /* Session records fetched ahead for busy token logins
+     * (session_prefetch.c): user "\n" device -> struct prefetch; blocking
+     * reads this pass; sessions ended anywhere (bus kick/skick) so far. */
+    struct mqc_map *sess_prefetch; /* owned */
+    int pass_session_reads;
+    uint64_t sess_epoch;
+    int64_t next_prefetch_prune_ms;
+    uint64_t logins_prefetched;                /* token logins served from a fetched record */
     struct mqc_map *client_ids;                /* owned: client id -> holder (clientids.c) */
     uint64_t conn_seq;                         /* the last connection number handed out */
     struct mqc_reply *replies, **replies_tail; /* owned: to send at the end of tick */
@@ -160,6 +168,12 @@ int mqc_plugin_on_tick(int event, void *event_data, void *userdata);
 int mqc_plugin_on_disconnect(int event, void *event_data, void *userdata);
 int mqc_plugin_on_reload(int event, void *event_data, void *userdata);
 
+/* A token login's session record (session_prefetch.c): fetched ahead,
+ * read now, or MQC_EBUSY with the read queued for the client's retry. */
+int mqc_plugin__session_record(struct mqc_plugin *p, const char *user, const char *device,
+                               char *out, size_t size);
+/* From tick (flush: cleanup, after the store is freed). */
+void mqc_plugin__session_prefetch_tick(struct mqc_plugin *p, int64_t now, bool flush);
 /* Presence (plugin/presence.c). */
 /* A client authenticated (also called on SIGHUP re-auth: see reloading). */
 void mqc_plugin__presence_connected(struct mqc_plugin *p, const struct mosquitto *client,

@@ -50,7 +50,7 @@ int mqc_plugin__session_check(struct mqc_plugin *p, const char *user, const char
     int rc = mqc_plugin__session_key_load(p);
     char text[MQC_SESS_RECORD_MAX];
     if (rc == MQC_OK)
-        rc = mqc_store_session_get(p->store, user, t.device, text, sizeof text);
+        rc = mqc_plugin__session_record(p, user, t.device, text, sizeof text);
     if (rc == MQC_ENOTFOUND) {
         mqc_log(MQC_LOG_INFO, "auth: refused: no such session (user=%s device=%s)", user, t.device);
         return MQC_EAUTH;

@@ -85,6 +85,33 @@ int mqc_store_session_get(struct mqc_store *s, const char *user, const char *dev
                                    MQC_ENOTFOUND /* no record of ours is that long */);
 }
 
+static void fetch_done(struct mqc_store__job *j, int rc, redisReply *r)
+{
+    mqc_store_session_fetch_cb cb = (mqc_store_session_fetch_cb)j->cb;
+    const char *record = NULL;
+    if (rc == MQC_OK) {
+        if (r->type == REDIS_REPLY_NIL)
+            rc = MQC_ENOTFOUND;
+        else if (r->type == REDIS_REPLY_STRING && r->len < MQC_SESS_RECORD_MAX)
+            record = r->str;
+        else if (r->type == REDIS_REPLY_STRING)
+            rc = MQC_ENOTFOUND; /* no record of ours is that long */
+        else
+            rc = MQC_EUNAVAIL;
+    }
+    cb(j->ctx, rc, record);
+}
+
+int mqc_store_session_fetch(struct mqc_store *s, const char *user, const char *device,
+                            mqc_store_session_fetch_cb cb, void *ctx)
+{
+    struct mqc_store__args a = {0};
+    mqc_store__args_str(&a, "HGET");
+    mqc_store__args_user_key(&a, s, user, "sess");
+    mqc_store__args_str(&a, device);
+    return mqc_store__submit(s, &a, fetch_done, (void *)cb, ctx);
+}
+
 static void done_plain(struct mqc_store__job *j, int rc, redisReply *r)
 {
     mqc_store_done_cb cb = (mqc_store_done_cb)j->cb;

@@ -292,6 +292,12 @@ int mqc_store_session_secret(struct mqc_store *s, const char *candidate, char *o
  * MQC_OK, MQC_ENOTFOUND, MQC_EUNAVAIL. */
 int mqc_store_session_get(struct mqc_store *s, const char *user, const char *device, char *out,
                           size_t size);
+/* Queue: the same read (a login's record fetched ahead, plugin/session_prefetch.c):
+ * cb gets MQC_OK and the record (borrowed for the call), MQC_ENOTFOUND or
+ * MQC_EUNAVAIL. */
+typedef void (*mqc_store_session_fetch_cb)(void *ctx, int rc, const char *record);
+int mqc_store_session_fetch(struct mqc_store *s, const char *user, const char *device,
+                            mqc_store_session_fetch_cb cb, void *ctx);
 /* Queue: store a session of user (a new device, or with rotate the new hash
  * of an existing one, keeping its created time and, when label is NULL,
  * its label). cb gets MQC_OK, MQC_ENOTFOUND (no such user, or the rotated

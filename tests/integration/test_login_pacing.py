@@ -17,7 +17,7 @@ import sys
 import time
 import unittest
 
-from harness import SANITIZE, Chat, Stack, connect_packet, main
+from harness import SANITIZE, Chat, Stack, connect_packet, main, wait_for
 
 STORM = 1000 if SANITIZE else 2000  # ASan: ~4x slower (300 s test timeout)
 SECRET = "pacing-test-secret-0123456789abcdef"
@@ -155,6 +155,51 @@ class LoginPacingTest(unittest.TestCase):
         busy, log = self.storm_with_probe({"login_budget_ms": "0", "login_lag_ms": "0"})
         self.assertEqual(busy, 0)
         self.assertNotIn("auth: busy:", log)
+
+    def test_session_reads_limited_retries_use_fetched_records(self):
+        busy, log = self.storm_with_probe({"login_reads_per_pass": "1"})
+        self.assertGreater(busy, 0, "a 2,000-login storm never met the read limit")
+        self.assertIn("auth: busy: session reads of this loop pass spent", log)
+        self.assertIn("auth: session record fetched ahead", log)
+
+    def test_session_ended_between_fetch_and_retry_is_refused(self):
+        """A login closed busy has its record fetched; if the session ends
+        before the client's retry, the retry must not use that record."""
+        with Stack(dict(session_secret=SECRET, login_reads_per_pass="1")) as st:
+            busy_users = []
+            for attempt in range(5):
+                users = ["r%d_%d" % (attempt, i) for i in range(50)]
+                tokens = mint(st, users)
+                storm = Storm(st.broker.port, tokens)
+                try:
+                    storm.start()
+                    deadline = time.monotonic() + 30
+                    while len(storm.codes) + storm.busy < len(users):
+                        self.assertLess(time.monotonic(), deadline, "burst answered")
+                        storm.due.clear()  # no retries: the busy ones wait for the test
+                        storm.step()
+                    busy_users = [u for u in users if u not in storm.codes]
+                finally:
+                    storm.close()
+                if len(busy_users) >= 2:
+                    break
+            self.assertGreaterEqual(len(busy_users), 2, "no burst met the read limit")
+            gone, kept = busy_users[0], busy_users[1]
+            # The fetch of gone's record has been answered (or is in flight:
+            # then it reads after the end, which refuses too).
+            st.cli("user", "revoke", gone, "--all")
+            wait_for(lambda: "session ended: disconnected 0 device(s) (user=%s " % gone in
+                     st.broker.log_text(), what="the broker to hear of the ended session")
+            retry = Storm(st.broker.port, {gone: tokens[gone], kept: tokens[kept]})
+            try:
+                retry.start()
+                deadline = time.monotonic() + 30
+                while not retry.done():
+                    self.assertLess(time.monotonic(), deadline, "retries answered")
+                    retry.step()
+                self.assertEqual(retry.codes, {gone: 5, kept: 0})
+            finally:
+                retry.close()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,145 @@
+/* The session record a token login needs, without a Redis round trip per
+ * login in a reconnect storm (docs/ARCHITECTURE.md "Login pacing").
+ * Mosquitto 2.0.11 wants the verdict inside BASIC_AUTH, so a login whose
+ * record is not at hand reads it with a blocking HGET; a loop pass full of
+ * such logins holds the broker thread for one round trip each, and every
+ * other client waits for that pass. With plugin_opt_login_reads_per_pass N
+ * (0: no limit, the default) a pass makes at most N of those reads; a later
+ * token login of the same pass is answered busy (closed without CONNACK,
+ * like pacing) and its record is fetched with the pipeline, so its retry
+ * finds it here and needs no Redis at all. A fetched record is used once,
+ * within PREFETCH_TTL_MS, and never after a session of anyone was ended in
+ * between (the bus's kick and skick bump sess_epoch): a revocation racing
+ * the retry makes it read Redis again. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/session_token.h"
+#include "plugin/plugin.h"
+
+#define PREFETCH_TTL_MS 10000
+
+struct prefetch {
+    uint64_t epoch; /* p->sess_epoch when queued */
+    int64_t at;     /* when the answer came (monotonic ms) */
+    bool pending;
+    int rc;
+    char record[MQC_SESS_RECORD_MAX];
+};
+
+static int key_of(const char *user, const char *device, char *key, size_t size)
+{
+    size_t u = strlen(user), d = strlen(device);
+    if (u + d + 2 > size)
+        return MQC_EBADREQ;
+    memcpy(key, user, u);
+    key[u] = '\n';
+    memcpy(key + u + 1, device, d + 1);
+    return MQC_OK;
+}
+
+static void fetched(void *ctx, int rc, const char *record)
+{
+    struct prefetch *f = ctx;
+    f->pending = false;
+    f->at = mqc_clock_mono_ms();
+    f->rc = rc;
+    if (rc == MQC_OK)
+        snprintf(f->record, sizeof f->record, "%s", record);
+}
+
+/* Queue the fetch of user's record of device (one in flight per key). */
+static void prefetch(struct mqc_plugin *p, const char *key, const char *user, const char *device)
+{
+    struct prefetch *f = calloc(1, sizeof *f);
+    if (!f || mqc_map_put(p->sess_prefetch, key, f) != MQC_OK) {
+        free(f);
+        return;
+    }
+    f->pending = true;
+    f->epoch = p->sess_epoch;
+    if (mqc_store_session_fetch(p->store, user, device, fetched, f) != MQC_OK) {
+        mqc_map_del(p->sess_prefetch, key);
+        free(f);
+    }
+}
+
+int mqc_plugin__session_record(struct mqc_plugin *p, const char *user, const char *device,
+                               char *out, size_t size)
+{
+    char key[2 * MQC_ID_MAX + 2];
+    if (p->cfg.login_reads_per_pass <= 0 || p->reloading ||
+        key_of(user, device, key, sizeof key) != MQC_OK)
+        return mqc_store_session_get(p->store, user, device, out, size);
+    struct prefetch *f = mqc_map_get(p->sess_prefetch, key);
+    if (f && !f->pending) {
+        mqc_map_del(p->sess_prefetch, key);
+        int rc = f->rc;
+        bool usable = f->epoch == p->sess_epoch && mqc_clock_mono_ms() - f->at <= PREFETCH_TTL_MS &&
+                      (rc == MQC_OK || rc == MQC_ENOTFOUND);
+        if (usable && rc == MQC_OK)
+            snprintf(out, size, "%s", f->record);
+        free(f);
+        if (usable) {
+            p->logins_prefetched++;
+            mqc_log(MQC_LOG_DEBUG, "auth: session record fetched ahead (user=%s)", user);
+            return rc;
+        }
+        f = NULL;
+    }
+    if (p->pass_session_reads < p->cfg.login_reads_per_pass) {
+        p->pass_session_reads++;
+        return mqc_store_session_get(p->store, user, device, out, size);
+    }
+    if (!f)
+        prefetch(p, key, user, device);
+    mqc_log(MQC_LOG_DEBUG, "auth: busy: session reads of this loop pass spent (user=%s)", user);
+    return MQC_EBUSY;
+}
+
+/* Answers nobody came back for (the client gave up, or logged in with a
+ * password): dropped after PREFETCH_TTL_MS. Pending ones belong to the store
+ * until answered; flush (cleanup, the store already gone) drops them all. */
+struct prune {
+    int64_t now;
+    bool flush;
+    char **keys;
+    size_t n, cap;
+};
+
+static void prune_one(const char *key, void *value, void *ctx)
+{
+    struct prune *pr = ctx;
+    const struct prefetch *f = value;
+    if (!pr->flush && (f->pending || pr->now - f->at <= PREFETCH_TTL_MS))
+        return;
+    if (pr->n == pr->cap) {
+        size_t cap = pr->cap ? 2 * pr->cap : 64;
+        char **k = realloc(pr->keys, cap * sizeof *k);
+        if (!k)
+            return;
+        pr->keys = k;
+        pr->cap = cap;
+    }
+    if ((pr->keys[pr->n] = strdup(key)))
+        pr->n++;
+}
+
+void mqc_plugin__session_prefetch_tick(struct mqc_plugin *p, int64_t now, bool flush)
+{
+    p->pass_session_reads = 0;
+    if (!p->sess_prefetch ||
+        (!flush && (mqc_map_count(p->sess_prefetch) == 0 || now < p->next_prefetch_prune_ms)))
+        return;
+    p->next_prefetch_prune_ms = now + 1000;
+    struct prune pr = {now, flush, NULL, 0, 0};
+    mqc_map_each(p->sess_prefetch, prune_one, &pr);
+    for (size_t i = 0; i < pr.n; i++) {
+        free(mqc_map_del(p->sess_prefetch, pr.keys[i]));
+        free(pr.keys[i]);
+    }
+    free(pr.keys);
+}
