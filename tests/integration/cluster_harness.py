@@ -50,7 +50,10 @@ class ClusterNode:
     """One redis-server in cluster mode, its data in its own directory. AOF
     with appendfsync always, as in production (config/redis.conf.in): with
     everysec a write acknowledged just before a kill -9 of a primary and its
-    replica can be missing from both after the restart."""
+    replica can be missing from both after the restart. A replica's full
+    sync starts at once (repl-diskless-sync-delay 0; Redis' default waits
+    5 s for more replicas to share the transfer): every module's cluster
+    and every failover test would wait for it."""
 
     def __init__(self, root, port, node_timeout_ms):
         self.port = port
@@ -70,7 +73,8 @@ class ClusterNode:
              "--protected-mode", "yes", "--dir", self.dir,
              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
              "--cluster-node-timeout", str(self.node_timeout_ms),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+             "--repl-diskless-sync-delay", "0"],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         wait_for(self.ping, what="redis node %d to answer PING" % self.port)
