@@ -442,11 +442,11 @@ static int round_expand(struct mqc_jobs *j, struct ev *ev, size_t n, int64_t wal
 
 /* Append the push job of (user, badge) for e. */
 static int append_push(struct mqc_jobs *j, const struct ev *e, const redisReply *user,
-                       const redisReply *badge)
+                       long long badge)
 {
     char seq[24], b[24], ts[24];
     snprintf(seq, sizeof seq, "%lld", e->seq);
-    snprintf(b, sizeof b, "%lld", badge->type == REDIS_REPLY_INTEGER ? badge->integer : 0LL);
+    snprintf(b, sizeof b, "%lld", badge);
     snprintf(ts, sizeof ts, "%lld", e->ts);
     const char *a[] = {"XADD", j->k_push, "*",    "user",    user->str, "conv",  e->conv,
                        "seq",  seq,       "kind", e->kind,   "from",    e->from, "badge",
@@ -455,13 +455,51 @@ static int append_push(struct mqc_jobs *j, const struct ev *e, const redisReply 
     return mqc_pconn_append_durable(&j->pc, argc, a, NULL);
 }
 
-/* Whether job e pushes to the user of mqc3_expand's entry (user, badge,
- * r): not its sender, and (msg) not read already. */
-static bool wants_push(const struct ev *e, redisReply *const *x)
+/* An integer element of a reply (0 when it is not one). */
+static long long int_of(const redisReply *r)
 {
+    return r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+}
+
+/* Whether job ev[i] pushes to the user of mqc3_expand's entry x (user,
+ * total, r, c: r and c before the expansion), as one job at a time would
+ * have decided: not its sender, and (msg) not read then: r and the m of
+ * the user's own messages before it in the run below its m. *badge: the
+ * total one job at a time would have given (the run's later messages and
+ * reads taken back out; the total itself for a job alone). */
+static bool wants_push(const struct ev *ev, size_t n, size_t i, redisReply *const *x,
+                       long long *badge)
+{
+    const struct ev *e = &ev[i];
+    *badge = int_of(x[1]);
     if (x[0]->type != REDIS_REPLY_STRING || !strcmp(x[0]->str, e->from))
         return false;
-    return strcmp(e->kind, "msg") || x[2]->type != REDIS_REPLY_INTEGER || x[2]->integer < e->m;
+    if (strcmp(e->kind, "msg"))
+        return true;
+    long long r0 = int_of(x[2]), c0 = int_of(x[3]), r_i = r0, r_k = r0, m_k = e->m;
+    for (size_t k = 0; k < n; k++) {
+        if (!ev[k].readable || ev[k].lead != e->lead)
+            continue;
+        if (ev[k].m > m_k)
+            m_k = ev[k].m;
+        if (strcmp(ev[k].from, x[0]->str))
+            continue;
+        if (ev[k].m > r_k)
+            r_k = ev[k].m;
+        if (ev[k].seq < e->seq && ev[k].m > r_i)
+            r_i = ev[k].m;
+    }
+    if (r_i >= e->m)
+        return false;
+    long long c_i = c0 > e->m ? c0 : e->m, c_k = c0 > m_k ? c0 : m_k;
+    if (c_i < r_i)
+        c_i = r_i;
+    if (c_k < r_k)
+        c_k = r_k;
+    *badge -= (c_k - r_k) - (c_i - r_i);
+    if (*badge < 0)
+        *badge = 0;
+    return true;
 }
 
 /* Round 3: the push jobs, per job (a run's from its leader's replies). A
@@ -477,10 +515,11 @@ static int round_push(struct mqc_jobs *j, struct ev *ev, size_t n)
         const struct ev *l = &ev[ev[i].lead];
         for (size_t k = 0; k < l->nexp && !ev[i].failed; k++) {
             const redisReply *r = l->exp[k];
-            for (size_t p = 1; p + 2 < r->elements; p += 3) {
-                if (!wants_push(&ev[i], r->element + p))
+            for (size_t p = 1; p + 3 < r->elements; p += 4) {
+                long long badge;
+                if (!wants_push(ev, n, i, r->element + p, &badge))
                     continue;
-                if (append_push(j, &ev[i], r->element[p], r->element[p + 1]) != MQC_OK) {
+                if (append_push(j, &ev[i], r->element[p], badge) != MQC_OK) {
                     ev[i].failed = true; /* the ones appended are read below */
                     break;
                 }

@@ -41,7 +41,9 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   P{u:U}:presence HASH  state, last_seen, node, devices
   P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
   P{u:U}:mute     HASH  conv -> muted until (ms)
-  P{u:U}:unread   HASH  c:<conv> / r:<conv> = msg count counted / read, total (badge)
+  P{u:U}:unread   HASH  c:<conv> / r:<conv> = msg count counted / read, total (badge),
+                        pd = the number of push devices (HLEN devices) as of the last
+                        device write or expansion (absent: unknown, read devices)
   P{u:U}:blocked  SET   users U blocks
   P{u:U}:sess     HASH  device session id -> record (device sessions, at the end)
   Pdevtoken:T     STRING  owner of push token T
@@ -1222,16 +1224,22 @@ end
 
 -- upgrade_user (mqchat store upgrade; mqc3_: its keys changed from mqc2_'s, an
 -- older mqchat calling mqc2_upgrade_user finds no function rather than the
--- wrong one): KEYS unread, tl, tlfloor of one user.
+-- wrong one): KEYS unread, tl, tlfloor[, devices] of one user.
 -- ARGV then (conv, last seq, read cursor) per conversation of the user, read
 -- beforehand by store/upgrade.c in each conversation's slot (single-slot).
 -- Builds the unread counters from v1's cursors (c:<conv> = seq, r:<conv> =
 -- the read cursor, at most seq; total = the v1 badge) and deletes the v1
--- timeline. Idempotent: a user with an unread hash is left as it is.
+-- timeline; with devices, the push device mark pd = HLEN devices when
+-- absent (mqc3_expand). Idempotent: a user with unread counters (total)
+-- keeps them as they are.
 -- Reply: ok, 1 if it changed anything, else 0.
 local function upgrade_user(keys, args)
   local changed = redis.call('DEL', keys[2], keys[3]) > 0 and 1 or 0
-  if redis.call('EXISTS', keys[1]) == 1 then return {'ok', changed} end
+  if keys[4] and redis.call('HEXISTS', keys[1], 'pd') == 0 then
+    redis.call('HSET', keys[1], 'pd', int(redis.call('HLEN', keys[4])))
+    changed = 1
+  end
+  if redis.call('HEXISTS', keys[1], 'total') == 1 then return {'ok', changed} end
   local total = 0
   for i = 1, #args - 2, 3 do
     local last = num(args[i + 1])
@@ -1351,6 +1359,33 @@ local function push_move(keys, args)
   return #due
 end
 
+-- device_put / device_del (store/device.c, store/pushq.c): a push token
+-- into / out of a user's devices, and the mark pd in the user's unread
+-- hash (HLEN devices: mqc3_expand reads it instead of the devices). KEYS
+-- the user's devices, the user's unread. ARGV token[, record]. A removal
+-- that leaves no mark behind writes none (a deleted user gets no unread
+-- hash back). Reply: ok. A device written without these (an older mqchat)
+-- while the mark says 0 would go without pushes: the mark only counts
+-- when every writer of devices keeps it.
+local function device_mark(keys)
+  local n = redis.call('HLEN', keys[1])
+  if n > 0 or redis.call('EXISTS', keys[2]) == 1 then
+    redis.call('HSET', keys[2], 'pd', int(n))
+  end
+end
+
+local function device_put(keys, args)
+  redis.call('HSET', keys[1], args[1], args[2])
+  device_mark(keys)
+  return {'ok'}
+end
+
+local function device_del(keys, args)
+  redis.call('HDEL', keys[1], args[1])
+  device_mark(keys)
+  return {'ok'}
+end
+
 -- push_drop_device: a push service said a token is dead. KEYS the user's
 -- devices, the token's owner index. ARGV token, user. The index goes only
 -- if it still names the user (the token may have moved on). Reply: 1.
@@ -1374,14 +1409,31 @@ end
 -- Invariant: c >= r (every write goes through here), so counting a new
 -- message (counted > c, no read) moves total by counted - c: the common
 -- case (one per recipient of every message) is one HMGET and one HSET.
-local function unread_apply(k, conv, counted, read, counted_s)
+-- dk (optional): the user's devices; then the push device mark pd is read
+-- by the same HMGET, set from HLEN dk when absent (with the same HSET), and
+-- returned third; r and c as they were before, fourth and fifth.
+local function unread_apply(k, conv, counted, read, counted_s, dk)
   local fc, fr = 'c:' .. conv, 'r:' .. conv
-  local cur = redis.call('HMGET', k, fc, fr, 'total')
+  local cur, pd, mark
+  if dk then
+    cur = redis.call('HMGET', k, fc, fr, 'total', 'pd')
+    pd = tonumber(cur[4])
+    if not pd then
+      pd = redis.call('HLEN', dk)
+      mark = int(pd)
+    end
+  else
+    cur = redis.call('HMGET', k, fc, fr, 'total')
+  end
   local c0, r0, total = num(cur[1]), num(cur[2]), num(cur[3])
   if counted and not read and counted > c0 then
     total = total + counted - c0
-    redis.call('HSET', k, fc, counted_s or int(counted), 'total', int(total))
-    return total, r0
+    if mark then
+      redis.call('HSET', k, fc, counted_s or int(counted), 'total', int(total), 'pd', mark)
+    else
+      redis.call('HSET', k, fc, counted_s or int(counted), 'total', int(total))
+    end
+    return total, r0, pd, r0, c0
   end
   local c, r = c0, r0
   if counted and counted > c then c = counted end
@@ -1389,9 +1441,15 @@ local function unread_apply(k, conv, counted, read, counted_s)
   if r > c then c = r end
   if c ~= c0 or r ~= r0 then
     total = math.max(total + (c - r) - (c0 - r0), 0)
-    redis.call('HSET', k, fc, int(c), fr, int(r), 'total', int(total))
+    if mark then
+      redis.call('HSET', k, fc, int(c), fr, int(r), 'total', int(total), 'pd', mark)
+    else
+      redis.call('HSET', k, fc, int(c), fr, int(r), 'total', int(total))
+    end
+  elseif mark then
+    redis.call('HSET', k, 'pd', mark)
   end
-  return total, r
+  return total, r, pd, r0, c0
 end
 
 -- unread (user slot): KEYS the user's unread. ARGV conv, counted mc ("" =
@@ -1479,11 +1537,11 @@ local function expand(keys, args)
 end
 
 -- Whether user k (its KEYS from index k + 1: unread, presence, mute,
--- devices) gets a push now (ms): a push device, conv not muted at now, no
--- device in the foreground (devices == 0 or state away). Cheapest test
--- first: most users without a device stop at EXISTS.
-local function pushable(keys, k, conv, now)
-  if redis.call('EXISTS', keys[k + 4]) == 0 then return false end
+-- devices) gets a push now (ms): a push device (pd: the mark, > 0), conv
+-- not muted at now, no device in the foreground (devices == 0 or state
+-- away). Most users have no push device: they stop at the mark.
+local function pushable(keys, k, conv, now, pd)
+  if pd == 0 then return false end
   if num(redis.call('HGET', keys[k + 3], conv)) > now then return false end
   local p = redis.call('HMGET', keys[k + 2], 'state', 'devices')
   return num(p[2]) == 0 or p[1] == 'away'
@@ -1499,10 +1557,13 @@ end
 -- unread up to m: c = r = m), the next nread sent messages of the run
 -- (read up to their own, r = max(r, v), counted up to m), then the others
 -- (msg: c = max(c, m); member: nothing counted); then the nread values v.
--- Reply: ok, then (user, badge = unread total, r = read mc) per user who
--- may get a push: pushable() and, for msg, something unread (r < m). The
--- caller pushes event s of the run to such a user unless the user sent s
--- or (msg) r >= s's m.
+-- Reply: ok, then (user, unread total, r, c: the read and counted mc
+-- before this call) per user who may get a push: pushable() and, for msg,
+-- something unread before (r < m). The caller pushes event s of the run to
+-- such a user as one job at a time would have: not when the user sent s,
+-- nor (msg) when r, or the m of a message the user sent before s in the
+-- run, is >= s's m; with the badge one job at a time would have given
+-- (the total less what the run's later events added).
 local function expand3(keys, args)
   local conv, m, kind, now = args[1], num(args[2]), args[3], num(args[4])
   local nreset, nread = num(args[5]), num(args[6])
@@ -1510,21 +1571,23 @@ local function expand3(keys, args)
   local out = {'ok'}
   for i = 1, nusers do
     local u, k = args[6 + i], (i - 1) * 4
-    local total, r
+    local dk = keys[k + 4]
+    local total, pd, r0, c0, _
     if i <= nreset then
-      total, r = unread_apply(keys[k + 1], conv, m, m)
+      total, _, pd, r0, c0 = unread_apply(keys[k + 1], conv, m, m, nil, dk)
     elseif i <= nreset + nread then
-      total, r = unread_apply(keys[k + 1], conv, kind == 'msg' and m or nil,
-                              num(args[6 + nusers + i - nreset]))
+      total, _, pd, r0, c0 = unread_apply(keys[k + 1], conv, kind == 'msg' and m or nil,
+                                          num(args[6 + nusers + i - nreset]), nil, dk)
     elseif kind == 'msg' then
-      total, r = unread_apply(keys[k + 1], conv, m, nil, args[2])
+      total, _, pd, r0, c0 = unread_apply(keys[k + 1], conv, m, nil, args[2], dk)
     else
-      total, r = unread_apply(keys[k + 1], conv, nil, nil)
+      total, _, pd, r0, c0 = unread_apply(keys[k + 1], conv, nil, nil, nil, dk)
     end
-    if not (kind == 'msg' and r >= m) and pushable(keys, k, conv, now) then
+    if not (kind == 'msg' and r0 >= m) and pushable(keys, k, conv, now, pd) then
       out[#out + 1] = u
       out[#out + 1] = total
-      out[#out + 1] = r
+      out[#out + 1] = r0
+      out[#out + 1] = c0
     end
   end
   return out
@@ -1659,6 +1722,8 @@ redis.register_function('mqc2_user_add', user_add)
 redis.register_function('mqc2_user_ensure', user_ensure)
 redis.register_function('mqc1_push_move', push_move)
 redis.register_function('mqc1_push_drop_device', push_drop_device)
+redis.register_function('mqc2_device_put', device_put)
+redis.register_function('mqc2_device_del', device_del)
 redis.register_function('mqc2_unread', unread)
 redis.register_function{function_name = 'mqc2_recipients', callback = recipients,
                         flags = {'no-writes'}}
