@@ -7,10 +7,7 @@
  * app registers it again on its next connect), never in two users' hashes,
  * so the old owner's pushes never reach the new owner's phone. Removing a
  * token: the user's entry, and the index when it still names the user
- * (mqc2_token_release), pipelined. The writes of a user's devices go
- * through mqc2_device_put / mqc2_device_del, which also keep the user's
- * push device mark (pd in the unread hash, same slot) that mqchat-push's
- * expansion reads instead of the devices. */
+ * (mqc2_token_release), pipelined. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,24 +68,22 @@ static int step(struct device_run *d, int argc, const char **argv)
  * another user held it), then the index and the new owner's entry. */
 static int queue_claim(struct device_run *d, const char *old_owner)
 {
-    char ik[MQC_KEY_MAX], ok[MQC_KEY_MAX], ou[MQC_KEY_MAX], dk[MQC_KEY_MAX], uk[MQC_KEY_MAX];
+    char ik[MQC_KEY_MAX], ok[MQC_KEY_MAX], dk[MQC_KEY_MAX];
     if (mqc_key_devtoken(d->s->prefix, d->token, ik, sizeof ik) != MQC_OK ||
-        mqc_key_user_part(d->s->prefix, d->user, "devices", dk, sizeof dk) != MQC_OK ||
-        mqc_key_user_part(d->s->prefix, d->user, "unread", uk, sizeof uk) != MQC_OK)
+        mqc_key_user_part(d->s->prefix, d->user, "devices", dk, sizeof dk) != MQC_OK)
         return MQC_EBADREQ;
     int rc = MQC_OK;
     if (old_owner && strcmp(old_owner, d->user) &&
-        mqc_key_user_part(d->s->prefix, old_owner, "devices", ok, sizeof ok) == MQC_OK &&
-        mqc_key_user_part(d->s->prefix, old_owner, "unread", ou, sizeof ou) == MQC_OK) {
-        const char *del[] = {"FCALL", "mqc2_device_del", "2", ok, ou, d->token};
-        rc = step(d, 6, del);
+        mqc_key_user_part(d->s->prefix, old_owner, "devices", ok, sizeof ok) == MQC_OK) {
+        const char *hdel[] = {"HDEL", ok, d->token};
+        rc = step(d, 3, hdel);
     }
     const char *set[] = {"SET", ik, d->user};
-    const char *put[] = {"FCALL", "mqc2_device_put", "2", dk, uk, d->token, d->value};
+    const char *hset[] = {"HSET", dk, d->token, d->value};
     if (rc == MQC_OK)
         rc = step(d, 3, set);
     if (rc == MQC_OK)
-        rc = step(d, 7, put);
+        rc = step(d, 4, hset);
     return rc;
 }
 
@@ -154,17 +149,16 @@ int mqc_store_device(struct mqc_store *s, const char *user, const char *token, c
 int mqc_store_undevice(struct mqc_store *s, const char *user, const char *token,
                        mqc_store_done_cb cb, void *ctx)
 {
-    char ik[MQC_KEY_MAX], dk[MQC_KEY_MAX], uk[MQC_KEY_MAX];
+    char ik[MQC_KEY_MAX], dk[MQC_KEY_MAX];
     if (!token || mqc_key_devtoken(s->prefix, token, ik, sizeof ik) != MQC_OK ||
-        mqc_key_user_part(s->prefix, user, "devices", dk, sizeof dk) != MQC_OK ||
-        mqc_key_user_part(s->prefix, user, "unread", uk, sizeof uk) != MQC_OK)
+        mqc_key_user_part(s->prefix, user, "devices", dk, sizeof dk) != MQC_OK)
         return MQC_EBADREQ;
     struct device_run *d = run_new(s, user, token, cb, ctx);
     if (!d)
         return MQC_ENOMEM;
-    const char *del[] = {"FCALL", "mqc2_device_del", "2", dk, uk, token};
+    const char *hdel[] = {"HDEL", dk, token};
     const char *rel[] = {"FCALL", "mqc2_token_release", "1", ik, user};
-    int rc = step(d, 6, del);
+    int rc = step(d, 3, hdel);
     if (rc == MQC_OK)
         rc = step(d, 5, rel);
     if (rc != MQC_OK && d->pending == 0) {

@@ -41,9 +41,7 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
   P{u:U}:presence HASH  state, last_seen, node, devices
   P{u:U}:devices  HASH  push token -> "platform\napp\nsandbox(0/1)"
   P{u:U}:mute     HASH  conv -> muted until (ms)
-  P{u:U}:unread   HASH  c:<conv> / r:<conv> = msg count counted / read, total (badge),
-                        pd = the number of push devices (HLEN devices) as of the last
-                        device write or expansion (absent: unknown, read devices)
+  P{u:U}:unread   HASH  c:<conv> / r:<conv> = msg count counted / read, total (badge)
   P{u:U}:blocked  SET   users U blocks
   P{u:U}:sess     HASH  device session id -> record (device sessions, at the end)
   Pdevtoken:T     STRING  owner of push token T
@@ -1224,22 +1222,16 @@ end
 
 -- upgrade_user (mqchat store upgrade; mqc3_: its keys changed from mqc2_'s, an
 -- older mqchat calling mqc2_upgrade_user finds no function rather than the
--- wrong one): KEYS unread, tl, tlfloor[, devices] of one user.
+-- wrong one): KEYS unread, tl, tlfloor of one user.
 -- ARGV then (conv, last seq, read cursor) per conversation of the user, read
 -- beforehand by store/upgrade.c in each conversation's slot (single-slot).
 -- Builds the unread counters from v1's cursors (c:<conv> = seq, r:<conv> =
 -- the read cursor, at most seq; total = the v1 badge) and deletes the v1
--- timeline; with devices, the push device mark pd = HLEN devices when
--- absent (mqc3_expand). Idempotent: a user with unread counters (total)
--- keeps them as they are.
+-- timeline. Idempotent: a user with an unread hash is left as it is.
 -- Reply: ok, 1 if it changed anything, else 0.
 local function upgrade_user(keys, args)
   local changed = redis.call('DEL', keys[2], keys[3]) > 0 and 1 or 0
-  if keys[4] and redis.call('HEXISTS', keys[1], 'pd') == 0 then
-    redis.call('HSET', keys[1], 'pd', int(redis.call('HLEN', keys[4])))
-    changed = 1
-  end
-  if redis.call('HEXISTS', keys[1], 'total') == 1 then return {'ok', changed} end
+  if redis.call('EXISTS', keys[1]) == 1 then return {'ok', changed} end
   local total = 0
   for i = 1, #args - 2, 3 do
     local last = num(args[i + 1])
@@ -1359,33 +1351,6 @@ local function push_move(keys, args)
   return #due
 end
 
--- device_put / device_del (store/device.c, store/pushq.c): a push token
--- into / out of a user's devices, and the mark pd in the user's unread
--- hash (HLEN devices: mqc3_expand reads it instead of the devices). KEYS
--- the user's devices, the user's unread. ARGV token[, record]. A removal
--- that leaves no mark behind writes none (a deleted user gets no unread
--- hash back). Reply: ok. A device written without these (an older mqchat)
--- while the mark says 0 would go without pushes: the mark only counts
--- when every writer of devices keeps it.
-local function device_mark(keys)
-  local n = redis.call('HLEN', keys[1])
-  if n > 0 or redis.call('EXISTS', keys[2]) == 1 then
-    redis.call('HSET', keys[2], 'pd', int(n))
-  end
-end
-
-local function device_put(keys, args)
-  redis.call('HSET', keys[1], args[1], args[2])
-  device_mark(keys)
-  return {'ok'}
-end
-
-local function device_del(keys, args)
-  redis.call('HDEL', keys[1], args[1])
-  device_mark(keys)
-  return {'ok'}
-end
-
 -- push_drop_device: a push service said a token is dead. KEYS the user's
 -- devices, the token's owner index. ARGV token, user. The index goes only
 -- if it still names the user (the token may have moved on). Reply: 1.
@@ -1409,31 +1374,15 @@ end
 -- Invariant: c >= r (every write goes through here), so counting a new
 -- message (counted > c, no read) moves total by counted - c: the common
 -- case (one per recipient of every message) is one HMGET and one HSET.
--- dk (optional): the user's devices; then the push device mark pd is read
--- by the same HMGET, set from HLEN dk when absent (with the same HSET), and
--- returned third; r and c as they were before, fourth and fifth.
-local function unread_apply(k, conv, counted, read, counted_s, dk)
+-- Also returns r and c as they were before, third and fourth.
+local function unread_apply(k, conv, counted, read, counted_s)
   local fc, fr = 'c:' .. conv, 'r:' .. conv
-  local cur, pd, mark
-  if dk then
-    cur = redis.call('HMGET', k, fc, fr, 'total', 'pd')
-    pd = tonumber(cur[4])
-    if not pd then
-      pd = redis.call('HLEN', dk)
-      mark = int(pd)
-    end
-  else
-    cur = redis.call('HMGET', k, fc, fr, 'total')
-  end
+  local cur = redis.call('HMGET', k, fc, fr, 'total')
   local c0, r0, total = num(cur[1]), num(cur[2]), num(cur[3])
   if counted and not read and counted > c0 then
     total = total + counted - c0
-    if mark then
-      redis.call('HSET', k, fc, counted_s or int(counted), 'total', int(total), 'pd', mark)
-    else
-      redis.call('HSET', k, fc, counted_s or int(counted), 'total', int(total))
-    end
-    return total, r0, pd, r0, c0
+    redis.call('HSET', k, fc, counted_s or int(counted), 'total', int(total))
+    return total, r0, r0, c0
   end
   local c, r = c0, r0
   if counted and counted > c then c = counted end
@@ -1441,15 +1390,9 @@ local function unread_apply(k, conv, counted, read, counted_s, dk)
   if r > c then c = r end
   if c ~= c0 or r ~= r0 then
     total = math.max(total + (c - r) - (c0 - r0), 0)
-    if mark then
-      redis.call('HSET', k, fc, int(c), fr, int(r), 'total', int(total), 'pd', mark)
-    else
-      redis.call('HSET', k, fc, int(c), fr, int(r), 'total', int(total))
-    end
-  elseif mark then
-    redis.call('HSET', k, 'pd', mark)
+    redis.call('HSET', k, fc, int(c), fr, int(r), 'total', int(total))
   end
-  return total, r, pd, r0, c0
+  return total, r, r0, c0
 end
 
 -- unread (user slot): KEYS the user's unread. ARGV conv, counted mc ("" =
@@ -1537,11 +1480,11 @@ local function expand(keys, args)
 end
 
 -- Whether user k (its KEYS from index k + 1: unread, presence, mute,
--- devices) gets a push now (ms): a push device (pd: the mark, > 0), conv
--- not muted at now, no device in the foreground (devices == 0 or state
--- away). Most users have no push device: they stop at the mark.
-local function pushable(keys, k, conv, now, pd)
-  if pd == 0 then return false end
+-- devices) gets a push now (ms): a push device, conv not muted at now, no
+-- device in the foreground (devices == 0 or state away). Cheapest test
+-- first: most users without a device stop at EXISTS.
+local function pushable(keys, k, conv, now)
+  if redis.call('EXISTS', keys[k + 4]) == 0 then return false end
   if num(redis.call('HGET', keys[k + 3], conv)) > now then return false end
   local p = redis.call('HMGET', keys[k + 2], 'state', 'devices')
   return num(p[2]) == 0 or p[1] == 'away'
@@ -1571,19 +1514,18 @@ local function expand3(keys, args)
   local out = {'ok'}
   for i = 1, nusers do
     local u, k = args[6 + i], (i - 1) * 4
-    local dk = keys[k + 4]
-    local total, pd, r0, c0, _
+    local total, r0, c0, _
     if i <= nreset then
-      total, _, pd, r0, c0 = unread_apply(keys[k + 1], conv, m, m, nil, dk)
+      total, _, r0, c0 = unread_apply(keys[k + 1], conv, m, m)
     elseif i <= nreset + nread then
-      total, _, pd, r0, c0 = unread_apply(keys[k + 1], conv, kind == 'msg' and m or nil,
-                                          num(args[6 + nusers + i - nreset]), nil, dk)
+      total, _, r0, c0 = unread_apply(keys[k + 1], conv, kind == 'msg' and m or nil,
+                                      num(args[6 + nusers + i - nreset]))
     elseif kind == 'msg' then
-      total, _, pd, r0, c0 = unread_apply(keys[k + 1], conv, m, nil, args[2], dk)
+      total, _, r0, c0 = unread_apply(keys[k + 1], conv, m, nil, args[2])
     else
-      total, _, pd, r0, c0 = unread_apply(keys[k + 1], conv, nil, nil, nil, dk)
+      total, _, r0, c0 = unread_apply(keys[k + 1], conv, nil, nil)
     end
-    if not (kind == 'msg' and r0 >= m) and pushable(keys, k, conv, now, pd) then
+    if not (kind == 'msg' and r0 >= m) and pushable(keys, k, conv, now) then
       out[#out + 1] = u
       out[#out + 1] = total
       out[#out + 1] = r0
@@ -1722,8 +1664,6 @@ redis.register_function('mqc2_user_add', user_add)
 redis.register_function('mqc2_user_ensure', user_ensure)
 redis.register_function('mqc1_push_move', push_move)
 redis.register_function('mqc1_push_drop_device', push_drop_device)
-redis.register_function('mqc2_device_put', device_put)
-redis.register_function('mqc2_device_del', device_del)
 redis.register_function('mqc2_unread', unread)
 redis.register_function{function_name = 'mqc2_recipients', callback = recipients,
                         flags = {'no-writes'}}

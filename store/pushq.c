@@ -648,17 +648,16 @@ int mqc_pushq_devices_many(struct mqc_pushq *q, const char *const *users, size_t
 
 int mqc_pushq_remove_device(struct mqc_pushq *q, const char *user, const char *token)
 {
-    char dk[MQC_KEY_MAX], uk[MQC_KEY_MAX], ik[4200];
+    char dk[MQC_KEY_MAX], ik[4200];
     if (mqc_key_user_part(q->prefix, user, "devices", dk, sizeof dk) != MQC_OK ||
-        mqc_key_user_part(q->prefix, user, "unread", uk, sizeof uk) != MQC_OK ||
         mqc_key_devtoken(q->prefix, token, ik, sizeof ik) != MQC_OK)
         return MQC_EBADREQ;
     /* Two single-slot steps (the user's slot, then the token index's), each
      * idempotent: a bridge killed between them leaves an index naming a
      * user without that device, which the next registration of the token
      * overwrites and the next dead-token report removes. */
-    const char *a[] = {"FCALL", "mqc2_device_del", "2", dk, uk, token}; /* and the mark pd */
-    redisReply *r = cmd(q, 6, a, NULL);
+    const char *a[] = {"HDEL", dk, token};
+    redisReply *r = cmd(q, 3, a, NULL);
     if (!r)
         return MQC_EUNAVAIL;
     freeReplyObject(r);

@@ -165,11 +165,10 @@ static int upgrade_user(struct mqc_store *s, const char *user, long long *change
     if (rc == MQC_OK)
         rc = mqc_store__pipeline(s, cmds, 2 * n, out);
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc3_upgrade_user", 4);
+    mqc_store__args_fcall(&a, "mqc3_upgrade_user", 3);
     mqc_store__args_user_key(&a, s, user, "unread");
     mqc_store__args_user_key(&a, s, user, "tl");
     mqc_store__args_user_key(&a, s, user, "tlfloor");
-    mqc_store__args_user_key(&a, s, user, "devices");
     for (size_t i = 0; rc == MQC_OK && i < n; i++) {
         const redisReply *last = out[2 * i], *read = out[2 * i + 1];
         mqc_store__args_str(&a, ids->element[i]->str);

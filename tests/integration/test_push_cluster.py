@@ -121,10 +121,8 @@ class PushClusterTest(unittest.TestCase):
                      "member")
 
     def device(self, user):
-        """As an older mqchat wrote it: the push device mark unknown."""
-        k, uk = P + "{u:%s}:devices" % user, P + "{u:%s}:unread" % user
+        k = P + "{u:%s}:devices" % user
         self.cl.call(k, "HSET", k, tok(user), "apns\ncom.example.chat\n0")
-        self.cl.call(uk, "HDEL", uk, "pd")
 
     def send(self, conv, sender, cid, text):
         """mqc2_send as the broker calls it (the job in the conversation's

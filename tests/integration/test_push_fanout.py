@@ -65,16 +65,8 @@ class FanoutTest(unittest.TestCase):
             self.r("HSET", P + "{c:%s}:rcpt" % conv, "j:" + user, joined)
 
     def device(self, user, platform="apns", token=None):
-        """A device written as an older mqchat wrote it: no push device mark
-        (pd, kept by mqc2_device_put / mqc2_device_del), so it is unknown."""
         self.r("HSET", P + "{u:%s}:devices" % user, token or tok(user),
                "%s\ncom.example.chat\n0" % platform)
-        self.r("HDEL", P + "{u:%s}:unread" % user, "pd")
-
-    def mark(self, user):
-        """The user's push device mark (None: unknown)."""
-        v = self.r("HGET", P + "{u:%s}:unread" % user, "pd")
-        return None if v is None else int(v)
 
     def presence(self, user, state, devices):
         self.r("HSET", P + "{u:%s}:presence" % user, "state", state, "devices", devices)
@@ -85,8 +77,7 @@ class FanoutTest(unittest.TestCase):
     def unread(self, user):
         """The user's unread hash (an absent r:<conv> reads 0: nothing read)."""
         fv = self.r("HGETALL", P + "{u:%s}:unread" % user) or []
-        d = {fv[i].decode(): int(fv[i + 1]) for i in range(0, len(fv), 2)
-             if fv[i] != b"pd"}
+        d = {fv[i].decode(): int(fv[i + 1]) for i in range(0, len(fv), 2)}
         for k in [k for k in d if k.startswith("c:")]:
             d.setdefault("r:" + k[2:], 0)
         return d
@@ -433,45 +424,6 @@ class FanoutTest(unittest.TestCase):
         self.assertEqual(len(ones), 2)   # bob's for the member job twice; none to zoe
         self.assertEqual({j["user"] for j in ones}, {"bob"})
         self.assertEqual(self.unread("zoe")["total"], 1)
-
-    def test_device_mark(self):
-        """The push device mark (pd in the unread hash): set from the
-        devices by the first expansion when unknown (an older store),
-        flipped by mqc2_device_put / mqc2_device_del, and read instead of
-        the devices: a user marked 0 gets no push, one with a device put
-        after the mark gets one."""
-        g = "gm"
-        for u in ("alice", "bob", "carol"):
-            self.member(g, u)
-        self.device("carol")
-        # an unread hash as the current main leaves it: counters, no mark
-        self.r("HSET", P + "{u:carol}:unread", "c:gm", 0, "r:gm", 0, "total", 3)
-        self.start_bridge()
-        write_job(self.redis, g, 1, 1, frm="alice")
-        self.wait_drained(g)
-        self.assertEqual(self.pushed(g, 1), {"carol": 4})   # old store: pushed, badge counted
-        self.assertEqual((self.mark("alice"), self.mark("bob"), self.mark("carol")), (0, 0, 1))
-        dk, uk = P + "{u:bob}:devices", P + "{u:bob}:unread"
-        self.assertEqual(self.r("FCALL", "mqc2_device_put", 2, dk, uk, tok("bob"),
-                                "apns\ncom.example.chat\n0"), [b"ok"])
-        self.assertEqual(self.mark("bob"), 1)
-        write_job(self.redis, g, 2, 2, frm="alice")
-        self.wait_drained(g)
-        self.assertEqual(self.pushed(g, 2), {"bob": 2, "carol": 5})
-        self.assertEqual(self.r("FCALL", "mqc2_device_del", 2, dk, uk, tok("bob")), [b"ok"])
-        self.assertEqual(self.mark("bob"), 0)
-        # a device written behind the mark's back (not through the functions)
-        # is not seen while the mark says 0: what the mark trades
-        self.r("HSET", dk, "x" * 64, "apns\ncom.example.chat\n0")
-        write_job(self.redis, g, 3, 3, frm="alice")
-        self.wait_drained(g)
-        self.assertEqual(self.pushed(g, 3), {"carol": 6})
-        self.assertEqual(self.unread("bob")["total"], 3)
-        # removing the last device of a deleted user writes no unread hash back
-        ek = P + "{u:gone}:devices"
-        self.r("HSET", ek, "t1", "apns\nx\n0")
-        self.r("FCALL", "mqc2_device_del", 2, ek, P + "{u:gone}:unread", "t1")
-        self.assertEqual(self.r("EXISTS", P + "{u:gone}:unread"), 0)
 
     def hsets(self):
         """HSET calls since the last CONFIG RESETSTAT (those inside FCALLs too)."""
