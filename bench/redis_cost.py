@@ -351,6 +351,26 @@ def functions_alone():
                      '"body":"hello, edited","ts":1}', 1, day])
         return build
 
+    def burst_cmds(srv, seqs, run):
+        """The same messages as mqchat-push expands a burst of them (jobs
+        queued, read up to 64 at a time): each run of `run` messages of the
+        conversation once, as its newest (mqc3_expand, the sender a reader
+        up to it); a library without mqc3_expand: one job at a time."""
+        if not srv.v3:
+            return expand_cmds(srv, seqs)
+        users = ["alice"] + members
+        keys = []
+        for u in users:
+            keys += [uk(u, "unread"), uk(u, "presence"), uk(u, "mute"), uk(u, "devices")]
+        seqs, out = list(seqs), []
+        for i in range(0, len(seqs), run):
+            s = seqs[min(i + run, len(seqs)) - 1]
+            out.append(["FCALL", "mqc2_recipients", 2, ck(gconv, "members"), ck(gconv, "rcpt"),
+                        s])
+            out.append(["FCALL", "mqc3_expand", len(keys)] + keys +
+                       [gconv, s, "msg", 1, 0, 1] + users + [s])
+        return out
+
     def expand_cmds(srv, seqs):
         """mqc2_recipients then the expand call of each group message (as
         the bridge's rounds 1 and 2 do, one job at a time: nothing
@@ -415,6 +435,13 @@ def functions_alone():
                 cmds = expand_cmds(srv, range(gseq + 1, gseq + k + 1))
                 rows.setdefault((f"group of {G}: deferred, per member", srv.name), []).append(
                     [x / (k * (G + 1)) for x in run(srv, cmds, 20)])
+            gseq += k
+            for srv in order:
+                cmds = [send(gconv, f"b{rnd}-")(i) for i in range(k)]
+                srv.run_only(cmds, 100)
+                cmds = burst_cmds(srv, range(gseq + 1, gseq + k + 1), 10)
+                rows.setdefault((f"group of {G}: deferred, burst (runs of 10)", srv.name),
+                                []).append([x / (k * (G + 1)) for x in run(srv, cmds, 20)])
             gseq += k
         if cg:
             print("functions alone under callgrind (instructions redis-server executed, "

@@ -24,7 +24,7 @@
 #include "store/internal.h"
 #include "store/jobs_internal.h"
 
-#define BATCH_USERS 1000 /* users per mqc2_expand call, at most */
+#define BATCH_USERS 1000 /* users per mqc3_expand call, at most */
 
 /* One slot job: fields borrowed from the XREADGROUP reply. */
 struct ev {
@@ -35,7 +35,7 @@ struct ev {
     bool failed;   /* a round failed: leave it pending */
     size_t lead;   /* the job whose expansion covers this one (its run's newest; itself) */
     redisReply *rcpt;
-    redisReply **exp; /* mqc2_expand replies */
+    redisReply **exp; /* mqc3_expand replies (a run's: its leader's) */
     size_t nexp, npush, pushed_ok;
 };
 
