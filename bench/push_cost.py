@@ -8,7 +8,11 @@ written until every push was answered, minus the bridge's idle cost over the
 same time and minus the writing of the jobs themselves (the message path's
 share). Run with /usr/bin/python3 and MQCHAT_PUSH pointing at a build; no
 broker is needed (the slot jobs and hints are written as the broker writes
-them). Talks to 127.0.0.1 only; bounded by N and G."""
+them). PACE=1: one message at a time (each job written once the previous
+one is expanded, over one connection), so that nothing can be coalesced;
+by default the N jobs are written at once (a burst: mqchat-push reads up to
+64 per batch and expands a run of one conversation's messages once). Talks
+to 127.0.0.1 only; bounded by N and G."""
 import os
 import shutil
 import socket
@@ -29,6 +33,7 @@ DEVICES = os.environ.get("DEVICES", "1") == "1"  # 0: nobody has a device, no pu
 # looks up and acknowledges every push job without an HTTP request (its Redis
 # work without the time the fake APNs takes)
 NO_HTTP = os.environ.get("NO_HTTP", "0") == "1"
+PACE = os.environ.get("PACE", "0") == "1"
 FSYNC = os.environ.get("FSYNC", "always")  # the tests' Redis: AOF, appendfsync always
 IDLE_S = 3.0
 P = "mqchat:"
@@ -161,7 +166,11 @@ def main():
         idle_t = time.monotonic() - t0
         # the cost of writing N jobs and hints (the message path's share)
         a = info(conn)
-        pipeline(redis, job_cmds(conv, 0, N, "bench:dummy", "bench:nobody"))
+        if PACE:
+            for c in job_cmds(conv, 0, N, "bench:dummy", "bench:nobody"):
+                conn.call(*c)
+        else:
+            pipeline(redis, job_cmds(conv, 0, N, "bench:dummy", "bench:nobody"))
         write = delta(a, info(conn))
         redis.call("DEL", "bench:dummy")
         # the deferred work (polled every 50 ms over one connection; the
@@ -169,7 +178,29 @@ def main():
         before = len(srv.requests(kind="apns"))
         a = info(conn)
         t0 = time.monotonic()
-        pipeline(redis, job_cmds(conv, 2, N, key, P + "jobs"))
+        poll = (0.0, 0.0)
+        if PACE:
+            # the cost of one poll (XLEN of an empty key, same pace), with
+            # the idle bridge's share taken out: subtracted per poll below
+            k, a, t1 = 500, info(conn), time.monotonic()
+            for _ in range(k):
+                conn.call("XLEN", "bench:dummy")
+                time.sleep(0.002)
+            b = info(conn)
+            pt = time.monotonic() - t1
+            poll = ((b[0] - a[0] - idle[0] * pt / idle_t) / k,
+                    (b[1] - a[1] - idle[1] * pt / idle_t) / k)
+        polls0 = conn.polls
+        a = info(conn)
+        t0 = time.monotonic()
+        if PACE:
+            for i in range(N):
+                for c in job_cmds(conv, 2 + i, 1, key, P + "jobs"):
+                    conn.call(*c)
+                while conn.call("XLEN", key):
+                    time.sleep(0.002)
+        else:
+            pipeline(redis, job_cmds(conv, 2, N, key, P + "jobs"))
         harness.wait_for(lambda: conn.call("XLEN", key) == 0, timeout=600,
                          what="slot jobs expanded", interval=0.005)
         mid = info(conn)
@@ -183,11 +214,14 @@ def main():
         run = delta(a, b)
         scale = took / idle_t
         members_n = N * G
-        cpu = run[0] - write[0] - idle[0] * scale
-        calls = run[1] - write[1] - idle[1] * scale
-        print(f"appendfsync {FSYNC}: {N} messages x {G} offline members "
+        npolls = conn.polls - polls0 - (2 * N if PACE else 0)  # the writes are not polls
+        cpu = run[0] - write[0] - idle[0] * scale - poll[0] * npolls * PACE
+        calls = run[1] - write[1] - idle[1] * scale - poll[1] * npolls * PACE
+        print(f"appendfsync {FSYNC}, {'one message at a time' if PACE else 'a burst'}: "
+              f"{N} messages x {G} offline members "
               f"{'without devices (no push)' if not DEVICES else 'with a device' + (' of a platform not configured (no HTTP)' if NO_HTTP else ' (fake APNs)')}, "
-              f"{took:.2f} s "
+              f"{took:.2f} s, {npolls} polls "
+              f"{'(%.1f us, %.2f calls each, subtracted) ' % (poll[0] * 1e6, poll[1]) if PACE else ''}"
               f"({members_n / took:.0f} pushes/s)")
         print(f"deferred: {cpu * 1e6 / members_n:.2f} us Redis CPU/member, "
               f"{calls / members_n:.2f} Redis calls/member "

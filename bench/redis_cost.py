@@ -255,6 +255,7 @@ class FnRedis:
         else:
             self.redis.start()
         self.redis.call("FUNCTION", "LOAD", "REPLACE", lua)
+        self.v3 = "'mqc3_expand'" in lua
         self.sock = socket.create_connection(("127.0.0.1", self.redis.port), timeout=120)
         self.f = self.sock.makefile("rb")
 
@@ -350,9 +351,31 @@ def functions_alone():
                      '"body":"hello, edited","ts":1}', 1, day])
         return build
 
-    def expand_cmds(seqs):
-        """mqc2_recipients then mqc2_expand of each group message (as the
-        bridge's rounds 1 and 2 do), for seqs."""
+    def burst_cmds(srv, seqs, run):
+        """The same messages as mqchat-push expands a burst of them (jobs
+        queued, read up to 64 at a time): each run of `run` messages of the
+        conversation once, as its newest (mqc3_expand, the sender a reader
+        up to it); a library without mqc3_expand: one job at a time."""
+        if not srv.v3:
+            return expand_cmds(srv, seqs)
+        users = ["alice"] + members
+        keys = []
+        for u in users:
+            keys += [uk(u, "unread"), uk(u, "presence"), uk(u, "mute"), uk(u, "devices")]
+        seqs, out = list(seqs), []
+        for i in range(0, len(seqs), run):
+            s = seqs[min(i + run, len(seqs)) - 1]
+            out.append(["FCALL", "mqc2_recipients", 2, ck(gconv, "members"), ck(gconv, "rcpt"),
+                        s])
+            out.append(["FCALL", "mqc3_expand", len(keys)] + keys +
+                       [gconv, s, "msg", 1, 0, 1] + users + [s])
+        return out
+
+    def expand_cmds(srv, seqs):
+        """mqc2_recipients then the expand call of each group message (as
+        the bridge's rounds 1 and 2 do, one job at a time: nothing
+        coalesced), for seqs: mqc3_expand where srv's library has it (the
+        sender first, as a reader), else mqc2_expand."""
         users = ["alice"] + members
         keys = []
         for u in users:
@@ -361,8 +384,12 @@ def functions_alone():
         for s in seqs:
             out.append(["FCALL", "mqc2_recipients", 2, ck(gconv, "members"), ck(gconv, "rcpt"),
                         s])
-            out.append(["FCALL", "mqc2_expand", len(keys)] + keys +
-                        [gconv, s, s, "msg", "alice", 1, 0] + users)
+            if srv.v3:
+                out.append(["FCALL", "mqc3_expand", len(keys)] + keys +
+                           [gconv, s, "msg", 1, 0, 1] + users + [s])
+            else:
+                out.append(["FCALL", "mqc2_expand", len(keys)] + keys +
+                           [gconv, s, s, "msg", "alice", 1, 0] + users)
         return out
 
     cg = os.environ.get("CALLGRIND") == "1"
@@ -375,6 +402,9 @@ def functions_alone():
             r.redis.call("HSET", ck(gconv, "meta"), "kind", "group", "seq", 0, "mver", 1, "mc", 0)
             r.redis.call("HSET", ck(gconv, "members"), "alice", "admin",
                          *[x for u in members for x in (u, "member")])
+            # as mqc3_create_group writes it (no late joiner); a library of
+            # before the mark ignores it
+            r.redis.call("HSET", ck(gconv, "rcpt"), "r:alice", 1, "d:alice", 1, "jm", 0)
         seq = 0  # the direct conversation's last seq (the same in both)
         gseq = 0
         def run(srv, cmds, batch):
@@ -402,9 +432,16 @@ def functions_alone():
             for srv in order:
                 cmds = [send(gconv, f"g{rnd}-")(i) for i in range(k)]
                 srv.run_only(cmds, 100)
-                cmds = expand_cmds(range(gseq + 1, gseq + k + 1))
+                cmds = expand_cmds(srv, range(gseq + 1, gseq + k + 1))
                 rows.setdefault((f"group of {G}: deferred, per member", srv.name), []).append(
                     [x / (k * (G + 1)) for x in run(srv, cmds, 20)])
+            gseq += k
+            for srv in order:
+                cmds = [send(gconv, f"b{rnd}-")(i) for i in range(k)]
+                srv.run_only(cmds, 100)
+                cmds = burst_cmds(srv, range(gseq + 1, gseq + k + 1), 10)
+                rows.setdefault((f"group of {G}: deferred, burst (runs of 10)", srv.name),
+                                []).append([x / (k * (G + 1)) for x in run(srv, cmds, 20)])
             gseq += k
         if cg:
             print("functions alone under callgrind (instructions redis-server executed, "

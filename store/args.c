@@ -117,7 +117,9 @@ int mqc_store__submit(struct mqc_store *s, struct mqc_store__args *a,
 static const char *const allowed_cross_slot[] = {
     /* mqchat-push's per-job expansion on one Redis (expand_by_slot off):
      * cross-slot by design there (half the Redis CPU of the per-slot
-     * calls), never used on a cluster, where expand_by_slot is forced. */
+     * calls), never used on a cluster, where expand_by_slot is forced.
+     * mqc2_expand: the same for older bridges. */
+    "mqc3_expand",
     "mqc2_expand",
 };
 

@@ -6,9 +6,11 @@
  * and every 30 s (the hints are not durable), entries left pending by dead
  * bridges after a minute. Each job is expanded: its recipients
  * (mqc2_recipients, conversation slot) plus the users who stopped being
- * members with it, then per batch of users mqc2_expand (user slots: the
+ * members with it, then per batch of users mqc3_expand (user slots: the
  * max-based unread counters, presence, mute, devices), then one push job per
- * user to push on "<p>{push}" in the format store/pushq.c reads; only then is
+ * user to push on "<p>{push}" in the format store/pushq.c reads (a batch's
+ * run of msg jobs of one conversation expanded once, the pushes decided
+ * per job: store/jobs_expand.c); only then is
  * the slot job acknowledged and deleted. At least once: a bridge killed
  * midway expands the job again (the counters are idempotent; a push may be
  * sent twice, none is lost). Its own connections (commands: one hiredis
@@ -36,7 +38,7 @@ void mqc_jobs_free(struct mqc_jobs *j);
 /* Tuning (mqchat-push's jobs_* options). sweep_ms: how often every slot
  * stream is checked (default 30 s); reclaim_ms: how long an entry stays
  * pending with another consumer before it is taken over (default 60 s);
- * by_slot: group the users of an expansion by key slot, one mqc2_expand call
+ * by_slot: group the users of an expansion by key slot, one mqc3_expand call
  * per slot (what a Redis Cluster needs) instead of one call for all the
  * users of a job (a single Redis; the default; always set on a cluster).
  * Values <= 0 keep defaults. */

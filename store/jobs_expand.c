@@ -1,7 +1,12 @@
 /* Expanding slot jobs into per-user push jobs (see jobs.h and
  * jobs_internal.h): three pipelined rounds per batch of entries read from
- * one slot stream. 1: mqc2_recipients of each job (conversation slot).
- * 2: mqc2_expand per batch of users (all the users of a job in one call, or
+ * one slot stream. Coalescing: the msg jobs of one conversation that follow
+ * each other in the batch (no member job of it between them) form a run,
+ * expanded once as its newest job: the counters are max-based, so counting
+ * the newest m once is what counting each in turn ends with (each sender
+ * of the run reads up to their own last message); the push decisions stay
+ * per job. 1: mqc2_recipients of each job or run (conversation slot).
+ * 2: mqc3_expand per batch of users (all the users of a job in one call, or
  * one call per user slot when by_slot is set: what a Redis Cluster needs,
  * forced there). 3: XADD of a push job ("<p>{push}", the fields store/pushq.c reads: user,
  * conv, seq, kind, from, badge, ts, preview) per user to push. Then one XACK
@@ -19,7 +24,7 @@
 #include "store/internal.h"
 #include "store/jobs_internal.h"
 
-#define BATCH_USERS 1000 /* users per mqc2_expand call, at most */
+#define BATCH_USERS 1000 /* users per mqc3_expand call, at most */
 
 /* One slot job: fields borrowed from the XREADGROUP reply. */
 struct ev {
@@ -28,8 +33,9 @@ struct ev {
     long long seq, m, ts, mver;
     bool readable; /* well formed: to expand */
     bool failed;   /* a round failed: leave it pending */
+    size_t lead;   /* the job whose expansion covers this one (its run's newest; itself) */
     redisReply *rcpt;
-    redisReply **exp; /* mqc2_expand replies */
+    redisReply **exp; /* mqc3_expand replies (a run's: its leader's) */
     size_t nexp, npush, pushed_ok;
 };
 
@@ -37,8 +43,15 @@ struct ev {
 struct who {
     const char *user;
     unsigned slot;
-    bool reset; /* joined or left with this event */
+    bool reset;     /* joined or left with this event */
+    long long read; /* > 0: sent a msg of the run, read up to this m */
 };
+
+/* The order of the users of an mqc3_expand call: 0 reset, 1 read, 2 the others. */
+static int who_rank(const struct who *w)
+{
+    return w->reset ? 0 : w->read > 0 ? 1 : 2;
+}
 
 /* A non-negative decimal integer (the whole of s, borrowed) into *out. */
 static bool parse_ll(const char *s, long long *out)
@@ -129,18 +142,19 @@ static bool ok_reply(const redisReply *r)
            r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "ok");
 }
 
-/* Append one mqc2_expand call for users w[0..n) of e (the reset ones
- * first). MQC_OK or MQC_ENOMEM. */
-static int append_expand(struct mqc_jobs *j, const struct ev *e, const struct who *w, size_t n,
-                         int64_t wall)
+/* Append one mqc3_expand call for users w[0..n) of e (in who_rank()
+ * order); m: the highest m of e's run. MQC_OK or MQC_ENOMEM. */
+static int append_expand(struct mqc_jobs *j, const struct ev *e, long long m, const struct who *w,
+                         size_t n, int64_t wall)
 {
     static const char *const parts[] = {"unread", "presence", "mute", "devices"};
     struct mqc_store__args a = {0};
     char key[MQC_KEY_MAX];
-    size_t nreset = 0;
-    mqc_store__args_fcall(&a, "mqc2_expand", 4 * n);
+    size_t nreset = 0, nread = 0;
+    mqc_store__args_fcall(&a, "mqc3_expand", 4 * n);
     for (size_t i = 0; i < n; i++) {
-        nreset += w[i].reset;
+        nreset += who_rank(&w[i]) == 0;
+        nread += who_rank(&w[i]) == 1;
         for (size_t p = 0; p < 4; p++) {
             if (mqc_key_user_part(j->prefix, w[i].user, parts[p], key, sizeof key) != MQC_OK)
                 a.failed = 1; /* cannot happen: users were checked */
@@ -148,14 +162,16 @@ static int append_expand(struct mqc_jobs *j, const struct ev *e, const struct wh
         }
     }
     mqc_store__args_str(&a, e->conv);
-    mqc_store__args_fmt(&a, "%lld", e->seq);
-    mqc_store__args_fmt(&a, "%lld", e->m);
+    mqc_store__args_fmt(&a, "%lld", m);
     mqc_store__args_str(&a, e->kind);
-    mqc_store__args_str(&a, e->from);
     mqc_store__args_fmt(&a, "%lld", (long long)wall);
     mqc_store__args_fmt(&a, "%zu", nreset);
+    mqc_store__args_fmt(&a, "%zu", nread);
     for (size_t i = 0; i < n; i++)
         mqc_store__args_str(&a, w[i].user);
+    for (size_t i = 0; i < n; i++)
+        if (who_rank(&w[i]) == 1)
+            mqc_store__args_fmt(&a, "%lld", w[i].read);
     int rc = a.failed ? MQC_ENOMEM : MQC_OK;
     if (rc == MQC_OK && mqc_pconn_append(&j->pc, a.n, (const char **)a.v, a.lens) != MQC_OK)
         rc = MQC_ENOMEM;
@@ -163,14 +179,14 @@ static int append_expand(struct mqc_jobs *j, const struct ev *e, const struct wh
     return rc;
 }
 
-/* qsort order for by_slot: by user slot, the reset users first in each. */
+/* qsort order for by_slot: by user slot, in who_rank() order in each. */
 static int by_slot_cmp(const void *x, const void *y)
 {
     const struct who *a = x, *b = y;
     if (a->slot != b->slot)
         return a->slot < b->slot ? -1 : 1;
-    if (a->reset != b->reset)
-        return a->reset ? -1 : 1;
+    if (who_rank(a) != who_rank(b))
+        return who_rank(a) < who_rank(b) ? -1 : 1;
     return strcmp(a->user, b->user);
 }
 
@@ -186,15 +202,18 @@ static void add_user(struct who *w, size_t *n, const char *user, bool reset, boo
             return;
     char tag[80];
     int len = snprintf(tag, sizeof tag, "u:%s", user);
-    w[*n] = (struct who){user, mqc_slot_of(tag, (size_t)len), reset};
+    w[*n] = (struct who){user, mqc_slot_of(tag, (size_t)len), reset, 0};
     (*n)++;
 }
 
-/* Round 2 for one job: its users (joined with it, then those who left with
- * it, then the others), in batches. e->nexp: calls appended. gone: a
- * writable copy of e->gone (split here). MQC_OK or MQC_ENOMEM. */
-static int plan_job(struct mqc_jobs *j, struct ev *e, char *gone, int64_t wall)
+/* Round 2 for one job or run (ev[li], its newest): its users (joined with
+ * it, then those who left with it, then the senders of the run's messages,
+ * then the others), in batches. e->nexp: calls appended. gone: a writable
+ * copy of e->gone (split here). MQC_OK or MQC_ENOMEM. */
+static int plan_job(struct mqc_jobs *j, struct ev *ev, size_t nev, size_t li, char *gone,
+                    int64_t wall)
 {
+    struct ev *e = &ev[li];
     const redisReply *r = e->rcpt;
     size_t nm = r->elements - 2, cap = nm + 1;
     for (const char *p = gone; p && *p; p++)
@@ -209,13 +228,27 @@ static int plan_job(struct mqc_jobs *j, struct ev *e, char *gone, int64_t wall)
     char *save = NULL;
     for (char *u = gone ? strtok_r(gone, ",", &save) : NULL; u; u = strtok_r(NULL, ",", &save))
         add_user(w, &n, u, true, true);
-    /* The reset users lead (mqc2_expand's first n); the order of the
-     * others does not matter. */
-    for (size_t i = 0, front = 0; i < n; i++) {
-        if (w[i].reset) {
-            struct who t = w[front];
-            w[front++] = w[i];
-            w[i] = t;
+    /* The senders of the run's messages (e's only, alone): read up to their
+     * last one. The run's m is its newest's (m only grows with seq). */
+    long long m = e->m;
+    for (size_t i = 0; i < nev && !strcmp(e->kind, "msg"); i++) {
+        if (ev[i].lead != li || !ev[i].readable)
+            continue;
+        if (ev[i].m > m)
+            m = ev[i].m;
+        for (size_t k = 0; k < n; k++)
+            if (!w[k].reset && !strcmp(w[k].user, ev[i].from) && ev[i].m > w[k].read)
+                w[k].read = ev[i].m;
+    }
+    /* mqc3_expand's order: reset, read, the others (any order in each). */
+    size_t front = 0;
+    for (int rank = 0; rank < 2; rank++) {
+        for (size_t i = front; i < n; i++) {
+            if (who_rank(&w[i]) == rank) {
+                struct who t = w[front];
+                w[front++] = w[i];
+                w[i] = t;
+            }
         }
     }
     if (j->by_slot)
@@ -225,7 +258,7 @@ static int plan_job(struct mqc_jobs *j, struct ev *e, char *gone, int64_t wall)
         size_t k = i + 1;
         while (k < n && k - i < BATCH_USERS && (!j->by_slot || w[k].slot == w[i].slot))
             k++;
-        rc = append_expand(j, e, w + i, k - i, wall);
+        rc = append_expand(j, e, m, w + i, k - i, wall);
         if (rc == MQC_OK)
             e->nexp++;
         i = k;
@@ -234,11 +267,42 @@ static int plan_job(struct mqc_jobs *j, struct ev *e, char *gone, int64_t wall)
     return rc;
 }
 
-/* Round 1: recipients of every readable job. */
+/* The runs: a msg job whose conversation's previous job in the batch is a
+ * msg job joins that one's run; each run is led (expanded) by its newest
+ * job (the highest seq); every other job leads itself. */
+static void plan_runs(struct ev *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ev[i].lead = i;
+        if (!ev[i].readable || strcmp(ev[i].kind, "msg"))
+            continue;
+        for (size_t p = i; p-- > 0;) {
+            if (!ev[p].readable || strcmp(ev[p].conv, ev[i].conv))
+                continue;
+            if (!strcmp(ev[p].kind, "msg"))
+                ev[i].lead = ev[p].lead; /* the run's first, for now */
+            break;
+        }
+    }
+    /* Each run's newest leads it: find it from the first, then point all. */
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].lead != i || !ev[i].readable || strcmp(ev[i].kind, "msg"))
+            continue;
+        size_t best = i;
+        for (size_t k = i + 1; k < n; k++)
+            if (ev[k].readable && ev[k].lead == i && ev[k].seq > ev[best].seq)
+                best = k;
+        for (size_t k = i; k < n; k++)
+            if (ev[k].readable && ev[k].lead == i)
+                ev[k].lead = best;
+    }
+}
+
+/* Round 1: recipients of every readable job that leads. */
 static int round_recipients(struct mqc_jobs *j, struct ev *ev, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!ev[i].readable)
+        if (!ev[i].readable || ev[i].lead != i)
             continue;
         char mk[MQC_KEY_MAX], rk[MQC_KEY_MAX], seq[24];
         mqc_key_conv(j->prefix, ev[i].conv, "members", mk, sizeof mk);
@@ -249,7 +313,7 @@ static int round_recipients(struct mqc_jobs *j, struct ev *ev, size_t n)
             ev[i].failed = true; /* out of memory: leave it pending */
     }
     for (size_t i = 0; i < n; i++) {
-        if (!ev[i].readable || ev[i].failed)
+        if (!ev[i].readable || ev[i].failed || ev[i].lead != i)
             continue;
         if (replies(j, &ev[i].rcpt, 1) != MQC_OK)
             return MQC_EUNAVAIL;
@@ -337,14 +401,14 @@ static int round_user_conv(struct mqc_jobs *j, struct ev *ev, size_t n)
     return rc;
 }
 
-/* Round 2: the expand calls of every job, and their replies. */
+/* Round 2: the expand calls of every job that leads, and their replies. */
 static int round_expand(struct mqc_jobs *j, struct ev *ev, size_t n, int64_t wall)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!ev[i].readable || ev[i].failed)
+        if (!ev[i].readable || ev[i].failed || ev[i].lead != i)
             continue;
         char *gone = ev[i].gone ? strdup(ev[i].gone) : NULL;
-        if ((ev[i].gone && !gone) || plan_job(j, &ev[i], gone, wall) != MQC_OK)
+        if ((ev[i].gone && !gone) || plan_job(j, ev, n, i, gone, wall) != MQC_OK)
             ev[i].failed = true; /* its appended calls are still read below */
         free(gone);
     }
@@ -378,11 +442,11 @@ static int round_expand(struct mqc_jobs *j, struct ev *ev, size_t n, int64_t wal
 
 /* Append the push job of (user, badge) for e. */
 static int append_push(struct mqc_jobs *j, const struct ev *e, const redisReply *user,
-                       const redisReply *badge)
+                       long long badge)
 {
     char seq[24], b[24], ts[24];
     snprintf(seq, sizeof seq, "%lld", e->seq);
-    snprintf(b, sizeof b, "%lld", badge->type == REDIS_REPLY_INTEGER ? badge->integer : 0LL);
+    snprintf(b, sizeof b, "%lld", badge);
     snprintf(ts, sizeof ts, "%lld", e->ts);
     const char *a[] = {"XADD", j->k_push, "*",    "user",    user->str, "conv",  e->conv,
                        "seq",  seq,       "kind", e->kind,   "from",    e->from, "badge",
@@ -391,18 +455,71 @@ static int append_push(struct mqc_jobs *j, const struct ev *e, const redisReply 
     return mqc_pconn_append_durable(&j->pc, argc, a, NULL);
 }
 
-/* Round 3: the push jobs. */
+/* An integer element of a reply (0 when it is not one). */
+static long long int_of(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+}
+
+/* Whether job ev[i] pushes to the user of mqc3_expand's entry x (user,
+ * total, r, c: r and c before the expansion), as one job at a time would
+ * have decided: not its sender, and (msg) not read then: r and the m of
+ * the user's own messages before it in the run below its m. *badge: the
+ * total one job at a time would have given (the run's later messages and
+ * reads taken back out; the total itself for a job alone). */
+static bool wants_push(const struct ev *ev, size_t n, size_t i, redisReply *const *x,
+                       long long *badge)
+{
+    const struct ev *e = &ev[i];
+    *badge = int_of(x[1]);
+    if (x[0]->type != REDIS_REPLY_STRING || !strcmp(x[0]->str, e->from))
+        return false;
+    if (strcmp(e->kind, "msg"))
+        return true;
+    long long r0 = int_of(x[2]), c0 = int_of(x[3]), r_i = r0, r_k = r0, m_k = e->m;
+    for (size_t k = 0; k < n; k++) {
+        if (!ev[k].readable || ev[k].lead != e->lead)
+            continue;
+        if (ev[k].m > m_k)
+            m_k = ev[k].m;
+        if (strcmp(ev[k].from, x[0]->str))
+            continue;
+        if (ev[k].m > r_k)
+            r_k = ev[k].m;
+        if (ev[k].seq < e->seq && ev[k].m > r_i)
+            r_i = ev[k].m;
+    }
+    if (r_i >= e->m)
+        return false;
+    long long c_i = c0 > e->m ? c0 : e->m, c_k = c0 > m_k ? c0 : m_k;
+    if (c_i < r_i)
+        c_i = r_i;
+    if (c_k < r_k)
+        c_k = r_k;
+    *badge -= (c_k - r_k) - (c_i - r_i);
+    if (*badge < 0)
+        *badge = 0;
+    return true;
+}
+
+/* Round 3: the push jobs, per job (a run's from its leader's replies). A
+ * job whose leader failed fails too (left pending: the sweep does it). */
 static int round_push(struct mqc_jobs *j, struct ev *ev, size_t n)
 {
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].readable && ev[ev[i].lead].failed)
+            ev[i].failed = true;
     for (size_t i = 0; i < n; i++) {
-        if (ev[i].failed)
+        if (ev[i].failed || !ev[i].readable)
             continue;
-        for (size_t k = 0; k < ev[i].nexp && !ev[i].failed; k++) {
-            const redisReply *r = ev[i].exp[k];
-            for (size_t p = 1; p + 1 < r->elements; p += 2) {
-                if (r->element[p]->type != REDIS_REPLY_STRING)
+        const struct ev *l = &ev[ev[i].lead];
+        for (size_t k = 0; k < l->nexp && !ev[i].failed; k++) {
+            const redisReply *r = l->exp[k];
+            for (size_t p = 1; p + 3 < r->elements; p += 4) {
+                long long badge;
+                if (!wants_push(ev, n, i, r->element + p, &badge))
                     continue;
-                if (append_push(j, &ev[i], r->element[p], r->element[p + 1]) != MQC_OK) {
+                if (append_push(j, &ev[i], r->element[p], badge) != MQC_OK) {
                     ev[i].failed = true; /* the ones appended are read below */
                     break;
                 }
@@ -488,6 +605,7 @@ int mqc_jobs__expand(struct mqc_jobs *j, const char *key, const redisReply *entr
         }
     }
     long long unconfirmed0 = j->n.unconfirmed;
+    plan_runs(ev, n);
     int rc = round_recipients(j, ev, n);
     if (rc == MQC_OK)
         rc = round_user_conv(j, ev, n);

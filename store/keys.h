@@ -18,7 +18,7 @@
  *   <p>{u:<user>}:unread   HASH  c:<conv> = highest msg count (meta mc) counted for
  *                                the user, r:<conv> = msg count at the read cursor,
  *                                total = sum of (c - r): the push badge. Max-based
- *                                updates only (mqc2_expand, mqc2_unread): idempotent
+ *                                updates only (mqc3_expand, mqc2_unread): idempotent
  *   <p>{u:<user>}:blocked  SET   users this user blocks
  *   <p>{u:<user>}:sess     HASH  device session id -> "hash\tcreated\tlast_used\t
  *                                expires\tlabel" (core/session_token.h)
@@ -48,7 +48,8 @@
  *                                edits of msg seq, lo (#18; format in store/mqchat.lua)
  *   <p>{c:<conv>}:rcpt     HASH  d:<user> / r:<user> -> delivered / read cursor,
  *                                j:<user> seq that made user a member, x:<user> seq
- *                                that removed user (sync visibility)
+ *                                that removed user (sync visibility), jm = seq of
+ *                                the last add (absent: unknown; mqc2_recipients)
  *   <p>{<slot tag>}:jobs   STREAM  per key slot: one job per stored event of the
  *                                conversations of that slot (lazy fan-out; tag from
  *                                core/slot.h, the same slot as "{c:<conv>}"): c, s, m,

@@ -26,7 +26,9 @@ Key schema (see store/keys.h), P = prefix, C = conversation, U = user:
                         e:<seq> edit index, lo (relations, below)
   P{c:C}:rcpt     HASH  d:<user> / r:<user> delivered / read cursor; j:<user> seq of the
                         event that made user a member (absent: from the start);
-                        x:<user> seq of the event that removed user
+                        x:<user> seq of the event that removed user;
+                        jm = the seq of the last add (the highest j: ever written; 0:
+                        no late joiner; absent: unknown, a store of before the mark)
   P{<slot tag>}:jobs STREAM  one job per stored msg/member event of the slot's
                         conversations: c, s, m, k (msg|member), f, ts, p (preview), u,
                         v (mver), a (users in)
@@ -705,7 +707,7 @@ local function create_group(keys, args)
   end
   local ev = member_event(args[2], 1, 'added', users, args[1], args[4])
   redis.call('XADD', keys[3], '1-0', 'e', ev, 't', t, 'm', 0)
-  redis.call('HSET', keys[4], 'r:' .. args[1], 1, 'd:' .. args[1], 1)
+  redis.call('HSET', keys[4], 'r:' .. args[1], 1, 'd:' .. args[1], 1, 'jm', 0)
   add_job(keys[5], {'c', args[2], 's', 1, 'm', 0, 'k', 'member', 'f', args[1], 'ts', t,
                     'u', '', 'v', 1, 'a', table.concat(users, ',')}, 1, t)
   local out = {'ok', 1, 1, ev, t, #users}
@@ -758,6 +760,9 @@ local function change(keys, args)
   local meta = redis.call('HMGET', keys[1], 'seq', 'mc', 'lt')
   local seq, mc = num(meta[1]) + 1, num(meta[2])
   local t = clock(num(meta[3]))
+  -- jm: the last seq with a late joiner (mqc2_recipients skips the j:
+  -- reads for the events after it)
+  if op == 'add' then redis.call('HSET', keys[4], 'jm', seq) end
   for _, u in ipairs(changed) do
     if op == 'add' then
       redis.call('HSET', keys[2], u, 'member')
@@ -1186,13 +1191,23 @@ local function sync_conv(keys, args)
   return out
 end
 
--- upgrade_conv (mqchat store upgrade): KEYS meta, log. A conversation written
+-- upgrade_conv (mqchat store upgrade): KEYS meta, log[, rcpt]. A conversation written
 -- by v1 gets mc = seq (v1 entries count as m = seq) and lt = its last log
--- entry's time. Idempotent. Reply: ok, 1 if it changed anything, else 0.
+-- entry's time; with rcpt, a conversation of before the late-joiner mark
+-- gets jm = its highest j: cursor (0: none; mqc2_recipients). Idempotent.
+-- Reply: ok, 1 if it changed anything, else 0.
 local function upgrade_conv(keys, args)
   local meta = redis.call('HMGET', keys[1], 'seq', 'mc', 'lt')
   if redis.call('EXISTS', keys[1]) == 0 then return {'ok', 0} end
   local changed = 0
+  if keys[3] and redis.call('HEXISTS', keys[3], 'jm') == 0 then
+    local jm, all = 0, redis.call('HGETALL', keys[3])
+    for i = 1, #all, 2 do
+      if string.sub(all[i], 1, 2) == 'j:' then jm = math.max(jm, num(all[i + 1])) end
+    end
+    redis.call('HSET', keys[3], 'jm', int(jm))
+    changed = 1
+  end
   if not meta[2] then
     redis.call('HSET', keys[1], 'mc', num(meta[1]))
     changed = 1
@@ -1359,6 +1374,7 @@ end
 -- Invariant: c >= r (every write goes through here), so counting a new
 -- message (counted > c, no read) moves total by counted - c: the common
 -- case (one per recipient of every message) is one HMGET and one HSET.
+-- Also returns r and c as they were before, third and fourth.
 local function unread_apply(k, conv, counted, read, counted_s)
   local fc, fr = 'c:' .. conv, 'r:' .. conv
   local cur = redis.call('HMGET', k, fc, fr, 'total')
@@ -1366,7 +1382,7 @@ local function unread_apply(k, conv, counted, read, counted_s)
   if counted and not read and counted > c0 then
     total = total + counted - c0
     redis.call('HSET', k, fc, counted_s or int(counted), 'total', int(total))
-    return total, r0
+    return total, r0, r0, c0
   end
   local c, r = c0, r0
   if counted and counted > c then c = counted end
@@ -1376,7 +1392,7 @@ local function unread_apply(k, conv, counted, read, counted_s)
     total = math.max(total + (c - r) - (c0 - r0), 0)
     redis.call('HSET', k, fc, int(c), fr, int(r), 'total', int(total))
   end
-  return total, r
+  return total, r, r0, c0
 end
 
 -- unread (user slot): KEYS the user's unread. ARGV conv, counted mc ("" =
@@ -1391,11 +1407,19 @@ end
 -- recipients (conversation slot, no writes): KEYS members, rcpt. ARGV seq.
 -- The members who see event seq: those whose join seq j:<u> is <= seq (no
 -- j = a member from the start). Reply: ok, n, the n members who joined
--- with this very event (j = seq), then the others.
+-- with this very event (j = seq), then the others. When the conversation's
+-- last add (jm) is before seq, no member joined at or after seq: the j:
+-- cursors are not read (jm absent, a store of before the mark: read them).
 local function recipients(keys, args)
   local seq = num(args[1])
   local users = redis.call('HKEYS', keys[1])
   if #users == 0 then return {'ok', 0} end
+  local jm = tonumber(redis.call('HGET', keys[2], 'jm'))
+  if jm and jm < seq then
+    table.insert(users, 1, 0)
+    table.insert(users, 1, 'ok')
+    return users
+  end
   local fields = {}
   for i, u in ipairs(users) do fields[i] = 'j:' .. u end
   local js = redis.call('HMGET', keys[2], unpack(fields))
@@ -1450,6 +1474,62 @@ local function expand(keys, args)
         out[#out + 1] = u
         out[#out + 1] = total
       end
+    end
+  end
+  return out
+end
+
+-- Whether user k (its KEYS from index k + 1: unread, presence, mute,
+-- devices) gets a push now (ms): a push device, conv not muted at now, no
+-- device in the foreground (devices == 0 or state away). Cheapest test
+-- first: most users without a device stop at EXISTS.
+local function pushable(keys, k, conv, now)
+  if redis.call('EXISTS', keys[k + 4]) == 0 then return false end
+  if num(redis.call('HGET', keys[k + 3], conv)) > now then return false end
+  local p = redis.call('HMGET', keys[k + 2], 'state', 'devices')
+  return num(p[2]) == 0 or p[1] == 'away'
+end
+
+-- expand3: mqc2_expand for one event or a run of msg events of one
+-- conversation that mqchat-push coalesced (store/jobs_expand.c): the
+-- counters once, with the newest m; the push decisions per event are the
+-- caller's, from what this returns. KEYS per user: unread, presence, mute,
+-- devices. ARGV conv, m (the highest mc of the run), kind ("msg" |
+-- "member"), now (ms), nreset, nread, then the users: the first nreset
+-- joined or left with the (member) event (nothing of the conversation
+-- unread up to m: c = r = m), the next nread sent messages of the run
+-- (read up to their own, r = max(r, v), counted up to m), then the others
+-- (msg: c = max(c, m); member: nothing counted); then the nread values v.
+-- Reply: ok, then (user, unread total, r, c: the read and counted mc
+-- before this call) per user who may get a push: pushable() and, for msg,
+-- something unread before (r < m). The caller pushes event s of the run to
+-- such a user as one job at a time would have: not when the user sent s,
+-- nor (msg) when r, or the m of a message the user sent before s in the
+-- run, is >= s's m; with the badge one job at a time would have given
+-- (the total less what the run's later events added).
+local function expand3(keys, args)
+  local conv, m, kind, now = args[1], num(args[2]), args[3], num(args[4])
+  local nreset, nread = num(args[5]), num(args[6])
+  local nusers = #args - 6 - nread
+  local out = {'ok'}
+  for i = 1, nusers do
+    local u, k = args[6 + i], (i - 1) * 4
+    local total, r0, c0, _
+    if i <= nreset then
+      total, _, r0, c0 = unread_apply(keys[k + 1], conv, m, m)
+    elseif i <= nreset + nread then
+      total, _, r0, c0 = unread_apply(keys[k + 1], conv, kind == 'msg' and m or nil,
+                                      num(args[6 + nusers + i - nreset]))
+    elseif kind == 'msg' then
+      total, _, r0, c0 = unread_apply(keys[k + 1], conv, m, nil, args[2])
+    else
+      total, _, r0, c0 = unread_apply(keys[k + 1], conv, nil, nil)
+    end
+    if not (kind == 'msg' and r0 >= m) and pushable(keys, k, conv, now) then
+      out[#out + 1] = u
+      out[#out + 1] = total
+      out[#out + 1] = r0
+      out[#out + 1] = c0
     end
   end
   return out
@@ -1588,3 +1668,4 @@ redis.register_function('mqc2_unread', unread)
 redis.register_function{function_name = 'mqc2_recipients', callback = recipients,
                         flags = {'no-writes'}}
 redis.register_function('mqc2_expand', expand)
+redis.register_function('mqc3_expand', expand3)

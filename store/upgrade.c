@@ -126,9 +126,10 @@ static int scan_ids(struct mqc_store *s, char kind, const char *part,
 static int upgrade_conv(struct mqc_store *s, const char *conv, long long *changed)
 {
     struct mqc_store__args a = {0};
-    mqc_store__args_fcall(&a, "mqc2_upgrade_conv", 2);
+    mqc_store__args_fcall(&a, "mqc2_upgrade_conv", 3);
     mqc_store__args_conv_key(&a, s, conv, "meta");
     mqc_store__args_conv_key(&a, s, conv, "log");
+    mqc_store__args_conv_key(&a, s, conv, "rcpt");
     return upgrade_call(s, &a, changed);
 }
 

@@ -5,7 +5,7 @@ function (FCALL mqc2_send on the primary of the conversation's slot, which
 writes the message and its slot job), membership and devices set by hand as
 the broker keeps them. Shown: the bridge loads the function library on every
 primary by itself, expands jobs of slot streams on every shard (one
-mqc2_expand per user slot), sends one push per (user, message) to the fake
+mqc3_expand per user slot), sends one push per (user, message) to the fake
 APNs with the right badges; kill -9 of a primary (the one holding the push
 queue) while messages keep coming, with redis_wait_replicas 1: a replica
 takes over, the bridge finds it and every push arrives exactly once; push

@@ -377,6 +377,112 @@ class FanoutTest(unittest.TestCase):
         print("kill -9 after %d of %d push jobs, %d slot jobs left; %d push jobs in all"
               % (done_at_kill, total, left_at_kill, len(self.push_jobs())))
 
+    def load_lib(self):
+        lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "store",
+                           "mqchat.lua")
+        with open(lib) as f:
+            self.r("FUNCTION", "LOAD", "REPLACE", f.read())
+
+    def conv_keys(self, conv):
+        return [P + "{c:%s}:%s" % (conv, p) for p in ("meta", "members", "log", "rcpt")] + \
+            [conv_jobs_key(conv)]
+
+    def test_late_joiner_mark(self):
+        """A group made by mqc3_create_group has no late joiner (rcpt jm =
+        0): mqc2_recipients skips the j: reads. An add marks its seq (jm):
+        a job of before the add, expanded after it, still leaves the new
+        member out; the jobs after it count the new member."""
+        g = "gj"
+        self.load_lib()
+        now = int(time.time() * 1000)
+        rk = P + "{c:%s}:rcpt" % g
+        self.assertEqual(self.r("FCALL", "mqc3_create_group", 5, *self.conv_keys(g), "alice", g,
+                                "t", now, 100, "alice", "", "bob", "")[0], b"ok")
+        self.assertEqual(self.r("HGET", rk, "jm"), b"0")
+        for u in ("alice", "bob", "zoe"):
+            self.device(u)
+        self.assertEqual(self.r("FCALL", "mqc2_recipients", 2, P + "{c:%s}:members" % g, rk, 2),
+                         [b"ok", 0, b"alice", b"bob"] if self.r("HKEYS", P + "{c:%s}:members" % g)
+                         [0] == b"alice" else [b"ok", 0, b"bob", b"alice"])
+        self.assertEqual(self.r("FCALL", "mqc3_change", 5, *self.conv_keys(g), "alice", "add", g,
+                                now, 100, "zoe", "")[:2], [b"ok", 2])
+        self.assertEqual(self.r("HGET", rk, "jm"), b"2")
+        self.start_bridge(jobs_sweep_seconds=1)
+        self.wait_drained(g)   # the create and add jobs
+        self.assertEqual(self.unread("zoe"), {})   # joined with m = 0: nothing to count
+        # seq 1's job again, late (as after a crash): zoe joined at 2, not a recipient
+        write_job(self.redis, g, 1, 0, kind="member", frm="alice")
+        write_job(self.redis, g, 3, 1, frm="alice", preview="after zoe")
+        self.wait_drained(g)
+        self.assertEqual(self.pushed(g, 1), {"bob": 0})
+        self.assertEqual(self.pushed(g, 3), {"bob": 1, "zoe": 1})
+        # a msg job of before the add, expanded after it (jm = 2 >= 1: the j: reads)
+        self.r("HSET", P + "{c:%s}:meta" % g, "seq", 3)
+        write_job(self.redis, g, 1, 1, frm="bob", preview="before zoe")
+        self.wait_drained(g)
+        ones = [j for j in self.push_jobs() if j["seq"] == "1"]
+        self.assertEqual(len(ones), 2)   # bob's for the member job twice; none to zoe
+        self.assertEqual({j["user"] for j in ones}, {"bob"})
+        self.assertEqual(self.unread("zoe")["total"], 1)
+
+    def hsets(self):
+        """HSET calls since the last CONFIG RESETSTAT (those inside FCALLs too)."""
+        for line in self.r("INFO", "commandstats").decode().splitlines():
+            if line.startswith("cmdstat_hset:"):
+                return int(line.split("calls=")[1].split(",")[0])
+        return 0
+
+    def test_coalesced_run_of_one_conversation(self):
+        """Msg jobs of one conversation read in one batch are expanded once
+        (the counters with the newest m; each sender read up to their own
+        last message), the pushes decided per job: the same pushes and
+        counters as one job at a time; the badges are the final totals."""
+        g, h = "gc", "hc"
+        for u in ("alice", "bob", "carol", "dave"):
+            self.member(g, u)
+            self.device(u)
+        self.member(h, "alice")
+        self.member(h, "dave")
+        self.r("HSET", P + "{u:dave}:unread", "c:gc", 0, "r:gc", 0, "total", 0)
+        senders = {1: "alice", 2: "bob", 3: "alice", 4: "carol"}
+        for s, frm in senders.items():       # before the bridge: one batch
+            write_job(self.redis, g, s, s, frm=frm, hint=False)
+            write_job(self.redis, h, s, s, frm="alice", hint=False)  # another run beside
+        self.r("CONFIG", "RESETSTAT")
+        self.start_bridge()
+        self.wait_drained(g, h)
+        got = {(j["user"], int(j["seq"])): int(j["badge"]) for j in self.push_jobs()
+               if j["conv"] == g}
+        want_users = {1: {"bob", "carol", "dave"}, 2: {"alice", "carol", "dave"},
+                      3: {"bob", "carol", "dave"}, 4: {"alice", "bob", "dave"}}
+        self.assertEqual(set(got), {(u, s) for s, us in want_users.items() for u in us})
+        self.assertEqual(self.unread("alice"), {"c:gc": 4, "r:gc": 3, "c:hc": 4, "r:hc": 4,
+                                                "total": 1})
+        self.assertEqual(self.unread("bob"), {"c:gc": 4, "r:gc": 2, "total": 2})
+        self.assertEqual(self.unread("carol"), {"c:gc": 4, "r:gc": 4, "total": 0})
+        self.assertEqual(self.unread("dave"), {"c:gc": 4, "r:gc": 0, "c:hc": 4, "r:hc": 0,
+                                               "total": 8})
+        # the badges one job at a time gives: the total after each job
+        self.assertEqual(got, {("bob", 1): 1, ("carol", 1): 1, ("dave", 1): 1,
+                               ("alice", 2): 1, ("carol", 2): 2, ("dave", 2): 2,
+                               ("bob", 3): 1, ("carol", 3): 3, ("dave", 3): 3,
+                               ("alice", 4): 1, ("bob", 4): 2, ("dave", 4): 4})
+        # and they were coalesced: each member's counters written once per
+        # conversation (6), not once per job (24)
+        self.assertLessEqual(self.hsets(), 12)
+        # a member event between msg jobs ends a run: its seq's members count
+        self.r("HSET", P + "{c:%s}:rcpt" % g, "j:erin", 6)
+        self.member(g, "erin")
+        self.device("erin")
+        write_job(self.redis, g, 5, 5, frm="bob", hint=False)
+        write_job(self.redis, g, 6, 5, kind="member", frm="alice", hint=False)
+        write_job(self.redis, g, 7, 6, frm="bob")
+        self.wait_drained(g)
+        self.assertEqual(self.pushed(g, 5), {"alice": 2, "carol": 1, "dave": 9})
+        self.assertNotIn("erin", self.pushed(g, 5))
+        self.assertEqual(self.pushed(g, 7)["erin"], 1)
+        self.assertEqual(self.unread("erin"), {"c:gc": 6, "r:gc": 5, "total": 1})
+
     def test_wait_replicas_on_one_redis(self):
         """redis_wait_replicas 1: one WAIT after each batch of push jobs.
         Without a replica it is not confirmed (said) and the pushes go all

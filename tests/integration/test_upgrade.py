@@ -108,6 +108,32 @@ class UpgradeTest(unittest.TestCase):
         for c in chats.values():
             c.close()
 
+    def test_upgrade_sets_the_late_joiner_mark(self):
+        """The late-joiner mark mqchat-push's mqc2_recipients reads (jm in
+        each conversation's rcpt: the highest j: cursor, 0 when none) is
+        set by the upgrade where absent: on a v1 store, and on a store of
+        before the mark (version 2 already); the rest stays as it is."""
+        self.load_fixture()
+        group = self.r("KEYS", "mqchat:{c:g-*}:rcpt")[0].decode()
+        self.r("HSET", group, "j:dan", 7, "j:cat", 4)     # late joiners
+        res = self.st.cli("store", "upgrade")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        keys = [k.decode() for k in self.r("KEYS", "mqchat:{c:*}:rcpt")]
+        self.assertGreaterEqual(len(keys), 2)
+        jm = {k: self.r("HGET", k, "jm") for k in keys}
+        self.assertEqual(jm, {k: b"7" if k == group else b"0" for k in keys})
+        # a store of before the mark (the current layout, version 2)
+        for k in keys:
+            self.r("HDEL", k, "jm")
+        self.r("HDEL", group, "j:dan")
+        before = self.st.redis.snapshot()
+        res = self.st.cli("store", "upgrade")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual({k: self.r("HGET", k, "jm") for k in keys},
+                         {k: b"4" if k == group else b"0" for k in keys})
+        for k in keys:
+            self.r("HDEL", k, "jm")
+        self.assertEqual(self.st.redis.snapshot(), before)
 
 if __name__ == "__main__":
     main()
