@@ -909,7 +909,8 @@ static void on_count(int sig)
 static void print_count(struct mqc_bench *b)
 {
     count_asked = 0;
-    fprintf(stderr, "mqc_bench: count t_ns=%" PRId64 " sent=%" PRIu64 " delivered=%" PRIu64
+    fprintf(stderr,
+            "mqc_bench: count t_ns=%" PRId64 " sent=%" PRIu64 " delivered=%" PRIu64
             " echoed=%" PRIu64 "\n",
             mqc_bench_now_ns(), b->sent_total, b->delivered_total, b->echoed_total);
 }
