@@ -11,6 +11,7 @@
  * between the functions below is borrowed: b owns all state (bench.h). */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -895,9 +896,31 @@ static void on_event(struct mqc_bench *b, const struct epoll_event *ev)
         on_flush_error(b, c, errno);
 }
 
+/* SIGUSR1: print the counts so far to stderr (bench/s1probe reads them at
+ * the edges of its window). */
+static volatile sig_atomic_t count_asked;
+
+static void on_count(int sig)
+{
+    (void)sig;
+    count_asked = 1;
+}
+
+static void print_count(struct mqc_bench *b)
+{
+    count_asked = 0;
+    fprintf(stderr,
+            "mqc_bench: count t_ns=%" PRId64 " sent=%" PRIu64 " delivered=%" PRIu64
+            " echoed=%" PRIu64 "\n",
+            mqc_bench_now_ns(), b->sent_total, b->delivered_total, b->echoed_total);
+}
+
 int mqc_bench_run(struct mqc_bench *b)
 {
     struct epoll_event evs[512];
+    struct sigaction sa = {.sa_handler = on_count};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
     b->t_begin = mqc_bench_now_ns();
     b->t_setup_deadline = b->t_begin + (int64_t)(b->o.setup_timeout * 1e9);
     b->phase = MQC_PH_SETUP;
@@ -924,6 +947,8 @@ int mqc_bench_run(struct mqc_bench *b)
             return MQC_EINTERNAL;
         for (int i = 0; i < n; i++)
             on_event(b, &evs[i]);
+        if (count_asked)
+            print_count(b);
     }
     /* Say goodbye properly so the broker logs no errors; best effort. */
     for (size_t i = 0; i < b->nc; i++) {

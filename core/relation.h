@@ -47,5 +47,11 @@ const char *mqc_send_kind_name(enum mqc_send_kind k);
 int mqc_relation_event_parts(const char *conv, const char *id, const char *from, int64_t ts,
                              const struct mqc_relation *r, const cJSON *body, const cJSON *attrs,
                              char **prefix, char **suffix);
+/* The same through cJSON objects, for every kind: what a msg event takes
+ * when its fast path (written directly, byte for byte the same) does not
+ * apply, and the reference the unit tests compare that path with. */
+int mqc_relation_event_parts_json(const char *conv, const char *id, const char *from, int64_t ts,
+                                  const struct mqc_relation *r, const cJSON *body,
+                                  const cJSON *attrs, char **prefix, char **suffix);
 
 #endif

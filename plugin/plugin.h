@@ -357,12 +357,14 @@ void mqc_plugin__wake_cleanup(void);
  * WebSockets clients). Returns a MOSQ_ERR_*. */
 int mqc_plugin__publish(const char *client_id, const char *topic, const void *payload, size_t len,
                         int qos, bool retain);
-/* Count one publish (any publish since the last tick makes tick_end wake). */
+/* Count one publish (any publish since the last tick makes tick_end wake
+ * while WebSockets clients are connected). */
 void mqc_plugin__wake_published(void);
 /* A client connected or disconnected (WebSockets ones make the loop poll). */
 void mqc_plugin__wake_client(const struct mosquitto *client, bool connected);
-/* Bracket every tick. */
+/* Bracket every tick. more: the tick left work for the next one (jobs
+ * queued): wake the loop for it. */
 void mqc_plugin__wake_tick_begin(void);
-void mqc_plugin__wake_tick_end(void);
+void mqc_plugin__wake_tick_end(bool more);
 
 #endif

@@ -63,9 +63,8 @@ int mqc_plugin_on_tick(int event, void *event_data, void *userdata)
     mqc_plugin__reap(p);
     mqc_plugin__deliver_due(p);
     mqc_plugin__metrics_tick(p);
-    /* The job hints of the events stored during the last pass ride this
-     * pass's batch (no round trip of their own: a pass that stored events
-     * also published them, which wakes the loop for the next pass soon). */
+    /* Job hints of events stored since the last tick (a blocking call's
+     * completion can store some) ride this pass's batch. */
     mqc_store_hints_flush(p->store);
     if (mqc_store_pending(p->store))
         mqc_store_flush_overlapped(p->store, mqc_clock_mono_ms(), p->wake_fds, p->nwake);
@@ -75,6 +74,11 @@ int mqc_plugin_on_tick(int event, void *event_data, void *userdata)
         mqc_store_flush_overlapped(p->store, mqc_clock_mono_ms(), p->wake_fds, p->nwake);
     /* Last: nothing runs between here and Mosquitto sending them. */
     mqc_plugin__replies_flush(p);
-    mqc_plugin__wake_tick_end();
+    /* The hints of the events this tick stored go out now, reply not
+     * awaited: riding the next batch would need a wake of the loop (an idle
+     * broker passes through tick every 100 ms), and one write is cheaper. */
+    mqc_store_hints_send(p->store, mqc_clock_mono_ms());
+    /* Jobs left queued (beyond the two rounds) need the next tick soon. */
+    mqc_plugin__wake_tick_end(mqc_store_queued(p->store) > 0);
     return MOSQ_ERR_SUCCESS;
 }

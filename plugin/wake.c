@@ -9,11 +9,12 @@
  * A waker thread sends the signals: wake_soon() asks it to signal the broker
  * until a tick has begun after the request (a signal that lands before the
  * wait is lost, hence the retry every millisecond). Two users: the bus
- * thread (events from other nodes, store/bus.c), and the broker thread after
- * a tick that published, since what the plugin publishes reaches WebSockets
- * clients only when the loop passes through lws_service, after its next
- * epoll_wait. TCP clients do not need it but do not mind: the extra pass is
- * empty. And what
+ * thread (events from other nodes, store/bus.c), and the broker thread at the
+ * end of a tick: when it left work for the next tick (jobs queued), and after
+ * a tick that published while WebSockets clients are connected, since what
+ * the plugin publishes reaches them only when the loop passes through
+ * lws_service, after its next epoll_wait (TCP clients get it at the top of
+ * the next pass, before the wait: no wake). And what
  * WebSockets clients send is read only in lws_service too, so while any is
  * connected the waker also wakes the loop every WS_POLL_MS. Signals go only
  * to the thread that loaded the plugin (the broker's only thread). */
@@ -173,13 +174,17 @@ void mqc_plugin__wake_soon(void *ctx)
     pthread_mutex_unlock(&waker_mu);
 }
 
-void mqc_plugin__wake_tick_end(void)
+void mqc_plugin__wake_tick_end(bool more)
 {
     unsigned long n = atomic_load(&published);
-    if (n == published_seen || !waker_started)
-        return;
+    bool pub = n != published_seen;
     published_seen = n;
-    mqc_plugin__wake_soon(NULL);
+    /* A publish needs the next pass only for WebSockets clients: TCP ones
+     * get it at the top of the next pass, before its epoll_wait. Waking
+     * after every publishing tick cost S1 a futex wake, signals and context
+     * switches per pass (docs/BENCHMARKS.md). */
+    if (waker_started && (more || (pub && atomic_load(&ws_clients) > 0)))
+        mqc_plugin__wake_soon(NULL);
 }
 
 void mqc_plugin__wake_cleanup(void)

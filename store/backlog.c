@@ -12,11 +12,14 @@
  * arrived but are not harvested yet (the next tick does) still count. */
 int64_t mqc_store_backlog_ms(const struct mqc_store *s)
 {
-    if (!s || !s->inflight || !s->inflight->sent_ns)
+    const struct mqc_store__job *j = s ? s->inflight : NULL;
+    while (j && j->nowait) /* a hint sent at a tick's end: nobody waits for it */
+        j = j->next;
+    if (!j || !j->sent_ns)
         return 0;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    int64_t age = now - s->inflight->sent_ns;
+    int64_t age = now - j->sent_ns;
     return age > 0 ? age / 1000000 : 0;
 }

@@ -426,27 +426,11 @@ static enum wait_result wait_either(struct mqc_store *s, const int *wake_fds, si
     return p[0].revents ? WAIT_REDIS : WAIT_BROKER;
 }
 
-void mqc_store_flush_overlapped(struct mqc_store *s, int64_t now_mono_ms, const int *wake_fds,
-                                size_t nwake)
+/* Write every queued job to Redis (single Redis) and put it in flight,
+ * without waiting for a reply. On failure the jobs in flight and these are
+ * failed (their callbacks run). */
+static void send_queued_single(struct mqc_store *s, int64_t now_mono_ms)
 {
-    if (s->cluster_nodes) {
-        if (s->router)
-            mqc_router_harvest(s->router, 0);
-        if (s->router && s->ninflight > MAX_INFLIGHT)
-            mqc_router_flush(s->router);
-        struct mqc_store__job *list = s->jobs;
-        if (list) {
-            s->jobs = NULL;
-            s->jobs_tail = &s->jobs;
-            s->njobs = 0;
-            route_batch(s, list, now_mono_ms);
-        }
-        route_wait(s, wake_fds, nwake);
-        return;
-    }
-    harvest(s);
-    if (s->ninflight > MAX_INFLIGHT)
-        mqc_store__complete(s); /* Redis is far behind: wait for it */
     struct mqc_store__job *list = s->jobs, *j;
     if (list) {
         s->jobs = NULL;
@@ -480,6 +464,39 @@ void mqc_store_flush_overlapped(struct mqc_store *s, int64_t now_mono_ms, const 
             s->inflight_tail = &(*s->inflight_tail)->next;
         s->ninflight += n;
     }
+}
+
+void mqc_store__send_queued(struct mqc_store *s, int64_t now_mono_ms)
+{
+    if (!s->cluster_nodes) {
+        send_queued_single(s, now_mono_ms);
+        return;
+    }
+    struct mqc_store__job *list = s->jobs;
+    if (list) {
+        s->jobs = NULL;
+        s->jobs_tail = &s->jobs;
+        s->njobs = 0;
+        route_batch(s, list, now_mono_ms);
+    }
+}
+
+void mqc_store_flush_overlapped(struct mqc_store *s, int64_t now_mono_ms, const int *wake_fds,
+                                size_t nwake)
+{
+    if (s->cluster_nodes) {
+        if (s->router)
+            mqc_router_harvest(s->router, 0);
+        if (s->router && s->ninflight > MAX_INFLIGHT)
+            mqc_router_flush(s->router);
+        mqc_store__send_queued(s, now_mono_ms);
+        route_wait(s, wake_fds, nwake);
+        return;
+    }
+    harvest(s);
+    if (s->ninflight > MAX_INFLIGHT)
+        mqc_store__complete(s); /* Redis is far behind: wait for it */
+    mqc_store__send_queued(s, now_mono_ms);
     /* Wait for the replies only while the broker has nothing else to do. */
     while (s->inflight && s->ctx) {
         enum wait_result w =

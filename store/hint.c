@@ -2,7 +2,8 @@
  * msg or member event is stored, its job is already in the job stream of
  * the conversation's slot; the broker then PUBLISHes the slot numbers on
  * "<prefix>jobs", each slot once per loop pass (with the next pass's
- * batch), so that mqchat-push reads
+ * batch, or at the end of the tick that learnt of them: mqc_store_hints_send),
+ * so that mqchat-push reads
  * the streams that changed without polling them all. Hints are not durable
  * (a lost one only delays a job until mqchat-push's periodic scan). */
 #include <stdio.h>
@@ -68,4 +69,16 @@ void mqc_store_hints_flush(struct mqc_store *s)
     if (mqc_store__enqueue(s, 3, argv, lens, hint_done, NULL, NULL) != MQC_OK)
         mqc_log(MQC_LOG_ERR, "store: cannot queue a job hint");
     free(body);
+}
+
+void mqc_store_hints_send(struct mqc_store *s, int64_t now_mono_ms)
+{
+    if (!s || s->nhints == 0)
+        return;
+    bool alone = s->njobs == 0;
+    mqc_store_hints_flush(s);
+    if (!alone || s->njobs == 0 || !s->last_job)
+        return; /* it rides with the jobs queued (the caller wakes the loop for them) */
+    s->last_job->nowait = true;
+    mqc_store__send_queued(s, now_mono_ms);
 }

@@ -86,6 +86,8 @@ struct mqc_store__job {
     bool is_wait;            /* the WAIT the store appended itself (single Redis) */
     redisReply *held_reply;  /* the reply, until the WAIT after it answers */
     struct mqc_store *store; /* the store it belongs to (router callbacks) */
+    bool nowait;             /* nobody waits for its reply (a job hint sent at the end of
+                              * a tick): not counted as backlog */
 };
 
 /* Connect to Redis (unix_path wins over host/port) with timeout_ms for the
@@ -94,6 +96,9 @@ struct mqc_store__job {
 redisContext *mqc_store__dial(const char *host, int port, const char *unix_path, int timeout_ms,
                               const char *password, char *err, size_t errlen);
 /* Queue argv (copied) as a job. MQC_OK or MQC_ENOMEM (then done is not called). */
+/* Write every queued job and put it in flight without waiting for replies
+ * (store/batch.c); on failure their callbacks run with MQC_EUNAVAIL. */
+void mqc_store__send_queued(struct mqc_store *s, int64_t now_mono_ms);
 int mqc_store__enqueue(struct mqc_store *s, int argc, const char **argv, const size_t *lens,
                        void (*done)(struct mqc_store__job *, int, redisReply *), void *cb,
                        void *ctx);

@@ -364,6 +364,11 @@ int mqc_store_upgrade(struct mqc_store *s, long long *convs, long long *users);
  * since the last call (space-separated, each once), if any: the non-durable
  * wake-up of mqchat-push. Call once per loop pass, before its flush. */
 void mqc_store_hints_flush(struct mqc_store *s);
+/* The same, written to Redis at once when nothing else is queued, without
+ * waiting for its reply (collected by a later flush; not counted in
+ * mqc_store_backlog_ms): for the end of a tick, so that no wake of the loop
+ * is needed for them. With other jobs queued it only queues them. */
+void mqc_store_hints_send(struct mqc_store *s, int64_t now_mono_ms);
 /* Operations queued and not yet written (callbacks may queue follow-ups:
  * sync's second step, unread updates, hints). */
 size_t mqc_store_queued(const struct mqc_store *s);

@@ -161,11 +161,51 @@ TEST(events)
     free(e);
 }
 
+/* The message fast path prints exactly what the cJSON path prints. */
+static void same_both_ways(const char *json, int64_t ts)
+{
+    struct mqc_relation r;
+    struct mqc_send s;
+    cJSON *root;
+    const char *why;
+    char *p1 = NULL, *x1 = NULL, *p2 = NULL, *x2 = NULL;
+    CHECK_EQ_INT(parse(json, &r, &root), MQC_OK);
+    CHECK_EQ_INT(mqc_send_parse(root, &s, &why), MQC_OK);
+    const char *conv = "c\"1\\\x01";
+    const char *from = "al\tice\xc3\xa9";
+    CHECK_EQ_INT(mqc_relation_event_parts(conv, "i\n1", from, ts, &r, s.body, s.attrs, &p1, &x1),
+                 MQC_OK);
+    CHECK_EQ_INT(
+        mqc_relation_event_parts_json(conv, "i\n1", from, ts, &r, s.body, s.attrs, &p2, &x2),
+        MQC_OK);
+    CHECK_STR(p1, p2);
+    CHECK_STR(x1, x2);
+    free(p1);
+    free(x1);
+    free(p2);
+    free(x2);
+    cJSON_Delete(root);
+}
+
+TEST(fast_path)
+{
+    same_both_ways("{\"id\":\"i1\",\"body\":\"hi\"}", 1765000000123);
+    same_both_ways("{\"id\":\"i1\",\"body\":\"\"}", 0);
+    same_both_ways("{\"id\":\"i1\",\"body\":\"q\\\" b\\\\ \\b\\f\\n\\r\\t \\u0001\\u001f "
+                   "\\u007f \\u00e9 \\ud83d\\ude00 /\",\"attrs\":{\"k\":[1,2.5,\"x\\u0002\"]},"
+                   "\"reply_to\":2147483648}",
+                   999999999999999);
+    same_both_ways("{\"id\":\"i1\",\"body\":\"x\",\"reply_to\":9007199254740991}",
+                   1765000000123); /* past the fast path's numbers: the cJSON path */
+    same_both_ways("{\"id\":\"i1\",\"body\":\"x\",\"reply_to\":1}", 1000000000000000);
+}
+
 int main(void)
 {
     RUN(kinds);
     RUN(reactions);
     RUN(refusals);
     RUN(events);
+    RUN(fast_path);
     return test_finish();
 }
