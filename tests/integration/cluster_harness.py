@@ -50,10 +50,7 @@ class ClusterNode:
     """One redis-server in cluster mode, its data in its own directory. AOF
     with appendfsync always, as in production (config/redis.conf.in): with
     everysec a write acknowledged just before a kill -9 of a primary and its
-    replica can be missing from both after the restart. A replica's full
-    sync starts at once (repl-diskless-sync-delay 0; Redis' default waits
-    5 s for more replicas to share the transfer): every module's cluster
-    and every failover test would wait for it."""
+    replica can be missing from both after the restart."""
 
     def __init__(self, root, port, node_timeout_ms):
         self.port = port
@@ -73,8 +70,7 @@ class ClusterNode:
              "--protected-mode", "yes", "--dir", self.dir,
              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
              "--cluster-node-timeout", str(self.node_timeout_ms),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-             "--repl-diskless-sync-delay", "0"],
+             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         wait_for(self.ping, what="redis node %d to answer PING" % self.port)
