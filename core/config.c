@@ -116,9 +116,13 @@ static const struct mqc_opt opts[] = {
     {"login_lag_ms", LONG, F(login_lag_ms), 0, 60000, "0", 0, NULL,
      "logins beyond the first of a loop pass are closed busy while Redis' oldest unanswered "
      "request is older than this (0 = off)"},
-    {"login_reads_per_pass", LONG, F(login_reads_per_pass), 0, 1000, "0", 0, NULL,
-     "blocking session record reads per broker loop pass; a later token login of the pass is "
-     "closed busy and its record fetched with the pipeline for its retry (0 = no limit)"},
+    {"login_reads_per_pass", LONG, F(login_reads_per_pass), 0, 1000, "1", 0, NULL,
+     "in a reconnect storm, blocking session record reads per broker loop pass; a later token "
+     "login of the pass is closed busy and its record fetched with the pipeline for its retry "
+     "(0 = no limit)"},
+    {"login_storm_per_second", LONG, F(login_storm_per_second), 0, 1000000, "100", 0, NULL,
+     "token logins needing a session record read per second above which login_reads_per_pass "
+     "applies (0 = always)"},
     {"redis_timeout_ms", LONG, F(redis_timeout_ms), 10, 60000, "1000", 0, NULL,
      "connect and command timeout for Redis"},
     {"presence_grace_ms", LONG, F(presence_grace_ms), 0, 600000, "3000", 0, NULL,

@@ -31,11 +31,12 @@ struct mqc_config {
     char *other_topics;
     long auth_cache_seconds;
     long auth_threads;
-    long login_budget_ms;      /* login pacing: broker-thread ms of logins per loop pass */
-    long login_lag_ms;         /* login pacing: logins wait while Redis is this far behind */
-    long login_reads_per_pass; /* blocking session reads per loop pass (0 = no limit) */
-    long session_days;         /* device session lifetime */
-    char *session_secret;      /* NULL = the key Redis keeps */
+    long login_budget_ms;        /* login pacing: broker-thread ms of logins per loop pass */
+    long login_lag_ms;           /* login pacing: logins wait while Redis is this far behind */
+    long login_reads_per_pass;   /* blocking session reads per loop pass (0 = no limit) */
+    long login_storm_per_second; /* record reads per second that make a storm (0 = always) */
+    long session_days;           /* device session lifetime */
+    char *session_secret;        /* NULL = the key Redis keeps */
     long redis_timeout_ms;
     long redis_retry_ms;
     long presence_grace_ms;

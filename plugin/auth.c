@@ -84,8 +84,10 @@ static int check_password(struct mqc_plugin *p, const char *user, const char *pw
 {
     /* A retry while the user's check is still queued: busy again, without
      * asking Redis (clients retrying in a storm must cost next to nothing). */
-    if (p->auth_pending && mqc_map_get(p->auth_pending, user))
+    if (p->auth_pending && mqc_map_get(p->auth_pending, user)) {
+        mqc_plugin__metric_busy("password_check");
         return MQC_EBUSY;
+    }
     char hash[MQC_PASSWORD_HASH_MAX];
     int rc = mqc_store_user_hash(p->store, user, hash, sizeof hash);
     if (rc == MQC_ENOTFOUND) {
@@ -110,6 +112,7 @@ static int check_password(struct mqc_plugin *p, const char *user, const char *pw
         rc = mqc_authwork_submit(p->authwork, user, hash, pw, pwlen);
         if (rc == MQC_OK)
             pending_add(p, user, 1);
+        mqc_plugin__metric_busy("password_check");
         mqc_log(MQC_LOG_DEBUG, "auth: busy: password check %s (user=%s)",
                 rc == MQC_OK || rc == MQC_EEXIST ? "queued for a worker" : "queue full", user);
         return MQC_EBUSY;

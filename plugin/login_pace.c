@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "plugin/metrics.h"
 #include "plugin/plugin.h"
 
 int64_t mqc_plugin__login_clock_ns(void)
@@ -30,14 +31,18 @@ bool mqc_plugin__login_admit(struct mqc_plugin *p)
 {
     if (p->reloading || p->pass_logins == 0)
         return true;
-    const char *why = NULL;
-    if (p->cfg.login_budget_ms > 0 && p->pass_login_ns >= p->cfg.login_budget_ms * 1000000)
+    const char *why = NULL, *reason = NULL;
+    if (p->cfg.login_budget_ms > 0 && p->pass_login_ns >= p->cfg.login_budget_ms * 1000000) {
         why = "login budget of this loop pass spent";
-    else if (p->cfg.login_lag_ms > 0 && mqc_store_backlog_ms(p->store) > p->cfg.login_lag_ms)
+        reason = "login_budget";
+    } else if (p->cfg.login_lag_ms > 0 && mqc_store_backlog_ms(p->store) > p->cfg.login_lag_ms) {
         why = "redis behind";
+        reason = "redis_lag";
+    }
     if (!why)
         return true;
     p->logins_paced++;
+    mqc_plugin__metric_busy(reason);
     mqc_log(MQC_LOG_DEBUG, "auth: busy: %s (%d logins this pass)", why, p->pass_logins);
     return false;
 }

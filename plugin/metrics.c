@@ -17,6 +17,8 @@ static const char *const reasons[] = {"bad_request", "too_large", "not_member",
 static const char *const logins_rows[] = {
     "password,ok", "password,fail", "password,busy", "token,ok", "token,fail",
     "token,busy",  "jwt,ok",        "jwt,fail",      "jwt,busy", NULL};
+static const char *const busy_rows[] = {"login_budget", "redis_lag", "session_reads",
+                                        "password_check", NULL};
 static const double rtt_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                     0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
 
@@ -35,6 +37,18 @@ static struct mqc_metric logins = {
     .kind = MQC_METRIC_COUNTER,
     .labels = "method,result",
     .values = logins_rows};
+static struct mqc_metric busy = {
+    .name = "mqchat_logins_busy_total",
+    .help = "Logins closed busy by the broker's own pacing, by why (login_budget, redis_lag, "
+            "session_reads: reads of the loop pass spent in a storm, password_check: queued "
+            "for an auth thread).",
+    .kind = MQC_METRIC_COUNTER,
+    .labels = "reason",
+    .values = busy_rows};
+static struct mqc_metric prefetched = {
+    .name = "mqchat_logins_prefetched_total",
+    .help = "Token logins answered from a session record fetched ahead for their retry.",
+    .kind = MQC_METRIC_COUNTER};
 static struct mqc_metric devices = {.name = "mqchat_connected_devices",
                                     .help = "Logged-in connections on this broker.",
                                     .kind = MQC_METRIC_GAUGE};
@@ -48,8 +62,8 @@ static struct mqc_metric redis_up = {.name = "mqchat_redis_up",
                                      .help = "1 while the broker's Redis connection is up.",
                                      .kind = MQC_METRIC_GAUGE};
 
-static struct mqc_metric *const all[] = {&stored,  &rejected,      &logins,
-                                         &devices, &store_seconds, &redis_up};
+static struct mqc_metric *const all[] = {&stored,     &rejected, &logins,        &busy,
+                                         &prefetched, &devices,  &store_seconds, &redis_up};
 
 static struct {
     bool tried;
@@ -74,6 +88,16 @@ void mqc_plugin__metric_login(const char *method, int mosq_rc)
                                                      : "busy";
     snprintf(row, sizeof row, "%s,%s", method, result);
     mqc_metric_add_label(&logins, row, 1);
+}
+
+void mqc_plugin__metric_busy(const char *reason)
+{
+    mqc_metric_add_label(&busy, reason, 1);
+}
+
+void mqc_plugin__metric_prefetched(void)
+{
+    mqc_metric_add(&prefetched, 1);
 }
 
 void mqc_plugin__metric_store_rtt(double seconds, void *ctx)

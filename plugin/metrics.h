@@ -17,6 +17,11 @@ void mqc_plugin__metric_rejected(int rc);
  * broker got: success = ok, auth = fail, anything else (closed without a
  * CONNACK: busy, Redis down) = busy. */
 void mqc_plugin__metric_login(const char *method, int mosq_rc);
+/* A login closed busy by the broker's own pacing; reason one of
+ * "login_budget", "redis_lag", "session_reads", "password_check". */
+void mqc_plugin__metric_busy(const char *reason);
+/* A token login answered from a record fetched ahead (session_prefetch.c). */
+void mqc_plugin__metric_prefetched(void);
 /* One store command's round trip in seconds (store/ hook). */
 void mqc_plugin__metric_store_rtt(double seconds, void *ctx);
 /* From tick (broker thread): start the server once when configured (bind

@@ -3,14 +3,16 @@
  * Mosquitto 2.0.11 wants the verdict inside BASIC_AUTH, so a login whose
  * record is not at hand reads it with a blocking HGET; a loop pass full of
  * such logins holds the broker thread for one round trip each, and every
- * other client waits for that pass. With plugin_opt_login_reads_per_pass N
- * (0: no limit, the default) a pass makes at most N of those reads; a later
- * token login of the same pass is answered busy (closed without CONNACK,
- * like pacing) and its record is fetched with the pipeline, so its retry
- * finds it here and needs no Redis at all. A fetched record is used once,
- * within PREFETCH_TTL_MS, and never after a session of anyone was ended in
- * between (the bus's kick and skick bump sess_epoch): a revocation racing
- * the retry makes it read Redis again. */
+ * other client waits for that pass. In a storm, with
+ * plugin_opt_login_reads_per_pass N (default 1; 0: no limit) a pass makes at
+ * most N of those reads; a later token login of the same pass is answered
+ * busy (closed without CONNACK, like pacing) and its record is fetched with
+ * the pipeline, so its retry finds it here and needs no Redis at all. A
+ * storm is more than plugin_opt_login_storm_per_second (default 100; 0:
+ * always) logins needing a read in the current second, or at least that
+ * many in the second before: at an everyday rate nobody is answered busy. A fetched record is used
+ * once, within PREFETCH_TTL_MS, and never after a session of anyone was ended in between (the bus's
+ * kick and skick bump sess_epoch): a revocation racing the retry makes it read Redis again. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/session_token.h"
+#include "plugin/metrics.h"
 #include "plugin/plugin.h"
 
 #define PREFETCH_TTL_MS 10000
@@ -67,6 +70,22 @@ static void prefetch(struct mqc_plugin *p, const char *key, const char *user, co
     }
 }
 
+/* Counts a login that needs a record read; true while in a storm. */
+static bool storm(struct mqc_plugin *p)
+{
+    long limit = p->cfg.login_storm_per_second;
+    if (limit <= 0)
+        return true;
+    int64_t now = mqc_clock_mono_ms();
+    if (now - p->storm_window_ms >= 1000) {
+        p->storm_prev = now - p->storm_window_ms < 2000 ? p->storm_cur : 0;
+        p->storm_cur = 0;
+        p->storm_window_ms = now;
+    }
+    p->storm_cur++;
+    return p->storm_cur > limit || p->storm_prev >= limit;
+}
+
 int mqc_plugin__session_record(struct mqc_plugin *p, const char *user, const char *device,
                                char *out, size_t size)
 {
@@ -85,17 +104,19 @@ int mqc_plugin__session_record(struct mqc_plugin *p, const char *user, const cha
         free(f);
         if (usable) {
             p->logins_prefetched++;
+            mqc_plugin__metric_prefetched();
             mqc_log(MQC_LOG_DEBUG, "auth: session record fetched ahead (user=%s)", user);
             return rc;
         }
         f = NULL;
     }
-    if (p->pass_session_reads < p->cfg.login_reads_per_pass) {
+    if (!storm(p) || p->pass_session_reads < p->cfg.login_reads_per_pass) {
         p->pass_session_reads++;
         return mqc_store_session_get(p->store, user, device, out, size);
     }
     if (!f)
         prefetch(p, key, user, device);
+    mqc_plugin__metric_busy("session_reads");
     mqc_log(MQC_LOG_DEBUG, "auth: busy: session reads of this loop pass spent (user=%s)", user);
     return MQC_EBUSY;
 }

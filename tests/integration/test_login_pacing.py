@@ -17,7 +17,8 @@ import sys
 import time
 import unittest
 
-from harness import SANITIZE, Chat, Stack, connect_packet, main, wait_for
+from harness import SANITIZE, Chat, Stack, connect_packet, free_port, main, wait_for
+from test_metrics import scrape
 
 STORM = 1000 if SANITIZE else 2000  # ASan: ~4x slower (300 s test timeout)
 SECRET = "pacing-test-secret-0123456789abcdef"
@@ -106,8 +107,12 @@ class Storm:
 
 
 class LoginPacingTest(unittest.TestCase):
-    def storm_with_probe(self, options):
+    def storm_with_probe(self, options, metrics=None):
+        """Runs the storm; returns (busy closes, broker log); metrics, a
+        dict, gets the broker's metrics scraped at the end."""
         opts = dict(session_secret=SECRET, **options)
+        mport = free_port()
+        opts["metrics_listen"] = "127.0.0.1:%d" % mport
         with Stack(opts) as st:
             st.add_user("alice", "alice-pw")
             st.add_user("bob", "bob-pw")
@@ -142,30 +147,67 @@ class LoginPacingTest(unittest.TestCase):
                 self.assertTrue(st.broker.alive())
                 print("\n%d logins, %d busy closes, %d probe messages" %
                       (STORM, storm.busy, len(sent)), file=sys.stderr)
+                if metrics is not None:
+                    metrics.update(scrape(mport))
                 return storm.busy, st.broker.log_text()
             finally:
                 storm.close()
 
     def test_storm_is_paced_and_nobody_refused(self):
-        busy, log = self.storm_with_probe({"login_budget_ms": "1"})
+        m = {}
+        busy, log = self.storm_with_probe({"login_budget_ms": "1", "login_reads_per_pass": "0"},
+                                          m)
         self.assertGreater(busy, 0, "a 2,000-login storm was never paced")
         self.assertIn("auth: busy: login budget of this loop pass spent", log)
+        self.assertGreater(m['mqchat_logins_busy_total{reason="login_budget"}'], 0)
+        self.assertEqual(m['mqchat_logins_busy_total{reason="session_reads"}'], 0)
 
     def test_pacing_off_answers_everyone_at_once(self):
-        busy, log = self.storm_with_probe({"login_budget_ms": "0", "login_lag_ms": "0"})
+        busy, log = self.storm_with_probe({"login_budget_ms": "0", "login_lag_ms": "0",
+                                           "login_reads_per_pass": "0"})
         self.assertEqual(busy, 0)
         self.assertNotIn("auth: busy:", log)
 
-    def test_session_reads_limited_retries_use_fetched_records(self):
-        busy, log = self.storm_with_probe({"login_reads_per_pass": "1"})
+    def test_storm_with_defaults_limits_reads_retries_use_fetched_records(self):
+        """With the defaults (login_reads_per_pass 1 once more than
+        login_storm_per_second 100 logins need a read), a storm is met by
+        the read limit and the retries find their records fetched."""
+        m = {}
+        busy, log = self.storm_with_probe({}, m)
         self.assertGreater(busy, 0, "a 2,000-login storm never met the read limit")
         self.assertIn("auth: busy: session reads of this loop pass spent", log)
         self.assertIn("auth: session record fetched ahead", log)
+        self.assertGreater(m['mqchat_logins_busy_total{reason="session_reads"}'], 0)
+        self.assertGreater(m["mqchat_logins_prefetched_total"], 0)
+        # Every busy close the clients saw is one the broker counted.
+        self.assertEqual(m['mqchat_logins_total{method="token",result="busy"}'], busy)
+
+    def test_everyday_logins_are_never_busy(self):
+        """Below login_storm_per_second, token logins arriving together are
+        all read at once: nobody is answered busy. With the threshold at 0
+        the same burst meets the read limit (so the check can fail)."""
+        for threshold, expect_busy in (("100", False), ("0", True)):
+            with self.subTest(login_storm_per_second=threshold):
+                with Stack(dict(session_secret=SECRET, login_storm_per_second=threshold)) as st:
+                    storm = Storm(st.broker.port, mint(st, ["e%d" % i for i in range(90)]))
+                    try:
+                        storm.start()
+                        deadline = time.monotonic() + 60
+                        while not storm.done():
+                            self.assertLess(time.monotonic(), deadline, "burst answered")
+                            storm.step()
+                        self.assertEqual(set(storm.codes.values()), {0})
+                    finally:
+                        storm.close()
+                    self.assertEqual(storm.busy > 0, expect_busy, "busy closes: %d" % storm.busy)
+                    if not expect_busy:
+                        self.assertNotIn("auth: busy:", st.broker.log_text())
 
     def test_session_ended_between_fetch_and_retry_is_refused(self):
         """A login closed busy has its record fetched; if the session ends
         before the client's retry, the retry must not use that record."""
-        with Stack(dict(session_secret=SECRET, login_reads_per_pass="1")) as st:
+        with Stack(dict(session_secret=SECRET, login_reads_per_pass="1",
+                        login_storm_per_second="0")) as st:
             busy_users = []
             for attempt in range(5):
                 users = ["r%d_%d" % (attempt, i) for i in range(50)]
