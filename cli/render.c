@@ -6,7 +6,6 @@
  * Pointer parameters of the static functions here are borrowed unless their
  * comment says otherwise.
  */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,62 +14,7 @@
 
 #include "cli/render.h"
 #include "core/err.h"
-
-/* A growable NUL-terminated string. oom is sticky: once an append failed,
- * the rest are skipped and sb_take() reports MQC_ENOMEM. */
-struct sb {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_reserve(struct sb *b, size_t more)
-{
-    if (b->oom || b->len + more + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = true;
-        return;
-    }
-    b->p = p;
-    b->cap = cap;
-}
-
-/* s is borrowed; n bytes of it are appended verbatim. */
-static void sb_putn(struct sb *b, const char *s, size_t n)
-{
-    sb_reserve(b, n);
-    if (b->oom)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-    sb_putn(b, s, strlen(s));
-}
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = true;
-        return;
-    }
-    /* Only short formats (numbers, fixed words) go through here. */
-    sb_putn(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
+#include "core/strbuf.h"
 
 /* Length of the valid UTF-8 sequence at s (1-4), its code point in *cp, or 0
  * if the bytes at s are not valid UTF-8 (overlong, surrogate, > U+10FFFF,
@@ -103,45 +47,36 @@ static size_t utf8_seq(const unsigned char *s, uint32_t *cp)
 }
 
 /* Append src (borrowed) made safe for a terminal; see mqc_render_safe. */
-static void sb_safe(struct sb *b, const char *src)
+static void sb_safe(struct mqc_strbuf *b, const char *src)
 {
     const unsigned char *s = (const unsigned char *)src;
     while (*s) {
         uint32_t cp;
         size_t n = utf8_seq(s, &cp);
         if (n == 0) {
-            sb_putn(b, "?", 1);
+            mqc_strbuf_putn(b, "?", 1);
             s++;
         } else if (cp == '\n') {
-            sb_putn(b, "\\n", 2);
+            mqc_strbuf_putn(b, "\\n", 2);
             s++;
         } else if (cp == '\t') {
-            sb_putn(b, " ", 1);
+            mqc_strbuf_putn(b, " ", 1);
             s++;
         } else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F)) {
-            sb_putn(b, "?", 1);
+            mqc_strbuf_putn(b, "?", 1);
             s += n;
         } else {
-            sb_putn(b, (const char *)s, n);
+            mqc_strbuf_putn(b, (const char *)s, n);
             s += n;
         }
     }
 }
 
 /* Hand over the built string: MQC_OK with *out owned, or MQC_ENOMEM. */
-static int sb_take(struct sb *b, char **out)
+static int sb_take(struct mqc_strbuf *b, char **out)
 {
-    if (!b->oom && !b->p)
-        sb_reserve(b, 0);
-    if (b->oom) {
-        free(b->p);
-        *out = NULL;
-        return MQC_ENOMEM;
-    }
-    if (b->len == 0)
-        b->p[0] = '\0';
-    *out = b->p;
-    return MQC_OK;
+    *out = mqc_strbuf_take(b);
+    return *out ? MQC_OK : MQC_ENOMEM;
 }
 
 /* The string member key of o, or NULL if absent or not a string. Borrowed. */
@@ -152,29 +87,29 @@ static const char *str_of(const cJSON *o, const char *key)
 }
 
 /* Append the sanitized string member key, or "?" when it is missing. */
-static void put_str(struct sb *b, const cJSON *o, const char *key)
+static void put_str(struct mqc_strbuf *b, const cJSON *o, const char *key)
 {
     const char *s = str_of(o, key);
     sb_safe(b, s ? s : "?");
 }
 
 /* Append the number member key as a whole number, or "?". */
-static void put_num(struct sb *b, const cJSON *o, const char *key)
+static void put_num(struct mqc_strbuf *b, const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (cJSON_IsNumber(v))
-        sb_printf(b, "%lld", (long long)cJSON_GetNumberValue(v));
+        mqc_strbuf_printf(b, "%lld", (long long)cJSON_GetNumberValue(v));
     else
-        sb_puts(b, "?");
+        mqc_strbuf_puts(b, "?");
 }
 
 /* Append the string elements of array (borrowed) joined by ", ", skipping
  * skip (borrowed, may be NULL); "?" when it is not an array. Returns how
  * many were appended. */
-static int put_list(struct sb *b, const cJSON *array, const char *skip)
+static int put_list(struct mqc_strbuf *b, const cJSON *array, const char *skip)
 {
     if (!cJSON_IsArray(array)) {
-        sb_puts(b, "?");
+        mqc_strbuf_puts(b, "?");
         return 0;
     }
     int n = 0;
@@ -184,43 +119,43 @@ static int put_list(struct sb *b, const cJSON *array, const char *skip)
         if (!cJSON_IsString(it) || (skip && !strcmp(it->valuestring, skip)))
             continue;
         if (n++)
-            sb_puts(b, ", ");
+            mqc_strbuf_puts(b, ", ");
         sb_safe(b, it->valuestring);
     }
     return n;
 }
 
 /* "you" for me, else the sanitized user name. */
-static void put_who(struct sb *b, const char *user, const char *me)
+static void put_who(struct mqc_strbuf *b, const char *user, const char *me)
 {
     if (user && me && !strcmp(user, me))
-        sb_puts(b, "you");
+        mqc_strbuf_puts(b, "you");
     else
         sb_safe(b, user ? user : "?");
 }
 
-static void put_conv(struct sb *b, const cJSON *ev)
+static void put_conv(struct mqc_strbuf *b, const cJSON *ev)
 {
-    sb_puts(b, "[");
+    mqc_strbuf_puts(b, "[");
     put_str(b, ev, "conv");
-    sb_puts(b, "] ");
+    mqc_strbuf_puts(b, "] ");
 }
 
-static void render_msg(struct sb *b, const cJSON *ev)
+static void render_msg(struct mqc_strbuf *b, const cJSON *ev)
 {
     put_conv(b, ev);
     put_str(b, ev, "from");
-    sb_puts(b, ": ");
+    mqc_strbuf_puts(b, ": ");
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(ev, "body");
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "deleted")))
-        sb_puts(b, "(message deleted)");
+        mqc_strbuf_puts(b, "(message deleted)");
     else if (cJSON_IsString(body))
         sb_safe(b, body->valuestring);
     else
-        sb_puts(b, "(no text)");
-    sb_puts(b, " (seq ");
+        mqc_strbuf_puts(b, "(no text)");
+    mqc_strbuf_puts(b, " (seq ");
     put_num(b, ev, "seq");
-    sb_puts(b, ")");
+    mqc_strbuf_puts(b, ")");
     const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(ev, "attrs");
     const cJSON *att = cJSON_GetObjectItemCaseSensitive(attrs, "attachment");
     if (cJSON_IsObject(att)) {
@@ -228,58 +163,58 @@ static void render_msg(struct sb *b, const cJSON *ev)
          * save it. */
         const char *type = str_of(att, "type");
         const cJSON *size = cJSON_GetObjectItemCaseSensitive(att, "size");
-        sb_puts(b, type && !strncmp(type, "image/", 6) ? " [photo " : " [file ");
+        mqc_strbuf_puts(b, type && !strncmp(type, "image/", 6) ? " [photo " : " [file ");
         const char *name = str_of(att, "name");
         sb_safe(b, name ? name : "(no name)");
         if (cJSON_IsNumber(size))
-            sb_printf(b, ", %lld bytes", (long long)cJSON_GetNumberValue(size));
-        sb_puts(b, "; /get ");
+            mqc_strbuf_printf(b, ", %lld bytes", (long long)cJSON_GetNumberValue(size));
+        mqc_strbuf_puts(b, "; /get ");
         put_num(b, ev, "seq");
-        sb_puts(b, "]");
+        mqc_strbuf_puts(b, "]");
     }
     /* PROTOCOL.md v1.1 puts reply_to on the event; older apps kept it in attrs. */
     const cJSON *reply = cJSON_GetObjectItemCaseSensitive(ev, "reply_to");
     if (!cJSON_IsNumber(reply))
         reply = cJSON_GetObjectItemCaseSensitive(attrs, "reply_to");
     if (cJSON_IsNumber(reply))
-        sb_printf(b, " (reply to %lld)", (long long)cJSON_GetNumberValue(reply));
+        mqc_strbuf_printf(b, " (reply to %lld)", (long long)cJSON_GetNumberValue(reply));
 }
 
 /* edit, delete and react events on their own (without what the client
  * remembers): "[c] #41 edited: TEXT (seq 45)", "[c] #41 deleted by alice
  * (seq 46)", "[c] alice reacted to #41: E1 E2 (seq 47)" or "[c] alice
  * removed their reaction to #41 (seq 47)". */
-static void render_relation(struct sb *b, const cJSON *ev, const char *t, const char *me)
+static void render_relation(struct mqc_strbuf *b, const cJSON *ev, const char *t, const char *me)
 {
     put_conv(b, ev);
     if (!strcmp(t, "react")) {
         const cJSON *emojis = cJSON_GetObjectItemCaseSensitive(ev, "emojis");
         put_who(b, str_of(ev, "from"), me);
-        sb_puts(b,
-                cJSON_GetArraySize(emojis) > 0 ? " reacted to #" : " removed their reaction to #");
+        mqc_strbuf_puts(b, cJSON_GetArraySize(emojis) > 0 ? " reacted to #"
+                                                          : " removed their reaction to #");
         put_num(b, ev, "target");
         const cJSON *e;
         int n = 0;
         cJSON_ArrayForEach(e, emojis)
         {
-            sb_puts(b, n++ ? " " : ": ");
+            mqc_strbuf_puts(b, n++ ? " " : ": ");
             sb_safe(b, cJSON_IsString(e) ? e->valuestring : "?");
         }
     } else {
-        sb_puts(b, "#");
+        mqc_strbuf_puts(b, "#");
         put_num(b, ev, "target");
         if (!strcmp(t, "delete")) {
-            sb_puts(b, " deleted by ");
+            mqc_strbuf_puts(b, " deleted by ");
             put_who(b, str_of(ev, "from"), me);
         } else {
             const char *body = str_of(ev, "body");
-            sb_puts(b, " edited: ");
+            mqc_strbuf_puts(b, " edited: ");
             sb_safe(b, body ? body : "(erased)");
         }
     }
-    sb_puts(b, " (seq ");
+    mqc_strbuf_puts(b, " (seq ");
     put_num(b, ev, "seq");
-    sb_puts(b, ")");
+    mqc_strbuf_puts(b, ")");
 }
 
 /* Is user (borrowed, may be NULL) one of the strings of array? */
@@ -294,7 +229,7 @@ static bool in_list(const cJSON *array, const char *user)
     return false;
 }
 
-static void render_member(struct sb *b, const cJSON *ev, const char *me)
+static void render_member(struct mqc_strbuf *b, const cJSON *ev, const char *me)
 {
     const char *op = str_of(ev, "op");
     const char *by = str_of(ev, "by");
@@ -302,108 +237,108 @@ static void render_member(struct sb *b, const cJSON *ev, const char *me)
     put_conv(b, ev);
     if (op && !strcmp(op, "left")) {
         put_list(b, users, NULL);
-        sb_puts(b, " left");
+        mqc_strbuf_puts(b, " left");
     } else if (op && !strcmp(op, "added") && in_list(users, by)) {
         /* Only the creation adds the adder (an admin is in already). */
         put_who(b, by, me);
-        sb_puts(b, " created the group");
+        mqc_strbuf_puts(b, " created the group");
         if (cJSON_GetArraySize(users) > 1) {
-            sb_puts(b, " with ");
+            mqc_strbuf_puts(b, " with ");
             put_list(b, users, by);
         }
     } else {
         put_who(b, str_of(ev, "by"), me);
-        sb_puts(b, " ");
+        mqc_strbuf_puts(b, " ");
         sb_safe(b, op ? op : "changed");
-        sb_puts(b, " ");
+        mqc_strbuf_puts(b, " ");
         put_list(b, users, NULL);
     }
-    sb_puts(b, " (seq ");
+    mqc_strbuf_puts(b, " (seq ");
     put_num(b, ev, "seq");
-    sb_puts(b, ")");
+    mqc_strbuf_puts(b, ")");
 }
 
-static void render_receipt(struct sb *b, const cJSON *ev, const char *me)
+static void render_receipt(struct mqc_strbuf *b, const cJSON *ev, const char *me)
 {
     const char *type = str_of(ev, "type");
     put_conv(b, ev);
     put_who(b, str_of(ev, "user"), me);
     if (type && !strcmp(type, "read"))
-        sb_puts(b, " read up to ");
+        mqc_strbuf_puts(b, " read up to ");
     else if (type && !strcmp(type, "delivered"))
-        sb_puts(b, " received up to ");
+        mqc_strbuf_puts(b, " received up to ");
     else {
-        sb_puts(b, " ");
+        mqc_strbuf_puts(b, " ");
         sb_safe(b, type ? type : "?");
-        sb_puts(b, " up to ");
+        mqc_strbuf_puts(b, " up to ");
     }
     put_num(b, ev, "seq");
 }
 
-static void render_typing(struct sb *b, const cJSON *ev, const char *me)
+static void render_typing(struct mqc_strbuf *b, const cJSON *ev, const char *me)
 {
     const char *state = str_of(ev, "state");
     put_conv(b, ev);
     put_who(b, str_of(ev, "user"), me);
     if (state && !strcmp(state, "composing"))
-        sb_puts(b, " is typing...");
+        mqc_strbuf_puts(b, " is typing...");
     else if (state && !strcmp(state, "paused"))
-        sb_puts(b, " stopped typing");
+        mqc_strbuf_puts(b, " stopped typing");
     else {
-        sb_puts(b, " typing state ");
+        mqc_strbuf_puts(b, " typing state ");
         sb_safe(b, state ? state : "?");
     }
 }
 
-static void render_err(struct sb *b, const cJSON *ev)
+static void render_err(struct mqc_strbuf *b, const cJSON *ev)
 {
-    sb_puts(b, "error ");
+    mqc_strbuf_puts(b, "error ");
     put_str(b, ev, "code");
-    sb_puts(b, ": ");
+    mqc_strbuf_puts(b, ": ");
     put_str(b, ev, "msg");
     const char *id = str_of(ev, "id"), *req = str_of(ev, "req");
     if (id) {
-        sb_puts(b, " (id ");
+        mqc_strbuf_puts(b, " (id ");
         sb_safe(b, id);
-        sb_puts(b, ")");
+        mqc_strbuf_puts(b, ")");
     } else if (req) {
-        sb_puts(b, " (req ");
+        mqc_strbuf_puts(b, " (req ");
         sb_safe(b, req);
-        sb_puts(b, ")");
+        mqc_strbuf_puts(b, ")");
     }
 }
 
-static void render_res(struct sb *b, const cJSON *ev)
+static void render_res(struct mqc_strbuf *b, const cJSON *ev)
 {
     const cJSON *items = cJSON_GetObjectItemCaseSensitive(ev, "items");
-    sb_puts(b, "ok ");
+    mqc_strbuf_puts(b, "ok ");
     put_str(b, ev, "op");
     if (str_of(ev, "conv")) {
-        sb_puts(b, ": conv ");
+        mqc_strbuf_puts(b, ": conv ");
         put_str(b, ev, "conv");
     }
     if (cJSON_IsArray(items))
-        sb_printf(b, " (%d items)", cJSON_GetArraySize(items));
+        mqc_strbuf_printf(b, " (%d items)", cJSON_GetArraySize(items));
 }
 
 /* An operator's broadcast. */
-static void render_system(struct sb *b, const cJSON *ev)
+static void render_system(struct mqc_strbuf *b, const cJSON *ev)
 {
-    sb_puts(b, "*** system: ");
+    mqc_strbuf_puts(b, "*** system: ");
     put_str(b, ev, "text");
 }
 
 /* Anything else: its type and compact JSON, sanitized. */
-static void render_other(struct sb *b, const cJSON *ev, const char *t)
+static void render_other(struct mqc_strbuf *b, const cJSON *ev, const char *t)
 {
-    sb_puts(b, "event ");
+    mqc_strbuf_puts(b, "event ");
     sb_safe(b, t);
     char *json = cJSON_PrintUnformatted(ev);
     if (!json) {
         b->oom = true;
         return;
     }
-    sb_puts(b, ": ");
+    mqc_strbuf_puts(b, ": ");
     sb_safe(b, json);
     cJSON_free(json);
 }
@@ -414,7 +349,7 @@ int mqc_render_event(const cJSON *ev, const char *me, char **out)
     const char *t = cJSON_IsObject(ev) ? str_of(ev, "t") : NULL;
     if (!t)
         return MQC_EBADREQ;
-    struct sb b = {0};
+    struct mqc_strbuf b = {0};
     if (!strcmp(t, "msg"))
         render_msg(&b, ev);
     else if (!strcmp(t, "member"))
@@ -437,30 +372,30 @@ int mqc_render_event(const cJSON *ev, const char *me, char **out)
 }
 
 /* One conversation of a convs reply. */
-static void render_conv_item(struct sb *b, const cJSON *item, const char *me)
+static void render_conv_item(struct mqc_strbuf *b, const cJSON *item, const char *me)
 {
     const char *kind = str_of(item, "kind");
     const char *title = str_of(item, "title");
     const cJSON *members = cJSON_GetObjectItemCaseSensitive(item, "members");
-    sb_puts(b, "  ");
+    mqc_strbuf_puts(b, "  ");
     put_str(b, item, "conv");
-    sb_puts(b, "  ");
+    mqc_strbuf_puts(b, "  ");
     sb_safe(b, kind ? kind : "?");
-    sb_puts(b, "  ");
+    mqc_strbuf_puts(b, "  ");
     if (kind && !strcmp(kind, "direct")) {
-        sb_puts(b, "with ");
+        mqc_strbuf_puts(b, "with ");
         if (put_list(b, members, me) == 0 && cJSON_IsArray(members))
-            sb_puts(b, "yourself");
+            mqc_strbuf_puts(b, "yourself");
     } else if (title) {
-        sb_puts(b, "\"");
+        mqc_strbuf_puts(b, "\"");
         sb_safe(b, title);
-        sb_puts(b, "\"");
+        mqc_strbuf_puts(b, "\"");
     } else {
-        sb_puts(b, "(untitled)");
+        mqc_strbuf_puts(b, "(untitled)");
     }
-    sb_puts(b, "  members: ");
+    mqc_strbuf_puts(b, "  members: ");
     put_list(b, members, NULL);
-    sb_puts(b, "  unread ");
+    mqc_strbuf_puts(b, "  unread ");
     put_num(b, item, "unread");
 }
 
@@ -470,17 +405,17 @@ int mqc_render_convs(const cJSON *res, const char *me, char **out)
     const cJSON *items = cJSON_GetObjectItemCaseSensitive(res, "items");
     if (!cJSON_IsArray(items))
         return MQC_EBADREQ;
-    struct sb b = {0};
+    struct mqc_strbuf b = {0};
     int n = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, items)
     {
         if (n++)
-            sb_puts(&b, "\n");
+            mqc_strbuf_puts(&b, "\n");
         render_conv_item(&b, it, me);
     }
     if (n == 0)
-        sb_puts(&b, "  (no conversations)");
+        mqc_strbuf_puts(&b, "  (no conversations)");
     return sb_take(&b, out);
 }
 
@@ -490,7 +425,7 @@ int mqc_render_history(const cJSON *res, const char *me, char **out)
     const cJSON *items = cJSON_GetObjectItemCaseSensitive(res, "items");
     if (!cJSON_IsArray(items))
         return MQC_EBADREQ;
-    struct sb b = {0};
+    struct mqc_strbuf b = {0};
     const cJSON *it;
     cJSON_ArrayForEach(it, items)
     {
@@ -500,50 +435,50 @@ int mqc_render_history(const cJSON *res, const char *me, char **out)
             b.oom = true;
             break;
         }
-        sb_puts(&b, "  ");
-        sb_puts(&b, rc == MQC_OK ? line : "(unreadable item)");
-        sb_puts(&b, "\n");
+        mqc_strbuf_puts(&b, "  ");
+        mqc_strbuf_puts(&b, rc == MQC_OK ? line : "(unreadable item)");
+        mqc_strbuf_puts(&b, "\n");
         free(line);
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "more")))
-        sb_puts(&b, "  (more: /history again for older)");
+        mqc_strbuf_puts(&b, "  (more: /history again for older)");
     else
-        sb_puts(&b, "  (beginning of conversation)");
+        mqc_strbuf_puts(&b, "  (beginning of conversation)");
     return sb_take(&b, out);
 }
 
 int mqc_render_error(const cJSON *err, const char *context, char **out)
 {
-    struct sb b = {0};
+    struct mqc_strbuf b = {0};
     sb_safe(&b, context);
-    sb_puts(&b, ": ");
+    mqc_strbuf_puts(&b, ": ");
     const char *msg = str_of(err, "msg"), *code = str_of(err, "code");
     sb_safe(&b, msg ? msg : "refused");
-    sb_puts(&b, " (");
+    mqc_strbuf_puts(&b, " (");
     sb_safe(&b, code ? code : "?");
-    sb_puts(&b, ")");
+    mqc_strbuf_puts(&b, ")");
     return sb_take(&b, out);
 }
 
 int mqc_render_safe(const char *src, char **out)
 {
-    struct sb b = {0};
+    struct mqc_strbuf b = {0};
     sb_safe(&b, src ? src : "");
     return sb_take(&b, out);
 }
 
 int mqc_render_quote(long long target, const char *from, const char *text, bool deleted, char **out)
 {
-    struct sb b = {0};
-    sb_printf(&b, "  \xe2\x86\xb3 reply to #%lld", target);
+    struct mqc_strbuf b = {0};
+    mqc_strbuf_printf(&b, "  \xe2\x86\xb3 reply to #%lld", target);
     if (deleted) {
-        sb_puts(&b, " (message deleted)");
+        mqc_strbuf_puts(&b, " (message deleted)");
     } else if (!from || !from[0]) {
-        sb_puts(&b, " (original message not loaded)");
+        mqc_strbuf_puts(&b, " (original message not loaded)");
     } else {
-        sb_puts(&b, " ");
+        mqc_strbuf_puts(&b, " ");
         sb_safe(&b, from);
-        sb_puts(&b, ": ");
+        mqc_strbuf_puts(&b, ": ");
         sb_safe(&b, text ? text : "");
     }
     return sb_take(&b, out);
@@ -603,7 +538,7 @@ static bool set_has_before(const cJSON *set, const cJSON *x)
 }
 
 /* "E N (u1, u2)" for emoji e over sets[0..n) (users borrowed into names). */
-static void put_chip(struct sb *b, const struct rset *sets, size_t n, const char *e,
+static void put_chip(struct mqc_strbuf *b, const struct rset *sets, size_t n, const char *e,
                      const char **names)
 {
     size_t k = 0;
@@ -612,18 +547,18 @@ static void put_chip(struct sb *b, const struct rset *sets, size_t n, const char
             names[k++] = sets[i].user;
     qsort(names, k, sizeof *names, by_name);
     sb_safe(b, e);
-    sb_printf(b, " %zu (", k);
+    mqc_strbuf_printf(b, " %zu (", k);
     for (size_t i = 0; i < k; i++) {
         if (i)
-            sb_puts(b, ", ");
+            mqc_strbuf_puts(b, ", ");
         sb_safe(b, names[i]);
     }
-    sb_puts(b, ")");
+    mqc_strbuf_puts(b, ")");
 }
 
 int mqc_render_reactions(const char *conv, long long target, const cJSON *reacts, char **out)
 {
-    struct sb b = {0};
+    struct mqc_strbuf b = {0};
     size_t n = 0, cap = (size_t)cJSON_GetArraySize(reacts);
     struct rset *sets = cap ? calloc(cap, sizeof *sets) : NULL;
     const char **names = cap ? calloc(cap, sizeof *names) : NULL;
@@ -639,9 +574,9 @@ int mqc_render_reactions(const char *conv, long long target, const cJSON *reacts
     }
     if (n)
         qsort(sets, n, sizeof *sets, by_seq);
-    sb_puts(&b, "[");
+    mqc_strbuf_puts(&b, "[");
     sb_safe(&b, conv ? conv : "?");
-    sb_printf(&b, "] #%lld reactions: ", target);
+    mqc_strbuf_printf(&b, "] #%lld reactions: ", target);
     int chips = 0;
     for (size_t i = 0; i < n; i++) {
         const cJSON *x;
@@ -651,12 +586,12 @@ int mqc_render_reactions(const char *conv, long long target, const cJSON *reacts
                 set_has_before(sets[i].emojis, x))
                 continue;
             if (chips++)
-                sb_puts(&b, ", ");
+                mqc_strbuf_puts(&b, ", ");
             put_chip(&b, sets, n, x->valuestring, names);
         }
     }
     if (!chips)
-        sb_puts(&b, "none");
+        mqc_strbuf_puts(&b, "none");
     free(sets);
     free(names);
     return sb_take(&b, out);

@@ -134,3 +134,24 @@ void mqc_map_each(const struct mqc_map *m, void (*fn)(const char *key, void *val
             fn(n->key, n->value, ctx);
     }
 }
+
+size_t mqc_map_remove_if(struct mqc_map *m, bool (*fn)(const char *key, void *value, void *ctx),
+                         void *ctx)
+{
+    size_t gone = 0;
+    for (size_t i = 0; i < m->nb; i++) {
+        struct node **pp = &m->b[i];
+        while (*pp) {
+            struct node *n = *pp;
+            if (fn(n->key, n->value, ctx)) {
+                *pp = n->next;
+                free(n);
+                gone++;
+            } else {
+                pp = &n->next;
+            }
+        }
+    }
+    m->count -= gone;
+    return gone;
+}

@@ -3,6 +3,7 @@
 #ifndef MQC_MAP_H
 #define MQC_MAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mqc_map;
@@ -19,5 +20,11 @@ size_t mqc_map_count(const struct mqc_map *m);
 /* Call fn for every entry (the map must not change meanwhile). */
 void mqc_map_each(const struct mqc_map *m, void (*fn)(const char *key, void *value, void *ctx),
                   void *ctx);
+
+/* Remove every entry for which fn returns true, in one walk; fn sees each
+ * entry once and, when it selects one, disposes of its value (the map frees
+ * only the key). fn must not change the map. Returns how many went. */
+size_t mqc_map_remove_if(struct mqc_map *m, bool (*fn)(const char *key, void *value, void *ctx),
+                         void *ctx);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "core/envelope.h"
 #include "core/err.h"
+#include "core/strbuf.h"
 
 static const char *const kind_key[] = {NULL, "edit", "delete", "react"};
 
@@ -127,92 +128,59 @@ static int add_emojis(cJSON *o, const struct mqc_relation *r)
     return a != NULL;
 }
 
-/* A growing text for the message fast path. */
-struct text {
-    char *p;
-    size_t len, cap;
-    bool bad;
-};
-
-static void put(struct text *t, const char *s, size_t n)
-{
-    if (t->bad)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 128;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *q = realloc(t->p, cap);
-        if (!q) {
-            t->bad = true;
-            return;
-        }
-        t->p = q;
-        t->cap = cap;
-    }
-    memcpy(t->p + t->len, s, n);
-    t->len += n;
-    t->p[t->len] = '\0';
-}
-
-static void puts_(struct text *t, const char *s)
-{
-    put(t, s, strlen(s));
-}
-
 /* s as a JSON string, escaped exactly as cJSON 1.7 prints it (\" \\ \b \f
  * \n \r \t, other bytes below 0x20 as \u00xx, everything else as is). */
-static void put_str(struct text *t, const char *s)
+static void put_str(struct mqc_strbuf *t, const char *s)
 {
-    put(t, "\"", 1);
+    mqc_strbuf_putn(t, "\"", 1);
     const char *run = s;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        put(t, run, (size_t)(s - run));
+        mqc_strbuf_putn(t, run, (size_t)(s - run));
         run = s + 1;
         char esc[8];
         switch (c) {
         case '"':
-            put(t, "\\\"", 2);
+            mqc_strbuf_putn(t, "\\\"", 2);
             break;
         case '\\':
-            put(t, "\\\\", 2);
+            mqc_strbuf_putn(t, "\\\\", 2);
             break;
         case '\b':
-            put(t, "\\b", 2);
+            mqc_strbuf_putn(t, "\\b", 2);
             break;
         case '\f':
-            put(t, "\\f", 2);
+            mqc_strbuf_putn(t, "\\f", 2);
             break;
         case '\n':
-            put(t, "\\n", 2);
+            mqc_strbuf_putn(t, "\\n", 2);
             break;
         case '\r':
-            put(t, "\\r", 2);
+            mqc_strbuf_putn(t, "\\r", 2);
             break;
         case '\t':
-            put(t, "\\t", 2);
+            mqc_strbuf_putn(t, "\\t", 2);
             break;
         default:
             snprintf(esc, sizeof esc, "\\u%04x", c);
-            put(t, esc, 6);
+            mqc_strbuf_putn(t, esc, 6);
         }
     }
-    put(t, run, (size_t)(s - run));
-    put(t, "\"", 1);
+    mqc_strbuf_putn(t, run, (size_t)(s - run));
+    mqc_strbuf_putn(t, "\"", 1);
 }
 
 /* A whole number below 1e15 prints the same as cJSON prints it ("%1.15g",
  * exact there); the fast path takes only those. */
 #define FAST_NUM_MAX 1000000000000000LL
 
-static void put_num(struct text *t, int64_t v)
+static void put_num(struct mqc_strbuf *t, int64_t v)
 {
     char b[24];
     int n = snprintf(b, sizeof b, "%lld", (long long)v);
-    put(t, b, (size_t)n);
+    mqc_strbuf_putn(t, b, (size_t)n);
 }
 
 /* The message event without building cJSON objects (one per message on the
@@ -228,39 +196,40 @@ static int msg_parts_fast(const char *conv, const char *id, const char *from, in
     if (!cJSON_IsString(body) || !body->valuestring || ts < 0 || ts >= FAST_NUM_MAX ||
         r->reply_to < 0 || r->reply_to >= FAST_NUM_MAX)
         return MQC_EINTERNAL;
-    struct text h = {0}, t = {0};
-    puts_(&h, "{\"t\":\"msg\",\"conv\":");
+    struct mqc_strbuf h = {0}, t = {0};
+    mqc_strbuf_puts(&h, "{\"t\":\"msg\",\"conv\":");
     put_str(&h, conv);
-    puts_(&h, ",\"seq\":");
-    puts_(&t, ",\"id\":");
+    mqc_strbuf_puts(&h, ",\"seq\":");
+    mqc_strbuf_puts(&t, ",\"id\":");
     put_str(&t, id);
-    puts_(&t, ",\"from\":");
+    mqc_strbuf_puts(&t, ",\"from\":");
     put_str(&t, from);
-    puts_(&t, ",\"ts\":");
+    mqc_strbuf_puts(&t, ",\"ts\":");
     put_num(&t, ts);
-    puts_(&t, ",\"body\":");
+    mqc_strbuf_puts(&t, ",\"body\":");
     put_str(&t, body->valuestring);
     if (attrs) {
         char *a = cJSON_PrintUnformatted(attrs);
         if (!a)
-            t.bad = true;
-        puts_(&t, ",\"attrs\":");
+            t.oom = true;
+        mqc_strbuf_puts(&t, ",\"attrs\":");
         if (a)
-            puts_(&t, a);
+            mqc_strbuf_puts(&t, a);
         free(a);
     }
     if (r->reply_to > 0) {
-        puts_(&t, ",\"reply_to\":");
+        mqc_strbuf_puts(&t, ",\"reply_to\":");
         put_num(&t, r->reply_to);
     }
-    puts_(&t, "}");
-    if (h.bad || t.bad) {
-        free(h.p);
-        free(t.p);
+    mqc_strbuf_puts(&t, "}");
+    char *hp = mqc_strbuf_take(&h), *tp = mqc_strbuf_take(&t);
+    if (!hp || !tp) {
+        free(hp);
+        free(tp);
         return MQC_ENOMEM;
     }
-    *prefix = h.p;
-    *suffix = t.p;
+    *prefix = hp;
+    *suffix = tp;
     return MQC_OK;
 }
 

@@ -135,34 +135,21 @@ static struct item *copy_item(const struct mqc_reorder_out *ev, int64_t deadline
     return it;
 }
 
-struct sweep_ctx {
-    char **drop;
-    size_t n, cap;
-};
-
-static void pick_idle(const char *key, void *value, void *ctx)
+static bool idle(const char *key, void *value, void *ctx)
 {
-    struct sweep_ctx *c = ctx;
-    const struct state *st = value;
-    if (st->waiting || c->n == c->cap)
-        return;
-    c->drop[c->n] = strdup(key);
-    if (c->drop[c->n])
-        c->n++;
+    (void)key;
+    (void)ctx;
+    struct state *st = value;
+    if (st->waiting)
+        return false;
+    free(st);
+    return true;
 }
 
 /* Forget conversations with nothing waiting. */
 static void sweep(struct mqc_reorder *r)
 {
-    struct sweep_ctx c = {NULL, 0, mqc_map_count(r->convs)};
-    if (!(c.drop = calloc(c.cap ? c.cap : 1, sizeof *c.drop)))
-        return;
-    mqc_map_each(r->convs, pick_idle, &c);
-    for (size_t i = 0; i < c.n; i++) {
-        free(mqc_map_del(r->convs, c.drop[i]));
-        free(c.drop[i]);
-    }
-    free(c.drop);
+    mqc_map_remove_if(r->convs, idle, NULL);
 }
 
 static struct state *state_for(struct mqc_reorder *r, const char *conv)

@@ -15,50 +15,7 @@
 #include <openssl/sha.h>
 
 #include "core/err.h"
-
-/* A growing string; ok goes false on the first failed allocation and stays
- * so (every append then does nothing), so callers check once at the end. */
-struct sb {
-    char *s;
-    size_t len, cap;
-    bool ok;
-};
-
-static void sb_add(struct sb *b, const char *p, size_t n)
-{
-    if (!b->ok)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->ok = false;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_str(struct sb *b, const char *p)
-{
-    sb_add(b, p, strlen(p));
-}
-
-/* The string built, owned by the caller, or NULL (out of memory). */
-static char *sb_take(struct sb *b)
-{
-    if (!b->ok || !b->s) {
-        free(b->s);
-        return b->ok ? strdup("") : NULL;
-    }
-    return b->s;
-}
+#include "core/strbuf.h"
 
 static bool unreserved(unsigned char c)
 {
@@ -66,24 +23,24 @@ static bool unreserved(unsigned char c)
            c == '.' || c == '_' || c == '~';
 }
 
-static void sb_encode(struct sb *b, const char *s, bool keep_slash)
+static void sb_encode(struct mqc_strbuf *b, const char *s, bool keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (unreserved(*p) || (keep_slash && *p == '/')) {
-            sb_add(b, (const char *)p, 1);
+            mqc_strbuf_putn(b, (const char *)p, 1);
         } else {
             char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            sb_add(b, e, 3);
+            mqc_strbuf_putn(b, e, 3);
         }
     }
 }
 
 char *mqc_sigv4_uri_encode(const char *s, bool keep_slash)
 {
-    struct sb b = {.ok = true};
+    struct mqc_strbuf b = {0};
     sb_encode(&b, s, keep_slash);
-    return sb_take(&b);
+    return mqc_strbuf_take(&b);
 }
 
 int mqc_sigv4_date(int64_t unix_s, char *out, size_t outsize)
@@ -187,23 +144,23 @@ static struct pair *canon_query(const struct mqc_sigv4_kv *q, size_t n)
     return p;
 }
 
-static void sb_query(struct sb *b, const struct pair *q, size_t n)
+static void sb_query(struct mqc_strbuf *b, const struct pair *q, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (i)
-            sb_str(b, "&");
-        sb_str(b, q[i].name);
-        sb_str(b, "=");
-        sb_str(b, q[i].value);
+            mqc_strbuf_puts(b, "&");
+        mqc_strbuf_puts(b, q[i].name);
+        mqc_strbuf_puts(b, "=");
+        mqc_strbuf_puts(b, q[i].value);
     }
 }
 
-static void sb_signed_names(struct sb *b, const struct pair *h, size_t n)
+static void sb_signed_names(struct mqc_strbuf *b, const struct pair *h, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (i)
-            sb_str(b, ";");
-        sb_str(b, h[i].name);
+            mqc_strbuf_puts(b, ";");
+        mqc_strbuf_puts(b, h[i].name);
     }
 }
 
@@ -212,10 +169,10 @@ char *mqc_sigv4_signed_headers(const struct mqc_sigv4_kv *headers, size_t nheade
     struct pair *h = canon_headers(headers, nheaders);
     if (!h)
         return NULL;
-    struct sb b = {.ok = true};
+    struct mqc_strbuf b = {0};
     sb_signed_names(&b, h, nheaders);
     pairs_free(h, nheaders);
-    return sb_take(&b);
+    return mqc_strbuf_take(&b);
 }
 
 char *mqc_sigv4_canonical_request(const char *method, const char *path,
@@ -229,37 +186,37 @@ char *mqc_sigv4_canonical_request(const char *method, const char *path,
         pairs_free(q, nquery);
         return NULL;
     }
-    struct sb b = {.ok = true};
-    sb_str(&b, method);
-    sb_str(&b, "\n");
+    struct mqc_strbuf b = {0};
+    mqc_strbuf_puts(&b, method);
+    mqc_strbuf_puts(&b, "\n");
     sb_encode(&b, path, true);
-    sb_str(&b, "\n");
+    mqc_strbuf_puts(&b, "\n");
     sb_query(&b, q, nquery);
-    sb_str(&b, "\n");
+    mqc_strbuf_puts(&b, "\n");
     for (size_t i = 0; i < nheaders; i++) {
-        sb_str(&b, h[i].name);
-        sb_str(&b, ":");
-        sb_str(&b, h[i].value);
-        sb_str(&b, "\n");
+        mqc_strbuf_puts(&b, h[i].name);
+        mqc_strbuf_puts(&b, ":");
+        mqc_strbuf_puts(&b, h[i].value);
+        mqc_strbuf_puts(&b, "\n");
     }
-    sb_str(&b, "\n");
+    mqc_strbuf_puts(&b, "\n");
     sb_signed_names(&b, h, nheaders);
-    sb_str(&b, "\n");
-    sb_str(&b, payload_hash);
+    mqc_strbuf_puts(&b, "\n");
+    mqc_strbuf_puts(&b, payload_hash);
     pairs_free(q, nquery);
     pairs_free(h, nheaders);
-    return sb_take(&b);
+    return mqc_strbuf_take(&b);
 }
 
 /* "<date8>/<region>/<service>/aws4_request" */
-static void sb_scope(struct sb *b, const struct mqc_sigv4 *s)
+static void sb_scope(struct mqc_strbuf *b, const struct mqc_sigv4 *s)
 {
-    sb_add(b, s->amz_date, 8);
-    sb_str(b, "/");
-    sb_str(b, s->region);
-    sb_str(b, "/");
-    sb_str(b, s->service);
-    sb_str(b, "/aws4_request");
+    mqc_strbuf_putn(b, s->amz_date, 8);
+    mqc_strbuf_puts(b, "/");
+    mqc_strbuf_puts(b, s->region);
+    mqc_strbuf_puts(b, "/");
+    mqc_strbuf_puts(b, s->service);
+    mqc_strbuf_puts(b, "/aws4_request");
 }
 
 char *mqc_sigv4_string_to_sign(const struct mqc_sigv4 *s, const char *canonical)
@@ -270,14 +227,14 @@ char *mqc_sigv4_string_to_sign(const struct mqc_sigv4 *s, const char *canonical)
         return NULL;
     SHA256((const unsigned char *)canonical, strlen(canonical), d);
     hex_of(d, sizeof d, hex);
-    struct sb b = {.ok = true};
-    sb_str(&b, "AWS4-HMAC-SHA256\n");
-    sb_str(&b, s->amz_date);
-    sb_str(&b, "\n");
+    struct mqc_strbuf b = {0};
+    mqc_strbuf_puts(&b, "AWS4-HMAC-SHA256\n");
+    mqc_strbuf_puts(&b, s->amz_date);
+    mqc_strbuf_puts(&b, "\n");
     sb_scope(&b, s);
-    sb_str(&b, "\n");
-    sb_str(&b, hex);
-    return sb_take(&b);
+    mqc_strbuf_puts(&b, "\n");
+    mqc_strbuf_puts(&b, hex);
+    return mqc_strbuf_take(&b);
 }
 
 /* out = HMAC-SHA256(key, msg); false on an OpenSSL failure. */
@@ -333,24 +290,24 @@ int mqc_sigv4_presign(const struct mqc_sigv4 *s, const char *method, const char 
     *url = NULL;
     int rc = MQC_ENOMEM;
     char *signed_names = NULL, *canonical = NULL, *sts = NULL;
-    struct sb cred = {.ok = true}, out = {.ok = true};
+    struct mqc_strbuf cred = {0}, out = {0};
     struct mqc_sigv4_kv *h = calloc(nheaders + 1, sizeof *h);
     if (!h)
         goto out;
     h[0] = (struct mqc_sigv4_kv){"host", host};
     if (nheaders)
         memcpy(h + 1, headers, nheaders * sizeof *h);
-    sb_str(&cred, s->access_key);
-    sb_str(&cred, "/");
+    mqc_strbuf_puts(&cred, s->access_key);
+    mqc_strbuf_puts(&cred, "/");
     sb_scope(&cred, s);
     char expires[24];
     snprintf(expires, sizeof expires, "%ld", expires_s);
     signed_names = mqc_sigv4_signed_headers(h, nheaders + 1);
-    if (!cred.ok || !signed_names)
+    if (cred.oom || !signed_names)
         goto out;
     struct mqc_sigv4_kv q[] = {
         {"X-Amz-Algorithm", "AWS4-HMAC-SHA256"},
-        {"X-Amz-Credential", cred.s},
+        {"X-Amz-Credential", cred.p ? cred.p : ""},
         {"X-Amz-Date", s->amz_date},
         {"X-Amz-Expires", expires},
         {"X-Amz-SignedHeaders", signed_names},
@@ -370,21 +327,20 @@ int mqc_sigv4_presign(const struct mqc_sigv4 *s, const char *method, const char 
     rc = MQC_ENOMEM;
     if (!cq)
         goto out;
-    sb_str(&out, scheme);
-    sb_str(&out, "://");
-    sb_str(&out, host);
+    mqc_strbuf_puts(&out, scheme);
+    mqc_strbuf_puts(&out, "://");
+    mqc_strbuf_puts(&out, host);
     sb_encode(&out, path, true);
-    sb_str(&out, "?");
+    mqc_strbuf_puts(&out, "?");
     sb_query(&out, cq, nq);
-    sb_str(&out, "&X-Amz-Signature=");
-    sb_str(&out, sig);
+    mqc_strbuf_puts(&out, "&X-Amz-Signature=");
+    mqc_strbuf_puts(&out, sig);
     pairs_free(cq, nq);
-    if ((*url = sb_take(&out)) != NULL)
+    if ((*url = mqc_strbuf_take(&out)) != NULL)
         rc = MQC_OK;
-    out.s = NULL;
 out:
-    free(out.s);
-    free(cred.s);
+    mqc_strbuf_free(&out);
+    mqc_strbuf_free(&cred);
     free(signed_names);
     free(canonical);
     free(sts);

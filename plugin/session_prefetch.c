@@ -127,26 +127,17 @@ int mqc_plugin__session_record(struct mqc_plugin *p, const char *user, const cha
 struct prune {
     int64_t now;
     bool flush;
-    char **keys;
-    size_t n, cap;
 };
 
-static void prune_one(const char *key, void *value, void *ctx)
+static bool prune_one(const char *key, void *value, void *ctx)
 {
-    struct prune *pr = ctx;
-    const struct prefetch *f = value;
+    (void)key;
+    const struct prune *pr = ctx;
+    struct prefetch *f = value;
     if (!pr->flush && (f->pending || pr->now - f->at <= PREFETCH_TTL_MS))
-        return;
-    if (pr->n == pr->cap) {
-        size_t cap = pr->cap ? 2 * pr->cap : 64;
-        char **k = realloc(pr->keys, cap * sizeof *k);
-        if (!k)
-            return;
-        pr->keys = k;
-        pr->cap = cap;
-    }
-    if ((pr->keys[pr->n] = strdup(key)))
-        pr->n++;
+        return false;
+    free(f);
+    return true;
 }
 
 void mqc_plugin__session_prefetch_tick(struct mqc_plugin *p, int64_t now, bool flush)
@@ -156,11 +147,6 @@ void mqc_plugin__session_prefetch_tick(struct mqc_plugin *p, int64_t now, bool f
         (!flush && (mqc_map_count(p->sess_prefetch) == 0 || now < p->next_prefetch_prune_ms)))
         return;
     p->next_prefetch_prune_ms = now + 1000;
-    struct prune pr = {now, flush, NULL, 0, 0};
-    mqc_map_each(p->sess_prefetch, prune_one, &pr);
-    for (size_t i = 0; i < pr.n; i++) {
-        free(mqc_map_del(p->sess_prefetch, pr.keys[i]));
-        free(pr.keys[i]);
-    }
-    free(pr.keys);
+    struct prune pr = {now, flush};
+    mqc_map_remove_if(p->sess_prefetch, prune_one, &pr);
 }

@@ -2,7 +2,8 @@
  * put inserts a copied key or replaces the value; get finds it; del returns
  * the value once and NULL for a missing key; count follows; each visits every
  * entry exactly once; 10000 keys (many doublings) all stay reachable, also
- * after deleting half; free(NULL) is safe. */
+ * after deleting half; remove_if removes exactly the entries it selects,
+ * in one walk, and the rest stay reachable; free(NULL) is safe. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,63 @@ TEST(free_null)
     CHECK_EQ_INT(a, 0);
 }
 
+static bool select_odd(const char *key, void *value, void *ctx)
+{
+    int *calls = ctx, *v = value;
+    (*calls)++;
+    (void)key;
+    if (*v % 2 == 0)
+        return false;
+    *v = -1; /* disposed of */
+    return true;
+}
+
+static bool select_none(const char *key, void *value, void *ctx)
+{
+    (void)key;
+    (void)value;
+    (*(int *)ctx)++;
+    return false;
+}
+
+TEST(remove_if)
+{
+    enum { N = 1000 };
+    static int vals[N];
+    struct mqc_map *m = mqc_map_new();
+    if (!CHECK(m != NULL))
+        return;
+    char key[16];
+    int calls = 0;
+    CHECK_EQ_INT(mqc_map_remove_if(m, select_odd, &calls), 0); /* empty */
+    CHECK_EQ_INT(calls, 0);
+    for (int i = 0; i < N; i++) {
+        vals[i] = i;
+        snprintf(key, sizeof key, "r%d", i);
+        CHECK_EQ_INT(mqc_map_put(m, key, &vals[i]), MQC_OK);
+    }
+    CHECK_EQ_INT(mqc_map_remove_if(m, select_odd, &calls), N / 2);
+    CHECK_EQ_INT(calls, N); /* every entry seen once */
+    CHECK_EQ_INT(mqc_map_count(m), N / 2);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "r%d", i);
+        void *want = (i % 2) ? NULL : &vals[i];
+        if (mqc_map_get(m, key) != want || vals[i] != ((i % 2) ? -1 : i))
+            bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    calls = 0;
+    CHECK_EQ_INT(mqc_map_remove_if(m, select_none, &calls), 0);
+    CHECK_EQ_INT(calls, N / 2);
+    CHECK_EQ_INT(mqc_map_count(m), N / 2);
+    /* a removed key can be put again */
+    CHECK_EQ_INT(mqc_map_put(m, "r1", &vals[1]), MQC_OK);
+    CHECK(mqc_map_get(m, "r1") == &vals[1]);
+    CHECK_EQ_INT(mqc_map_count(m), N / 2 + 1);
+    mqc_map_free(m);
+}
+
 int main(void)
 {
     RUN(empty);
@@ -241,6 +299,7 @@ int main(void)
     RUN(del);
     RUN(each);
     RUN(growth_10000);
+    RUN(remove_if);
     RUN(long_and_similar_keys);
     RUN(free_null);
     return test_finish();
