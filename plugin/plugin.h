@@ -28,6 +28,7 @@
 #include "core/presence.h"
 #include "core/ratelimit.h"
 #include "core/session_token.h"
+#include "core/storm.h"
 #include "core/topic.h"
 #include "store/bus.h"
 #include "store/store.h"
@@ -66,11 +67,9 @@ struct mqc_plugin {
     uint64_t sess_epoch;
     int64_t next_prefetch_prune_ms;
     uint64_t logins_prefetched; /* token logins served from a fetched record */
-    /* Storm detection (session_prefetch.c): token logins that needed a
-     * record read in the current 1-s window (from storm_window_ms) and in
-     * the one before it. */
-    int64_t storm_window_ms;
-    long storm_cur, storm_prev;
+    /* Token logins that needed a record read, for storm detection
+     * (session_prefetch.c). */
+    struct mqc_storm login_storm;
     struct mqc_map *client_ids;                /* owned: client id -> holder (clientids.c) */
     uint64_t conn_seq;                         /* the last connection number handed out */
     struct mqc_reply *replies, **replies_tail; /* owned: to send at the end of tick */

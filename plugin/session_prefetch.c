@@ -9,10 +9,11 @@
  * busy (closed without CONNACK, like pacing) and its record is fetched with
  * the pipeline, so its retry finds it here and needs no Redis at all. A
  * storm is more than plugin_opt_login_storm_per_second (default 100; 0:
- * always) logins needing a read in the current second, or at least that
- * many in the second before: at an everyday rate nobody is answered busy. A fetched record is used
- * once, within PREFETCH_TTL_MS, and never after a session of anyone was ended in between (the bus's
- * kick and skick bump sess_epoch): a revocation racing the retry makes it read Redis again. */
+ * always) logins needing a read in the current second or the one before
+ * (core/storm.c): at an everyday rate nobody is answered busy. A fetched
+ * record is used once, within PREFETCH_TTL_MS, and never after a session
+ * of anyone was ended in between (the bus's kick and skick bump
+ * sess_epoch): a revocation racing the retry makes it read Redis again. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,17 +74,7 @@ static void prefetch(struct mqc_plugin *p, const char *key, const char *user, co
 /* Counts a login that needs a record read; true while in a storm. */
 static bool storm(struct mqc_plugin *p)
 {
-    long limit = p->cfg.login_storm_per_second;
-    if (limit <= 0)
-        return true;
-    int64_t now = mqc_clock_mono_ms();
-    if (now - p->storm_window_ms >= 1000) {
-        p->storm_prev = now - p->storm_window_ms < 2000 ? p->storm_cur : 0;
-        p->storm_cur = 0;
-        p->storm_window_ms = now;
-    }
-    p->storm_cur++;
-    return p->storm_cur > limit || p->storm_prev >= limit;
+    return mqc_storm_note(&p->login_storm, mqc_clock_mono_ms(), p->cfg.login_storm_per_second);
 }
 
 int mqc_plugin__session_record(struct mqc_plugin *p, const char *user, const char *device,
