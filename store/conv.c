@@ -42,13 +42,18 @@ static int status(const redisReply *r, const char **word)
     if (!strcmp(*word, "ok") || !strcmp(*word, "dup") || !strcmp(*word, "ignored") ||
         !strcmp(*word, "noop"))
         return MQC_OK;
-    if (!strcmp(*word, "not_member"))
+    return mqc_store__error_word(*word);
+}
+
+int mqc_store__error_word(const char *word)
+{
+    if (!strcmp(word, "not_member"))
         return MQC_ENOTMEMBER;
-    if (!strcmp(*word, "forbidden"))
+    if (!strcmp(word, "forbidden"))
         return MQC_EFORBIDDEN;
-    if (!strcmp(*word, "not_found"))
+    if (!strcmp(word, "not_found"))
         return MQC_ENOTFOUND;
-    if (!strcmp(*word, "exists"))
+    if (!strcmp(word, "exists"))
         return MQC_EEXIST;
     return MQC_EINTERNAL;
 }

@@ -139,6 +139,9 @@ int mqc_store__submit_send(struct mqc_store *s, struct mqc_store__args *a, const
  * which Redis never sends here, reads as "{}"). MQC_OK or MQC_ENOMEM. */
 int mqc_store__event_list(const redisReply *r, size_t from, const char ***events, size_t **lens,
                           size_t *n);
+/* The error code of a function's error word ("not_member", "forbidden",
+ * "not_found", "exists"); MQC_EINTERNAL for any other word. */
+int mqc_store__error_word(const char *word);
 
 /* Read the replies of the batch in flight and run its callbacks. */
 void mqc_store__complete(struct mqc_store *s);

@@ -252,15 +252,7 @@ static int step_status(const redisReply *r, const char **word)
     *word = str_of(r->element[0]);
     if (!strcmp(*word, "ok") || !strcmp(*word, "noop"))
         return MQC_OK;
-    if (!strcmp(*word, "not_member"))
-        return MQC_ENOTMEMBER;
-    if (!strcmp(*word, "forbidden"))
-        return MQC_EFORBIDDEN;
-    if (!strcmp(*word, "not_found"))
-        return MQC_ENOTFOUND;
-    if (!strcmp(*word, "exists"))
-        return MQC_EEXIST;
-    return MQC_EINTERNAL;
+    return mqc_store__error_word(*word);
 }
 
 /* Point out[0..n) at the strings of r->element[from..]. */
