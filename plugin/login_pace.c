@@ -41,7 +41,6 @@ bool mqc_plugin__login_admit(struct mqc_plugin *p)
     }
     if (!why)
         return true;
-    p->logins_paced++;
     mqc_plugin__metric_busy(reason);
     mqc_log(MQC_LOG_DEBUG, "auth: busy: %s (%d logins this pass)", why, p->pass_logins);
     return false;

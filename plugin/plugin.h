@@ -50,11 +50,10 @@ struct mqc_plugin {
     struct mqc_map *auth_pending;                /* owned: user -> checks queued for workers */
     int sync_verifies;
     /* Login pacing (login_pace.c): logins of this loop pass and the broker
-     * time they took; logins closed busy by pacing since the start. */
+     * time they took (busy answers are counted by the metrics). */
     int pass_logins;
     int64_t pass_login_ns;
     int64_t login_uncharged_ns; /* this login's inline argon2id: bounded on its own */
-    uint64_t logins_paced;
     /* Device sessions (session_auth.c): the key of the token hashes, from
      * session_secret or, once Redis answers, the key Redis keeps. */
     unsigned char sess_key[MQC_SESS_KEY_BYTES];
@@ -66,7 +65,6 @@ struct mqc_plugin {
     int pass_session_reads;
     uint64_t sess_epoch;
     int64_t next_prefetch_prune_ms;
-    uint64_t logins_prefetched; /* token logins served from a fetched record */
     /* Token logins that needed a record read, for storm detection
      * (session_prefetch.c). */
     struct mqc_storm login_storm;

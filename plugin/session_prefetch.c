@@ -94,7 +94,6 @@ int mqc_plugin__session_record(struct mqc_plugin *p, const char *user, const cha
             snprintf(out, size, "%s", f->record);
         free(f);
         if (usable) {
-            p->logins_prefetched++;
             mqc_plugin__metric_prefetched();
             mqc_log(MQC_LOG_DEBUG, "auth: session record fetched ahead (user=%s)", user);
             return rc;
